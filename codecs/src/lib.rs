@@ -1,0 +1,64 @@
+//! Prism codecs: one trait family, many wire formats.
+//!
+//! A codec is a marker type implementing [`Codec`]; values become encodable
+//! with it through [`Encode`] / [`Decode`] (owned) and [`View`] (zero-copy).
+//! Encoders write into an [`EncodeBuf`] whose segments reach the transport
+//! without copies; decoders read a [`Payload`], which owns its bytes and
+//! starts 16-byte aligned. Every decoder honours [`Limits`] and returns a
+//! typed error on bad input, never a panic.
+//!
+//! The default codec, [`Postcard`], is compiled from facet shapes: a plan is
+//! built once per type and cached, and encodes and decodes byte-for-byte like
+//! `facet-postcard`.
+//!
+//! # Examples
+//!
+//! ```
+//! use facet::Facet;
+//! use prism_codecs::postcard;
+//!
+//! #[derive(Facet, Debug, PartialEq)]
+//! struct Point {
+//!     x: i32,
+//!     y: i32,
+//! }
+//!
+//! let bytes = postcard::to_vec(&Point { x: 1, y: -1 })?;
+//! assert_eq!(bytes, [2, 1]);
+//! let back: Point = postcard::from_slice(&bytes)?;
+//! assert_eq!(back, Point { x: 1, y: -1 });
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod codec;
+mod encode_buf;
+mod error;
+mod limits;
+mod payload;
+#[allow(unsafe_code)] // The only unsafe code in the crate: see the module docs.
+pub mod postcard;
+mod registry;
+
+#[doc(inline)]
+pub use codec::{Capabilities, Codec, CodecInfo, Decode, Encode, View};
+#[doc(inline)]
+pub use encode_buf::{EncodeBuf, Encoded};
+#[doc(inline)]
+pub use error::{DecodeError, EncodeError, PlanError, RegistryError};
+#[doc(inline)]
+pub use limits::Limits;
+#[doc(inline)]
+pub use payload::Payload;
+#[doc(inline)]
+pub use postcard::Postcard;
+#[doc(inline)]
+pub use prism_reflect::CodecId;
+#[doc(inline)]
+pub use registry::CodecRegistry;
+
+/// The codecs built into this version of Prism.
+pub const BUILTIN_CODECS: &[CodecInfo] = &[CodecInfo {
+    id: <Postcard as Codec>::ID,
+    name: <Postcard as Codec>::NAME,
+    capabilities: <Postcard as Codec>::CAPABILITIES,
+}];

@@ -1,0 +1,352 @@
+//! Static descriptions of operations and services, built in `const` context
+//! by the service macro.
+
+use core::fmt;
+
+use facet::Shape;
+
+use crate::fingerprint::{fingerprint, op_fingerprint};
+use crate::{CodecId, OpId, OpKind, ReflectError, Schema};
+
+/// Everything Prism knows about one operation, usable in a `static`.
+///
+/// Build it with [`OpDescriptor::new`] and the `const` `with_*` setters.
+///
+/// # Examples
+///
+/// ```
+/// use facet::Facet;
+/// use prism_reflect::{CodecId, OpDescriptor, OpId, OpKind};
+///
+/// static ADD: OpDescriptor = OpDescriptor::new(
+///     "Calc",
+///     "add",
+///     OpId::from_name("demo", "Calc", "add"),
+///     OpKind::Unary,
+///     <(i32, i32) as Facet>::SHAPE,
+///     <i32 as Facet>::SHAPE,
+/// )
+/// .with_package("demo")
+/// .with_codecs(&[CodecId::POSTCARD, CodecId::RKYV])
+/// .with_permission("calc.use")
+/// .with_doc("Adds two numbers.");
+///
+/// assert_eq!(ADD.full_name(), "demo.Calc/add");
+/// assert_eq!(ADD.permission(), Some("calc.use"));
+/// assert!(ADD.fingerprint().is_ok());
+/// ```
+#[derive(Clone, Copy)]
+pub struct OpDescriptor {
+    package: &'static str,
+    service: &'static str,
+    method: &'static str,
+    id: OpId,
+    kind: OpKind,
+    request: &'static Shape,
+    response: &'static Shape,
+    error: Option<&'static Shape>,
+    codecs: &'static [CodecId],
+    permission: Option<&'static str>,
+    doc: &'static str,
+}
+
+impl OpDescriptor {
+    /// An op with no package, no error type, no permission, no doc, and
+    /// postcard as its only codec.
+    pub const fn new(
+        service: &'static str,
+        method: &'static str,
+        id: OpId,
+        kind: OpKind,
+        request: &'static Shape,
+        response: &'static Shape,
+    ) -> Self {
+        OpDescriptor {
+            package: "",
+            service,
+            method,
+            id,
+            kind,
+            request,
+            response,
+            error: None,
+            codecs: &[CodecId::POSTCARD],
+            permission: None,
+            doc: "",
+        }
+    }
+
+    /// Sets the package (`"demo"` in `demo.Calc/add`).
+    pub const fn with_package(mut self, package: &'static str) -> Self {
+        self.package = package;
+        self
+    }
+
+    /// Sets the application error type (the `E` of `Result<T, E>`).
+    pub const fn with_error(mut self, error: &'static Shape) -> Self {
+        self.error = Some(error);
+        self
+    }
+
+    /// Sets the codecs the op accepts, most preferred first.
+    pub const fn with_codecs(mut self, codecs: &'static [CodecId]) -> Self {
+        self.codecs = codecs;
+        self
+    }
+
+    /// Sets the permission a caller must hold.
+    pub const fn with_permission(mut self, permission: &'static str) -> Self {
+        self.permission = Some(permission);
+        self
+    }
+
+    /// Sets the doc text.
+    pub const fn with_doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    /// The package, or `""`.
+    pub const fn package(&self) -> &'static str {
+        self.package
+    }
+
+    /// The service name (`Calc`).
+    pub const fn service(&self) -> &'static str {
+        self.service
+    }
+
+    /// The method name (`add`).
+    pub const fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The op id carried on the wire.
+    pub const fn id(&self) -> OpId {
+        self.id
+    }
+
+    /// Unary or streaming.
+    pub const fn kind(&self) -> OpKind {
+        self.kind
+    }
+
+    /// The request message shape.
+    pub const fn request(&self) -> &'static Shape {
+        self.request
+    }
+
+    /// The response (or stream item) shape.
+    pub const fn response(&self) -> &'static Shape {
+        self.response
+    }
+
+    /// The application error shape, if the method returns `Result`.
+    pub const fn error(&self) -> Option<&'static Shape> {
+        self.error
+    }
+
+    /// The accepted codecs, most preferred first.
+    pub const fn codecs(&self) -> &'static [CodecId] {
+        self.codecs
+    }
+
+    /// The required permission, if any.
+    pub const fn permission(&self) -> Option<&'static str> {
+        self.permission
+    }
+
+    /// The doc text, or `""`.
+    pub const fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// `package.Service/method`, or `Service/method` without a package.
+    pub fn full_name(&self) -> String {
+        if self.package.is_empty() {
+            format!("{}/{}", self.service, self.method)
+        } else {
+            format!("{}.{}/{}", self.package, self.service, self.method)
+        }
+    }
+
+    /// The schema of the request.
+    ///
+    /// # Errors
+    ///
+    /// [`ReflectError::Unsupported`] when the type has no wire schema.
+    pub fn request_schema(&self) -> Result<Schema, ReflectError> {
+        Schema::from_shape(self.request)
+    }
+
+    /// The schema of the response.
+    ///
+    /// # Errors
+    ///
+    /// [`ReflectError::Unsupported`] when the type has no wire schema.
+    pub fn response_schema(&self) -> Result<Schema, ReflectError> {
+        Schema::from_shape(self.response)
+    }
+
+    /// The schema of the application error, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`ReflectError::Unsupported`] when the type has no wire schema.
+    pub fn error_schema(&self) -> Result<Option<Schema>, ReflectError> {
+        self.error.map(Schema::from_shape).transpose()
+    }
+
+    /// The (cached) fingerprint of the request type.
+    ///
+    /// # Errors
+    ///
+    /// [`ReflectError::Unsupported`] when the type has no wire schema.
+    pub fn request_fingerprint(&self) -> Result<u64, ReflectError> {
+        fingerprint(self.request)
+    }
+
+    /// The (cached) fingerprint of the response type.
+    ///
+    /// # Errors
+    ///
+    /// [`ReflectError::Unsupported`] when the type has no wire schema.
+    pub fn response_fingerprint(&self) -> Result<u64, ReflectError> {
+        fingerprint(self.response)
+    }
+
+    /// The op fingerprint peers compare at handshake: it changes when the
+    /// kind or the request, response or error wire types change, and not
+    /// when names, codecs, permission or docs do.
+    ///
+    /// # Errors
+    ///
+    /// [`ReflectError::Unsupported`] when one of the types has no wire schema.
+    pub fn fingerprint(&self) -> Result<u64, ReflectError> {
+        let error = self.error.map(fingerprint).transpose()?;
+        Ok(op_fingerprint(
+            self.kind,
+            self.request_fingerprint()?,
+            self.response_fingerprint()?,
+            error,
+        ))
+    }
+}
+
+impl fmt::Debug for OpDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpDescriptor")
+            .field("name", &self.full_name())
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .field("request", &format_args!("{}", self.request))
+            .field("response", &format_args!("{}", self.response))
+            .field("error", &self.error.map(|e| e.to_string()))
+            .field("codecs", &self.codecs)
+            .field("permission", &self.permission)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A service: a named, versioned group of ops, usable in a `static`.
+///
+/// # Examples
+///
+/// ```
+/// use facet::Facet;
+/// use prism_reflect::{OpDescriptor, OpId, OpKind, ServiceDescriptor};
+///
+/// static OPS: [OpDescriptor; 1] = [OpDescriptor::new(
+///     "Echo",
+///     "ping",
+///     OpId::from_name("demo", "Echo", "ping"),
+///     OpKind::Unary,
+///     <String as Facet>::SHAPE,
+///     <String as Facet>::SHAPE,
+/// )
+/// .with_package("demo")];
+/// static ECHO: ServiceDescriptor = ServiceDescriptor::new("demo", "Echo", &OPS).with_version("1.0");
+///
+/// assert_eq!(ECHO.full_name(), "demo.Echo");
+/// assert_eq!(ECHO.ops()[0].full_name(), "demo.Echo/ping");
+/// ```
+#[derive(Clone, Copy)]
+pub struct ServiceDescriptor {
+    package: &'static str,
+    name: &'static str,
+    version: Option<&'static str>,
+    ops: &'static [OpDescriptor],
+    doc: &'static str,
+}
+
+impl ServiceDescriptor {
+    /// A service with no version and no doc; `package` may be `""`.
+    pub const fn new(package: &'static str, name: &'static str, ops: &'static [OpDescriptor]) -> Self {
+        ServiceDescriptor {
+            package,
+            name,
+            version: None,
+            ops,
+            doc: "",
+        }
+    }
+
+    /// Sets the service version.
+    pub const fn with_version(mut self, version: &'static str) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// Sets the doc text.
+    pub const fn with_doc(mut self, doc: &'static str) -> Self {
+        self.doc = doc;
+        self
+    }
+
+    /// The package, or `""`.
+    pub const fn package(&self) -> &'static str {
+        self.package
+    }
+
+    /// The service name.
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The version, if set.
+    pub const fn version(&self) -> Option<&'static str> {
+        self.version
+    }
+
+    /// The ops, in declaration order.
+    pub const fn ops(&self) -> &'static [OpDescriptor] {
+        self.ops
+    }
+
+    /// The doc text, or `""`.
+    pub const fn doc(&self) -> &'static str {
+        self.doc
+    }
+
+    /// `package.Service`, or `Service` without a package.
+    pub fn full_name(&self) -> String {
+        if self.package.is_empty() {
+            self.name.to_owned()
+        } else {
+            format!("{}.{}", self.package, self.name)
+        }
+    }
+}
+
+impl fmt::Debug for ServiceDescriptor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceDescriptor")
+            .field("name", &self.full_name())
+            .field("version", &self.version)
+            .field("ops", &self.ops)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
