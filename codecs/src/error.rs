@@ -61,7 +61,7 @@ pub enum DecodeError {
         type_path: &'static str,
     },
     /// Bytes were left over after a complete value.
-    #[error("{remaining} trailing bytes after a complete value of {len}")]
+    #[error("{remaining} bytes left over after a complete value ({len} bytes in all)")]
     TrailingBytes {
         /// Bytes left over.
         remaining: usize,

@@ -103,13 +103,18 @@ mod tests {
     fn builtins_are_listed() {
         let registry = CodecRegistry::with_builtins();
         assert_eq!(registry.len(), crate::BUILTIN_CODECS.len());
-        assert_eq!(registry.by_name("postcard").map(|c| c.id), Some(CodecId::POSTCARD));
+        assert_eq!(
+            registry.by_name("postcard").map(|c| c.id),
+            Some(CodecId::POSTCARD)
+        );
     }
 
     #[test]
     fn duplicate_id_is_an_error_naming_both() {
         let mut registry = CodecRegistry::with_builtins();
-        registry.register::<Postcard>().expect("same codec twice is fine");
+        registry
+            .register::<Postcard>()
+            .expect("same codec twice is fine");
         let clash = CodecInfo {
             id: CodecId::POSTCARD,
             name: "impostor",
@@ -117,6 +122,9 @@ mod tests {
         };
         let err = registry.insert(clash).unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("postcard") && message.contains("impostor"), "{message}");
+        assert!(
+            message.contains("postcard") && message.contains("impostor"),
+            "{message}"
+        );
     }
 }

@@ -77,22 +77,69 @@ fn check<T: for<'a> Facet<'a> + PartialEq + std::fmt::Debug>(v: &T) {
 
 #[test]
 fn smoke() {
-    check(&Inner { name: "x".into(), tags: vec!["a".into(), "bc".into()] });
+    check(&Inner {
+        name: "x".into(),
+        tags: vec!["a".into(), "bc".into()],
+    });
     check(&Kind::A);
     check(&Kind::B(7, "s".into()));
-    check(&Kind::C { x: -5, inner: Box::new(Inner { name: "n".into(), tags: vec![] }) });
+    check(&Kind::C {
+        x: -5,
+        inner: Box::new(Inner {
+            name: "n".into(),
+            tags: vec![],
+        }),
+    });
     let mut hmap = HashMap::new();
     hmap.insert(5, vec![1, 2]);
     hmap.insert(6, vec![]);
     let big = Big {
-        a: 1, b: 300, c: 70000, d: u64::MAX, e: u128::MAX, f: -1, g: -300, h: i32::MIN, i: i64::MAX, j: i128::MIN,
-        k: 1.5, l: -2.25, m: true, n: 'é', o: 12345, p: -12345, s: "hello".into(), v: vec![1, 2, 3],
-        bytes: bytes::Bytes::from_static(b"xyz"), opt: Some(Inner { name: "o".into(), tags: vec!["t".into()] }), none: None,
-        kinds: vec![Kind::A, Kind::B(1, "b".into())], arr: [1, 2, 65535],
-        map: [("k".to_string(), 1u32)].into_iter().collect(), hmap, set: [3, -4].into_iter().collect(),
-        tup: (9, "t".into(), false), unit: Unit, tuple: Tuple(1, -2, 3.5), arc: Arc::new(Inner { name: "arc".into(), tags: vec![] }),
-        res: Ok(5), res2: Err("bad".into()), unit2: (),
+        a: 1,
+        b: 300,
+        c: 70000,
+        d: u64::MAX,
+        e: u128::MAX,
+        f: -1,
+        g: -300,
+        h: i32::MIN,
+        i: i64::MAX,
+        j: i128::MIN,
+        k: 1.5,
+        l: -2.25,
+        m: true,
+        n: 'é',
+        o: 12345,
+        p: -12345,
+        s: "hello".into(),
+        v: vec![1, 2, 3],
+        bytes: bytes::Bytes::from_static(b"xyz"),
+        opt: Some(Inner {
+            name: "o".into(),
+            tags: vec!["t".into()],
+        }),
+        none: None,
+        kinds: vec![Kind::A, Kind::B(1, "b".into())],
+        arr: [1, 2, 65535],
+        map: [("k".to_string(), 1u32)].into_iter().collect(),
+        hmap,
+        set: [3, -4].into_iter().collect(),
+        tup: (9, "t".into(), false),
+        unit: Unit,
+        tuple: Tuple(1, -2, 3.5),
+        arc: Arc::new(Inner {
+            name: "arc".into(),
+            tags: vec![],
+        }),
+        res: Ok(5),
+        res2: Err("bad".into()),
+        unit2: (),
     };
     check(&big);
-    check(&Node { value: 1, children: vec![Node { value: 2, children: vec![] }] });
+    check(&Node {
+        value: 1,
+        children: vec![Node {
+            value: 2,
+            children: vec![],
+        }],
+    });
 }

@@ -64,7 +64,11 @@ pub const FINGERPRINT_VERSION_TAG: &[u8] = b"prism-fp/1\0";
 pub fn fingerprint(shape: &'static Shape) -> Result<u64, ReflectError> {
     static CACHE: LazyLock<Mutex<HashMap<TypeId, u64>>> = LazyLock::new(Default::default);
     let key = shape.id.get();
-    if let Some(&fp) = CACHE.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+    if let Some(&fp) = CACHE
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&key)
+    {
         return Ok(fp);
     }
     // Computed outside the lock: the walk may be long and is idempotent.

@@ -88,7 +88,11 @@ mod tests {
 
     #[test]
     fn incremental_equals_one_shot() {
-        let h = Fnv1a64::new().write(b"foo").write(b"").write(b"bar").finish();
+        let h = Fnv1a64::new()
+            .write(b"foo")
+            .write(b"")
+            .write(b"bar")
+            .finish();
         assert_eq!(h, fnv1a_64(b"foobar"));
     }
 }

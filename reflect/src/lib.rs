@@ -43,11 +43,12 @@ mod manifest;
 mod op;
 mod registry;
 mod schema;
+mod service;
 
 #[doc(inline)]
 pub use codec_id::CodecId;
 #[doc(inline)]
-pub use descriptor::{OpDescriptor, ServiceDescriptor};
+pub use descriptor::OpDescriptor;
 #[doc(inline)]
 pub use error::{ReflectError, Unsupported};
 #[doc(inline)]
@@ -64,3 +65,5 @@ pub use registry::OpTable;
 pub use schema::{
     FieldDef, SCHEMA_JSON_VERSION, Schema, Ty, TypeDef, TypeDefKind, VariantDef, VariantKind,
 };
+#[doc(inline)]
+pub use service::ServiceDescriptor;

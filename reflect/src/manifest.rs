@@ -155,13 +155,18 @@ mod tests {
         op("Z", "alpha", OpKind::Bidi).with_codecs(&[CodecId::RKYV, CodecId::new(0x8001)]),
     ];
     static Z: ServiceDescriptor = ServiceDescriptor::new("m", "Z", &Z_OPS);
-    static A_OPS: [OpDescriptor; 1] = [op("A", "put", OpKind::ClientStream).with_permission("a.write")];
+    static A_OPS: [OpDescriptor; 1] =
+        [op("A", "put", OpKind::ClientStream).with_permission("a.write")];
     static A: ServiceDescriptor = ServiceDescriptor::new("m", "A", &A_OPS);
 
     #[test]
     fn sorted_with_nulls_and_kinds() {
         let manifest = PermissionManifest::from_services(&[&Z, &A]);
-        let names: Vec<_> = manifest.entries().iter().map(|e| e.full_name.as_str()).collect();
+        let names: Vec<_> = manifest
+            .entries()
+            .iter()
+            .map(|e| e.full_name.as_str())
+            .collect();
         assert_eq!(names, ["m.A/put", "m.Z/alpha", "m.Z/watch"]);
         let json = manifest.to_json();
         assert_eq!(json["version"], 1);

@@ -127,7 +127,10 @@ mod tests {
     // Golden values: changing any of these changes every deployed op id.
     #[test]
     fn golden_op_ids() {
-        assert_eq!(OpId::from_name("demo", "Calc", "add").get(), 0x260af54a8c66338d);
+        assert_eq!(
+            OpId::from_name("demo", "Calc", "add").get(),
+            0x260af54a8c66338d
+        );
         assert_eq!(OpId::from_name("", "Calc", "add").get(), 0xc849cb67335608b8);
         assert_eq!(
             OpId::from_name("prism.echo", "Echo", "ping").get(),

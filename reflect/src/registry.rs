@@ -122,8 +122,15 @@ mod tests {
     use crate::OpKind;
 
     const fn op(service: &'static str, method: &'static str, id: OpId) -> OpDescriptor {
-        OpDescriptor::new(service, method, id, OpKind::Unary, <u32 as Facet>::SHAPE, <u32 as Facet>::SHAPE)
-            .with_package("t")
+        OpDescriptor::new(
+            service,
+            method,
+            id,
+            OpKind::Unary,
+            <u32 as Facet>::SHAPE,
+            <u32 as Facet>::SHAPE,
+        )
+        .with_package("t")
     }
 
     static A_OPS: [OpDescriptor; 2] = [
@@ -168,7 +175,10 @@ mod tests {
             }
         );
         let msg = err.to_string();
-        assert!(msg.contains("t.A/one") && msg.contains("t.B/other"), "{msg}");
+        assert!(
+            msg.contains("t.A/one") && msg.contains("t.B/other"),
+            "{msg}"
+        );
         assert_eq!(table.len(), 2, "a failed registration adds nothing");
     }
 
@@ -185,7 +195,12 @@ mod tests {
         let mut table = OpTable::new();
         table.register(&A).unwrap();
         let err = table.register(&A).unwrap_err();
-        assert_eq!(err, ReflectError::DuplicateOp { full_name: "t.A/one".into() });
+        assert_eq!(
+            err,
+            ReflectError::DuplicateOp {
+                full_name: "t.A/one".into()
+            }
+        );
         assert_eq!(err.to_string(), "op `t.A/one` is registered twice");
         let err = OpTable::new().register(&TWICE).unwrap_err();
         assert!(matches!(err, ReflectError::DuplicateOp { .. }));

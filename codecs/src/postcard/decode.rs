@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use facet::{PtrMut, PtrUninit, Shape};
+use facet::{PtrConst, PtrMut, PtrUninit, Shape};
 
 use super::plan::{Field, Node, NodeId, Plan, Scalar, Skipped, Slot, Tag};
 use super::scratch::with_scratch;
@@ -33,7 +33,12 @@ pub(super) struct Decoder<'a> {
 }
 
 impl<'a> Decoder<'a> {
-    pub(super) fn new(plan: &'a Plan, input: &'a [u8], src: Option<&'a Bytes>, limits: &Limits) -> Self {
+    pub(super) fn new(
+        plan: &'a Plan,
+        input: &'a [u8],
+        src: Option<&'a Bytes>,
+        limits: &Limits,
+    ) -> Self {
         Decoder {
             plan,
             r: Reader::new(input),
@@ -101,7 +106,12 @@ impl<'a> Decoder<'a> {
 
     /// The number of elements of a collection whose elements each take at
     /// least `min_each` wire bytes and `size` bytes in memory.
-    fn collection_len(&mut self, min_each: usize, size: usize, type_path: &'static str) -> Result<usize, DecodeError> {
+    fn collection_len(
+        &mut self,
+        min_each: usize,
+        size: usize,
+        type_path: &'static str,
+    ) -> Result<usize, DecodeError> {
         let at = self.r.pos();
         let len = self.r.len(min_each, type_path)?;
         if min_each == 0 && len > MAX_ZERO_WIRE_LEN {
@@ -135,7 +145,8 @@ impl<'a> Decoder<'a> {
                 }
                 Node::CowStr => {
                     let s = self.str("Cow<str>")?;
-                    dst.cast::<Cow<'static, str>>().write(Cow::Owned(String::from(s)));
+                    dst.cast::<Cow<'static, str>>()
+                        .write(Cow::Owned(String::from(s)));
                 }
                 Node::Str => {
                     return Err(PlanError {
@@ -159,11 +170,13 @@ impl<'a> Decoder<'a> {
                 }
                 Node::BytesMut => {
                     let b = self.bytes("BytesMut")?;
-                    dst.cast::<bytes::BytesMut>().write(bytes::BytesMut::from(b));
+                    dst.cast::<bytes::BytesMut>()
+                        .write(bytes::BytesMut::from(b));
                 }
                 Node::Struct(st) => {
                     self.enter()?;
                     self.fields(&st.fields, &st.skipped, dst)?;
+                    check_invariants(st.invariants, st.type_path, dst, self.r.pos())?;
                     self.leave();
                 }
                 Node::Enum(en) => {
@@ -179,6 +192,7 @@ impl<'a> Decoder<'a> {
                     };
                     self.fields(&variant.fields, &variant.skipped, dst)?;
                     write_tag(en.tag, dst, variant.discriminant);
+                    check_invariants(en.invariants, en.type_path, dst, self.r.pos())?;
                     self.leave();
                 }
                 Node::Option { def, inner } => {
@@ -250,7 +264,9 @@ impl<'a> Decoder<'a> {
                                 return Err(cannot_build(shape).into());
                             };
                             for _ in 0..len {
-                                if let Err(e) = self.boxed(elem, |value| push(list, PtrMut::new(value))) {
+                                if let Err(e) =
+                                    self.boxed(elem, |value| push(list, PtrMut::new(value)))
+                                {
                                     drop_value(shape, dst);
                                     return Err(e);
                                 }
@@ -271,11 +287,20 @@ impl<'a> Decoder<'a> {
                     }
                     self.leave();
                 }
-                Node::Map { def, key, value, shape } => {
+                Node::Map {
+                    def,
+                    key,
+                    value,
+                    shape,
+                } => {
                     self.enter()?;
                     let min_each = plan.min_wire[key.node as usize]
                         .saturating_add(plan.min_wire[value.node as usize]);
-                    let len = self.collection_len(min_each, key.size + value.size, shape.type_identifier)?;
+                    let len = self.collection_len(
+                        min_each,
+                        key.size + value.size,
+                        shape.type_identifier,
+                    )?;
                     let map = (def.vtable.init_in_place_with_capacity)(PtrUninit::new(dst), len);
                     for _ in 0..len {
                         let entry = with_scratch(key.size, key.align, |k| {
@@ -313,7 +338,11 @@ impl<'a> Decoder<'a> {
                     }
                     self.leave();
                 }
-                Node::Pointer { def, pointee, shape } => {
+                Node::Pointer {
+                    def,
+                    pointee,
+                    shape,
+                } => {
                     let Some(new_into) = def.vtable.new_into_fn else {
                         return Err(cannot_build(shape).into());
                     };
@@ -338,7 +367,11 @@ impl<'a> Decoder<'a> {
     /// # Safety
     ///
     /// `consume` must take ownership of the value behind the pointer.
-    unsafe fn boxed<R>(&mut self, slot: &Slot, consume: impl FnOnce(*mut u8) -> R) -> Result<R, DecodeError> {
+    unsafe fn boxed<R>(
+        &mut self,
+        slot: &Slot,
+        consume: impl FnOnce(*mut u8) -> R,
+    ) -> Result<R, DecodeError> {
         with_scratch(slot.size, slot.align, |tmp| {
             // SAFETY: `tmp` is fresh storage sized and aligned for the slot's type.
             unsafe { self.value(slot.node, tmp) }.map(|()| consume(tmp))
@@ -350,7 +383,12 @@ impl<'a> Decoder<'a> {
     /// # Safety
     ///
     /// `base` must be valid for writes of the type these fields belong to.
-    unsafe fn fields(&mut self, fields: &[Field], skipped: &[Skipped], base: *mut u8) -> Result<(), DecodeError> {
+    unsafe fn fields(
+        &mut self,
+        fields: &[Field],
+        skipped: &[Skipped],
+        base: *mut u8,
+    ) -> Result<(), DecodeError> {
         for (i, field) in fields.iter().enumerate() {
             // SAFETY: the offset comes from the shape of the type at `base`.
             if let Err(e) = unsafe { self.value(field.slot.node, base.add(field.offset)) } {
@@ -413,8 +451,12 @@ impl<'a> Decoder<'a> {
                     dst.cast::<usize>().write(v);
                 }
                 Scalar::U128 => dst.cast::<u128>().write(r.varint_u128("u128")?),
-                Scalar::I16 => dst.cast::<i16>().write(unzigzag_i64(r.varint(16, "i16")?) as i16),
-                Scalar::I32 => dst.cast::<i32>().write(unzigzag_i64(r.varint(32, "i32")?) as i32),
+                Scalar::I16 => dst
+                    .cast::<i16>()
+                    .write(unzigzag_i64(r.varint(16, "i16")?) as i16),
+                Scalar::I32 => dst
+                    .cast::<i32>()
+                    .write(unzigzag_i64(r.varint(32, "i32")?) as i32),
                 Scalar::I64 => dst.cast::<i64>().write(unzigzag_i64(r.varint(64, "i64")?)),
                 Scalar::Isize => {
                     let v = unzigzag_i64(r.varint(64, "isize")?);
@@ -425,7 +467,9 @@ impl<'a> Decoder<'a> {
                     })?;
                     dst.cast::<isize>().write(v);
                 }
-                Scalar::I128 => dst.cast::<i128>().write(unzigzag_i128(r.varint_u128("i128")?)),
+                Scalar::I128 => dst
+                    .cast::<i128>()
+                    .write(unzigzag_i128(r.varint_u128("i128")?)),
                 Scalar::F32 => dst.cast::<f32>().write(f32::from_le_bytes(r.array("f32")?)),
                 Scalar::F64 => dst.cast::<f64>().write(f64::from_le_bytes(r.array("f64")?)),
                 Scalar::Char => {
@@ -447,6 +491,35 @@ impl<'a> Decoder<'a> {
             }
         }
         Ok(())
+    }
+}
+
+/// Runs a type's declared invariants on a freshly decoded value, dropping it
+/// when they fail. The invariant's own message is not kept: it may quote
+/// payload data.
+///
+/// # Safety
+///
+/// `dst` must hold a live value of `shape`'s type.
+unsafe fn check_invariants(
+    shape: Option<&'static Shape>,
+    type_path: &'static str,
+    dst: *mut u8,
+    at: usize,
+) -> Result<(), DecodeError> {
+    let Some(shape) = shape else { return Ok(()) };
+    // SAFETY: forwarded from the caller.
+    match unsafe { shape.call_invariants(PtrConst::new(dst)) } {
+        Some(Err(_)) => {
+            // SAFETY: the value is live and is not used again.
+            unsafe { drop_value(shape, dst) };
+            Err(DecodeError::InvalidValue {
+                at,
+                type_path,
+                what: "the type's invariants do not hold",
+            })
+        }
+        _ => Ok(()),
     }
 }
 

@@ -121,7 +121,9 @@ impl<'a> Encoder<'a> {
                             self.value(elem.node, base.add(i * elem.size))?;
                         }
                     } else if let Some(iter) = def.iter_vtable() {
-                        self.iterate(iter, at, |enc, item| enc.value(elem.node, item.as_byte_ptr()))?;
+                        self.iterate(iter, at, |enc, item| {
+                            enc.value(elem.node, item.as_byte_ptr())
+                        })?;
                     } else {
                         return Err(PlanError {
                             codec: "postcard",
@@ -139,7 +141,12 @@ impl<'a> Encoder<'a> {
                     }
                     self.leave();
                 }
-                Node::Map { def, key, value, shape } => {
+                Node::Map {
+                    def,
+                    key,
+                    value,
+                    shape,
+                } => {
                     self.enter(shape.type_identifier)?;
                     put_varint_u64(self.out, (def.vtable.len)(at) as u64);
                     let vt = &def.vtable.iter_vtable;
@@ -173,7 +180,11 @@ impl<'a> Encoder<'a> {
                     })?;
                     self.leave();
                 }
-                Node::Pointer { def, pointee, shape } => {
+                Node::Pointer {
+                    def,
+                    pointee,
+                    shape,
+                } => {
                     let Some(borrow) = def.vtable.borrow_fn else {
                         return Err(PlanError {
                             codec: "postcard",
@@ -283,7 +294,10 @@ unsafe fn variant_index(en: &EnumPlan, ptr: *const u8) -> Result<usize, EncodeEr
         .position(|v| v.discriminant == discriminant)
         .ok_or_else(|| EncodeError::Codec {
             codec: "postcard",
-            message: format!("`{}` holds a discriminant no variant declares", en.type_path),
+            message: format!(
+                "`{}` holds a discriminant no variant declares",
+                en.type_path
+            ),
         })
 }
 

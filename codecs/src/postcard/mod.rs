@@ -52,12 +52,15 @@ mod scratch;
 mod wire;
 
 use core::mem::MaybeUninit;
+use core::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use facet::Facet;
 use prism_reflect::CodecId;
 
-use crate::{Capabilities, Codec, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Limits, Payload};
+use crate::{
+    Capabilities, Codec, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Limits, Payload,
+};
 
 pub use plan::Plan;
 
@@ -90,8 +93,15 @@ impl<T: Facet<'static>> Decode<Postcard> for T {
 /// Fails when the type has no postcard mapping or the value nests deeper
 /// than the default limit.
 pub fn to_vec<'f, T: Facet<'f>>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    let mut out = BytesMut::new();
-    encode_into(value, &mut out, &Limits::default())?;
+    let plan = Plan::for_shape(T::SHAPE)?;
+    let hint = plan.size_hint.load(Ordering::Relaxed);
+    let mut out = BytesMut::with_capacity(hint);
+    encode_with_plan(plan, value, &mut out, &Limits::default())?;
+    if out.len() != hint {
+        // Written only when the size changes, so steady traffic does not
+        // bounce this cache line between cores.
+        plan.size_hint.store(out.len(), Ordering::Relaxed);
+    }
     Ok(Vec::from(out))
 }
 
@@ -101,8 +111,20 @@ pub fn to_vec<'f, T: Facet<'f>>(value: &T) -> Result<Vec<u8>, EncodeError> {
 ///
 /// Fails when the type has no postcard mapping or the value nests deeper
 /// than `limits` allow. On error `out` may hold a partial encoding.
-pub fn encode_into<'f, T: Facet<'f>>(value: &T, out: &mut BytesMut, limits: &Limits) -> Result<(), EncodeError> {
-    let plan = Plan::for_shape(T::SHAPE)?;
+pub fn encode_into<'f, T: Facet<'f>>(
+    value: &T,
+    out: &mut BytesMut,
+    limits: &Limits,
+) -> Result<(), EncodeError> {
+    encode_with_plan(Plan::for_shape(T::SHAPE)?, value, out, limits)
+}
+
+fn encode_with_plan<'f, T: Facet<'f>>(
+    plan: &Plan,
+    value: &T,
+    out: &mut BytesMut,
+    limits: &Limits,
+) -> Result<(), EncodeError> {
     let mut encoder = encode::Encoder::new(plan, out, limits.max_depth());
     // SAFETY: `plan` was compiled from `T::SHAPE` and `value` is a live `T`.
     unsafe { encoder.root((value as *const T).cast()) }
@@ -136,7 +158,11 @@ pub fn from_bytes<T: Facet<'static>>(input: &Bytes, limits: &Limits) -> Result<T
     decode_value(input, Some(input), limits)
 }
 
-fn decode_value<T: Facet<'static>>(input: &[u8], src: Option<&Bytes>, limits: &Limits) -> Result<T, DecodeError> {
+fn decode_value<T: Facet<'static>>(
+    input: &[u8],
+    src: Option<&Bytes>,
+    limits: &Limits,
+) -> Result<T, DecodeError> {
     let plan = Plan::for_shape(T::SHAPE)?;
     let mut value = MaybeUninit::<T>::uninit();
     let mut decoder = decode::Decoder::new(plan, input, src, limits);

@@ -5,6 +5,7 @@
 //! fields are compiled, so a self-reference becomes a back-reference.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 
 use facet::{
     ConstTypeId, Def, DefaultInPlaceFn, EnumRepr, FieldFlags, ListDef, MapDef, OptionDef,
@@ -27,6 +28,10 @@ pub struct Plan {
     pub(super) min_wire: Box<[usize]>,
     pub(super) root: NodeId,
     pub(super) shape: &'static Shape,
+    /// The length of the last message encoded with this plan: `to_vec`
+    /// reserves it up front so a steady stream of similar messages encodes
+    /// with one allocation each.
+    pub(super) size_hint: AtomicUsize,
 }
 
 impl core::fmt::Debug for Plan {
@@ -62,6 +67,7 @@ impl Plan {
             min_wire,
             root,
             shape,
+            size_hint: AtomicUsize::new(0),
         })
     }
 
@@ -176,12 +182,16 @@ pub(super) struct Skipped {
 
 pub(super) struct StructPlan {
     pub(super) type_path: &'static str,
+    /// Set when the type declares invariants that a decoded value must pass.
+    pub(super) invariants: Option<&'static Shape>,
     pub(super) fields: Box<[Field]>,
     pub(super) skipped: Box<[Skipped]>,
 }
 
 pub(super) struct EnumPlan {
     pub(super) type_path: &'static str,
+    /// Set when the type declares invariants that a decoded value must pass.
+    pub(super) invariants: Option<&'static Shape>,
     pub(super) tag: Tag,
     pub(super) variants: Box<[VariantPlan]>,
 }
@@ -227,12 +237,11 @@ fn unsupported(shape: &'static Shape, reason: &'static str) -> PlanError {
 
 impl Builder {
     fn push(&mut self, node: Node) -> Result<NodeId, PlanError> {
-        let id = NodeId::try_from(self.nodes.len())
-            .map_err(|_| PlanError {
-                codec: "postcard",
-                type_path: String::from("<plan>"),
-                reason: "too many nested types",
-            })?;
+        let id = NodeId::try_from(self.nodes.len()).map_err(|_| PlanError {
+            codec: "postcard",
+            type_path: String::from("<plan>"),
+            reason: "too many nested types",
+        })?;
         self.nodes.push(node);
         Ok(id)
     }
@@ -342,6 +351,7 @@ impl Builder {
                 let (fields, skipped) = self.fields(shape, st.fields)?;
                 Ok(Node::Struct(StructPlan {
                     type_path: shape.type_identifier,
+                    invariants: has_invariants(shape).then_some(shape),
                     fields,
                     skipped,
                 }))
@@ -382,6 +392,7 @@ impl Builder {
                 }
                 Ok(Node::Enum(EnumPlan {
                     type_path: shape.type_identifier,
+                    invariants: has_invariants(shape).then_some(shape),
                     tag,
                     variants: variants.into_boxed_slice(),
                 }))
@@ -426,6 +437,13 @@ impl Builder {
             });
         }
         Ok((wire.into_boxed_slice(), skipped.into_boxed_slice()))
+    }
+}
+
+fn has_invariants(shape: &'static Shape) -> bool {
+    match shape.vtable {
+        facet::VTableErased::Direct(vt) => vt.invariants.is_some(),
+        facet::VTableErased::Indirect(vt) => vt.invariants.is_some(),
     }
 }
 

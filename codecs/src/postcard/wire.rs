@@ -87,7 +87,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    pub(super) fn take(&mut self, n: usize, type_path: &'static str) -> Result<&'a [u8], DecodeError> {
+    pub(super) fn take(
+        &mut self,
+        n: usize,
+        type_path: &'static str,
+    ) -> Result<&'a [u8], DecodeError> {
         if n > self.remaining() {
             return Err(DecodeError::UnexpectedEof {
                 at: self.input.len(),
@@ -99,7 +103,10 @@ impl<'a> Reader<'a> {
         Ok(&self.input[start..self.pos])
     }
 
-    pub(super) fn array<const N: usize>(&mut self, type_path: &'static str) -> Result<[u8; N], DecodeError> {
+    pub(super) fn array<const N: usize>(
+        &mut self,
+        type_path: &'static str,
+    ) -> Result<[u8; N], DecodeError> {
         let bytes = self.take(N, type_path)?;
         let mut out = [0u8; N];
         out.copy_from_slice(bytes);
@@ -107,16 +114,24 @@ impl<'a> Reader<'a> {
     }
 
     /// A varint of at most `max_bits` (≤ 64) significant bits.
-    pub(super) fn varint(&mut self, max_bits: u32, type_path: &'static str) -> Result<u64, DecodeError> {
+    pub(super) fn varint(
+        &mut self,
+        max_bits: u32,
+        type_path: &'static str,
+    ) -> Result<u64, DecodeError> {
         let start = self.pos;
         let mut value: u64 = 0;
         let mut shift: u32 = 0;
         loop {
             let byte = self.byte(type_path)?;
             let low = u64::from(byte & 0x7f);
-            let fits = shift < max_bits && (max_bits - shift >= 7 || low >> (max_bits - shift) == 0);
+            let fits =
+                shift < max_bits && (max_bits - shift >= 7 || low >> (max_bits - shift) == 0);
             if !fits {
-                return Err(DecodeError::MalformedVarint { at: start, type_path });
+                return Err(DecodeError::MalformedVarint {
+                    at: start,
+                    type_path,
+                });
             }
             value |= low << shift;
             if byte & 0x80 == 0 {
@@ -136,7 +151,10 @@ impl<'a> Reader<'a> {
             let low = u128::from(byte & 0x7f);
             let fits = shift < 128 && (128 - shift >= 7 || low >> (128 - shift) == 0);
             if !fits {
-                return Err(DecodeError::MalformedVarint { at: start, type_path });
+                return Err(DecodeError::MalformedVarint {
+                    at: start,
+                    type_path,
+                });
             }
             value |= low << shift;
             if byte & 0x80 == 0 {
@@ -148,12 +166,18 @@ impl<'a> Reader<'a> {
 
     /// A length prefix, checked against the input left: `min_each` is the
     /// fewest bytes one element takes, so `len * min_each` must fit.
-    pub(super) fn len(&mut self, min_each: usize, type_path: &'static str) -> Result<usize, DecodeError> {
+    pub(super) fn len(
+        &mut self,
+        min_each: usize,
+        type_path: &'static str,
+    ) -> Result<usize, DecodeError> {
         let at = self.pos;
         let len = self.varint(64, type_path)?;
         let remaining = self.remaining();
         let fits = match usize::try_from(len) {
-            Ok(n) => n.checked_mul(min_each).is_some_and(|need| need <= remaining),
+            Ok(n) => n
+                .checked_mul(min_each)
+                .is_some_and(|need| need <= remaining),
             Err(_) => false,
         };
         if !fits {
@@ -194,7 +218,10 @@ mod tests {
     fn overlong_varints_are_rejected() {
         // u16::MAX + 1 does not fit 16 bits.
         assert!(Reader::new(&[0x80, 0x80, 0x04]).varint(16, "u16").is_err());
-        assert_eq!(Reader::new(&[0xff, 0xff, 0x03]).varint(16, "u16").unwrap(), 0xffff);
+        assert_eq!(
+            Reader::new(&[0xff, 0xff, 0x03]).varint(16, "u16").unwrap(),
+            0xffff
+        );
         // Eleven bytes is too long for a u64.
         let long = [0x80u8; 10].iter().copied().chain([1]).collect::<Vec<_>>();
         assert!(Reader::new(&long).varint(64, "u64").is_err());

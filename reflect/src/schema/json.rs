@@ -110,8 +110,12 @@ impl Schema {
     fn ty_json(&self, ty: &Ty) -> Value {
         let kind = ty.kind_name();
         match ty {
-            Ty::Option(t) | Ty::List(t) | Ty::Set(t) => json!({ "kind": kind, "item": self.ty_json(t) }),
-            Ty::Array { elem, len } => json!({ "kind": kind, "item": self.ty_json(elem), "len": len }),
+            Ty::Option(t) | Ty::List(t) | Ty::Set(t) => {
+                json!({ "kind": kind, "item": self.ty_json(t) })
+            }
+            Ty::Array { elem, len } => {
+                json!({ "kind": kind, "item": self.ty_json(elem), "len": len })
+            }
             Ty::Map { key, value } => {
                 json!({ "kind": kind, "key": self.ty_json(key), "value": self.ty_json(value) })
             }

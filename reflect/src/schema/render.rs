@@ -70,7 +70,11 @@ fn write_def(f: &mut fmt::Formatter<'_>, schema: &Schema, def: &TypeDef) -> fmt:
     }
 }
 
-fn write_named_fields(f: &mut fmt::Formatter<'_>, schema: &Schema, fields: &[FieldDef]) -> fmt::Result {
+fn write_named_fields(
+    f: &mut fmt::Formatter<'_>,
+    schema: &Schema,
+    fields: &[FieldDef],
+) -> fmt::Result {
     if fields.is_empty() {
         return f.write_str("{}");
     }
@@ -82,7 +86,11 @@ fn write_named_fields(f: &mut fmt::Formatter<'_>, schema: &Schema, fields: &[Fie
     f.write_str(" }")
 }
 
-fn write_tuple_fields(f: &mut fmt::Formatter<'_>, schema: &Schema, fields: &[FieldDef]) -> fmt::Result {
+fn write_tuple_fields(
+    f: &mut fmt::Formatter<'_>,
+    schema: &Schema,
+    fields: &[FieldDef],
+) -> fmt::Result {
     f.write_str("(")?;
     for (i, field) in fields.iter().enumerate() {
         if i > 0 {

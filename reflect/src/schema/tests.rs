@@ -63,7 +63,10 @@ fn renders_root_first_then_types() {
 #[test]
 fn renders_unnamed_root_line() {
     let text = Schema::of::<Vec<Marker>>().unwrap().to_string();
-    assert_eq!(text, format!("root list<{m}::Marker>\nstruct {m}::Marker", m = m()));
+    assert_eq!(
+        text,
+        format!("root list<{m}::Marker>\nstruct {m}::Marker", m = m())
+    );
     assert_eq!(Schema::of::<(u8,)>().unwrap().to_string(), "root (u8,)");
     assert_eq!(Schema::of::<()>().unwrap().to_string(), "root ()");
 }
@@ -100,18 +103,30 @@ fn json_shape() {
 fn json_covers_every_container() {
     let json = Schema::of::<Scene>().unwrap().to_json();
     let fields = &json["types"][0]["fields"];
-    assert_eq!(fields[2]["type"], json!({ "kind": "array", "len": 2, "item": { "kind": "ref", "index": 3, "name": format!("{}::Pair", m()) } }));
+    assert_eq!(
+        fields[2]["type"],
+        json!({ "kind": "array", "len": 2, "item": { "kind": "ref", "index": 3, "name": format!("{}::Pair", m()) } })
+    );
     assert_eq!(
         fields[3]["type"],
         json!({ "kind": "map", "key": { "kind": "string" },
                 "value": { "kind": "tuple", "items": [{ "kind": "u8" }, { "kind": "bool" }] } })
     );
     assert_eq!(fields[5]["type"]["kind"], "option");
-    assert_eq!(fields[6]["type"], json!({ "kind": "result", "ok": { "kind": "unit" }, "err": { "kind": "string" } }));
+    assert_eq!(
+        fields[6]["type"],
+        json!({ "kind": "result", "ok": { "kind": "unit" }, "err": { "kind": "string" } })
+    );
     assert_eq!(json["types"][4]["kind"], "unit_struct");
     assert_eq!(json["types"][3]["kind"], "tuple_struct");
-    assert_eq!(json["types"][2]["doc"], json!(["Text docs only show up with facet's `doc` feature (on in tests)."]));
+    assert_eq!(
+        json["types"][2]["doc"],
+        json!(["Text docs only show up with facet's `doc` feature (on in tests)."])
+    );
     let s = Schema::of::<Scene>().unwrap();
     assert_eq!(s.to_json_string(), s.to_json_string());
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&s.to_json_string()).unwrap(), json);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&s.to_json_string()).unwrap(),
+        json
+    );
 }

@@ -55,7 +55,8 @@ impl Walker {
             return Err(self.unsupported(shape, Unsupported::ContainerProxy));
         }
         if let Some(scalar) = shape.scalar_type() {
-            return scalar_ty(scalar).ok_or_else(|| self.unsupported(shape, Unsupported::UnknownScalar));
+            return scalar_ty(scalar)
+                .ok_or_else(|| self.unsupported(shape, Unsupported::UnknownScalar));
         }
         match shape.def {
             Def::Scalar => Err(self.unsupported(shape, Unsupported::UnknownScalar)),
@@ -78,7 +79,10 @@ impl Walker {
             Def::Pointer(d) => self.pointer(shape, d),
             Def::DynamicValue(_) => Err(self.unsupported(shape, Unsupported::DynamicValue)),
             Def::Undefined => self.by_type(shape),
-            _ => Err(self.unsupported(shape, Unsupported::Other("this kind of shape is not supported"))),
+            _ => Err(self.unsupported(
+                shape,
+                Unsupported::Other("this kind of shape is not supported"),
+            )),
         }
     }
 
@@ -164,7 +168,11 @@ impl Walker {
         Ok(Ty::Named(index))
     }
 
-    fn struct_kind(&mut self, shape: &'static Shape, st: StructType) -> Result<TypeDefKind, ReflectError> {
+    fn struct_kind(
+        &mut self,
+        shape: &'static Shape,
+        st: StructType,
+    ) -> Result<TypeDefKind, ReflectError> {
         let fields = self.fields(shape, st.fields)?;
         Ok(match st.kind {
             StructKind::Unit => TypeDefKind::UnitStruct,
@@ -173,7 +181,11 @@ impl Walker {
         })
     }
 
-    fn enum_kind(&mut self, shape: &'static Shape, en: EnumType) -> Result<TypeDefKind, ReflectError> {
+    fn enum_kind(
+        &mut self,
+        shape: &'static Shape,
+        en: EnumType,
+    ) -> Result<TypeDefKind, ReflectError> {
         let mut variants = Vec::with_capacity(en.variants.len());
         for (index, variant) in en.variants.iter().enumerate() {
             let name = variant.effective_name();
@@ -198,10 +210,16 @@ impl Walker {
     }
 
     /// The fields that reach the wire: skipped ones are left out.
-    fn fields(&mut self, owner: &'static Shape, fields: &'static [Field]) -> Result<Vec<FieldDef>, ReflectError> {
+    fn fields(
+        &mut self,
+        owner: &'static Shape,
+        fields: &'static [Field],
+    ) -> Result<Vec<FieldDef>, ReflectError> {
         let mut out = Vec::with_capacity(fields.len());
         for field in fields {
-            if field.flags.contains(FieldFlags::SKIP) || field.flags.contains(FieldFlags::SKIP_SERIALIZING) {
+            if field.flags.contains(FieldFlags::SKIP)
+                || field.flags.contains(FieldFlags::SKIP_SERIALIZING)
+            {
                 continue;
             }
             let name = field.effective_name();

@@ -127,7 +127,13 @@ fn bytes_collapse() {
     assert_eq!(root::<Cow<'static, [u8]>>(), Ty::Bytes);
     assert_eq!(root::<Vec<Vec<u8>>>(), list(Ty::Bytes));
     // Fixed arrays stay arrays: postcard writes no length for them.
-    assert_eq!(root::<[u8; 4]>(), Ty::Array { elem: Box::new(Ty::U8), len: 4 });
+    assert_eq!(
+        root::<[u8; 4]>(),
+        Ty::Array {
+            elem: Box::new(Ty::U8),
+            len: 4
+        }
+    );
 }
 
 #[test]
@@ -139,7 +145,10 @@ fn pointers_and_newtypes_collapse() {
     assert_eq!(root::<Box<[u32]>>(), list(Ty::U32));
     assert_eq!(root::<Meters>(), Ty::F64);
     assert_eq!(root::<Name>(), Ty::String);
-    assert_eq!(Schema::of::<Box<Point>>().unwrap(), Schema::of::<Point>().unwrap());
+    assert_eq!(
+        Schema::of::<Box<Point>>().unwrap(),
+        Schema::of::<Point>().unwrap()
+    );
 }
 
 #[test]
@@ -149,20 +158,40 @@ fn containers() {
     assert_eq!(root::<Vec<String>>(), list(Ty::String));
     assert_eq!(root::<HashSet<u32>>(), Ty::Set(b(Ty::U32)));
     assert_eq!(root::<BTreeSet<u32>>(), Ty::Set(b(Ty::U32)));
-    let map = Ty::Map { key: b(Ty::String), value: b(Ty::U32) };
+    let map = Ty::Map {
+        key: b(Ty::String),
+        value: b(Ty::U32),
+    };
     assert_eq!(root::<HashMap<String, u32>>(), map);
     assert_eq!(root::<BTreeMap<String, u32>>(), map);
-    assert_eq!(root::<(u32, String)>(), Ty::Tuple(vec![Ty::U32, Ty::String]));
+    assert_eq!(
+        root::<(u32, String)>(),
+        Ty::Tuple(vec![Ty::U32, Ty::String])
+    );
     assert_eq!(root::<(u32,)>(), Ty::Tuple(vec![Ty::U32]));
-    assert_eq!(root::<Result<u32, String>>(), Ty::Result { ok: b(Ty::U32), err: b(Ty::String) });
+    assert_eq!(
+        root::<Result<u32, String>>(),
+        Ty::Result {
+            ok: b(Ty::U32),
+            err: b(Ty::String)
+        }
+    );
 }
 
 #[test]
 fn struct_kinds() {
     let s = Schema::of::<Pair>().unwrap();
-    let TypeDefKind::TupleStruct { fields } = &s.types[0].kind else { panic!("{s:?}") };
-    assert_eq!(fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(), ["0", "1"]);
-    assert_eq!(Schema::of::<Marker>().unwrap().types[0].kind, TypeDefKind::UnitStruct);
+    let TypeDefKind::TupleStruct { fields } = &s.types[0].kind else {
+        panic!("{s:?}")
+    };
+    assert_eq!(
+        fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+        ["0", "1"]
+    );
+    assert_eq!(
+        Schema::of::<Marker>().unwrap().types[0].kind,
+        TypeDefKind::UnitStruct
+    );
     let s = Schema::of::<Point>().unwrap();
     assert!(s.types[0].path.ends_with("::Point"), "{}", s.types[0].path);
     assert!(matches!(&s.types[0].kind, TypeDefKind::Struct { fields } if fields.len() == 2));
@@ -171,7 +200,9 @@ fn struct_kinds() {
 #[test]
 fn skipped_fields_are_left_out_and_renames_apply() {
     let s = Schema::of::<Skips>().unwrap();
-    let TypeDefKind::Struct { fields } = &s.types[0].kind else { panic!("{s:?}") };
+    let TypeDefKind::Struct { fields } = &s.types[0].kind else {
+        panic!("{s:?}")
+    };
     let names: Vec<_> = fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["a", "dee"]);
 }
@@ -179,11 +210,20 @@ fn skipped_fields_are_left_out_and_renames_apply() {
 #[test]
 fn enum_variants_by_position() {
     let s = Schema::of::<Shape>().unwrap();
-    let TypeDefKind::Enum { variants } = &s.types[0].kind else { panic!("{s:?}") };
-    let got: Vec<_> = variants.iter().map(|v| (v.index, v.name.as_str(), v.kind, v.fields.len())).collect();
+    let TypeDefKind::Enum { variants } = &s.types[0].kind else {
+        panic!("{s:?}")
+    };
+    let got: Vec<_> = variants
+        .iter()
+        .map(|v| (v.index, v.name.as_str(), v.kind, v.fields.len()))
+        .collect();
     assert_eq!(
         got,
-        [(0, "Circle", VariantKind::Tuple, 1), (1, "Rect", VariantKind::Struct, 2), (2, "Empty", VariantKind::Unit, 0)]
+        [
+            (0, "Circle", VariantKind::Tuple, 1),
+            (1, "Rect", VariantKind::Struct, 2),
+            (2, "Empty", VariantKind::Unit, 0)
+        ]
     );
 }
 
@@ -192,17 +232,23 @@ fn recursion_emits_back_references() {
     let s = Schema::of::<Node>().unwrap();
     assert_eq!(s.root, Ty::Named(0));
     assert_eq!(s.types.len(), 1);
-    let TypeDefKind::Struct { fields } = &s.types[0].kind else { panic!() };
+    let TypeDefKind::Struct { fields } = &s.types[0].kind else {
+        panic!()
+    };
     assert_eq!(fields[0].ty, list(Ty::Named(0)));
 
     let s = Schema::of::<List>().unwrap();
-    let TypeDefKind::Enum { variants } = &s.types[0].kind else { panic!() };
+    let TypeDefKind::Enum { variants } = &s.types[0].kind else {
+        panic!()
+    };
     assert_eq!(variants[1].fields[1].ty, Ty::Named(0));
 
     // Mutual recursion, and a type reached twice is one definition.
     let s = Schema::of::<A>().unwrap();
     assert_eq!(s.types.len(), 2);
-    let TypeDefKind::Struct { fields } = &s.types[1].kind else { panic!() };
+    let TypeDefKind::Struct { fields } = &s.types[1].kind else {
+        panic!()
+    };
     assert_eq!(fields[0].ty, list(Ty::Named(0)));
     assert_eq!(fields[1].ty, list(Ty::Named(0)));
 }
@@ -217,27 +263,51 @@ fn docs_are_recorded() {
     }
     let s = Schema::of::<Documented>().unwrap();
     assert_eq!(s.types[0].doc, ["A documented type."]);
-    let TypeDefKind::Struct { fields } = &s.types[0].kind else { panic!() };
+    let TypeDefKind::Struct { fields } = &s.types[0].kind else {
+        panic!()
+    };
     assert_eq!(fields[0].doc, ["The only field."]);
 }
 
 #[test]
 fn unsupported_shapes_are_typed_errors() {
     let err = Schema::of::<Untagged>().unwrap_err();
-    assert!(matches!(&err, ReflectError::Unsupported { reason: Unsupported::UntaggedEnum, type_path, .. } if type_path.ends_with("Untagged")), "{err}");
+    assert!(
+        matches!(&err, ReflectError::Unsupported { reason: Unsupported::UntaggedEnum, type_path, .. } if type_path.ends_with("Untagged")),
+        "{err}"
+    );
 
     let err = Schema::of::<HasPath>().unwrap_err();
-    let ReflectError::Unsupported { type_path, at, reason } = &err else { panic!("{err}") };
+    let ReflectError::Unsupported {
+        type_path,
+        at,
+        reason,
+    } = &err
+    else {
+        panic!("{err}")
+    };
     assert_eq!(type_path, "std::path::PathBuf");
     assert!(at.ends_with("HasPath.path"), "{at}");
     assert_eq!(*reason, Unsupported::UnknownScalar);
     assert!(err.to_string().contains("std::path::PathBuf"), "{err}");
 
     let err = Schema::of::<std::sync::Mutex<u32>>().unwrap_err();
-    assert!(matches!(&err, ReflectError::Unsupported { reason: Unsupported::Pointer { kind }, .. } if kind == "Mutex"), "{err}");
+    assert!(
+        matches!(&err, ReflectError::Unsupported { reason: Unsupported::Pointer { kind }, .. } if kind == "Mutex"),
+        "{err}"
+    );
 
     let err = Schema::of::<std::time::Duration>().unwrap_err();
-    assert!(matches!(&err, ReflectError::Unsupported { reason: Unsupported::ContainerProxy, .. }), "{err}");
+    assert!(
+        matches!(
+            &err,
+            ReflectError::Unsupported {
+                reason: Unsupported::ContainerProxy,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
