@@ -49,3 +49,9 @@ pub use prism_codecs::{
     Capabilities, Codec, CodecInfo, CodecRegistry, Decode, DecodeError, Encode, EncodeBuf,
     EncodeError, Encoded, Limits, Payload, PlanError, Postcard, RegistryError, View, postcard,
 };
+
+// Keeps the README's Rust examples compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+#[allow(dead_code)]
+struct ReadmeDoctests;

@@ -1,3 +1,5 @@
+//! A first end-to-end check of the postcard plan against facet-postcard.
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 

@@ -132,7 +132,7 @@ impl<'a> Decoder<'a> {
     /// On `Ok` it holds a value; on `Err` it holds nothing that needs dropping.
     unsafe fn value(&mut self, id: NodeId, dst: *mut u8) -> Result<(), DecodeError> {
         let plan = self.plan;
-        // SAFETY (whole match): each arm writes `dst` as the exact type the
+        // SAFETY: each arm writes `dst` as the exact type the
         // plan compiled for this node (checked by type id or by facet's
         // shape), or through the vtable facet supplies for that type.
         unsafe {

@@ -65,7 +65,7 @@ impl<'a> Encoder<'a> {
     unsafe fn value(&mut self, id: NodeId, ptr: *const u8) -> Result<(), EncodeError> {
         let plan = self.plan;
         let at = PtrConst::new(ptr);
-        // SAFETY (whole match): each arm reads `ptr` as the exact type the
+        // SAFETY: each arm reads `ptr` as the exact type the
         // plan compiled for this node (checked by type id or by facet's
         // shape), or through the vtable facet supplies for that type.
         unsafe {

@@ -215,6 +215,9 @@ pub(super) enum Tag {
     I64,
 }
 
+/// A variant's or struct's fields: those on the wire, then those skipped.
+type FieldLists = (Box<[Field]>, Box<[Skipped]>);
+
 struct Builder {
     nodes: Vec<Node>,
     seen: HashMap<ConstTypeId, NodeId>,
@@ -405,7 +408,7 @@ impl Builder {
         &mut self,
         owner: &'static Shape,
         fields: &'static [facet::Field],
-    ) -> Result<(Box<[Field]>, Box<[Skipped]>), PlanError> {
+    ) -> Result<FieldLists, PlanError> {
         let mut wire = Vec::with_capacity(fields.len());
         let mut skipped = Vec::new();
         for field in fields {
