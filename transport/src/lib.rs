@@ -1,5 +1,12 @@
 //! Prism transports: the frame format, the codec-blind `Link` trait and the
 //! sans-IO session protocol.
 //!
-//! The transports arrive with "Foundation 2"; this crate reserves its place in
-//! the workspace so the layout is fixed from the start.
+//! Nothing here knows which codec made a payload: op ids and codec ids are
+//! opaque integers in frame headers.
+
+pub mod frame;
+
+mod code;
+
+#[doc(inline)]
+pub use code::Code;
