@@ -10,3 +10,7 @@ mod code;
 
 #[doc(inline)]
 pub use code::Code;
+mod link;
+
+#[doc(inline)]
+pub use link::{Link, LinkError, LinkInfo, LinkKind, SecurityProperties};
