@@ -132,6 +132,11 @@ impl Encoded {
         }
     }
 
+    /// Takes the segments apart: the first, then the rest in order.
+    pub fn into_parts(self) -> (Bytes, Vec<Bytes>) {
+        (self.first, self.rest)
+    }
+
     /// The segments in order; never yields an empty segment unless the
     /// whole message is empty.
     pub fn segments(&self) -> impl Iterator<Item = &Bytes> {

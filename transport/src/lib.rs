@@ -4,7 +4,15 @@
 //! Nothing here knows which codec made a payload: op ids and codec ids are
 //! opaque integers in frame headers.
 
+pub mod aligned;
+pub mod driver;
 pub mod frame;
+pub mod mem;
+pub mod session;
+pub mod stream;
+pub mod tcp;
+#[cfg(unix)]
+pub mod unix;
 
 mod code;
 

@@ -65,7 +65,10 @@ impl FrameDecoder {
     /// # Errors
     ///
     /// Fails on an invalid header.
-    pub fn peek_header(&mut self, buf: &BytesMut) -> Result<Option<(FrameHeader, u32)>, FrameError> {
+    pub fn peek_header(
+        &mut self,
+        buf: &BytesMut,
+    ) -> Result<Option<(FrameHeader, u32)>, FrameError> {
         if let Some(pending) = self.pending {
             return Ok(Some(pending));
         }
@@ -90,7 +93,10 @@ impl FrameDecoder {
         let len = len as usize;
         let total = HEADER_LEN + len + padding(len);
         if buf.len() < total {
-            buf.reserve(total - buf.len());
+            // No `reserve` here: growing the buffer is the caller's call. A
+            // `BytesMut` that reallocates loses the 16-byte alignment links
+            // arrange, and a large payload is better read into its own
+            // buffer (see `peek_header`) than into this one.
             return Ok(None);
         }
         self.pending = None;

@@ -18,7 +18,7 @@
 //! multiple of 16 bytes, so every frame is a multiple of 16 bytes long and a
 //! receive buffer that starts aligned yields aligned payloads without copies.
 
-use super::{FrameError, FrameKind, Flags};
+use super::{Flags, FrameError, FrameKind};
 
 /// Length of the encoded header.
 pub const HEADER_LEN: usize = 32;
@@ -75,13 +75,17 @@ impl FrameHeader {
     ///
     /// Fails on an unknown kind, set reserved bytes, or a payload longer than
     /// `max_payload`.
-    pub fn decode(bytes: &[u8; HEADER_LEN], max_payload: u32) -> Result<(FrameHeader, u32), FrameError> {
+    pub fn decode(
+        bytes: &[u8; HEADER_LEN],
+        max_payload: u32,
+    ) -> Result<(FrameHeader, u32), FrameError> {
         let word = |range: core::ops::Range<usize>| {
             let mut b = [0u8; 8];
             b[..range.len()].copy_from_slice(&bytes[range]);
             u64::from_le_bytes(b)
         };
-        let kind = FrameKind::from_u8(bytes[0]).ok_or(FrameError::UnknownKind { kind: bytes[0] })?;
+        let kind =
+            FrameKind::from_u8(bytes[0]).ok_or(FrameError::UnknownKind { kind: bytes[0] })?;
         let len = word(16..20) as u32;
         if word(20..24) != 0 {
             return Err(FrameError::ReservedNotZero { kind });

@@ -1,0 +1,164 @@
+//! One unary call: build it, optionally set a timeout, await it.
+
+use core::future::{Future, IntoFuture};
+use core::marker::PhantomData;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use prism_codecs::{Codec, Encode, EncodeBuf};
+use prism_reflect::OpDescriptor;
+use prism_transport::driver::PendingCall;
+use prism_transport::frame::Body;
+
+use super::Channel;
+use crate::Status;
+use crate::response::FromReply;
+
+/// A unary call, ready to send: `.await` it, or set a timeout first.
+///
+/// Generated clients return one from each method.
+///
+/// ```ignore
+/// let sum = calc.add(2, 3).await?;
+/// let slow = calc.add(2, 3).timeout(Duration::from_millis(50)).await; // DEADLINE_EXCEEDED if late
+/// ```
+///
+/// Dropping the call (or the future it turns into) before it completes
+/// cancels it: the server drops its handler.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct UnaryCall<C, Req, R> {
+    channel: Channel,
+    op: &'static OpDescriptor,
+    request: Req,
+    timeout: Option<Duration>,
+    _codec: PhantomData<fn() -> (C, R)>,
+}
+
+impl<C, Req, R> UnaryCall<C, Req, R> {
+    /// A call of `op` with `request` over `channel`.
+    pub fn new(channel: Channel, op: &'static OpDescriptor, request: Req) -> Self {
+        let timeout = channel.default_timeout();
+        UnaryCall {
+            channel,
+            op,
+            request,
+            timeout,
+            _codec: PhantomData,
+        }
+    }
+
+    /// Gives up (with `DEADLINE_EXCEEDED`) after `timeout`; the server sees
+    /// the same deadline and drops its handler when it passes.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The op this call invokes.
+    pub fn op(&self) -> &'static OpDescriptor {
+        self.op
+    }
+}
+
+impl<C, Req, R> core::fmt::Debug for UnaryCall<C, Req, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("UnaryCall")
+            .field("op", &self.op)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<C, Req, R> IntoFuture for UnaryCall<C, Req, R>
+where
+    C: Codec,
+    Req: Encode<C>,
+    R: FromReply<C>,
+{
+    type Output = Result<R::Output, Status>;
+    type IntoFuture = CallFuture<C, R>;
+
+    fn into_future(self) -> CallFuture<C, R> {
+        let span = tracing::debug_span!(
+            "prism.call",
+            service = self.op.service(),
+            method = self.op.method()
+        );
+        let state = match self.start() {
+            Ok(pending) => State::Pending(pending),
+            Err(status) => State::Failed(Some(status)),
+        };
+        CallFuture {
+            channel: self.channel,
+            op: self.op,
+            state,
+            span,
+            _codec: PhantomData,
+        }
+    }
+}
+
+impl<C: Codec, Req: Encode<C>, R> UnaryCall<C, Req, R> {
+    fn start(&self) -> Result<PendingCall, Status> {
+        self.channel.check_op(self.op, C::ID)?;
+        let mut buf = EncodeBuf::new();
+        self.request
+            .encode(&mut buf, self.channel.limits())
+            .map_err(|e| {
+                Status::invalid_argument(format!(
+                    "could not encode the request of {}/{}: {e}",
+                    self.op.service(),
+                    self.op.method()
+                ))
+            })?;
+        let (first, rest) = buf.finish().into_parts();
+        let body = Body::from_segments(first, rest);
+        Ok(self
+            .channel
+            .client()
+            .call(self.op.id().get(), C::ID.get(), self.timeout, body))
+    }
+}
+
+enum State {
+    Pending(PendingCall),
+    Failed(Option<Status>),
+}
+
+/// The future of a [`UnaryCall`].
+///
+/// # Cancel safety
+///
+/// Dropping it before it completes cancels the call on the server.
+pub struct CallFuture<C, R> {
+    channel: Channel,
+    op: &'static OpDescriptor,
+    state: State,
+    span: tracing::Span,
+    _codec: PhantomData<fn() -> (C, R)>,
+}
+
+impl<C, R> core::fmt::Debug for CallFuture<C, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("CallFuture").field("op", &self.op).finish()
+    }
+}
+
+impl<C: Codec, R: FromReply<C>> Future for CallFuture<C, R> {
+    type Output = Result<R::Output, Status>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        match &mut this.state {
+            State::Failed(status) => Poll::Ready(Err(status
+                .take()
+                .unwrap_or_else(|| Status::internal("call polled after it completed")))),
+            State::Pending(pending) => {
+                let reply = ready!(Pin::new(pending).poll(cx)).map_err(Status::from)?;
+                Poll::Ready(R::from_reply(reply, this.op, this.channel.limits()))
+            }
+        }
+    }
+}

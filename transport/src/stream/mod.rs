@@ -1,0 +1,173 @@
+//! The byte-stream link that TCP and Unix sockets (and any other
+//! `AsyncRead + AsyncWrite` stream) share.
+//!
+//! # Receiving: aligned, and copied at most once
+//!
+//! Every frame on a stream is a multiple of 16 bytes (header 32, payload
+//! padded to 16), so a receive buffer whose first byte is 16-byte aligned
+//! yields payloads that are aligned too, and [`FrameDecoder::decode`] cuts
+//! them off with `split_to` instead of copying. The link therefore:
+//!
+//! - reads into an aligned buffer ([`crate::aligned::aligned_buffer`]) in
+//!   chunks of up to [`READ_CHUNK`] bytes, into spare capacity that is not
+//!   zeroed first, so one syscall often yields many frames;
+//! - never lets that `BytesMut` grow by itself (a reallocation lands
+//!   anywhere): when a frame does not fit or the buffer is nearly used up,
+//!   it makes a fresh aligned buffer and moves the unconsumed tail, a
+//!   partial frame, into it;
+//! - reads a payload of [`LARGE_PAYLOAD`] bytes or more straight into an
+//!   aligned buffer of its own once the header is in
+//!   ([`FrameDecoder::peek_header`]); only the prefix that arrived with the
+//!   header is copied. The padding is read into the same buffer and cut off.
+//!
+//! A received payload shares the receive buffer it was read into, so a
+//! small payload kept alive keeps up to [`READ_CHUNK`] bytes alive; copy it
+//! out if it must live long.
+//!
+//! # Sending: batched and vectored
+//!
+//! [`Link::queue`] does no I/O. It copies headers, padding and payload
+//! segments under [`COPY_BELOW`] bytes into one contiguous buffer and keeps
+//! larger segments by reference. [`Link::poll_flush`] writes everything with
+//! `poll_write_vectored`, up to [`MAX_IOVECS`] segments per call, so a batch
+//! of small frames usually leaves in one syscall and a large payload is
+//! never copied.
+//!
+//! # Errors
+//!
+//! A header with an unknown kind, reserved bytes set or a length above
+//! `max_frame` is a [`LinkError::Frame`]; the peer closing mid-frame is an
+//! [`std::io::ErrorKind::UnexpectedEof`] [`LinkError::Io`]; closing at a
+//! frame boundary is `Ok(None)`. After an error the link returns
+//! [`LinkError::Closed`].
+//!
+//! [`FrameDecoder::decode`]: crate::frame::FrameDecoder::decode
+//! [`FrameDecoder::peek_header`]: crate::frame::FrameDecoder::peek_header
+
+mod read;
+mod write;
+
+use core::fmt;
+use core::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::frame::{DEFAULT_MAX_FRAME, Frame};
+use crate::link::{Link, LinkError, LinkInfo};
+
+/// Bytes the receive buffer offers one read.
+pub const READ_CHUNK: usize = 64 * 1024;
+
+/// Payloads this long or longer are read into a buffer of their own.
+pub const LARGE_PAYLOAD: usize = 64 * 1024;
+
+/// A receive buffer with less room than this is replaced before reading,
+/// unless the partial frame in it is longer than this.
+pub const MIN_READ: usize = 4 * 1024;
+
+/// Payload segments shorter than this are copied into the write buffer;
+/// longer ones are written from where they are.
+pub const COPY_BELOW: usize = 4 * 1024;
+
+/// Most segments handed to one vectored write.
+pub const MAX_IOVECS: usize = 64;
+
+/// A [`Link`] over any byte stream.
+///
+/// [`TcpLink`](crate::tcp::TcpLink) and [`UnixLink`](crate::unix::UnixLink)
+/// wrap this; other streams can use it directly.
+///
+/// # Examples
+///
+/// ```
+/// use std::future::poll_fn;
+/// use prism_transport::{Link, LinkInfo, LinkKind, SecurityProperties};
+/// use prism_transport::frame::{Frame, FrameHeader, FrameKind};
+/// use prism_transport::stream::StreamLink;
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (left, right) = tokio::io::duplex(1024);
+/// let info = LinkInfo { kind: LinkKind::Unix, peer: "duplex".into(), security: SecurityProperties::LOCAL };
+/// let mut a = StreamLink::new(left, info.clone());
+/// let mut b = StreamLink::new(right, info);
+/// a.queue(Frame::new(FrameHeader::new(FrameKind::Ping), b"hi"[..].into())).unwrap();
+/// poll_fn(|cx| a.poll_flush(cx)).await.unwrap();
+/// let frame = poll_fn(|cx| b.poll_recv(cx)).await.unwrap().unwrap();
+/// assert_eq!(frame.body.into_contiguous(), &b"hi"[..]);
+/// # });
+/// ```
+pub struct StreamLink<S> {
+    io: S,
+    info: LinkInfo,
+    reader: read::Reader,
+    writer: write::Writer,
+}
+
+impl<S> StreamLink<S> {
+    /// A link over `io` accepting frames up to [`DEFAULT_MAX_FRAME`].
+    pub fn new(io: S, info: LinkInfo) -> StreamLink<S> {
+        StreamLink::with_max_frame(io, info, DEFAULT_MAX_FRAME)
+    }
+
+    /// A link over `io` refusing frames whose payload exceeds `max_frame` bytes.
+    pub fn with_max_frame(io: S, info: LinkInfo, max_frame: u32) -> StreamLink<S> {
+        StreamLink {
+            io,
+            info,
+            reader: read::Reader::new(max_frame),
+            writer: write::Writer::new(),
+        }
+    }
+
+    /// The largest payload this link accepts.
+    pub fn max_frame(&self) -> u32 {
+        self.reader.max_frame()
+    }
+
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io
+    }
+}
+
+impl<S> Link for StreamLink<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    fn info(&self) -> &LinkInfo {
+        &self.info
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
+        self.reader.poll_recv(&mut self.io, cx)
+    }
+
+    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
+        self.writer.queue(frame)
+    }
+
+    fn queued_bytes(&self) -> usize {
+        self.writer.queued_bytes()
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.writer.poll_flush(&mut self.io, cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.writer.poll_close(&mut self.io, cx)
+    }
+}
+
+impl<S> fmt::Debug for StreamLink<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamLink")
+            .field("info", &self.info)
+            .field("max_frame", &self.max_frame())
+            .field("queued_bytes", &self.writer.queued_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

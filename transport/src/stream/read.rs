@@ -1,0 +1,204 @@
+//! The receive half of a stream link: aligned buffers, frames cut without copies.
+
+use core::pin::pin;
+use core::task::{Context, Poll, ready};
+use std::io;
+
+use bytes::{BufMut, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::{LARGE_PAYLOAD, MIN_READ, READ_CHUNK};
+use crate::aligned::{aligned_buffer, is_aligned};
+use crate::frame::{Frame, FrameDecoder, HEADER_LEN, padding, wire_len};
+use crate::link::LinkError;
+
+/// Where the receive side stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Open,
+    /// The peer closed at a frame boundary.
+    Eof,
+    /// An error was returned; the byte stream cannot be trusted any more.
+    Failed,
+}
+
+/// A large payload being read straight into its own buffer.
+#[derive(Debug)]
+struct Large {
+    /// Aligned, with room for the payload and its padding.
+    buf: BytesMut,
+    /// Payload length without padding.
+    len: usize,
+}
+
+/// Receive state of a stream link. Everything lives here, so a dropped
+/// `poll_recv` loses nothing.
+#[derive(Debug)]
+pub(super) struct Reader {
+    /// Received, unconsumed bytes. Invariant: starts on a 16-byte boundary,
+    /// because it starts at a frame boundary and frames are multiples of 16.
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    large: Option<Large>,
+    state: State,
+}
+
+impl Reader {
+    pub(super) fn new(max_frame: u32) -> Reader {
+        Reader {
+            buf: aligned_buffer(READ_CHUNK),
+            decoder: FrameDecoder::new(max_frame),
+            large: None,
+            state: State::Open,
+        }
+    }
+
+    pub(super) fn max_frame(&self) -> u32 {
+        self.decoder.max_payload()
+    }
+
+    pub(super) fn poll_recv<S>(
+        &mut self,
+        io: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame>, LinkError>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        match self.state {
+            State::Open => {}
+            State::Eof => return Poll::Ready(Ok(None)),
+            State::Failed => return Poll::Ready(Err(LinkError::Closed)),
+        }
+        let result = ready!(self.poll_frame(io, cx));
+        match &result {
+            Ok(Some(_)) => {}
+            Ok(None) => self.state = State::Eof,
+            Err(_) => self.state = State::Failed,
+        }
+        Poll::Ready(result)
+    }
+
+    fn poll_frame<S>(
+        &mut self,
+        io: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Frame>, LinkError>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        loop {
+            if self.large.is_some() {
+                return self.poll_large(io, cx).map(|frame| frame.map(Some));
+            }
+            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
+                debug_assert!(
+                    frame.body.is_empty() || frame.body.segments().all(|s| is_aligned(s))
+                );
+                return Poll::Ready(Ok(Some(frame)));
+            }
+            // Not a whole frame yet: how many bytes does the front one need?
+            let needed = match self.decoder.peek_header(&self.buf)? {
+                Some((_, len)) if len as usize >= LARGE_PAYLOAD => {
+                    self.start_large(len as usize);
+                    continue;
+                }
+                Some((_, len)) => wire_len(len as usize),
+                None => HEADER_LEN,
+            };
+            self.make_room(needed);
+            let read = ready!(poll_read_buf(io, &mut self.buf, cx))?;
+            if read == 0 {
+                if self.buf.is_empty() {
+                    return Poll::Ready(Ok(None));
+                }
+                return Poll::Ready(Err(truncated(self.buf.len(), needed)));
+            }
+        }
+    }
+
+    /// Moves the start of a large payload out of the receive buffer into a
+    /// buffer of its own; the rest is then read straight into that buffer.
+    fn start_large(&mut self, len: usize) {
+        let wire = len + padding(len);
+        let mut payload = aligned_buffer(wire);
+        // The frame is incomplete, so everything after the header is a
+        // prefix of its payload and padding: at most one read's worth.
+        payload.extend_from_slice(&self.buf[HEADER_LEN..]);
+        // `clear` keeps the buffer's (aligned) start, so the next frame is
+        // read to the very place this one began.
+        self.buf.clear();
+        self.large = Some(Large { buf: payload, len });
+    }
+
+    fn poll_large<S>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Poll<Result<Frame, LinkError>>
+    where
+        S: AsyncRead + Unpin,
+    {
+        let Some(large) = self.large.as_mut() else {
+            return Poll::Ready(Err(LinkError::Closed));
+        };
+        let wire = large.len + padding(large.len);
+        while large.buf.len() < wire {
+            let missing = wire - large.buf.len();
+            let read = ready!(poll_read_buf(io, &mut (&mut large.buf).limit(missing), cx))?;
+            if read == 0 {
+                return Poll::Ready(Err(truncated(
+                    HEADER_LEN + large.buf.len(),
+                    HEADER_LEN + wire,
+                )));
+            }
+        }
+        let Some(Large { mut buf, len }) = self.large.take() else {
+            return Poll::Ready(Err(LinkError::Closed));
+        };
+        buf.truncate(len);
+        debug_assert!(is_aligned(&buf));
+        // `peek_header` stored the header when this payload started, so
+        // `finish_with_payload` always has one to pair it with.
+        match self.decoder.finish_with_payload(buf.freeze()) {
+            Some(frame) => Poll::Ready(Ok(frame)),
+            None => Poll::Ready(Err(LinkError::Closed)),
+        }
+    }
+
+    /// Makes sure the buffer can hold `needed` bytes from its start and has
+    /// room for a big read, without ever letting `BytesMut` reallocate: a
+    /// reallocation would lose the alignment. Instead the unconsumed tail (a
+    /// partial frame, below [`LARGE_PAYLOAD`]) moves to a fresh aligned
+    /// buffer.
+    ///
+    /// A buffer nearly used up is swapped for a fresh one only while its
+    /// tail is at most [`MIN_READ`] bytes; a longer partial frame that fits
+    /// finishes in place, so no frame is copied more than once and copies
+    /// stay under [`MIN_READ`] per [`READ_CHUNK`] read.
+    fn make_room(&mut self, needed: usize) {
+        let spare = self.buf.capacity() - self.buf.len();
+        if self.buf.capacity() >= needed && (spare >= MIN_READ || self.buf.len() > MIN_READ) {
+            return;
+        }
+        let mut fresh = aligned_buffer(READ_CHUNK.max(needed));
+        fresh.extend_from_slice(&self.buf);
+        self.buf = fresh;
+    }
+}
+
+/// Reads into the spare capacity of `buf` without zeroing it first.
+///
+/// The `read_buf` future keeps no state of its own, so making one per poll
+/// and dropping it when pending is cancel safe.
+fn poll_read_buf<S, B>(io: &mut S, buf: &mut B, cx: &mut Context<'_>) -> Poll<io::Result<usize>>
+where
+    S: AsyncRead + Unpin,
+    B: BufMut,
+{
+    let read = pin!(io.read_buf(buf));
+    Future::poll(read, cx)
+}
+
+fn truncated(have: usize, needed: usize) -> LinkError {
+    LinkError::Io(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        format!("connection closed mid-frame: {have} of {needed} bytes received"),
+    ))
+}
