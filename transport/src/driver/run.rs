@@ -381,8 +381,12 @@ impl<L: Link> Driver<L> {
                 }
             }
             Event::Closed { error } => {
-                if let Some(error) = error {
-                    self.error.get_or_insert(DriverError::Session(error));
+                match error {
+                    // The peer finished its work and said goodbye: a clean end.
+                    Some(SessionError::PeerGoneAway { code: Code::Ok, .. }) | None => {}
+                    Some(error) => {
+                        self.error.get_or_insert(DriverError::Session(error));
+                    }
                 }
                 self.shut_down_calls();
             }
