@@ -9,12 +9,15 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
-use facet::{PtrConst, PtrMut, PtrUninit, Shape};
+use bytes::BytesMut;
+use facet::{ListDef, MapDef, OptionDef, PtrConst, PtrMut, PtrUninit, ResultDef, SetDef, Shape};
 
-use super::plan::{Field, Node, NodeId, Plan, Scalar, Skipped, Slot, Tag};
+use super::plan::{EnumPlan, Field, Node, NodeId, Plan, Scalar, Skipped, Slot, StructPlan, Tag};
 use super::scratch::with_scratch;
 use super::wire::{Reader, unzigzag_i64, unzigzag_i128};
 use crate::{DecodeError, Limits, PlanError};
+
+type Result<T = ()> = core::result::Result<T, DecodeError>;
 
 /// Lists whose elements take no wire bytes (`Vec<()>`) are capped, since no
 /// input length bounds them.
@@ -59,12 +62,12 @@ impl<'a> Decoder<'a> {
     /// # Safety
     ///
     /// `dst` must be valid for writes of the root type and aligned for it.
-    pub(super) unsafe fn root(&mut self, dst: *mut u8) -> Result<(), DecodeError> {
+    pub(super) unsafe fn root(&mut self, dst: *mut u8) -> Result {
         // SAFETY: forwarded from the caller.
         unsafe { self.value(self.plan.root, dst) }
     }
 
-    fn enter(&mut self) -> Result<(), DecodeError> {
+    fn enter(&mut self) -> Result {
         if self.depth_left == 0 {
             return Err(DecodeError::DepthLimitExceeded {
                 limit: self.max_depth,
@@ -79,7 +82,7 @@ impl<'a> Decoder<'a> {
         self.depth_left += 1;
     }
 
-    fn charge(&mut self, bytes: usize) -> Result<(), DecodeError> {
+    fn charge(&mut self, bytes: usize) -> Result {
         match self.budget_left.checked_sub(bytes) {
             Some(left) => {
                 self.budget_left = left;
@@ -92,13 +95,13 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn bytes(&mut self, type_path: &'static str) -> Result<&'a [u8], DecodeError> {
+    fn bytes(&mut self, type_path: &'static str) -> Result<&'a [u8]> {
         let len = self.r.len(1, type_path)?;
         self.charge(len)?;
         self.r.take(len, type_path)
     }
 
-    fn str(&mut self, type_path: &'static str) -> Result<&'a str, DecodeError> {
+    fn str(&mut self, type_path: &'static str) -> Result<&'a str> {
         let at = self.r.pos();
         let bytes = self.bytes(type_path)?;
         core::str::from_utf8(bytes).map_err(|_| DecodeError::InvalidUtf8 { at })
@@ -111,7 +114,7 @@ impl<'a> Decoder<'a> {
         min_each: usize,
         size: usize,
         type_path: &'static str,
-    ) -> Result<usize, DecodeError> {
+    ) -> Result<usize> {
         let at = self.r.pos();
         let len = self.r.len(min_each, type_path)?;
         if min_each == 0 && len > MAX_ZERO_WIRE_LEN {
@@ -128,13 +131,28 @@ impl<'a> Decoder<'a> {
 
     /// # Safety
     ///
+    /// `dst` must be valid for writes of the slot's type and aligned for it.
+    /// On `Ok` it holds a value; on `Err` it holds nothing that needs dropping.
+    #[inline]
+    unsafe fn slot(&mut self, slot: &Slot, dst: *mut u8) -> Result {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match slot.leaf {
+                Some(scalar) => self.scalar(scalar, dst),
+                None => self.value(slot.node, dst),
+            }
+        }
+    }
+
+    /// # Safety
+    ///
     /// `dst` must be valid for writes of node `id`'s type and aligned for it.
     /// On `Ok` it holds a value; on `Err` it holds nothing that needs dropping.
-    unsafe fn value(&mut self, id: NodeId, dst: *mut u8) -> Result<(), DecodeError> {
+    unsafe fn value(&mut self, id: NodeId, dst: *mut u8) -> Result {
         let plan = self.plan;
-        // SAFETY: each arm writes `dst` as the exact type the
-        // plan compiled for this node (checked by type id or by facet's
-        // shape), or through the vtable facet supplies for that type.
+        // SAFETY: each arm writes `dst` as the exact type the plan compiled
+        // for this node (checked by type id or by facet's shape), or hands it
+        // to the function for that kind of node.
         unsafe {
             match plan.node(id) {
                 Node::Unit => {}
@@ -145,8 +163,7 @@ impl<'a> Decoder<'a> {
                 }
                 Node::CowStr => {
                     let s = self.str("Cow<str>")?;
-                    dst.cast::<Cow<'static, str>>()
-                        .write(Cow::Owned(String::from(s)));
+                    dst.cast::<Cow<'static, str>>().write(Cow::Owned(String::from(s)));
                 }
                 Node::Str => {
                     return Err(PlanError {
@@ -170,179 +187,22 @@ impl<'a> Decoder<'a> {
                 }
                 Node::BytesMut => {
                     let b = self.bytes("BytesMut")?;
-                    dst.cast::<bytes::BytesMut>()
-                        .write(bytes::BytesMut::from(b));
+                    dst.cast::<BytesMut>().write(BytesMut::from(b));
                 }
-                Node::Struct(st) => {
-                    self.enter()?;
-                    self.fields(&st.fields, &st.skipped, dst)?;
-                    check_invariants(st.invariants, st.type_path, dst, self.r.pos())?;
-                    self.leave();
-                }
-                Node::Enum(en) => {
-                    self.enter()?;
-                    let at = self.r.pos();
-                    let index = self.r.varint(32, en.type_path)?;
-                    let Some(variant) = en.variants.get(index as usize) else {
-                        return Err(DecodeError::UnknownVariant {
-                            index,
-                            at,
-                            type_path: en.type_path,
-                        });
-                    };
-                    self.fields(&variant.fields, &variant.skipped, dst)?;
-                    write_tag(en.tag, dst, variant.discriminant);
-                    check_invariants(en.invariants, en.type_path, dst, self.r.pos())?;
-                    self.leave();
-                }
-                Node::Option { def, inner } => {
-                    let at = self.r.pos();
-                    match self.r.byte("Option")? {
-                        0 => {
-                            (def.vtable.init_none)(PtrUninit::new(dst));
-                        }
-                        1 => {
-                            self.enter()?;
-                            self.boxed(inner, |value| {
-                                (def.vtable.init_some)(PtrUninit::new(dst), PtrMut::new(value));
-                            })?;
-                            self.leave();
-                        }
-                        _ => {
-                            return Err(DecodeError::InvalidValue {
-                                at,
-                                type_path: "Option",
-                                what: "option tag is neither 0 nor 1",
-                            });
-                        }
-                    }
-                }
-                Node::Result { def, ok, err } => {
-                    let at = self.r.pos();
-                    self.enter()?;
-                    match self.r.varint(32, "Result")? {
-                        0 => self.boxed(ok, |value| {
-                            (def.vtable.init_ok)(PtrUninit::new(dst), PtrMut::new(value));
-                        })?,
-                        1 => self.boxed(err, |value| {
-                            (def.vtable.init_err)(PtrUninit::new(dst), PtrMut::new(value));
-                        })?,
-                        index => {
-                            return Err(DecodeError::UnknownVariant {
-                                index,
-                                at,
-                                type_path: "Result",
-                            });
-                        }
-                    }
-                    self.leave();
-                }
-                Node::List { def, elem, shape } => {
-                    self.enter()?;
-                    let min_each = plan.min_wire[elem.node as usize];
-                    let len = self.collection_len(min_each, elem.size, shape.type_identifier)?;
-                    let init = def
-                        .init_in_place_with_capacity()
-                        .ok_or_else(|| cannot_build(shape))?;
-                    let list = init(PtrUninit::new(dst), len);
-                    match (def.as_mut_ptr_typed(), def.set_len()) {
-                        (Some(as_mut_ptr), Some(set_len)) => {
-                            // Capacity is `len`, so the buffer never moves while we fill it.
-                            let base = as_mut_ptr(list);
-                            for i in 0..len {
-                                if let Err(e) = self.value(elem.node, base.add(i * elem.size)) {
-                                    set_len(list, i);
-                                    drop_value(shape, dst);
-                                    return Err(e);
-                                }
-                            }
-                            set_len(list, len);
-                        }
-                        _ => {
-                            let Some(push) = def.push() else {
-                                drop_value(shape, dst);
-                                return Err(cannot_build(shape).into());
-                            };
-                            for _ in 0..len {
-                                if let Err(e) =
-                                    self.boxed(elem, |value| push(list, PtrMut::new(value)))
-                                {
-                                    drop_value(shape, dst);
-                                    return Err(e);
-                                }
-                            }
-                        }
-                    }
-                    self.leave();
-                }
-                Node::Array { len, elem } => {
-                    self.enter()?;
-                    for i in 0..*len {
-                        if let Err(e) = self.value(elem.node, dst.add(i * elem.size)) {
-                            for j in 0..i {
-                                drop_value(elem.shape, dst.add(j * elem.size));
-                            }
-                            return Err(e);
-                        }
-                    }
-                    self.leave();
-                }
+                Node::Struct(st) => self.structure(st, dst)?,
+                Node::Enum(en) => self.enumeration(en, dst)?,
+                Node::Option { def, inner } => self.option(def, inner, dst)?,
+                Node::Result { def, ok, err } => self.result(def, ok, err, dst)?,
+                Node::List { def, elem, shape } => self.list(def, elem, shape, dst)?,
+                Node::Array { len, elem } => self.array(*len, elem, dst)?,
                 Node::Map {
                     def,
                     key,
                     value,
                     shape,
-                } => {
-                    self.enter()?;
-                    let min_each = plan.min_wire[key.node as usize]
-                        .saturating_add(plan.min_wire[value.node as usize]);
-                    let len = self.collection_len(
-                        min_each,
-                        key.size + value.size,
-                        shape.type_identifier,
-                    )?;
-                    let map = (def.vtable.init_in_place_with_capacity)(PtrUninit::new(dst), len);
-                    for _ in 0..len {
-                        let entry = with_scratch(key.size, key.align, |k| {
-                            self.value(key.node, k)?;
-                            let entry = with_scratch(value.size, value.align, |v| {
-                                self.value(value.node, v)?;
-                                (def.vtable.insert)(map, PtrMut::new(k), PtrMut::new(v));
-                                Ok(())
-                            });
-                            if entry.is_err() {
-                                drop_value(key.shape, k);
-                            }
-                            entry
-                        });
-                        if let Err(e) = entry {
-                            drop_value(shape, dst);
-                            return Err(e);
-                        }
-                    }
-                    self.leave();
-                }
-                Node::Set { def, elem, shape } => {
-                    self.enter()?;
-                    let min_each = plan.min_wire[elem.node as usize];
-                    let len = self.collection_len(min_each, elem.size, shape.type_identifier)?;
-                    let set = (def.vtable.init_in_place_with_capacity)(PtrUninit::new(dst), len);
-                    for _ in 0..len {
-                        let inserted = self.boxed(elem, |v| {
-                            (def.vtable.insert)(set, PtrMut::new(v));
-                        });
-                        if let Err(e) = inserted {
-                            drop_value(shape, dst);
-                            return Err(e);
-                        }
-                    }
-                    self.leave();
-                }
-                Node::Pointer {
-                    def,
-                    pointee,
-                    shape,
-                } => {
+                } => self.map(def, key, value, shape, dst)?,
+                Node::Set { def, elem, shape } => self.set(def, elem, shape, dst)?,
+                Node::Pointer { def, pointee, shape } => {
                     let Some(new_into) = def.vtable.new_into_fn else {
                         return Err(cannot_build(shape).into());
                     };
@@ -361,6 +221,256 @@ impl<'a> Decoder<'a> {
         Ok(())
     }
 
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the struct `st` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn structure(&mut self, st: &StructPlan, dst: *mut u8) -> Result {
+        self.enter()?;
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            self.fields(&st.fields, &st.skipped, dst)?;
+            check_invariants(st.invariants, st.type_path, dst, self.r.pos())?;
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the enum `en` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn enumeration(&mut self, en: &EnumPlan, dst: *mut u8) -> Result {
+        self.enter()?;
+        let at = self.r.pos();
+        let index = self.r.varint(32, en.type_path)?;
+        let Some(variant) = en.variants.get(index as usize) else {
+            return Err(DecodeError::UnknownVariant {
+                index,
+                at,
+                type_path: en.type_path,
+            });
+        };
+        // SAFETY: the variant's field offsets are relative to the enum's
+        // start, and its tag is written once the fields are in place.
+        unsafe {
+            self.fields(&variant.fields, &variant.skipped, dst)?;
+            write_tag(en.tag, dst, variant.discriminant);
+            check_invariants(en.invariants, en.type_path, dst, self.r.pos())?;
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the `Option` that `def` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn option(&mut self, def: &OptionDef, inner: &Slot, dst: *mut u8) -> Result {
+        let at = self.r.pos();
+        // SAFETY: facet's option vtable for this very type; `init_some`
+        // moves the decoded value out of the scratch storage.
+        unsafe {
+            match self.r.byte("Option")? {
+                0 => {
+                    (def.vtable.init_none)(PtrUninit::new(dst));
+                }
+                1 => {
+                    self.enter()?;
+                    self.boxed(inner, |value| {
+                        (def.vtable.init_some)(PtrUninit::new(dst), PtrMut::new(value));
+                    })?;
+                    self.leave();
+                }
+                _ => {
+                    return Err(DecodeError::InvalidValue {
+                        at,
+                        type_path: "Option",
+                        what: "option tag is neither 0 nor 1",
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the `Result` that `def` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn result(&mut self, def: &ResultDef, ok: &Slot, err: &Slot, dst: *mut u8) -> Result {
+        let at = self.r.pos();
+        self.enter()?;
+        // SAFETY: facet's result vtable for this very type; `init_ok` and
+        // `init_err` move the decoded value out of the scratch storage.
+        unsafe {
+            match self.r.varint(32, "Result")? {
+                0 => self.boxed(ok, |value| {
+                    (def.vtable.init_ok)(PtrUninit::new(dst), PtrMut::new(value));
+                })?,
+                1 => self.boxed(err, |value| {
+                    (def.vtable.init_err)(PtrUninit::new(dst), PtrMut::new(value));
+                })?,
+                index => {
+                    return Err(DecodeError::UnknownVariant {
+                        index,
+                        at,
+                        type_path: "Result",
+                    });
+                }
+            }
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the list that `def` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn list(&mut self, def: &ListDef, elem: &Slot, shape: &'static Shape, dst: *mut u8) -> Result {
+        self.enter()?;
+        let min_each = self.plan.min_wire[elem.node as usize];
+        let len = self.collection_len(min_each, elem.size, shape.type_identifier)?;
+        let init = def
+            .init_in_place_with_capacity()
+            .ok_or_else(|| cannot_build(shape))?;
+        // SAFETY: facet's list vtable for this very type. The list is made
+        // with capacity `len`, so its buffer never moves while it is filled;
+        // on error its length is set to the elements built, and it is dropped.
+        unsafe {
+            let list = init(PtrUninit::new(dst), len);
+            match (def.as_mut_ptr_typed(), def.set_len()) {
+                (Some(as_mut_ptr), Some(set_len)) => {
+                    let base = as_mut_ptr(list);
+                    for i in 0..len {
+                        if let Err(e) = self.slot(elem, base.add(i * elem.size)) {
+                            set_len(list, i);
+                            drop_value(shape, dst);
+                            return Err(e);
+                        }
+                    }
+                    set_len(list, len);
+                }
+                _ => {
+                    let Some(push) = def.push() else {
+                        drop_value(shape, dst);
+                        return Err(cannot_build(shape).into());
+                    };
+                    for _ in 0..len {
+                        if let Err(e) = self.boxed(elem, |value| push(list, PtrMut::new(value))) {
+                            drop_value(shape, dst);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of `[T; len]` where `T` is the slot's type.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn array(&mut self, len: usize, elem: &Slot, dst: *mut u8) -> Result {
+        self.enter()?;
+        for i in 0..len {
+            // SAFETY: array elements are contiguous with a stride of the
+            // element size; on error the elements built so far are dropped.
+            unsafe {
+                if let Err(e) = self.slot(elem, dst.add(i * elem.size)) {
+                    for j in 0..i {
+                        self.drop_slot(elem, dst.add(j * elem.size));
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the map that `def` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn map(&mut self, def: &MapDef, key: &Slot, value: &Slot, shape: &'static Shape, dst: *mut u8) -> Result {
+        self.enter()?;
+        let min_each = self.plan.min_wire[key.node as usize].saturating_add(self.plan.min_wire[value.node as usize]);
+        let len = self.collection_len(min_each, key.size + value.size, shape.type_identifier)?;
+        // SAFETY: facet's map vtable for this very type; `insert` moves the
+        // key and value out of their scratch storage; on error the key built
+        // so far and the map are dropped.
+        unsafe {
+            let map = (def.vtable.init_in_place_with_capacity)(PtrUninit::new(dst), len);
+            for _ in 0..len {
+                let entry = with_scratch(key.size, key.align, |k| {
+                    self.slot(key, k)?;
+                    let entry = with_scratch(value.size, value.align, |v| {
+                        self.slot(value, v)?;
+                        (def.vtable.insert)(map, PtrMut::new(k), PtrMut::new(v));
+                        Ok(())
+                    });
+                    if entry.is_err() {
+                        self.drop_slot(key, k);
+                    }
+                    entry
+                });
+                if let Err(e) = entry {
+                    drop_value(shape, dst);
+                    return Err(e);
+                }
+            }
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// `dst` must be valid for writes of the set that `def` describes.
+    #[cfg_attr(debug_assertions, inline(never))]
+    unsafe fn set(&mut self, def: &SetDef, elem: &Slot, shape: &'static Shape, dst: *mut u8) -> Result {
+        self.enter()?;
+        let min_each = self.plan.min_wire[elem.node as usize];
+        let len = self.collection_len(min_each, elem.size, shape.type_identifier)?;
+        // SAFETY: facet's set vtable for this very type; `insert` moves the
+        // element out of its scratch storage; on error the set is dropped.
+        unsafe {
+            let set = (def.vtable.init_in_place_with_capacity)(PtrUninit::new(dst), len);
+            for _ in 0..len {
+                let inserted = self.boxed(elem, |v| {
+                    (def.vtable.insert)(set, PtrMut::new(v));
+                });
+                if let Err(e) = inserted {
+                    drop_value(shape, dst);
+                    return Err(e);
+                }
+            }
+        }
+        self.leave();
+        Ok(())
+    }
+
+    /// Drops a decoded value of `slot`'s type in place.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must hold a live value of the slot's type, not used again.
+    unsafe fn drop_slot(&self, slot: &Slot, ptr: *mut u8) {
+        // SAFETY: forwarded from the caller. facet gives `Bytes` and
+        // `BytesMut` no drop glue of their own, so they are dropped by type.
+        unsafe {
+            match self.plan.node(slot.node) {
+                Node::Bytes => core::ptr::drop_in_place(ptr.cast::<Bytes>()),
+                Node::BytesMut => core::ptr::drop_in_place(ptr.cast::<BytesMut>()),
+                _ => drop_value(slot.shape, ptr),
+            }
+        }
+    }
+
     /// Decodes one value of `slot` into scratch storage and hands it to
     /// `consume`, which must move it out.
     ///
@@ -371,10 +481,10 @@ impl<'a> Decoder<'a> {
         &mut self,
         slot: &Slot,
         consume: impl FnOnce(*mut u8) -> R,
-    ) -> Result<R, DecodeError> {
+    ) -> Result<R> {
         with_scratch(slot.size, slot.align, |tmp| {
             // SAFETY: `tmp` is fresh storage sized and aligned for the slot's type.
-            unsafe { self.value(slot.node, tmp) }.map(|()| consume(tmp))
+            unsafe { self.slot(slot, tmp) }.map(|()| consume(tmp))
         })
     }
 
@@ -388,13 +498,13 @@ impl<'a> Decoder<'a> {
         fields: &[Field],
         skipped: &[Skipped],
         base: *mut u8,
-    ) -> Result<(), DecodeError> {
+    ) -> Result {
         for (i, field) in fields.iter().enumerate() {
             // SAFETY: the offset comes from the shape of the type at `base`.
-            if let Err(e) = unsafe { self.value(field.slot.node, base.add(field.offset)) } {
+            if let Err(e) = unsafe { self.slot(&field.slot, base.add(field.offset)) } {
                 for done in &fields[..i] {
                     // SAFETY: fields before `i` were initialized above.
-                    unsafe { drop_value(done.slot.shape, base.add(done.offset)) };
+                    unsafe { self.drop_slot(&done.slot, base.add(done.offset)) };
                 }
                 return Err(e);
             }
@@ -419,7 +529,8 @@ impl<'a> Decoder<'a> {
     /// # Safety
     ///
     /// `dst` must be valid for writes of the scalar's type.
-    unsafe fn scalar(&mut self, scalar: Scalar, dst: *mut u8) -> Result<(), DecodeError> {
+    #[inline]
+    unsafe fn scalar(&mut self, scalar: Scalar, dst: *mut u8) -> Result {
         let r = &mut self.r;
         let at = r.pos();
         // SAFETY: the plan chose `scalar` from the destination's type id.
@@ -472,22 +583,7 @@ impl<'a> Decoder<'a> {
                     .write(unzigzag_i128(r.varint_u128("i128")?)),
                 Scalar::F32 => dst.cast::<f32>().write(f32::from_le_bytes(r.array("f32")?)),
                 Scalar::F64 => dst.cast::<f64>().write(f64::from_le_bytes(r.array("f64")?)),
-                Scalar::Char => {
-                    let len = r.len(1, "char")?;
-                    let bytes = r.take(len, "char")?;
-                    let mut chars = core::str::from_utf8(bytes).ok().map(str::chars);
-                    let c = match chars.as_mut().map(|c| (c.next(), c.next())) {
-                        Some((Some(c), None)) => c,
-                        _ => {
-                            return Err(DecodeError::InvalidValue {
-                                at,
-                                type_path: "char",
-                                what: "not exactly one utf-8 encoded character",
-                            });
-                        }
-                    };
-                    dst.cast::<char>().write(c);
-                }
+                Scalar::Char => dst.cast::<char>().write(decode_char(r)?),
             }
         }
         Ok(())
@@ -506,7 +602,7 @@ unsafe fn check_invariants(
     type_path: &'static str,
     dst: *mut u8,
     at: usize,
-) -> Result<(), DecodeError> {
+) -> Result {
     let Some(shape) = shape else { return Ok(()) };
     // SAFETY: forwarded from the caller.
     match unsafe { shape.call_invariants(PtrConst::new(dst)) } {
@@ -520,6 +616,22 @@ unsafe fn check_invariants(
             })
         }
         _ => Ok(()),
+    }
+}
+
+#[cold]
+fn decode_char(r: &mut Reader<'_>) -> Result<char> {
+    let at = r.pos();
+    let len = r.len(1, "char")?;
+    let bytes = r.take(len, "char")?;
+    let mut chars = core::str::from_utf8(bytes).ok().map(str::chars);
+    match chars.as_mut().map(|c| (c.next(), c.next())) {
+        Some((Some(c), None)) => Ok(c),
+        _ => Err(DecodeError::InvalidValue {
+            at,
+            type_path: "char",
+            what: "not exactly one utf-8 encoded character",
+        }),
     }
 }
 

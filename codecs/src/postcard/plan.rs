@@ -163,6 +163,9 @@ pub(super) enum Scalar {
 #[derive(Clone, Copy)]
 pub(super) struct Slot {
     pub(super) node: NodeId,
+    /// The node's scalar kind when it is a scalar, so the hot loops encode
+    /// and decode it inline instead of dispatching on the node.
+    pub(super) leaf: Option<Scalar>,
     pub(super) shape: &'static Shape,
     pub(super) size: usize,
     pub(super) align: usize,
@@ -254,8 +257,14 @@ impl Builder {
             .layout
             .sized_layout()
             .map_err(|_| unsupported(shape, "unsized types cannot be carried by value"))?;
+        let node = self.node(shape)?;
+        let leaf = match self.nodes[node as usize] {
+            Node::Scalar(scalar) => Some(scalar),
+            _ => None,
+        };
         Ok(Slot {
-            node: self.node(shape)?,
+            node,
+            leaf,
             shape,
             size: layout.size(),
             align: layout.align(),

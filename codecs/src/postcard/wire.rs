@@ -1,42 +1,76 @@
 //! postcard's primitive encodings: LEB128 varints, zigzag signed integers,
 //! and a bounds-checked reader that never panics.
 
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 
 use crate::DecodeError;
 
-pub(super) fn put_varint_u64(out: &mut BytesMut, mut value: u64) {
-    let mut buf = [0u8; 10];
-    let mut n = 0;
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            buf[n] = byte;
-            n += 1;
-            break;
-        }
-        buf[n] = byte | 0x80;
-        n += 1;
-    }
-    out.put_slice(&buf[..n]);
+/// Appends bytes to the output, writing small values straight into its
+/// spare capacity so each one costs a capacity check and a store.
+pub(super) struct Sink<'a> {
+    out: &'a mut BytesMut,
 }
 
-pub(super) fn put_varint_u128(out: &mut BytesMut, mut value: u128) {
-    let mut buf = [0u8; 19];
-    let mut n = 0;
-    loop {
-        let byte = (value & 0x7f) as u8;
-        value >>= 7;
-        if value == 0 {
-            buf[n] = byte;
-            n += 1;
-            break;
-        }
-        buf[n] = byte | 0x80;
-        n += 1;
+impl<'a> Sink<'a> {
+    pub(super) fn new(out: &'a mut BytesMut) -> Self {
+        Sink { out }
     }
-    out.put_slice(&buf[..n]);
+
+    #[inline]
+    pub(super) fn put_u8(&mut self, byte: u8) {
+        self.out.reserve(1);
+        self.out.spare_capacity_mut()[0].write(byte);
+        let len = self.out.len() + 1;
+        // SAFETY: the byte at `len - 1` was written just above, inside the
+        // capacity `reserve` guaranteed.
+        unsafe { self.out.set_len(len) };
+    }
+
+    #[inline]
+    pub(super) fn put_slice(&mut self, bytes: &[u8]) {
+        self.out.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    pub(super) fn put_varint_u64(&mut self, mut value: u64) {
+        if value < 0x80 {
+            return self.put_u8(value as u8);
+        }
+        self.out.reserve(10);
+        let spare = self.out.spare_capacity_mut();
+        let mut n = 0;
+        while value >= 0x80 {
+            spare[n].write(value as u8 | 0x80);
+            value >>= 7;
+            n += 1;
+        }
+        spare[n].write(value as u8);
+        let len = self.out.len() + n + 1;
+        // SAFETY: `n + 1` bytes of spare capacity were written just above.
+        unsafe { self.out.set_len(len) };
+    }
+
+    pub(super) fn put_varint_u128(&mut self, mut value: u128) {
+        self.out.reserve(19);
+        let spare = self.out.spare_capacity_mut();
+        let mut n = 0;
+        while value >= 0x80 {
+            spare[n].write(value as u8 | 0x80);
+            value >>= 7;
+            n += 1;
+        }
+        spare[n].write(value as u8);
+        let len = self.out.len() + n + 1;
+        // SAFETY: `n + 1` bytes of spare capacity were written just above.
+        unsafe { self.out.set_len(len) };
+    }
+
+    /// A length prefix and the bytes it counts.
+    #[inline]
+    pub(super) fn put_bytes(&mut self, bytes: &[u8]) {
+        self.put_varint_u64(bytes.len() as u64);
+        self.put_slice(bytes);
+    }
 }
 
 pub(super) fn zigzag_i64(value: i64) -> u64 {
@@ -74,6 +108,7 @@ impl<'a> Reader<'a> {
         self.input.len() - self.pos
     }
 
+    #[inline]
     pub(super) fn byte(&mut self, type_path: &'static str) -> Result<u8, DecodeError> {
         match self.input.get(self.pos) {
             Some(&b) => {
@@ -87,6 +122,7 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(super) fn take(
         &mut self,
         n: usize,
@@ -103,6 +139,7 @@ impl<'a> Reader<'a> {
         Ok(&self.input[start..self.pos])
     }
 
+    #[inline]
     pub(super) fn array<const N: usize>(
         &mut self,
         type_path: &'static str,
@@ -198,7 +235,7 @@ mod tests {
 
     fn roundtrip_u64(v: u64) {
         let mut out = BytesMut::new();
-        put_varint_u64(&mut out, v);
+        Sink::new(&mut out).put_varint_u64(v);
         assert_eq!(Reader::new(&out).varint(64, "u64").unwrap(), v);
     }
 
@@ -209,7 +246,7 @@ mod tests {
         }
         for v in [0u128, 1, u64::MAX as u128 + 1, u128::MAX] {
             let mut out = BytesMut::new();
-            put_varint_u128(&mut out, v);
+            Sink::new(&mut out).put_varint_u128(v);
             assert_eq!(Reader::new(&out).varint_u128("u128").unwrap(), v);
         }
     }
