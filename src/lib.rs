@@ -49,6 +49,7 @@
 //! assert_eq!(calc.add(2, 3).await?, 5);
 //! assert!(calc.div(1, 0).await?.is_err());
 //! # Ok(()) }
+//! # fn main() {} // services are declared at module level, not in a function
 //! ```
 //!
 //! Types derive [`Facet`] through this crate: `#[facet(crate = prism::facet)]`

@@ -1,4 +1,100 @@
 //! The `#[prism::service]` attribute macro.
 //!
-//! The macro arrives with "Foundation 2"; this crate reserves its place in the
-//! workspace so the layout is fixed from the start.
+//! Use it through the facade, `prism::service`: the generated code names only
+//! `::prism::…` and `::core::…` paths, so `prism` is the one dependency a
+//! service needs.
+
+// The pipeline follows thiserror's: `ast` reads the trait into a model,
+// `valid` checks it (collecting every error, each with its span), `expand`
+// generates the items, one function per item. `attr` reads the options,
+// `relocate` moves user types into the generated module, `case` derives names.
+mod ast;
+mod attr;
+mod case;
+mod ctxt;
+mod expand;
+mod relocate;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Turns a trait of `async fn`s into a Prism service.
+///
+/// Every method is an operation: an `async fn` taking `&self` and owned
+/// arguments (`name: Type`), returning a value, `Result<T, E>` (the error
+/// travels as a typed application error), or nothing.
+///
+/// # Examples
+///
+/// ```
+/// use prism::Facet;
+///
+/// #[derive(Facet, Debug)]
+/// #[facet(crate = prism::facet)]
+/// #[repr(u8)]
+/// pub enum DivError {
+///     DivideByZero,
+/// }
+///
+/// /// A calculator.
+/// #[prism::service(package = "demo")]
+/// pub trait Calc {
+///     /// Adds two numbers.
+///     async fn add(&self, a: i64, b: i64) -> i64;
+///     async fn div(&self, a: i64, b: i64) -> Result<i64, DivError>;
+///     async fn ping(&self);
+/// }
+///
+/// fn main() {
+///     // Generated next to the trait:
+///     let _request = calc::AddRequest { a: 2, b: 3 };
+///     assert_eq!(calc::ADD, prism::OpId::from_name("demo", "Calc", "add"));
+///     assert_eq!(calc::SERVICE.ops().len(), 3);
+///     assert_eq!(calc::OPS[0].doc(), "Adds two numbers.");
+/// }
+/// # fn _types(_: CalcClient, _: CalcServer<()>) {}
+/// ```
+///
+/// # What it generates
+///
+/// For `pub trait Calc` (every item keeps the trait's visibility):
+///
+/// - the trait itself, with `Send + Sync + 'static` supertraits and each
+///   `async fn` turned into `fn … -> impl Future<Output = …> + Send`
+///   (implement it with plain `async fn`s);
+/// - `mod calc`: a request struct per method (`AddRequest { a, b }`, deriving
+///   `Facet` and `Debug`), an op id constant per method (`ADD`), the op table
+///   `OPS` in declaration order and the `SERVICE` descriptor;
+/// - `CalcClient`: `new(channel)` and one method per op returning a call to
+///   `.await`;
+/// - `CalcServer<S: Calc>`: the dispatcher to hand to
+///   `prism::Server::builder().add_service(..)`.
+///
+/// # Options
+///
+/// - `#[prism::service(package = "demo")]`: the package in op ids
+///   (`demo.Calc/add`); none by default.
+/// - `#[prism::service(name = "Calculator")]`: the service name on the wire;
+///   the trait name by default.
+///
+/// Methods may carry `#[prism(...)]` attributes for per-op options; none
+/// are defined yet.
+///
+/// # Errors
+///
+/// Misuse is a compile error on the offending tokens, all reported at once:
+/// a method that is not `async`, a receiver other than `&self`, generics,
+/// argument patterns, borrowed or `impl Trait` types, default bodies,
+/// associated items, supertraits, unknown options, and method names whose
+/// generated names collide.
+///
+/// # Limitations
+///
+/// The request structs live in the generated module and see the trait's
+/// module through `use super::*`. A service declared inside a function body
+/// therefore cannot use types declared in that same body: declare it (or
+/// those types) at module level.
+#[proc_macro_attribute]
+pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::service(attr.into(), item.into()).into()
+}

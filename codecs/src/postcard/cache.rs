@@ -19,11 +19,14 @@ use crate::PlanError;
 static SHARED: Mutex<Option<HashMap<ConstTypeId, &'static Plan>>> = Mutex::new(None);
 
 thread_local! {
-    static LOCAL: RefCell<HashMap<ConstTypeId, &'static Plan, BuildHasherDefault<IdHasher>>> =
+    /// Keyed by the shape's address: comparing it is one instruction, where
+    /// comparing type ids calls through function pointers. A type whose
+    /// shape lives at two addresses simply has two entries for one plan.
+    static LOCAL: RefCell<HashMap<usize, &'static Plan, BuildHasherDefault<IdHasher>>> =
         RefCell::new(HashMap::default());
 }
 
-/// Type ids are already well-mixed hashes: pass them through.
+/// Shape addresses are distinct and 8-byte aligned: mix them cheaply.
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -40,18 +43,25 @@ impl Hasher for IdHasher {
         }
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = self.0.rotate_left(5) ^ n;
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64 >> 3).wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
+#[inline]
 pub(super) fn plan_for(shape: &'static Shape) -> Result<&'static Plan, PlanError> {
-    let local = LOCAL.with(|local| local.borrow().get(&shape.id).copied());
-    if let Some(plan) = local {
-        return Ok(plan);
+    let key = core::ptr::from_ref(shape) as usize;
+    let local = LOCAL.with(|local| local.borrow().get(&key).copied());
+    match local {
+        Some(plan) => Ok(plan),
+        None => first_use(shape, key),
     }
+}
+
+#[cold]
+fn first_use(shape: &'static Shape, key: usize) -> Result<&'static Plan, PlanError> {
     let plan = shared_plan(shape)?;
-    LOCAL.with(|local| local.borrow_mut().insert(shape.id, plan));
+    LOCAL.with(|local| local.borrow_mut().insert(key, plan));
     Ok(plan)
 }
 

@@ -82,6 +82,7 @@ impl<'a> Decoder<'a> {
         self.depth_left += 1;
     }
 
+    #[inline]
     fn charge(&mut self, bytes: usize) -> Result {
         match self.budget_left.checked_sub(bytes) {
             Some(left) => {
@@ -95,12 +96,14 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    #[inline]
     fn bytes(&mut self, type_path: &'static str) -> Result<&'a [u8]> {
         let len = self.r.len(1, type_path)?;
         self.charge(len)?;
         self.r.take(len, type_path)
     }
 
+    #[inline]
     fn str(&mut self, type_path: &'static str) -> Result<&'a str> {
         let at = self.r.pos();
         let bytes = self.bytes(type_path)?;
@@ -493,6 +496,7 @@ impl<'a> Decoder<'a> {
     /// # Safety
     ///
     /// `base` must be valid for writes of the type these fields belong to.
+    #[inline]
     unsafe fn fields(
         &mut self,
         fields: &[Field],

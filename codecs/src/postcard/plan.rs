@@ -50,6 +50,7 @@ impl Plan {
     ///
     /// Fails when the shape (or a type nested in it) cannot be carried by
     /// postcard: opaque types, unions, untagged enums, unsized pointees, …
+    #[inline]
     pub fn for_shape(shape: &'static Shape) -> Result<&'static Plan, PlanError> {
         super::cache::plan_for(shape)
     }
@@ -76,6 +77,7 @@ impl Plan {
         self.shape
     }
 
+    #[inline]
     pub(super) fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id as usize]
     }

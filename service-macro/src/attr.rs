@@ -1,0 +1,278 @@
+//! Options: the arguments of `#[prism::service(...)]` and the
+//! `#[prism(...)]` attributes on methods.
+//!
+//! Both are `key = value` lists read by one loop ([`options`]) that knows
+//! nothing about particular keys. Adding an option takes two lines: its name
+//! in the `KEYS` table and an arm in the `parse` function that stores its
+//! value (see [`ServiceArgs::parse`]). Unknown and repeated keys are reported
+//! on the key and their values skipped, so every mistake is reported in one
+//! run.
+
+use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
+use syn::meta::ParseNestedMeta;
+use syn::parse::ParseStream;
+use syn::parse::Parser;
+use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Token};
+
+use crate::ctxt::Errors;
+
+/// The name of the method attribute, `#[prism(...)]`.
+const METHOD_ATTR: &str = "prism";
+
+/// Arguments of `#[prism::service(package = "...", name = "...")]`.
+#[derive(Default)]
+pub(crate) struct ServiceArgs {
+    /// `package = "demo"`: the package in op ids (`demo.Calc/add`).
+    pub(crate) package: Option<LitStr>,
+    /// `name = "Calculator"`: the service name on the wire; defaults to the
+    /// trait name.
+    pub(crate) name: Option<LitStr>,
+}
+
+impl ServiceArgs {
+    const KEYS: &[&str] = &["package", "name"];
+
+    /// Reads the attribute's arguments, reporting every problem to `errors`.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
+        let mut args = ServiceArgs::default();
+        options(
+            tokens,
+            "`#[prism::service(...)]`",
+            Self::KEYS,
+            &mut Vec::new(),
+            errors,
+            |key, meta, errors| {
+                match key {
+                    "package" => args.package = string(key, "demo", &meta, errors)?,
+                    "name" => args.name = string(key, "Calculator", &meta, errors)?,
+                    _ => unreachable!("`{key}` is in KEYS but has no arm"),
+                }
+                Ok(())
+            },
+        );
+        args
+    }
+}
+
+/// Options of one method, from its `#[prism(...)]` attributes.
+///
+/// No keys are known yet; `codec` and `permission` land here next.
+#[derive(Default)]
+pub(crate) struct MethodOptions {}
+
+impl MethodOptions {
+    const KEYS: &[&str] = &[];
+
+    /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
+    /// across all of them).
+    pub(crate) fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
+        let parsed = MethodOptions::default();
+        let mut seen = Vec::new();
+        for attr in attrs.iter().filter(|attr| is_method_attr(attr)) {
+            let syn::Meta::List(list) = &attr.meta else {
+                errors.spanned(
+                    attr,
+                    "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
+                );
+                continue;
+            };
+            options(
+                list.tokens.clone(),
+                "`#[prism(...)]`",
+                Self::KEYS,
+                &mut seen,
+                errors,
+                |key, _meta, _errors| unreachable!("`{key}` is in KEYS but has no arm"),
+            );
+        }
+        parsed
+    }
+}
+
+/// Whether `attr` is a method's `#[prism(...)]` (which the macro consumes).
+pub(crate) fn is_method_attr(attr: &Attribute) -> bool {
+    attr.path().is_ident(METHOD_ATTR)
+}
+
+/// Runs `set` for each known `key` in the comma-separated list `tokens`;
+/// reports unknown keys (spanned on the key) and skips their values.
+///
+/// `seen` holds the keys already read, so one key given twice (in one
+/// attribute or across several) is reported. `set` returns `Err` only for a
+/// syntax error that leaves the input unreadable; problems it can step over
+/// it pushes to `errors` itself.
+fn options(
+    tokens: TokenStream,
+    attr: &str,
+    known: &[&str],
+    seen: &mut Vec<String>,
+    errors: &mut Errors,
+    mut set: impl FnMut(&str, ParseNestedMeta<'_>, &mut Errors) -> syn::Result<()>,
+) {
+    let parser = syn::meta::parser(|meta| {
+        let key = meta.path.get_ident().map(|ident| ident.unraw().to_string());
+        match key {
+            Some(key) if seen.contains(&key) => {
+                errors.push(meta.error(format!("duplicate option `{key}`")));
+                skip_value(&meta)
+            }
+            Some(key) if known.contains(&key.as_str()) => {
+                let result = set(&key, meta, errors);
+                seen.push(key);
+                result
+            }
+            _ => {
+                errors.push(meta.error(unknown_key(&meta, attr, known)));
+                skip_value(&meta)
+            }
+        }
+    });
+    if let Err(error) = parser.parse2(tokens) {
+        errors.push(error);
+    }
+}
+
+fn unknown_key(meta: &ParseNestedMeta<'_>, attr: &str, known: &[&str]) -> String {
+    let key = path_string(&meta.path);
+    match known {
+        [] => format!("unknown option `{key}`: {attr} takes no options yet"),
+        _ => {
+            let expected: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            format!(
+                "unknown option `{key}` in {attr}; expected one of {}",
+                expected.join(", ")
+            )
+        }
+    }
+}
+
+/// Consumes whatever follows an unknown key: `= expr`, `(...)`, or nothing.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let input = meta.value()?;
+        if !at_end_of_option(input) {
+            input.parse::<Expr>()?;
+        }
+    } else if meta.input.peek(syn::token::Paren) {
+        let content;
+        syn::parenthesized!(content in meta.input);
+        content.parse::<TokenStream>()?;
+    }
+    Ok(())
+}
+
+/// Whether `input` sits where an option's value should start but none does.
+fn at_end_of_option(input: ParseStream<'_>) -> bool {
+    input.is_empty() || input.peek(Token![,])
+}
+
+/// Reads `key = "string"`; `Ok(None)` when the value was missing or not a
+/// string literal (already reported: on the key, or on the value).
+fn string(
+    key: &str,
+    example: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<LitStr>> {
+    let expected = format!("`{key}` takes a string literal, like `{key} = \"{example}\"`");
+    if !meta.input.peek(Token![=]) {
+        errors.push(meta.error(expected));
+        return skip_value(meta).map(|()| None);
+    }
+    let input = meta.value()?;
+    if at_end_of_option(input) {
+        errors.push(meta.error(expected));
+        return Ok(None);
+    }
+    match input.parse::<Expr>()? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Ok(Some(lit)),
+        other => {
+            errors.spanned(other, expected);
+            Ok(None)
+        }
+    }
+}
+
+/// A path printed the way a user writes it (`foo::bar`, not `foo :: bar`).
+fn path_string(path: &syn::Path) -> String {
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let lead = if path.leading_colon.is_some() {
+        "::"
+    } else {
+        ""
+    };
+    format!("{lead}{}", segments.join("::"))
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+    use syn::parse_quote;
+
+    use super::*;
+
+    fn messages(errors: Errors) -> Vec<String> {
+        match errors.finish() {
+            Ok(()) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn service_args_read_strings() {
+        let mut errors = Errors::default();
+        let args = ServiceArgs::parse(quote!(package = "demo", name = "Calculator"), &mut errors);
+        assert!(messages(errors).is_empty());
+        assert_eq!(args.package.map(|p| p.value()).as_deref(), Some("demo"));
+        assert_eq!(args.name.map(|n| n.value()).as_deref(), Some("Calculator"));
+    }
+
+    #[test]
+    fn service_args_report_every_mistake() {
+        let mut errors = Errors::default();
+        let args = ServiceArgs::parse(
+            quote!(colour = "red", package = 1, name = , package = "x", nested(a, b), flag),
+            &mut errors,
+        );
+        let messages = messages(errors);
+        assert_eq!(
+            messages,
+            [
+                "unknown option `colour` in `#[prism::service(...)]`; expected one of `package`, `name`",
+                "`package` takes a string literal, like `package = \"demo\"`",
+                "`name` takes a string literal, like `name = \"Calculator\"`",
+                "duplicate option `package`",
+                "unknown option `nested` in `#[prism::service(...)]`; expected one of `package`, `name`",
+                "unknown option `flag` in `#[prism::service(...)]`; expected one of `package`, `name`",
+            ]
+        );
+        // A repeated key is skipped, even when its first value was bad.
+        assert!(args.package.is_none());
+        assert!(args.name.is_none());
+    }
+
+    #[test]
+    fn method_options_reject_unknown_keys_and_bad_forms() {
+        let attrs: Vec<Attribute> = vec![
+            parse_quote!(#[prism(codec = rkyv, permission = "x")]),
+            parse_quote!(#[prism]),
+            parse_quote!(#[prism = "fast"]),
+            parse_quote!(#[prism()]),
+            parse_quote!(#[doc = "not ours"]),
+        ];
+        let mut errors = Errors::default();
+        MethodOptions::parse(&attrs, &mut errors);
+        assert_eq!(
+            messages(errors),
+            [
+                "unknown option `codec`: `#[prism(...)]` takes no options yet",
+                "unknown option `permission`: `#[prism(...)]` takes no options yet",
+                "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
+                "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
+            ]
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! The generated client (`CalcClient`): one method per op, each returning
+//! a `::prism::UnaryCall` to `.await`.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use super::Gen;
+use crate::ast::{Method, Output};
+
+impl Gen<'_, '_> {
+    /// `pub struct CalcClient { channel: ::prism::Channel }`.
+    pub(super) fn client_struct(&self) -> TokenStream {
+        let vis = self.vis;
+        let client = &self.service.client;
+        let doc = format!("Client for the `{}` service.", self.trait_name());
+        quote! {
+            #[doc = #doc]
+            #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+            #[allow(dead_code)]
+            #vis struct #client {
+                channel: ::prism::Channel,
+            }
+        }
+    }
+
+    /// `impl CalcClient { new, channel, one method per op }`.
+    pub(super) fn client_impl(&self) -> TokenStream {
+        let vis = self.vis;
+        let client = &self.service.client;
+        let methods = self
+            .service
+            .methods
+            .iter()
+            .enumerate()
+            .map(|(index, method)| self.client_method(index, method));
+        quote! {
+            #[allow(dead_code)]
+            impl #client {
+                #[doc = "Wraps a connected channel."]
+                #vis fn new(channel: ::prism::Channel) -> Self {
+                    Self { channel }
+                }
+
+                #[doc = "The channel this client calls over."]
+                #vis fn channel(&self) -> &::prism::Channel {
+                    &self.channel
+                }
+
+                #(#methods)*
+            }
+        }
+    }
+
+    /// `pub fn add(&self, a: i64, b: i64) -> ::prism::UnaryCall<..>`: builds
+    /// the request; the call happens when it is awaited.
+    fn client_method(&self, index: usize, method: &Method<'_>) -> TokenStream {
+        let vis = self.vis;
+        let module = &self.service.module;
+        let ident = &method.item.sig.ident;
+        let request = &method.request;
+        let index = Literal::usize_unsuffixed(index);
+        let response = response_wrapper(&method.output);
+
+        // The method's docs and deprecation carry over; other attributes
+        // (`#[allow]`, …) are about the trait method, not the client.
+        let mut docs: Vec<_> = method
+            .kept_attrs()
+            .filter(|attr| attr.path().is_ident("doc") || attr.path().is_ident("deprecated"))
+            .collect();
+        let generated_doc: syn::Attribute;
+        if !docs.iter().any(|attr| attr.path().is_ident("doc")) {
+            let doc = format!("Calls `{}::{}`.", self.trait_name(), method.name);
+            generated_doc = syn::parse_quote!(#[doc = #doc]);
+            docs.push(&generated_doc);
+        }
+
+        let params = method.args.iter().map(|arg| {
+            let (name, ty) = (&arg.ident, arg.ty);
+            quote!(#name: #ty)
+        });
+        let names = method.args.iter().map(|arg| &arg.ident);
+        let value = if method.args.is_empty() {
+            quote!(#module::#request)
+        } else {
+            quote!(#module::#request { #(#names),* })
+        };
+        quote! {
+            #(#docs)*
+            #vis fn #ident(&self, #(#params),*)
+                -> ::prism::UnaryCall<::prism::Postcard, #module::#request, #response>
+            {
+                ::prism::UnaryCall::new(
+                    ::core::clone::Clone::clone(&self.channel),
+                    &#module::OPS[#index],
+                    #value,
+                )
+            }
+        }
+    }
+}
+
+/// `::prism::Plain<T>` or `::prism::Fallible<T, E>`: how a method's result
+/// travels.
+pub(super) fn response_wrapper(output: &Output<'_>) -> TokenStream {
+    match output {
+        Output::Unit => quote!(::prism::Plain<()>),
+        Output::Plain(ty) => quote!(::prism::Plain<#ty>),
+        Output::Fallible { ok, err } => quote!(::prism::Fallible<#ok, #err>),
+    }
+}

@@ -1,0 +1,155 @@
+//! The generated module (`mod calc`): request structs, op id constants,
+//! the op table `OPS` and the `SERVICE` descriptor.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{ToTokens, quote};
+use syn::ext::IdentExt;
+
+use super::Gen;
+use crate::ast::Method;
+
+impl Gen<'_, '_> {
+    /// `mod calc { use super::*; … }`.
+    pub(super) fn module(&self) -> TokenStream {
+        let vis = self.vis;
+        let module = &self.service.module;
+        let doc = format!(
+            "Generated types and metadata for the `{}` service.",
+            self.trait_name()
+        );
+        let requests = self
+            .service
+            .methods
+            .iter()
+            .map(|method| self.request_struct(method));
+        let consts = self
+            .service
+            .methods
+            .iter()
+            .map(|method| self.op_const(method));
+        let ops = self.ops_static();
+        let service = self.service_static();
+        quote! {
+            #[doc = #doc]
+            #[allow(dead_code)]
+            #vis mod #module {
+                #[allow(unused_imports)]
+                use super::*;
+                // facet's derive names `core::…` without the leading `::`;
+                // this keeps it compiling under `#![no_implicit_prelude]`.
+                #[allow(unused_imports)]
+                use ::core;
+
+                #(#requests)*
+                #(#consts)*
+                #ops
+                #service
+            }
+        }
+    }
+
+    /// `pub struct AddRequest { pub a: i64, pub b: i64 }`, or a unit struct
+    /// for a method without arguments.
+    fn request_struct(&self, method: &Method<'_>) -> TokenStream {
+        let vis = &self.inner_vis;
+        let ident = &method.request;
+        let doc = format!("Request of `{}::{}`.", self.trait_name(), method.name);
+        let body = if method.args.is_empty() {
+            quote!(;)
+        } else {
+            let fields = method.args.iter().map(|arg| {
+                let name = &arg.ident;
+                let doc = format!("The `{}` argument.", name.unraw());
+                let ty = self.relocate.ty(arg.ty);
+                quote! {
+                    #[doc = #doc]
+                    #vis #name: #ty
+                }
+            });
+            quote!({ #(#fields),* })
+        };
+        // `traits(Debug)` names the derived traits instead of letting facet
+        // probe for them: the probe (the `impls` crate) names `Sized`
+        // unqualified, which breaks under `#![no_implicit_prelude]`.
+        quote! {
+            #[doc = #doc]
+            #[derive(::prism::__private::facet::Facet, ::core::fmt::Debug)]
+            #[facet(crate = ::prism::__private::facet)]
+            #[facet(traits(Debug))]
+            #vis struct #ident #body
+        }
+    }
+
+    /// `pub const ADD: ::prism::OpId = ::prism::OpId::from_name(..);`.
+    fn op_const(&self, method: &Method<'_>) -> TokenStream {
+        let vis = &self.inner_vis;
+        let ident = &method.op_const;
+        let doc = format!("Op id of `{}::{}`.", self.trait_name(), method.name);
+        let (package, service, name) = (&self.service.package, &self.service.name, &method.name);
+        quote! {
+            #[doc = #doc]
+            #vis const #ident: ::prism::OpId = ::prism::OpId::from_name(#package, #service, #name);
+        }
+    }
+
+    /// `pub static OPS: [::prism::OpDescriptor; N] = [..];`, in declaration order.
+    fn ops_static(&self) -> TokenStream {
+        let vis = &self.inner_vis;
+        let len = Literal::usize_unsuffixed(self.service.methods.len());
+        let ops = self
+            .service
+            .methods
+            .iter()
+            .map(|method| self.op_descriptor(method));
+        quote! {
+            #[doc = "All ops, in declaration order."]
+            #vis static OPS: [::prism::OpDescriptor; #len] = [#(#ops),*];
+        }
+    }
+
+    /// One `::prism::OpDescriptor` expression: names and shapes only; the
+    /// fingerprints are `prism::reflect`'s to compute.
+    fn op_descriptor(&self, method: &Method<'_>) -> TokenStream {
+        let (service, name) = (&self.service.name, &method.name);
+        let (id, request) = (&method.op_const, &method.request);
+        let response = match method.output.response() {
+            Some(ty) => self.relocate.ty(ty).to_token_stream(),
+            None => quote!(()),
+        };
+        let mut op = quote! {
+            ::prism::OpDescriptor::new(
+                #service,
+                #name,
+                #id,
+                ::prism::OpKind::Unary,
+                <#request as ::prism::__private::facet::Facet>::SHAPE,
+                <#response as ::prism::__private::facet::Facet>::SHAPE,
+            )
+        };
+        let package = &self.service.package;
+        if !package.is_empty() {
+            op.extend(quote!(.with_package(#package)));
+        }
+        if let Some(error) = method.output.error() {
+            let error = self.relocate.ty(error);
+            op.extend(quote!(.with_error(<#error as ::prism::__private::facet::Facet>::SHAPE)));
+        }
+        let doc = &method.doc;
+        if !doc.is_empty() {
+            op.extend(quote!(.with_doc(#doc)));
+        }
+        op
+    }
+
+    /// `pub static SERVICE: ::prism::ServiceDescriptor = ..;`.
+    fn service_static(&self) -> TokenStream {
+        let vis = &self.inner_vis;
+        let (package, name, doc) = (&self.service.package, &self.service.name, &self.service.doc);
+        let with_doc = (!doc.is_empty()).then(|| quote!(.with_doc(#doc)));
+        quote! {
+            #[doc = "The service descriptor."]
+            #vis static SERVICE: ::prism::ServiceDescriptor =
+                ::prism::ServiceDescriptor::new(#package, #name, &OPS) #with_doc;
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The rules a service trait must follow, checked on the model. Every
+//! broken rule is reported, each spanned on the offending tokens.
+
+use std::collections::{HashMap, HashSet};
+
+use syn::visit::{self, Visit};
+use syn::{Pat, TraitItem, Type};
+
+use crate::ast::{Method, Receiver, Service};
+use crate::attr::is_method_attr;
+use crate::ctxt::Errors;
+
+/// Names the generated module uses for itself; a method must not derive
+/// its op constant from one of them.
+const RESERVED_CONSTS: &[&str] = &["OPS", "SERVICE"];
+
+/// Inherent methods of the generated client; a service method must not
+/// take one of these names.
+const RESERVED_CLIENT_METHODS: &[&str] = &["new", "channel"];
+
+/// Checks `service` against every rule, reporting each break to `errors`.
+pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
+    check_trait(service, errors);
+    check_args(service, errors);
+    for method in &service.methods {
+        check_signature(method, errors);
+        check_receiver(method, errors);
+        check_method_attrs(method, errors);
+        check_arguments(method, errors);
+        check_output(method, errors);
+    }
+    check_names(service, errors);
+}
+
+fn check_trait(service: &Service<'_>, errors: &mut Errors) {
+    let item = service.item;
+    if let Some(unsafety) = &item.unsafety {
+        errors.spanned(unsafety, "a service trait cannot be `unsafe`");
+    }
+    if let Some(auto) = &item.auto_token {
+        errors.spanned(auto, "a service trait cannot be an `auto` trait");
+    }
+    if !item.generics.params.is_empty() {
+        errors.spanned(&item.generics, "a service trait cannot be generic");
+    }
+    if let Some(where_clause) = &item.generics.where_clause {
+        errors.spanned(where_clause, "a service trait cannot have a `where` clause");
+    }
+    if !item.supertraits.is_empty() {
+        errors.spanned(
+            &item.supertraits,
+            "a service trait takes no supertraits: the macro adds `Send + Sync + 'static` itself",
+        );
+    }
+    for attr in item.attrs.iter().filter(|attr| is_method_attr(attr)) {
+        errors.spanned(
+            attr,
+            "`#[prism(...)]` belongs on methods; service options go in `#[prism::service(...)]`",
+        );
+    }
+    for other in &service.others {
+        let message = match other {
+            TraitItem::Const(_) => "associated constants are not supported in a service trait",
+            TraitItem::Type(_) => "associated types are not supported in a service trait",
+            TraitItem::Macro(_) => "macro invocations are not supported in a service trait",
+            _ => "only `async fn` methods are supported in a service trait",
+        };
+        errors.spanned(other, message);
+    }
+}
+
+/// Checks the values of `#[prism::service(package = .., name = ..)]`.
+fn check_args(service: &Service<'_>, errors: &mut Errors) {
+    if let Some(package) = &service.args.package {
+        let value = package.value();
+        if !value.is_empty() && !value.split('.').all(is_plain_name) {
+            errors.spanned(
+                package,
+                format!(
+                    "invalid package `{value}`: expected names separated by dots, like \"acme.billing\""
+                ),
+            );
+        }
+    }
+    if let Some(name) = &service.args.name {
+        let value = name.value();
+        if !is_plain_name(&value) {
+            errors.spanned(
+                name,
+                format!(
+                    "invalid service name `{value}`: expected letters, digits and `_`, like \"Calculator\""
+                ),
+            );
+        }
+    }
+}
+
+/// `[A-Za-z_][A-Za-z0-9_]*`: what may sit between the `.` and `/` of an op name.
+fn is_plain_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn check_signature(method: &Method<'_>, errors: &mut Errors) {
+    let sig = &method.item.sig;
+    if let Some(constness) = &sig.constness {
+        errors.spanned(constness, "a service method cannot be `const`");
+    }
+    if sig.asyncness.is_none() {
+        errors.spanned(
+            sig.fn_token,
+            format!(
+                "service methods must be `async fn`: write `async fn {}`",
+                sig.ident
+            ),
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.spanned(unsafety, "a service method cannot be `unsafe`");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(abi, "a service method cannot have an `extern` ABI");
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "a service method cannot be variadic");
+    }
+    if !sig.generics.params.is_empty() {
+        errors.spanned(
+            &sig.generics,
+            "a service method cannot be generic: requests and responses need concrete types",
+        );
+    }
+    if let Some(where_clause) = &sig.generics.where_clause {
+        errors.spanned(
+            where_clause,
+            "a service method cannot have a `where` clause",
+        );
+    }
+    if let Some(body) = &method.item.default {
+        errors.spanned(
+            body,
+            "a service method cannot have a default body: implement it in the `impl` instead",
+        );
+    }
+}
+
+fn check_receiver(method: &Method<'_>, errors: &mut Errors) {
+    match method.receiver {
+        Receiver::Shared => {}
+        Receiver::Other(recv) => {
+            let message = if recv.colon_token.is_some() {
+                "write the receiver as `&self`: the server calls methods through a shared reference"
+            } else if recv.mutability.is_some() && recv.reference.is_some() {
+                "service methods take `&self`, not `&mut self`: the server calls them concurrently"
+            } else if recv.reference.is_none() {
+                "service methods take `&self`, not `self` by value: the server keeps the service"
+            } else {
+                "write the receiver as `&self`, without a lifetime"
+            };
+            errors.spanned(recv, message);
+        }
+        Receiver::Missing => errors.spanned(
+            &method.item.sig,
+            "a service method takes `&self` as its first argument",
+        ),
+    }
+}
+
+fn check_method_attrs(method: &Method<'_>, errors: &mut Errors) {
+    for attr in &method.item.attrs {
+        if attr.path().is_ident("cfg") || attr.path().is_ident("cfg_attr") {
+            errors.spanned(
+                attr,
+                "`#[cfg]` is not supported on service methods: the op table is fixed when the macro runs",
+            );
+        }
+    }
+}
+
+fn check_arguments(method: &Method<'_>, errors: &mut Errors) {
+    let mut seen = HashSet::new();
+    for arg in &method.args {
+        if let Some(attr) = arg.attrs.first() {
+            errors.spanned(
+                attr,
+                "attributes on service method arguments are not supported",
+            );
+        }
+        match arg.pat {
+            Pat::Ident(pat) if pat.by_ref.is_none() && pat.mutability.is_none() && pat.subpat.is_none() => {
+                if !seen.insert(pat.ident.to_string()) {
+                    errors.spanned(&pat.ident, format!("duplicate argument `{}`", pat.ident));
+                }
+            }
+            Pat::Ident(pat) if pat.by_ref.is_some() => errors.spanned(
+                pat,
+                format!(
+                    "an argument must be a plain name: write `{}` (arguments are moved into the request)",
+                    pat.ident
+                ),
+            ),
+            Pat::Ident(pat) if pat.mutability.is_some() => errors.spanned(
+                pat,
+                format!(
+                    "an argument must be a plain name: write `{}` here and `mut {}` in your `impl`",
+                    pat.ident, pat.ident
+                ),
+            ),
+            Pat::Wild(wild) => errors.spanned(
+                wild,
+                "an argument needs a name: it becomes a field of the request struct",
+            ),
+            other => errors.spanned(
+                other,
+                "an argument must be a plain name like `a: i64`: it becomes a field of the request struct",
+            ),
+        }
+        check_type(arg.ty, "argument", errors);
+    }
+}
+
+fn check_output(method: &Method<'_>, errors: &mut Errors) {
+    if let syn::ReturnType::Type(_, ty) = &method.item.sig.output {
+        check_type(ty, "return", errors);
+    }
+}
+
+/// Reports borrowed, opaque and `Self`-relative parts of a request or
+/// response type: they cannot travel in an owned message.
+fn check_type(ty: &Type, role: &'static str, errors: &mut Errors) {
+    TypeRules { role, errors }.visit_type(ty);
+}
+
+struct TypeRules<'e> {
+    role: &'static str,
+    errors: &'e mut Errors,
+}
+
+impl<'ast> Visit<'ast> for TypeRules<'_> {
+    fn visit_type_reference(&mut self, reference: &'ast syn::TypeReference) {
+        let message = format!(
+            "{} types must be owned: a reference cannot travel in a message (use `String` for `&str`, `Vec<T>` for `&[T]`)",
+            self.role
+        );
+        self.errors.spanned(reference, message);
+    }
+
+    fn visit_type_impl_trait(&mut self, impl_trait: &'ast syn::TypeImplTrait) {
+        self.errors.spanned(
+            impl_trait,
+            format!(
+                "`impl Trait` is not supported in {} types: name a concrete type",
+                self.role
+            ),
+        );
+    }
+
+    fn visit_type_bare_fn(&mut self, _: &'ast syn::TypeBareFn) {
+        // A fn pointer's own signature may borrow; it is not a message field.
+    }
+
+    fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
+        if lifetime.ident != "static" {
+            self.errors.spanned(
+                lifetime,
+                format!(
+                    "only `'static` lifetimes are allowed in {} types: requests and responses are owned",
+                    self.role
+                ),
+            );
+        }
+    }
+
+    fn visit_path(&mut self, path: &'ast syn::Path) {
+        if let Some(first) = path.segments.first()
+            && first.ident == "Self"
+        {
+            self.errors.spanned(
+                &first.ident,
+                format!("`Self` cannot appear in {} types: name the type", self.role),
+            );
+        }
+        visit::visit_path(self, path);
+    }
+}
+
+/// Generated names must not collide with each other or with the names the
+/// generated items use themselves.
+fn check_names(service: &Service<'_>, errors: &mut Errors) {
+    let mut requests: HashMap<String, &Method<'_>> = HashMap::new();
+    for method in &service.methods {
+        let ident = &method.item.sig.ident;
+        let request = method.request.to_string();
+        if let Some(first) = requests.get(&request.to_lowercase()) {
+            errors.spanned(
+                ident,
+                format!(
+                    "`{}` and `{}` both generate `{}::{request}` and `{}::{}` (generated names compare case-insensitively); rename one",
+                    first.item.sig.ident, ident, service.module, service.module, method.op_const
+                ),
+            );
+        } else {
+            requests.insert(request.to_lowercase(), method);
+        }
+
+        let op_const = method.op_const.to_string();
+        if RESERVED_CONSTS.contains(&op_const.as_str()) {
+            errors.spanned(
+                ident,
+                format!(
+                    "a method named `{ident}` would generate `{}::{op_const}`, which holds the service's own metadata; rename the method",
+                    service.module
+                ),
+            );
+        }
+        if RESERVED_CLIENT_METHODS.contains(&method.name.as_str()) {
+            errors.spanned(
+                ident,
+                format!(
+                    "a method named `{ident}` would clash with `{}::{ident}`; rename the method",
+                    service.client
+                ),
+            );
+        }
+    }
+}

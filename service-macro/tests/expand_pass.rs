@@ -1,0 +1,236 @@
+//! Expansions that must compile and mean what they say.
+//!
+//! NEEDS THE RUNTIME: the generated code names `prism::{Channel, UnaryCall,
+//! Plain, Fallible, Postcard, OpId, OpKind, OpDescriptor, ServiceDescriptor}`
+//! and `prism::__private::{facet, Arc, Dispatch, Incoming, Dispatched, unary,
+//! unknown_op}`; this file compiles only once the `prism` crate provides them.
+//!
+//! - `hygiene`: a service declared under `#![no_implicit_prelude]`, next to
+//!   junk items named like prelude types and traits, so any unqualified path
+//!   in the expansion fails to compile.
+//! - `ordinary`: services as users write them, with the prelude, private and
+//!   `pub(crate)` visibility, user types whose names the generated module
+//!   also uses, and `self::` paths.
+//! - `calls_round_trip`: the generated client and dispatcher talk to each
+//!   other over the in-memory transport.
+
+// An integration test is its own crate: nothing in it is reachable from
+// outside, but `pub` is what real services write.
+#![allow(unreachable_pub)]
+
+mod hygiene {
+    #![no_implicit_prelude]
+    #![allow(dead_code, non_camel_case_types)]
+
+    // Junk that shadows what generated code must never name unqualified.
+    // (Items, not the prelude: the prelude is already gone.)
+    pub struct Option;
+    pub struct Result;
+    pub struct Box;
+    pub struct Vec;
+    pub struct String;
+    pub struct Arc;
+    pub struct Send;
+    pub struct Sync;
+    pub struct Clone;
+    pub struct Debug;
+    pub struct Facet;
+    pub struct Future;
+    // Crate-name look-alikes: generated paths start with `::`, so these
+    // are never picked up. (No `core` here: facet's derive names
+    // `core::fmt` without the leading `::`.)
+    pub mod prism {}
+    pub mod facet {}
+
+    // A user type from outside: facet's own derive is not clean under
+    // `no_implicit_prelude` (it names `Sized` and `core::fmt` unqualified),
+    // and this module tests the service macro, not facet.
+    pub use super::DivError;
+
+    /// A calculator.
+    #[::prism::service(package = "hygiene")]
+    pub trait Calc {
+        /// Adds two numbers.
+        async fn add(&self, a: i64, b: i64) -> i64;
+        /// Divides, failing on zero.
+        async fn div(&self, a: i64, b: i64) -> ::core::result::Result<i64, DivError>;
+        async fn greet(&self, name: ::std::string::String) -> ::std::string::String;
+        async fn ping(&self);
+    }
+
+    pub struct Impl;
+
+    impl Calc for Impl {
+        async fn add(&self, a: i64, b: i64) -> i64 {
+            a + b
+        }
+
+        async fn div(&self, a: i64, b: i64) -> ::core::result::Result<i64, DivError> {
+            match a.checked_div(b) {
+                ::core::option::Option::Some(q) => ::core::result::Result::Ok(q),
+                ::core::option::Option::None => ::core::result::Result::Err(DivError::DivideByZero),
+            }
+        }
+
+        async fn greet(&self, name: ::std::string::String) -> ::std::string::String {
+            ::std::format!("hello {name}")
+        }
+
+        async fn ping(&self) {}
+    }
+}
+
+/// The application error of `hygiene::Calc::div`.
+#[derive(prism::Facet, Debug, PartialEq)]
+#[facet(crate = prism::facet)]
+#[repr(u8)]
+pub enum DivError {
+    /// The divisor was zero.
+    DivideByZero,
+}
+
+mod ordinary {
+    use prism::Facet;
+
+    /// A user type whose name the generated `search` module also defines.
+    #[derive(Facet, Debug, Clone)]
+    #[facet(crate = prism::facet)]
+    pub struct SearchRequest {
+        pub query: String,
+    }
+
+    pub mod types {
+        use prism::Facet;
+
+        #[derive(Facet, Debug, Clone)]
+        #[facet(crate = prism::facet)]
+        pub struct Hits {
+            pub ids: Vec<u64>,
+        }
+    }
+
+    /// Search, gRPC-style: one request type per method.
+    #[prism::service(package = "demo.search", name = "Search")]
+    pub(crate) trait SearchService {
+        async fn search(&self, req: SearchRequest) -> self::types::Hits;
+        async fn count(&self, query: String) -> Result<u64, String>;
+    }
+
+    /// A private service with no ops.
+    #[prism::service]
+    trait Empty {}
+
+    pub(crate) struct Engine;
+
+    impl SearchService for Engine {
+        async fn search(&self, req: SearchRequest) -> types::Hits {
+            types::Hits {
+                ids: vec![req.query.len() as u64],
+            }
+        }
+
+        async fn count(&self, query: String) -> Result<u64, String> {
+            Ok(query.len() as u64)
+        }
+    }
+
+    pub(crate) fn empty_descriptor() -> &'static prism::ServiceDescriptor {
+        &empty::SERVICE
+    }
+}
+
+use prism::__private::Dispatch;
+use prism::{OpId, OpKind};
+
+fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+#[test]
+fn descriptors_carry_names_ids_and_docs() {
+    use hygiene::calc;
+
+    assert_eq!(calc::SERVICE.package(), "hygiene");
+    assert_eq!(calc::SERVICE.name(), "Calc");
+    assert_eq!(calc::SERVICE.doc(), "A calculator.");
+    assert_eq!(calc::SERVICE.ops().len(), 4);
+    assert_eq!(calc::ADD, OpId::from_name("hygiene", "Calc", "add"));
+
+    let methods: Vec<_> = calc::OPS.iter().map(|op| op.method()).collect();
+    assert_eq!(methods, ["add", "div", "greet", "ping"]);
+    assert!(calc::OPS.iter().all(|op| op.kind() == OpKind::Unary));
+    assert_eq!(calc::OPS[0].doc(), "Adds two numbers.");
+    assert_eq!(calc::OPS[0].package(), "hygiene");
+    assert!(calc::OPS[0].error().is_none());
+    assert!(calc::OPS[1].error().is_some());
+    assert_eq!(calc::OPS[3].doc(), "");
+}
+
+#[test]
+fn renamed_service_with_a_package() {
+    use ordinary::search_service;
+
+    assert_eq!(search_service::SERVICE.name(), "Search");
+    assert_eq!(search_service::SERVICE.package(), "demo.search");
+    assert_eq!(
+        search_service::SEARCH,
+        OpId::from_name("demo.search", "Search", "search")
+    );
+    // The generated request wraps the user's `SearchRequest`, not itself.
+    let request = search_service::SearchRequest {
+        req: ordinary::SearchRequest {
+            query: "q".to_owned(),
+        },
+    };
+    assert_eq!(request.req.query, "q");
+    assert_eq!(ordinary::empty_descriptor().ops().len(), 0);
+}
+
+#[test]
+fn clients_and_servers_are_send_sync() {
+    assert_send_sync::<hygiene::CalcClient>();
+    assert_send_sync::<hygiene::CalcServer<hygiene::Impl>>();
+    assert_send_sync::<ordinary::SearchServiceServer<ordinary::Engine>>();
+}
+
+#[test]
+fn servers_dispatch_and_clone() {
+    let server = hygiene::CalcServer::new(hygiene::Impl);
+    let copy = server.clone();
+    assert!(std::ptr::eq(server.descriptor(), &hygiene::calc::SERVICE));
+    assert!(format!("{copy:?}").contains("hygiene.Calc"));
+
+    let shared = std::sync::Arc::new(ordinary::Engine);
+    let server = ordinary::SearchServiceServer::from_arc(shared);
+    assert_eq!(server.descriptor().ops().len(), 2);
+}
+
+#[tokio::test]
+async fn calls_round_trip() -> Result<(), Box<dyn std::error::Error>> {
+    let server = prism::Server::builder()
+        .add_service(hygiene::CalcServer::new(hygiene::Impl))
+        .add_service(ordinary::SearchServiceServer::new(ordinary::Engine))
+        .build()?;
+    let (client_link, server_link) = prism::mem::pair();
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_link(server_link).await }
+    });
+
+    let channel = prism::Channel::builder().connect_link(client_link).await?;
+    let calc = hygiene::CalcClient::new(channel.clone());
+    assert_eq!(calc.add(2, 3).await?, 5);
+    assert_eq!(calc.div(7, 2).await?, Ok(3));
+    assert_eq!(calc.div(1, 0).await?, Err(DivError::DivideByZero));
+    assert_eq!(calc.greet("prism".to_owned()).await?, "hello prism");
+    calc.ping().await?;
+
+    let search = ordinary::SearchServiceClient::new(channel);
+    let request = ordinary::SearchRequest {
+        query: "four".to_owned(),
+    };
+    assert_eq!(search.search(request).await?.ids, [4]);
+    assert_eq!(search.count("abc".to_owned()).await?, Ok(3));
+
+    drop((calc, search));
+    serving.await??;
+    Ok(())
+}

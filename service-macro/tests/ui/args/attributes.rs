@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Greeter {
+    async fn greet(&self, #[allow(unused)] name: String) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Greeter {
+    async fn greet(&self, name: String, name: String) -> String;
+}
+
+fn main() {}

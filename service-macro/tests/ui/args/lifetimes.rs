@@ -1,0 +1,9 @@
+use std::borrow::Cow;
+
+#[prism::service]
+pub trait Greeter {
+    async fn greet(&self, name: Cow<'_, str>) -> String;
+    async fn fixed(&self, name: Cow<'static, str>) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Greeter {
+    async fn merge(&self, other: Box<Self>) -> String;
+}
+
+fn main() {}

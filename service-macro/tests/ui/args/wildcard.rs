@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Geometry {
+    async fn area(&self, _: u32) -> u64;
+}
+
+fn main() {}

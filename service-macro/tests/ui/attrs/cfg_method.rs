@@ -1,0 +1,7 @@
+#[prism::service]
+pub trait Calc {
+    #[cfg(debug_assertions)]
+    async fn add(&self, a: i64, b: i64) -> i64;
+}
+
+fn main() {}

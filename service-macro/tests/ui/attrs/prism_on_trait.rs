@@ -1,0 +1,7 @@
+#[prism::service]
+#[prism(package = "demo")]
+pub trait Calc {
+    async fn add(&self, a: i64, b: i64) -> i64;
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+#[prism::service]
+pub trait Store {
+    async fn put<T>(&self, value: T);
+    async fn get<'a>(&self, key: String) -> String;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Store: Clone + Send {
+    async fn len(&self) -> u64;
+}
+
+fn main() {}

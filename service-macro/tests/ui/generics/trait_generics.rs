@@ -1,0 +1,9 @@
+#[prism::service]
+pub trait Store<T>
+where
+    T: Clone,
+{
+    async fn len(&self) -> u64;
+}
+
+fn main() {}

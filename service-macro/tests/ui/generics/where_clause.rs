@@ -1,0 +1,8 @@
+#[prism::service]
+pub trait Store {
+    async fn put(&self, value: String)
+    where
+        Self: Sized;
+}
+
+fn main() {}

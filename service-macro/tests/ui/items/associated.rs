@@ -1,0 +1,8 @@
+#[prism::service]
+pub trait Store {
+    type Key;
+    const LIMIT: usize;
+    async fn len(&self) -> u64;
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+#[prism::service]
+pub trait Store {
+    async fn len(&self) -> u64 {
+        0
+    }
+}
+
+fn main() {}

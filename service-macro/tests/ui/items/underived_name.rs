@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Store {
+    async fn __(&self) -> u64;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub unsafe trait Store {
+    async fn len(&self) -> u64;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Greeter {
+    async fn names(&self) -> impl Iterator<Item = String>;
+}
+
+fn main() {}

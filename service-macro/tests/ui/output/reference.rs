@@ -1,0 +1,7 @@
+#[prism::service]
+pub trait Greeter {
+    async fn name(&self) -> &'static str;
+    async fn names(&self) -> Result<Vec<&'static str>, String>;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Counter {
+    async fn consume(self) -> u64;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Counter {
+    async fn get(&'static self) -> u64;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Counter {
+    async fn create(start: u64) -> u64;
+}
+
+fn main() {}

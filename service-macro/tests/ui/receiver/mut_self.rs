@@ -1,0 +1,6 @@
+#[prism::service]
+pub trait Counter {
+    async fn increment(&mut self) -> u64;
+}
+
+fn main() {}
