@@ -166,7 +166,8 @@ impl<'a> Decoder<'a> {
                 }
                 Node::CowStr => {
                     let s = self.str("Cow<str>")?;
-                    dst.cast::<Cow<'static, str>>().write(Cow::Owned(String::from(s)));
+                    dst.cast::<Cow<'static, str>>()
+                        .write(Cow::Owned(String::from(s)));
                 }
                 Node::Str => {
                     return Err(PlanError {
@@ -205,7 +206,11 @@ impl<'a> Decoder<'a> {
                     shape,
                 } => self.map(def, key, value, shape, dst)?,
                 Node::Set { def, elem, shape } => self.set(def, elem, shape, dst)?,
-                Node::Pointer { def, pointee, shape } => {
+                Node::Pointer {
+                    def,
+                    pointee,
+                    shape,
+                } => {
                     let Some(new_into) = def.vtable.new_into_fn else {
                         return Err(cannot_build(shape).into());
                     };
@@ -331,7 +336,13 @@ impl<'a> Decoder<'a> {
     ///
     /// `dst` must be valid for writes of the list that `def` describes.
     #[cfg_attr(debug_assertions, inline(never))]
-    unsafe fn list(&mut self, def: &ListDef, elem: &Slot, shape: &'static Shape, dst: *mut u8) -> Result {
+    unsafe fn list(
+        &mut self,
+        def: &ListDef,
+        elem: &Slot,
+        shape: &'static Shape,
+        dst: *mut u8,
+    ) -> Result {
         self.enter()?;
         let min_each = self.plan.min_wire[elem.node as usize];
         let len = self.collection_len(min_each, elem.size, shape.type_identifier)?;
@@ -399,9 +410,17 @@ impl<'a> Decoder<'a> {
     ///
     /// `dst` must be valid for writes of the map that `def` describes.
     #[cfg_attr(debug_assertions, inline(never))]
-    unsafe fn map(&mut self, def: &MapDef, key: &Slot, value: &Slot, shape: &'static Shape, dst: *mut u8) -> Result {
+    unsafe fn map(
+        &mut self,
+        def: &MapDef,
+        key: &Slot,
+        value: &Slot,
+        shape: &'static Shape,
+        dst: *mut u8,
+    ) -> Result {
         self.enter()?;
-        let min_each = self.plan.min_wire[key.node as usize].saturating_add(self.plan.min_wire[value.node as usize]);
+        let min_each = self.plan.min_wire[key.node as usize]
+            .saturating_add(self.plan.min_wire[value.node as usize]);
         let len = self.collection_len(min_each, key.size + value.size, shape.type_identifier)?;
         // SAFETY: facet's map vtable for this very type; `insert` moves the
         // key and value out of their scratch storage; on error the key built
@@ -435,7 +454,13 @@ impl<'a> Decoder<'a> {
     ///
     /// `dst` must be valid for writes of the set that `def` describes.
     #[cfg_attr(debug_assertions, inline(never))]
-    unsafe fn set(&mut self, def: &SetDef, elem: &Slot, shape: &'static Shape, dst: *mut u8) -> Result {
+    unsafe fn set(
+        &mut self,
+        def: &SetDef,
+        elem: &Slot,
+        shape: &'static Shape,
+        dst: *mut u8,
+    ) -> Result {
         self.enter()?;
         let min_each = self.plan.min_wire[elem.node as usize];
         let len = self.collection_len(min_each, elem.size, shape.type_identifier)?;
@@ -480,11 +505,7 @@ impl<'a> Decoder<'a> {
     /// # Safety
     ///
     /// `consume` must take ownership of the value behind the pointer.
-    unsafe fn boxed<R>(
-        &mut self,
-        slot: &Slot,
-        consume: impl FnOnce(*mut u8) -> R,
-    ) -> Result<R> {
+    unsafe fn boxed<R>(&mut self, slot: &Slot, consume: impl FnOnce(*mut u8) -> R) -> Result<R> {
         with_scratch(slot.size, slot.align, |tmp| {
             // SAFETY: `tmp` is fresh storage sized and aligned for the slot's type.
             unsafe { self.slot(slot, tmp) }.map(|()| consume(tmp))
@@ -497,12 +518,7 @@ impl<'a> Decoder<'a> {
     ///
     /// `base` must be valid for writes of the type these fields belong to.
     #[inline]
-    unsafe fn fields(
-        &mut self,
-        fields: &[Field],
-        skipped: &[Skipped],
-        base: *mut u8,
-    ) -> Result {
+    unsafe fn fields(&mut self, fields: &[Field], skipped: &[Skipped], base: *mut u8) -> Result {
         for (i, field) in fields.iter().enumerate() {
             // SAFETY: the offset comes from the shape of the type at `base`.
             if let Err(e) = unsafe { self.slot(&field.slot, base.add(field.offset)) } {

@@ -117,7 +117,11 @@ impl<'a> Encoder<'a> {
                     shape,
                 } => self.map(def, key, value, shape, ptr)?,
                 Node::Set { def, elem, shape } => self.set(def, elem, shape, ptr)?,
-                Node::Pointer { def, pointee, shape } => {
+                Node::Pointer {
+                    def,
+                    pointee,
+                    shape,
+                } => {
                     let Some(borrow) = def.vtable.borrow_fn else {
                         return Err(unsupported(shape, "pointer cannot be borrowed"));
                     };
@@ -218,7 +222,13 @@ impl<'a> Encoder<'a> {
     ///
     /// `ptr` must point to a live list that `def` describes.
     #[cfg_attr(debug_assertions, inline(never))]
-    unsafe fn list(&mut self, def: &ListDef, elem: &Slot, shape: &'static Shape, ptr: *const u8) -> Result {
+    unsafe fn list(
+        &mut self,
+        def: &ListDef,
+        elem: &Slot,
+        shape: &'static Shape,
+        ptr: *const u8,
+    ) -> Result {
         let at = PtrConst::new(ptr);
         self.enter(shape.type_identifier)?;
         // SAFETY: facet's list vtable for this very type; elements are
@@ -268,7 +278,14 @@ impl<'a> Encoder<'a> {
     ///
     /// `ptr` must point to a live map that `def` describes.
     #[cfg_attr(debug_assertions, inline(never))]
-    unsafe fn map(&mut self, def: &MapDef, key: &Slot, value: &Slot, shape: &'static Shape, ptr: *const u8) -> Result {
+    unsafe fn map(
+        &mut self,
+        def: &MapDef,
+        key: &Slot,
+        value: &Slot,
+        shape: &'static Shape,
+        ptr: *const u8,
+    ) -> Result {
         let at = PtrConst::new(ptr);
         self.enter(shape.type_identifier)?;
         let vt = &def.vtable.iter_vtable;
@@ -300,13 +317,21 @@ impl<'a> Encoder<'a> {
     ///
     /// `ptr` must point to a live set that `def` describes.
     #[cfg_attr(debug_assertions, inline(never))]
-    unsafe fn set(&mut self, def: &SetDef, elem: &Slot, shape: &'static Shape, ptr: *const u8) -> Result {
+    unsafe fn set(
+        &mut self,
+        def: &SetDef,
+        elem: &Slot,
+        shape: &'static Shape,
+        ptr: *const u8,
+    ) -> Result {
         let at = PtrConst::new(ptr);
         self.enter(shape.type_identifier)?;
         // SAFETY: facet's set vtable for this very type.
         unsafe {
             self.out.put_varint_u64((def.vtable.len)(at) as u64);
-            self.iterate(&def.vtable.iter_vtable, at, |enc, item| enc.slot(elem, item.as_byte_ptr()))?;
+            self.iterate(&def.vtable.iter_vtable, at, |enc, item| {
+                enc.slot(elem, item.as_byte_ptr())
+            })?;
         }
         self.leave();
         Ok(())
@@ -389,7 +414,10 @@ unsafe fn variant_index(en: &EnumPlan, ptr: *const u8) -> Result<usize> {
         .position(|v| v.discriminant == discriminant)
         .ok_or_else(|| EncodeError::Codec {
             codec: "postcard",
-            message: format!("`{}` holds a discriminant no variant declares", en.type_path),
+            message: format!(
+                "`{}` holds a discriminant no variant declares",
+                en.type_path
+            ),
         })
 }
 
