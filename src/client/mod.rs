@@ -173,7 +173,8 @@ impl ChannelBuilder {
         if !self.allow_plaintext {
             return Err(ConnectError::PlaintextRefused { kind: "tcp" });
         }
-        let link = tcp::connect(addr).await?;
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let link = tcp::TcpLink::with_max_frame(stream, self.session.link_max_frame())?;
         self.connect_link(link).await
     }
 
@@ -183,7 +184,8 @@ impl ChannelBuilder {
     ///
     /// Fails when the socket cannot connect or the handshake fails.
     pub async fn connect_unix(self, path: impl AsRef<Path>) -> Result<Channel, ConnectError> {
-        let link = unix::connect(path).await?;
+        let stream = tokio::net::UnixStream::connect(path).await?;
+        let link = unix::UnixLink::with_max_frame(stream, self.session.link_max_frame())?;
         self.connect_link(link).await
     }
 

@@ -80,9 +80,10 @@ impl Server {
         if !self.inner.allow_plaintext {
             return Err(ServeError::PlaintextRefused { kind: "tcp" });
         }
+        let max_frame = self.inner.session.link_max_frame();
         self.accept_loop(|| async {
             let (stream, _) = listener.accept().await?;
-            tcp::TcpLink::new(stream)
+            tcp::TcpLink::with_max_frame(stream, max_frame)
         })
         .await
     }
@@ -94,9 +95,10 @@ impl Server {
     ///
     /// Does not fail today; accept errors are logged and retried.
     pub async fn serve_unix(&self, listener: UnixListener) -> Result<(), ServeError> {
+        let max_frame = self.inner.session.link_max_frame();
         self.accept_loop(|| async {
             let (stream, _) = listener.accept().await?;
-            unix::UnixLink::new(stream)
+            unix::UnixLink::with_max_frame(stream, max_frame)
         })
         .await
     }

@@ -90,6 +90,13 @@ impl Default for SessionConfig {
 }
 
 impl SessionConfig {
+    /// The largest frame payload a link under this session must accept:
+    /// `max_frame`, but never less than a whole HELLO.
+    pub fn link_max_frame(&self) -> u32 {
+        let hello = u32::try_from(super::hello::MAX_HELLO_LEN).unwrap_or(u32::MAX);
+        self.max_frame.max(hello)
+    }
+
     /// Sets the largest payload accepted from the peer.
     #[must_use]
     pub fn with_max_frame(mut self, max_frame: u32) -> Self {
