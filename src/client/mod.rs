@@ -51,7 +51,11 @@ struct Inner {
 struct PeerOp {
     fingerprint: u64,
     codecs: Vec<u16>,
-    compatible: OnceLock<Result<(), Status>>,
+    /// The verdict for the first local descriptor of this op that was used
+    /// (keyed by its address): computed once, then read without a lock.
+    /// Other descriptors of the same op id (another client type built
+    /// against a different schema) are checked on every call.
+    verdict: OnceLock<(usize, Result<(), Status>)>,
 }
 
 impl core::fmt::Debug for Channel {
@@ -106,18 +110,13 @@ impl Channel {
                 op.id()
             )));
         };
-        peer.compatible
-            .get_or_init(|| match op.fingerprint() {
-                Ok(ours) if ours == peer.fingerprint => Ok(()),
-                Ok(ours) => Err(Status::failed_precondition(format!(
-                    "{} has a different schema on the server (fingerprint {:#018x} here, {:#018x} there)",
-                    op.full_name(),
-                    ours,
-                    peer.fingerprint
-                ))),
-                Err(e) => Err(Status::internal(format!("cannot fingerprint {}: {e}", op.full_name()))),
-            })
-            .clone()?;
+        let key = core::ptr::from_ref(op) as usize;
+        let (first, verdict) = peer.verdict.get_or_init(|| (key, peer.compatible(op)));
+        if *first == key {
+            verdict.clone()?;
+        } else {
+            peer.compatible(op)?;
+        }
         if !peer.codecs.is_empty() && !peer.codecs.contains(&codec.get()) {
             return Err(Status::failed_precondition(format!(
                 "the server does not accept codec {codec} for {}",
@@ -125,6 +124,24 @@ impl Channel {
             )));
         }
         Ok(())
+    }
+}
+
+impl PeerOp {
+    fn compatible(&self, op: &'static OpDescriptor) -> Result<(), Status> {
+        match op.fingerprint() {
+            Ok(ours) if ours == self.fingerprint => Ok(()),
+            Ok(ours) => Err(Status::failed_precondition(format!(
+                "{} has a different schema on the server (fingerprint {:#018x} here, {:#018x} there)",
+                op.full_name(),
+                ours,
+                self.fingerprint
+            ))),
+            Err(e) => Err(Status::internal(format!(
+                "cannot fingerprint {}: {e}",
+                op.full_name()
+            ))),
+        }
     }
 }
 
@@ -213,7 +230,7 @@ impl ChannelBuilder {
                 let op = PeerOp {
                     fingerprint: entry.fingerprint,
                     codecs: entry.codecs.clone(),
-                    compatible: OnceLock::new(),
+                    verdict: OnceLock::new(),
                 };
                 (entry.op, op)
             })

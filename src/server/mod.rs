@@ -81,9 +81,13 @@ impl Server {
             return Err(ServeError::PlaintextRefused { kind: "tcp" });
         }
         let max_frame = self.inner.session.link_max_frame();
-        self.accept_loop(|| async {
-            let (stream, _) = listener.accept().await?;
-            tcp::TcpLink::with_max_frame(stream, max_frame)
+        let listener = Arc::new(listener);
+        self.accept_loop(move || {
+            let listener = Arc::clone(&listener);
+            async move {
+                let (stream, _) = listener.accept().await?;
+                tcp::TcpLink::with_max_frame(stream, max_frame)
+            }
         })
         .await
     }
@@ -96,9 +100,13 @@ impl Server {
     /// Does not fail today; accept errors are logged and retried.
     pub async fn serve_unix(&self, listener: UnixListener) -> Result<(), ServeError> {
         let max_frame = self.inner.session.link_max_frame();
-        self.accept_loop(|| async {
-            let (stream, _) = listener.accept().await?;
-            unix::UnixLink::with_max_frame(stream, max_frame)
+        let listener = Arc::new(listener);
+        self.accept_loop(move || {
+            let listener = Arc::clone(&listener);
+            async move {
+                let (stream, _) = listener.accept().await?;
+                unix::UnixLink::with_max_frame(stream, max_frame)
+            }
         })
         .await
     }
@@ -145,6 +153,7 @@ impl Server {
         let shutdown = self.inner.shutdown.clone();
         loop {
             tokio::select! {
+                biased;
                 () = shutdown.cancelled() => break,
                 accepted = accept() => match accepted {
                     Ok(link) => {
@@ -160,6 +169,9 @@ impl Server {
                 Some(done) = connections.join_next(), if !connections.is_empty() => log_end(done),
             }
         }
+        // Close the listener now, so connections attempted during the drain
+        // are refused at once instead of waiting for a handshake.
+        drop(accept);
         while let Some(done) = connections.join_next().await {
             log_end(done);
         }

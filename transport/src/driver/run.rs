@@ -4,6 +4,7 @@ use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -134,9 +135,22 @@ impl Future for HandlerTask {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let channel = self.channel;
-        Pin::new(&mut self.fut)
-            .poll(cx)
-            .map(|done| (channel, done.ok()))
+        // A panicking handler fails its own call, not the connection. The
+        // future is never polled again after a panic (this task completes
+        // and is dropped), so no broken state is observed: that is why the
+        // assertion of unwind safety holds.
+        let polled =
+            std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.fut).poll(cx)));
+        match polled {
+            Ok(poll) => poll.map(|done| (channel, done.ok())),
+            Err(_) => Poll::Ready((
+                channel,
+                Some(Outcome::Fail {
+                    code: Code::Internal,
+                    message: String::from("the handler panicked"),
+                }),
+            )),
+        }
     }
 }
 
@@ -160,6 +174,9 @@ struct Driver<L> {
     aborts: HashMap<ChannelId, AbortHandle>,
     timer: Pin<Box<Sleep>>,
     error: Option<DriverError>,
+    /// Nothing more will arrive: the peer closed, or sent bytes that are not frames.
+    recv_done: bool,
+    /// Nothing more can be sent: the link failed or is closed.
     link_done: bool,
 }
 
@@ -181,6 +198,7 @@ impl<L: Link> Driver<L> {
             aborts: HashMap::with_capacity(64),
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             error: None,
+            recv_done: false,
             link_done: false,
         }
     }
@@ -238,14 +256,24 @@ impl<L: Link> Driver<L> {
             return progressed;
         }
         for _ in 0..BUDGET {
-            if self.link_done {
+            if self.recv_done || self.link_done {
                 break;
             }
             match self.link.poll_recv(cx) {
                 Poll::Ready(Ok(Some(frame))) => self.session.handle_frame(now, frame),
                 Poll::Ready(Ok(None)) => {
+                    self.recv_done = true;
                     self.link_done = true;
                     self.session.handle_link_closed(now);
+                }
+                Poll::Ready(Err(LinkError::Frame(e))) => {
+                    // The stream cannot be resynchronized, but the sending
+                    // side still works: tell the peer why before closing.
+                    self.recv_done = true;
+                    self.session
+                        .close(now, Code::Internal, "the peer sent a malformed frame");
+                    self.error
+                        .get_or_insert(DriverError::Link(LinkError::Frame(e)));
                 }
                 Poll::Ready(Err(e)) => self.fail_link(now, e),
                 Poll::Pending => break,
@@ -294,11 +322,12 @@ impl<L: Link> Driver<L> {
 
     fn fail_link(&mut self, now: Instant, error: LinkError) {
         self.link_done = true;
-        let reason = match &error {
-            LinkError::Frame(_) => "the peer sent a malformed frame",
-            _ => "the link failed",
-        };
-        self.session.close(now, Code::Internal, reason);
+        if self.session.is_closed() {
+            // The session had already ended; the peer went away before our
+            // last frames reached it. Nothing was lost that it still wanted.
+            return;
+        }
+        self.session.handle_link_closed(now);
         self.error.get_or_insert(DriverError::Link(error));
     }
 
