@@ -2,7 +2,6 @@
 //! `-> Result<T, E>` (the error encoded with the op's codec, flagged as an
 //! application error rather than a [`Status`]).
 
-use bytes::Bytes;
 use prism_codecs::{Codec, Decode, Encode, EncodeBuf, Limits, Payload};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Outcome, Reply};
@@ -69,11 +68,12 @@ fn encode<C: Codec, T: Encode<C>>(
 }
 
 fn decode<C: Codec, T: Decode<C>>(
-    body: Bytes,
+    body: Body,
     op: &'static OpDescriptor,
     limits: &Limits,
 ) -> Result<T, Status> {
-    T::decode(&Payload::new(body), limits).map_err(|e| {
+    let (first, rest) = body.into_parts();
+    T::decode(&Payload::from_segments(first, rest), limits).map_err(|e| {
         Status::internal(format!(
             "could not decode the response of {}/{}: {e}",
             op.service(),

@@ -3,10 +3,12 @@
 use core::fmt;
 use core::ops::Deref;
 use core::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 use bytes::{Bytes, BytesMut};
 
 static ALIGNMENT_COPIES: AtomicU64 = AtomicU64::new(0);
+static SEGMENT_JOINS: AtomicU64 = AtomicU64::new(0);
 
 /// The bytes of one received message, owned and 16-byte aligned.
 ///
@@ -16,6 +18,12 @@ static ALIGNMENT_COPIES: AtomicU64 = AtomicU64::new(0);
 /// When a transport could not align, [`Payload::new`] copies the bytes once
 /// into an aligned buffer and counts the copy in [`Payload::alignment_copies`],
 /// so tests and benchmarks can prove the fast path was taken.
+///
+/// A payload from an in-process link may arrive as several segments (the
+/// sender's header plus the raw buffers it handed over, never copied). Codecs
+/// that understand segments read them with [`Payload::segments`]; reading the
+/// payload as one slice (`Deref`) joins them once, into an aligned buffer,
+/// and counts the join in [`Payload::segment_joins`].
 ///
 /// `Debug` shows the length only: payload bytes never reach logs.
 ///
@@ -28,12 +36,16 @@ static ALIGNMENT_COPIES: AtomicU64 = AtomicU64::new(0);
 /// let payload = Payload::new(Bytes::from_static(b"hello"));
 /// assert_eq!(&payload[..], b"hello");
 /// assert_eq!(payload.as_ptr() as usize % Payload::ALIGN, 0);
-/// assert_eq!(format!("{payload:?}"), "Payload { len: 5 }");
+/// assert_eq!(format!("{payload:?}"), "Payload { len: 5, segments: 1 }");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Payload {
     // Invariant: empty, or `bytes.as_ptr()` is a multiple of `ALIGN`.
     bytes: Bytes,
+    /// Further segments, in order; empty for payloads read from a byte stream.
+    rest: Vec<Bytes>,
+    /// `bytes` and `rest` joined, made on first contiguous access.
+    joined: OnceLock<Bytes>,
 }
 
 impl Payload {
@@ -59,10 +71,33 @@ impl Payload {
     /// Returns the bytes when they do not start at a 16-byte boundary.
     pub fn try_aligned(bytes: Bytes) -> Result<Payload, Bytes> {
         if bytes.is_empty() || bytes.as_ptr().align_offset(Self::ALIGN) == 0 {
-            Ok(Payload { bytes })
+            Ok(Payload {
+                bytes,
+                rest: Vec::new(),
+                joined: OnceLock::new(),
+            })
         } else {
             Err(bytes)
         }
+    }
+
+    /// Wraps a payload that arrived as several segments, without copying
+    /// them. Only the first segment is aligned (copied if it must be).
+    pub fn from_segments(first: Bytes, rest: Vec<Bytes>) -> Payload {
+        let mut payload = Payload::new(first);
+        payload.rest = rest;
+        payload.rest.retain(|segment| !segment.is_empty());
+        payload
+    }
+
+    /// The segments in order, as they arrived; never joins them.
+    pub fn segments(&self) -> impl Iterator<Item = &Bytes> {
+        core::iter::once(&self.bytes).chain(self.rest.iter())
+    }
+
+    /// How many segments the payload arrived in.
+    pub fn segment_count(&self) -> usize {
+        1 + self.rest.len()
     }
 
     /// Copies a slice into a fresh aligned buffer.
@@ -71,6 +106,8 @@ impl Payload {
         buf.extend_from_slice(data);
         Payload {
             bytes: buf.freeze(),
+            rest: Vec::new(),
+            joined: OnceLock::new(),
         }
     }
 
@@ -91,14 +128,43 @@ impl Payload {
         ALIGNMENT_COPIES.load(Ordering::Relaxed)
     }
 
-    /// The underlying bytes.
-    pub fn as_bytes(&self) -> &Bytes {
-        &self.bytes
+    /// How many segmented payloads had to be joined into one buffer, process-wide.
+    pub fn segment_joins() -> u64 {
+        SEGMENT_JOINS.load(Ordering::Relaxed)
     }
 
-    /// Gives up the alignment guarantee and returns the bytes.
+    /// The whole payload as one aligned buffer (joining segments once if
+    /// there are several).
+    pub fn as_bytes(&self) -> &Bytes {
+        if self.rest.is_empty() {
+            return &self.bytes;
+        }
+        self.joined.get_or_init(|| {
+            SEGMENT_JOINS.fetch_add(1, Ordering::Relaxed);
+            let mut buf = Payload::aligned_buffer(self.len());
+            for segment in self.segments() {
+                buf.extend_from_slice(segment);
+            }
+            buf.freeze()
+        })
+    }
+
+    /// Total length over all segments.
+    pub fn len(&self) -> usize {
+        self.bytes.len() + self.rest.iter().map(Bytes::len).sum::<usize>()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Gives up the alignment guarantee and returns the bytes as one buffer.
     pub fn into_bytes(self) -> Bytes {
-        self.bytes
+        if self.rest.is_empty() {
+            return self.bytes;
+        }
+        self.as_bytes().clone()
     }
 }
 
@@ -106,20 +172,29 @@ impl Deref for Payload {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.bytes
+        self.as_bytes()
     }
 }
 
 impl AsRef<[u8]> for Payload {
     fn as_ref(&self) -> &[u8] {
-        &self.bytes
+        self.as_bytes()
     }
 }
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        self.len() == other.len() && self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Payload {}
 
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Payload")
-            .field("len", &self.bytes.len())
+            .field("len", &self.len())
+            .field("segments", &self.segment_count())
             .finish()
     }
 }
@@ -148,6 +223,22 @@ mod tests {
         let ptr = bytes.as_ptr();
         let payload = Payload::try_aligned(bytes).expect("aligned");
         assert_eq!(payload.as_ptr(), ptr);
+    }
+
+    #[test]
+    fn segments_are_kept_until_a_slice_is_needed() {
+        let head = Payload::copy_from_slice(b"head").into_bytes();
+        let body = Bytes::from(vec![5u8; 100]);
+        let body_ptr = body.as_ptr();
+        let payload = Payload::from_segments(head, vec![body, Bytes::new()]);
+        assert_eq!(payload.segment_count(), 2);
+        assert_eq!(payload.segments().nth(1).map(|s| s.as_ptr()), Some(body_ptr));
+        assert_eq!(payload.len(), 104);
+        let before = Payload::segment_joins();
+        assert_eq!(&payload[..4], b"head");
+        assert_eq!(payload[4..].iter().filter(|&&b| b == 5).count(), 100);
+        assert_eq!(payload.as_ptr().align_offset(Payload::ALIGN), 0);
+        assert!(Payload::segment_joins() > before);
     }
 
     #[test]

@@ -4,11 +4,11 @@ use core::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use prism_codecs::{Codec, Decode, Limits, Payload};
 use prism_reflect::{OpDescriptor, OpId, ServiceDescriptor};
 use prism_transport::Code;
 use prism_transport::driver::{ConnectionInfo, HandlerFuture, Outcome};
+use prism_transport::frame::Body;
 use tracing::Instrument;
 
 use crate::Context;
@@ -32,7 +32,7 @@ pub trait Dispatch: Send + Sync + 'static {
 pub struct Incoming {
     pub(crate) op: OpId,
     pub(crate) codec: u16,
-    pub(crate) body: Bytes,
+    pub(crate) body: Body,
     pub(crate) deadline: Option<Instant>,
     pub(crate) connection: Arc<ConnectionInfo>,
     pub(crate) limits: Limits,
@@ -72,7 +72,8 @@ where
             ),
         );
     }
-    let request = match Req::decode(&Payload::new(call.body), &call.limits) {
+    let (first, rest) = call.body.into_parts();
+    let request = match Req::decode(&Payload::from_segments(first, rest), &call.limits) {
         Ok(request) => request,
         Err(e) => {
             return ready(

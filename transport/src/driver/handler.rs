@@ -5,8 +5,6 @@ use core::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use crate::frame::Body;
 use crate::session::{ChannelId, Hello};
 use crate::{Code, LinkInfo};
@@ -34,8 +32,9 @@ pub struct IncomingCall {
     pub codec: u16,
     /// When the caller stops waiting.
     pub deadline: Option<Instant>,
-    /// The encoded request; 16-byte aligned when the link could arrange it.
-    pub body: Bytes,
+    /// The encoded request; its first segment is 16-byte aligned when the
+    /// link could arrange it.
+    pub body: Body,
     /// The connection the call arrived on.
     pub connection: Arc<ConnectionInfo>,
 }

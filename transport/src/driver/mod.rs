@@ -25,7 +25,7 @@ pub struct Reply {
     /// The codec the server encoded the body with.
     pub codec: u16,
     /// The response, or the op's application error when `app_error` is set.
-    pub body: bytes::Bytes,
+    pub body: crate::frame::Body,
     /// Whether `body` holds the op's application error.
     pub app_error: bool,
 }

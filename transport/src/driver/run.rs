@@ -16,6 +16,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::client::{Client, Command};
 use super::{ConnectionInfo, Failure, Handler, HandlerFuture, IncomingCall, Outcome, Reply};
+use crate::frame::Body;
 use crate::session::{
     ChannelId, Event, Hello, OpenError, OutgoingCall, Role, Session, SessionConfig, SessionError,
 };
@@ -429,7 +430,7 @@ impl<L: Link> Driver<L> {
         op: u64,
         codec: u16,
         deadline: Option<Instant>,
-        body: bytes::Bytes,
+        body: Body,
     ) {
         let (Some(handler), Some(info)) = (&self.handler, &self.info) else {
             self.session

@@ -30,6 +30,11 @@ impl Body {
         Body { first, rest }
     }
 
+    /// Takes the payload apart: the first segment, then the rest in order.
+    pub fn into_parts(self) -> (Bytes, Vec<Bytes>) {
+        (self.first, self.rest)
+    }
+
     /// The segments in order.
     pub fn segments(&self) -> impl Iterator<Item = &Bytes> {
         core::iter::once(&self.first).chain(self.rest.iter())

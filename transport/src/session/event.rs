@@ -3,8 +3,6 @@
 use core::fmt;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
 use super::SessionError;
 use crate::Code;
 use crate::frame::Body;
@@ -61,8 +59,9 @@ pub enum Event {
         codec: u16,
         /// When the caller stops waiting, if it set a deadline.
         deadline: Option<Instant>,
-        /// The encoded request.
-        body: Bytes,
+        /// The encoded request: one segment from a byte-stream link, as
+        /// many as the sender wrote from an in-process one.
+        body: Body,
     },
     /// Client: a call returned.
     Response {
@@ -71,7 +70,7 @@ pub enum Event {
         /// The codec that encoded `body`.
         codec: u16,
         /// The encoded response (or application error).
-        body: Bytes,
+        body: Body,
         /// `body` is the op's application error (`Err(E)`).
         app_error: bool,
     },
@@ -181,7 +180,7 @@ mod tests {
         let event = Event::Response {
             channel: ChannelId(1),
             codec: 0,
-            body: Bytes::from_static(b"secret-token"),
+            body: bytes::Bytes::from_static(b"secret-token").into(),
             app_error: false,
         };
         let shown = format!("{event:?}");

@@ -84,7 +84,7 @@ pub(crate) struct Liveness {
 /// let Some(Event::Response { channel: answered, body, .. }) = client.poll_event() else {
 ///     unreachable!()
 /// };
-/// assert_eq!((answered, &body[..]), (channel, &b"5"[..]));
+/// assert_eq!((answered, &body.into_contiguous()[..]), (channel, &b"5"[..]));
 /// # Ok::<(), prism_transport::session::OpenError>(())
 /// ```
 #[derive(Debug)]

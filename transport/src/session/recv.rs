@@ -100,7 +100,7 @@ impl Session {
             op: header.op,
             codec: header.codec,
             deadline,
-            body: body.into_contiguous(),
+            body,
         });
     }
 
@@ -122,7 +122,7 @@ impl Session {
             Event::Response {
                 channel,
                 codec: header.codec,
-                body: body.into_contiguous(),
+                body,
                 app_error: header.flags.contains(Flags::APP_ERROR),
             }
         } else {
