@@ -78,7 +78,7 @@ pub use context::Context;
 #[doc(inline)]
 pub use error::{BuildError, ConnectError, ServeError};
 #[doc(inline)]
-pub use response::{Fallible, FromReply, IntoReply, Plain};
+pub use response::{Fallible, FromReply, IntoReply, Plain, Viewed};
 #[doc(inline)]
 pub use server::{Server, ServerBuilder};
 #[doc(inline)]
@@ -93,8 +93,9 @@ pub use prism_reflect::{
 
 #[doc(inline)]
 pub use prism_codecs::{
-    Capabilities, Codec, CodecInfo, CodecRegistry, Decode, DecodeError, Encode, EncodeBuf,
-    EncodeError, Encoded, Limits, Payload, PlanError, Postcard, RegistryError, View, postcard,
+    Capabilities, Codec, CodecInfo, CodecRegistry, CodecSet, Decode, DecodeAs, DecodeError, Encode,
+    EncodeAs, EncodeBuf, EncodeError, Encoded, Limits, Payload, PlanError, Postcard, RegistryError,
+    View, postcard,
 };
 
 /// Transports: links, session settings, and the in-memory pair.
@@ -115,7 +116,7 @@ pub mod mem {
 /// Items the `#[prism::service]` macro expands to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::server::{Dispatch, Dispatched, Incoming, unary, unknown_op};
+    pub use crate::server::{Dispatch, Dispatched, Incoming, unary, unary_view, unknown_op};
     pub use ::facet;
     pub use std::sync::Arc;
 }

@@ -2,12 +2,13 @@
 //! `-> Result<T, E>` (the error encoded with the op's codec, flagged as an
 //! application error rather than a [`Status`]).
 
-use prism_codecs::{Codec, Decode, Encode, EncodeBuf, Limits, Payload};
+use prism_codecs::{Codec, CodecId, EncodeBuf, Limits, Payload, View};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Outcome, Reply};
 use prism_transport::frame::Body;
 
 use crate::{Code, Status};
+use prism_codecs::{CodecSet, DecodeAs, EncodeAs, codec_names as names};
 
 /// The result of an op declared `-> T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,40 +19,42 @@ pub struct Plain<T>(pub T);
 pub struct Fallible<T, E>(pub Result<T, E>);
 
 /// Server side: turns a handler's result into an encoded reply.
-pub trait IntoReply<C: Codec>: Send + 'static {
-    /// Encodes the result with codec `C`.
-    fn into_outcome(self, op: &'static OpDescriptor, limits: &Limits) -> Outcome;
+pub trait IntoReply<S: CodecSet>: Send + 'static {
+    /// Encodes the result with `codec` (the one the request came with).
+    fn into_outcome(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Outcome;
 }
 
 /// Client side: turns an encoded reply back into the op's result.
-pub trait FromReply<C: Codec>: Send + 'static {
+pub trait FromReply<S: CodecSet>: Send + 'static {
     /// What the caller receives on success.
     type Output;
 
-    /// Decodes the reply with codec `C`.
+    /// Decodes the reply, which must use `codec` (the one the request went with).
     ///
     /// # Errors
     ///
     /// A reply that does not decode is an `INTERNAL` status naming the op.
     fn from_reply(
         reply: Reply,
+        codec: CodecId,
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<Self::Output, Status>;
 }
 
-fn encode<C: Codec, T: Encode<C>>(
+fn encode<S: CodecSet, T: EncodeAs<S>>(
     value: &T,
+    codec: CodecId,
     app_error: bool,
     op: &'static OpDescriptor,
     limits: &Limits,
 ) -> Outcome {
     let mut buf = EncodeBuf::new();
-    match value.encode(&mut buf, limits) {
+    match value.encode_as(codec, &mut buf, limits) {
         Ok(()) => {
             let (first, rest) = buf.finish().into_parts();
             Outcome::Reply {
-                codec: C::ID.get(),
+                codec: codec.get(),
                 body: Body::from_segments(first, rest),
                 app_error,
             }
@@ -67,13 +70,14 @@ fn encode<C: Codec, T: Encode<C>>(
     }
 }
 
-fn decode<C: Codec, T: Decode<C>>(
+fn decode<S: CodecSet, T: DecodeAs<S>>(
     body: Body,
+    codec: CodecId,
     op: &'static OpDescriptor,
     limits: &Limits,
 ) -> Result<T, Status> {
     let (first, rest) = body.into_parts();
-    T::decode(&Payload::from_segments(first, rest), limits).map_err(|e| {
+    T::decode_as(codec, &Payload::from_segments(first, rest), limits).map_err(|e| {
         Status::internal(format!(
             "could not decode the response of {}/{}: {e}",
             op.service(),
@@ -82,31 +86,40 @@ fn decode<C: Codec, T: Decode<C>>(
     })
 }
 
-fn check_codec<C: Codec>(reply: &Reply, op: &'static OpDescriptor) -> Result<(), Status> {
-    if reply.codec == C::ID.get() {
+/// The reply must come back in the codec the request went with.
+fn check_codec<S: CodecSet>(
+    reply: &Reply,
+    codec: CodecId,
+    op: &'static OpDescriptor,
+) -> Result<(), Status> {
+    if reply.codec == codec.get() {
         return Ok(());
     }
     Err(Status::internal(format!(
-        "the response of {}/{} came with codec {:#06x}, not {} ({})",
+        "the response of {}/{} came with codec {:#06x}, not {codec} (the op takes {})",
         op.service(),
         op.method(),
         reply.codec,
-        C::NAME,
-        C::ID
+        names::<S>()
     )))
 }
 
-impl<C: Codec, T: Encode<C> + Send + 'static> IntoReply<C> for Plain<T> {
-    fn into_outcome(self, op: &'static OpDescriptor, limits: &Limits) -> Outcome {
-        encode::<C, T>(&self.0, false, op, limits)
+impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> IntoReply<S> for Plain<T> {
+    fn into_outcome(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Outcome {
+        encode::<S, T>(&self.0, codec, false, op, limits)
     }
 }
 
-impl<C: Codec, T: Decode<C> + Send + 'static> FromReply<C> for Plain<T> {
+impl<S: CodecSet, T: DecodeAs<S> + Send + 'static> FromReply<S> for Plain<T> {
     type Output = T;
 
-    fn from_reply(reply: Reply, op: &'static OpDescriptor, limits: &Limits) -> Result<T, Status> {
-        check_codec::<C>(&reply, op)?;
+    fn from_reply(
+        reply: Reply,
+        codec: CodecId,
+        op: &'static OpDescriptor,
+        limits: &Limits,
+    ) -> Result<T, Status> {
+        check_codec::<S>(&reply, codec, op)?;
         if reply.app_error {
             return Err(Status::internal(format!(
                 "{}/{} returned an application error but declares none",
@@ -114,42 +127,76 @@ impl<C: Codec, T: Decode<C> + Send + 'static> FromReply<C> for Plain<T> {
                 op.method()
             )));
         }
-        decode::<C, T>(reply.body, op, limits)
+        decode::<S, T>(reply.body, codec, op, limits)
     }
 }
 
-impl<C, T, E> IntoReply<C> for Fallible<T, E>
+impl<S, T, E> IntoReply<S> for Fallible<T, E>
 where
-    C: Codec,
-    T: Encode<C> + Send + 'static,
-    E: Encode<C> + Send + 'static,
+    S: CodecSet,
+    T: EncodeAs<S> + Send + 'static,
+    E: EncodeAs<S> + Send + 'static,
 {
-    fn into_outcome(self, op: &'static OpDescriptor, limits: &Limits) -> Outcome {
+    fn into_outcome(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Outcome {
         match &self.0 {
-            Ok(value) => encode::<C, T>(value, false, op, limits),
-            Err(error) => encode::<C, E>(error, true, op, limits),
+            Ok(value) => encode::<S, T>(value, codec, false, op, limits),
+            Err(error) => encode::<S, E>(error, codec, true, op, limits),
         }
     }
 }
 
-impl<C, T, E> FromReply<C> for Fallible<T, E>
+impl<S, T, E> FromReply<S> for Fallible<T, E>
 where
-    C: Codec,
-    T: Decode<C> + Send + 'static,
-    E: Decode<C> + Send + 'static,
+    S: CodecSet,
+    T: DecodeAs<S> + Send + 'static,
+    E: DecodeAs<S> + Send + 'static,
 {
     type Output = Result<T, E>;
 
     fn from_reply(
         reply: Reply,
+        codec: CodecId,
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<Result<T, E>, Status> {
-        check_codec::<C>(&reply, op)?;
+        check_codec::<S>(&reply, codec, op)?;
         if reply.app_error {
-            decode::<C, E>(reply.body, op, limits).map(Err)
+            decode::<S, E>(reply.body, codec, op, limits).map(Err)
         } else {
-            decode::<C, T>(reply.body, op, limits).map(Ok)
+            decode::<S, T>(reply.body, codec, op, limits).map(Ok)
         }
+    }
+}
+
+/// A response read in place (zero-copy) instead of decoded; see
+/// [`UnaryCall::view`](crate::UnaryCall::view).
+#[derive(Debug)]
+pub struct Viewed<T>(core::marker::PhantomData<fn() -> T>);
+
+impl<C: Codec, T: View<C> + 'static> FromReply<C> for Viewed<T> {
+    type Output = T::View;
+
+    fn from_reply(
+        reply: Reply,
+        codec: CodecId,
+        op: &'static OpDescriptor,
+        limits: &Limits,
+    ) -> Result<T::View, Status> {
+        check_codec::<C>(&reply, codec, op)?;
+        if reply.app_error {
+            return Err(Status::internal(format!(
+                "{}/{} returned an application error, which a view cannot hold",
+                op.service(),
+                op.method()
+            )));
+        }
+        let (first, rest) = reply.body.into_parts();
+        T::view(Payload::from_segments(first, rest), limits).map_err(|e| {
+            Status::internal(format!(
+                "could not read the response of {}/{} in place: {e}",
+                op.service(),
+                op.method()
+            ))
+        })
     }
 }

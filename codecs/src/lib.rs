@@ -31,6 +31,7 @@
 //! ```
 
 mod codec;
+mod codec_set;
 mod encode_buf;
 mod error;
 mod limits;
@@ -41,6 +42,8 @@ mod registry;
 
 #[doc(inline)]
 pub use codec::{Capabilities, Codec, CodecInfo, Decode, Encode, View};
+#[doc(inline)]
+pub use codec_set::{CodecSet, DecodeAs, EncodeAs, names as codec_names};
 #[doc(inline)]
 pub use encode_buf::{EncodeBuf, Encoded};
 #[doc(inline)]

@@ -6,14 +6,15 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use prism_codecs::{Codec, Encode, EncodeBuf};
+use prism_codecs::{Codec, CodecId, EncodeBuf, View};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::PendingCall;
 use prism_transport::frame::Body;
 
 use super::Channel;
 use crate::Status;
-use crate::response::FromReply;
+use crate::response::{FromReply, Plain, Viewed};
+use prism_codecs::{CodecSet, EncodeAs};
 
 /// A unary call, ready to send: `.await` it, or set a timeout first.
 ///
@@ -61,6 +62,21 @@ impl<C, Req, R> UnaryCall<C, Req, R> {
     }
 }
 
+impl<C: Codec, Req, T: View<C>> UnaryCall<C, Req, Plain<T>> {
+    /// Reads the response in place instead of decoding it: for rkyv, an
+    /// [`Archived<T>`](crate::Archived) that owns the received buffer and
+    /// derefs to the archived value, validated but never copied.
+    pub fn view(self) -> UnaryCall<C, Req, Viewed<T>> {
+        UnaryCall {
+            channel: self.channel,
+            op: self.op,
+            request: self.request,
+            timeout: self.timeout,
+            _codec: PhantomData,
+        }
+    }
+}
+
 impl<C, Req, R> core::fmt::Debug for UnaryCall<C, Req, R> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("UnaryCall")
@@ -70,28 +86,29 @@ impl<C, Req, R> core::fmt::Debug for UnaryCall<C, Req, R> {
     }
 }
 
-impl<C, Req, R> IntoFuture for UnaryCall<C, Req, R>
+impl<S, Req, R> IntoFuture for UnaryCall<S, Req, R>
 where
-    C: Codec,
-    Req: Encode<C>,
-    R: FromReply<C>,
+    S: CodecSet,
+    Req: EncodeAs<S>,
+    R: FromReply<S>,
 {
     type Output = Result<R::Output, Status>;
-    type IntoFuture = CallFuture<C, R>;
+    type IntoFuture = CallFuture<S, R>;
 
-    fn into_future(self) -> CallFuture<C, R> {
+    fn into_future(self) -> CallFuture<S, R> {
         let span = tracing::debug_span!(
             "prism.call",
             service = self.op.service(),
             method = self.op.method()
         );
-        let state = match self.start() {
-            Ok(pending) => State::Pending(pending),
-            Err(status) => State::Failed(Some(status)),
+        let (codec, state) = match self.start() {
+            Ok((codec, pending)) => (codec, State::Pending(pending)),
+            Err(status) => (CodecId::new(0), State::Failed(Some(status))),
         };
         CallFuture {
             channel: self.channel,
             op: self.op,
+            codec,
             state,
             span,
             _codec: PhantomData,
@@ -99,12 +116,12 @@ where
     }
 }
 
-impl<C: Codec, Req: Encode<C>, R> UnaryCall<C, Req, R> {
-    fn start(&self) -> Result<PendingCall, Status> {
-        self.channel.check_op(self.op, C::ID)?;
+impl<S: CodecSet, Req: EncodeAs<S>, R> UnaryCall<S, Req, R> {
+    fn start(&self) -> Result<(CodecId, PendingCall), Status> {
+        let codec = self.channel.check_op(self.op, S::IDS)?;
         let mut buf = EncodeBuf::new();
         self.request
-            .encode(&mut buf, self.channel.limits())
+            .encode_as(codec, &mut buf, self.channel.limits())
             .map_err(|e| {
                 Status::invalid_argument(format!(
                     "could not encode the request of {}/{}: {e}",
@@ -114,10 +131,11 @@ impl<C: Codec, Req: Encode<C>, R> UnaryCall<C, Req, R> {
             })?;
         let (first, rest) = buf.finish().into_parts();
         let body = Body::from_segments(first, rest);
-        Ok(self
-            .channel
-            .client()
-            .call(self.op.id().get(), C::ID.get(), self.timeout, body))
+        let pending =
+            self.channel
+                .client()
+                .call(self.op.id().get(), codec.get(), self.timeout, body);
+        Ok((codec, pending))
     }
 }
 
@@ -134,6 +152,8 @@ enum State {
 pub struct CallFuture<C, R> {
     channel: Channel,
     op: &'static OpDescriptor,
+    /// The codec the request went with; the reply must use it too.
+    codec: CodecId,
     state: State,
     span: tracing::Span,
     _codec: PhantomData<fn() -> (C, R)>,
@@ -145,7 +165,7 @@ impl<C, R> core::fmt::Debug for CallFuture<C, R> {
     }
 }
 
-impl<C: Codec, R: FromReply<C>> Future for CallFuture<C, R> {
+impl<S: CodecSet, R: FromReply<S>> Future for CallFuture<S, R> {
     type Output = Result<R::Output, Status>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -157,7 +177,12 @@ impl<C: Codec, R: FromReply<C>> Future for CallFuture<C, R> {
                 .unwrap_or_else(|| Status::internal("call polled after it completed")))),
             State::Pending(pending) => {
                 let reply = ready!(Pin::new(pending).poll(cx)).map_err(Status::from)?;
-                Poll::Ready(R::from_reply(reply, this.op, this.channel.limits()))
+                Poll::Ready(R::from_reply(
+                    reply,
+                    this.codec,
+                    this.op,
+                    this.channel.limits(),
+                ))
             }
         }
     }

@@ -43,6 +43,8 @@ struct Inner {
     client: Client,
     limits: Limits,
     timeout: Option<Duration>,
+    /// The only codecs this channel may use, if restricted.
+    codecs: Option<Vec<CodecId>>,
     /// The server's op table from its handshake, each entry with a verdict
     /// on schema compatibility computed on first use.
     peer_ops: HashMap<u64, PeerOp>,
@@ -100,9 +102,15 @@ impl Channel {
         self.inner.timeout
     }
 
-    /// Refuses, before anything is sent, an op the server does not serve,
-    /// serves with a different schema, or serves with other codecs.
-    pub(crate) fn check_op(&self, op: &'static OpDescriptor, codec: CodecId) -> Result<(), Status> {
+    /// Refuses, before anything is sent, an op the server does not serve or
+    /// serves with a different schema; otherwise picks the codec: the first
+    /// of `ours` (the op's codecs, in preference order) that the server
+    /// accepts for the op and this channel allows.
+    pub(crate) fn check_op(
+        &self,
+        op: &'static OpDescriptor,
+        ours: &[CodecId],
+    ) -> Result<CodecId, Status> {
         let Some(peer) = self.inner.peer_ops.get(&op.id().get()) else {
             return Err(Status::not_found(format!(
                 "the server does not serve {} (op id {})",
@@ -117,13 +125,40 @@ impl Channel {
         } else {
             peer.compatible(op)?;
         }
-        if !peer.codecs.is_empty() && !peer.codecs.contains(&codec.get()) {
-            return Err(Status::failed_precondition(format!(
-                "the server does not accept codec {codec} for {}",
-                op.full_name()
-            )));
+        let allowed = |codec: &&CodecId| {
+            peer.codecs.contains(&codec.get())
+                && self
+                    .inner
+                    .codecs
+                    .as_ref()
+                    .is_none_or(|only| only.contains(codec))
+        };
+        match ours.iter().find(allowed) {
+            Some(codec) => Ok(*codec),
+            None => Err(Status::failed_precondition(format!(
+                "no codec in common for {}: this client offers {}, the server accepts {}",
+                op.full_name(),
+                list(
+                    ours.iter()
+                        .filter(|c| self
+                            .inner
+                            .codecs
+                            .as_ref()
+                            .is_none_or(|only| only.contains(c)))
+                        .map(|c| c.get())
+                ),
+                list(peer.codecs.iter().copied()),
+            ))),
         }
-        Ok(())
+    }
+}
+
+fn list(ids: impl Iterator<Item = u16>) -> String {
+    let names: Vec<String> = ids.map(|id| format!("{}", CodecId::new(id))).collect();
+    if names.is_empty() {
+        String::from("none")
+    } else {
+        names.join(", ")
     }
 }
 
@@ -151,6 +186,7 @@ pub struct ChannelBuilder {
     allow_plaintext: bool,
     limits: Limits,
     timeout: Option<Duration>,
+    codecs: Option<Vec<CodecId>>,
     session: SessionConfig,
 }
 
@@ -159,6 +195,15 @@ impl ChannelBuilder {
     /// Without it, such links are refused.
     pub fn allow_plaintext(mut self) -> Self {
         self.allow_plaintext = true;
+        self
+    }
+
+    /// Restricts the codecs this channel may use. An op is then called with
+    /// the first codec of its own list that is both here and accepted by
+    /// the server; with none in common, the call fails with
+    /// `FAILED_PRECONDITION` before anything is sent.
+    pub fn codecs(mut self, codecs: &[CodecId]) -> Self {
+        self.codecs = Some(codecs.to_vec());
         self
     }
 
@@ -240,6 +285,7 @@ impl ChannelBuilder {
                 client,
                 limits: self.limits,
                 timeout: self.timeout,
+                codecs: self.codecs,
                 peer_ops,
             }),
         })

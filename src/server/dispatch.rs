@@ -4,7 +4,7 @@ use core::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
-use prism_codecs::{Codec, Decode, Limits, Payload};
+use prism_codecs::{Codec, CodecId, Limits, Payload, View};
 use prism_reflect::{OpDescriptor, OpId, ServiceDescriptor};
 use prism_transport::Code;
 use prism_transport::driver::{ConnectionInfo, HandlerFuture, Outcome};
@@ -13,6 +13,7 @@ use tracing::Instrument;
 
 use crate::Context;
 use crate::response::IntoReply;
+use prism_codecs::{CodecSet, DecodeAs, codec_names as names};
 
 /// The future of one dispatched call.
 pub type Dispatched = HandlerFuture;
@@ -49,32 +50,69 @@ fn ready(code: Code, message: String) -> Dispatched {
     Box::pin(core::future::ready(Outcome::Fail { code, message }))
 }
 
-/// Serves a unary op: checks the codec, decodes the request (a failure is
-/// `INVALID_ARGUMENT`, never a timeout), runs `handler` inside the call's
-/// [`Context`] and a tracing span, and encodes its result.
-pub fn unary<C, Req, R, F, Fut>(call: Incoming, op: &'static OpDescriptor, handler: F) -> Dispatched
+/// Serves a unary op: checks the call's codec is one the op accepts,
+/// decodes the request with it (a failure is `INVALID_ARGUMENT`, never a
+/// timeout), runs `handler` inside the call's [`Context`] and a tracing span,
+/// and encodes its result with the same codec.
+pub fn unary<S, Req, R, F, Fut>(call: Incoming, op: &'static OpDescriptor, handler: F) -> Dispatched
 where
-    C: Codec,
-    Req: Decode<C>,
-    R: IntoReply<C>,
+    S: CodecSet,
+    Req: DecodeAs<S>,
+    R: IntoReply<S>,
     F: FnOnce(Req) -> Fut,
     Fut: Future<Output = R> + Send + 'static,
 {
-    if call.codec != C::ID.get() {
+    serve::<S, R, Fut>(call, op, |payload, codec, limits| {
+        Req::decode_as(codec, payload, limits).map(handler)
+    })
+}
+
+/// Serves a unary op whose handler reads its request in place: the payload
+/// is validated and handed over as `C`'s view of `T` (for rkyv, an
+/// [`Archived<T>`](crate::Archived)), never decoded or copied.
+pub fn unary_view<C, T, R, F, Fut>(
+    call: Incoming,
+    op: &'static OpDescriptor,
+    handler: F,
+) -> Dispatched
+where
+    C: Codec,
+    T: View<C>,
+    R: IntoReply<C>,
+    F: FnOnce(T::View) -> Fut,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    serve::<C, R, Fut>(call, op, |payload, _codec, limits| {
+        T::view(payload.clone(), limits).map(handler)
+    })
+}
+
+fn serve<S, R, Fut>(
+    call: Incoming,
+    op: &'static OpDescriptor,
+    start: impl FnOnce(&Payload, CodecId, &Limits) -> Result<Fut, prism_codecs::DecodeError>,
+) -> Dispatched
+where
+    S: CodecSet,
+    R: IntoReply<S>,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let codec = CodecId::new(call.codec);
+    if !S::IDS.contains(&codec) {
         return ready(
             Code::InvalidArgument,
             format!(
-                "{} does not accept codec {:#06x}; it takes {} ({})",
+                "{} does not accept codec {codec}; it takes {}",
                 op.full_name(),
-                call.codec,
-                C::NAME,
-                C::ID
+                names::<S>()
             ),
         );
     }
     let (first, rest) = call.body.into_parts();
-    let request = match Req::decode(&Payload::from_segments(first, rest), &call.limits) {
-        Ok(request) => request,
+    let payload = Payload::from_segments(first, rest);
+    let limits = call.limits;
+    let fut = match start(&payload, codec, &limits) {
+        Ok(fut) => fut,
         Err(e) => {
             return ready(
                 Code::InvalidArgument,
@@ -82,13 +120,12 @@ where
             );
         }
     };
-    let limits = call.limits;
+    drop(payload);
     let span = tracing::debug_span!("prism.serve", service = op.service(), method = op.method());
     let context = Context::new(op, call.deadline, call.connection);
-    let fut = handler(request);
     Box::pin(
         context
-            .scope(async move { fut.await.into_outcome(op, &limits) })
+            .scope(async move { fut.await.into_outcome(codec, op, &limits) })
             .instrument(span),
     )
 }

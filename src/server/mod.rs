@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use dispatch::{Dispatch, Dispatched, Incoming, unary, unknown_op};
+pub use dispatch::{Dispatch, Dispatched, Incoming, unary, unary_view, unknown_op};
 
 use crate::{BuildError, ServeError};
 use router::{Router, op_entry};
