@@ -55,6 +55,7 @@
 //! Types derive [`Facet`] through this crate: `#[facet(crate = prism::facet)]`
 //! tells the derive where facet lives, so no direct `facet` dependency is needed.
 
+mod checks;
 mod client;
 mod context;
 mod error;
@@ -116,6 +117,7 @@ pub mod mem {
 /// Items the `#[prism::service]` macro expands to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::checks::{CarriedBy, ViewedBy, carried_by, viewed_by};
     pub use crate::server::{Dispatch, Dispatched, Incoming, unary, unary_view, unknown_op};
     pub use ::facet;
     pub use std::sync::Arc;

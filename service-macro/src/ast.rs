@@ -14,7 +14,7 @@ use syn::{
     PathArguments, ReturnType, TraitItem, TraitItemFn, Type,
 };
 
-use crate::attr::{MethodOptions, ServiceArgs, is_method_attr};
+use crate::attr::{CodecList, MethodOptions, ServiceArgs, is_method_attr};
 use crate::case;
 use crate::ctxt::Errors;
 
@@ -48,9 +48,11 @@ pub(crate) struct Method<'a> {
     pub(crate) item: &'a TraitItemFn,
     /// The method name as it appears on the wire (`type` for `r#type`).
     pub(crate) name: String,
-    /// Options from `#[prism(...)]`.
-    #[allow(dead_code)] // no method options exist yet; `codec` and `permission` come next
-    pub(crate) options: MethodOptions,
+    /// The codecs the op accepts, in preference order: the method's
+    /// `codec`/`codecs`, else the service's, else postcard.
+    pub(crate) codecs: CodecList,
+    /// What travels as the request.
+    pub(crate) request_kind: RequestKind<'a>,
     /// The method's doc text.
     pub(crate) doc: String,
     /// How the method takes `self`.
@@ -63,6 +65,18 @@ pub(crate) struct Method<'a> {
     pub(crate) request: Ident,
     /// The op id constant (`ADD`).
     pub(crate) op_const: Ident,
+}
+
+/// What travels as an op's request.
+pub(crate) enum RequestKind<'a> {
+    /// A generated struct with one field per argument (`AddRequest`).
+    Struct,
+    /// The only argument itself, as written: ops with one argument and a
+    /// codec other than postcard, so a codec's own message type travels as is.
+    Bare(&'a Type),
+    /// The only argument is `Archived<T>`: `T` travels, and the handler
+    /// reads it in place through the codec's view.
+    View(&'a Type),
 }
 
 /// How a method takes `self`.
@@ -126,7 +140,9 @@ impl<'a> Service<'a> {
         let mut others = Vec::new();
         for trait_item in &item.items {
             match trait_item {
-                TraitItem::Fn(method) => methods.push(Method::from_syn(method, errors)),
+                TraitItem::Fn(method) => {
+                    methods.push(Method::from_syn(method, args.codecs.as_ref(), errors))
+                }
                 other => others.push(other),
             }
         }
@@ -147,7 +163,11 @@ impl<'a> Service<'a> {
 }
 
 impl<'a> Method<'a> {
-    fn from_syn(item: &'a TraitItemFn, errors: &mut Errors) -> Self {
+    fn from_syn(
+        item: &'a TraitItemFn,
+        service_codecs: Option<&CodecList>,
+        errors: &mut Errors,
+    ) -> Self {
         let sig = &item.sig;
         let name = sig.ident.unraw().to_string();
 
@@ -199,10 +219,26 @@ impl<'a> Method<'a> {
             }
         };
 
+        let options = MethodOptions::parse(&item.attrs, errors);
+        let codecs = options
+            .codecs
+            .clone()
+            .or_else(|| service_codecs.cloned())
+            .unwrap_or_else(|| CodecList::postcard(span));
+        let request_kind = match args.as_slice() {
+            [only] => match archived_inner(only.ty) {
+                Some(inner) => RequestKind::View(inner),
+                None if !codecs.is_postcard_only() => RequestKind::Bare(only.ty),
+                None => RequestKind::Struct,
+            },
+            _ => RequestKind::Struct,
+        };
+
         Method {
             item,
             name,
-            options: MethodOptions::parse(&item.attrs, errors),
+            codecs,
+            request_kind,
             doc: doc_string(&item.attrs),
             receiver,
             args,
@@ -258,6 +294,21 @@ impl<'a> Output<'a> {
             _ => None,
         }
     }
+}
+
+/// `T` when `ty` is written `Archived<T>` (any path ending so).
+pub(crate) fn archived_inner(ty: &Type) -> Option<&Type> {
+    if let Type::Path(path) = ty
+        && path.qself.is_none()
+        && let Some(last) = path.path.segments.last()
+        && last.ident == "Archived"
+        && let PathArguments::AngleBracketed(generics) = &last.arguments
+        && generics.args.len() == 1
+        && let Some(GenericArgument::Type(inner)) = generics.args.first()
+    {
+        return Some(inner);
+    }
+    None
 }
 
 /// An identifier from a derived name, or `None` if the name is not one

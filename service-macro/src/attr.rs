@@ -13,6 +13,7 @@ use syn::ext::IdentExt;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
 use syn::parse::Parser;
+use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Token};
 
 use crate::ctxt::Errors;
@@ -20,7 +21,7 @@ use crate::ctxt::Errors;
 /// The name of the method attribute, `#[prism(...)]`.
 const METHOD_ATTR: &str = "prism";
 
-/// Arguments of `#[prism::service(package = "...", name = "...")]`.
+/// Arguments of `#[prism::service(package = "...", name = "...", codec = ..)]`.
 #[derive(Default)]
 pub(crate) struct ServiceArgs {
     /// `package = "demo"`: the package in op ids (`demo.Calc/add`).
@@ -28,10 +29,13 @@ pub(crate) struct ServiceArgs {
     /// `name = "Calculator"`: the service name on the wire; defaults to the
     /// trait name.
     pub(crate) name: Option<LitStr>,
+    /// `codec = rkyv` or `codecs = [rkyv, flatbuffers]`: the default for
+    /// every op; postcard when absent.
+    pub(crate) codecs: Option<CodecList>,
 }
 
 impl ServiceArgs {
-    const KEYS: &[&str] = &["package", "name"];
+    const KEYS: &[&str] = &["package", "name", "codec", "codecs"];
 
     /// Reads the attribute's arguments, reporting every problem to `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
@@ -46,6 +50,7 @@ impl ServiceArgs {
                 match key {
                     "package" => args.package = string(key, "demo", &meta, errors)?,
                     "name" => args.name = string(key, "Calculator", &meta, errors)?,
+                    "codec" | "codecs" => set_codecs(&mut args.codecs, key, &meta, errors)?,
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 }
                 Ok(())
@@ -56,18 +61,20 @@ impl ServiceArgs {
 }
 
 /// Options of one method, from its `#[prism(...)]` attributes.
-///
-/// No keys are known yet; `codec` and `permission` land here next.
 #[derive(Default)]
-pub(crate) struct MethodOptions {}
+pub(crate) struct MethodOptions {
+    /// `codec = rkyv` or `codecs = [rkyv, flatbuffers]`: overrides the
+    /// service's default.
+    pub(crate) codecs: Option<CodecList>,
+}
 
 impl MethodOptions {
-    const KEYS: &[&str] = &[];
+    const KEYS: &[&str] = &["codec", "codecs"];
 
     /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
     /// across all of them).
     pub(crate) fn parse(attrs: &[Attribute], errors: &mut Errors) -> Self {
-        let parsed = MethodOptions::default();
+        let mut parsed = MethodOptions::default();
         let mut seen = Vec::new();
         for attr in attrs.iter().filter(|attr| is_method_attr(attr)) {
             let syn::Meta::List(list) = &attr.meta else {
@@ -83,11 +90,162 @@ impl MethodOptions {
                 Self::KEYS,
                 &mut seen,
                 errors,
-                |key, _meta, _errors| unreachable!("`{key}` is in KEYS but has no arm"),
+                |key, meta, errors| match key {
+                    "codec" | "codecs" => set_codecs(&mut parsed.codecs, key, &meta, errors),
+                    _ => unreachable!("`{key}` is in KEYS but has no arm"),
+                },
             );
         }
         parsed
     }
+}
+
+/// The codecs an op accepts, in preference order, as written.
+#[derive(Clone)]
+pub(crate) struct CodecList {
+    /// Each codec: a built-in name or a user codec's type path.
+    pub(crate) codecs: Vec<CodecRef>,
+    /// Where the option was written, for errors about the whole list.
+    pub(crate) span: proc_macro2::Span,
+}
+
+impl CodecList {
+    /// The default: postcard alone.
+    pub(crate) fn postcard(span: proc_macro2::Span) -> Self {
+        CodecList {
+            codecs: vec![CodecRef {
+                ty: quote::quote!(::prism::Postcard),
+                name: String::from("postcard"),
+                is_rkyv: false,
+                is_postcard: true,
+            }],
+            span,
+        }
+    }
+
+    /// Whether postcard is the only codec.
+    pub(crate) fn is_postcard_only(&self) -> bool {
+        matches!(self.codecs.as_slice(), [only] if only.is_postcard)
+    }
+
+    /// Whether rkyv is among the codecs.
+    pub(crate) fn has_rkyv(&self) -> bool {
+        self.codecs.iter().any(|c| c.is_rkyv)
+    }
+
+    /// The codec set type: the codec, or a tuple of them.
+    pub(crate) fn set_type(&self) -> TokenStream {
+        let types = self.codecs.iter().map(|c| &c.ty);
+        match self.codecs.as_slice() {
+            [only] => only.ty.clone(),
+            _ => quote::quote!((#(#types,)*)),
+        }
+    }
+}
+
+/// One codec named in `codec = ..` / `codecs = [..]`.
+#[derive(Clone)]
+pub(crate) struct CodecRef {
+    /// The type implementing `::prism::Codec`.
+    pub(crate) ty: TokenStream,
+    /// The name as written, for messages and duplicate checks.
+    pub(crate) name: String,
+    /// Whether this is the built-in rkyv codec (generated request structs
+    /// then derive rkyv's traits too).
+    pub(crate) is_rkyv: bool,
+    /// Whether this is the built-in postcard codec.
+    pub(crate) is_postcard: bool,
+}
+
+/// The built-in codecs, by the lowercase name options use for them.
+const BUILTIN_CODECS: &[(&str, &str)] = &[
+    ("postcard", "Postcard"),
+    ("rkyv", "Rkyv"),
+    ("flatbuffers", "FlatBuffers"),
+    ("frame", "Frame"),
+];
+
+/// Reads `codec = <codec>` or `codecs = [<codec>, ..]` (each a built-in
+/// name or a type path) into `slot`; `codec` and `codecs` exclude each other.
+fn set_codecs(
+    slot: &mut Option<CodecList>,
+    key: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let span = meta.path.span();
+    if slot.is_some() {
+        errors.push(meta.error("give either `codec = ..` or `codecs = [..]`, not both"));
+        return skip_value(meta);
+    }
+    if !meta.input.peek(Token![=]) {
+        errors.push(meta.error(format!(
+            "`{key}` takes a codec: `codec = rkyv`, `codecs = [rkyv, flatbuffers]` or a type path"
+        )));
+        return skip_value(meta);
+    }
+    let input = meta.value()?;
+    let paths: Vec<syn::Path> = if key == "codecs" {
+        let content;
+        syn::bracketed!(content in input);
+        content
+            .parse_terminated(syn::Path::parse_mod_style, Token![,])?
+            .into_iter()
+            .collect()
+    } else {
+        vec![input.call(syn::Path::parse_mod_style)?]
+    };
+    if paths.is_empty() {
+        errors.push(meta.error("`codecs = [..]` needs at least one codec"));
+        return Ok(());
+    }
+    if paths.len() > 4 {
+        errors.push(meta.error("an op may accept at most 4 codecs"));
+        return Ok(());
+    }
+    let mut codecs: Vec<CodecRef> = Vec::new();
+    for path in paths {
+        let name = path_string(&path);
+        if codecs.iter().any(|c| c.name == name) {
+            errors.spanned(&path, format!("codec `{name}` is listed twice"));
+            continue;
+        }
+        let builtin = path
+            .get_ident()
+            .and_then(|ident| BUILTIN_CODECS.iter().find(|(n, _)| ident == n));
+        let codec = match builtin {
+            Some((lower, upper)) => {
+                let ty = syn::Ident::new(upper, path.span());
+                CodecRef {
+                    ty: quote::quote!(::prism::#ty),
+                    name,
+                    is_rkyv: *lower == "rkyv",
+                    is_postcard: *lower == "postcard",
+                }
+            }
+            None if path
+                .get_ident()
+                .is_some_and(|i| i.to_string().starts_with(|c: char| c.is_lowercase())) =>
+            {
+                errors.spanned(
+                    &path,
+                    format!(
+                        "unknown codec `{name}`: the built-in codecs are postcard, rkyv, flatbuffers and frame; name your own codec by its type path"
+                    ),
+                );
+                continue;
+            }
+            None => CodecRef {
+                ty: quote::quote!(#path),
+                name,
+                is_rkyv: false,
+                is_postcard: false,
+            },
+        };
+        codecs.push(codec);
+    }
+    *slot = Some(CodecList { codecs, span });
+    Ok(())
 }
 
 /// Whether `attr` is a method's `#[prism(...)]` (which the macro consumes).
@@ -241,12 +399,12 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown option `colour` in `#[prism::service(...)]`; expected one of `package`, `name`",
+                "unknown option `colour` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`",
                 "`package` takes a string literal, like `package = \"demo\"`",
                 "`name` takes a string literal, like `name = \"Calculator\"`",
                 "duplicate option `package`",
-                "unknown option `nested` in `#[prism::service(...)]`; expected one of `package`, `name`",
-                "unknown option `flag` in `#[prism::service(...)]`; expected one of `package`, `name`",
+                "unknown option `nested` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`",
+                "unknown option `flag` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`",
             ]
         );
         // A repeated key is skipped, even when its first value was bad.
@@ -258,6 +416,7 @@ mod tests {
     fn method_options_reject_unknown_keys_and_bad_forms() {
         let attrs: Vec<Attribute> = vec![
             parse_quote!(#[prism(codec = rkyv, permission = "x")]),
+            parse_quote!(#[prism(codecs = [rkyv, tensor, rkyv, my::Codec])]),
             parse_quote!(#[prism]),
             parse_quote!(#[prism = "fast"]),
             parse_quote!(#[prism()]),
@@ -268,8 +427,8 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `codec`: `#[prism(...)]` takes no options yet",
-                "unknown option `permission`: `#[prism(...)]` takes no options yet",
+                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`",
+                "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
             ]

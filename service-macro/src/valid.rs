@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use syn::visit::{self, Visit};
 use syn::{Pat, TraitItem, Type};
 
-use crate::ast::{Method, Receiver, Service};
+use crate::ast::{Method, Receiver, RequestKind, Service};
 use crate::attr::is_method_attr;
 use crate::ctxt::Errors;
 
@@ -27,6 +27,7 @@ pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
         check_receiver(method, errors);
         check_method_attrs(method, errors);
         check_arguments(method, errors);
+        check_views(method, errors);
         check_output(method, errors);
     }
     check_names(service, errors);
@@ -219,6 +220,29 @@ fn check_arguments(method: &Method<'_>, errors: &mut Errors) {
             ),
         }
         check_type(arg.ty, "argument", errors);
+    }
+}
+
+/// `Archived<T>` (a zero-copy view) must be the op's only argument, and the
+/// op must have one codec: the view is that codec's.
+fn check_views(method: &Method<'_>, errors: &mut Errors) {
+    if method.args.len() > 1 {
+        for arg in &method.args {
+            if crate::ast::archived_inner(arg.ty).is_some() {
+                errors.spanned(
+                    arg.ty,
+                    "a zero-copy view (`Archived<T>`) must be the op's only argument",
+                );
+            }
+        }
+    }
+    if let RequestKind::View(_) = method.request_kind
+        && method.codecs.codecs.len() != 1
+    {
+        errors.push(syn::Error::new(
+            method.codecs.span,
+            "an op whose argument is a zero-copy view (`Archived<T>`) takes exactly one codec, the one whose view it is",
+        ));
     }
 }
 

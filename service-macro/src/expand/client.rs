@@ -2,10 +2,10 @@
 //! a `::prism::UnaryCall` to `.await`.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{ToTokens, quote};
 
 use super::Gen;
-use crate::ast::{Method, Output};
+use crate::ast::{Method, Output, RequestKind};
 
 impl Gen<'_, '_> {
     /// `pub struct CalcClient { channel: ::prism::Channel }`.
@@ -74,20 +74,39 @@ impl Gen<'_, '_> {
             docs.push(&generated_doc);
         }
 
-        let params = method.args.iter().map(|arg| {
-            let (name, ty) = (&arg.ident, arg.ty);
-            quote!(#name: #ty)
-        });
-        let names = method.args.iter().map(|arg| &arg.ident);
-        let value = if method.args.is_empty() {
-            quote!(#module::#request)
-        } else {
-            quote!(#module::#request { #(#names),* })
+        let set = method.codecs.set_type();
+        let (params, request_ty, value) = match method.request_kind {
+            RequestKind::Struct => {
+                let params: Vec<TokenStream> = method
+                    .args
+                    .iter()
+                    .map(|arg| {
+                        let (name, ty) = (&arg.ident, arg.ty);
+                        quote!(#name: #ty)
+                    })
+                    .collect();
+                let names = method.args.iter().map(|arg| &arg.ident);
+                let value = if method.args.is_empty() {
+                    quote!(#module::#request)
+                } else {
+                    quote!(#module::#request { #(#names),* })
+                };
+                (params, quote!(#module::#request), value)
+            }
+            // The client sends the value; for a view, the server reads it in place.
+            RequestKind::Bare(ty) | RequestKind::View(ty) => {
+                let name = &method.args[0].ident;
+                (
+                    vec![quote!(#name: #ty)],
+                    ty.to_token_stream(),
+                    quote!(#name),
+                )
+            }
         };
         quote! {
             #(#docs)*
             #vis fn #ident(&self, #(#params),*)
-                -> ::prism::UnaryCall<::prism::Postcard, #module::#request, #response>
+                -> ::prism::UnaryCall<#set, #request_ty, #response>
             {
                 ::prism::UnaryCall::new(
                     ::core::clone::Clone::clone(&self.channel),

@@ -2,11 +2,12 @@
 //! the op table `OPS` and the `SERVICE` descriptor.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, quote, quote_spanned};
 use syn::ext::IdentExt;
+use syn::spanned::Spanned;
 
 use super::Gen;
-use crate::ast::Method;
+use crate::ast::{Method, RequestKind};
 
 impl Gen<'_, '_> {
     /// `mod calc { use super::*; … }`.
@@ -21,7 +22,13 @@ impl Gen<'_, '_> {
             .service
             .methods
             .iter()
+            .filter(|method| matches!(method.request_kind, RequestKind::Struct))
             .map(|method| self.request_struct(method));
+        let checks = self
+            .service
+            .methods
+            .iter()
+            .map(|method| self.codec_check(method));
         let consts = self
             .service
             .methods
@@ -44,6 +51,7 @@ impl Gen<'_, '_> {
                 #(#consts)*
                 #ops
                 #service
+                #(#checks)*
             }
         }
     }
@@ -71,12 +79,89 @@ impl Gen<'_, '_> {
         // `traits(Debug)` names the derived traits instead of letting facet
         // probe for them: the probe (the `impls` crate) names `Sized`
         // unqualified, which breaks under `#![no_implicit_prelude]`.
+        // Every request derives `Facet` (schemas and fingerprints need it,
+        // and postcard and FlatBuffers carry it); rkyv needs its own traits.
+        let rkyv = method.codecs.has_rkyv().then(|| {
+            quote! {
+                #[derive(
+                    ::prism::__private::rkyv::Archive,
+                    ::prism::__private::rkyv::Serialize,
+                    ::prism::__private::rkyv::Deserialize,
+                )]
+                #[rkyv(crate = ::prism::__private::rkyv)]
+            }
+        });
         quote! {
             #[doc = #doc]
             #[derive(::prism::__private::facet::Facet, ::core::fmt::Debug)]
             #[facet(crate = ::prism::__private::facet)]
             #[facet(traits(Debug))]
+            #rkyv
             #vis struct #ident #body
+        }
+    }
+
+    /// The request type as named inside the generated module.
+    pub(super) fn request_type_inner(&self, method: &Method<'_>) -> TokenStream {
+        match method.request_kind {
+            RequestKind::Struct => method.request.to_token_stream(),
+            RequestKind::Bare(ty) | RequestKind::View(ty) => self.relocate.ty(ty).to_token_stream(),
+        }
+    }
+
+    /// The op's codec set type, as named inside the generated module.
+    fn codec_set_inner(&self, method: &Method<'_>) -> TokenStream {
+        let types: Vec<TokenStream> = method
+            .codecs
+            .codecs
+            .iter()
+            .map(|codec| match syn::parse2::<syn::Type>(codec.ty.clone()) {
+                Ok(ty) => self.relocate.ty(&ty).to_token_stream(),
+                Err(_) => codec.ty.clone(),
+            })
+            .collect();
+        match types.as_slice() {
+            [only] => only.clone(),
+            _ => quote!((#(#types,)*)),
+        }
+    }
+
+    /// Compile-time proof that the op's codecs can carry its types, so a
+    /// type a codec cannot carry is an error at the op, naming the op, the
+    /// codec and the missing trait.
+    fn codec_check(&self, method: &Method<'_>) -> TokenStream {
+        let op = &method.item.sig.ident;
+        let set = self.codec_set_inner(method);
+        let request = self.request_type_inner(method);
+        let request_check = match method.request_kind {
+            RequestKind::View(ty) => {
+                quote_spanned!(ty.span()=> ::prism::__private::viewed_by::<#set, #op, #request>();)
+            }
+            RequestKind::Bare(ty) => {
+                quote_spanned!(ty.span()=> ::prism::__private::carried_by::<#set, #op, #request>();)
+            }
+            RequestKind::Struct => quote!(::prism::__private::carried_by::<#set, #op, #request>();),
+        };
+        let mut checks = vec![request_check];
+        for ty in [method.output.response(), method.output.error()]
+            .into_iter()
+            .flatten()
+        {
+            let relocated = self.relocate.ty(ty);
+            checks.push(quote_spanned!(ty.span()=> ::prism::__private::carried_by::<#set, #op, #relocated>();));
+        }
+        if method.output.response().is_none() {
+            checks.push(quote!(::prism::__private::carried_by::<#set, #op, ()>();));
+        }
+        quote! {
+            const _: () = {
+                #[allow(non_camel_case_types, dead_code)]
+                enum #op {}
+                #[allow(dead_code)]
+                fn check() {
+                    #(#checks)*
+                }
+            };
         }
     }
 
@@ -111,7 +196,8 @@ impl Gen<'_, '_> {
     /// fingerprints are `prism::reflect`'s to compute.
     fn op_descriptor(&self, method: &Method<'_>) -> TokenStream {
         let (service, name) = (&self.service.name, &method.name);
-        let (id, request) = (&method.op_const, &method.request);
+        let id = &method.op_const;
+        let request = self.request_type_inner(method);
         let response = match method.output.response() {
             Some(ty) => self.relocate.ty(ty).to_token_stream(),
             None => quote!(()),
@@ -133,6 +219,14 @@ impl Gen<'_, '_> {
         if let Some(error) = method.output.error() {
             let error = self.relocate.ty(error);
             op.extend(quote!(.with_error(<#error as ::prism::__private::facet::Facet>::SHAPE)));
+        }
+        if !method.codecs.is_postcard_only() {
+            let set = self.codec_set_inner(method);
+            let types: Vec<TokenStream> = match syn::parse2::<syn::TypeTuple>(set.clone()) {
+                Ok(tuple) => tuple.elems.iter().map(ToTokens::to_token_stream).collect(),
+                Err(_) => vec![set],
+            };
+            op.extend(quote!(.with_codecs(&[#(<#types as ::prism::Codec>::ID),*])));
         }
         let doc = &method.doc;
         if !doc.is_empty() {

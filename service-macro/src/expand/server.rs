@@ -5,7 +5,7 @@ use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::Gen;
-use crate::ast::{Method, Output};
+use crate::ast::{Method, Output, RequestKind};
 
 impl Gen<'_, '_> {
     /// `pub struct CalcServer<S> { inner: Arc<S> }`.
@@ -114,25 +114,57 @@ impl Gen<'_, '_> {
             Output::Fallible { .. } => quote!(::prism::Fallible),
             Output::Unit | Output::Plain(_) => quote!(::prism::Plain),
         };
-        let binding = if method.args.is_empty() {
-            quote!(_)
-        } else {
-            quote!(req)
+        let set = method.codecs.set_type();
+        let call = |args: TokenStream| {
+            quote! {
+                #wrap(<#param as #ident>::#name(&*svc #args).await)
+            }
         };
-        let args = method.args.iter().map(|arg| {
-            let field = &arg.ident;
-            quote!(, req.#field)
-        });
+        let dispatch = match method.request_kind {
+            RequestKind::Struct => {
+                let binding = if method.args.is_empty() {
+                    quote!(_)
+                } else {
+                    quote!(req)
+                };
+                let args = method.args.iter().map(|arg| {
+                    let field = &arg.ident;
+                    quote!(, req.#field)
+                });
+                let body = call(quote!(#(#args)*));
+                quote! {
+                    ::prism::__private::unary::<#set, #module::#request, _, _, _>(
+                        call,
+                        &#module::OPS[#index],
+                        move |#binding: #module::#request| async move { #body },
+                    )
+                }
+            }
+            RequestKind::Bare(ty) => {
+                let body = call(quote!(, req));
+                quote! {
+                    ::prism::__private::unary::<#set, #ty, _, _, _>(
+                        call,
+                        &#module::OPS[#index],
+                        move |req: #ty| async move { #body },
+                    )
+                }
+            }
+            RequestKind::View(ty) => {
+                let body = call(quote!(, req));
+                quote! {
+                    ::prism::__private::unary_view::<#set, #ty, _, _, _>(
+                        call,
+                        &#module::OPS[#index],
+                        move |req| async move { #body },
+                    )
+                }
+            }
+        };
         quote! {
             if op == #module::#op_const.get() {
                 let svc = ::core::clone::Clone::clone(&self.inner);
-                return ::prism::__private::unary::<::prism::Postcard, #module::#request, _, _, _>(
-                    call,
-                    &#module::OPS[#index],
-                    move |#binding: #module::#request| async move {
-                        #wrap(<#param as #ident>::#name(&*svc #(#args)*).await)
-                    },
-                );
+                return #dispatch;
             }
         }
     }
