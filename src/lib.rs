@@ -94,9 +94,9 @@ pub use prism_reflect::{
 
 #[doc(inline)]
 pub use prism_codecs::{
-    Capabilities, Codec, CodecInfo, CodecRegistry, CodecSet, Decode, DecodeAs, DecodeError, Encode,
-    EncodeAs, EncodeBuf, EncodeError, Encoded, Limits, Payload, PlanError, Postcard, RegistryError,
-    View, postcard,
+    Archived, Capabilities, Codec, CodecInfo, CodecRegistry, CodecSet, Decode, DecodeAs,
+    DecodeError, Encode, EncodeAs, EncodeBuf, EncodeError, Encoded, Frame, Framed, Limits, Payload,
+    PlanError, Postcard, RegistryError, Rkyv, View, frame, postcard,
 };
 
 /// Transports: links, session settings, and the in-memory pair.
@@ -120,6 +120,7 @@ pub mod __private {
     pub use crate::checks::{CarriedBy, ViewedBy, carried_by, viewed_by};
     pub use crate::server::{Dispatch, Dispatched, Incoming, unary, unary_view, unknown_op};
     pub use ::facet;
+    pub use ::rkyv;
     pub use std::sync::Arc;
 }
 

@@ -34,9 +34,7 @@ static CALC: prism::ServiceDescriptor = prism::ServiceDescriptor::new("demo", "C
 #[test]
 fn encode_and_decode_through_the_codec_traits() {
     let mut buf = EncodeBuf::new();
-    Add { a: 2, b: -3 }
-        .encode(&mut buf, &Limits::default())
-        .expect("encode");
+    Encode::<Postcard>::encode(&Add { a: 2, b: -3 }, &mut buf, &Limits::default()).expect("encode");
     let payload = Payload::new(buf.finish().into_contiguous());
     let back = <Add as Decode<Postcard>>::decode(&payload, &Limits::default()).expect("decode");
     assert_eq!(back, Add { a: 2, b: -3 });

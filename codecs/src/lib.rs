@@ -34,12 +34,17 @@ mod codec;
 mod codec_set;
 mod encode_buf;
 mod error;
+pub mod flatbuffers;
+pub mod frame;
 mod limits;
 mod payload;
-#[allow(unsafe_code)] // The only unsafe code in the crate: see the module docs.
+#[allow(unsafe_code)] // Plans are run on raw pointers: see the module docs.
 pub mod postcard;
 mod registry;
+pub mod rkyv;
 
+#[doc(inline)]
+pub use crate::flatbuffers::FlatBuffers;
 #[doc(inline)]
 pub use codec::{Capabilities, Codec, CodecInfo, Decode, Encode, View};
 #[doc(inline)]
@@ -48,6 +53,8 @@ pub use codec_set::{CodecSet, DecodeAs, EncodeAs, names as codec_names};
 pub use encode_buf::{EncodeBuf, Encoded};
 #[doc(inline)]
 pub use error::{DecodeError, EncodeError, PlanError, RegistryError};
+#[doc(inline)]
+pub use frame::{Frame, Framed};
 #[doc(inline)]
 pub use limits::Limits;
 #[doc(inline)]
@@ -58,10 +65,29 @@ pub use postcard::Postcard;
 pub use prism_reflect::CodecId;
 #[doc(inline)]
 pub use registry::CodecRegistry;
+#[doc(inline)]
+pub use rkyv::{Archived, Rkyv};
 
 /// The codecs built into this version of Prism.
-pub const BUILTIN_CODECS: &[CodecInfo] = &[CodecInfo {
-    id: <Postcard as Codec>::ID,
-    name: <Postcard as Codec>::NAME,
-    capabilities: <Postcard as Codec>::CAPABILITIES,
-}];
+pub const BUILTIN_CODECS: &[CodecInfo] = &[
+    CodecInfo {
+        id: <Postcard as Codec>::ID,
+        name: <Postcard as Codec>::NAME,
+        capabilities: <Postcard as Codec>::CAPABILITIES,
+    },
+    CodecInfo {
+        id: <Rkyv as Codec>::ID,
+        name: <Rkyv as Codec>::NAME,
+        capabilities: <Rkyv as Codec>::CAPABILITIES,
+    },
+    CodecInfo {
+        id: <FlatBuffers as Codec>::ID,
+        name: <FlatBuffers as Codec>::NAME,
+        capabilities: <FlatBuffers as Codec>::CAPABILITIES,
+    },
+    CodecInfo {
+        id: <frame::Frame as Codec>::ID,
+        name: <frame::Frame as Codec>::NAME,
+        capabilities: <frame::Frame as Codec>::CAPABILITIES,
+    },
+];

@@ -232,7 +232,10 @@ mod tests {
         let body_ptr = body.as_ptr();
         let payload = Payload::from_segments(head, vec![body, Bytes::new()]);
         assert_eq!(payload.segment_count(), 2);
-        assert_eq!(payload.segments().nth(1).map(|s| s.as_ptr()), Some(body_ptr));
+        assert_eq!(
+            payload.segments().nth(1).map(|s| s.as_ptr()),
+            Some(body_ptr)
+        );
         assert_eq!(payload.len(), 104);
         let before = Payload::segment_joins();
         assert_eq!(&payload[..4], b"head");

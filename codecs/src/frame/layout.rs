@@ -1,0 +1,122 @@
+//! Parsing the frame layout of a received payload, with every length
+//! checked before it is used.
+
+use core::ops::Range;
+
+use bytes::Bytes;
+
+use crate::{DecodeError, Limits, Payload};
+
+/// The most segments one frame may carry.
+pub const MAX_SEGMENTS: usize = 1 << 16;
+
+fn invalid(message: impl Into<String>) -> DecodeError {
+    DecodeError::Codec {
+        codec: "frame",
+        message: message.into(),
+    }
+}
+
+fn padded(len: usize) -> Option<usize> {
+    len.checked_add(15).map(|n| n & !15)
+}
+
+/// Where the header and each segment lie in the payload.
+pub(super) struct Layout {
+    pub(super) header: Range<usize>,
+    pub(super) segments: Vec<Range<usize>>,
+}
+
+impl Layout {
+    pub(super) fn parse(payload: &Payload, limits: &Limits) -> Result<Layout, DecodeError> {
+        let total = payload.len();
+        let mut fixed = [0u8; 8];
+        read_at(payload, 0, &mut fixed)
+            .ok_or_else(|| invalid("payload is shorter than the frame prefix"))?;
+        let header_len = u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]) as usize;
+        let count = u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]) as usize;
+        if count > MAX_SEGMENTS {
+            return Err(invalid(format!(
+                "{count} segments exceed the limit of {MAX_SEGMENTS}"
+            )));
+        }
+        let lengths_end = 8 + 8 * count;
+        if lengths_end > total {
+            return Err(invalid(format!(
+                "{count} segment lengths do not fit a payload of {total} bytes"
+            )));
+        }
+        if count.saturating_mul(core::mem::size_of::<Range<usize>>()) > limits.max_alloc() {
+            return Err(DecodeError::AllocLimitExceeded {
+                limit: limits.max_alloc(),
+                at: 4,
+            });
+        }
+        let header_end = lengths_end
+            .checked_add(header_len)
+            .filter(|&end| end <= total)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "a header of {header_len} bytes does not fit the payload"
+                ))
+            })?;
+        let mut at = padded(header_end).ok_or_else(|| invalid("header overflows"))?;
+        let mut segments = Vec::with_capacity(count);
+        let mut word = [0u8; 8];
+        for i in 0..count {
+            read_at(payload, 8 + 8 * i, &mut word)
+                .ok_or_else(|| invalid("truncated segment lengths"))?;
+            let len = usize::try_from(u64::from_le_bytes(word))
+                .map_err(|_| invalid("segment length overflows"))?;
+            let end = at
+                .checked_add(len)
+                .filter(|&end| end <= total)
+                .ok_or_else(|| {
+                    invalid(format!("segment {i} of {len} bytes runs past the payload"))
+                })?;
+            segments.push(at..end);
+            at = padded(end).ok_or_else(|| invalid("segment overflows"))?;
+        }
+        if at != total {
+            return Err(invalid(format!(
+                "the layout ends at byte {at} but the payload has {total} bytes"
+            )));
+        }
+        Ok(Layout {
+            header: lengths_end..header_end,
+            segments,
+        })
+    }
+
+    /// The bytes of `range`: a slice of one received piece when it lies in
+    /// one (no copy), else a copy.
+    pub(super) fn range(&self, payload: &Payload, range: Range<usize>) -> Bytes {
+        let mut start = 0;
+        for piece in payload.segments() {
+            let end = start + piece.len();
+            if range.start >= start && range.end <= end {
+                return piece.slice(range.start - start..range.end - start);
+            }
+            start = end;
+        }
+        Bytes::copy_from_slice(&payload[range])
+    }
+}
+
+/// Copies `out.len()` bytes at `offset` out of the payload's pieces.
+fn read_at(payload: &Payload, offset: usize, out: &mut [u8]) -> Option<()> {
+    let mut filled = 0;
+    let mut start = 0;
+    for piece in payload.segments() {
+        let end = start + piece.len();
+        let want = offset + filled;
+        if want < end && filled < out.len() {
+            let from = want - start;
+            let n = (piece.len() - from).min(out.len() - filled);
+            out[filled..filled + n].copy_from_slice(&piece[from..from + n]);
+            filled += n;
+        }
+        start = end;
+    }
+    (filled == out.len()).then_some(())
+}

@@ -1,0 +1,140 @@
+//! The frame codec: segments travel without copies, the layout is checked
+//! before use, and bad input is an error, never a panic.
+
+use bytes::Bytes;
+use facet::Facet;
+use prism_codecs::frame::{self, Frame, Framed};
+use prism_codecs::{Decode, DecodeError, Encode, EncodeBuf, Encoded, Limits, Payload};
+
+#[derive(Facet, Debug, Clone, PartialEq)]
+struct Range {
+    file: String,
+    offsets: Vec<u64>,
+}
+
+fn message(sizes: &[usize]) -> Framed<Range> {
+    Framed {
+        header: Range {
+            file: "data.bin".into(),
+            offsets: sizes.iter().map(|&s| s as u64).collect(),
+        },
+        segments: sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| Bytes::from(vec![i as u8 + 1; n]))
+            .collect(),
+    }
+}
+
+fn encode(message: &Framed<Range>) -> Encoded {
+    let mut buf = EncodeBuf::new();
+    Encode::<Frame>::encode(message, &mut buf, &Limits::default()).expect("encode");
+    buf.finish()
+}
+
+fn decode(payload: &Payload) -> Result<Framed<Range>, DecodeError> {
+    Decode::<Frame>::decode(payload, &Limits::default())
+}
+
+#[test]
+fn round_trips_over_a_contiguous_buffer_with_aligned_segments() {
+    for sizes in [&[][..], &[0], &[1], &[16], &[17, 0, 4096], &[1 << 20, 3]] {
+        let message = message(sizes);
+        let payload = Payload::new(encode(&message).into_contiguous());
+        let back = decode(&payload).expect("decode");
+        assert_eq!(back, message);
+        for segment in back.segments.iter().filter(|s| !s.is_empty()) {
+            assert_eq!(segment.as_ptr().align_offset(16), 0, "segment not aligned");
+            // A slice of the received buffer, not a copy.
+            let base = payload.as_ptr() as usize;
+            let at = segment.as_ptr() as usize;
+            assert!(at >= base && at + segment.len() <= base + payload.len());
+        }
+    }
+}
+
+#[test]
+fn segments_are_never_copied_on_the_way_out_or_in_when_kept_apart() {
+    let message = message(&[5000, 70_000]);
+    let encoded = encode(&message);
+    let sent: Vec<*const u8> = message.segments.iter().map(|s| s.as_ptr()).collect();
+    assert!(
+        sent.iter()
+            .all(|p| encoded.segments().any(|s| s.as_ptr() == *p))
+    );
+    // As an in-process link hands them over: the same buffers, in pieces.
+    let (first, rest) = encoded.into_parts();
+    let joins = Payload::segment_joins();
+    let payload = Payload::from_segments(first, rest);
+    let back = decode(&payload).expect("decode");
+    assert_eq!(back, message);
+    let received: Vec<*const u8> = back.segments.iter().map(|s| s.as_ptr()).collect();
+    assert_eq!(received, sent);
+    assert_eq!(Payload::segment_joins(), joins, "the payload was joined");
+}
+
+#[test]
+fn truncated_and_padded_inputs_are_errors() {
+    let bytes = encode(&message(&[33, 7])).into_contiguous();
+    for len in 0..bytes.len() {
+        assert!(
+            decode(&Payload::copy_from_slice(&bytes[..len])).is_err(),
+            "prefix {len} decoded"
+        );
+    }
+    let mut longer = bytes.to_vec();
+    longer.extend_from_slice(&[0; 16]);
+    assert!(decode(&Payload::copy_from_slice(&longer)).is_err());
+}
+
+#[test]
+fn lying_lengths_are_errors_not_allocations() {
+    // A huge segment count with no room for its lengths.
+    let mut bytes = vec![0u8; 16];
+    bytes[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(decode(&Payload::copy_from_slice(&bytes)).is_err());
+    // A segment length past the end.
+    let good = encode(&message(&[8])).into_contiguous().to_vec();
+    let mut bad = good.clone();
+    bad[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(decode(&Payload::copy_from_slice(&bad)).is_err());
+    // A header length past the end.
+    let mut bad = good;
+    bad[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(decode(&Payload::copy_from_slice(&bad)).is_err());
+}
+
+#[test]
+fn random_bytes_never_panic() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..5000 {
+        let len = (round % 97) + 1;
+        let bytes: Vec<u8> = (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        let _ = decode(&Payload::copy_from_slice(&bytes));
+    }
+}
+
+#[test]
+fn write_and_read_build_custom_codecs() {
+    let data = Bytes::from_static(&[1, 2, 3, 4]);
+    let mut buf = EncodeBuf::new();
+    frame::write(
+        &mut buf,
+        &42u32,
+        std::slice::from_ref(&data),
+        &Limits::default(),
+    )
+    .expect("write");
+    let payload = Payload::new(buf.finish().into_contiguous());
+    let (header, segments): (u32, Vec<Bytes>) =
+        frame::read(&payload, &Limits::default()).expect("read");
+    assert_eq!(header, 42);
+    assert_eq!(segments, vec![data]);
+}
