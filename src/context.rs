@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prism_reflect::OpDescriptor;
+use prism_reflect::{CodecId, OpDescriptor};
 use prism_transport::driver::ConnectionInfo;
 use prism_transport::{LinkInfo, SecurityProperties};
 
@@ -26,6 +26,7 @@ tokio::task_local! {
 #[derive(Clone)]
 pub struct Context {
     op: &'static OpDescriptor,
+    codec: CodecId,
     deadline: Option<Instant>,
     connection: Arc<ConnectionInfo>,
 }
@@ -33,11 +34,13 @@ pub struct Context {
 impl Context {
     pub(crate) fn new(
         op: &'static OpDescriptor,
+        codec: CodecId,
         deadline: Option<Instant>,
         connection: Arc<ConnectionInfo>,
     ) -> Self {
         Context {
             op,
+            codec,
             deadline,
             connection,
         }
@@ -55,6 +58,11 @@ impl Context {
     /// The op being served.
     pub fn op(&self) -> &'static OpDescriptor {
         self.op
+    }
+
+    /// The codec the request came with (the response goes back in it).
+    pub fn codec(&self) -> CodecId {
+        self.codec
     }
 
     /// When the caller stops waiting, if it set a deadline.
@@ -88,6 +96,7 @@ impl core::fmt::Debug for Context {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Context")
             .field("op", &self.op)
+            .field("codec", &self.codec)
             .field("deadline", &self.deadline)
             .field("peer", &self.connection.link.peer)
             .finish()

@@ -68,6 +68,9 @@ mod status;
 pub use facet;
 #[doc(inline)]
 pub use facet::Facet;
+/// The rkyv crate behind the rkyv codec, re-exported so derives can name it
+/// (`#[derive(prism::rkyv::Archive, ..)] #[rkyv(crate = prism::rkyv)]`).
+pub use rkyv;
 
 #[doc(inline)]
 pub use prism_macros::service;

@@ -122,7 +122,7 @@ where
     };
     drop(payload);
     let span = tracing::debug_span!("prism.serve", service = op.service(), method = op.method());
-    let context = Context::new(op, call.deadline, call.connection);
+    let context = Context::new(op, codec, call.deadline, call.connection);
     Box::pin(
         context
             .scope(async move { fut.await.into_outcome(codec, op, &limits) })

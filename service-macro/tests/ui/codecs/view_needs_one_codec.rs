@@ -1,0 +1,10 @@
+use prism::Archived;
+
+#[prism::service]
+pub trait Blobs {
+    #[prism(codecs = [rkyv, postcard])]
+    async fn put(&self, blob: Archived<Vec<u8>>) -> u64;
+    async fn two(&self, blob: Archived<Vec<u8>>, n: u32) -> u64;
+}
+
+fn main() {}

@@ -1,0 +1,163 @@
+//! Per-op codecs end to end: rkyv views in and out, negotiation between an
+//! op's codecs and a restricted client, and a codec the op does not accept.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::raw::{RawConn, call_header};
+use common::{Counters, Fixture, Transport, assert_no_panics};
+use prism::{Archived, Channel, Code, CodecId, Context, Facet, Server};
+
+/// A named blob, carried by rkyv (and described by facet for schemas).
+#[derive(
+    Facet,
+    prism::rkyv::Archive,
+    prism::rkyv::Serialize,
+    prism::rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+)]
+#[facet(crate = prism::facet)]
+#[rkyv(crate = prism::rkyv)]
+pub struct Blob {
+    /// What the blob is called.
+    pub name: String,
+    /// Its bytes.
+    pub data: Vec<u8>,
+}
+
+/// Blobs and sums, each op with its own codecs.
+#[prism::service(package = "tests")]
+pub trait Store {
+    /// Reads the blob in place and returns its length.
+    #[prism(codec = rkyv)]
+    async fn put(&self, blob: Archived<Blob>) -> u64;
+    /// Makes a blob of `n` bytes.
+    #[prism(codec = rkyv)]
+    async fn make(&self, n: u32) -> Blob;
+    /// Sums the values; reports the codec the call came with.
+    #[prism(codecs = [rkyv, postcard])]
+    async fn sum(&self, values: Vec<u64>) -> (u64, u16);
+}
+
+struct MyStore;
+
+impl Store for MyStore {
+    async fn put(&self, blob: Archived<Blob>) -> u64 {
+        assert_eq!(blob.name.as_str(), "big");
+        blob.data.len() as u64
+    }
+
+    async fn make(&self, n: u32) -> Blob {
+        Blob {
+            name: format!("blob-{n}"),
+            data: vec![7; n as usize],
+        }
+    }
+
+    async fn sum(&self, values: Vec<u64>) -> (u64, u16) {
+        let codec = Context::current().map_or(0, |ctx| ctx.codec().get());
+        (values.iter().sum(), codec)
+    }
+}
+
+fn server() -> Server {
+    Server::builder()
+        .add_service(StoreServer::new(MyStore))
+        .allow_plaintext()
+        .build()
+        .expect("server")
+}
+
+#[tokio::test]
+async fn a_view_argument_and_a_viewed_response_work_over_every_transport() {
+    for transport in Transport::ALL {
+        let fixture = Fixture::start_with(transport, server(), Arc::new(Counters::default())).await;
+        let store = StoreClient::new(fixture.channel.clone());
+        let blob = Blob {
+            name: "big".into(),
+            data: vec![3; 1 << 16],
+        };
+        assert_eq!(
+            store.put(blob).await.expect("put"),
+            1 << 16,
+            "{transport:?}"
+        );
+        let view = store.make(100).view().await.expect("make");
+        assert_eq!(view.name.as_str(), "blob-100");
+        assert_eq!(view.data.len(), 100);
+        assert_eq!(view.deserialize().expect("deserialize").data, vec![7; 100]);
+        fixture.shutdown().await.expect("shutdown");
+    }
+    assert_no_panics();
+}
+
+#[tokio::test]
+async fn the_client_uses_the_first_codec_both_sides_accept() {
+    let fixture =
+        Fixture::start_with(Transport::Tcp, server(), Arc::new(Counters::default())).await;
+    // By default the op's first choice.
+    let store = StoreClient::new(fixture.channel.clone());
+    assert_eq!(
+        store.sum(vec![1, 2, 3]).await.expect("sum"),
+        (6, CodecId::RKYV.get())
+    );
+    // A client that only speaks the second choice uses it.
+    let postcard_only = fixture
+        .connect_with(
+            Channel::builder()
+                .allow_plaintext()
+                .codecs(&[CodecId::POSTCARD]),
+        )
+        .await
+        .expect("connect");
+    let store = StoreClient::new(postcard_only);
+    assert_eq!(
+        store.sum(vec![4, 5]).await.expect("sum"),
+        (9, CodecId::POSTCARD.get())
+    );
+    // With none in common the call fails before anything is sent.
+    let flatbuffers_only = fixture
+        .connect_with(
+            Channel::builder()
+                .allow_plaintext()
+                .codecs(&[CodecId::FLATBUFFERS]),
+        )
+        .await
+        .expect("connect");
+    let status = StoreClient::new(flatbuffers_only)
+        .sum(vec![1])
+        .await
+        .expect_err("no codec in common");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    assert!(status.message().contains("tests.Store/sum"), "{status}");
+    fixture.shutdown().await.expect("shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test]
+async fn a_codec_the_op_does_not_accept_gets_a_status_naming_op_and_codec() {
+    let fixture =
+        Fixture::start_with(Transport::Tcp, server(), Arc::new(Counters::default())).await;
+    let (mut raw, hello) = RawConn::handshake(fixture.tcp_addr()).await;
+    let put = store::PUT.get();
+    let advertised = hello
+        .ops
+        .iter()
+        .find(|op| op.op == put)
+        .expect("put is advertised");
+    assert_eq!(advertised.codecs, vec![CodecId::RKYV.get()]);
+    let mut header = call_header(1, put);
+    header.codec = CodecId::POSTCARD.get();
+    raw.send(header, &[0; 16]).await;
+    let (code, message) = raw.expect_error(1).await;
+    assert_eq!(code, Code::InvalidArgument);
+    assert!(
+        message.contains("tests.Store/put") && message.contains("0x0001"),
+        "{message}"
+    );
+    fixture.shutdown().await.expect("shutdown");
+    assert_no_panics();
+}
