@@ -98,8 +98,8 @@ pub use prism_reflect::{
 #[doc(inline)]
 pub use prism_codecs::{
     Archived, Capabilities, Codec, CodecInfo, CodecRegistry, CodecSet, Decode, DecodeAs,
-    DecodeError, Encode, EncodeAs, EncodeBuf, EncodeError, Encoded, Frame, Framed, Limits, Payload,
-    PlanError, Postcard, RegistryError, Rkyv, View, frame, postcard,
+    DecodeError, Encode, EncodeAs, EncodeBuf, EncodeError, Encoded, FlatBuffers, Frame, Framed,
+    Limits, Payload, PlanError, Postcard, RegistryError, Rkyv, View, flatbuffers, frame, postcard,
 };
 
 /// Transports: links, session settings, and the in-memory pair.

@@ -38,7 +38,7 @@ pub trait Store {
     #[prism(codec = rkyv)]
     async fn make(&self, n: u32) -> Blob;
     /// Sums the values; reports the codec the call came with.
-    #[prism(codecs = [rkyv, postcard])]
+    #[prism(codecs = [rkyv, flatbuffers])]
     async fn sum(&self, values: Vec<u64>) -> (u64, u16);
 }
 
@@ -105,29 +105,20 @@ async fn the_client_uses_the_first_codec_both_sides_accept() {
         (6, CodecId::RKYV.get())
     );
     // A client that only speaks the second choice uses it.
-    let postcard_only = fixture
-        .connect_with(
-            Channel::builder()
-                .allow_plaintext()
-                .codecs(&[CodecId::POSTCARD]),
-        )
-        .await
-        .expect("connect");
-    let store = StoreClient::new(postcard_only);
-    assert_eq!(
-        store.sum(vec![4, 5]).await.expect("sum"),
-        (9, CodecId::POSTCARD.get())
-    );
-    // With none in common the call fails before anything is sent.
+    let builder = Channel::builder().allow_plaintext();
     let flatbuffers_only = fixture
-        .connect_with(
-            Channel::builder()
-                .allow_plaintext()
-                .codecs(&[CodecId::FLATBUFFERS]),
-        )
+        .connect_with(builder.clone().codecs(&[CodecId::FLATBUFFERS]))
         .await
         .expect("connect");
-    let status = StoreClient::new(flatbuffers_only)
+    let store = StoreClient::new(flatbuffers_only);
+    let sum = store.sum(vec![4, 5]).await.expect("sum");
+    assert_eq!(sum, (9, CodecId::FLATBUFFERS.get()));
+    // With none in common the call fails before anything is sent.
+    let postcard_only = fixture
+        .connect_with(builder.codecs(&[CodecId::POSTCARD]))
+        .await
+        .expect("connect");
+    let status = StoreClient::new(postcard_only)
         .sum(vec![1])
         .await
         .expect_err("no codec in common");

@@ -93,6 +93,32 @@ fn non_table_roots_round_trip() {
 }
 
 #[test]
+fn borrowed_values_encode_like_owned_ones() {
+    #[derive(Facet)]
+    struct Borrowed<'a> {
+        name: &'a str,
+        payload: Vec<u8>,
+    }
+    #[derive(Facet, Debug, PartialEq)]
+    struct Owned {
+        name: String,
+        payload: Vec<u8>,
+    }
+    let text = String::from("borrowed");
+    let borrowed = Borrowed {
+        name: &text,
+        payload: vec![1, 2, 3],
+    };
+    let bytes = fb::to_vec(&borrowed).unwrap();
+    let owned = Owned {
+        name: text.clone(),
+        payload: vec![1, 2, 3],
+    };
+    assert_eq!(bytes, fb::to_vec(&owned).unwrap());
+    assert_eq!(fb::from_slice::<Owned>(&bytes).unwrap(), owned);
+}
+
+#[test]
 fn negative_zero_and_infinities_keep_their_bits() {
     let bits = |v: &Scalars| (v.x.to_bits(), v.y.to_bits());
     for (x, y) in [(-0.0f32, -0.0f64), (f32::INFINITY, f64::NEG_INFINITY)] {

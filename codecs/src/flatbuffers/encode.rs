@@ -262,12 +262,11 @@ impl Encoder<'_> {
                 let voff = field.voffset();
                 let optional = matches!(layout.node(field.node), Node::Option(_));
                 match *val {
-                    Val::Scalar(s, bits) if s.size() == width => {
-                        // FlatBuffers leaves scalars equal to their default out;
-                        // an optional scalar is written whenever it is present.
-                        if bits != 0 || optional {
-                            push_scalar_slot(&mut self.fbb, voff, s, bits);
-                        }
+                    // FlatBuffers leaves scalars equal to their default (all
+                    // bits zero, so -0.0 is kept) out; an optional scalar is
+                    // written whenever it is present.
+                    Val::Scalar(s, bits) if s.size() == width && (bits != 0 || optional) => {
+                        push_scalar_slot(&mut self.fbb, voff, s, bits);
                     }
                     Val::Wide(lo, hi) if width == 8 => {
                         // Pushed back to front: `hi` then `lo`, both 8-aligned,

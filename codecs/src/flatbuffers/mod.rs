@@ -18,9 +18,9 @@
 //! | `usize`, `isize` | `ulong`, `long` |
 //! | `char` | `uint` (the code point) |
 //! | `u128`, `i128` | `struct U128 { lo: ulong; hi: ulong; }` / `struct I128 { lo: ulong; hi: long; }`, inline |
-//! | `String`, `&str`, `Cow<str>`, `Box<str>` | `string (required)` |
-//! | `Vec<u8>`, `Bytes`, `BytesMut`, `&[u8]` | `[ubyte] (required)` |
-//! | `Vec<T>`, `[T; N]`, `&[T]` | `[T] (required)`; an array's length is checked on decode |
+//! | `String`, `Cow<str>`, `&str` (encode only) | `string (required)` |
+//! | `Vec<u8>`, `Bytes`, `BytesMut` | `[ubyte] (required)` |
+//! | `Vec<T>`, `[T; N]` | `[T] (required)`; an array's length is checked on decode |
 //! | `HashSet<T>`, `BTreeSet<T>` | `[T] (required)`, sorted |
 //! | `HashMap<K, V>`, `BTreeMap<K, V>` | `[MapEntry] (required)`, `table MapEntry { key: K (key); value: V; }`, sorted by key |
 //! | `Option<T>` | presence: an absent slot is `None` (`= null` for scalars and enums) |
@@ -57,7 +57,8 @@
 //! A value is read through its shape by the crate's postcard plan, and its
 //! postcard bytes are rebuilt as FlatBuffers through the layout; decoding
 //! runs the other way and lets the postcard plan build the value in place.
-//! So this codec carries exactly the types postcard carries, writes no
+//! So this codec carries the types that both postcard and the wire schema
+//! carry (not unsized borrows such as `&[u8]` or `Box<str>`), writes no
 //! `unsafe` code of its own and reuses postcard's handling of partially
 //! built values. Encoding is deterministic; scalars equal to zero are left
 //! out, as FlatBuffers does, except in options, whose presence is meaning.
@@ -181,6 +182,24 @@ impl<T: Facet<'static>> View<FlatBuffers> for T {
 /// Fails when the type has no FlatBuffers mapping (see the module docs), the
 /// value nests deeper than the default limit, or the message would pass the
 /// 2 GiB FlatBuffers can address.
+///
+/// # Examples
+///
+/// ```
+/// use prism_codecs::flatbuffers;
+///
+/// // A `u64` root is wrapped in `table Root { value: ulong; }`.
+/// let bytes = flatbuffers::to_vec(&7u64)?;
+/// assert_eq!(flatbuffers::from_slice::<u64>(&bytes)?, 7);
+///
+/// // Trailing bytes, truncation and garbage are errors, not panics.
+/// let mut long = bytes.clone();
+/// long.push(1);
+/// assert!(flatbuffers::from_slice::<u64>(&long).is_err());
+/// assert!(flatbuffers::from_slice::<u64>(&bytes[..bytes.len() - 8]).is_err());
+/// assert!(flatbuffers::from_slice::<u64>(&[0xff; 16]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn to_vec<'f, T: Facet<'f>>(value: &T) -> Result<Vec<u8>, EncodeError> {
     let (mut buf, head) = encode_buffer(value, &Limits::default())?;
     buf.drain(..head);
