@@ -76,8 +76,31 @@ impl Codec for Postcard {
 
 impl<'f, T: Facet<'f>> Encode<Postcard> for T {
     fn encode(&self, out: &mut EncodeBuf, limits: &Limits) -> Result<(), EncodeError> {
-        encode_into(self, out.tail(), limits)
+        encode_sized(Plan::for_shape(T::SHAPE)?, self, out.tail(), limits)
     }
+}
+
+/// Encodes after reserving the size of the last message of this type (up
+/// to 64 KiB, so one large message does not make every later small one
+/// reserve a lot), so steady traffic encodes with one allocation instead of
+/// a growth series.
+fn encode_sized<'f, T: Facet<'f>>(
+    plan: &Plan,
+    value: &T,
+    out: &mut BytesMut,
+    limits: &Limits,
+) -> Result<(), EncodeError> {
+    let hint = plan.size_hint.load(Ordering::Relaxed);
+    out.reserve(hint.min(64 << 10));
+    let start = out.len();
+    encode_with_plan(plan, value, out, limits)?;
+    let len = out.len() - start;
+    if len != hint {
+        // Written only when the size changes, so steady traffic does not
+        // bounce this cache line between cores.
+        plan.size_hint.store(len, Ordering::Relaxed);
+    }
+    Ok(())
 }
 
 impl<T: Facet<'static>> Decode<Postcard> for T {
@@ -93,15 +116,13 @@ impl<T: Facet<'static>> Decode<Postcard> for T {
 /// Fails when the type has no postcard mapping or the value nests deeper
 /// than the default limit.
 pub fn to_vec<'f, T: Facet<'f>>(value: &T) -> Result<Vec<u8>, EncodeError> {
-    let plan = Plan::for_shape(T::SHAPE)?;
-    let hint = plan.size_hint.load(Ordering::Relaxed);
-    let mut out = BytesMut::with_capacity(hint);
-    encode_with_plan(plan, value, &mut out, &Limits::default())?;
-    if out.len() != hint {
-        // Written only when the size changes, so steady traffic does not
-        // bounce this cache line between cores.
-        plan.size_hint.store(out.len(), Ordering::Relaxed);
-    }
+    let mut out = BytesMut::new();
+    encode_sized(
+        Plan::for_shape(T::SHAPE)?,
+        value,
+        &mut out,
+        &Limits::default(),
+    )?;
     Ok(Vec::from(out))
 }
 
