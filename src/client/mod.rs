@@ -2,7 +2,6 @@
 
 mod call;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -10,6 +9,7 @@ use std::time::Duration;
 use prism_codecs::Limits;
 use prism_reflect::{CodecId, OpDescriptor};
 use prism_transport::driver::{self, Client};
+use prism_transport::int_map::IntMap;
 use prism_transport::session::{Hello, SessionConfig};
 use prism_transport::{Link, LinkInfo, tcp, unix};
 use tokio::net::ToSocketAddrs;
@@ -47,7 +47,7 @@ struct Inner {
     codecs: Option<Vec<CodecId>>,
     /// The server's op table from its handshake, each entry with a verdict
     /// on schema compatibility computed on first use.
-    peer_ops: HashMap<u64, PeerOp>,
+    peer_ops: IntMap<u64, PeerOp>,
 }
 
 struct PeerOp {

@@ -1,12 +1,12 @@
 //! Routing calls by op id to the service that serves them.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use prism_codecs::Limits;
 use prism_reflect::{OpDescriptor, OpId};
 use prism_transport::Code;
 use prism_transport::driver::{Handler, HandlerFuture, IncomingCall, Outcome};
+use prism_transport::int_map::IntMap;
 use prism_transport::session::OpEntry;
 
 use super::dispatch::{Dispatch, Incoming};
@@ -14,7 +14,7 @@ use super::dispatch::{Dispatch, Incoming};
 /// An immutable table from op id to service, shared by every connection:
 /// a lookup takes no lock.
 pub(crate) struct Router {
-    routes: HashMap<u64, Route>,
+    routes: IntMap<u64, Route>,
     limits: Limits,
 }
 
@@ -24,7 +24,7 @@ struct Route {
 
 impl Router {
     pub(crate) fn new(services: &[Arc<dyn Dispatch>], limits: Limits) -> Self {
-        let mut routes = HashMap::new();
+        let mut routes = IntMap::default();
         for service in services {
             for op in service.descriptor().ops() {
                 routes.insert(

@@ -7,6 +7,7 @@
 pub mod aligned;
 pub mod driver;
 pub mod frame;
+pub mod int_map;
 pub mod mem;
 pub mod session;
 pub mod stream;

@@ -3,7 +3,6 @@
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll};
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +16,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use super::client::{Client, Command};
 use super::{ConnectionInfo, Failure, Handler, HandlerFuture, IncomingCall, Outcome, Reply};
 use crate::frame::Body;
+use crate::int_map::IntMap;
 use crate::session::{
     ChannelId, Event, Hello, OpenError, OutgoingCall, Role, Session, SessionConfig, SessionError,
 };
@@ -167,12 +167,12 @@ struct Driver<L> {
     established: Option<oneshot::Sender<Result<Arc<ConnectionInfo>, ConnectError>>>,
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     /// Client calls awaiting replies, by channel, with their tickets.
-    pending: HashMap<ChannelId, (u64, ReplySlot)>,
+    pending: IntMap<ChannelId, (u64, ReplySlot)>,
     /// Channel of each client ticket, so a dropped call can be cancelled.
-    tickets: HashMap<u64, ChannelId>,
+    tickets: IntMap<u64, ChannelId>,
     /// Running handlers and the handles that drop them.
     running: FuturesUnordered<HandlerTask>,
-    aborts: HashMap<ChannelId, AbortHandle>,
+    aborts: IntMap<ChannelId, AbortHandle>,
     timer: Pin<Box<Sleep>>,
     error: Option<DriverError>,
     /// Nothing more will arrive: the peer closed, or sent bytes that are not frames.
@@ -193,10 +193,10 @@ impl<L: Link> Driver<L> {
             commands: None,
             established: None,
             shutdown: None,
-            pending: HashMap::with_capacity(64),
-            tickets: HashMap::with_capacity(64),
+            pending: IntMap::with_capacity_and_hasher(64, Default::default()),
+            tickets: IntMap::with_capacity_and_hasher(64, Default::default()),
             running: FuturesUnordered::new(),
-            aborts: HashMap::with_capacity(64),
+            aborts: IntMap::with_capacity_and_hasher(64, Default::default()),
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             error: None,
             recv_done: false,

@@ -11,7 +11,9 @@
 //! allocates beyond its map slot.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
+
+use crate::int_map::IntMap;
 use std::time::Instant;
 
 use super::{ChannelId, Role};
@@ -32,7 +34,7 @@ struct Channel {
 #[derive(Debug)]
 pub(crate) struct Channels {
     role: Role,
-    map: HashMap<u32, Channel>,
+    map: IntMap<u32, Channel>,
     deadlines: BinaryHeap<Reverse<(Instant, u32)>>,
     /// Heap entries whose channel is still open with that deadline.
     live_deadlines: usize,
@@ -50,7 +52,7 @@ impl Channels {
     pub(crate) fn new(role: Role) -> Self {
         Channels {
             role,
-            map: HashMap::with_capacity(INITIAL_CAPACITY),
+            map: IntMap::with_capacity_and_hasher(INITIAL_CAPACITY, Default::default()),
             deadlines: BinaryHeap::with_capacity(INITIAL_CAPACITY),
             live_deadlines: 0,
             next_local: Some(role.first_channel()),
