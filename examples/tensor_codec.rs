@@ -75,12 +75,15 @@ impl Decode<TensorCodec> for Tensor {
                 });
             }
         };
-        let elems: u64 = header.shape.iter().map(|&d| u64::from(d)).product();
+        let elems = header
+            .shape
+            .iter()
+            .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)));
         let width = match header.dtype {
             DType::F32 => 4,
             DType::U8 => 1,
         };
-        if elems.checked_mul(width) != Some(data.len() as u64) {
+        if elems.and_then(|n| n.checked_mul(width)) != Some(data.len() as u64) {
             return Err(DecodeError::Codec {
                 codec: "tensor",
                 message: format!(

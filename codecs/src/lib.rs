@@ -32,6 +32,7 @@
 
 mod codec;
 mod codec_set;
+pub mod conformance;
 mod encode_buf;
 mod error;
 pub mod flatbuffers;

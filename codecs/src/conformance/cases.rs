@@ -10,7 +10,7 @@ use crate::{Encoded, Limits, Payload};
 
 /// Encodings longer than this get fewer mutations: each one copies and
 /// decodes the whole message.
-const BIG: usize = 64 << 10;
+pub(super) const BIG: usize = 16 << 10;
 
 /// Encodings up to this long are truncated at every length.
 const EVERY_PREFIX: usize = 128;
@@ -47,17 +47,18 @@ pub(super) struct Inputs<'a> {
     pub(super) mutations: usize,
     /// Whether the codec can tell trailing bytes from its message.
     pub(super) trailing_detectable: bool,
+    /// How many trailing zero bytes of padding the codec may do without.
+    pub(super) optional_padding: usize,
     pub(super) rng: Rng,
 }
 
 type Emit<'f> = dyn FnMut(Case) -> bool + 'f;
-type Generator = fn(&mut Inputs<'_>, &mut Emit<'_>);
-
-impl Inputs<'_> {
+type Generator<'a> = for<'e> fn(&mut Inputs<'a>, &mut Emit<'e>);
+impl<'a> Inputs<'a> {
     /// Calls `emit` with each case of each rule that `skip` leaves in;
     /// when `emit` returns false, the rest of that rule's cases are skipped.
     pub(super) fn run(&mut self, skip: &dyn Fn(Rule) -> bool, emit: &mut Emit<'_>) {
-        let generators: [(Rule, Generator); 9] = [
+        let generators: [(Rule, Generator<'a>); 9] = [
             (Rule::RoundTrip, Inputs::round_trip),
             (Rule::Segmented, Inputs::segmented),
             (Rule::Misaligned, Inputs::misaligned),
@@ -81,11 +82,15 @@ impl Inputs<'_> {
 
     /// How many random mutations of one kind this encoding gets.
     fn budget(&self) -> usize {
-        if self.len() > BIG {
-            (self.mutations / 8).max(2)
+        if self.big() {
+            (self.mutations / 16).max(2)
         } else {
             self.mutations
         }
+    }
+
+    fn big(&self) -> bool {
+        self.len() > BIG
     }
 
     fn case(&self, rule: Rule, what: String, payload: Payload, expect: Expect) -> Case {
@@ -106,19 +111,18 @@ impl Inputs<'_> {
 
     fn segmented(&mut self, emit: &mut Emit<'_>) {
         let (first, rest) = self.encoded.clone().into_parts();
-        let what = format!(
-            "the encoding as the encoder's {} segments",
-            1 + rest.len()
-        );
+        let what = format!("the encoding as the encoder's {} segments", 1 + rest.len());
         let payload = Payload::from_segments(first, rest);
         if !emit(self.case(Rule::Segmented, what, payload, Expect::Value)) {
             return;
         }
-        for pieces in [2, 3, 7] {
+        let splits: &[usize] = if self.big() { &[3] } else { &[2, 3, 7] };
+        for &pieces in splits {
             if self.len() < pieces {
                 break;
             }
-            let cuts = cuts(&mut self.rng, self.len(), pieces);
+            let len = self.len();
+            let cuts = cuts(&mut self.rng, len, pieces);
             let what = format!("the encoding split into segments at bytes {cuts:?}");
             let payload = split(self.bytes, &cuts, aligned);
             if !emit(self.case(Rule::Segmented, what, payload, Expect::Value)) {
@@ -149,8 +153,10 @@ impl Inputs<'_> {
             }
         }
         if self.len() >= 3 {
-            let cuts = cuts(&mut self.rng, self.len(), 3);
-            let what = format!("the encoding split at bytes {cuts:?}, each segment at an odd address");
+            let len = self.len();
+            let cuts = cuts(&mut self.rng, len, 3);
+            let what =
+                format!("the encoding split at bytes {cuts:?}, each segment at an odd address");
             let payload = split(self.bytes, &cuts, odd);
             emit(self.case(Rule::Misaligned, what, payload, Expect::Value));
         }
@@ -161,7 +167,8 @@ impl Inputs<'_> {
         let lens: Vec<usize> = if len <= EVERY_PREFIX {
             (0..len).collect()
         } else {
-            let mut lens: Vec<usize> = (0..16).chain(len - 16..len).collect();
+            let edge = if self.big() { 2 } else { 16 };
+            let mut lens: Vec<usize> = (0..edge).chain(len - edge..len).collect();
             for _ in 0..self.budget() {
                 lens.push(16 + self.rng.index(len - 32));
             }
@@ -170,17 +177,25 @@ impl Inputs<'_> {
             lens
         };
         for (i, &cut) in lens.iter().enumerate() {
-            let what = format!("the first {cut} of {len} bytes");
+            let cut_off = &self.bytes[cut..];
+            // Only declared padding may go missing, and then nothing changes.
+            let (expect, note) =
+                if cut_off.len() <= self.optional_padding && cut_off.iter().all(|&b| b == 0) {
+                    (Expect::ValueOrError, " (only padding cut off)")
+                } else {
+                    (Expect::Error, "")
+                };
+            let what = format!("the first {cut} of {len} bytes{note}");
             let payload = Payload::copy_from_slice(&self.bytes[..cut]);
-            if !emit(self.case(Rule::Truncated, what, payload, Expect::Error)) {
+            if !emit(self.case(Rule::Truncated, what, payload, expect)) {
                 return;
             }
             // Some prefixes also arrive in two segments, as a link may hand
             // over a message whose last piece went missing.
             if i % 4 == 1 && cut >= 2 {
-                let what = format!("the first {cut} of {len} bytes, in two segments");
+                let what = format!("the first {cut} of {len} bytes{note}, in two segments");
                 let payload = split(&self.bytes[..cut], &[cut / 2], odd);
-                if !emit(self.case(Rule::Truncated, what, payload, Expect::Error)) {
+                if !emit(self.case(Rule::Truncated, what, payload, expect)) {
                     return;
                 }
             }
@@ -204,7 +219,8 @@ impl Inputs<'_> {
             vec![0; 16],
             self.rng.bytes(33),
         ];
-        for (i, extra) in garbage.iter().enumerate() {
+        let kinds = if self.big() { 2 } else { garbage.len() };
+        for (i, extra) in garbage.iter().take(kinds).enumerate() {
             let mut bytes = self.bytes.to_vec();
             bytes.extend_from_slice(extra);
             let what = format!("the encoding followed by {}", hex(extra));
@@ -212,7 +228,7 @@ impl Inputs<'_> {
             if !emit(self.case(Rule::TrailingBytes, what, payload, expect)) {
                 return;
             }
-            if i < 2 {
+            if i == 0 || (i == 1 && !self.big()) {
                 // The garbage as a segment of its own after the encoder's.
                 let (first, mut rest) = self.encoded.clone().into_parts();
                 rest.push(Bytes::copy_from_slice(extra));
@@ -231,11 +247,12 @@ impl Inputs<'_> {
     fn bit_flips(&mut self, emit: &mut Emit<'_>) {
         let bits = self.len() * 8;
         let budget = self.budget();
-        let positions: Vec<usize> = if bits <= 2 * budget.max(64) {
+        let positions: Vec<usize> = if bits <= 4 * budget.max(64) {
             (0..bits).collect()
         } else {
             // The first and last bytes hold headers, lengths and trailers.
-            let mut positions: Vec<usize> = (0..32).chain(bits - 32..bits).collect();
+            let edge = if self.big() { 4 } else { 32 };
+            let mut positions: Vec<usize> = (0..edge).chain(bits - edge..bits).collect();
             for _ in 0..budget {
                 positions.push(self.rng.index(bits));
             }
@@ -301,7 +318,10 @@ impl Inputs<'_> {
                     let end = (at + n).min(len);
                     let patch = self.rng.bytes(end - at);
                     bytes[at..end].copy_from_slice(&patch);
-                    format!("the encoding with bytes {at}..{end} of {len} overwritten by {}", hex(&patch))
+                    format!(
+                        "the encoding with bytes {at}..{end} of {len} overwritten by {}",
+                        hex(&patch)
+                    )
                 }
                 1 if at < len => {
                     let end = (at + n).min(len);
@@ -311,7 +331,10 @@ impl Inputs<'_> {
                 _ => {
                     let patch = self.rng.bytes(n);
                     bytes.splice(at..at, patch.iter().copied());
-                    format!("the encoding with {} inserted at byte {at} of {len}", hex(&patch))
+                    format!(
+                        "the encoding with {} inserted at byte {at} of {len}",
+                        hex(&patch)
+                    )
                 }
             };
             let payload = Payload::copy_from_slice(&bytes);
@@ -354,7 +377,7 @@ fn odd(data: &[u8]) -> Bytes {
         return Bytes::new();
     }
     let mut buf = vec![0u8; data.len() + 1];
-    let skip = usize::from(buf.as_ptr() as usize % 2 == 0);
+    let skip = usize::from((buf.as_ptr() as usize).is_multiple_of(2));
     buf[skip..skip + data.len()].copy_from_slice(data);
     Bytes::from(buf).slice(skip..skip + data.len())
 }

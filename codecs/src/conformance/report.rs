@@ -164,15 +164,19 @@ pub struct Waiver {
     pub rule: Rule,
     /// The one type it is waived for, or `None` for every type.
     pub type_name: Option<&'static str>,
+    /// Whether the rule is still checked, in a weaker form (as with
+    /// [`Suite::trailing_bytes_undetectable`](super::Suite::trailing_bytes_undetectable)).
+    pub partly: bool,
     /// Why, as the codec's author wrote it.
     pub reason: &'static str,
 }
 
 impl fmt::Display for Waiver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let partly = if self.partly { " in part" } else { "" };
         match self.type_name {
-            Some(ty) => write!(f, "`{}` for `{ty}`: {}", self.rule, self.reason),
-            None => write!(f, "`{}`: {}", self.rule, self.reason),
+            Some(ty) => write!(f, "`{}`{partly} for `{ty}`: {}", self.rule, self.reason),
+            None => write!(f, "`{}`{partly}: {}", self.rule, self.reason),
         }
     }
 }
@@ -274,7 +278,11 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let codec = if self.codec.is_empty() { "?" } else { self.codec };
+        let codec = if self.codec.is_empty() {
+            "?"
+        } else {
+            self.codec
+        };
         write!(
             f,
             "codec `{codec}`: {} values, {} inputs, {} violations",
@@ -368,7 +376,10 @@ mod tests {
         };
         let text = violation.to_string();
         assert!(text.starts_with("demo: rule `truncated` ("), "{text}");
-        assert!(text.contains("broken by `u32` value 7: the first 0"), "{text}");
+        assert!(
+            text.contains("broken by `u32` value 7: the first 0"),
+            "{text}"
+        );
         let mut report = Report::new("demo");
         report.violations.push(violation);
         assert!(!report.is_ok());

@@ -99,7 +99,14 @@ impl Layout {
             }
             start = end;
         }
-        Bytes::copy_from_slice(&payload[range])
+        // The range straddles received pieces: copy just its bytes.
+        let mut out = vec![0u8; range.len()];
+        let copied = read_at(payload, range.start, &mut out);
+        debug_assert!(
+            copied.is_some(),
+            "ranges were checked against the payload length"
+        );
+        Bytes::from(out)
     }
 }
 

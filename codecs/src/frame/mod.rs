@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Use [`Framed<H>`] directly with the built-in [`Frame`] codec, or build
-//! your own codec on [`write`] and [`read`] (see `examples/tensor_codec.rs`).
+//! your own codec on [`write()`] and [`read()`] (see `examples/tensor_codec.rs`).
 //!
 //! # Examples
 //!
@@ -143,7 +143,7 @@ pub fn write<H: Facet<'static>>(
     Ok(())
 }
 
-/// Reads a header and segments written by [`write`]. Segments are slices of
+/// Reads a header and segments written by [`write()`]. Segments are slices of
 /// the payload (or, from an in-process link, the very buffers the sender
 /// wrote): no copy unless a segment straddles two received pieces.
 ///
