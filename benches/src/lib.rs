@@ -75,3 +75,5 @@ pub fn points() -> Vec<Point> {
         })
         .collect()
 }
+
+pub mod rpc;
