@@ -136,22 +136,29 @@ impl Future for HandlerTask {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let channel = self.channel;
-        // A panicking handler fails its own call, not the connection. The
-        // future is never polled again after a panic (this task completes
-        // and is dropped), so no broken state is observed: that is why the
-        // assertion of unwind safety holds.
-        let polled =
-            std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut self.fut).poll(cx)));
-        match polled {
-            Ok(poll) => poll.map(|done| (channel, done.ok())),
-            Err(_) => Poll::Ready((
-                channel,
-                Some(Outcome::Fail {
-                    code: Code::Internal,
-                    message: String::from("the handler panicked"),
-                }),
-            )),
-        }
+        poll_caught(&mut self.fut, cx).map(|done| match done {
+            Ok(Ok(outcome)) => (channel, Some(outcome)),
+            Ok(Err(_aborted)) => (channel, None),
+            Err(panicked) => (channel, Some(panicked)),
+        })
+    }
+}
+
+/// Polls a handler's future, turning a panic into a failed call: a
+/// panicking handler fails its own call, not the connection. The future is
+/// never polled again after a panic (its task completes and is dropped), so
+/// no broken state is observed: that is why the assertion of unwind safety
+/// holds.
+fn poll_caught<F: Future + Unpin>(
+    fut: &mut F,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, Outcome>> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
+        Ok(poll) => poll.map(Ok),
+        Err(_) => Poll::Ready(Err(Outcome::Fail {
+            code: Code::Internal,
+            message: String::from("the handler panicked"),
+        })),
     }
 }
 
@@ -215,7 +222,7 @@ impl<L: Link> Driver<L> {
                 progressed = true;
             }
             while let Some(event) = self.session.poll_event() {
-                self.on_event(event);
+                self.on_event(event, cx);
                 progressed = true;
             }
             while let Some(frame) = self.session.poll_transmit() {
@@ -300,19 +307,7 @@ impl<L: Link> Driver<L> {
             match self.running.poll_next_unpin(cx) {
                 Poll::Ready(Some((channel, outcome))) => {
                     self.aborts.remove(&channel);
-                    match outcome {
-                        Some(Outcome::Reply {
-                            codec,
-                            body,
-                            app_error,
-                        }) => {
-                            self.session.respond(channel, codec, body, app_error);
-                        }
-                        Some(Outcome::Fail { code, message }) => {
-                            self.session.fail(channel, code, &message);
-                        }
-                        None => {}
-                    }
+                    self.finish_handler(channel, outcome);
                     progressed = true;
                 }
                 _ => break,
@@ -368,7 +363,7 @@ impl<L: Link> Driver<L> {
         }
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&mut self, event: Event, cx: &mut Context<'_>) {
         match event {
             Event::Established => {
                 let info = Arc::new(ConnectionInfo {
@@ -386,7 +381,7 @@ impl<L: Link> Driver<L> {
                 codec,
                 deadline,
                 body,
-            } => self.start_handler(channel, op, codec, deadline, body),
+            } => self.start_handler(cx, channel, op, codec, deadline, body),
             Event::Response {
                 channel,
                 codec,
@@ -426,6 +421,7 @@ impl<L: Link> Driver<L> {
 
     fn start_handler(
         &mut self,
+        cx: &mut Context<'_>,
         channel: ChannelId,
         op: u64,
         codec: u16,
@@ -445,10 +441,35 @@ impl<L: Link> Driver<L> {
             body,
             connection: Arc::clone(info),
         };
-        let (abort, registration) = AbortHandle::new_pair();
-        let fut = Abortable::new(handler.call(call), registration);
-        self.aborts.insert(channel, abort);
-        self.running.push(HandlerTask { channel, fut });
+        let mut fut = handler.call(call);
+        // Most handlers finish without waiting: answer those at once, with
+        // no cancellation handle and no slot among the running handlers.
+        match poll_caught(&mut fut, cx) {
+            Poll::Ready(Ok(outcome) | Err(outcome)) => self.finish_handler(channel, Some(outcome)),
+            Poll::Pending => {
+                let (abort, registration) = AbortHandle::new_pair();
+                let fut = Abortable::new(fut, registration);
+                self.aborts.insert(channel, abort);
+                self.running.push(HandlerTask { channel, fut });
+            }
+        }
+    }
+
+    /// Sends a finished handler's answer; `None` when it was cancelled.
+    fn finish_handler(&mut self, channel: ChannelId, outcome: Option<Outcome>) {
+        match outcome {
+            Some(Outcome::Reply {
+                codec,
+                body,
+                app_error,
+            }) => {
+                self.session.respond(channel, codec, body, app_error);
+            }
+            Some(Outcome::Fail { code, message }) => {
+                self.session.fail(channel, code, &message);
+            }
+            None => {}
+        }
     }
 
     fn complete(&mut self, channel: ChannelId, result: Result<Reply, Failure>) {

@@ -1,0 +1,313 @@
+//! Drives a server `Session` with frames cut from the input by a
+//! `FrameDecoder`, on a simulated clock, the way the async driver does.
+//!
+//! Input layout:
+//!
+//! ```text
+//! byte 0        flags: bit 0 = put a valid client HELLO before the wire bytes
+//!               (so most inputs get past the handshake), bit 1 = keepalive
+//!               every 1 s, bit 2 = max_channels 4 (else the defaults)
+//! byte 1        n, the length of the control bytes
+//! n bytes       control: read two per step, cyclically
+//! the rest      the wire: what the client sends
+//! ```
+//!
+//! Each step advances the clock (0 or 2^k µs, k < 31), fires due timers,
+//! feeds the next chunk of the wire (0 to 2040 bytes) through the decoder
+//! into `handle_frame`, then maybe acts as the application would: answer or
+//! fail the oldest open call, ping, go away, or close. A malformed frame
+//! closes the session as the driver does (`close`), and the end of the
+//! input is `handle_link_closed`.
+//!
+//! Checks, besides "never panics":
+//! - nothing (no event, no frame) comes out after `Event::Closed`, which
+//!   comes exactly once, and by then every call the peer opened has ended;
+//! - `is_closed()` agrees with the events, and `poll_timeout()` is `None`
+//!   once closed;
+//! - after `handle_timeout(now)`, no timer is still due at `now`;
+//! - events make sense for a server: `Established` first and once; calls
+//!   on fresh odd channel ids, increasing; `Cancelled` only for an open
+//!   call; never `Response` or `Failed` (a server opens no calls); a `Pong`
+//!   only for a ping; `GoAway` at most once;
+//! - `respond`/`fail` return true exactly for calls that are still open;
+//! - every frame sent is well-formed (it re-encodes and decodes to itself)
+//!   and, once the peer's HELLO is known, ERROR and GOAWAY payloads fit its
+//!   `max_frame` (GOAWAY always keeps its 2-byte code).
+
+#![no_main]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use libfuzzer_sys::fuzz_target;
+use prism_transport::Code;
+use prism_transport::frame::{
+    Body, Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame,
+};
+use prism_transport::session::{ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig};
+
+/// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
+const MAX_MESSAGE: usize = 4096;
+
+/// What the harness knows about the session from its outputs.
+struct Model {
+    session: Session,
+    now: Instant,
+    /// Calls the peer opened that have not ended.
+    open: BTreeSet<u32>,
+    /// Every channel the session announced, by id (a `ChannelId` can only
+    /// come from the session).
+    known: BTreeMap<u32, ChannelId>,
+    last_call: u32,
+    established: bool,
+    closed: bool,
+    peer_goaway: bool,
+    pings_sent: u64,
+    pongs: u64,
+}
+
+impl Model {
+    /// Drains frames and events, checking each.
+    fn drain(&mut self) {
+        while let Some(frame) = self.session.poll_transmit() {
+            assert!(!self.closed, "{:?} frame sent after Closed", frame.header.kind);
+            self.check_sent(&frame);
+        }
+        while let Some(event) = self.session.poll_event() {
+            assert!(!self.closed, "event after Closed: {event:?}");
+            self.on_event(event);
+        }
+        assert_eq!(self.session.is_closed(), self.closed);
+        if self.closed {
+            assert_eq!(self.session.poll_timeout(), None);
+            assert_eq!(self.session.open_channels(), 0);
+        }
+    }
+
+    fn check_sent(&self, frame: &Frame) {
+        let mut wire = BytesMut::new();
+        encode_frame(frame, &mut wire);
+        let again = FrameDecoder::new(u32::MAX)
+            .decode(&mut wire)
+            .expect("a frame we send has a valid header")
+            .expect("a whole frame");
+        assert!(wire.is_empty());
+        assert_eq!(again.header, frame.header);
+        assert_eq!(again.body.into_contiguous(), frame.body.clone().into_contiguous());
+
+        let Some(peer) = self.session.peer_hello() else {
+            return;
+        };
+        let max = peer.max_frame as usize;
+        let len = frame.body.len();
+        match frame.header.kind {
+            FrameKind::Error => assert!(
+                len <= max.min(MAX_MESSAGE),
+                "ERROR of {len} bytes, peer max_frame {max}"
+            ),
+            FrameKind::GoAway => assert!(
+                len <= max.min(MAX_MESSAGE + 2).max(2),
+                "GOAWAY of {len} bytes, peer max_frame {max}"
+            ),
+            FrameKind::Response => assert!(len <= max),
+            _ => {}
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Established => {
+                assert!(!self.established, "Established twice");
+                self.established = true;
+            }
+            Event::IncomingCall { channel, .. } => {
+                assert!(self.established, "call before Established");
+                let id = channel.get();
+                assert!(id % 2 == 1, "incoming call on server parity id {id}");
+                assert!(id > self.last_call, "call ids must increase");
+                self.last_call = id;
+                assert!(self.open.insert(id));
+                self.known.insert(id, channel);
+            }
+            Event::Cancelled { channel, .. } => {
+                assert!(
+                    self.open.remove(&channel.get()),
+                    "Cancelled for {channel}, which is not open"
+                );
+            }
+            Event::Response { .. } | Event::Failed { .. } => {
+                panic!("a server opened no calls, yet got {event:?}")
+            }
+            Event::GoAway { .. } => {
+                assert!(!self.peer_goaway, "GoAway event twice");
+                self.peer_goaway = true;
+            }
+            Event::Pong { .. } => {
+                self.pongs += 1;
+                assert!(self.pongs <= self.pings_sent, "pong without a ping");
+            }
+            Event::Closed { .. } => {
+                assert!(
+                    self.open.is_empty(),
+                    "Closed while calls are open: {:?}",
+                    self.open
+                );
+                self.closed = true;
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
+    }
+
+    fn timers(&mut self, early: bool) {
+        let due = self.session.poll_timeout().is_some_and(|at| at <= self.now);
+        if due || early {
+            self.session.handle_timeout(self.now);
+            if let Some(at) = self.session.poll_timeout() {
+                assert!(at > self.now, "a timer is still due after handle_timeout");
+            }
+        }
+        self.drain();
+    }
+
+    fn frame(&mut self, frame: Frame) {
+        self.session.handle_frame(self.now, frame);
+        self.drain();
+    }
+
+    /// Acts as the application: `action` picks what, `arg` how.
+    fn act(&mut self, action: u8, arg: u8) {
+        let oldest = self.open.first().copied();
+        match action {
+            3 | 4 => {
+                // Answer the oldest open call, or a channel that is not open.
+                let id = match oldest {
+                    Some(id) if arg & 1 == 0 => id,
+                    _ => match self.known.keys().nth(usize::from(arg) % self.known.len().max(1)) {
+                        Some(&id) => id,
+                        None => return,
+                    },
+                };
+                let Some(&channel) = self.known.get(&id) else {
+                    return;
+                };
+                let expected = self.open.contains(&id) && !self.closed;
+                let done = if action == 3 {
+                    let body = Body::from(Bytes::from(vec![arg; usize::from(arg)]));
+                    self.session.respond(channel, 1, body, arg & 2 != 0)
+                } else {
+                    self.session.fail(channel, Code::Internal, "é".repeat(usize::from(arg) * 16).as_str())
+                };
+                assert_eq!(done, expected, "respond/fail on {id}");
+                if done {
+                    self.open.remove(&id);
+                }
+            }
+            5 => {
+                if !self.closed {
+                    self.pings_sent += 1;
+                }
+                self.session.ping(self.now);
+            }
+            6 => self.session.go_away(self.now, Code::Unavailable, "draining"),
+            7 if arg & 1 == 0 => self.session.close(self.now, Code::Ok, "bye"),
+            7 => self.session.handle_link_closed(self.now),
+            _ => {}
+        }
+        self.drain();
+    }
+}
+
+fn client_hello() -> Bytes {
+    let hello = Hello::new(vec![OpEntry {
+        op: 7,
+        fingerprint: 0xfeed,
+        codecs: vec![1, 2],
+    }]);
+    let mut wire = BytesMut::new();
+    encode_frame(
+        &Frame::new(FrameHeader::new(FrameKind::Hello), Body::from(hello.encode())),
+        &mut wire,
+    );
+    wire.freeze()
+}
+
+fn step(exp: u8) -> Duration {
+    match exp & 0x1f {
+        0 => Duration::ZERO,
+        k => Duration::from_micros(1 << (k - 1)),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [flags, n, rest @ ..] = data else { return };
+    let (control, wire) = rest.split_at(usize::from(*n).min(rest.len()));
+    let mut stream = Vec::with_capacity(wire.len() + 64);
+    if flags & 1 != 0 {
+        stream.extend_from_slice(&client_hello());
+    }
+    stream.extend_from_slice(wire);
+
+    let mut config = SessionConfig::default();
+    if flags & 2 != 0 {
+        config = config.with_keepalive(Some(Duration::from_secs(1)));
+    }
+    if flags & 4 != 0 {
+        config = config.with_max_channels(4);
+    }
+    let now = Instant::now();
+    let mut model = Model {
+        session: Session::new(Role::Server, config, Hello::new(vec![]), now),
+        now,
+        open: BTreeSet::new(),
+        known: BTreeMap::new(),
+        last_call: 0,
+        established: false,
+        closed: false,
+        peer_goaway: false,
+        pings_sent: 0,
+        pongs: 0,
+    };
+    model.drain();
+
+    let mut decoder = FrameDecoder::default();
+    let mut buf = BytesMut::new();
+    let mut fed = 0;
+    let mut wire_open = true;
+    let pairs = (control.len() / 2).max(1);
+    for i in 0..4096 {
+        if i >= pairs && (fed == stream.len() || !wire_open) {
+            break;
+        }
+        let (a, b) = match control {
+            [] | [_] => (0, 0),
+            _ => (control[(2 * i) % control.len()], control[(2 * i + 1) % control.len()]),
+        };
+        model.now += step(b);
+        model.timers(b >> 5 == 0);
+
+        // 0 means "all the rest" when there are no control bytes.
+        let chunk = if control.len() < 2 { stream.len() } else { usize::from(a) * 8 };
+        let end = (fed + chunk).min(stream.len());
+        if wire_open && end > fed {
+            buf.extend_from_slice(&stream[fed..end]);
+            fed = end;
+            loop {
+                match decoder.decode(&mut buf) {
+                    Ok(Some(frame)) => model.frame(frame),
+                    Ok(None) => break,
+                    Err(_) => {
+                        wire_open = false;
+                        model.session.close(model.now, Code::Internal, "the peer sent a malformed frame");
+                        model.drain();
+                        break;
+                    }
+                }
+            }
+        }
+        model.act(b >> 5, a);
+    }
+    model.session.handle_link_closed(model.now);
+    model.drain();
+    assert!(model.closed, "no Closed after handle_link_closed");
+});
