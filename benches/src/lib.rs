@@ -1,11 +1,20 @@
 //! Shared fixtures for Prism's benchmarks.
 //!
-//! Each type derives both `Facet` (for Prism's postcard codec and
-//! `facet-postcard`) and serde's traits (for serde `postcard`), so all three
-//! encode the very same value, and the benchmark checks they produce the
-//! very same bytes.
+//! Each type derives `Facet` (for Prism's postcard and FlatBuffers codecs and
+//! `facet-postcard`), serde's traits (for serde `postcard`) and rkyv's (for
+//! Prism's rkyv codec), so every codec carries the very same value; the
+//! benchmark checks that the three postcard implementations produce the very
+//! same bytes and that every codec round-trips the value.
+//!
+//! The frame codec carries bulk bytes beside a small header, not arbitrary
+//! structs, so its messages are built by hand: [`framed_record`] puts the
+//! nine small fields of a [`Record`] in the header and the 1 KiB body in the
+//! one segment; [`framed_points`] moves the points as one segment of raw
+//! little-endian bytes ([`POINT_BYTES`] per point).
 
+use bytes::{BufMut, Bytes, BytesMut};
 use facet::Facet;
+use prism_codecs::Framed;
 use serde::{Deserialize, Serialize};
 
 /// A typical request: ten fields, one of them a 1 KiB byte buffer.
@@ -13,7 +22,18 @@ use serde::{Deserialize, Serialize};
 /// On the serde side the buffer goes through `serde_bytes`, as it would in
 /// any serde code that cares about speed (without it serde walks it byte by
 /// byte).
-#[derive(Facet, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[derive(
+    Facet,
+    Serialize,
+    Deserialize,
+    prism::rkyv::Archive,
+    prism::rkyv::Serialize,
+    prism::rkyv::Deserialize,
+    Debug,
+    Clone,
+    PartialEq,
+)]
+#[rkyv(crate = prism::rkyv)]
 pub struct Record {
     /// Request id.
     pub id: u64,
@@ -39,7 +59,19 @@ pub struct Record {
 }
 
 /// One element of the list benchmark: a small struct of three fields.
-#[derive(Facet, Serialize, Deserialize, Debug, Clone, Copy, PartialEq)]
+#[derive(
+    Facet,
+    Serialize,
+    Deserialize,
+    prism::rkyv::Archive,
+    prism::rkyv::Serialize,
+    prism::rkyv::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+)]
+#[rkyv(crate = prism::rkyv)]
 pub struct Point {
     /// An unsigned coordinate (varint).
     pub x: u32,
@@ -74,6 +106,116 @@ pub fn points() -> Vec<Point> {
             tag: (i % 7) as u8,
         })
         .collect()
+}
+
+/// The frame codec's header for a [`Record`]: its nine small fields. The
+/// 1 KiB body travels as the frame's one segment.
+#[derive(Facet, Debug, Clone, PartialEq)]
+pub struct RecordHeader {
+    /// Request id.
+    pub id: u64,
+    /// Sequence number.
+    pub seq: u32,
+    /// A small enum-like code.
+    pub kind: u8,
+    /// Flag bits.
+    pub flags: u16,
+    /// A signed quantity.
+    pub delta: i64,
+    /// A float.
+    pub ratio: f64,
+    /// A boolean.
+    pub active: bool,
+    /// A short string.
+    pub name: String,
+    /// An optional small integer.
+    pub parent: Option<u32>,
+}
+
+/// A [`Record`] as a frame: the small fields in the header, the body as the
+/// one segment (copied once into a `Bytes`).
+pub fn framed_record(record: &Record) -> Framed<RecordHeader> {
+    Framed {
+        header: RecordHeader {
+            id: record.id,
+            seq: record.seq,
+            kind: record.kind,
+            flags: record.flags,
+            delta: record.delta,
+            ratio: record.ratio,
+            active: record.active,
+            name: record.name.clone(),
+            parent: record.parent,
+        },
+        segments: vec![Bytes::copy_from_slice(&record.payload)],
+    }
+}
+
+/// A frame made by [`framed_record`] back as a [`Record`] (the body copied
+/// into the `Vec<u8>`). `None` when the frame has no segment.
+pub fn record_from_frame(frame: Framed<RecordHeader>) -> Option<Record> {
+    let h = frame.header;
+    Some(Record {
+        id: h.id,
+        seq: h.seq,
+        kind: h.kind,
+        flags: h.flags,
+        delta: h.delta,
+        ratio: h.ratio,
+        active: h.active,
+        name: h.name,
+        parent: h.parent,
+        payload: frame.segments.first()?.to_vec(),
+    })
+}
+
+/// The frame codec's header for a list of points.
+#[derive(Facet, Debug, Clone, PartialEq)]
+pub struct PointsHeader {
+    /// How many points the segment holds.
+    pub count: u32,
+    /// Bytes per point in the segment: [`POINT_BYTES`].
+    pub stride: u32,
+}
+
+/// Bytes per point in a frame's segment: `x` (u32 LE), `y` (i64 LE), `tag`
+/// (u8), packed.
+pub const POINT_BYTES: usize = 13;
+
+/// Points as a frame: one segment of raw little-endian bytes.
+pub fn framed_points(points: &[Point]) -> Framed<PointsHeader> {
+    let mut raw = BytesMut::with_capacity(points.len() * POINT_BYTES);
+    for p in points {
+        raw.put_u32_le(p.x);
+        raw.put_i64_le(p.y);
+        raw.put_u8(p.tag);
+    }
+    Framed {
+        header: PointsHeader {
+            count: points.len() as u32,
+            stride: POINT_BYTES as u32,
+        },
+        segments: vec![raw.freeze()],
+    }
+}
+
+/// A frame made by [`framed_points`] back as points. `None` when the
+/// segment does not hold `count` points of [`POINT_BYTES`].
+pub fn points_from_frame(frame: &Framed<PointsHeader>) -> Option<Vec<Point>> {
+    let raw = frame.segments.first()?;
+    let count = frame.header.count as usize;
+    if frame.header.stride as usize != POINT_BYTES || raw.len() != count * POINT_BYTES {
+        return None;
+    }
+    Some(
+        raw.chunks_exact(POINT_BYTES)
+            .map(|c| Point {
+                x: u32::from_le_bytes([c[0], c[1], c[2], c[3]]),
+                y: i64::from_le_bytes([c[4], c[5], c[6], c[7], c[8], c[9], c[10], c[11]]),
+                tag: c[12],
+            })
+            .collect(),
+    )
 }
 
 pub mod rpc;

@@ -7,6 +7,7 @@
 pub mod prism;
 pub mod prism_frame;
 pub mod prism_postcard;
+pub mod prism_rkyv;
 pub mod raw;
 pub mod tarpc;
 pub mod tokio_channel;
@@ -108,15 +109,17 @@ pub fn all() -> Vec<Box<dyn Entry>> {
     use prism::{PrismSystem, Transport};
     use prism_frame::Frame;
     use prism_postcard::Postcard;
+    use prism_rkyv::Rkyv;
     vec![
         Box::new(raw::Raw::Tcp),
         Box::new(raw::Raw::Unix),
         Box::new(tokio_channel::TokioChannel),
-        // Another Prism codec (rkyv) is one more line per transport here.
+        // Another Prism codec is one more line per transport here.
         Box::new(PrismSystem::<Postcard>::new(Transport::Mem)),
         Box::new(PrismSystem::<Postcard>::new(Transport::Tcp)),
         Box::new(PrismSystem::<Postcard>::new(Transport::Unix)),
-        // The bulk codec, for the large payloads above all.
+        // The zero-copy codecs: rkyv views and the bulk frame codec.
+        Box::new(PrismSystem::<Rkyv>::new(Transport::Tcp)),
         Box::new(PrismSystem::<Frame>::new(Transport::Tcp)),
         Box::new(tarpc::Tarpc),
         Box::new(tonic::Tonic),
