@@ -18,9 +18,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use prism_transport::frame::{
-    Frame, FrameDecoder, FrameError, HEADER_LEN, encode_frame, wire_len,
-};
+use prism_transport::frame::{Frame, FrameDecoder, FrameError, HEADER_LEN, encode_frame, wire_len};
 
 fn chunk_size(b: u8) -> usize {
     match b {
@@ -34,7 +32,10 @@ fn chunk_size(b: u8) -> usize {
 /// and decodes it again.
 fn check_frame(decoder: &FrameDecoder, frame: &Frame, original: &[u8]) {
     let len = frame.body.len();
-    assert!(len <= decoder.max_payload() as usize, "payload over the limit");
+    assert!(
+        len <= decoder.max_payload() as usize,
+        "payload over the limit"
+    );
     assert_eq!(frame.body.segment_count(), 1);
 
     let mut out = BytesMut::new();
@@ -52,7 +53,11 @@ fn check_frame(decoder: &FrameDecoder, frame: &Frame, original: &[u8]) {
         .expect("our encoding has a valid header")
         .expect("our encoding is a whole frame");
     assert_eq!(&again, frame);
-    assert!(out.is_empty(), "{} bytes left after our own frame", out.len());
+    assert!(
+        out.is_empty(),
+        "{} bytes left after our own frame",
+        out.len()
+    );
 }
 
 /// Decodes the whole stream at once.

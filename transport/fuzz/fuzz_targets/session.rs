@@ -42,9 +42,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
 use prism_transport::Code;
-use prism_transport::frame::{
-    Body, Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame,
-};
+use prism_transport::frame::{Body, Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
 use prism_transport::session::{ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig};
 
 /// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
@@ -71,7 +69,11 @@ impl Model {
     /// Drains frames and events, checking each.
     fn drain(&mut self) {
         while let Some(frame) = self.session.poll_transmit() {
-            assert!(!self.closed, "{:?} frame sent after Closed", frame.header.kind);
+            assert!(
+                !self.closed,
+                "{:?} frame sent after Closed",
+                frame.header.kind
+            );
             self.check_sent(&frame);
         }
         while let Some(event) = self.session.poll_event() {
@@ -94,7 +96,10 @@ impl Model {
             .expect("a whole frame");
         assert!(wire.is_empty());
         assert_eq!(again.header, frame.header);
-        assert_eq!(again.body.into_contiguous(), frame.body.clone().into_contiguous());
+        assert_eq!(
+            again.body.into_contiguous(),
+            frame.body.clone().into_contiguous()
+        );
 
         let Some(peer) = self.session.peer_hello() else {
             return;
@@ -183,7 +188,11 @@ impl Model {
                 // Answer the oldest open call, or a channel that is not open.
                 let id = match oldest {
                     Some(id) if arg & 1 == 0 => id,
-                    _ => match self.known.keys().nth(usize::from(arg) % self.known.len().max(1)) {
+                    _ => match self
+                        .known
+                        .keys()
+                        .nth(usize::from(arg) % self.known.len().max(1))
+                    {
                         Some(&id) => id,
                         None => return,
                     },
@@ -196,7 +205,11 @@ impl Model {
                     let body = Body::from(Bytes::from(vec![arg; usize::from(arg)]));
                     self.session.respond(channel, 1, body, arg & 2 != 0)
                 } else {
-                    self.session.fail(channel, Code::Internal, "é".repeat(usize::from(arg) * 16).as_str())
+                    self.session.fail(
+                        channel,
+                        Code::Internal,
+                        "é".repeat(usize::from(arg) * 16).as_str(),
+                    )
                 };
                 assert_eq!(done, expected, "respond/fail on {id}");
                 if done {
@@ -209,7 +222,9 @@ impl Model {
                 }
                 self.session.ping(self.now);
             }
-            6 => self.session.go_away(self.now, Code::Unavailable, "draining"),
+            6 => self
+                .session
+                .go_away(self.now, Code::Unavailable, "draining"),
             7 if arg & 1 == 0 => self.session.close(self.now, Code::Ok, "bye"),
             7 => self.session.handle_link_closed(self.now),
             _ => {}
@@ -226,7 +241,10 @@ fn client_hello() -> Bytes {
     }]);
     let mut wire = BytesMut::new();
     encode_frame(
-        &Frame::new(FrameHeader::new(FrameKind::Hello), Body::from(hello.encode())),
+        &Frame::new(
+            FrameHeader::new(FrameKind::Hello),
+            Body::from(hello.encode()),
+        ),
         &mut wire,
     );
     wire.freeze()
@@ -281,13 +299,20 @@ fuzz_target!(|data: &[u8]| {
         }
         let (a, b) = match control {
             [] | [_] => (0, 0),
-            _ => (control[(2 * i) % control.len()], control[(2 * i + 1) % control.len()]),
+            _ => (
+                control[(2 * i) % control.len()],
+                control[(2 * i + 1) % control.len()],
+            ),
         };
         model.now += step(b);
         model.timers(b >> 5 == 0);
 
         // 0 means "all the rest" when there are no control bytes.
-        let chunk = if control.len() < 2 { stream.len() } else { usize::from(a) * 8 };
+        let chunk = if control.len() < 2 {
+            stream.len()
+        } else {
+            usize::from(a) * 8
+        };
         let end = (fed + chunk).min(stream.len());
         if wire_open && end > fed {
             buf.extend_from_slice(&stream[fed..end]);
@@ -298,7 +323,11 @@ fuzz_target!(|data: &[u8]| {
                     Ok(None) => break,
                     Err(_) => {
                         wire_open = false;
-                        model.session.close(model.now, Code::Internal, "the peer sent a malformed frame");
+                        model.session.close(
+                            model.now,
+                            Code::Internal,
+                            "the peer sent a malformed frame",
+                        );
                         model.drain();
                         break;
                     }
