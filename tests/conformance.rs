@@ -1,6 +1,6 @@
 //! The codec conformance suite, run for every built-in codec (postcard,
 //! rkyv, FlatBuffers, the frame codec) and for the user codec of
-//! `examples/tensor_codec.rs`.
+//! `examples/tensor_codec/codec.rs`.
 
 use bytes::Bytes;
 use prism::{Facet, Frame, Framed, Postcard, Rkyv};
@@ -191,100 +191,10 @@ fn frame_codec_keeps_every_rule() {
     report.assert_ok();
 }
 
-// The user codec of `examples/tensor_codec.rs`, copied: an example cannot
-// share a module with integration tests. Keep the two in step.
-mod tensor {
-    use bytes::Bytes;
-    use prism::frame;
-    use prism::{
-        Capabilities, Codec, CodecId, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Facet,
-        Limits, Payload,
-    };
-
-    /// A dense tensor: its shape, element type and little-endian element bytes.
-    #[derive(Facet, Debug, Clone, PartialEq)]
-    #[facet(crate = prism::facet)]
-    pub(crate) struct Tensor {
-        pub(crate) shape: Vec<u32>,
-        pub(crate) dtype: DType,
-        pub(crate) data: Bytes,
-    }
-
-    /// Element types.
-    #[derive(Facet, Debug, Clone, Copy, PartialEq)]
-    #[facet(crate = prism::facet)]
-    #[repr(u8)]
-    pub(crate) enum DType {
-        F32,
-        U8,
-    }
-
-    /// What travels in the frame header: everything but the data.
-    #[derive(Facet, Debug)]
-    #[facet(crate = prism::facet)]
-    struct TensorHeader {
-        shape: Vec<u32>,
-        dtype: DType,
-    }
-
-    /// The tensor codec: a user codec with an id from the user range.
-    #[derive(Debug)]
-    pub(crate) struct TensorCodec;
-
-    impl Codec for TensorCodec {
-        const ID: CodecId = CodecId::new(CodecId::USER_RANGE_START + 1);
-        const NAME: &'static str = "tensor";
-        const CAPABILITIES: Capabilities = Capabilities::NONE.with_zero_copy(true);
-    }
-
-    impl Encode<TensorCodec> for Tensor {
-        fn encode(&self, out: &mut EncodeBuf, limits: &Limits) -> Result<(), EncodeError> {
-            let header = TensorHeader {
-                shape: self.shape.clone(),
-                dtype: self.dtype,
-            };
-            frame::write(out, &header, std::slice::from_ref(&self.data), limits)
-        }
-    }
-
-    impl Decode<TensorCodec> for Tensor {
-        fn decode(payload: &Payload, limits: &Limits) -> Result<Self, DecodeError> {
-            let (header, mut segments): (TensorHeader, Vec<Bytes>) = frame::read(payload, limits)?;
-            let data = match (segments.pop(), segments.is_empty()) {
-                (Some(data), true) => data,
-                _ => {
-                    return Err(DecodeError::Codec {
-                        codec: "tensor",
-                        message: "a tensor frame holds exactly one segment".into(),
-                    });
-                }
-            };
-            let elems = header
-                .shape
-                .iter()
-                .try_fold(1u64, |n, &d| n.checked_mul(u64::from(d)));
-            let width = match header.dtype {
-                DType::F32 => 4,
-                DType::U8 => 1,
-            };
-            if elems.and_then(|n| n.checked_mul(width)) != Some(data.len() as u64) {
-                return Err(DecodeError::Codec {
-                    codec: "tensor",
-                    message: format!(
-                        "shape {:?} does not match {} data bytes",
-                        header.shape,
-                        data.len()
-                    ),
-                });
-            }
-            Ok(Tensor {
-                shape: header.shape,
-                dtype: header.dtype,
-                data,
-            })
-        }
-    }
-}
+/// The tensor codec of `examples/tensor_codec`, compiled here as well.
+#[path = "../examples/tensor_codec/codec.rs"]
+#[allow(unreachable_pub)] // `pub` in the example, where it is a module of a binary
+mod tensor;
 
 #[test]
 fn the_tensor_codec_of_the_example_keeps_every_rule() {

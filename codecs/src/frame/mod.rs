@@ -20,7 +20,7 @@
 //! ```
 //!
 //! Use [`Framed<H>`] directly with the built-in [`Frame`] codec, or build
-//! your own codec on [`write()`] and [`read()`] (see `examples/tensor_codec.rs`).
+//! your own codec on [`write()`] and [`read()`] (see `examples/tensor_codec/`).
 //!
 //! # Examples
 //!
