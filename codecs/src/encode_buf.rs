@@ -34,7 +34,6 @@ use bytes::{Bytes, BytesMut};
 pub struct EncodeBuf {
     tail: BytesMut,
     segments: Vec<Bytes>,
-    segments_len: usize,
 }
 
 impl EncodeBuf {
@@ -53,7 +52,6 @@ impl EncodeBuf {
         EncodeBuf {
             tail: buf,
             segments: Vec::new(),
-            segments_len: 0,
         }
     }
 
@@ -69,17 +67,14 @@ impl EncodeBuf {
             return;
         }
         if !self.tail.is_empty() {
-            let sealed = self.tail.split().freeze();
-            self.segments_len += sealed.len();
-            self.segments.push(sealed);
+            self.segments.push(self.tail.split().freeze());
         }
-        self.segments_len += segment.len();
         self.segments.push(segment);
     }
 
     /// Total encoded length so far, over all segments.
     pub fn len(&self) -> usize {
-        self.segments_len + self.tail.len()
+        self.segments.iter().map(Bytes::len).sum::<usize>() + self.tail.len()
     }
 
     /// Whether nothing has been written.

@@ -6,13 +6,12 @@
 //! TCP is plaintext: the link reports [`SecurityProperties::NONE`], and the
 //! runtime refuses it for authenticated traffic unless the user allowed it.
 
-use core::task::{Context, Poll};
 use std::io;
 
 use tokio::net::{TcpStream, ToSocketAddrs};
 
-use crate::frame::{DEFAULT_MAX_FRAME, Frame};
-use crate::link::{Link, LinkError, LinkInfo, LinkKind, SecurityProperties};
+use crate::frame::DEFAULT_MAX_FRAME;
+use crate::link::{LinkInfo, LinkKind, SecurityProperties};
 use crate::stream::StreamLink;
 
 /// Connects to `addr` and wraps the connection in a [`TcpLink`].
@@ -80,28 +79,4 @@ impl TcpLink {
     }
 }
 
-impl Link for TcpLink {
-    fn info(&self) -> &LinkInfo {
-        self.inner.info()
-    }
-
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
-        self.inner.poll_recv(cx)
-    }
-
-    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
-        self.inner.queue(frame)
-    }
-
-    fn queued_bytes(&self) -> usize {
-        self.inner.queued_bytes()
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.inner.poll_flush(cx)
-    }
-
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.inner.poll_close(cx)
-    }
-}
+crate::stream::delegate_link!(TcpLink);

@@ -5,14 +5,13 @@
 //! link reports [`SecurityProperties::LOCAL`]. The peer is the socket path
 //! when the peer's end has one (the connecting side), else `"unix"`.
 
-use core::task::{Context, Poll};
 use std::io;
 use std::path::Path;
 
 use tokio::net::UnixStream;
 
-use crate::frame::{DEFAULT_MAX_FRAME, Frame};
-use crate::link::{Link, LinkError, LinkInfo, LinkKind, SecurityProperties};
+use crate::frame::DEFAULT_MAX_FRAME;
+use crate::link::{LinkInfo, LinkKind, SecurityProperties};
 use crate::stream::StreamLink;
 
 /// Connects to the socket at `path` and wraps the connection in a [`UnixLink`].
@@ -89,28 +88,4 @@ impl UnixLink {
     }
 }
 
-impl Link for UnixLink {
-    fn info(&self) -> &LinkInfo {
-        self.inner.info()
-    }
-
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
-        self.inner.poll_recv(cx)
-    }
-
-    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
-        self.inner.queue(frame)
-    }
-
-    fn queued_bytes(&self) -> usize {
-        self.inner.queued_bytes()
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.inner.poll_flush(cx)
-    }
-
-    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.inner.poll_close(cx)
-    }
-}
+crate::stream::delegate_link!(UnixLink);

@@ -212,8 +212,9 @@ impl<L: Link> Driver<L> {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), DriverError>> {
+        // One clock read per wake: a wake's turns take microseconds.
+        let now = Instant::now();
         for _ in 0..TURNS {
-            let now = Instant::now();
             let mut progressed = self.poll_inputs(cx, now);
             if let Some(at) = self.session.poll_timeout()
                 && at <= now

@@ -171,3 +171,47 @@ impl<S> fmt::Debug for StreamLink<S> {
 
 #[cfg(test)]
 mod tests;
+
+/// Implements [`Link`](crate::Link) for a newtype whose field `inner` is a
+/// [`StreamLink`], by delegation: the TCP and Unix links differ only in how
+/// they are built.
+macro_rules! delegate_link {
+    ($link:ty) => {
+        impl $crate::Link for $link {
+            fn info(&self) -> &$crate::LinkInfo {
+                self.inner.info()
+            }
+
+            fn poll_recv(
+                &mut self,
+                cx: &mut ::core::task::Context<'_>,
+            ) -> ::core::task::Poll<Result<Option<$crate::frame::Frame>, $crate::LinkError>> {
+                self.inner.poll_recv(cx)
+            }
+
+            fn queue(&mut self, frame: $crate::frame::Frame) -> Result<(), $crate::LinkError> {
+                self.inner.queue(frame)
+            }
+
+            fn queued_bytes(&self) -> usize {
+                self.inner.queued_bytes()
+            }
+
+            fn poll_flush(
+                &mut self,
+                cx: &mut ::core::task::Context<'_>,
+            ) -> ::core::task::Poll<Result<(), $crate::LinkError>> {
+                self.inner.poll_flush(cx)
+            }
+
+            fn poll_close(
+                &mut self,
+                cx: &mut ::core::task::Context<'_>,
+            ) -> ::core::task::Poll<Result<(), $crate::LinkError>> {
+                self.inner.poll_close(cx)
+            }
+        }
+    };
+}
+
+pub(crate) use delegate_link;
