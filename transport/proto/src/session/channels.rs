@@ -1,0 +1,288 @@
+//! The channel table: open channels, id allocation and deadline timers.
+//!
+//! Per channel the session keeps one small map entry (its deadline).
+//! Deadlines live in a binary heap with lazy deletion: finishing a channel
+//! only removes its map entry; a heap entry is live while the map still
+//! holds its channel with that same deadline (ids are never reused, so a
+//! stale entry cannot be mistaken for a live one). Stale entries are popped
+//! as soon as they reach the top, so the top is always live and
+//! [`Channels::next_deadline`] is exact and O(1); the heap is compacted
+//! when stale entries outnumber live ones. In steady state no call
+//! allocates beyond its map slot.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::int_map::IntMap;
+use std::time::Instant;
+
+use super::{ChannelId, Role};
+
+/// Capacity reserved up front for the map and the heap.
+const INITIAL_CAPACITY: usize = 64;
+
+/// Heaps smaller than this are never compacted.
+const COMPACT_FLOOR: usize = 256;
+
+/// What the session remembers about one open channel.
+#[derive(Clone, Copy, Debug)]
+struct Channel {
+    deadline: Option<Instant>,
+}
+
+/// Open channels of both directions, and the ids each side has used.
+#[derive(Debug)]
+pub(crate) struct Channels {
+    role: Role,
+    map: IntMap<u32, Channel>,
+    deadlines: BinaryHeap<Reverse<(Instant, u32)>>,
+    /// Heap entries whose channel is still open with that deadline.
+    live_deadlines: usize,
+    /// The next id this side opens; `None` once ids are exhausted.
+    next_local: Option<u32>,
+    /// The highest id this side opened; 0 for none.
+    last_local: u32,
+    /// The highest id the peer opened; 0 for none.
+    last_peer: u32,
+    local_open: usize,
+    peer_open: usize,
+}
+
+impl Channels {
+    pub(crate) fn new(role: Role) -> Self {
+        Channels {
+            role,
+            map: IntMap::with_capacity_and_hasher(INITIAL_CAPACITY, Default::default()),
+            deadlines: BinaryHeap::with_capacity(INITIAL_CAPACITY),
+            live_deadlines: 0,
+            next_local: Some(role.first_channel()),
+            last_local: 0,
+            last_peer: 0,
+            local_open: 0,
+            peer_open: 0,
+        }
+    }
+
+    /// Whether this side opened (or would open) `id`.
+    pub(crate) fn is_local(&self, id: u32) -> bool {
+        self.role.opens(id)
+    }
+
+    /// Whether the peer opened (or would open) `id`.
+    pub(crate) fn is_peer(&self, id: u32) -> bool {
+        self.role.peer().opens(id)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    pub(crate) fn local_open(&self) -> usize {
+        self.local_open
+    }
+
+    pub(crate) fn peer_open(&self) -> usize {
+        self.peer_open
+    }
+
+    pub(crate) fn last_local(&self) -> u32 {
+        self.last_local
+    }
+
+    pub(crate) fn last_peer(&self) -> u32 {
+        self.last_peer
+    }
+
+    /// Opens the next local channel; `None` once ids are exhausted.
+    pub(crate) fn open_local(&mut self, deadline: Option<Instant>) -> Option<ChannelId> {
+        let id = self.next_local?;
+        self.next_local = id.checked_add(2);
+        self.last_local = id;
+        self.local_open += 1;
+        self.insert(id, deadline);
+        Some(ChannelId(id))
+    }
+
+    /// Records that the peer used `id` to open a channel, without opening
+    /// it: the id must have the peer's parity and exceed every earlier one.
+    pub(crate) fn note_peer_id(&mut self, id: u32) -> Result<(), &'static str> {
+        if !self.is_peer(id) {
+            return Err("channel id has the wrong parity for its sender");
+        }
+        if id <= self.last_peer {
+            return Err("channel id does not increase");
+        }
+        self.last_peer = id;
+        Ok(())
+    }
+
+    /// Opens a channel the peer asked for; its id passed [`Channels::note_peer_id`].
+    pub(crate) fn open_peer(&mut self, id: u32, deadline: Option<Instant>) {
+        self.peer_open += 1;
+        self.insert(id, deadline);
+    }
+
+    fn insert(&mut self, id: u32, deadline: Option<Instant>) {
+        self.map.insert(id, Channel { deadline });
+        if let Some(at) = deadline {
+            self.deadlines.push(Reverse((at, id)));
+            self.live_deadlines += 1;
+        }
+    }
+
+    /// Forgets a channel; false if it was not open.
+    pub(crate) fn remove(&mut self, id: u32) -> bool {
+        let Some(channel) = self.map.remove(&id) else {
+            return false;
+        };
+        if self.is_local(id) {
+            self.local_open -= 1;
+        } else {
+            self.peer_open -= 1;
+        }
+        if channel.deadline.is_some() {
+            self.live_deadlines -= 1;
+            self.prune();
+        }
+        true
+    }
+
+    /// The earliest deadline of an open channel.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Removes and returns one channel whose deadline is at or before `now`.
+    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<ChannelId> {
+        let &Reverse((at, id)) = self.deadlines.peek()?;
+        if at > now {
+            return None;
+        }
+        self.remove(id);
+        Some(ChannelId(id))
+    }
+
+    /// The open channels' ids in ascending order.
+    pub(crate) fn ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self.map.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Forgets every channel, returning their ids in ascending order.
+    pub(crate) fn drain(&mut self) -> Vec<u32> {
+        let ids = self.ids();
+        self.map.clear();
+        self.deadlines.clear();
+        self.live_deadlines = 0;
+        self.local_open = 0;
+        self.peer_open = 0;
+        ids
+    }
+
+    /// Forgets this side's channels with ids above `last`, returning them in
+    /// ascending order.
+    pub(crate) fn drain_local_above(&mut self, last: u32) -> Vec<u32> {
+        let mut ids: Vec<u32> = (self.map.keys().copied())
+            .filter(|&id| id > last && self.role.opens(id))
+            .collect();
+        ids.sort_unstable();
+        for &id in &ids {
+            self.remove(id);
+        }
+        ids
+    }
+
+    /// Pops stale entries off the top, and compacts when stale entries
+    /// outnumber live ones.
+    fn prune(&mut self) {
+        let Channels { map, deadlines, .. } = self;
+        let live = |&Reverse((at, id)): &Reverse<(Instant, u32)>| {
+            map.get(&id).is_some_and(|c| c.deadline == Some(at))
+        };
+        while deadlines.peek().is_some_and(|top| !live(top)) {
+            deadlines.pop();
+        }
+        if deadlines.len() > COMPACT_FLOOR && deadlines.len() > 2 * self.live_deadlines {
+            deadlines.retain(live);
+        }
+    }
+
+    /// Moves local id allocation to `id`, to test exhaustion.
+    #[cfg(test)]
+    pub(crate) fn skip_local_to(&mut self, id: u32) {
+        self.next_local = Some(id);
+    }
+
+    /// How many heap entries there are, live and stale.
+    #[cfg(test)]
+    pub(crate) fn heap_len(&self) -> usize {
+        self.deadlines.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn ids_follow_parity_and_never_wrap() {
+        let mut client = Channels::new(Role::Client);
+        assert_eq!(client.open_local(None), Some(ChannelId(1)));
+        assert_eq!(client.open_local(None), Some(ChannelId(3)));
+        client.skip_local_to(u32::MAX);
+        assert_eq!(client.open_local(None), Some(ChannelId(u32::MAX)));
+        assert_eq!(client.open_local(None), None);
+        let mut server = Channels::new(Role::Server);
+        server.skip_local_to(u32::MAX - 1);
+        assert!(server.open_local(None).is_some());
+        assert_eq!(server.open_local(None), None);
+    }
+
+    #[test]
+    fn peer_ids_must_increase_with_the_peer_parity() {
+        let mut server = Channels::new(Role::Server);
+        assert!(server.note_peer_id(2).is_err());
+        assert!(server.note_peer_id(0).is_err());
+        assert!(server.note_peer_id(5).is_ok());
+        assert!(server.note_peer_id(5).is_err());
+        assert!(server.note_peer_id(3).is_err());
+        assert!(server.note_peer_id(7).is_ok());
+        assert_eq!(server.last_peer(), 7);
+    }
+
+    #[test]
+    fn stale_deadlines_never_surface_and_get_compacted() {
+        let t0 = Instant::now();
+        let mut table = Channels::new(Role::Client);
+        let keep = table.open_local(Some(t0 + Duration::from_secs(100)));
+        for i in 0..10_000u64 {
+            let id = table.open_local(Some(t0 + Duration::from_millis(i)));
+            assert_eq!(table.next_deadline(), Some(t0 + Duration::from_millis(i)));
+            assert!(id.is_some_and(|id| table.remove(id.get())));
+        }
+        assert_eq!(table.next_deadline(), Some(t0 + Duration::from_secs(100)));
+        assert!(table.heap_len() <= 2, "heap holds {}", table.heap_len());
+        // Stale entries below a live top are compacted away too.
+        let early = table.open_local(Some(t0));
+        for _ in 0..10_000 {
+            let id = table.open_local(Some(t0 + Duration::from_secs(200)));
+            assert!(id.is_some_and(|id| table.remove(id.get())));
+        }
+        assert!(
+            table.heap_len() <= COMPACT_FLOOR + 1,
+            "heap holds {}",
+            table.heap_len()
+        );
+        assert_eq!(table.pop_expired(t0), early);
+        assert_eq!(table.pop_expired(t0), None);
+        assert_eq!(table.pop_expired(t0 + Duration::from_secs(100)), keep);
+        assert!(table.is_empty() && table.local_open() == 0);
+    }
+}

@@ -1,0 +1,173 @@
+//! Which side a session plays and the limits it enforces.
+
+use std::time::Duration;
+
+use super::Features;
+use crate::frame::DEFAULT_MAX_FRAME;
+
+/// Which side of a connection a session is.
+///
+/// The role fixes channel id parity: the client opens odd ids (1, 3, 5, …),
+/// the server even ids (2, 4, …). Only clients open calls today.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// The side that dialled and opens calls.
+    Client,
+    /// The side that accepted and answers calls.
+    Server,
+}
+
+impl Role {
+    /// The first channel id this role opens.
+    pub(crate) const fn first_channel(self) -> u32 {
+        match self {
+            Role::Client => 1,
+            Role::Server => 2,
+        }
+    }
+
+    /// Whether `id` has the parity of channels this role opens.
+    pub(crate) const fn opens(self, id: u32) -> bool {
+        id != 0 && (id % 2 == 1) == matches!(self, Role::Client)
+    }
+
+    /// The other side.
+    pub(crate) const fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+}
+
+/// Limits and timers of one session.
+///
+/// `max_frame`, `max_channels`, `features` and `required_features` are
+/// advertised in our HELLO (they overwrite the fields of the [`Hello`]
+/// given to [`Session::new`]); the limits are what we accept from the
+/// peer. What we may send is bounded by the peer's HELLO instead.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use prism_proto::session::SessionConfig;
+///
+/// let config = SessionConfig::default()
+///     .with_max_channels(256)
+///     .with_keepalive(Some(Duration::from_secs(15)));
+/// assert_eq!(config.max_channels, 256);
+/// assert_eq!(config.handshake_timeout, Duration::from_secs(10));
+/// ```
+///
+/// [`Hello`]: super::Hello
+/// [`Session::new`]: super::Session::new
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionConfig {
+    /// Largest payload we accept in one frame. Default
+    /// [`DEFAULT_MAX_FRAME`](crate::frame::DEFAULT_MAX_FRAME).
+    pub max_frame: u32,
+    /// Most channels the peer may have open to us at once; calls above it
+    /// get `RESOURCE_EXHAUSTED`. Default 1024.
+    pub max_channels: u32,
+    /// How long the whole handshake may take: the peer's HELLO, both
+    /// verdicts (a credential check included) and the peer's ACCEPT.
+    /// Default 10 s.
+    pub handshake_timeout: Duration,
+    /// How long open calls may take to finish after a GOAWAY (sent or
+    /// received) before they are cancelled and the session closes, so a
+    /// graceful shutdown always ends. Default 30 s.
+    pub drain_timeout: Duration,
+    /// When `Some(interval)`: after `interval` without receiving anything,
+    /// ping the peer, and close if nothing (the pong included) arrives
+    /// within another `interval`. Default `None`; a zero interval is off too.
+    pub keepalive: Option<Duration>,
+    /// Optional features this side offers. Default: none (this build
+    /// defines none yet).
+    pub features: Features,
+    /// Features this side cannot work without; a peer that does not offer
+    /// them is refused at the handshake. Default: none.
+    pub required_features: Features,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            max_frame: DEFAULT_MAX_FRAME,
+            max_channels: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            drain_timeout: Duration::from_secs(30),
+            keepalive: None,
+            features: Features::EMPTY,
+            required_features: Features::EMPTY,
+        }
+    }
+}
+
+impl SessionConfig {
+    /// The largest frame payload a link under this session must accept:
+    /// `max_frame`, but never less than a whole HELLO.
+    pub fn link_max_frame(&self) -> u32 {
+        let hello = u32::try_from(super::hello::MAX_HELLO_LEN).unwrap_or(u32::MAX);
+        self.max_frame.max(hello)
+    }
+
+    /// Sets the largest payload accepted from the peer.
+    #[must_use]
+    pub fn with_max_frame(mut self, max_frame: u32) -> Self {
+        self.max_frame = max_frame;
+        self
+    }
+
+    /// Sets how many channels the peer may have open to us at once.
+    #[must_use]
+    pub fn with_max_channels(mut self, max_channels: u32) -> Self {
+        self.max_channels = max_channels;
+        self
+    }
+
+    /// Sets how long the whole handshake may take.
+    #[must_use]
+    pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets how long open calls may take to finish after a GOAWAY.
+    #[must_use]
+    pub fn with_drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// Sets the features offered and those required of the peer
+    /// (`required` is offered too).
+    #[must_use]
+    pub fn with_features(mut self, offered: Features, required: Features) -> Self {
+        self.features = offered.union(required);
+        self.required_features = required;
+        self
+    }
+
+    /// Turns keepalive pings on (`Some(interval)`) or off (`None`).
+    #[must_use]
+    pub fn with_keepalive(mut self, interval: Option<Duration>) -> Self {
+        self.keepalive = interval;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parity_follows_role() {
+        assert!(Role::Client.opens(1) && Role::Client.opens(u32::MAX));
+        assert!(!Role::Client.opens(0) && !Role::Client.opens(2));
+        assert!(Role::Server.opens(2) && !Role::Server.opens(0) && !Role::Server.opens(3));
+        assert_eq!(Role::Client.peer(), Role::Server);
+        assert_eq!(Role::Server.first_channel(), 2);
+    }
+}

@@ -1,0 +1,235 @@
+//! Session errors: a malformed HELLO, a session that ended badly, a call
+//! that could not be opened.
+
+use prism_core::Code;
+
+use super::{Features, VersionRange};
+
+/// A HELLO or ACCEPT payload could not be decoded (or ours could not be
+/// encoded).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HelloError {
+    /// The payload ends inside a field.
+    #[error("hello ends inside its {field}")]
+    Truncated {
+        /// The field being read.
+        field: &'static str,
+    },
+    /// The payload does not start with `PRSM`.
+    #[error("hello has the wrong magic {found:02x?}")]
+    BadMagic {
+        /// The first four bytes.
+        found: [u8; 4],
+    },
+    /// The HELLO is in the format of protocol version 1, which had no
+    /// version range: nothing after the version can be read.
+    #[error("hello is in the format of protocol version {version}")]
+    UnsupportedVersion {
+        /// The version the peer sent.
+        version: u16,
+    },
+    /// The version range is empty (its min exceeds its max) or names
+    /// versions no HELLO in this format can speak.
+    #[error("hello has an invalid version range {versions}")]
+    BadVersions {
+        /// The range read.
+        versions: VersionRange,
+    },
+    /// A list is longer than the protocol allows.
+    #[error("hello lists {count} {what}, more than the limit of {max}")]
+    TooMany {
+        /// What was counted: `ops`, `codecs` or `extensions`.
+        what: &'static str,
+        /// The count read.
+        count: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// An extension's data is longer than the protocol allows.
+    #[error("hello extension {kind} has {len} bytes, more than the limit of {max}")]
+    ExtensionTooLarge {
+        /// The extension's kind.
+        kind: u16,
+        /// Its length.
+        len: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The payload is longer than any HELLO may be.
+    #[error("hello of {len} bytes exceeds the limit of {max} bytes")]
+    TooLong {
+        /// The payload's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Bytes follow the last extension.
+    #[error("hello has {count} trailing bytes")]
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+}
+
+/// Why a session closed with an error (see [`Event::Closed`](super::Event::Closed)).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The handshake did not finish within the handshake timeout: no
+    /// HELLO, no ACCEPT, or no verdict from this side's own check.
+    #[error("handshake timed out")]
+    HandshakeTimeout,
+    /// The peer's HELLO or ACCEPT was malformed.
+    #[error("peer sent a malformed handshake")]
+    BadHello(#[source] HelloError),
+    /// The HELLO or ACCEPT this side was given breaks the protocol's
+    /// limits; nothing was sent.
+    #[error("our own handshake is invalid")]
+    OwnHello(#[source] HelloError),
+    /// The two sides speak no protocol version in common.
+    #[error("peer speaks protocol version {theirs}, this side speaks {ours}")]
+    VersionMismatch {
+        /// The versions this side speaks.
+        ours: VersionRange,
+        /// The versions the peer speaks.
+        theirs: VersionRange,
+    },
+    /// The peer does not offer features this side requires.
+    #[error("peer lacks required features: {missing}")]
+    PeerLacksFeatures {
+        /// Required here, not offered there.
+        missing: Features,
+    },
+    /// The peer requires features this side does not offer.
+    #[error("peer requires features this side lacks: {missing}")]
+    LacksFeatures {
+        /// Required there, not offered here.
+        missing: Features,
+    },
+    /// This side refused the peer's HELLO (see
+    /// [`Session::reject`](super::Session::reject)).
+    #[error("refused the peer ({code}): {reason}")]
+    RejectedPeer {
+        /// The code sent in the GOAWAY.
+        code: Code,
+        /// The reason sent in the GOAWAY.
+        reason: String,
+    },
+    /// The peer refused this side's HELLO: its GOAWAY arrived before the
+    /// handshake finished.
+    #[error("the peer refused the connection ({code}): {reason}")]
+    RejectedByPeer {
+        /// The code in the peer's GOAWAY.
+        code: Code,
+        /// The reason in the peer's GOAWAY.
+        reason: String,
+    },
+    /// The peer broke the protocol.
+    #[error("protocol violation in {kind} frame: {reason}")]
+    Protocol {
+        /// The offending frame's kind name.
+        kind: &'static str,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// Keepalive pings went unanswered.
+    #[error("keepalive timed out: the peer stopped answering")]
+    KeepaliveTimeout,
+    /// Calls were still open when the drain timeout after a GOAWAY ran
+    /// out; they were cancelled.
+    #[error("drain timed out with {open} channels still open; they were cancelled")]
+    DrainTimeout {
+        /// Channels open when the timeout fired.
+        open: usize,
+    },
+    /// The peer sent GOAWAY and every channel has since finished.
+    #[error("peer went away ({code}): {reason}")]
+    PeerGoneAway {
+        /// The code in the peer's GOAWAY.
+        code: Code,
+        /// The reason in the peer's GOAWAY.
+        reason: String,
+    },
+    /// The link closed under the session (see
+    /// [`Session::handle_link_closed`](super::Session::handle_link_closed)).
+    #[error("link closed")]
+    LinkClosed,
+}
+
+impl SessionError {
+    /// The code put in the GOAWAY this error makes us send.
+    pub(crate) fn goaway_code(&self) -> Code {
+        match self {
+            SessionError::HandshakeTimeout
+            | SessionError::KeepaliveTimeout
+            | SessionError::DrainTimeout { .. } => Code::DeadlineExceeded,
+            SessionError::BadHello(_)
+            | SessionError::OwnHello(_)
+            | SessionError::VersionMismatch { .. }
+            | SessionError::PeerLacksFeatures { .. }
+            | SessionError::LacksFeatures { .. } => Code::FailedPrecondition,
+            SessionError::RejectedPeer { code, .. } => *code,
+            SessionError::Protocol { .. } => Code::Internal,
+            SessionError::RejectedByPeer { .. }
+            | SessionError::PeerGoneAway { .. }
+            | SessionError::LinkClosed => Code::Unavailable,
+        }
+    }
+
+    /// The reason put in the GOAWAY this error makes us send, worded for
+    /// the peer that reads it.
+    pub(crate) fn goaway_reason(&self) -> String {
+        match self {
+            SessionError::HandshakeTimeout => "the handshake did not finish in time".into(),
+            SessionError::BadHello(e) => format!("malformed handshake: {e}"),
+            SessionError::VersionMismatch { ours, theirs } => {
+                format!("protocol version {theirs} is not supported; this side speaks {ours}")
+            }
+            SessionError::PeerLacksFeatures { missing } => {
+                format!("this side requires features you do not offer: {missing}")
+            }
+            SessionError::LacksFeatures { missing } => {
+                format!("you require features this side does not offer: {missing}")
+            }
+            SessionError::RejectedPeer { reason, .. } => reason.clone(),
+            SessionError::KeepaliveTimeout => "keepalive timed out".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// [`Session::open_call`](super::Session::open_call) could not open a call.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The handshake has not finished yet.
+    #[error("session is not established yet")]
+    NotEstablished,
+    /// This side or the peer sent GOAWAY: no new calls on this session.
+    #[error("session is going away")]
+    GoingAway,
+    /// As many calls are open as the peer accepts.
+    #[error("the peer accepts at most {limit} open channels")]
+    TooManyChannels {
+        /// The peer's advertised `max_channels`.
+        limit: u32,
+    },
+    /// The request is larger than the peer accepts.
+    #[error("request of {len} bytes exceeds the peer's frame limit of {max} bytes")]
+    TooLarge {
+        /// The request's length.
+        len: usize,
+        /// The peer's advertised `max_frame`.
+        max: u32,
+    },
+    /// Every channel id of this side's parity is used; open a new session.
+    #[error("channel ids are exhausted")]
+    ChannelIdsExhausted,
+    /// This is a server session; only clients open calls for now.
+    #[error("only client sessions open calls")]
+    WrongRole,
+    /// The session is closed.
+    #[error("session is closed")]
+    Closed,
+}

@@ -1,0 +1,160 @@
+//! Timers, pings and shutdown: [`Session::handle_timeout`], keepalive,
+//! [`Session::ping`], [`Session::go_away`], [`Session::close`] and
+//! [`Session::handle_link_closed`].
+
+use std::time::Instant;
+
+use prism_core::{Code, Status};
+
+use super::state::State;
+use super::{Event, Session, SessionError, wire};
+use crate::frame::FrameKind;
+
+/// Most unanswered [`Session::ping`]s remembered; older ones are forgotten.
+const MAX_PINGS: usize = 64;
+
+impl Session {
+    /// Fires every timer due at `now`: the handshake timeout, the drain
+    /// timeout, call deadlines and keepalive. Calling it early is harmless.
+    ///
+    /// An expired call of ours fails with `DEADLINE_EXCEEDED` and the peer
+    /// gets a CANCEL; an expired call of the peer's is cancelled with
+    /// `DEADLINE_EXCEEDED` and the peer gets an ERROR. When the drain
+    /// timeout passes, every open call is cancelled (`UNAVAILABLE`) and the
+    /// session closes with [`SessionError::DrainTimeout`].
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match &self.state {
+            State::Closed => return,
+            State::Handshaking | State::Authenticating(_) => {
+                if self.handshake_deadline.is_some_and(|at| now >= at) {
+                    return self.fail_with(SessionError::HandshakeTimeout);
+                }
+            }
+            State::Draining(drain) if drain.deadline.is_some_and(|at| now >= at) => {
+                return self.cut_drain();
+            }
+            State::Established | State::Draining(_) => {}
+        }
+        while let Some(channel) = self.channels.pop_expired(now) {
+            let id = channel.get();
+            if self.channels.is_local(id) {
+                self.transmit
+                    .push_back(wire::cancel(id, Code::DeadlineExceeded));
+                self.events.push_back(Event::Reply {
+                    channel,
+                    reply: Err(Status::deadline_exceeded("deadline exceeded")),
+                });
+            } else {
+                let message = "deadline exceeded before the server answered";
+                self.send_error(id, Code::DeadlineExceeded, message);
+                self.events.push_back(Event::Cancelled {
+                    channel,
+                    code: Code::DeadlineExceeded,
+                });
+            }
+        }
+        if self.is_established() && self.keepalive_due().is_some_and(|at| now >= at) {
+            if self.liveness.probe_sent.is_some() {
+                return self.fail_with(SessionError::KeepaliveTimeout);
+            }
+            self.liveness.probe_sent = Some(now);
+            let id = self.next_ping();
+            self.transmit.push_back(wire::ping(FrameKind::Ping, id));
+        }
+        self.close_if_drained();
+    }
+
+    /// The drain timeout passed: every open call ends now, and the peer is
+    /// told so for each (an ERROR for its calls, a CANCEL for ours) before
+    /// the session closes.
+    fn cut_drain(&mut self) {
+        let open = self.channels.len();
+        let message = "the drain timeout passed while going away; the call was cancelled";
+        for id in self.channels.ids() {
+            if self.channels.is_local(id) {
+                self.transmit.push_back(wire::cancel(id, Code::Unavailable));
+            } else {
+                self.send_error(id, Code::Unavailable, message);
+            }
+        }
+        self.abort_channels(message);
+        self.fail_with(SessionError::DrainTimeout { open });
+    }
+
+    /// When keepalive next acts: a probe after `interval` of silence, or a
+    /// close `interval` after an unanswered probe.
+    pub(crate) fn keepalive_due(&self) -> Option<Instant> {
+        let interval = self.config.keepalive.filter(|d| !d.is_zero())?;
+        let since = self.liveness.probe_sent.unwrap_or(self.liveness.last_recv);
+        since.checked_add(interval)
+    }
+
+    fn next_ping(&mut self) -> u64 {
+        let id = self.next_ping_id;
+        self.next_ping_id = self.next_ping_id.wrapping_add(1);
+        id
+    }
+
+    /// Sends a PING; its PONG yields [`Event::Pong`] with the round-trip
+    /// time. At most 64 pings are tracked; older unanswered ones are
+    /// forgotten.
+    pub fn ping(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        let id = self.next_ping();
+        if self.pings.len() == MAX_PINGS {
+            self.pings.pop_front();
+        }
+        self.pings.push_back((id, now));
+        self.transmit.push_back(wire::ping(FrameKind::Ping, id));
+    }
+
+    /// Shuts down gracefully: sends GOAWAY (carrying `code`, `reason` and
+    /// the highest channel id the peer opened so far), refuses new calls
+    /// from the peer with `UNAVAILABLE` and new calls of ours with
+    /// [`OpenError::GoingAway`](super::OpenError::GoingAway), lets open
+    /// calls finish for up to the drain timeout, and closes with
+    /// `Closed { error: None }` once none is open (at once if none is).
+    /// Before the handshake finished there is nothing to drain: it closes
+    /// at once. A second call does nothing.
+    pub fn go_away(&mut self, now: Instant, code: Code, reason: &str) {
+        match &self.state {
+            State::Closed => {}
+            State::Draining(drain) if drain.local => {}
+            State::Handshaking | State::Authenticating(_) => self.close(now, code, reason),
+            State::Established | State::Draining(_) => {
+                self.send_goaway(code, reason);
+                self.drain(now, true, None);
+                self.close_if_drained();
+            }
+        }
+    }
+
+    /// Closes at once: every open call fails (ours: a `Reply` with
+    /// `UNAVAILABLE`, the peer's: [`Event::Cancelled`]), a GOAWAY with `code`
+    /// and `reason` is queued, and `Closed { error: None }` follows.
+    pub fn close(&mut self, now: Instant, code: Code, reason: &str) {
+        let _ = now;
+        if self.is_closed() {
+            return;
+        }
+        self.abort_channels("session closed by this side");
+        self.send_goaway(code, reason);
+        self.finish(None);
+    }
+
+    /// The link closed or failed under the session: every open call fails
+    /// as in [`Session::close`], queued frames are dropped, and
+    /// `Closed { error: Some(LinkClosed) }` follows. Does nothing once
+    /// closed (e.g. after a graceful shutdown drained).
+    pub fn handle_link_closed(&mut self, now: Instant) {
+        let _ = now;
+        if self.is_closed() {
+            return;
+        }
+        self.transmit.clear();
+        self.abort_channels("connection lost while the call was open");
+        self.finish(Some(SessionError::LinkClosed));
+    }
+}

@@ -1,0 +1,97 @@
+//! The session protocol: a sans-IO state machine over frames.
+//!
+//! A [`Session`] turns frames from the peer, timer expiries and the
+//! application's actions into frames to send and [`Event`]s to act on. It
+//! never reads a clock (time comes in as `now: Instant` arguments) and
+//! never touches a socket; the async driver is a thin loop around it, and
+//! tests drive two sessions against each other on a simulated clock.
+//!
+//! # Protocol
+//!
+//! - **Handshake.** Each side's first frame is a [`Hello`] (magic `PRSM`,
+//!   the versions and features it speaks, limits, the ops a client will
+//!   call, extensions). Anything else first, a second HELLO, a bad magic,
+//!   no version in common or a required feature the other side lacks
+//!   closes the session with a typed [`SessionError`] after a GOAWAY saying
+//!   why. Otherwise the session raises [`Event::Hello`] and waits for the
+//!   application's verdict ([`Session::accept`] sends an [`Accept`], which
+//!   carries a server's op table; [`Session::reject`] a GOAWAY with a code).
+//!   Each side is established once it accepted its peer and received its
+//!   peer's ACCEPT; a GOAWAY before that is a rejection. The whole exchange
+//!   must finish within [`SessionConfig::handshake_timeout`]. The session
+//!   module `state` documents the lifecycle.
+//! - **Features and versions.** Peers settle on the highest common
+//!   [`VersionRange`] version and on the [`Features`] both offer. A frame
+//!   kind beyond the base set belongs to a feature and is sent only once
+//!   both sides offered it; an unknown kind is a connection error (see
+//!   [`FrameKind`](crate::frame::FrameKind)).
+//! - **Channels.** One per call. Clients open odd ids, servers even ids
+//!   (only clients open calls today); each side's ids strictly increase and
+//!   never wrap. The peer may hold [`SessionConfig::max_channels`] open;
+//!   calls above that get `RESOURCE_EXHAUSTED` and the session goes on.
+//! - **Calls.** CALL carries the op, codec and a relative deadline in µs;
+//!   RESPONSE (flag `APP_ERROR` for an application error) or ERROR (a
+//!   [`Code`](prism_core::Code) and message) ends it; CANCEL abandons it.
+//!   Both ends surface one [`Reply`](prism_core::Reply). Frames for
+//!   channels that already finished are ignored: those races are normal.
+//! - **Deadlines.** Both sides time a call: the caller fails it with
+//!   `DEADLINE_EXCEEDED` and sends CANCEL; the callee cancels its handler
+//!   and sends ERROR `DEADLINE_EXCEEDED`.
+//! - **Liveness.** PING is answered with PONG automatically; optional
+//!   keepalive pings after idle time close a dead session.
+//! - **Shutdown.** GOAWAY names the highest peer channel the sender took;
+//!   calls above it were not processed and fail with `UNAVAILABLE`, calls
+//!   below finish (for up to [`SessionConfig::drain_timeout`], then they are
+//!   cancelled), then both sides close. [`Session::close`] is the
+//!   immediate form; a driver reports a dead link with
+//!   [`Session::handle_link_closed`].
+//!
+//! # Frames
+//!
+//! How each message uses the [frame header](crate::frame::FrameHeader):
+//!
+//! | kind     | channel | op | codec | flags       | aux                          | payload                         |
+//! |----------|---------|----|-------|-------------|------------------------------|---------------------------------|
+//! | HELLO    | 0       | 0  | 0     | 0           | 0                            | [`Hello`] encoding              |
+//! | ACCEPT   | 0       | 0  | 0     | 0           | 0                            | [`Accept`] encoding             |
+//! | CALL     | id      | op | codec | 0           | relative deadline µs, 0 none | request                         |
+//! | RESPONSE | id      | 0  | codec | `APP_ERROR` | 0                            | response or application error   |
+//! | ERROR    | id      | 0  | 0     | 0           | status code                  | UTF-8 message (≤ 4 KiB)         |
+//! | CANCEL   | id      | 0  | 0     | 0           | status code, 0 = `CANCELLED` | empty                           |
+//! | PING     | 0       | 0  | 0     | 0           | ping id                      | empty                           |
+//! | PONG     | 0       | 0  | 0     | 0           | the ping's id                | empty                           |
+//! | GOAWAY   | 0       | 0  | 0     | 0           | last peer channel id taken   | code (u16 LE), UTF-8 reason     |
+//!
+//! CANCEL's code tells the callee why: `CANCELLED` when the caller gave up,
+//! `DEADLINE_EXCEEDED` when its deadline passed. A CALL deadline is rounded
+//! up to whole microseconds (at least 1); the callee treats one beyond a
+//! year as none. ERROR messages and GOAWAY reasons are cut to 4 KiB (and to
+//! the peer's `max_frame`) on a character boundary. HELLO and ACCEPT are
+//! bounded by [`MAX_HELLO_LEN`] rather than `max_frame`, which the peer may
+//! not know yet.
+
+mod calls;
+mod channels;
+mod config;
+mod error;
+mod event;
+mod handshake;
+mod hello;
+mod hello_codec;
+mod lifecycle;
+mod machine;
+mod recv;
+mod state;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{Role, SessionConfig};
+pub use error::{HelloError, OpenError, SessionError};
+pub use event::{ChannelId, Event, OutgoingCall};
+pub use hello::{
+    Accept, Extension, Features, HELLO_MAGIC, Hello, MAX_EXTENSION_LEN, MAX_HELLO_EXTENSIONS,
+    MAX_HELLO_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, OpEntry, VersionRange,
+};
+pub use machine::Session;

@@ -1,0 +1,192 @@
+//! Frames from the peer: [`Session::handle_frame`] and one handler per kind.
+//!
+//! Rules, in order: nothing is read after close; every payload must fit
+//! our `max_frame` (handshake frames: [`MAX_HELLO_LEN`]); the first frame
+//! must be a HELLO and only the first; until the handshake finishes only
+//! ACCEPT, GOAWAY (a rejection), PING and PONG may follow it; then each
+//! kind is checked against the channel table. Frames for channels that
+//! already finished are ignored (cancel and reply races are normal), but
+//! frames naming channels that were never opened, or opened by the wrong
+//! side, are protocol errors.
+
+use std::time::Instant;
+
+use prism_core::{Code, Payload, Response, Status};
+
+use super::state::{PeerGoAway, State};
+use super::wire;
+use super::{ChannelId, Event, MAX_HELLO_LEN, Role, Session, SessionError};
+use crate::frame::{Flags, Frame, FrameHeader, FrameKind};
+
+impl Session {
+    /// Handles one frame from the peer. Never panics; a frame that breaks
+    /// the protocol closes the session with [`SessionError::Protocol`] (and
+    /// a GOAWAY telling the peer why).
+    pub fn handle_frame(&mut self, now: Instant, frame: Frame) {
+        if self.is_closed() {
+            return;
+        }
+        self.liveness.last_recv = now;
+        self.liveness.probe_sent = None;
+        let Frame { header, payload } = frame;
+        let kind = header.kind;
+        // The peer may not know our limit before our HELLO: handshake
+        // frames are bounded by their own limit instead.
+        let max = match kind {
+            FrameKind::Hello | FrameKind::Accept => MAX_HELLO_LEN,
+            _ => self.config.max_frame as usize,
+        };
+        if payload.len() > max {
+            return self.protocol_error(kind, "payload exceeds the frame limit");
+        }
+        match (&self.state, kind) {
+            (State::Closed, _) => {}
+            (State::Handshaking, FrameKind::Hello) => self.on_hello(payload),
+            (State::Handshaking, _) => {
+                self.protocol_error(kind, "the first frame must be a hello")
+            }
+            (_, FrameKind::Hello) => self.protocol_error(kind, "second hello"),
+            (_, FrameKind::Accept) => self.on_accept(payload),
+            (_, FrameKind::Ping) => self
+                .transmit
+                .push_back(wire::ping(FrameKind::Pong, header.aux)),
+            (_, FrameKind::Pong) => self.on_pong(now, header.aux),
+            (_, FrameKind::GoAway) => self.on_goaway(now, header, payload),
+            (State::Authenticating(_), _) => {
+                self.protocol_error(kind, "frame before the handshake finished")
+            }
+            (_, FrameKind::Call) => self.on_call(now, header, payload),
+            (_, FrameKind::Response | FrameKind::Error) => self.on_reply(header, payload),
+            (_, FrameKind::Cancel) => self.on_cancel(header),
+        }
+        self.close_if_drained();
+    }
+
+    fn on_call(&mut self, now: Instant, header: FrameHeader, payload: Payload) {
+        let id = header.channel;
+        if self.role == Role::Client {
+            return self.protocol_error(header.kind, "only clients open calls");
+        }
+        if let Err(reason) = self.channels.note_peer_id(id) {
+            return self.protocol_error(header.kind, reason);
+        }
+        if matches!(&self.state, State::Draining(drain) if drain.local) {
+            let message = "server is going away; the call was not processed; retry elsewhere";
+            return self.send_error(id, Code::Unavailable, message);
+        }
+        if self.channels.peer_open() >= self.config.max_channels as usize {
+            let message = "too many open channels on this connection";
+            return self.send_error(id, Code::ResourceExhausted, message);
+        }
+        let deadline = wire::deadline_from_micros(now, header.aux);
+        self.channels.open_peer(id, deadline);
+        self.events.push_back(Event::Call {
+            channel: ChannelId(id),
+            op: header.op,
+            codec: prism_core::CodecId::new(header.codec),
+            deadline,
+            payload,
+        });
+    }
+
+    /// RESPONSE or ERROR: ends one of our calls.
+    fn on_reply(&mut self, header: FrameHeader, payload: Payload) {
+        let id = header.channel;
+        if !self.channels.is_local(id) {
+            return self
+                .protocol_error(header.kind, "reply on a channel the receiver did not open");
+        }
+        if id > self.channels.last_local() {
+            return self.protocol_error(header.kind, "reply on a channel never opened");
+        }
+        if !self.channels.remove(id) {
+            return; // cancelled or timed out here already
+        }
+        let reply = if header.kind == FrameKind::Response {
+            Ok(Response {
+                codec: prism_core::CodecId::new(header.codec),
+                payload,
+                app_error: header.flags.contains(Flags::APP_ERROR),
+            })
+        } else {
+            Err(Status::new(
+                wire::code_from_aux(header.aux),
+                wire::parse_message(&payload),
+            ))
+        };
+        self.events.push_back(Event::Reply {
+            channel: ChannelId(id),
+            reply,
+        });
+    }
+
+    fn on_cancel(&mut self, header: FrameHeader) {
+        let id = header.channel;
+        if !self.channels.is_peer(id) {
+            return self.protocol_error(header.kind, "cancel on a channel the sender did not open");
+        }
+        if id > self.channels.last_peer() {
+            return self.protocol_error(header.kind, "cancel on a channel never opened");
+        }
+        if self.channels.remove(id) {
+            let code = match header.aux {
+                0 => Code::Cancelled,
+                aux => wire::code_from_aux(aux),
+            };
+            let channel = ChannelId(id);
+            self.events.push_back(Event::Cancelled { channel, code });
+        }
+    }
+
+    fn on_pong(&mut self, now: Instant, id: u64) {
+        let Some(index) = self.pings.iter().position(|&(ping, _)| ping == id) else {
+            return; // a keepalive probe's pong, or no ping at all
+        };
+        if let Some((_, sent)) = self.pings.remove(index) {
+            let rtt = now.saturating_duration_since(sent);
+            self.events.push_back(Event::Pong { rtt });
+        }
+    }
+
+    fn on_goaway(&mut self, now: Instant, header: FrameHeader, payload: Payload) {
+        let Some((code, reason)) = wire::parse_goaway(&payload) else {
+            return self.protocol_error(header.kind, "payload lacks the status code");
+        };
+        let last = u32::try_from(header.aux).unwrap_or(u32::MAX);
+        let goaway = PeerGoAway {
+            last,
+            code,
+            reason: reason.clone(),
+        };
+        match self.state.clone() {
+            State::Handshaking | State::Closed => return,
+            // A goodbye before the handshake finished refuses this side.
+            State::Authenticating(_) => {
+                self.abort_channels("the peer refused the connection");
+                return self.finish(Some(SessionError::RejectedByPeer { code, reason }));
+            }
+            State::Draining(mut drain) if drain.peer.is_some() => {
+                // A later GOAWAY may only lower the limit.
+                if let Some(earlier) = &mut drain.peer {
+                    earlier.last = earlier.last.min(last);
+                }
+                self.enter(State::Draining(drain), None);
+            }
+            State::Established | State::Draining(_) => {
+                self.events.push_back(Event::GoAway { code, reason });
+                self.drain(now, false, Some(goaway));
+            }
+        }
+        let last = match &self.state {
+            State::Draining(drain) => drain.peer.as_ref().map_or(u32::MAX, |peer| peer.last),
+            _ => return,
+        };
+        for id in self.channels.drain_local_above(last) {
+            let message = "peer is going away; the call was not processed; retry elsewhere";
+            self.events.push_back(Event::Reply {
+                channel: ChannelId(id),
+                reply: Err(Status::unavailable(message)),
+            });
+        }
+    }
+}

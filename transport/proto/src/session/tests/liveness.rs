@@ -1,0 +1,128 @@
+//! Pings, pongs and keepalive.
+
+use std::time::Duration;
+
+use super::*;
+
+#[test]
+fn ping_is_answered_and_measures_rtt() {
+    let mut pair = Pair::connected();
+    pair.client.ping(pair.now);
+    let ping = pair.client.poll_transmit();
+    assert_eq!(ping.as_ref().map(|f| f.header.kind), Some(FrameKind::Ping));
+    if let Some(ping) = ping {
+        pair.server.handle_frame(pair.now, ping);
+    }
+    pair.now += Duration::from_millis(7);
+    pair.pump();
+    assert_eq!(
+        pair.client_events(),
+        [Event::Pong {
+            rtt: Duration::from_millis(7)
+        }]
+    );
+    assert!(pair.server_events().is_empty());
+    let pong = pair.last_sent_by(Role::Server);
+    assert_eq!(pong.map(|h| h.kind), Some(FrameKind::Pong));
+}
+
+#[test]
+fn pong_without_ping_is_ignored() {
+    let mut pair = Pair::connected();
+    pair.client
+        .handle_frame(pair.now, raw(FrameKind::Pong, 0, 99, b""));
+    assert!(pair.client_events().is_empty() && !pair.client.is_closed());
+    // A pong is answered once only.
+    pair.client.ping(pair.now);
+    pair.pump();
+    assert_eq!(pair.client_events().len(), 1);
+    let id = pair.last_sent_by(Role::Server).map_or(0, |h| h.aux);
+    pair.client
+        .handle_frame(pair.now, raw(FrameKind::Pong, 0, id, b""));
+    assert!(pair.client_events().is_empty());
+}
+
+#[test]
+fn unanswered_pings_are_bounded() {
+    let mut pair = Pair::connected();
+    for _ in 0..1_000 {
+        pair.client.ping(pair.now);
+    }
+    assert!(pair.client.pings.len() <= 64);
+    pair.pump();
+    assert_eq!(pair.client_events().len(), 64);
+}
+
+#[test]
+fn keepalive_probes_an_idle_peer_and_stays_up_when_answered() {
+    let config = SessionConfig::default().with_keepalive(Some(Duration::from_secs(5)));
+    let mut pair = Pair::connected_with(config, SessionConfig::default());
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(pair.now + Duration::from_secs(5))
+    );
+    pair.advance(Duration::from_secs(60));
+    let pings = pair
+        .kinds_sent_by(Role::Client)
+        .iter()
+        .filter(|k| **k == FrameKind::Ping)
+        .count();
+    assert_eq!(pings, 12);
+    assert!(!pair.client.is_closed());
+    // Probe pongs are not reported as events.
+    assert!(pair.client_events().is_empty());
+}
+
+#[test]
+fn keepalive_closes_a_silent_peer() {
+    let config = SessionConfig::default().with_keepalive(Some(Duration::from_secs(5)));
+    let mut pair = Pair::connected_with(config, SessionConfig::default());
+    let channel = pair.call(b"req", None);
+    pair.pump();
+    let start = pair.now;
+    // The peer goes silent: frames from the client go nowhere.
+    pair.client.handle_timeout(start + Duration::from_secs(5));
+    assert!(
+        drain_frames(&mut pair.client)
+            .iter()
+            .any(|f| f.header.kind == FrameKind::Ping)
+    );
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(start + Duration::from_secs(10))
+    );
+    pair.client.handle_timeout(start + Duration::from_secs(10));
+    let events = pair.client_events();
+    assert_eq!(failure(&events[0]), Some((channel, Code::Unavailable)));
+    assert_eq!(
+        events[1],
+        Event::Closed {
+            error: Some(SessionError::KeepaliveTimeout)
+        }
+    );
+}
+
+#[test]
+fn any_frame_counts_as_liveness() {
+    let config = SessionConfig::default().with_keepalive(Some(Duration::from_secs(5)));
+    let mut pair = Pair::connected_with(config, SessionConfig::default());
+    let start = pair.now;
+    pair.client.handle_timeout(start + Duration::from_secs(5));
+    drain_frames(&mut pair.client);
+    // Something other than the pong arrives: the probe is satisfied.
+    pair.client.handle_frame(
+        start + Duration::from_secs(6),
+        raw(FrameKind::Ping, 0, 1, b""),
+    );
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(start + Duration::from_secs(11))
+    );
+}
+
+#[test]
+fn zero_keepalive_is_off() {
+    let config = SessionConfig::default().with_keepalive(Some(Duration::ZERO));
+    let pair = Pair::connected_with(config, SessionConfig::default());
+    assert_eq!(pair.client.poll_timeout(), None);
+}

@@ -1,0 +1,290 @@
+//! GOAWAY, immediate close and a lost link.
+
+use std::time::Duration;
+
+use super::*;
+use crate::session::OpenError;
+
+#[test]
+fn graceful_goaway_finishes_in_flight_refuses_new_and_closes_when_drained() {
+    let mut pair = Pair::connected();
+    let first = pair.call(b"a", None);
+    let second = pair.call(b"b", Some(Duration::from_secs(1)));
+    pair.pump();
+    pair.server_events();
+    // A call the client sends while the GOAWAY is in flight.
+    let crossing = pair.call(b"c", None);
+    pair.server
+        .go_away(pair.now, Code::Unavailable, "restarting");
+    pair.server
+        .go_away(pair.now, Code::Unavailable, "twice is a no-op");
+    assert!(!pair.server.is_closed());
+    pair.pump();
+    let goaways: Vec<_> = pair
+        .sent
+        .iter()
+        .filter(|(_, h)| h.kind == FrameKind::GoAway)
+        .collect();
+    assert_eq!(goaways.len(), 1);
+    assert_eq!(goaways[0].1.aux, u64::from(second.get()));
+    let events = pair.client_events();
+    assert_eq!(
+        events[0],
+        Event::GoAway {
+            code: Code::Unavailable,
+            reason: "restarting".into()
+        }
+    );
+    assert!(
+        matches!(&events[1..], [Event::Reply { channel, reply: Err(status) }] if *channel == crossing && status.code() == Code::Unavailable && status.message().contains("retry")),
+        "{events:?}"
+    );
+    // The server refused the crossing call too; the client ignores that ERROR.
+    assert!(pair.server_events().is_empty());
+    assert_eq!(
+        pair.client.open_call(pair.now, outgoing(b"", None)),
+        Err(OpenError::GoingAway)
+    );
+    // In-flight calls finish.
+    assert!(pair.server.respond(first, ok(1, b"1")));
+    pair.pump();
+    assert!(!pair.server.is_closed() && !pair.client.is_closed());
+    assert!(pair.server.respond(second, ok(1, b"2")));
+    pair.pump();
+    assert_eq!(pair.server_events(), [Event::Closed { error: None }]);
+    let events = pair.client_events();
+    assert!(is_response(&events[0]) && is_response(&events[1]), "{events:?}");
+    let closed = Event::Closed {
+        error: Some(SessionError::PeerGoneAway {
+            code: Code::Unavailable,
+            reason: "restarting".into(),
+        }),
+    };
+    assert_eq!(events[2..], [closed]);
+    assert!(pair.client.is_closed() && pair.server.is_closed());
+    assert_eq!(
+        (pair.client.poll_timeout(), pair.server.poll_timeout()),
+        (None, None)
+    );
+}
+
+#[test]
+fn go_away_with_nothing_in_flight_closes_at_once() {
+    let mut pair = Pair::connected();
+    pair.client.go_away(pair.now, Code::Ok, "done");
+    assert!(pair.client.is_closed());
+    assert_eq!(pair.client_events(), [Event::Closed { error: None }]);
+    assert_eq!(
+        pair.client.open_call(pair.now, outgoing(b"", None)),
+        Err(OpenError::Closed)
+    );
+    pair.pump();
+    let events = pair.server_events();
+    assert_eq!(
+        events[0],
+        Event::GoAway {
+            code: Code::Ok,
+            reason: "done".into()
+        }
+    );
+    assert!(matches!(
+        events[1],
+        Event::Closed {
+            error: Some(SessionError::PeerGoneAway { .. })
+        }
+    ));
+}
+
+#[test]
+fn client_go_away_lets_its_calls_finish() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"a", None);
+    pair.pump();
+    pair.server_events();
+    pair.client.go_away(pair.now, Code::Ok, "draining");
+    pair.pump();
+    assert_eq!(
+        pair.server_events(),
+        [Event::GoAway {
+            code: Code::Ok,
+            reason: "draining".into()
+        }]
+    );
+    assert!(pair.server.respond(channel, ok(1, b"")));
+    pair.pump();
+    let events = pair.client_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Reply { reply: Ok(_), .. }, Event::Closed { error: None }]
+        ),
+        "{events:?}"
+    );
+    assert!(pair.server.is_closed());
+}
+
+#[test]
+fn close_fails_every_open_call_at_once() {
+    let mut pair = Pair::connected();
+    let a = pair.call(b"a", Some(Duration::from_secs(1)));
+    let b = pair.call(b"b", None);
+    pair.pump();
+    pair.server_events();
+    pair.server
+        .close(pair.now, Code::Unavailable, "shutting down");
+    let events = pair.server_events();
+    assert_eq!(
+        events,
+        [
+            Event::Cancelled {
+                channel: a,
+                code: Code::Unavailable
+            },
+            Event::Cancelled {
+                channel: b,
+                code: Code::Unavailable
+            },
+            Event::Closed { error: None },
+        ]
+    );
+    assert!(!pair.server.respond(a, ok(1, b"")));
+    pair.pump();
+    // The client hears GOAWAY; both calls were taken, so they wait for the
+    // link to close…
+    let events = pair.client_events();
+    assert_eq!(
+        events,
+        [Event::GoAway {
+            code: Code::Unavailable,
+            reason: "shutting down".into()
+        }]
+    );
+    // …which the driver reports.
+    pair.client.handle_link_closed(pair.now);
+    let events = pair.client_events();
+    assert_eq!(
+        events.iter().map(failure).collect::<Vec<_>>(),
+        [
+            Some((a, Code::Unavailable)),
+            Some((b, Code::Unavailable)),
+            None
+        ],
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last(),
+        Some(&Event::Closed {
+            error: Some(SessionError::LinkClosed)
+        })
+    );
+    assert!(pair.client.poll_transmit().is_none());
+    pair.client.handle_link_closed(pair.now);
+    assert!(pair.client_events().is_empty());
+}
+
+#[test]
+fn later_goaway_can_only_lower_the_last_id() {
+    let mut pair = Pair::connected();
+    let a = pair.call(b"a", None);
+    let b = pair.call(b"b", None);
+    let c = pair.call(b"c", None);
+    let goaway = |last: u32| {
+        let mut frame = raw(FrameKind::GoAway, 0, u64::from(last), b"\x0e\x00bye");
+        frame.header.channel = 0;
+        frame
+    };
+    pair.client.handle_frame(pair.now, goaway(b.get()));
+    let events = pair.client_events();
+    assert!(
+        matches!(events.as_slice(), [Event::GoAway { .. }, failed] if failure(failed) == Some((c, Code::Unavailable))),
+        "{events:?}"
+    );
+    pair.client.handle_frame(pair.now, goaway(u32::MAX));
+    assert!(pair.client_events().is_empty());
+    pair.client.handle_frame(pair.now, goaway(a.get()));
+    let events = pair.client_events();
+    assert_eq!(
+        events.iter().map(failure).collect::<Vec<_>>(),
+        [Some((b, Code::Unavailable))],
+        "{events:?}"
+    );
+    assert_eq!(pair.client.open_channels(), 1);
+}
+
+#[test]
+fn goaway_without_code_is_a_protocol_error() {
+    let mut pair = Pair::connected();
+    pair.client
+        .handle_frame(pair.now, raw(FrameKind::GoAway, 0, 0, b"x"));
+    assert_protocol_error(&pair.client_events());
+}
+
+#[test]
+fn drain_timeout_cancels_what_is_left_and_closes() {
+    let server_config = SessionConfig::default().with_drain_timeout(Duration::from_secs(5));
+    let mut pair = Pair::connected_with(SessionConfig::default(), server_config);
+    let done = pair.call(b"quick", None);
+    let slow = pair.call(b"slow", None);
+    pair.pump();
+    pair.server_events();
+    pair.server
+        .go_away(pair.now, Code::Unavailable, "restarting");
+    assert_eq!(pair.server.state_name(), "draining");
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(pair.now + Duration::from_secs(5))
+    );
+    assert!(pair.server.respond(done, ok(1, b"1")));
+    pair.advance(Duration::from_secs(5));
+    assert_eq!(
+        pair.server_events(),
+        [
+            Event::Cancelled {
+                channel: slow,
+                code: Code::Unavailable
+            },
+            Event::Closed {
+                error: Some(SessionError::DrainTimeout { open: 1 })
+            }
+        ]
+    );
+    // The caller hears at once why its call ended.
+    let events = pair.client_events();
+    assert!(matches!(events[0], Event::GoAway { .. }), "{events:?}");
+    assert!(is_response(&events[1]), "{events:?}");
+    match &events[2] {
+        Event::Reply {
+            channel,
+            reply: Err(status),
+        } => {
+            assert_eq!((*channel, status.code()), (slow, Code::Unavailable));
+            assert!(status.message().contains("drain timeout"), "{status}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        events[3],
+        Event::Closed {
+            error: Some(SessionError::PeerGoneAway { .. })
+        }
+    ));
+    assert_eq!(pair.server.poll_timeout(), None);
+}
+
+#[test]
+fn go_away_before_the_handshake_finished_closes_at_once() {
+    let mut pair = Pair::new(SessionConfig::default(), SessionConfig::default());
+    pair.pump();
+    pair.server_events();
+    pair.server.go_away(pair.now, Code::Unavailable, "shutting down");
+    assert_eq!(pair.server_events(), [Event::Closed { error: None }]);
+    pair.pump();
+    let events = pair.client_events();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [Event::Hello, Event::Closed { error: Some(SessionError::RejectedByPeer { code: Code::Unavailable, .. }) }]
+        ),
+        "{events:?}"
+    );
+}
