@@ -3,6 +3,7 @@
 use core::fmt;
 
 use bytes::{Bytes, BytesMut};
+use prism_core::Payload;
 
 /// Where an [`Encode`](crate::Encode) implementation writes a message.
 ///
@@ -82,20 +83,19 @@ impl EncodeBuf {
         self.len() == 0
     }
 
-    /// Seals the buffer into the segments to send, in order.
-    pub fn finish(mut self) -> Encoded {
+    /// Seals the buffer into the payload to send: its segments, in order.
+    /// The common case, one contiguous segment, allocates nothing beyond
+    /// the bytes themselves.
+    pub fn finish(mut self) -> Payload {
         if self.segments.is_empty() {
-            return Encoded::single(self.tail.freeze());
+            return Payload::new(self.tail.freeze());
         }
         if !self.tail.is_empty() {
             self.segments.push(self.tail.split().freeze());
         }
         let mut segments = self.segments.into_iter();
         let first = segments.next().unwrap_or_default();
-        Encoded {
-            first,
-            rest: segments.collect(),
-        }
+        Payload::from_segments(first, segments.collect())
     }
 }
 
@@ -104,74 +104,6 @@ impl fmt::Debug for EncodeBuf {
         f.debug_struct("EncodeBuf")
             .field("len", &self.len())
             .field("segments", &self.segments.len())
-            .finish()
-    }
-}
-
-/// A finished message: one or more byte segments, in order.
-///
-/// The common case, a single contiguous segment, allocates nothing beyond
-/// the bytes themselves.
-#[derive(Clone, Default)]
-pub struct Encoded {
-    first: Bytes,
-    rest: Vec<Bytes>,
-}
-
-impl Encoded {
-    /// A message made of one segment.
-    pub fn single(bytes: Bytes) -> Self {
-        Encoded {
-            first: bytes,
-            rest: Vec::new(),
-        }
-    }
-
-    /// Takes the segments apart: the first, then the rest in order.
-    pub fn into_parts(self) -> (Bytes, Vec<Bytes>) {
-        (self.first, self.rest)
-    }
-
-    /// The segments in order; never yields an empty segment unless the
-    /// whole message is empty.
-    pub fn segments(&self) -> impl Iterator<Item = &Bytes> {
-        core::iter::once(&self.first).chain(self.rest.iter())
-    }
-
-    /// Total length in bytes.
-    pub fn len(&self) -> usize {
-        self.first.len() + self.rest.iter().map(Bytes::len).sum::<usize>()
-    }
-
-    /// Whether the message has no bytes.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The message as one contiguous buffer; copies only when there is more
-    /// than one segment.
-    pub fn into_contiguous(self) -> Bytes {
-        if self.rest.is_empty() {
-            return self.first;
-        }
-        Bytes::from(self.to_vec())
-    }
-
-    /// Copies the message into a new vector.
-    pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len());
-        for segment in self.segments() {
-            out.extend_from_slice(segment);
-        }
-        out
-    }
-}
-
-impl fmt::Debug for Encoded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Encoded")
-            .field("len", &self.len())
-            .field("segments", &(1 + self.rest.len()))
             .finish()
     }
 }
@@ -189,7 +121,7 @@ mod tests {
         let encoded = buf.finish();
         assert_eq!(encoded.segments().count(), 1);
         assert_eq!(encoded.len(), 3);
-        assert_eq!(&encoded.into_contiguous()[..], b"abc");
+        assert_eq!(&encoded.into_bytes()[..], b"abc");
     }
 
     #[test]

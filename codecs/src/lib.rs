@@ -36,9 +36,8 @@ pub mod conformance;
 mod encode_buf;
 mod error;
 pub mod flatbuffers;
-pub mod frame;
+pub mod segments;
 mod limits;
-mod payload;
 #[allow(unsafe_code)] // Plans are run on raw pointers: see the module docs.
 pub mod postcard;
 mod registry;
@@ -51,19 +50,19 @@ pub use codec::{Capabilities, Codec, CodecInfo, Decode, Encode, View};
 #[doc(inline)]
 pub use codec_set::{CodecSet, DecodeAs, EncodeAs, names as codec_names};
 #[doc(inline)]
-pub use encode_buf::{EncodeBuf, Encoded};
+pub use encode_buf::EncodeBuf;
 #[doc(inline)]
 pub use error::{DecodeError, EncodeError, PlanError, RegistryError};
 #[doc(inline)]
-pub use frame::{Frame, Framed};
+pub use segments::{Segmented, Segments};
 #[doc(inline)]
 pub use limits::Limits;
 #[doc(inline)]
-pub use payload::Payload;
+pub use prism_core::Payload;
 #[doc(inline)]
 pub use postcard::Postcard;
 #[doc(inline)]
-pub use prism_reflect::CodecId;
+pub use prism_core::CodecId;
 #[doc(inline)]
 pub use registry::CodecRegistry;
 #[doc(inline)]
@@ -87,8 +86,8 @@ pub const BUILTIN_CODECS: &[CodecInfo] = &[
         capabilities: <FlatBuffers as Codec>::CAPABILITIES,
     },
     CodecInfo {
-        id: <frame::Frame as Codec>::ID,
-        name: <frame::Frame as Codec>::NAME,
-        capabilities: <frame::Frame as Codec>::CAPABILITIES,
+        id: <segments::Segments as Codec>::ID,
+        name: <segments::Segments as Codec>::NAME,
+        capabilities: <segments::Segments as Codec>::CAPABILITIES,
     },
 ];

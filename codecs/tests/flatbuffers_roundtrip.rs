@@ -30,7 +30,7 @@ where
     // Through the trait impls and an aligned payload, as a transport would.
     let mut buf = EncodeBuf::new();
     Encode::<FlatBuffers>::encode(value, &mut buf, &Limits::default()).expect("encode trait");
-    let payload = Payload::new(buf.finish().into_contiguous());
+    let payload = Payload::new(buf.finish().into_bytes());
     assert_eq!(&payload[..], &bytes[..]);
     let back: T =
         <T as Decode<FlatBuffers>>::decode(&payload, &Limits::default()).expect("decode trait");

@@ -34,7 +34,6 @@
 //! # Ok::<(), prism_reflect::ReflectError>(())
 //! ```
 
-mod codec_id;
 mod descriptor;
 mod error;
 mod fingerprint;
@@ -46,7 +45,7 @@ mod schema;
 mod service;
 
 #[doc(inline)]
-pub use codec_id::CodecId;
+pub use prism_core::CodecId;
 #[doc(inline)]
 pub use descriptor::OpDescriptor;
 #[doc(inline)]

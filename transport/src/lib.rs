@@ -1,25 +1,24 @@
-//! Prism transports: the frame format, the codec-blind `Link` trait and the
-//! sans-IO session protocol.
+//! Prism transports: the codec-blind [`Link`], [`Listener`] and
+//! [`Connector`] traits, the adapters (in-memory, TCP, Unix sockets), and
+//! the async drivers that run the sans-IO session of
+//! [`prism_proto`] over a link.
 //!
 //! Nothing here knows which codec made a payload: op ids and codec ids are
-//! opaque integers in frame headers.
+//! opaque numbers in frame headers. A new transport implements the three
+//! traits and passes the public conformance suite ([`testing`]); the
+//! runtime's builders take any of them.
 
-pub mod aligned;
 pub mod driver;
-pub mod frame;
-pub mod int_map;
+mod link;
 pub mod mem;
-pub mod session;
 pub mod stream;
 pub mod tcp;
+pub mod testing;
 #[cfg(unix)]
 pub mod unix;
 
-mod code;
-
 #[doc(inline)]
-pub use code::Code;
-mod link;
-
-#[doc(inline)]
-pub use link::{Link, LinkError, LinkInfo, LinkKind, SecurityProperties};
+pub use link::{
+    Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
+    PlaintextRefused, SecurityProperties, UnixCredentials,
+};

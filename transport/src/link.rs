@@ -1,14 +1,23 @@
-//! The adapter trait: a `Link` moves whole frames and never parses payloads.
+//! The adapter traits: a [`Link`] moves whole frames and never parses
+//! payloads; a [`Listener`] accepts links and a [`Connector`] opens them.
+//!
+//! A new transport implements these three and runs the public conformance
+//! suite ([`crate::testing`]); nothing else in Prism changes for it.
 
 use core::fmt;
+use core::future::Future;
 use core::task::{Context, Poll};
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
-use crate::frame::{Frame, FrameError};
+use prism_proto::frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
 
 /// What a link guarantees about the bytes it carries.
 ///
 /// The runtime refuses plaintext network links unless the user allowed them
-/// explicitly; auth (later) checks these before trusting a channel.
+/// explicitly ([`LinkKind::check_plaintext`]); authentication (later)
+/// checks these before trusting a channel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SecurityProperties {
     /// Nobody between the peers can read the bytes.
@@ -40,30 +49,133 @@ impl SecurityProperties {
     };
 }
 
-/// Which adapter a link is.
+/// What kind of link this is: the transport's name, whether its bytes
+/// cross a network, and what it protects. Every link of one adapter has
+/// the same kind, known before a link exists ([`Listener::kind`],
+/// [`Connector::kind`]), so plaintext is refused before any byte moves.
+///
+/// # Examples
+///
+/// ```
+/// use prism_transport::{LinkKind, SecurityProperties, tcp, unix};
+///
+/// assert!(tcp::KIND.check_plaintext(false).is_err()); // plain TCP needs consent
+/// assert!(tcp::KIND.check_plaintext(true).is_ok());
+/// assert!(unix::KIND.check_plaintext(false).is_ok()); // never leaves the machine
+/// let custom = LinkKind::new("carrier-pigeon", true, SecurityProperties::NONE);
+/// assert_eq!(custom.to_string(), "carrier-pigeon");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum LinkKind {
-    /// In-process: frames pass through channels by reference count.
-    Mem,
-    /// A TCP connection.
-    Tcp,
-    /// A Unix domain socket.
-    Unix,
+pub struct LinkKind {
+    /// The transport's short lowercase name: `mem`, `tcp`, `unix`, …
+    pub transport: &'static str,
+    /// Whether bytes cross a network (and so need explicit consent when
+    /// they travel in plaintext).
+    pub network: bool,
+    /// What the link protects.
+    pub security: SecurityProperties,
 }
 
 impl LinkKind {
-    /// Whether bytes cross a network (and so need explicit consent when plaintext).
-    pub const fn is_network(self) -> bool {
-        matches!(self, LinkKind::Tcp)
+    /// A kind of link.
+    pub const fn new(
+        transport: &'static str,
+        network: bool,
+        security: SecurityProperties,
+    ) -> LinkKind {
+        LinkKind {
+            transport,
+            network,
+            security,
+        }
     }
 
-    /// A short lowercase name.
-    pub const fn name(self) -> &'static str {
+    /// Whether bytes cross a network unencrypted.
+    pub const fn is_plaintext_network(&self) -> bool {
+        self.network && !self.security.confidential
+    }
+
+    /// The plaintext rule, in the one place it lives: a link whose bytes
+    /// cross a network unencrypted is refused unless `allowed`.
+    ///
+    /// # Errors
+    ///
+    /// [`PlaintextRefused`] names the transport.
+    pub const fn check_plaintext(&self, allowed: bool) -> Result<(), PlaintextRefused> {
+        if self.is_plaintext_network() && !allowed {
+            return Err(PlaintextRefused {
+                transport: self.transport,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for LinkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.transport)
+    }
+}
+
+/// A link that would carry bytes across a network unencrypted, which was
+/// not allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refusing a plaintext {transport} link: its bytes cross a network unencrypted; call allow_plaintext() to permit it")]
+pub struct PlaintextRefused {
+    /// The transport's name.
+    pub transport: &'static str,
+}
+
+/// Who is at the other end of a link, as the link knows it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum PeerAddr {
+    /// The same process (an in-memory link).
+    Mem,
+    /// A socket address (TCP; later QUIC, WebSocket).
+    Socket(SocketAddr),
+    /// A Unix domain socket peer.
+    Unix {
+        /// The socket path, when the peer's end has one (the connecting
+        /// side sees the listener's path).
+        path: Option<PathBuf>,
+        /// The peer process's credentials, as the kernel reports them.
+        credentials: Option<UnixCredentials>,
+    },
+    /// Any other transport's notion of an address.
+    Other(String),
+}
+
+/// The credentials of the process at the other end of a Unix socket, as
+/// the kernel reports them (`SO_PEERCRED`): they cannot be forged by the peer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct UnixCredentials {
+    /// The peer's user id.
+    pub uid: u32,
+    /// The peer's group id.
+    pub gid: u32,
+    /// The peer's process id, where the platform reports it.
+    pub pid: Option<i32>,
+}
+
+impl fmt::Display for PeerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LinkKind::Mem => "mem",
-            LinkKind::Tcp => "tcp",
-            LinkKind::Unix => "unix",
+            PeerAddr::Mem => f.write_str("mem"),
+            PeerAddr::Socket(addr) => write!(f, "{addr}"),
+            PeerAddr::Unix { path: Some(path), .. } => write!(f, "{}", path.display()),
+            PeerAddr::Unix {
+                path: None,
+                credentials: Some(cred),
+            } => match cred.pid {
+                Some(pid) => write!(f, "unix:pid={pid},uid={}", cred.uid),
+                None => write!(f, "unix:uid={}", cred.uid),
+            },
+            PeerAddr::Unix {
+                path: None,
+                credentials: None,
+            } => f.write_str("unix"),
+            PeerAddr::Other(name) => f.write_str(name),
         }
     }
 }
@@ -71,12 +183,34 @@ impl LinkKind {
 /// Facts about a link, fixed when it is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkInfo {
-    /// Which adapter this is.
+    /// The kind of link: transport, network or not, security.
     pub kind: LinkKind,
     /// The peer's address, for logs and `Context::peer`.
-    pub peer: String,
-    /// What the link protects.
-    pub security: SecurityProperties,
+    pub peer: PeerAddr,
+}
+
+/// What the runtime asks of a link it accepts or opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LinkConfig {
+    /// The largest frame payload the link must accept (a session's
+    /// [`link_max_frame`](prism_proto::session::SessionConfig::link_max_frame)).
+    pub max_frame: u32,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            max_frame: DEFAULT_MAX_FRAME,
+        }
+    }
+}
+
+impl LinkConfig {
+    /// A config accepting payloads up to `max_frame` bytes.
+    pub const fn with_max_frame(max_frame: u32) -> LinkConfig {
+        LinkConfig { max_frame }
+    }
 }
 
 /// A link failed.
@@ -84,10 +218,11 @@ pub struct LinkInfo {
 #[non_exhaustive]
 pub enum LinkError {
     /// The socket failed.
-    #[error("link i/o failed")]
-    Io(#[from] std::io::Error),
-    /// The peer sent bytes that are not a valid frame; the link cannot resynchronize.
-    #[error("malformed frame")]
+    #[error("link i/o failed: {0}")]
+    Io(#[from] io::Error),
+    /// The peer sent bytes that are not a valid frame; the link cannot
+    /// resynchronize.
+    #[error("malformed frame: {0}")]
     Frame(#[from] FrameError),
     /// The link is closed.
     #[error("link is closed")]
@@ -129,8 +264,71 @@ pub trait Link: Send + 'static {
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>>;
 }
 
-impl fmt::Display for LinkKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn info(&self) -> &LinkInfo {
+        (**self).info()
     }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
+        (**self).poll_recv(cx)
+    }
+
+    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
+        (**self).queue(frame)
+    }
+
+    fn queued_bytes(&self) -> usize {
+        (**self).queued_bytes()
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        (**self).poll_flush(cx)
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        (**self).poll_close(cx)
+    }
+}
+
+/// Accepts links: what `Server::serve` takes. Implemented for tokio's
+/// `TcpListener` and `UnixListener` and for [`mem::MemListener`](crate::mem::MemListener).
+pub trait Listener: Send + 'static {
+    /// The links it accepts.
+    type Link: Link;
+
+    /// The kind of every link it accepts, known before the first one.
+    fn kind(&self) -> LinkKind;
+
+    /// Waits for the next link.
+    ///
+    /// # Cancel safety
+    ///
+    /// Implementations are cancel safe: a dropped `accept` loses no peer
+    /// (the server's accept loop selects on it beside its shutdown signal).
+    ///
+    /// # Errors
+    ///
+    /// Fails when accepting fails (out of descriptors, a peer that reset
+    /// before it was accepted); the server logs it and goes on.
+    fn accept(&mut self, config: &LinkConfig) -> impl Future<Output = io::Result<Self::Link>> + Send;
+}
+
+/// Opens links to one place: what `ChannelBuilder::connect` takes. It may
+/// be asked more than once (to reconnect).
+pub trait Connector: Send + Sync + 'static {
+    /// The links it opens.
+    type Link: Link;
+
+    /// The kind of every link it opens, known before connecting.
+    fn kind(&self) -> LinkKind;
+
+    /// Where it connects, for errors and logs: an address, a path.
+    fn target(&self) -> String;
+
+    /// Opens a link.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the peer cannot be reached.
+    fn connect(&self, config: &LinkConfig) -> impl Future<Output = io::Result<Self::Link>> + Send;
 }

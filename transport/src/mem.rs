@@ -11,18 +11,29 @@
 //! while the channel is full, and [`Link::queued_bytes`] counts what has
 //! not been handed over yet. Dropping or closing one end ends the other's
 //! receive stream cleanly (`Ok(None)`).
+//!
+//! [`pair`] makes one connected pair; [`endpoint`] makes a
+//! [`MemListener`] and a [`MemConnector`], so an in-process server is served
+//! and reached like any other ([`Listener`], [`Connector`]).
 
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::collections::VecDeque;
+use std::io;
 
+use prism_proto::frame::{Frame, HEADER_LEN};
 use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::mpsc::{self, OwnedPermit, Receiver, Sender};
 
-use crate::frame::{Frame, HEADER_LEN};
-use crate::link::{Link, LinkError, LinkInfo, LinkKind, SecurityProperties};
+use crate::link::{
+    Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
+    SecurityProperties,
+};
+
+/// Every in-memory link: never leaves the process.
+pub const KIND: LinkKind = LinkKind::new("mem", false, SecurityProperties::LOCAL);
 
 /// Frames each direction of [`pair`] holds before the sender waits.
 pub const DEFAULT_CAPACITY: usize = 256;
@@ -34,14 +45,14 @@ pub const DEFAULT_CAPACITY: usize = 256;
 /// ```
 /// use std::future::poll_fn;
 /// use prism_transport::Link;
-/// use prism_transport::frame::{Frame, FrameHeader, FrameKind};
+/// use prism_proto::frame::{Frame, FrameHeader, FrameKind};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let (mut a, mut b) = prism_transport::mem::pair();
 /// a.queue(Frame::new(FrameHeader::new(FrameKind::Ping), b"hi"[..].into())).unwrap();
 /// poll_fn(|cx| a.poll_flush(cx)).await.unwrap();
 /// let frame = poll_fn(|cx| b.poll_recv(cx)).await.unwrap().unwrap();
-/// assert_eq!(frame.body.into_contiguous(), &b"hi"[..]);
+/// assert_eq!(frame.payload.into_bytes(), &b"hi"[..]);
 /// # });
 /// ```
 pub fn pair() -> (MemLink, MemLink) {
@@ -78,9 +89,8 @@ impl MemLink {
     fn new(tx: Sender<Frame>, rx: Receiver<Frame>) -> MemLink {
         MemLink {
             info: LinkInfo {
-                kind: LinkKind::Mem,
-                peer: "mem".to_owned(),
-                security: SecurityProperties::LOCAL,
+                kind: KIND,
+                peer: PeerAddr::Mem,
             },
             tx: Some(tx),
             rx,
@@ -91,7 +101,7 @@ impl MemLink {
     }
 
     fn cost(frame: &Frame) -> usize {
-        HEADER_LEN + frame.body.len()
+        HEADER_LEN + frame.payload.len()
     }
 
     /// Takes the oldest pending frame and accounts for it.
@@ -182,14 +192,97 @@ impl fmt::Debug for MemLink {
     }
 }
 
+/// Links that [`MemConnector::connect`] opened and [`MemListener::accept`]
+/// has not taken yet.
+const BACKLOG: usize = 64;
+
+/// An in-process listener and the connector that reaches it.
+///
+/// # Examples
+///
+/// ```
+/// use prism_transport::{Connector, LinkConfig, Listener, mem};
+///
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let (mut listener, connector) = mem::endpoint();
+/// let client = connector.connect(&LinkConfig::default()).await?;
+/// let server = listener.accept(&LinkConfig::default()).await?;
+/// # drop((client, server));
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+pub fn endpoint() -> (MemListener, MemConnector) {
+    let (tx, rx) = mpsc::channel(BACKLOG);
+    (MemListener { rx }, MemConnector { tx })
+}
+
+/// Accepts the links [`MemConnector`]s open; made by [`endpoint`].
+#[derive(Debug)]
+pub struct MemListener {
+    rx: Receiver<MemLink>,
+}
+
+impl Listener for MemListener {
+    type Link = MemLink;
+
+    fn kind(&self) -> LinkKind {
+        KIND
+    }
+
+    /// Waits for a connector to connect. Once every connector is dropped no
+    /// link can arrive, and this waits forever (until the server shuts down).
+    async fn accept(&mut self, _config: &LinkConfig) -> io::Result<MemLink> {
+        match self.rx.recv().await {
+            Some(link) => Ok(link),
+            None => core::future::pending().await,
+        }
+    }
+}
+
+/// Opens in-memory links to the [`MemListener`] of the same [`endpoint`];
+/// cheap to clone.
+#[derive(Clone, Debug)]
+pub struct MemConnector {
+    tx: Sender<MemLink>,
+}
+
+impl Connector for MemConnector {
+    type Link = MemLink;
+
+    fn kind(&self) -> LinkKind {
+        KIND
+    }
+
+    fn target(&self) -> String {
+        String::from("mem")
+    }
+
+    /// A fresh pair: one end for the caller, the other queued for the
+    /// listener.
+    ///
+    /// # Errors
+    ///
+    /// `ConnectionRefused` once the listener is dropped.
+    async fn connect(&self, _config: &LinkConfig) -> io::Result<MemLink> {
+        let (ours, theirs) = pair();
+        self.tx.send(theirs).await.map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::ConnectionRefused,
+                "the in-memory listener is gone",
+            )
+        })?;
+        Ok(ours)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::future::poll_fn;
 
     use bytes::Bytes;
+    use prism_proto::frame::{FrameHeader, FrameKind};
 
     use super::*;
-    use crate::frame::{FrameHeader, FrameKind};
 
     fn ping(aux: u64) -> Frame {
         let mut header = FrameHeader::new(FrameKind::Ping);

@@ -1,70 +1,45 @@
 //! The TCP link: frames over a `tokio::net::TcpStream`.
 //!
 //! All framing, alignment and batching lives in [`crate::stream`]; this
-//! module only sets `TCP_NODELAY` (the link batches frames itself, so
-//! Nagle's algorithm would only add latency) and fills in [`LinkInfo`].
-//! TCP is plaintext: the link reports [`SecurityProperties::NONE`], and the
-//! runtime refuses it for authenticated traffic unless the user allowed it.
+//! module sets `TCP_NODELAY` (the link batches frames itself, so Nagle's
+//! algorithm would only add latency), fills in [`LinkInfo`], and plugs TCP
+//! into the runtime: tokio's `TcpListener` is a [`Listener`] and
+//! [`TcpConnector`] a [`Connector`]. TCP is plaintext over a network
+//! ([`KIND`]): the runtime refuses it unless the user allowed it.
 
 use std::io;
 
-use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpStream};
 
-use crate::frame::DEFAULT_MAX_FRAME;
-use crate::link::{LinkInfo, LinkKind, SecurityProperties};
+use crate::link::{
+    Connector, LinkConfig, LinkInfo, LinkKind, Listener, PeerAddr, SecurityProperties,
+};
 use crate::stream::StreamLink;
 
-/// Connects to `addr` and wraps the connection in a [`TcpLink`].
-///
-/// # Errors
-///
-/// Fails when the connection cannot be made or configured.
-///
-/// # Examples
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap().block_on(async {
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-/// let link = prism_transport::tcp::connect(listener.local_addr()?).await?;
-/// assert_eq!(link.info().peer, listener.local_addr()?.to_string());
-/// # use prism_transport::Link;
-/// # Ok::<(), std::io::Error>(())
-/// # }).unwrap();
-/// ```
-pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpLink> {
-    TcpLink::new(TcpStream::connect(addr).await?)
-}
+/// Every TCP link: a network transport that protects nothing.
+pub const KIND: LinkKind = LinkKind::new("tcp", true, SecurityProperties::NONE);
 
-/// A [`Link`] over a TCP connection.
+/// A [`Link`](crate::Link) over a TCP connection.
 #[derive(Debug)]
 pub struct TcpLink {
     inner: StreamLink<TcpStream>,
 }
 
 impl TcpLink {
-    /// Wraps a connected stream, accepting frames up to [`DEFAULT_MAX_FRAME`].
+    /// Wraps a connected stream, refusing payloads over `config.max_frame`
+    /// bytes.
     ///
     /// # Errors
     ///
     /// Fails when `TCP_NODELAY` cannot be set or the peer address is unknown.
-    pub fn new(stream: TcpStream) -> io::Result<TcpLink> {
-        TcpLink::with_max_frame(stream, DEFAULT_MAX_FRAME)
-    }
-
-    /// Wraps a connected stream, refusing payloads over `max_frame` bytes.
-    ///
-    /// # Errors
-    ///
-    /// Fails when `TCP_NODELAY` cannot be set or the peer address is unknown.
-    pub fn with_max_frame(stream: TcpStream, max_frame: u32) -> io::Result<TcpLink> {
+    pub fn new(stream: TcpStream, config: &LinkConfig) -> io::Result<TcpLink> {
         stream.set_nodelay(true)?;
         let info = LinkInfo {
-            kind: LinkKind::Tcp,
-            peer: stream.peer_addr()?.to_string(),
-            security: SecurityProperties::NONE,
+            kind: KIND,
+            peer: PeerAddr::Socket(stream.peer_addr()?),
         };
         Ok(TcpLink {
-            inner: StreamLink::with_max_frame(stream, info, max_frame),
+            inner: StreamLink::new(stream, info, config),
         })
     }
 
@@ -80,3 +55,66 @@ impl TcpLink {
 }
 
 crate::stream::delegate_link!(TcpLink);
+
+/// Accepts TCP connections as links.
+impl Listener for TcpListener {
+    type Link = TcpLink;
+
+    fn kind(&self) -> LinkKind {
+        KIND
+    }
+
+    async fn accept(&mut self, config: &LinkConfig) -> io::Result<TcpLink> {
+        let (stream, _) = TcpListener::accept(self).await?;
+        TcpLink::new(stream, config)
+    }
+}
+
+/// Opens TCP links to one address (a `host:port` resolved on each connect).
+///
+/// # Examples
+///
+/// ```
+/// use prism_transport::{Connector, LinkConfig, Link, PeerAddr};
+/// use prism_transport::tcp::TcpConnector;
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap().block_on(async {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// let connector = TcpConnector::new(addr);
+/// assert_eq!(connector.target(), addr.to_string());
+/// let link = connector.connect(&LinkConfig::default()).await?;
+/// assert_eq!(link.info().peer, PeerAddr::Socket(addr));
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct TcpConnector {
+    addr: String,
+}
+
+impl TcpConnector {
+    /// Connects to `addr`: a socket address, or `host:port` text.
+    pub fn new(addr: impl ToString) -> TcpConnector {
+        TcpConnector {
+            addr: addr.to_string(),
+        }
+    }
+}
+
+impl Connector for TcpConnector {
+    type Link = TcpLink;
+
+    fn kind(&self) -> LinkKind {
+        KIND
+    }
+
+    fn target(&self) -> String {
+        self.addr.clone()
+    }
+
+    async fn connect(&self, config: &LinkConfig) -> io::Result<TcpLink> {
+        let stream = TcpStream::connect(self.addr.as_str()).await?;
+        TcpLink::new(stream, config)
+    }
+}

@@ -1,79 +1,51 @@
 //! The Unix domain socket link: frames over a `tokio::net::UnixStream`.
 //!
 //! All framing, alignment and batching lives in [`crate::stream`]; this
-//! module only fills in [`LinkInfo`]. Bytes never leave the kernel, so the
-//! link reports [`SecurityProperties::LOCAL`]. The peer is the socket path
-//! when the peer's end has one (the connecting side), else `"unix"`.
+//! module fills in [`LinkInfo`] (the peer's path when it has one, and its
+//! process credentials from the kernel) and plugs Unix sockets into the
+//! runtime: tokio's `UnixListener` is a [`Listener`] and [`UnixConnector`] a
+//! [`Connector`]. Bytes never leave the kernel ([`KIND`]).
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use tokio::net::UnixStream;
+use tokio::net::{UnixListener, UnixStream};
 
-use crate::frame::DEFAULT_MAX_FRAME;
-use crate::link::{LinkInfo, LinkKind, SecurityProperties};
+use crate::link::{
+    Connector, LinkConfig, LinkInfo, LinkKind, Listener, PeerAddr, SecurityProperties,
+    UnixCredentials,
+};
 use crate::stream::StreamLink;
 
-/// Connects to the socket at `path` and wraps the connection in a [`UnixLink`].
-///
-/// # Errors
-///
-/// Fails when the connection cannot be made.
-///
-/// # Examples
-///
-/// ```
-/// # tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap().block_on(async {
-/// use prism_transport::Link;
-///
-/// let dir = std::env::temp_dir().join(format!("prism-unix-doc-{}", std::process::id()));
-/// std::fs::create_dir_all(&dir)?;
-/// let path = dir.join("sock");
-/// let listener = tokio::net::UnixListener::bind(&path)?;
-/// let link = prism_transport::unix::connect(&path).await?;
-/// assert_eq!(link.info().peer, path.display().to_string());
-/// drop(listener);
-/// std::fs::remove_dir_all(&dir)?;
-/// # Ok::<(), std::io::Error>(())
-/// # }).unwrap();
-/// ```
-pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixLink> {
-    UnixLink::new(UnixStream::connect(path).await?)
-}
+/// Every Unix socket link: local to the machine.
+pub const KIND: LinkKind = LinkKind::new("unix", false, SecurityProperties::LOCAL);
 
-/// A [`Link`] over a Unix domain socket.
+/// A [`Link`](crate::Link) over a Unix domain socket.
 #[derive(Debug)]
 pub struct UnixLink {
     inner: StreamLink<UnixStream>,
 }
 
 impl UnixLink {
-    /// Wraps a connected stream, accepting frames up to [`DEFAULT_MAX_FRAME`].
+    /// Wraps a connected stream, refusing payloads over `config.max_frame`
+    /// bytes.
     ///
     /// # Errors
     ///
     /// Fails when the peer address cannot be read.
-    pub fn new(stream: UnixStream) -> io::Result<UnixLink> {
-        UnixLink::with_max_frame(stream, DEFAULT_MAX_FRAME)
-    }
-
-    /// Wraps a connected stream, refusing payloads over `max_frame` bytes.
-    ///
-    /// # Errors
-    ///
-    /// Fails when the peer address cannot be read.
-    pub fn with_max_frame(stream: UnixStream, max_frame: u32) -> io::Result<UnixLink> {
-        let peer = match stream.peer_addr()?.as_pathname() {
-            Some(path) => path.display().to_string(),
-            None => "unix".to_owned(),
-        };
+    pub fn new(stream: UnixStream, config: &LinkConfig) -> io::Result<UnixLink> {
+        let path = stream.peer_addr()?.as_pathname().map(Path::to_path_buf);
+        let credentials = stream.peer_cred().ok().map(|cred| UnixCredentials {
+            uid: cred.uid(),
+            gid: cred.gid(),
+            pid: cred.pid(),
+        });
         let info = LinkInfo {
-            kind: LinkKind::Unix,
-            peer,
-            security: SecurityProperties::LOCAL,
+            kind: KIND,
+            peer: PeerAddr::Unix { path, credentials },
         };
         Ok(UnixLink {
-            inner: StreamLink::with_max_frame(stream, info, max_frame),
+            inner: StreamLink::new(stream, info, config),
         })
     }
 
@@ -89,3 +61,68 @@ impl UnixLink {
 }
 
 crate::stream::delegate_link!(UnixLink);
+
+/// Accepts Unix socket connections as links.
+impl Listener for UnixListener {
+    type Link = UnixLink;
+
+    fn kind(&self) -> LinkKind {
+        KIND
+    }
+
+    async fn accept(&mut self, config: &LinkConfig) -> io::Result<UnixLink> {
+        let (stream, _) = UnixListener::accept(self).await?;
+        UnixLink::new(stream, config)
+    }
+}
+
+/// Opens Unix socket links to one path.
+///
+/// # Examples
+///
+/// ```
+/// use prism_transport::unix::UnixConnector;
+/// use prism_transport::{Connector, Link, LinkConfig, PeerAddr};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_io().build().unwrap().block_on(async {
+/// let dir = std::env::temp_dir().join(format!("prism-unix-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("sock");
+/// let listener = tokio::net::UnixListener::bind(&path)?;
+/// let link = UnixConnector::new(&path).connect(&LinkConfig::default()).await?;
+/// assert!(matches!(&link.info().peer, PeerAddr::Unix { path: Some(p), .. } if *p == path));
+/// drop(listener);
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone, Debug)]
+pub struct UnixConnector {
+    path: PathBuf,
+}
+
+impl UnixConnector {
+    /// Connects to the socket at `path`.
+    pub fn new(path: impl AsRef<Path>) -> UnixConnector {
+        UnixConnector {
+            path: path.as_ref().to_path_buf(),
+        }
+    }
+}
+
+impl Connector for UnixConnector {
+    type Link = UnixLink;
+
+    fn kind(&self) -> LinkKind {
+        KIND
+    }
+
+    fn target(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    async fn connect(&self, config: &LinkConfig) -> io::Result<UnixLink> {
+        let stream = UnixStream::connect(&self.path).await?;
+        UnixLink::new(stream, config)
+    }
+}

@@ -6,9 +6,9 @@ use std::io::ErrorKind;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use prism_transport::frame::{Frame, FrameError, FrameHeader, FrameKind, encode_frame};
+use prism_proto::frame::{Frame, FrameError, FrameHeader, FrameKind, encode_frame};
 use prism_transport::tcp::TcpLink;
-use prism_transport::{Link, LinkError};
+use prism_transport::{Link, LinkConfig, LinkError};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
@@ -19,7 +19,8 @@ async fn raw_pair(max_frame: u32) -> (TcpStream, TcpLink) {
         .await
         .unwrap();
     let (accepted, _) = listener.accept().await.unwrap();
-    (raw, TcpLink::with_max_frame(accepted, max_frame).unwrap())
+    let config = LinkConfig::with_max_frame(max_frame);
+    (raw, TcpLink::new(accepted, &config).unwrap())
 }
 
 /// Writes `bytes`, closes the raw side, and collects what the link makes of it.

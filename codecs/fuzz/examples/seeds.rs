@@ -1,7 +1,7 @@
 //! Writes valid encodings of the sample values in `src/` into
 //! `corpus/<target>/`, so a short fuzzing run starts from messages that
 //! pass the format's outer checks (the rkyv trailer, the FlatBuffers
-//! verifier, the frame layout) instead of discovering them from scratch.
+//! verifier, the segments layout) instead of discovering them from scratch.
 //!
 //! ```sh
 //! cargo run --example seeds   # from codecs/fuzz; no nightly needed
@@ -10,9 +10,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use prism_codecs::frame::{Frame, Framed};
+use prism_codecs::segments::{Segments, Segmented};
 use prism_codecs::{Encode, EncodeBuf, Limits, flatbuffers, rkyv};
-use prism_codecs_fuzz::{flatbuffers_types as fbt, frame_types as ft, rkyv_types as rkt};
+use prism_codecs_fuzz::{flatbuffers_types as fbt, segments_types as ft, rkyv_types as rkt};
 
 struct Corpus {
     dir: PathBuf,
@@ -35,9 +35,9 @@ impl Corpus {
     }
 }
 
-fn frame<H: facet::Facet<'static>>(value: &Framed<H>) -> Vec<u8> {
+fn segmented<H: facet::Facet<'static>>(value: &Segmented<H>) -> Vec<u8> {
     let mut buf = EncodeBuf::new();
-    Encode::<Frame>::encode(value, &mut buf, &Limits::default()).expect("encode");
+    Encode::<Segments>::encode(value, &mut buf, &Limits::default()).expect("encode");
     buf.finish().to_vec()
 }
 
@@ -92,30 +92,30 @@ fn main() {
     out.add("grid", &fb(flatbuffers::to_vec(&grid)));
     let fb_count = out.count;
 
-    let mut out = Corpus::new("frame_decode");
+    let mut out = Corpus::new("segments_decode");
     for v in ft::samples_chunk() {
-        out.add("chunk", &frame(&v));
+        out.add("chunk", &segmented(&v));
     }
     for v in ft::samples_expr() {
-        out.add("expr", &frame(&v));
+        out.add("expr", &segmented(&v));
     }
     out.add(
         "u64",
-        &frame(&Framed {
+        &segmented(&Segmented {
             header: 7u64,
             segments: vec![],
         }),
     );
     out.add(
         "string",
-        &frame(&Framed {
+        &segmented(&Segmented {
             header: "header".to_string(),
             segments: vec![bytes::Bytes::from_static(b"body")],
         }),
     );
 
     println!(
-        "wrote {rkyv_count} rkyv, {fb_count} FlatBuffers and {} frame seeds",
+        "wrote {rkyv_count} rkyv, {fb_count} FlatBuffers and {} segments seeds",
         out.count
     );
 }

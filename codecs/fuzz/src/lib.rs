@@ -4,5 +4,5 @@
 //! `corpus/` so a short run starts past the format's outer checks).
 
 pub mod flatbuffers_types;
-pub mod frame_types;
+pub mod segments_types;
 pub mod rkyv_types;

@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::report::Rule;
 use super::rng::Rng;
-use crate::{Encoded, Limits, Payload};
+use crate::{Limits, Payload};
 
 /// Encodings longer than this get fewer mutations: each one copies and
 /// decodes the whole message.
@@ -40,7 +40,7 @@ pub(super) struct Case {
 
 /// Makes the cases for one encoding.
 pub(super) struct Inputs<'a> {
-    pub(super) encoded: &'a Encoded,
+    pub(super) encoded: &'a Payload,
     pub(super) bytes: &'a [u8],
     pub(super) limits: Limits,
     /// How many random mutations of each kind to try.

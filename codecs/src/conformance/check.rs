@@ -9,7 +9,7 @@ use super::Suite;
 use super::cases::{BIG, Case, Expect, Inputs};
 use super::report::{Report, Rule, Violation, describe};
 use super::rng::{Rng, fnv1a};
-use crate::{Codec, Decode, DecodeError, Encode, EncodeBuf, Encoded, Limits, Payload, View};
+use crate::{Codec, Decode, DecodeError, Encode, EncodeBuf, Limits, Payload, View};
 
 /// How much of a value's `Debug` a violation keeps.
 const VALUE_CHARS: usize = 200;
@@ -36,7 +36,7 @@ pub(super) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 pub(super) fn encode<C: Codec, T: Encode<C> + ?Sized>(
     value: &T,
     limits: &Limits,
-) -> Result<Result<Encoded, crate::EncodeError>, String> {
+) -> Result<Result<Payload, crate::EncodeError>, String> {
     catch(|| {
         let mut buf = EncodeBuf::new();
         value.encode(&mut buf, limits).map(|()| buf.finish())
@@ -86,7 +86,7 @@ impl<'s, C: Codec, T: Debug + ?Sized> Run<'s, C, T> {
     }
 
     /// Encodes the value under `limits`, recording a violation on failure.
-    pub(super) fn encode(&mut self, limits: &Limits) -> Option<Encoded>
+    pub(super) fn encode(&mut self, limits: &Limits) -> Option<Payload>
     where
         T: Encode<C>,
     {
@@ -107,7 +107,7 @@ impl<'s, C: Codec, T: Debug + ?Sized> Run<'s, C, T> {
     /// returns the rule and detail of a violation.
     fn each_case(
         &mut self,
-        encoded: &Encoded,
+        encoded: &Payload,
         mut judge: impl FnMut(&Case) -> Option<(Rule, String)>,
     ) {
         let bytes = encoded.to_vec();
@@ -378,7 +378,7 @@ impl<C: Codec> Suite<C> {
     fn check_deterministic<T: Encode<C> + Debug + ?Sized>(
         &self,
         run: &mut Run<'_, C, T>,
-        encoded: &Encoded,
+        encoded: &Payload,
     ) {
         let detail = match encode::<C, T>(run.value, &self.limits) {
             Ok(Ok(again)) => {

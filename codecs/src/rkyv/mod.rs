@@ -31,12 +31,11 @@
 //!
 //! rkyv reads archived values in place, so the archive must start at an
 //! address aligned for its root type (8 for most structs; 16 covers every
-//! type made of std types). A [`Payload`](crate::Payload) always starts
-//! 16-byte aligned: transports that read a body into
-//! [`Payload::aligned_buffer`](crate::Payload::aligned_buffer) pay nothing,
-//! and bytes that arrive misaligned are copied once by
-//! [`Payload::new`](crate::Payload::new), counted in
-//! [`Payload::alignment_copies`](crate::Payload::alignment_copies).
+//! type made of std types). A [`Payload`](crate::Payload) read as one slice
+//! is always 16-byte aligned: transports that read a body into an aligned
+//! buffer pay nothing, and bytes that arrive misaligned are copied once
+//! (a connection does it as they arrive, [`Payload::align`](crate::Payload::align),
+//! and counts the copy in its statistics).
 //! [`access`] on a misaligned slice is an error, never undefined behaviour.
 //!
 //! # What a view costs

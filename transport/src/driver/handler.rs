@@ -1,24 +1,77 @@
-//! The server side's hook: what the driver calls for each incoming call.
+//! The seams the runtime plugs into a connection: an [`Admission`] judges
+//! the peer's handshake, a [`Handler`] serves its calls, and
+//! [`ConnectionInfo`] is what both learn about the connection.
 
+use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::frame::Body;
-use crate::session::{ChannelId, Hello};
-use crate::{Code, LinkInfo};
+use prism_core::{CodecId, Extensions, Payload, Reply, Status};
+use prism_proto::session::{Accept, ChannelId, Hello};
 
-/// The future a handler returns. The driver polls it inside the connection
-/// task and drops it when the caller cancels or the deadline passes: that
-/// drop is how cancellation reaches the handler.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Outcome> + Send + 'static>>;
+use super::{ConnectionStats, StatsCell};
+use crate::LinkInfo;
+
+/// The future of one handler: the call's reply. The driver drops it when
+/// the caller cancels or the deadline passes: that drop is how
+/// cancellation reaches the handler.
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
+
+/// Where a handler runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Execution {
+    /// Inside the connection's task: no task is spawned, and a handler that
+    /// finishes at once is answered in the same wake-up. The fast path for
+    /// short handlers; a handler that computes for long holds up every
+    /// other call on its connection.
+    #[default]
+    Inline,
+    /// In a task of its own, so CPU-heavy handlers of one connection use
+    /// every core and never stall its other calls. Costs a task spawn and a
+    /// wake-up per call.
+    Spawn,
+}
+
+/// What a [`Handler`] made of a call.
+pub enum Dispatched {
+    /// Answered without running anything: an error found before decoding,
+    /// or an op with nothing to wait for.
+    Ready(Reply),
+    /// A handler to run, and where.
+    Run {
+        /// The handler.
+        future: HandlerFuture,
+        /// Inline in the connection task, or spawned.
+        execution: Execution,
+    },
+}
+
+impl Dispatched {
+    /// A call answered at once with a status.
+    pub fn fail(status: Status) -> Dispatched {
+        Dispatched::Ready(Err(status))
+    }
+}
+
+impl fmt::Debug for Dispatched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dispatched::Ready(reply) => f.debug_tuple("Ready").field(reply).finish(),
+            Dispatched::Run { execution, .. } => f
+                .debug_struct("Run")
+                .field("execution", execution)
+                .finish_non_exhaustive(),
+        }
+    }
+}
 
 /// Serves calls arriving on a connection. The runtime's router implements
 /// it; the driver knows nothing of ops or codecs beyond their numbers.
 pub trait Handler: Send + Sync + 'static {
-    /// Starts handling one call.
-    fn call(&self, call: IncomingCall) -> HandlerFuture;
+    /// Starts serving one call.
+    fn call(&self, call: IncomingCall) -> Dispatched;
 }
 
 /// One call, as the driver hands it to a [`Handler`].
@@ -29,42 +82,79 @@ pub struct IncomingCall {
     /// The op id from the call frame.
     pub op: u64,
     /// The codec id from the call frame.
-    pub codec: u16,
+    pub codec: CodecId,
     /// When the caller stops waiting.
     pub deadline: Option<Instant>,
-    /// The encoded request; its first segment is 16-byte aligned when the
-    /// link could arrange it.
-    pub body: Body,
+    /// The encoded request; its first segment is 16-byte aligned.
+    pub payload: Payload,
     /// The connection the call arrived on.
     pub connection: Arc<ConnectionInfo>,
 }
 
-/// Facts about a connection, shared by every call on it.
-#[derive(Debug)]
+/// Judges the peer's handshake. The driver asks once per connection, when
+/// the peer's HELLO arrived, and waits for the answer (within the
+/// session's handshake timeout) without holding up anything else: a
+/// credential check may take its time.
+pub trait Admission: Send + Sync + 'static {
+    /// Accepts the peer (with the ACCEPT to send, and values for the
+    /// connection's [`ConnectionInfo::extensions`]) or refuses it with a
+    /// status, sent to the peer in a GOAWAY.
+    fn admit(&self, peer: &Hello, link: &LinkInfo) -> AdmitFuture;
+}
+
+/// The answer of an [`Admission`].
+pub type AdmitFuture = Pin<Box<dyn Future<Output = Result<Admitted, Status>> + Send + 'static>>;
+
+/// An accepted peer: what to tell it, and what to remember about it.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    /// The ACCEPT frame's content: a server's op table.
+    pub accept: Accept,
+    /// Values for [`ConnectionInfo::extensions`], such as the identity a
+    /// credential check established.
+    pub extensions: Extensions,
+}
+
+/// The [`Admission`] that accepts every peer with the same ACCEPT.
+#[derive(Clone, Debug, Default)]
+pub struct AcceptAll(pub Accept);
+
+impl Admission for AcceptAll {
+    fn admit(&self, _peer: &Hello, _link: &LinkInfo) -> AdmitFuture {
+        let accept = self.0.clone();
+        Box::pin(core::future::ready(Ok(Admitted {
+            accept,
+            extensions: Extensions::new(),
+        })))
+    }
+}
+
+/// Facts about an established connection, shared by every call on it.
 pub struct ConnectionInfo {
     /// The link's kind, peer address and security properties.
     pub link: LinkInfo,
-    /// What the peer said in its handshake.
+    /// What the peer said in its HELLO.
     pub peer_hello: Hello,
+    /// What the peer said in its ACCEPT: a server's op table.
+    pub peer_accept: Accept,
+    /// What this side's [`Admission`] attached to the connection.
+    pub extensions: Extensions,
+    pub(crate) stats: Arc<StatsCell>,
 }
 
-/// How a handler finished.
-#[derive(Debug)]
-pub enum Outcome {
-    /// A response (or the op's application error, with `app_error`).
-    Reply {
-        /// The codec the body is encoded with.
-        codec: u16,
-        /// The encoded body, possibly several segments.
-        body: Body,
-        /// Whether `body` is the op's application error.
-        app_error: bool,
-    },
-    /// A status error.
-    Fail {
-        /// The status code.
-        code: Code,
-        /// A human-readable reason; never payload bytes.
-        message: String,
-    },
+impl ConnectionInfo {
+    /// What the connection moved so far.
+    pub fn stats(&self) -> ConnectionStats {
+        self.stats.snapshot()
+    }
+}
+
+impl fmt::Debug for ConnectionInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionInfo")
+            .field("link", &self.link)
+            .field("peer_ops", &self.peer_accept.ops.len())
+            .field("extensions", &self.extensions)
+            .finish_non_exhaustive()
+    }
 }

@@ -1,49 +1,88 @@
-//! The async driver: one task per connection that moves frames between a
-//! [`Link`](crate::Link) and a [`Session`](crate::session::Session).
+//! The async drivers: one task per connection moves frames between a
+//! [`Link`](crate::Link) and a [`Session`](prism_proto::session::Session).
 //!
-//! The driver is thin and codec-blind. Each time it wakes it drains
-//! everything that is ready — frames from the link, calls from clients,
-//! finished handlers, due timers — feeds it to the session, queues every
-//! frame the session produced, and flushes the link once, so a burst of
-//! calls leaves in one vectored write. Handlers run inside the connection
-//! task (no task is spawned per call), and client calls reach it through a
-//! channel (no task is spawned per call on that side either).
+//! Each role has its own driver, in quinn's `ConnectionDriver` shape: every
+//! wake-up runs named steps (`drive_recv`, `drive_commands` or
+//! `drive_handlers`, `drive_admission`, `drive_timer`, `drive_events`,
+//! `drive_transmit`) that each report whether they made progress; one
+//! `keep_going` flag decides whether to run another turn or to park until
+//! the next timer. A burst of calls therefore leaves in one vectored write.
+//!
+//! - [`connect`] spawns a client connection's driver and returns a
+//!   [`Client`] handle; calls reach the task through a queue, so no task is
+//!   spawned per call.
+//! - [`serve`] runs a server connection in the calling task; a [`Handler`]
+//!   turns each call into a [`Dispatched`] reply, run inline (the fast path)
+//!   or in a spawned task ([`Execution`]).
+//! - An [`Admission`] judges each peer's handshake, asynchronously.
+//! - Every session event is matched exhaustively; every link failure goes
+//!   one way; the reason a connection ended is kept as a
+//!   [`ConnectionError`] (a panic in the driver is reported as a panic).
+//! - [`ConnectionStats`] count frames, bytes, calls, failures and
+//!   alignment copies per connection.
 
 mod client;
+mod conn;
+mod error;
 mod handler;
-mod run;
+mod server;
+mod stats;
 
-pub use client::{Client, PendingCall};
-pub use handler::{ConnectionInfo, Handler, HandlerFuture, IncomingCall, Outcome};
-pub use run::{ConnectError, Connection, DriverError, connect, serve};
+use std::sync::Arc;
 
-use crate::Code;
+pub use client::{Client, PendingCall, connect};
+pub use error::ConnectionError;
+pub use handler::{
+    AcceptAll, AdmitFuture, Admission, Admitted, ConnectionInfo, Dispatched, Execution, Handler,
+    HandlerFuture, IncomingCall,
+};
+pub use server::serve;
+pub use stats::{ConnectionStats, StatsCell};
 
-/// A successful reply to a client call, still encoded.
-#[derive(Debug)]
-pub struct Reply {
-    /// The codec the server encoded the body with.
-    pub codec: u16,
-    /// The response, or the op's application error when `app_error` is set.
-    pub body: crate::frame::Body,
-    /// Whether `body` holds the op's application error.
-    pub app_error: bool,
+use prism_proto::session::SessionConfig;
+
+/// What a connection needs besides its link: its session's settings, the
+/// judge of the peer's handshake, and where its statistics go.
+#[derive(Clone)]
+pub struct Setup {
+    /// Limits, timers and features of the session.
+    pub session: SessionConfig,
+    /// Judges the peer's HELLO.
+    pub admission: Arc<dyn Admission>,
+    /// Where the connection publishes its statistics.
+    pub stats: Arc<StatsCell>,
 }
 
-/// Why a client call ended without a reply.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The status code.
-    pub code: Code,
-    /// A human-readable reason; never payload bytes.
-    pub message: String,
-}
-
-impl Failure {
-    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
-        Failure {
-            code,
-            message: message.into(),
+impl Setup {
+    /// A setup with `session`'s settings, accepting every peer with an
+    /// empty ACCEPT, and fresh statistics.
+    pub fn new(session: SessionConfig) -> Setup {
+        Setup {
+            session,
+            admission: Arc::new(AcceptAll::default()),
+            stats: Arc::default(),
         }
+    }
+
+    /// Judges the peer's HELLO with `admission`.
+    #[must_use]
+    pub fn with_admission(mut self, admission: Arc<dyn Admission>) -> Setup {
+        self.admission = admission;
+        self
+    }
+
+    /// Publishes statistics to `stats`.
+    #[must_use]
+    pub fn with_stats(mut self, stats: Arc<StatsCell>) -> Setup {
+        self.stats = stats;
+        self
+    }
+}
+
+impl core::fmt::Debug for Setup {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Setup")
+            .field("session", &self.session)
+            .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@
 //! yields payloads that are aligned too, and [`FrameDecoder::decode`] cuts
 //! them off with `split_to` instead of copying. The link therefore:
 //!
-//! - reads into an aligned buffer ([`crate::aligned::aligned_buffer`]) in
+//! - reads into an aligned buffer ([`prism_core::aligned::aligned_buffer`]) in
 //!   chunks of up to [`READ_CHUNK`] bytes, into spare capacity that is not
 //!   zeroed first, so one syscall often yields many frames;
 //! - never lets that `BytesMut` grow by itself (a reallocation lands
@@ -41,8 +41,8 @@
 //! frame boundary is `Ok(None)`. After an error the link returns
 //! [`LinkError::Closed`].
 //!
-//! [`FrameDecoder::decode`]: crate::frame::FrameDecoder::decode
-//! [`FrameDecoder::peek_header`]: crate::frame::FrameDecoder::peek_header
+//! [`FrameDecoder::decode`]: prism_proto::frame::FrameDecoder::decode
+//! [`FrameDecoder::peek_header`]: prism_proto::frame::FrameDecoder::peek_header
 
 mod read;
 mod write;
@@ -52,8 +52,9 @@ use core::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use crate::frame::{DEFAULT_MAX_FRAME, Frame};
-use crate::link::{Link, LinkError, LinkInfo};
+use prism_proto::frame::Frame;
+
+use crate::link::{Link, LinkConfig, LinkError, LinkInfo};
 
 /// Bytes the receive buffer offers one read.
 pub const READ_CHUNK: usize = 64 * 1024;
@@ -81,19 +82,19 @@ pub const MAX_IOVECS: usize = 64;
 ///
 /// ```
 /// use std::future::poll_fn;
-/// use prism_transport::{Link, LinkInfo, LinkKind, SecurityProperties};
-/// use prism_transport::frame::{Frame, FrameHeader, FrameKind};
+/// use prism_proto::frame::{Frame, FrameHeader, FrameKind};
 /// use prism_transport::stream::StreamLink;
+/// use prism_transport::{Link, LinkConfig, LinkInfo, PeerAddr, unix};
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let (left, right) = tokio::io::duplex(1024);
-/// let info = LinkInfo { kind: LinkKind::Unix, peer: "duplex".into(), security: SecurityProperties::LOCAL };
-/// let mut a = StreamLink::new(left, info.clone());
-/// let mut b = StreamLink::new(right, info);
+/// let info = LinkInfo { kind: unix::KIND, peer: PeerAddr::Other("duplex".into()) };
+/// let mut a = StreamLink::new(left, info.clone(), &LinkConfig::default());
+/// let mut b = StreamLink::new(right, info, &LinkConfig::default());
 /// a.queue(Frame::new(FrameHeader::new(FrameKind::Ping), b"hi"[..].into())).unwrap();
 /// poll_fn(|cx| a.poll_flush(cx)).await.unwrap();
 /// let frame = poll_fn(|cx| b.poll_recv(cx)).await.unwrap().unwrap();
-/// assert_eq!(frame.body.into_contiguous(), &b"hi"[..]);
+/// assert_eq!(frame.payload.into_bytes(), &b"hi"[..]);
 /// # });
 /// ```
 pub struct StreamLink<S> {
@@ -104,17 +105,13 @@ pub struct StreamLink<S> {
 }
 
 impl<S> StreamLink<S> {
-    /// A link over `io` accepting frames up to [`DEFAULT_MAX_FRAME`].
-    pub fn new(io: S, info: LinkInfo) -> StreamLink<S> {
-        StreamLink::with_max_frame(io, info, DEFAULT_MAX_FRAME)
-    }
-
-    /// A link over `io` refusing frames whose payload exceeds `max_frame` bytes.
-    pub fn with_max_frame(io: S, info: LinkInfo, max_frame: u32) -> StreamLink<S> {
+    /// A link over `io` refusing frames whose payload exceeds
+    /// `config.max_frame` bytes.
+    pub fn new(io: S, info: LinkInfo, config: &LinkConfig) -> StreamLink<S> {
         StreamLink {
             io,
             info,
-            reader: read::Reader::new(max_frame),
+            reader: read::Reader::new(config.max_frame),
             writer: write::Writer::new(),
         }
     }
@@ -185,11 +182,11 @@ macro_rules! delegate_link {
             fn poll_recv(
                 &mut self,
                 cx: &mut ::core::task::Context<'_>,
-            ) -> ::core::task::Poll<Result<Option<$crate::frame::Frame>, $crate::LinkError>> {
+            ) -> ::core::task::Poll<Result<Option<::prism_proto::frame::Frame>, $crate::LinkError>> {
                 self.inner.poll_recv(cx)
             }
 
-            fn queue(&mut self, frame: $crate::frame::Frame) -> Result<(), $crate::LinkError> {
+            fn queue(&mut self, frame: ::prism_proto::frame::Frame) -> Result<(), $crate::LinkError> {
                 self.inner.queue(frame)
             }
 

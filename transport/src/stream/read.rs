@@ -8,8 +8,9 @@ use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{LARGE_PAYLOAD, MIN_READ, READ_CHUNK};
-use crate::aligned::{aligned_buffer, is_aligned};
-use crate::frame::{Frame, FrameDecoder, HEADER_LEN, padding, wire_len};
+use prism_core::aligned::{aligned_buffer, is_aligned};
+use prism_proto::frame::{Frame, FrameDecoder, HEADER_LEN, padding, wire_len};
+
 use crate::link::LinkError;
 
 /// Where the receive side stands.
@@ -93,7 +94,7 @@ impl Reader {
             }
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 debug_assert!(
-                    frame.body.is_empty() || frame.body.segments().all(|s| is_aligned(s))
+                    frame.payload.is_empty() || frame.payload.segments().all(|s| is_aligned(s))
                 );
                 return Poll::Ready(Ok(Some(frame)));
             }

@@ -10,8 +10,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use super::read::Reader;
 use super::write::Writer;
 use super::*;
-use crate::aligned::is_aligned;
-use crate::frame::{Body, FrameError, FrameHeader, FrameKind, encode_frame};
+use prism_core::Payload;
+use prism_core::aligned::is_aligned;
+use prism_proto::frame::{DEFAULT_MAX_FRAME, FrameError, FrameHeader, FrameKind, encode_frame};
 
 /// Yields `data` at most `step` bytes per read, then end of stream.
 struct Chunked {
@@ -135,8 +136,8 @@ fn frames_straddling_reads_arrive_whole_and_aligned() {
         assert_eq!(got.len(), sent.len(), "step {step}");
         for (got, sent) in got.iter().zip(&sent) {
             assert_eq!(got, sent, "step {step}, aux {}", sent.header.aux);
-            for segment in got.body.segments() {
-                assert!(is_aligned(segment), "step {step}, len {}", got.body.len());
+            for segment in got.payload.segments() {
+                assert!(is_aligned(segment), "step {step}, len {}", got.payload.len());
             }
         }
     }
@@ -230,7 +231,7 @@ async fn a_batch_of_small_frames_leaves_in_one_write() {
 #[tokio::test]
 async fn partial_vectored_writes_keep_every_byte_in_order() {
     let big = Bytes::from(vec![9u8; 100_000]);
-    let multi = Body::from_segments(
+    let multi = Payload::from_segments(
         Bytes::from_static(b"head"),
         vec![big.clone(), Bytes::from_static(b"tail")],
     );
@@ -275,13 +276,12 @@ async fn a_dropped_receive_loses_nothing() {
     use tokio::io::AsyncWriteExt;
 
     let info = LinkInfo {
-        kind: crate::link::LinkKind::Unix,
-        peer: "duplex".into(),
-        security: crate::link::SecurityProperties::LOCAL,
+        kind: crate::unix::KIND,
+        peer: crate::PeerAddr::Other("duplex".into()),
     };
     for len in [100, 200_000] {
         let (mut raw, theirs) = tokio::io::duplex(1 << 20);
-        let mut link = StreamLink::new(theirs, info.clone());
+        let mut link = StreamLink::new(theirs, info.clone(), &crate::LinkConfig::default());
         let sent = frame(4, len);
         let bytes = wire(std::slice::from_ref(&sent));
         let (first, rest) = bytes.split_at(bytes.len() / 2);
@@ -294,6 +294,6 @@ async fn a_dropped_receive_loses_nothing() {
         raw.write_all(rest).await.unwrap();
         let got = std::future::poll_fn(|cx| link.poll_recv(cx)).await.unwrap();
         assert_eq!(got, Some(sent), "len {len}");
-        assert!(is_aligned(&got.unwrap().body.into_contiguous()));
+        assert!(is_aligned(&got.unwrap().payload.into_bytes()));
     }
 }

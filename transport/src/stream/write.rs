@@ -8,8 +8,9 @@ use std::io::{self, IoSlice};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 
+use prism_proto::frame::{FRAME_ALIGN, Frame, FrameError, padding, wire_len};
+
 use super::{COPY_BELOW, MAX_IOVECS};
-use crate::frame::{FRAME_ALIGN, Frame, FrameError, padding, wire_len};
 use crate::link::LinkError;
 
 /// Zeros to pad payloads with.
@@ -48,7 +49,7 @@ impl Writer {
         if self.closed {
             return Err(LinkError::Closed);
         }
-        let len = frame.body.len();
+        let len = frame.payload.len();
         let Ok(wire_length) = u32::try_from(len) else {
             return Err(LinkError::Frame(FrameError::TooLarge {
                 kind: frame.header.kind,
@@ -58,7 +59,7 @@ impl Writer {
         };
         self.tail
             .extend_from_slice(&frame.header.encode(wire_length));
-        for segment in frame.body.segments() {
+        for segment in frame.payload.segments() {
             if segment.len() < COPY_BELOW {
                 self.tail.extend_from_slice(segment);
             } else {
@@ -143,9 +144,10 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::frame::{Body, FrameHeader, FrameKind, HEADER_LEN};
+    use prism_core::Payload;
+    use prism_proto::frame::{FrameHeader, FrameKind, HEADER_LEN};
 
-    fn frame(body: Body) -> Frame {
+    fn frame(body: Payload) -> Frame {
         Frame::new(FrameHeader::new(FrameKind::Call), body)
     }
 
@@ -157,7 +159,7 @@ mod tests {
             .queue(frame(Bytes::from_static(b"abc").into()))
             .unwrap();
         writer.queue(frame(large.clone().into())).unwrap();
-        writer.queue(frame(Body::empty())).unwrap();
+        writer.queue(frame(Payload::empty())).unwrap();
         writer.freeze_tail();
         let segments: Vec<&Bytes> = writer.segments.iter().collect();
         assert_eq!(segments.len(), 3);

@@ -1,4 +1,4 @@
-//! Parsing the frame layout of a received payload, with every length
+//! Parsing the segments layout of a received payload, with every length
 //! checked before it is used.
 
 use core::ops::Range;
@@ -7,12 +7,12 @@ use bytes::Bytes;
 
 use crate::{DecodeError, Limits, Payload};
 
-/// The most segments one frame may carry.
+/// The most segments one message may carry.
 pub const MAX_SEGMENTS: usize = 1 << 16;
 
 fn invalid(message: impl Into<String>) -> DecodeError {
     DecodeError::Codec {
-        codec: "frame",
+        codec: "segments",
         message: message.into(),
     }
 }
@@ -32,7 +32,7 @@ impl Layout {
         let total = payload.len();
         let mut fixed = [0u8; 8];
         read_at(payload, 0, &mut fixed)
-            .ok_or_else(|| invalid("payload is shorter than the frame prefix"))?;
+            .ok_or_else(|| invalid("payload is shorter than the segments prefix"))?;
         let header_len = u32::from_le_bytes([fixed[0], fixed[1], fixed[2], fixed[3]]) as usize;
         let count = u32::from_le_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]) as usize;
         if count > MAX_SEGMENTS {

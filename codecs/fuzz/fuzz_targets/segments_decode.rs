@@ -1,12 +1,12 @@
-//! Decodes arbitrary bytes as `Framed<H>` messages with Prism's frame codec
+//! Decodes arbitrary bytes as `Segmented<H>` messages with Prism's segments codec
 //! (a postcard header plus raw segments), for several header types.
 //!
 //! For every header type: decoding never panics; the same bytes delivered
 //! as several segments (as an in-process link hands them over) decode to
 //! the same result as one contiguous buffer; whatever decodes re-encodes
-//! through `Encode<Frame>` and decodes again to an equal value, both from
+//! through `Encode<Segments>` and decodes again to an equal value, both from
 //! the contiguous encoding and from its segments as the encoder left them.
-//! The header types are in `src/frame_types.rs`.
+//! The header types are in `src/segments_types.rs`.
 
 #![no_main]
 
@@ -15,12 +15,12 @@ use std::fmt::Debug;
 use bytes::Bytes;
 use facet::Facet;
 use libfuzzer_sys::fuzz_target;
-use prism_codecs::frame::{Frame, Framed};
+use prism_codecs::segments::{Segments, Segmented};
 use prism_codecs::{Decode, Encode, EncodeBuf, Limits, Payload};
-use prism_codecs_fuzz::frame_types::{Chunk, Expr};
+use prism_codecs_fuzz::segments_types::{Chunk, Expr};
 
-fn decode<H: Facet<'static>>(payload: &Payload) -> Result<Framed<H>, prism_codecs::DecodeError> {
-    <Framed<H> as Decode<Frame>>::decode(payload, &Limits::default())
+fn decode<H: Facet<'static>>(payload: &Payload) -> Result<Segmented<H>, prism_codecs::DecodeError> {
+    <Segmented<H> as Decode<Segments>>::decode(payload, &Limits::default())
 }
 
 /// `data` cut into pieces of 1, 2, 3, … bytes, as one payload.
@@ -54,7 +54,7 @@ where
     let Ok(value) = ours else { return };
 
     let mut buf = EncodeBuf::new();
-    Encode::<Frame>::encode(&value, &mut buf, &limits).expect("re-encode what we decoded");
+    Encode::<Segments>::encode(&value, &mut buf, &limits).expect("re-encode what we decoded");
     let encoded = buf.finish();
     let contiguous = Payload::new(encoded.clone().into_contiguous());
     let back = decode::<H>(&contiguous).expect("re-decode our own encoding");

@@ -1,9 +1,9 @@
-//! Header types for `frame_decode`: a struct, scalars, a string, a list of
-//! options and a recursive enum, each carried as `Framed<H>`.
+//! Header types for `segments_decode`: a struct, scalars, a string, a list of
+//! options and a recursive enum, each carried as `Segmented<H>`.
 
 use bytes::Bytes;
 use facet::Facet;
-use prism_codecs::frame::Framed;
+use prism_codecs::segments::Segmented;
 
 /// A typical header: where the segments belong.
 #[derive(Facet, Debug, PartialEq)]
@@ -23,11 +23,11 @@ pub enum Expr {
     Call { name: String, args: Vec<Expr> },
 }
 
-/// `Framed` values with 0, 1 and 3 segments of assorted lengths.
-pub fn samples_chunk() -> Vec<Framed<Chunk>> {
+/// `Segmented` values with 0, 1 and 3 segments of assorted lengths.
+pub fn samples_chunk() -> Vec<Segmented<Chunk>> {
     [&[][..], &[5], &[0, 16, 33]]
         .iter()
-        .map(|sizes| Framed {
+        .map(|sizes| Segmented {
             header: Chunk {
                 file: "data.bin".into(),
                 offsets: sizes.iter().map(|&s| s as u64).collect(),
@@ -42,8 +42,8 @@ pub fn samples_chunk() -> Vec<Framed<Chunk>> {
         .collect()
 }
 
-pub fn samples_expr() -> Vec<Framed<Expr>> {
-    vec![Framed {
+pub fn samples_expr() -> Vec<Segmented<Expr>> {
+    vec![Segmented {
         header: Expr::Add(
             Box::new(Expr::Lit(1)),
             Box::new(Expr::Call {

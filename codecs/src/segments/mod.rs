@@ -1,4 +1,4 @@
-//! The frame codec: a small typed header plus raw body segments, for
+//! The segments codec: a small typed header plus raw body segments, for
 //! payloads that are mostly bytes (tensors, file chunks, sparse ranges).
 //!
 //! The header is encoded with postcard; the segments are `Bytes` that are
@@ -19,7 +19,7 @@
 //! for each segment: its bytes, then zeros up to a multiple of 16
 //! ```
 //!
-//! Use [`Framed<H>`] directly with the built-in [`Frame`] codec, or build
+//! Use [`Segmented<H>`] directly with the built-in [`Segments`] codec, or build
 //! your own codec on [`write()`] and [`read()`] (see `examples/tensor_codec/`).
 //!
 //! # Examples
@@ -27,7 +27,7 @@
 //! ```
 //! use bytes::Bytes;
 //! use facet::Facet;
-//! use prism_codecs::frame::{Frame, Framed};
+//! use prism_codecs::segments::{Segments, Segmented};
 //! use prism_codecs::{Decode, Encode, EncodeBuf, Limits, Payload};
 //!
 //! #[derive(Facet, Debug, PartialEq)]
@@ -37,15 +37,15 @@
 //! }
 //!
 //! let data = Bytes::from(vec![7u8; 4096]);
-//! let message = Framed { header: Chunk { file: "a.bin".into(), offset: 0 }, segments: vec![data.clone()] };
+//! let message = Segmented { header: Chunk { file: "a.bin".into(), offset: 0 }, segments: vec![data.clone()] };
 //! let mut buf = EncodeBuf::new();
-//! Encode::<Frame>::encode(&message, &mut buf, &Limits::default())?;
+//! Encode::<Segments>::encode(&message, &mut buf, &Limits::default())?;
 //! let encoded = buf.finish();
 //! // The data went out as its own segment, not copied.
 //! assert!(encoded.segments().any(|s| s.as_ptr() == data.as_ptr()));
 //!
-//! let payload = Payload::new(encoded.into_contiguous());
-//! let back: Framed<Chunk> = Decode::<Frame>::decode(&payload, &Limits::default())?;
+//! let payload = Payload::new(encoded.into_bytes());
+//! let back: Segmented<Chunk> = Decode::<Segments>::decode(&payload, &Limits::default())?;
 //! assert_eq!(back, message);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -63,35 +63,35 @@ use crate::{
 
 pub use layout::MAX_SEGMENTS;
 
-/// The built-in frame codec marker: carries [`Framed<H>`] messages.
+/// The built-in segments codec marker: carries [`Segmented<H>`] messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Frame;
+pub struct Segments;
 
-impl Codec for Frame {
-    const ID: CodecId = CodecId::FRAME;
-    const NAME: &'static str = "frame";
+impl Codec for Segments {
+    const ID: CodecId = CodecId::SEGMENTS;
+    const NAME: &'static str = "segments";
     const CAPABILITIES: Capabilities = Capabilities::NONE.with_zero_copy(true);
 }
 
-/// A message of the frame codec: a typed header and raw segments.
+/// A message of the segments codec: a typed header and raw segments.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Facet)]
-pub struct Framed<H> {
+pub struct Segmented<H> {
     /// Small structured metadata: shapes, dtypes, offsets, ranges.
     pub header: H,
     /// The bulk bytes, carried as they are.
     pub segments: Vec<Bytes>,
 }
 
-impl<H: Facet<'static>> Encode<Frame> for Framed<H> {
+impl<H: Facet<'static>> Encode<Segments> for Segmented<H> {
     fn encode(&self, out: &mut EncodeBuf, limits: &Limits) -> Result<(), EncodeError> {
         write(out, &self.header, &self.segments, limits)
     }
 }
 
-impl<H: Facet<'static>> Decode<Frame> for Framed<H> {
+impl<H: Facet<'static>> Decode<Segments> for Segmented<H> {
     fn decode(payload: &Payload, limits: &Limits) -> Result<Self, DecodeError> {
         let (header, segments) = read(payload, limits)?;
-        Ok(Framed { header, segments })
+        Ok(Segmented { header, segments })
     }
 }
 
@@ -101,7 +101,7 @@ fn padding(len: usize) -> usize {
     (16 - len % 16) % 16
 }
 
-/// Writes a header and segments in the frame layout; segments are handed
+/// Writes a header and segments in the segments layout; segments are handed
 /// to `out` by reference count, never copied.
 ///
 /// # Errors
@@ -115,8 +115,8 @@ pub fn write<H: Facet<'static>>(
     limits: &Limits,
 ) -> Result<(), EncodeError> {
     let too_big = |what: &str| EncodeError::Codec {
-        codec: "frame",
-        message: format!("{what} does not fit the frame layout"),
+        codec: "segments",
+        message: format!("{what} does not fit the segments layout"),
     };
     if segments.len() > MAX_SEGMENTS {
         return Err(too_big("the segment count"));

@@ -1,0 +1,274 @@
+//! What both drivers share: a link, its session, the admission of the
+//! peer, the timer and the statistics, driven in named steps.
+//!
+//! Every link failure, from any step, goes through [`Conn::link_failed`].
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::time::Instant;
+
+use prism_core::{Code, Extensions, Payload};
+use prism_proto::frame::{Frame, HEADER_LEN};
+use prism_proto::session::{Accept, Session, SessionError};
+use tokio::time::Sleep;
+
+use super::{
+    AdmitFuture, Admission, ConnectionError, ConnectionInfo, ConnectionStats, Setup, StatsCell,
+};
+use crate::{Link, LinkError, LinkInfo};
+
+/// Stop taking new work while this many bytes wait to be written.
+pub(crate) const HIGH_WATER: usize = 4 << 20;
+/// Frames, commands or finished handlers taken per source per turn, so one
+/// busy source cannot starve the others.
+pub(crate) const BUDGET: usize = 256;
+/// Turns per wake-up before yielding to other tasks.
+pub(crate) const TURNS: usize = 8;
+
+/// A link and its session, driven together.
+pub(crate) struct Conn<L> {
+    pub(crate) link: L,
+    pub(crate) session: Session,
+    link_info: LinkInfo,
+    admission: Arc<dyn Admission>,
+    /// The admission's pending verdict on the peer's HELLO.
+    admitting: Option<AdmitFuture>,
+    /// What the admission attached, until the connection is established.
+    extensions: Option<Extensions>,
+    /// Set once established.
+    pub(crate) info: Option<Arc<ConnectionInfo>>,
+    pub(crate) stats: ConnectionStats,
+    cell: Arc<StatsCell>,
+    timer: Pin<Box<Sleep>>,
+    /// Nothing more will arrive: the peer closed, or sent bytes that are
+    /// not frames.
+    recv_done: bool,
+    /// Nothing more can be sent: the link failed or is closed.
+    link_done: bool,
+    /// Why the connection ended; the first cause wins.
+    exit: Option<ConnectionError>,
+}
+
+impl<L: Link> Conn<L> {
+    pub(crate) fn new(link: L, session: Session, setup: Setup) -> Conn<L> {
+        Conn {
+            link_info: link.info().clone(),
+            link,
+            session,
+            admission: setup.admission,
+            admitting: None,
+            extensions: None,
+            info: None,
+            stats: ConnectionStats::default(),
+            cell: setup.stats,
+            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            recv_done: false,
+            link_done: false,
+            exit: None,
+        }
+    }
+
+    /// Whether the link has more unwritten bytes than the driver lets
+    /// queue up: take no new work until the peer reads.
+    pub(crate) fn backpressured(&self) -> bool {
+        self.link.queued_bytes() > HIGH_WATER
+    }
+
+    /// Step: frames from the link into the session.
+    pub(crate) fn drive_recv(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progressed = false;
+        if self.backpressured() {
+            return false;
+        }
+        for _ in 0..BUDGET {
+            if self.recv_done || self.link_done {
+                break;
+            }
+            match self.link.poll_recv(cx) {
+                Poll::Ready(Ok(Some(frame))) => {
+                    self.stats.frames_received += 1;
+                    self.stats.bytes_received += wire_bytes(&frame);
+                    self.session.handle_frame(now, frame);
+                }
+                Poll::Ready(Ok(None)) => self.link_failed(now, None),
+                Poll::Ready(Err(error)) => self.link_failed(now, Some(error)),
+                Poll::Pending => break,
+            }
+            progressed = true;
+        }
+        progressed
+    }
+
+    /// Step: the admission's verdict on the peer's HELLO, once it is in.
+    pub(crate) fn drive_admission(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let Some(admitting) = &mut self.admitting else {
+            return false;
+        };
+        let Poll::Ready(verdict) = admitting.as_mut().poll(cx) else {
+            return false;
+        };
+        self.admitting = None;
+        match verdict {
+            Ok(admitted) => {
+                self.extensions = Some(admitted.extensions);
+                self.session.accept(now, admitted.accept);
+            }
+            Err(status) => {
+                self.session.reject(now, status.code(), status.message());
+            }
+        }
+        true
+    }
+
+    /// Step: the session's timers.
+    pub(crate) fn drive_timer(&mut self, now: Instant) -> bool {
+        match self.session.poll_timeout() {
+            Some(at) if at <= now => {
+                self.session.handle_timeout(now);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Step: frames from the session onto the link, then one flush.
+    pub(crate) fn drive_transmit(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        while let Some(frame) = self.session.poll_transmit() {
+            if self.link_done {
+                continue; // the link is gone: the frame has nowhere to go
+            }
+            self.stats.frames_sent += 1;
+            self.stats.bytes_sent += wire_bytes(&frame);
+            if let Err(error) = self.link.queue(frame) {
+                self.link_failed(now, Some(error));
+            }
+        }
+        if self.link_done {
+            return false;
+        }
+        match self.link.poll_flush(cx) {
+            Poll::Ready(Err(error)) => {
+                self.link_failed(now, Some(error));
+                true
+            }
+            Poll::Ready(Ok(())) | Poll::Pending => false,
+        }
+    }
+
+    /// The one path for every link failure: the peer closed (`None`), sent
+    /// bytes that are not frames, or the link failed.
+    pub(crate) fn link_failed(&mut self, now: Instant, error: Option<LinkError>) {
+        if let Some(LinkError::Frame(error)) = error {
+            // The stream cannot be resynchronized, but the sending side
+            // still works: tell the peer why before closing.
+            self.recv_done = true;
+            self.record(ConnectionError::from(LinkError::Frame(error)));
+            self.session
+                .close(now, Code::Internal, "the peer sent a malformed frame");
+            return;
+        }
+        self.recv_done = true;
+        self.link_done = true;
+        if self.session.is_closed() {
+            // The session had already ended: the peer went away before our
+            // last frames reached it. Nothing was lost that it still wanted.
+            return;
+        }
+        if let Some(error) = error {
+            self.record(ConnectionError::from(error));
+        }
+        self.session.handle_link_closed(now);
+    }
+
+    /// The peer's HELLO arrived: asks the admission for a verdict.
+    pub(crate) fn start_admission(&mut self) {
+        if let Some(hello) = self.session.peer_hello() {
+            self.admitting = Some(self.admission.admit(hello, &self.link_info));
+        }
+    }
+
+    /// Both sides accepted: the facts every call on the connection shares.
+    pub(crate) fn establish(&mut self) -> Arc<ConnectionInfo> {
+        let info = Arc::new(ConnectionInfo {
+            link: self.link_info.clone(),
+            peer_hello: self.session.peer_hello().cloned().unwrap_or_default(),
+            peer_accept: self
+                .session
+                .peer_accept()
+                .cloned()
+                .unwrap_or_else(Accept::default),
+            extensions: self.extensions.take().unwrap_or_default(),
+            stats: Arc::clone(&self.cell),
+        });
+        self.info = Some(Arc::clone(&info));
+        info
+    }
+
+    /// The session closed: records why.
+    pub(crate) fn on_closed(&mut self, error: Option<SessionError>) {
+        self.admitting = None;
+        self.record(match error {
+            None => ConnectionError::LocallyClosed,
+            Some(error) => ConnectionError::Session(error),
+        });
+    }
+
+    fn record(&mut self, error: ConnectionError) {
+        self.exit.get_or_insert(error);
+    }
+
+    /// Aligns a received payload for zero-copy codecs, counting the copy
+    /// when one was needed.
+    pub(crate) fn align(&mut self, payload: &mut Payload) {
+        if payload.align() {
+            self.stats.alignment_copies += 1;
+        }
+    }
+
+    /// Whether everything is over: the session closed and its last frames
+    /// left (or cannot).
+    pub(crate) fn finished(&self) -> bool {
+        self.session.is_closed() && (self.link_done || self.link.queued_bytes() == 0)
+    }
+
+    /// Closes the link's sending side; errors no longer matter here.
+    pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.link_done && self.link.poll_close(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.link_done = true;
+        Poll::Ready(())
+    }
+
+    /// Why the connection ended.
+    pub(crate) fn exit(&self) -> ConnectionError {
+        self.exit.clone().unwrap_or(ConnectionError::LocallyClosed)
+    }
+
+    /// Publishes the statistics to the handles.
+    pub(crate) fn publish(&self) {
+        self.cell.publish(&self.stats);
+    }
+
+    /// Sleeps until the session's next timer, then returns pending.
+    pub(crate) fn park(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
+        self.publish();
+        if let Some(at) = self.session.poll_timeout() {
+            let at = tokio::time::Instant::from_std(at);
+            if self.timer.deadline() != at {
+                self.timer.as_mut().reset(at);
+            }
+            if self.timer.as_mut().poll(cx).is_ready() {
+                cx.waker().wake_by_ref();
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// A frame's size in the statistics: header plus payload.
+fn wire_bytes(frame: &Frame) -> u64 {
+    (HEADER_LEN + frame.payload.len()) as u64
+}

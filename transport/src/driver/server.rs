@@ -1,0 +1,315 @@
+//! The server side's driver: serves one connection's calls with a
+//! [`Handler`], inline or in spawned tasks, until the connection ends.
+
+use core::future::{Future, poll_fn};
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::FutureExt;
+use futures_util::future::{AbortHandle, Abortable, Aborted};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use prism_core::{Code, Reply, Status};
+use prism_proto::int_map::IntMap;
+use prism_proto::session::{ChannelId, Event, Hello, Role, Session};
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use super::conn::{BUDGET, Conn, TURNS};
+use super::{ConnectionError, Dispatched, Execution, Handler, HandlerFuture, IncomingCall, Setup};
+use crate::Link;
+
+/// Serves one connection over `link` in the calling task until it ends.
+/// When `shutdown` is cancelled the connection goes away gracefully:
+/// in-flight calls finish (within the session's drain timeout), new ones
+/// are refused, then it closes.
+///
+/// # Errors
+///
+/// Fails, with the reason, when the connection did not end gracefully
+/// ([`ConnectionError::is_graceful`]): the link broke, the peer broke the
+/// protocol or was refused, a timer expired, or the driver panicked.
+pub async fn serve<L: Link>(
+    link: L,
+    setup: Setup,
+    hello: Hello,
+    handler: Arc<dyn Handler>,
+    shutdown: CancellationToken,
+) -> Result<(), ConnectionError> {
+    let session = Session::new(Role::Server, setup.session.clone(), hello, Instant::now());
+    let mut driver = ServerDriver {
+        conn: Conn::new(link, session, setup),
+        handler,
+        running: FuturesUnordered::new(),
+        cancels: IntMap::with_capacity_and_hasher(64, Default::default()),
+        shutdown: Some(Box::pin(shutdown.cancelled_owned())),
+    };
+    let exit = match AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
+        .catch_unwind()
+        .await
+    {
+        Ok(exit) => exit,
+        Err(panic) => ConnectionError::panicked(&*panic),
+    };
+    if exit.is_graceful() {
+        Ok(())
+    } else {
+        Err(exit)
+    }
+}
+
+/// How to stop a running handler.
+enum Cancel {
+    Inline(AbortHandle),
+    Spawned(tokio::task::AbortHandle),
+}
+
+impl Cancel {
+    fn cancel(&self) {
+        match self {
+            Cancel::Inline(handle) => handle.abort(),
+            Cancel::Spawned(handle) => handle.abort(),
+        }
+    }
+}
+
+/// A running handler: polled in the connection task, or a spawned task's
+/// handle.
+enum Task {
+    Inline(Abortable<HandlerFuture>),
+    Spawned(JoinHandle<Reply>),
+}
+
+struct Running {
+    channel: ChannelId,
+    task: Task,
+}
+
+impl Future for Running {
+    /// The call's reply; `None` when it was cancelled.
+    type Output = (ChannelId, Option<Reply>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let channel = self.channel;
+        let reply = match &mut self.task {
+            Task::Inline(future) => match poll_caught(future, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(Ok(reply))) => Some(reply),
+                Poll::Ready(Ok(Err(Aborted))) => None,
+                Poll::Ready(Err(panicked)) => Some(panicked),
+            },
+            Task::Spawned(handle) => match Pin::new(handle).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(reply)) => Some(reply),
+                Poll::Ready(Err(error)) if error.is_cancelled() => None,
+                Poll::Ready(Err(_panicked)) => Some(handler_panicked()),
+            },
+        };
+        Poll::Ready((channel, reply))
+    }
+}
+
+fn handler_panicked() -> Reply {
+    Err(Status::internal("the handler panicked"))
+}
+
+/// Polls an inline handler, turning a panic into a failed call: a
+/// panicking handler fails its own call, not the connection. The future is
+/// never polled again after a panic (it is dropped at once), so no broken
+/// state is observed: that is why the assertion of unwind safety holds.
+fn poll_caught<F: Future + Unpin>(fut: &mut F, cx: &mut Context<'_>) -> Poll<Result<F::Output, Reply>> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
+        Ok(poll) => poll.map(Ok),
+        Err(_) => Poll::Ready(Err(handler_panicked())),
+    }
+}
+
+struct ServerDriver<L> {
+    conn: Conn<L>,
+    handler: Arc<dyn Handler>,
+    running: FuturesUnordered<Running>,
+    cancels: IntMap<ChannelId, Cancel>,
+    shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+}
+
+impl<L: Link> ServerDriver<L> {
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
+        // One clock read per wake: a wake's turns take microseconds.
+        let now = Instant::now();
+        for _ in 0..TURNS {
+            let mut keep_going = self.drive_shutdown(cx, now);
+            keep_going |= self.conn.drive_recv(cx, now);
+            keep_going |= self.conn.drive_admission(cx, now);
+            keep_going |= self.drive_handlers(cx);
+            keep_going |= self.conn.drive_timer(now);
+            keep_going |= self.drive_events(cx);
+            keep_going |= self.conn.drive_transmit(cx, now);
+            if self.conn.finished() {
+                return self.finish(cx);
+            }
+            if !keep_going {
+                return self.conn.park(cx);
+            }
+        }
+        // Still busy: let other tasks run, then come back.
+        cx.waker().wake_by_ref();
+        self.conn.publish();
+        Poll::Pending
+    }
+
+    /// Step: the server's shutdown signal starts a graceful goodbye.
+    fn drive_shutdown(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let Some(shutdown) = &mut self.shutdown else {
+            return false;
+        };
+        if shutdown.as_mut().poll(cx).is_pending() {
+            return false;
+        }
+        self.shutdown = None;
+        self.conn
+            .session
+            .go_away(now, Code::Unavailable, "the server is shutting down");
+        true
+    }
+
+    /// Step: answers of handlers that finished.
+    fn drive_handlers(&mut self, cx: &mut Context<'_>) -> bool {
+        if self.conn.backpressured() {
+            return false;
+        }
+        let mut progressed = false;
+        for _ in 0..BUDGET {
+            let Poll::Ready(Some((channel, reply))) = self.running.poll_next_unpin(cx) else {
+                break;
+            };
+            self.cancels.remove(&channel);
+            if let Some(reply) = reply {
+                self.respond(channel, reply);
+            }
+            progressed = true;
+        }
+        progressed
+    }
+
+    /// Step: everything the session reported.
+    fn drive_events(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        while let Some(event) = self.conn.session.poll_event() {
+            progressed = true;
+            match event {
+                Event::Hello => self.conn.start_admission(),
+                Event::Established => {
+                    self.conn.establish();
+                }
+                Event::Call {
+                    channel,
+                    op,
+                    codec,
+                    deadline,
+                    mut payload,
+                } => {
+                    self.conn.stats.calls_received += 1;
+                    self.conn.align(&mut payload);
+                    let Some(connection) = self.conn.info.clone() else {
+                        // The session raises calls only once established.
+                        self.respond(channel, Err(Status::internal("call before the handshake")));
+                        continue;
+                    };
+                    let call = IncomingCall {
+                        channel,
+                        op,
+                        codec,
+                        deadline,
+                        payload,
+                        connection,
+                    };
+                    let dispatched = self.handler.call(call);
+                    self.start(cx, channel, dispatched);
+                }
+                // A server opens no calls, so none is answered.
+                Event::Reply { .. } => {}
+                Event::Cancelled { channel, .. } => {
+                    if let Some(cancel) = self.cancels.remove(&channel) {
+                        cancel.cancel();
+                    }
+                }
+                // The peer's goodbye: its open calls finish; the session
+                // closes when they have.
+                Event::GoAway { .. } => {}
+                Event::Pong { .. } => {}
+                Event::Closed { error } => {
+                    self.conn.on_closed(error);
+                    self.cancel_all();
+                }
+            }
+        }
+        progressed
+    }
+
+    /// Runs a dispatched call where it asked to run; a handler that
+    /// finishes at once is answered at once, with no cancellation handle
+    /// and no slot among the running handlers.
+    fn start(&mut self, cx: &mut Context<'_>, channel: ChannelId, dispatched: Dispatched) {
+        match dispatched {
+            Dispatched::Ready(reply) => self.respond(channel, reply),
+            Dispatched::Run {
+                mut future,
+                execution: Execution::Inline,
+            } => match poll_caught(&mut future, cx) {
+                Poll::Ready(Ok(reply) | Err(reply)) => self.respond(channel, reply),
+                Poll::Pending => {
+                    let (handle, registration) = AbortHandle::new_pair();
+                    self.cancels.insert(channel, Cancel::Inline(handle));
+                    let task = Task::Inline(Abortable::new(future, registration));
+                    self.running.push(Running { channel, task });
+                }
+            },
+            Dispatched::Run {
+                future,
+                execution: Execution::Spawn,
+            } => {
+                let handle = tokio::spawn(future);
+                self.cancels
+                    .insert(channel, Cancel::Spawned(handle.abort_handle()));
+                let task = Task::Spawned(handle);
+                self.running.push(Running { channel, task });
+            }
+        }
+    }
+
+    fn respond(&mut self, channel: ChannelId, reply: Reply) {
+        let failed = reply.is_err();
+        if self.conn.session.respond(channel, reply) && failed {
+            self.conn.stats.calls_failed += 1;
+        }
+    }
+
+    /// Stops every running handler, inline or spawned.
+    fn cancel_all(&mut self) {
+        for (_, cancel) in self.cancels.drain() {
+            cancel.cancel();
+        }
+        self.running = FuturesUnordered::new();
+    }
+
+    fn finish(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
+        if self.conn.poll_close(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.cancel_all();
+        self.conn.publish();
+        Poll::Ready(self.conn.exit())
+    }
+}
+
+impl<L> Drop for ServerDriver<L> {
+    /// A spawned handler outlives a dropped handle, so a driver that ends
+    /// any way (a panic included) stops its handlers itself.
+    fn drop(&mut self) {
+        for cancel in self.cancels.values() {
+            cancel.cancel();
+        }
+    }
+}
