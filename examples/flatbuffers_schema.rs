@@ -4,12 +4,12 @@
 //!
 //! Run with `cargo run --release --example flatbuffers_schema`.
 
-use prism::flatbuffers::{FlatView, fbs_schema_of};
-use prism::{Channel, Facet, Server};
+use prism::codec::flatbuffers::{FlatView, fbs_schema_of};
+use prism::{Channel, Server};
 
 /// A user profile, readable from any language with the exported schema.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
     /// The user's id.
     pub id: u64,
@@ -24,8 +24,8 @@ pub struct Profile {
 }
 
 /// A place.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Location {
     /// City name.
     pub city: String,
@@ -34,9 +34,8 @@ pub struct Location {
 }
 
 /// Account status: a FlatBuffers union.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
-#[repr(u8)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Status {
     /// In good standing.
     Active,
@@ -79,12 +78,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
         .add_service(ProfilesServer::new(Directory))
         .build()?;
-    let (client_link, server_link) = prism::mem::pair();
+    let (listener, connector) = prism::mem::endpoint();
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_link(server_link).await }
+        async move { server.serve(listener).await }
     });
-    let profiles = ProfilesClient::new(Channel::builder().connect_link(client_link).await?);
+    let profiles = ProfilesClient::new(Channel::builder().connect(connector).await?);
 
     let profile = profiles.get(7).await?;
     println!("decoded: {profile:?}");
@@ -98,7 +97,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         view.table("location").and_then(|l| l.str("city")),
     );
 
-    drop(profiles);
+    server.shutdown();
     serving.await??;
     Ok(())
 }

@@ -3,11 +3,11 @@
 //!
 //! Run with `cargo run --release --example in_memory`.
 
-use prism::{Channel, Facet, Server};
+use prism::{Channel, Server};
 
 /// A chunk of bytes with a name.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Blob {
     /// What the blob is called.
     pub name: String,
@@ -41,17 +41,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
         .add_service(EchoServer::new(MyEcho))
         .build()?;
-    let (client_link, server_link) = prism::mem::pair();
+    // An in-process listener and the connector that reaches it.
+    let (listener, connector) = prism::mem::endpoint();
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_link(server_link).await }
+        async move { server.serve(listener).await }
     });
 
-    let channel = Channel::builder().connect_link(client_link).await?;
+    let channel = Channel::builder().connect(connector).await?;
     println!(
         "connected over {} (security: {:?})",
         channel.link().kind,
-        channel.link().security
+        channel.link().kind.security
     );
     let echo = EchoClient::new(channel);
     let blob = Blob {
@@ -63,8 +64,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("echo -> {} ({} bytes)", back.name, back.data.len());
     println!("len  -> {}", echo.len(blob).await?);
 
+    let stats = echo.channel().stats();
+    println!(
+        "the connection moved {} frames and {} bytes; {} alignment copies",
+        stats.frames_sent + stats.frames_received,
+        stats.bytes_sent + stats.bytes_received,
+        stats.alignment_copies
+    );
+
     drop(echo); // the last handle: the connection finishes and closes
+    server.shutdown();
     serving.await??;
-    println!("connection closed cleanly");
+    println!("server shut down cleanly");
     Ok(())
 }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use prism::{Channel, Code, Context, Facet, Server};
+use prism::tcp::TcpConnector;
+use prism::{Channel, Code, Context, Server};
 
 /// Why a division failed; travels to the client as a typed value.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
-#[repr(u8)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MathError {
     /// The divisor was zero.
     DivideByZero,
@@ -30,8 +30,9 @@ pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
     /// Divides `a` by `b`, or says why it cannot.
     async fn div(&self, a: i64, b: i64) -> Result<i64, MathError>;
-    /// Squares `x` after waiting `delay_ms` milliseconds.
-    async fn slow_square(&self, x: i64, delay_ms: u64) -> i64;
+    /// Squares `x` after waiting `delay_ms` milliseconds. Takes the call's
+    /// context (deadline, peer) as an argument the client never passes.
+    async fn slow_square(&self, cx: &Context, x: i64, delay_ms: u64) -> i64;
 }
 
 /// Greetings.
@@ -59,12 +60,11 @@ impl Calc for MyCalc {
         }
     }
 
-    async fn slow_square(&self, x: i64, delay_ms: u64) -> i64 {
-        let ctx = Context::current().expect("handlers run inside a call context");
+    async fn slow_square(&self, cx: &Context, x: i64, delay_ms: u64) -> i64 {
         println!(
             "  server: slow_square from {} with {:?} left",
-            ctx.peer(),
-            ctx.remaining()
+            cx.peer(),
+            cx.remaining()
         );
         // If the deadline passes first, this future is dropped mid-sleep.
         let guard = DropCounter(Arc::clone(&self.dropped));
@@ -105,12 +105,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("serving Calc and Greeter on {addr}");
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_tcp(listener).await }
+        async move { server.serve(listener).await }
     });
 
     let channel = Channel::builder()
         .allow_plaintext()
-        .connect_tcp(addr)
+        .connect(TcpConnector::new(addr))
         .await?;
     let calc = CalcClient::new(channel.clone());
     let greeter = GreeterClient::new(channel);

@@ -3,12 +3,11 @@
 //!
 //! Run with `cargo run --release --example rkyv_views`.
 
-use prism::{Archived, Channel, Facet, Server};
+use prism::{Archived, Channel, Server};
 
 /// A batch of sensor readings.
-#[derive(Facet, prism::rkyv::Archive, prism::rkyv::Serialize, prism::rkyv::Deserialize, Debug)]
-#[facet(crate = prism::facet)]
-#[rkyv(crate = prism::rkyv)]
+#[prism::message(rkyv)]
+#[derive(Debug)]
 pub struct Readings {
     /// Which sensor sent them.
     pub sensor: String,
@@ -17,9 +16,8 @@ pub struct Readings {
 }
 
 /// Summary statistics.
-#[derive(Facet, prism::rkyv::Archive, prism::rkyv::Serialize, prism::rkyv::Deserialize, Debug)]
-#[facet(crate = prism::facet)]
-#[rkyv(crate = prism::rkyv)]
+#[prism::message(rkyv)]
+#[derive(Debug)]
 pub struct Summary {
     /// How many values.
     pub count: u64,
@@ -68,10 +66,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::UnixListener::bind(&path)?;
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_unix(listener).await }
+        async move { server.serve(listener).await }
     });
 
-    let stats = StatsClient::new(Channel::builder().connect_unix(&path).await?);
+    let channel = Channel::builder()
+        .connect(prism::unix::UnixConnector::new(&path))
+        .await?;
+    let stats = StatsClient::new(channel);
     let batch = Readings {
         sensor: "probe-7".into(),
         values: (0..100_000).map(|i| (i % 100) as f32).collect(),

@@ -29,10 +29,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_unix(listener).await }
+        async move { server.serve(listener).await }
     });
 
-    let channel = Channel::builder().connect_unix(&path).await?;
+    let channel = Channel::builder()
+        .connect(prism::unix::UnixConnector::new(&path))
+        .await?;
     let words = WordsClient::new(channel);
     let n = words.count("the quick brown fox".into()).await?;
     println!("count over {} -> {n}", path.display());

@@ -8,7 +8,7 @@ use prism_codecs::{Codec, CodecSet, DecodeAs, EncodeAs, View};
 #[diagnostic::on_unimplemented(
     message = "op `{Op}` cannot carry `{Self}` with its codecs `{S}`",
     label = "a codec of this op cannot encode or decode this type",
-    note = "postcard and FlatBuffers need `#[derive(Facet)]`; rkyv also needs `#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]`; a user codec needs `Encode<ThatCodec>` and `Decode<ThatCodec>`"
+    note = "postcard and FlatBuffers need `#[derive(Facet)]` (`#[prism::message]` adds it); rkyv also needs rkyv's derives (`#[prism::message(rkyv)]`); a user codec needs `Encode<ThatCodec>` and `Decode<ThatCodec>`, and carries its own types: mark a one-argument op `#[prism(bare)]` so its argument travels without a generated request struct"
 )]
 pub trait CarriedBy<S: CodecSet, Op> {}
 

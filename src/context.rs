@@ -3,19 +3,28 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use prism_reflect::{CodecId, OpDescriptor};
-use prism_transport::driver::ConnectionInfo;
-use prism_transport::{LinkInfo, SecurityProperties};
+use prism_core::{CodecId, Extensions};
+use prism_reflect::OpDescriptor;
+use prism_transport::driver::{ConnectionInfo, ConnectionStats};
+use prism_transport::{LinkInfo, PeerAddr, SecurityProperties};
 
 tokio::task_local! {
     static CURRENT: Context;
 }
 
-/// The call a handler is serving: its op, its deadline and its peer.
+/// The call a handler is serving: its op, deadline, peer, and what layers
+/// learned about it.
 ///
-/// Handlers read it with [`Context::current`]. Cancellation needs no
-/// polling: when the caller cancels, or the deadline passes, the handler's
-/// future is dropped.
+/// A handler reads it in one of two ways: by naming a `cx: &prism::Context`
+/// argument in the service trait (it is not part of the request; clients
+/// never pass it), or from anywhere in the handler's task with
+/// [`Context::current`]. Cancellation needs no polling: when the caller
+/// cancels, or the deadline passes, the handler's future is dropped.
+///
+/// Values attached by layers travel in extensions: one map for the call
+/// (filled by server layers before the handler runs) and one for the
+/// connection (filled when its handshake was accepted, such as an
+/// authenticated identity); [`Context::extension`] looks in both.
 ///
 /// # Examples
 ///
@@ -29,7 +38,12 @@ pub struct Context {
     codec: CodecId,
     deadline: Option<Instant>,
     connection: Arc<ConnectionInfo>,
+    /// The call's own extensions; `None` when no layer added any.
+    extensions: Option<Arc<Extensions>>,
 }
+
+/// An empty map for calls without extensions of their own.
+static NO_EXTENSIONS: Extensions = Extensions::new();
 
 impl Context {
     pub(crate) fn new(
@@ -37,12 +51,14 @@ impl Context {
         codec: CodecId,
         deadline: Option<Instant>,
         connection: Arc<ConnectionInfo>,
+        extensions: Extensions,
     ) -> Self {
         Context {
             op,
             codec,
             deadline,
             connection,
+            extensions: (!extensions.is_empty()).then(|| Arc::new(extensions)),
         }
     }
 
@@ -77,7 +93,7 @@ impl Context {
     }
 
     /// The peer's address as the link reports it.
-    pub fn peer(&self) -> &str {
+    pub fn peer(&self) -> &PeerAddr {
         &self.connection.link.peer
     }
 
@@ -88,17 +104,41 @@ impl Context {
 
     /// What the link protects.
     pub fn security(&self) -> SecurityProperties {
-        self.connection.link.security
+        self.connection.link.kind.security
+    }
+
+    /// A value of type `T` a layer attached to this call or, failing that,
+    /// to its connection.
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.extensions()
+            .get::<T>()
+            .or_else(|| self.connection.extensions.get::<T>())
+    }
+
+    /// The values server layers attached to this call.
+    pub fn extensions(&self) -> &Extensions {
+        self.extensions.as_deref().unwrap_or(&NO_EXTENSIONS)
+    }
+
+    /// The values attached to the connection when its handshake was accepted.
+    pub fn connection_extensions(&self) -> &Extensions {
+        &self.connection.extensions
+    }
+
+    /// What the call's connection moved so far.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.connection.stats()
     }
 }
 
 impl core::fmt::Debug for Context {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Context")
-            .field("op", &self.op)
+            .field("op", &self.op.full_name())
             .field("codec", &self.codec)
             .field("deadline", &self.deadline)
             .field("peer", &self.connection.link.peer)
+            .field("extensions", &self.extensions().len())
             .finish()
     }
 }

@@ -1,34 +1,79 @@
 //! Errors of connecting, building a server and serving.
 
+use prism_core::Code;
+use prism_proto::session::{SessionError, VersionRange};
 use prism_reflect::ReflectError;
-use prism_transport::driver;
+use prism_transport::PlaintextRefused;
+use prism_transport::driver::ConnectionError;
 
-/// A [`Channel`](crate::Channel) could not connect.
+/// A [`Channel`](crate::Channel) could not connect. Each way a connection
+/// attempt fails is one variant, so a caller matches what it cares about
+/// directly.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The link crosses a network in plaintext and that was not allowed
+    /// The link would cross a network in plaintext, which was not allowed
     /// (`ChannelBuilder::allow_plaintext`).
-    #[error("refusing a plaintext {kind} link: call allow_plaintext() to permit it")]
-    PlaintextRefused {
-        /// The link kind.
-        kind: &'static str,
+    #[error(transparent)]
+    PlaintextRefused(#[from] PlaintextRefused),
+    /// The peer could not be reached.
+    #[error("could not connect to {target}: {source}")]
+    Connect {
+        /// Where the connector tried to connect.
+        target: String,
+        /// What the operating system said.
+        #[source]
+        source: std::io::Error,
     },
-    /// The socket could not connect.
-    #[error("could not connect")]
-    Io(#[from] std::io::Error),
-    /// The handshake failed.
-    #[error("the handshake failed")]
-    Handshake(#[from] driver::ConnectError),
+    /// The server speaks no protocol version this client speaks.
+    #[error("the server speaks protocol version {theirs}, this client speaks {ours}")]
+    VersionMismatch {
+        /// The versions this client speaks.
+        ours: VersionRange,
+        /// The versions the server speaks.
+        theirs: VersionRange,
+    },
+    /// The server refused the connection, such as for a schema mismatch on
+    /// an op the client declared ([`ChannelBuilder::service`](crate::ChannelBuilder::service)).
+    #[error("the server refused the connection ({code}): {reason}")]
+    Rejected {
+        /// The server's status code.
+        code: Code,
+        /// The server's reason.
+        reason: String,
+    },
+    /// An op of a service declared with
+    /// [`ChannelBuilder::service`](crate::ChannelBuilder::service) has types
+    /// without a wire schema.
+    #[error("cannot describe a declared op: {0}")]
+    Schema(#[source] ReflectError),
+    /// The handshake failed otherwise: the link broke, the peer broke the
+    /// protocol, lacked a required feature, or did not answer in time.
+    #[error("the handshake failed: {0}")]
+    Handshake(#[source] ConnectionError),
+}
+
+impl From<ConnectionError> for ConnectError {
+    fn from(error: ConnectionError) -> ConnectError {
+        match error {
+            ConnectionError::Session(SessionError::VersionMismatch { ours, theirs }) => {
+                ConnectError::VersionMismatch { ours, theirs }
+            }
+            ConnectionError::Session(SessionError::RejectedByPeer { code, reason }) => {
+                ConnectError::Rejected { code, reason }
+            }
+            other => ConnectError::Handshake(other),
+        }
+    }
 }
 
 /// A [`Server`](crate::Server) could not be built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BuildError {
-    /// Two ops share an id, an op was added twice, or an op's types have no
-    /// wire schema.
-    #[error("invalid service set")]
+    /// Two ops share an id, a service was added twice, or an op's types
+    /// have no wire schema.
+    #[error("invalid service set: {0}")]
     Ops(#[source] ReflectError),
 }
 
@@ -36,14 +81,15 @@ pub enum BuildError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
-    /// The listener or link crosses a network in plaintext and that was not
-    /// allowed (`ServerBuilder::allow_plaintext`).
-    #[error("refusing to serve plaintext {kind}: call allow_plaintext() to permit it")]
-    PlaintextRefused {
-        /// The link kind.
-        kind: &'static str,
-    },
-    /// A connection ended with an error.
-    #[error("connection failed")]
-    Connection(#[source] driver::DriverError),
+    /// The listener or link would cross a network in plaintext, which was
+    /// not allowed (`ServerBuilder::allow_plaintext`).
+    #[error(transparent)]
+    PlaintextRefused(#[from] PlaintextRefused),
+    /// The server was shut down before serving began.
+    #[error("the server has been shut down")]
+    ShutDown,
+    /// The connection ([`Server::serve_link`](crate::Server::serve_link))
+    /// ended with an error.
+    #[error("the connection failed: {0}")]
+    Connection(#[source] ConnectionError),
 }

@@ -7,11 +7,10 @@
 //! transports underneath (in-memory, TCP, Unix) only move frames.
 //!
 //! ```no_run
-//! use prism::{Channel, Facet, Server};
+//! use prism::{Channel, Server};
 //!
-//! #[derive(Facet, Debug)]
-//! #[facet(crate = prism::facet)]
-//! #[repr(u8)]
+//! #[prism::message]
+//! #[derive(Debug)]
 //! pub enum DivError {
 //!     DivideByZero,
 //! }
@@ -42,9 +41,12 @@
 //!     .add_service(CalcServer::new(MyCalc))
 //!     .allow_plaintext()
 //!     .build()?;
-//! tokio::spawn(async move { server.serve_tcp(listener).await });
+//! tokio::spawn(async move { server.serve(listener).await });
 //!
-//! let channel = Channel::builder().allow_plaintext().connect_tcp(addr).await?;
+//! let channel = Channel::builder()
+//!     .allow_plaintext()
+//!     .connect(prism::tcp::TcpConnector::new(addr))
+//!     .await?;
 //! let calc = CalcClient::new(channel);
 //! assert_eq!(calc.add(2, 3).await?, 5);
 //! assert!(calc.div(1, 0).await?.is_err());
@@ -52,78 +54,118 @@
 //! # fn main() {} // services are declared at module level, not in a function
 //! ```
 //!
-//! Types derive [`Facet`] through this crate: `#[facet(crate = prism::facet)]`
-//! tells the derive where facet lives, so no direct `facet` dependency is needed.
+//! The crate root holds what a service and its callers name; codec
+//! authors find the codec traits in [`codec`], introspection in
+//! [`reflect`], middleware in [`client`] and [`server`], and transports in
+//! [`transport`], [`tcp`], [`unix`] and [`mem`].
 
 mod checks;
-mod client;
+pub mod client;
 mod context;
 mod error;
 mod response;
-mod server;
-mod status;
+pub mod server;
 
 /// The reflection crate Prism builds on, re-exported so derives can name it
-/// (`#[facet(crate = prism::facet)]`).
+/// (`#[prism::message]` does it for you).
 pub use facet;
 #[doc(inline)]
 pub use facet::Facet;
 /// The rkyv crate behind the rkyv codec, re-exported so derives can name it
-/// (`#[derive(prism::rkyv::Archive, ..)] #[rkyv(crate = prism::rkyv)]`).
+/// (`#[prism::message(rkyv)]` does it for you).
 pub use rkyv;
 
 #[doc(inline)]
-pub use prism_macros::service;
+pub use prism_macros::{message, service};
 
 #[doc(inline)]
-pub use client::{CallFuture, Channel, ChannelBuilder, UnaryCall};
+pub use client::{Channel, ChannelBuilder};
 #[doc(inline)]
 pub use context::Context;
 #[doc(inline)]
 pub use error::{BuildError, ConnectError, ServeError};
 #[doc(inline)]
-pub use response::{Fallible, FromReply, IntoReply, Plain, Viewed};
+pub use prism_codecs::{Archived, Limits, Segmented};
+#[doc(inline)]
+pub use prism_core::{Code, Status};
+#[doc(inline)]
+pub use prism_transport::driver::{ConnectionError, ConnectionStats, Execution};
 #[doc(inline)]
 pub use server::{Server, ServerBuilder};
-#[doc(inline)]
-pub use status::{Code, Status};
 
-#[doc(inline)]
-pub use prism_reflect::{
-    CodecId, FieldDef, ManifestEntry, OpDescriptor, OpId, OpKind, OpTable, PermissionManifest,
-    ReflectError, Schema, ServiceDescriptor, Ty, TypeDef, TypeDefKind, VariantDef, VariantKind,
-    canonical_form, fingerprint,
-};
-
-#[doc(inline)]
-pub use prism_codecs::{
-    Archived, Capabilities, Codec, CodecInfo, CodecRegistry, CodecSet, Decode, DecodeAs,
-    DecodeError, Encode, EncodeAs, EncodeBuf, EncodeError, Encoded, FlatBuffers, Frame, Framed,
-    Limits, Payload, PlanError, Postcard, RegistryError, Rkyv, View, flatbuffers, frame, postcard,
-};
-
-/// Transports: links, session settings, and the in-memory pair.
-pub mod transport {
+/// For codec authors and advanced callers: the codec traits, the built-in
+/// codecs, payloads and the conformance suite.
+pub mod codec {
     #[doc(inline)]
-    pub use prism_transport::session::SessionConfig;
+    pub use prism_codecs::{
+        BUILTIN_CODECS, Capabilities, Codec, CodecInfo, CodecRegistry, CodecSet, Decode, DecodeAs,
+        DecodeError, Encode, EncodeAs, EncodeBuf, EncodeError, FlatBuffers, Payload, PlanError,
+        Postcard, RegistryError, Rkyv, Segments, View, conformance, flatbuffers, postcard, rkyv,
+        segments,
+    };
     #[doc(inline)]
-    pub use prism_transport::{Link, LinkInfo, LinkKind, SecurityProperties};
+    pub use prism_core::CodecId;
 }
 
-/// The in-memory transport: a connected pair of links in one process.
+/// Reflection: op ids, descriptors, schemas, fingerprints and permission
+/// manifests, as the service macro emits them.
+pub mod reflect {
+    #[doc(inline)]
+    pub use prism_reflect::{
+        FieldDef, ManifestEntry, OpDescriptor, OpId, OpKind, OpTable, PermissionManifest,
+        ReflectError, Schema, ServiceDescriptor, Ty, TypeDef, TypeDefKind, VariantDef, VariantKind,
+        canonical_form, fingerprint,
+    };
+}
+
+/// Transports: the link traits every adapter implements, session settings
+/// and the link conformance suite.
+pub mod transport {
+    #[doc(inline)]
+    pub use prism_core::Extensions;
+    #[doc(inline)]
+    pub use prism_proto::session::{Features, SessionConfig, VersionRange};
+    #[doc(inline)]
+    pub use prism_transport::driver::ConnectionInfo;
+    #[doc(inline)]
+    pub use prism_transport::{
+        Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
+        PlaintextRefused, SecurityProperties, UnixCredentials, testing,
+    };
+}
+
+/// TCP: tokio's `TcpListener` serves, [`TcpConnector`](tcp::TcpConnector)
+/// connects. Plaintext: allow it explicitly on both ends.
+pub mod tcp {
+    #[doc(inline)]
+    pub use prism_transport::tcp::{KIND, TcpConnector, TcpLink};
+}
+
+/// Unix domain sockets: tokio's `UnixListener` serves,
+/// [`UnixConnector`](unix::UnixConnector) connects.
+#[cfg(unix)]
+pub mod unix {
+    #[doc(inline)]
+    pub use prism_transport::unix::{KIND, UnixConnector, UnixLink};
+}
+
+/// The in-memory transport: an [`endpoint`](mem::endpoint) (listener and
+/// connector) or a connected [`pair`](mem::pair) of links in one process.
 /// Payloads pass by reference count, never copied.
 pub mod mem {
     #[doc(inline)]
-    pub use prism_transport::mem::{MemLink, pair};
+    pub use prism_transport::mem::{KIND, MemConnector, MemLink, MemListener, endpoint, pair};
 }
 
 /// Items the `#[prism::service]` macro expands to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
     pub use crate::checks::{CarriedBy, ViewedBy, carried_by, viewed_by};
-    pub use crate::server::{Dispatch, Dispatched, Incoming, unary, unary_view, unknown_op};
+    pub use crate::response::{Fallible, Plain};
+    pub use crate::server::{Dispatch, unary, unary_view, unknown_method};
     pub use ::facet;
     pub use ::rkyv;
+    pub use prism_transport::driver::Execution;
     pub use std::sync::Arc;
 }
 

@@ -2,13 +2,13 @@
 //! `-> Result<T, E>` (the error encoded with the op's codec, flagged as an
 //! application error rather than a [`Status`]).
 
-use prism_codecs::{Codec, CodecId, EncodeBuf, Limits, Payload, View};
+use prism_codecs::{
+    Codec, CodecId, CodecSet, DecodeAs, EncodeAs, EncodeBuf, Limits, Payload, View,
+};
+use prism_core::{Reply, Response, Status};
 use prism_reflect::OpDescriptor;
-use prism_transport::driver::{Outcome, Reply};
-use prism_transport::frame::Body;
 
-use crate::{Code, Status};
-use prism_codecs::{CodecSet, DecodeAs, EncodeAs, codec_names as names};
+use prism_codecs::codec_names as names;
 
 /// The result of an op declared `-> T`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,21 +21,22 @@ pub struct Fallible<T, E>(pub Result<T, E>);
 /// Server side: turns a handler's result into an encoded reply.
 pub trait IntoReply<S: CodecSet>: Send + 'static {
     /// Encodes the result with `codec` (the one the request came with).
-    fn into_outcome(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Outcome;
+    fn into_reply(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Reply;
 }
 
-/// Client side: turns an encoded reply back into the op's result.
+/// Client side: turns an encoded response back into the op's result.
 pub trait FromReply<S: CodecSet>: Send + 'static {
     /// What the caller receives on success.
     type Output;
 
-    /// Decodes the reply, which must use `codec` (the one the request went with).
+    /// Decodes the response, which must use `codec` (the one the request
+    /// went with).
     ///
     /// # Errors
     ///
-    /// A reply that does not decode is an `INTERNAL` status naming the op.
+    /// A response that does not decode is an `INTERNAL` status naming the op.
     fn from_reply(
-        reply: Reply,
+        response: Response,
         codec: CodecId,
         op: &'static OpDescriptor,
         limits: &Limits,
@@ -48,64 +49,54 @@ fn encode<S: CodecSet, T: EncodeAs<S>>(
     app_error: bool,
     op: &'static OpDescriptor,
     limits: &Limits,
-) -> Outcome {
+) -> Reply {
     let mut buf = EncodeBuf::new();
     match value.encode_as(codec, &mut buf, limits) {
-        Ok(()) => {
-            let (first, rest) = buf.finish().into_parts();
-            Outcome::Reply {
-                codec: codec.get(),
-                body: Body::from_segments(first, rest),
-                app_error,
-            }
-        }
-        Err(e) => Outcome::Fail {
-            code: Code::Internal,
-            message: format!(
-                "could not encode the response of {}/{}: {e}",
-                op.service(),
-                op.method()
-            ),
-        },
+        Ok(()) => Ok(Response {
+            codec,
+            payload: buf.finish(),
+            app_error,
+        }),
+        Err(e) => Err(Status::internal(format!(
+            "could not encode the response of {} with {codec}: {e}",
+            op.full_name()
+        ))),
     }
 }
 
 fn decode<S: CodecSet, T: DecodeAs<S>>(
-    body: Body,
+    payload: &Payload,
     codec: CodecId,
     op: &'static OpDescriptor,
     limits: &Limits,
 ) -> Result<T, Status> {
-    let (first, rest) = body.into_parts();
-    T::decode_as(codec, &Payload::from_segments(first, rest), limits).map_err(|e| {
+    T::decode_as(codec, payload, limits).map_err(|e| {
         Status::internal(format!(
-            "could not decode the response of {}/{}: {e}",
-            op.service(),
-            op.method()
+            "could not decode the response of {} with {codec}: {e}",
+            op.full_name()
         ))
     })
 }
 
-/// The reply must come back in the codec the request went with.
+/// The response must come back in the codec the request went with.
 fn check_codec<S: CodecSet>(
-    reply: &Reply,
+    response: &Response,
     codec: CodecId,
     op: &'static OpDescriptor,
 ) -> Result<(), Status> {
-    if reply.codec == codec.get() {
+    if response.codec == codec {
         return Ok(());
     }
     Err(Status::internal(format!(
-        "the response of {}/{} came with codec {:#06x}, not {codec} (the op takes {})",
-        op.service(),
-        op.method(),
-        reply.codec,
+        "the response of {} came with codec {}, not {codec} (the op takes {})",
+        op.full_name(),
+        response.codec,
         names::<S>()
     )))
 }
 
 impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> IntoReply<S> for Plain<T> {
-    fn into_outcome(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Outcome {
+    fn into_reply(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Reply {
         encode::<S, T>(&self.0, codec, false, op, limits)
     }
 }
@@ -114,20 +105,19 @@ impl<S: CodecSet, T: DecodeAs<S> + Send + 'static> FromReply<S> for Plain<T> {
     type Output = T;
 
     fn from_reply(
-        reply: Reply,
+        response: Response,
         codec: CodecId,
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<T, Status> {
-        check_codec::<S>(&reply, codec, op)?;
-        if reply.app_error {
+        check_codec::<S>(&response, codec, op)?;
+        if response.app_error {
             return Err(Status::internal(format!(
-                "{}/{} returned an application error but declares none",
-                op.service(),
-                op.method()
+                "{} returned an application error but declares none",
+                op.full_name()
             )));
         }
-        decode::<S, T>(reply.body, codec, op, limits)
+        decode::<S, T>(&response.payload, codec, op, limits)
     }
 }
 
@@ -137,7 +127,7 @@ where
     T: EncodeAs<S> + Send + 'static,
     E: EncodeAs<S> + Send + 'static,
 {
-    fn into_outcome(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Outcome {
+    fn into_reply(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Reply {
         match &self.0 {
             Ok(value) => encode::<S, T>(value, codec, false, op, limits),
             Err(error) => encode::<S, E>(error, codec, true, op, limits),
@@ -154,22 +144,22 @@ where
     type Output = Result<T, E>;
 
     fn from_reply(
-        reply: Reply,
+        response: Response,
         codec: CodecId,
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<Result<T, E>, Status> {
-        check_codec::<S>(&reply, codec, op)?;
-        if reply.app_error {
-            decode::<S, E>(reply.body, codec, op, limits).map(Err)
+        check_codec::<S>(&response, codec, op)?;
+        if response.app_error {
+            decode::<S, E>(&response.payload, codec, op, limits).map(Err)
         } else {
-            decode::<S, T>(reply.body, codec, op, limits).map(Ok)
+            decode::<S, T>(&response.payload, codec, op, limits).map(Ok)
         }
     }
 }
 
 /// A response read in place (zero-copy) instead of decoded; see
-/// [`UnaryCall::view`](crate::UnaryCall::view).
+/// [`UnaryCall::view`](crate::client::UnaryCall::view).
 #[derive(Debug)]
 pub struct Viewed<T>(core::marker::PhantomData<fn() -> T>);
 
@@ -177,25 +167,22 @@ impl<C: Codec, T: View<C> + 'static> FromReply<C> for Viewed<T> {
     type Output = T::View;
 
     fn from_reply(
-        reply: Reply,
+        response: Response,
         codec: CodecId,
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<T::View, Status> {
-        check_codec::<C>(&reply, codec, op)?;
-        if reply.app_error {
+        check_codec::<C>(&response, codec, op)?;
+        if response.app_error {
             return Err(Status::internal(format!(
-                "{}/{} returned an application error, which a view cannot hold",
-                op.service(),
-                op.method()
+                "{} returned an application error, which a view cannot hold",
+                op.full_name()
             )));
         }
-        let (first, rest) = reply.body.into_parts();
-        T::view(Payload::from_segments(first, rest), limits).map_err(|e| {
+        T::view(response.payload, limits).map_err(|e| {
             Status::internal(format!(
-                "could not read the response of {}/{} in place: {e}",
-                op.service(),
-                op.method()
+                "could not read the response of {} in place: {e}",
+                op.full_name()
             ))
         })
     }

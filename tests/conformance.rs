@@ -1,12 +1,12 @@
 //! The codec conformance suite, run for every built-in codec (postcard,
-//! rkyv, FlatBuffers, the frame codec) and for the user codec of
+//! rkyv, FlatBuffers, segments) and for the user codec of
 //! `examples/tensor_codec/codec.rs`.
 
 use bytes::Bytes;
-use prism::{Facet, Frame, Framed, Postcard, Rkyv};
-use prism_codecs::FlatBuffers;
-use prism_codecs::conformance::corpus::{self, Record, Sample};
-use prism_codecs::conformance::{Report, Rule, Suite};
+use prism::Segmented;
+use prism::codec::conformance::corpus::{self, Record, Sample};
+use prism::codec::conformance::{Report, Rule, Suite};
+use prism::codec::{FlatBuffers, Postcard, Rkyv, Segments};
 
 #[test]
 fn postcard_runs_the_corpus() {
@@ -70,8 +70,8 @@ macro_rules! corpus_views {
 }
 
 /// A message whose fields views read in place.
-#[derive(Facet, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message(rkyv)]
+#[derive(Debug, Clone, PartialEq)]
 struct Upload {
     id: u64,
     name: String,
@@ -173,17 +173,17 @@ fn segment_sets() -> Vec<Vec<Bytes>> {
 }
 
 #[test]
-fn frame_codec_keeps_every_rule() {
-    let suite = Suite::<Frame>::new().mutations(32);
+fn segments_codec_keeps_every_rule() {
+    let suite = Suite::<Segments>::new().mutations(32);
     let mut report = Report::default();
     let headers = Record::edges();
     for (i, segments) in segment_sets().into_iter().enumerate() {
         let header = headers[i % headers.len()].clone();
-        report.merge(suite.check_value(&Framed {
+        report.merge(suite.check_value(&Segmented {
             header,
             segments: segments.clone(),
         }));
-        report.merge(suite.check_value(&Framed {
+        report.merge(suite.check_value(&Segmented {
             header: corpus::Unit,
             segments,
         }));

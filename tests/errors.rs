@@ -12,7 +12,9 @@ use common::raw::{self, RawConn};
 use common::{
     Counters, Fixture, GreeterClient, PROMPTLY, Transport, assert_no_panics, install_panic_hook,
 };
-use prism::{Channel, Code, Facet, Plain, Postcard, Server, UnaryCall};
+use prism::client::{Plain, UnaryCall};
+use prism::codec::Postcard;
+use prism::{Channel, Code, Server};
 
 /// The `Store` service as the server knows it.
 mod v1 {
@@ -159,8 +161,8 @@ async fn an_op_the_server_does_not_serve_is_not_found() {
 
 /// A request type of another shape than `Store::get`'s `{ key: String }`:
 /// bytes that are not UTF-8 where the server expects a string.
-#[derive(Facet, Debug)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug)]
 struct NotAString {
     key: Vec<u8>,
 }

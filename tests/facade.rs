@@ -1,22 +1,36 @@
 //! Users depend on `prism` alone: reflection and the default codec through
 //! the facade, with no direct `facet` dependency in the user's code.
 
-use prism::{
-    Decode, Encode, EncodeBuf, Facet, Limits, OpDescriptor, OpId, OpKind, OpTable, Payload,
-    Postcard,
-};
+use prism::Limits;
+use prism::codec::{Decode, Encode, EncodeBuf, Payload, Postcard};
+use prism::reflect::{OpDescriptor, OpId, OpKind, OpTable};
 
-#[derive(Facet, Debug, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug, PartialEq)]
 struct Add {
     a: i64,
     b: i64,
 }
 
-#[derive(Facet, Debug, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug, PartialEq)]
 struct Sum {
     total: i64,
+}
+
+/// `#[prism::message]` gives an enum the `repr` facet needs.
+#[prism::message]
+#[derive(Debug, PartialEq)]
+enum Shape {
+    Dot,
+    Line { len: u32 },
+}
+
+/// The derive spelled out still works.
+#[derive(prism::Facet, Debug, PartialEq)]
+#[facet(crate = prism::facet)]
+struct Spelled {
+    x: u8,
 }
 
 static OPS: [OpDescriptor; 1] = [OpDescriptor::new(
@@ -24,20 +38,27 @@ static OPS: [OpDescriptor; 1] = [OpDescriptor::new(
     "add",
     OpId::from_name("demo", "Calc", "add"),
     OpKind::Unary,
-    Add::SHAPE,
-    Sum::SHAPE,
+    <Add as prism::Facet>::SHAPE,
+    <Sum as prism::Facet>::SHAPE,
 )
 .with_package("demo")];
 
-static CALC: prism::ServiceDescriptor = prism::ServiceDescriptor::new("demo", "Calc", &OPS);
+static CALC: prism::reflect::ServiceDescriptor =
+    prism::reflect::ServiceDescriptor::new("demo", "Calc", &OPS);
+
+fn round_trip<T: Encode<Postcard> + Decode<Postcard>>(value: &T) -> T {
+    let mut buf = EncodeBuf::new();
+    value.encode(&mut buf, &Limits::default()).expect("encode");
+    let payload: Payload = buf.finish();
+    T::decode(&payload, &Limits::default()).expect("decode")
+}
 
 #[test]
 fn encode_and_decode_through_the_codec_traits() {
-    let mut buf = EncodeBuf::new();
-    Encode::<Postcard>::encode(&Add { a: 2, b: -3 }, &mut buf, &Limits::default()).expect("encode");
-    let payload = Payload::new(buf.finish().into_contiguous());
-    let back = <Add as Decode<Postcard>>::decode(&payload, &Limits::default()).expect("decode");
-    assert_eq!(back, Add { a: 2, b: -3 });
+    assert_eq!(round_trip(&Add { a: 2, b: -3 }), Add { a: 2, b: -3 });
+    assert_eq!(round_trip(&Shape::Line { len: 9 }), Shape::Line { len: 9 });
+    assert_eq!(round_trip(&Shape::Dot), Shape::Dot);
+    assert_eq!(round_trip(&Spelled { x: 4 }), Spelled { x: 4 });
 }
 
 #[test]
@@ -49,6 +70,6 @@ fn descriptors_register_and_fingerprint() {
         .expect("op");
     assert_eq!(op.full_name(), "demo.Calc/add");
     assert_ne!(op.fingerprint().expect("fingerprint"), 0);
-    let manifest = prism::PermissionManifest::from_services(&[&CALC]);
+    let manifest = prism::reflect::PermissionManifest::from_services(&[&CALC]);
     assert!(manifest.to_json_string().contains("demo.Calc/add"));
 }

@@ -12,6 +12,8 @@ use common::{
     CalcClient, CalcServer, Counters, Fixture, GreeterServer, PROMPTLY, TestCalc, TestGreeter,
     Transport, assert_no_panics, eventually, install_panic_hook,
 };
+use prism::tcp::{TcpConnector, TcpLink};
+use prism::transport::{Connector, LinkConfig};
 use prism::{BuildError, Channel, Code, ConnectError, ServeError, Server};
 use tokio::net::TcpListener;
 
@@ -139,20 +141,34 @@ async fn graceful_shutdown_finishes_in_flight_calls() {
         .expect_err("no new calls after shutdown");
     assert_eq!(status.code(), Code::Unavailable, "{status}");
 
-    // With its only connection drained, serve_tcp returns.
+    // With its only connection drained, serve returns.
     let served = tokio::time::timeout(PROMPTLY, fx.serving)
         .await
-        .expect("serve_tcp returns after the drain")
+        .expect("serve returns after the drain")
         .expect("serving task");
-    served.expect("serve_tcp returns Ok");
+    served.expect("serve returns Ok");
 
-    // And nobody listens any more.
-    let connect = Channel::builder().allow_plaintext().connect_tcp(addr);
+    // And nobody listens any more: the error names the address and the
+    // operating system's reason.
+    let connect = Channel::builder()
+        .allow_plaintext()
+        .connect(TcpConnector::new(addr));
     let err = tokio::time::timeout(PROMPTLY, connect)
         .await
         .expect("connecting fails promptly")
         .expect_err("the listener is gone");
-    assert!(matches!(err, ConnectError::Io(_)), "{err:?}");
+    assert!(matches!(err, ConnectError::Connect { .. }), "{err:?}");
+    let shown = err.to_string();
+    assert!(
+        shown.contains(&addr.to_string()) && shown.contains("refused"),
+        "{shown}"
+    );
+    // The old channel says why it closed.
+    let reason = tokio::time::timeout(PROMPTLY, fx.channel.closed())
+        .await
+        .expect("the channel closes");
+    assert!(reason.is_graceful(), "{reason}");
+    assert!(reason.to_string().contains("shutting down"), "{reason}");
     assert_no_panics();
 }
 
@@ -173,7 +189,9 @@ async fn connections_during_the_drain_are_refused_promptly() {
     // A client arriving now must learn at once that it is not served:
     // refused, or a handshake answered with GOAWAY. Waiting out its
     // handshake timeout (10 s by default) is the wrong answer.
-    let connect = Channel::builder().allow_plaintext().connect_tcp(addr);
+    let connect = Channel::builder()
+        .allow_plaintext()
+        .connect(TcpConnector::new(addr));
     let outcome = tokio::time::timeout(Duration::from_millis(1_000), connect).await;
     match outcome {
         Ok(Err(_)) => {}
@@ -210,7 +228,7 @@ async fn shutdown_with_no_calls_returns_at_once() {
             .await
             .expect_err("closed");
         assert_eq!(status.code(), Code::Unavailable, "{transport:?}: {status}");
-        // ...and serve_* returns Ok.
+        // ...and serve returns Ok.
         let served = tokio::time::timeout(PROMPTLY, fx.serving)
             .await
             .expect("serve returns promptly")
@@ -262,13 +280,13 @@ async fn dropping_every_client_over_tcp_ends_serve_link() {
         let server = server.clone();
         async move {
             let (stream, _) = listener.accept().await.expect("accept");
-            let link = prism_transport::tcp::TcpLink::new(stream).expect("link");
+            let link = TcpLink::new(stream, &LinkConfig::default()).expect("link");
             server.serve_link(link).await
         }
     });
     let channel = Channel::builder()
         .allow_plaintext()
-        .connect_tcp(addr)
+        .connect(TcpConnector::new(addr))
         .await
         .expect("connect");
     let calc = CalcClient::new(channel);
@@ -289,23 +307,29 @@ async fn plaintext_tcp_is_refused_by_the_client_unless_allowed() {
     let addr = listener.local_addr().unwrap();
 
     let err = Channel::builder()
-        .connect_tcp(addr)
+        .connect(TcpConnector::new(addr))
         .await
         .expect_err("plaintext tcp was not allowed");
     assert!(
-        matches!(err, ConnectError::PlaintextRefused { kind: "tcp" }),
+        matches!(&err, ConnectError::PlaintextRefused(refused) if refused.transport == "tcp"),
         "{err:?}"
     );
     assert!(err.to_string().contains("allow_plaintext"), "{err}");
+    // Refused before connecting: the listener saw nobody.
+    let nobody = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+    assert!(nobody.is_err(), "the client connected before refusing");
 
     // The same for a TCP link handed over directly.
-    let link = prism_transport::tcp::connect(addr).await.unwrap();
+    let link = TcpConnector::new(addr)
+        .connect(&LinkConfig::default())
+        .await
+        .unwrap();
     let err = Channel::builder()
         .connect_link(link)
         .await
         .expect_err("plaintext tcp was not allowed");
     assert!(
-        matches!(err, ConnectError::PlaintextRefused { kind: "tcp" }),
+        matches!(&err, ConnectError::PlaintextRefused(refused) if refused.transport == "tcp"),
         "{err:?}"
     );
     assert_no_panics();
@@ -319,12 +343,12 @@ async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
         .build()
         .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let err = tokio::time::timeout(PROMPTLY, server.serve_tcp(listener))
+    let err = tokio::time::timeout(PROMPTLY, server.serve(listener))
         .await
         .expect("refused at once")
         .expect_err("plaintext tcp was not allowed");
     assert!(
-        matches!(err, ServeError::PlaintextRefused { kind: "tcp" }),
+        matches!(&err, ServeError::PlaintextRefused(refused) if refused.transport == "tcp"),
         "{err:?}"
     );
     assert!(err.to_string().contains("allow_plaintext"), "{err}");
@@ -334,10 +358,10 @@ async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
     let addr = listener.local_addr().unwrap();
     let (accepted, _connected) =
         tokio::join!(listener.accept(), tokio::net::TcpStream::connect(addr));
-    let link = prism_transport::tcp::TcpLink::new(accepted.unwrap().0).unwrap();
+    let link = TcpLink::new(accepted.unwrap().0, &LinkConfig::default()).unwrap();
     let err = server.serve_link(link).await.expect_err("refused");
     assert!(
-        matches!(err, ServeError::PlaintextRefused { kind: "tcp" }),
+        matches!(&err, ServeError::PlaintextRefused(refused) if refused.transport == "tcp"),
         "{err:?}"
     );
 
@@ -355,12 +379,20 @@ async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
     let listener = tokio::net::UnixListener::bind(path.path()).unwrap();
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_unix(listener).await }
+        async move { server.serve(listener).await }
     });
-    let channel = Channel::builder().connect_unix(path.path()).await.unwrap();
+    let channel = Channel::builder()
+        .connect(prism::unix::UnixConnector::new(path.path()))
+        .await
+        .unwrap();
     assert_eq!(CalcClient::new(channel).add(2, 2).await.unwrap(), 4);
     server.shutdown();
-    serving.await.unwrap().expect("serve_unix");
+    serving.await.unwrap().expect("serve over unix");
+
+    // Serving after shutdown is an error, not a silent no-op.
+    let (listener, _connector) = prism::mem::endpoint();
+    let err = server.serve(listener).await.expect_err("shut down");
+    assert!(matches!(err, ServeError::ShutDown), "{err:?}");
     assert_no_panics();
 }
 
@@ -412,11 +444,11 @@ fn colliding_op_ids_fail_the_build() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_server_answers_a_bare_hello_with_its_op_table() {
+async fn a_server_accepts_a_bare_hello_with_its_op_table() {
     let fx = Fixture::start(Transport::Tcp).await;
     let addr = fx.tcp_addr();
-    let (mut conn, hello) = RawConn::handshake(addr).await;
-    let ops: Vec<u64> = hello.ops.iter().map(|op| op.op).collect();
+    let (mut conn, accept) = RawConn::handshake(addr).await;
+    let ops: Vec<u64> = accept.ops.iter().map(|op| op.op).collect();
     assert!(ops.contains(&common::calc::ADD.get()));
     assert!(ops.contains(&common::greeter::GREET.get()));
     assert_eq!(

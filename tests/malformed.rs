@@ -9,8 +9,9 @@ use std::net::SocketAddr;
 
 use common::raw::{self, End, RawConn};
 use common::{Fixture, Transport, assert_no_panics};
-use prism::{Code, Decode, Limits, Payload, Postcard};
-use prism_transport::frame::{DEFAULT_MAX_FRAME, FrameHeader, FrameKind};
+use prism::codec::{Decode, Payload, Postcard};
+use prism::{Code, Limits};
+use prism_proto::frame::{DEFAULT_MAX_FRAME, FrameHeader, FrameKind};
 
 /// One test per case on its own server, plus the same cases in a row and
 /// all at once against one server.
@@ -70,6 +71,9 @@ cases!(
     unknown_frame_kind,
     reserved_header_bytes_set,
     call_before_the_hello,
+    call_before_the_accept,
+    accept_before_the_hello,
+    a_schema_the_server_does_not_have,
     malformed_hello,
     second_hello,
     unknown_op,
@@ -169,7 +173,7 @@ mod cases {
 
     pub(super) async fn unknown_frame_kind(addr: SocketAddr) {
         // 6 and 7 are reserved for streaming; the others were never used.
-        for kind in [0u8, 6, 7, 11, 0x7f, 0xff] {
+        for kind in [0u8, 6, 7, 12, 0x7f, 0xff] {
             let (mut conn, _) = RawConn::handshake(addr).await;
             let mut header = FrameHeader::new(FrameKind::Ping).encode(0);
             header[0] = kind;
@@ -195,13 +199,44 @@ mod cases {
         expect_goaway_and_close(&mut conn, "call before hello", Code::Internal).await;
     }
 
+    pub(super) async fn call_before_the_accept(addr: SocketAddr) {
+        // A HELLO, then a call without accepting the server: the handshake
+        // has not finished.
+        let mut conn = RawConn::connect(addr).await;
+        conn.send_hello().await;
+        conn.send(raw::call_header(1, common::calc::ADD.get()), &add_request())
+            .await;
+        expect_goaway_and_close(&mut conn, "call before accept", Code::Internal).await;
+    }
+
+    pub(super) async fn accept_before_the_hello(addr: SocketAddr) {
+        let mut conn = RawConn::connect(addr).await;
+        conn.send_accept().await;
+        expect_goaway_and_close(&mut conn, "accept before hello", Code::Internal).await;
+    }
+
+    pub(super) async fn a_schema_the_server_does_not_have(addr: SocketAddr) {
+        // A HELLO declaring an op with another fingerprint: refused at the
+        // handshake, naming the op.
+        let mut conn = RawConn::connect(addr).await;
+        let declared = prism_proto::session::OpEntry {
+            op: common::calc::ADD.get(),
+            fingerprint: 0x0bad,
+            codecs: vec![raw::postcard_id()],
+        };
+        let hello = prism_proto::session::Hello::new(vec![declared]);
+        conn.send(FrameHeader::new(FrameKind::Hello), &hello.encode())
+            .await;
+        expect_goaway_and_close(&mut conn, "schema mismatch", Code::FailedPrecondition).await;
+    }
+
     pub(super) async fn malformed_hello(addr: SocketAddr) {
         let cases: [&[u8]; 4] = [
             b"",
             b"XXXX\x01\x00",
-            // Right magic, unknown version.
+            // Right magic, an empty version range.
             b"PRSM\x63\x00\x00\x00\x00\x01\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00",
-            // Right magic and version, then cut short.
+            // Right magic, the version-1 format.
             b"PRSM\x01\x00\x00\x00",
         ];
         for payload in cases {
@@ -211,10 +246,9 @@ mod cases {
         }
         // An op count the payload cannot hold: refused, nothing allocated.
         let mut conn = RawConn::connect(addr).await;
-        let mut hello = prism_transport::session::Hello::new(vec![])
-            .encode()
-            .to_vec();
-        hello[14..18].copy_from_slice(&u32::MAX.to_le_bytes());
+        let mut hello = prism_proto::session::Hello::new(vec![]).encode().to_vec();
+        // After magic (4), versions (2 + 2), features (8 + 8) and limits (4 + 4).
+        hello[32..36].copy_from_slice(&u32::MAX.to_le_bytes());
         conn.send(FrameHeader::new(FrameKind::Hello), &hello).await;
         expect_goaway_and_close(&mut conn, "huge op count", Code::FailedPrecondition).await;
     }

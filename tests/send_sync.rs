@@ -12,9 +12,11 @@ use common::{
     CalcClient, CalcServer, Counters, GreeterClient, GreeterServer, TestCalc, TestGreeter,
     assert_no_panics, install_panic_hook,
 };
+use prism::client::{CallFuture, Fallible, Plain, UnaryCall};
+use prism::codec::Postcard;
 use prism::{
-    BuildError, CallFuture, Channel, ChannelBuilder, Code, ConnectError, Context, Fallible, Plain,
-    Postcard, ServeError, Server, ServerBuilder, Status, UnaryCall,
+    BuildError, Channel, ChannelBuilder, Code, ConnectError, ConnectionError, Context, ServeError,
+    Server, ServerBuilder, Status,
 };
 
 fn assert_send<T: Send>(_: &T) {}
@@ -43,8 +45,15 @@ fn types_are_send_and_sync() {
     >();
     require_send_sync::<CallFuture<Postcard, Plain<i64>>>();
     require_send_sync::<CallFuture<Postcard, Fallible<i64, common::MathError>>>();
+    require_send_sync::<prism::server::Call>();
+    require_send_sync::<prism::client::Call>();
+    require_send_sync::<prism::ConnectionStats>();
     // A link is owned by its connection task: `Send` is what it needs.
     require_send::<prism::mem::MemLink>();
+    require_send::<prism::mem::MemListener>();
+    require_send_sync::<prism::mem::MemConnector>();
+    require_send_sync::<prism::tcp::TcpConnector>();
+    require_send_sync::<prism::unix::UnixConnector>();
 }
 
 #[test]
@@ -54,6 +63,7 @@ fn errors_are_send_sync_and_static() {
     require_error::<ConnectError>();
     require_error::<ServeError>();
     require_error::<BuildError>();
+    require_error::<ConnectionError>();
 }
 
 #[tokio::test]
@@ -65,25 +75,34 @@ async fn futures_are_send() {
     // Serving futures, created and dropped unpolled.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let serve_tcp = server.serve_tcp(listener);
+    let serve_tcp = server.serve(listener);
     assert_send(&serve_tcp);
     drop(serve_tcp);
     let path = common::SocketPath::new();
-    let serve_unix = server.serve_unix(tokio::net::UnixListener::bind(path.path()).unwrap());
+    let serve_unix = server.serve(tokio::net::UnixListener::bind(path.path()).unwrap());
     assert_send(&serve_unix);
     drop(serve_unix);
+    let (mem_listener, mem_connector) = prism::mem::endpoint();
+    let serve_mem = server.serve(mem_listener);
+    assert_send(&serve_mem);
+    drop(serve_mem);
     let (client_link, server_link) = prism::mem::pair();
     let serve_link = server.serve_link(server_link);
     assert_send(&serve_link);
     drop(serve_link);
 
     // Connecting futures.
-    let connect_tcp = Channel::builder().allow_plaintext().connect_tcp(addr);
+    let connect_tcp = Channel::builder()
+        .allow_plaintext()
+        .connect(prism::tcp::TcpConnector::new(addr));
     assert_send(&connect_tcp);
     drop(connect_tcp);
-    let connect_unix = Channel::builder().connect_unix(path.path());
+    let connect_unix = Channel::builder().connect(prism::unix::UnixConnector::new(path.path()));
     assert_send(&connect_unix);
     drop(connect_unix);
+    let connect_mem = Channel::builder().connect(mem_connector);
+    assert_send(&connect_mem);
+    drop(connect_mem);
 
     // A real connection, for calls.
     let (client_link2, server_link2) = prism::mem::pair();
@@ -121,7 +140,11 @@ async fn futures_are_send() {
     assert_send(&fut);
     assert_eq!(tokio::spawn(fut).await.unwrap().unwrap(), 1);
 
-    drop(calc);
+    let channel = calc.channel().clone();
+    let closed = channel.closed();
+    assert_send(&closed);
+    drop(closed);
+    drop((calc, channel));
     serving.await.unwrap().expect("serve_link");
     assert_no_panics();
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use common::{CalcClient, Fixture, GreeterClient, MathError, Transport, assert_no_panics};
 use prism::Code;
+use prism::transport::PeerAddr;
 use prism::transport::SessionConfig;
 use tokio::task::JoinSet;
 
@@ -223,16 +224,34 @@ async fn context_sees_op_deadline_and_peer(transport: Transport) {
     assert_eq!(info.link, expected_link);
     match transport {
         Transport::Mem => assert_eq!(info.peer, "mem"),
-        Transport::Unix => assert!(!info.peer.is_empty()),
+        // This very process, by its kernel-reported credentials.
+        Transport::Unix => assert!(
+            info.peer
+                .starts_with(&format!("unix:pid={},", std::process::id())),
+            "{}",
+            info.peer
+        ),
         Transport::Tcp => {
             // The client's address: loopback, on an ephemeral port that is
             // not the server's.
             let peer: std::net::SocketAddr = info.peer.parse().expect("a socket address");
-            let server: std::net::SocketAddr = fx.channel.link().peer.parse().expect("addr");
+            let PeerAddr::Socket(server) = fx.channel.link().peer else {
+                panic!("{:?}", fx.channel.link().peer)
+            };
             assert!(peer.ip().is_loopback(), "{peer}");
             assert_ne!(peer.port(), server.port());
         }
     }
+
+    // The same context taken as a handler argument; the argument beside
+    // it travels as usual and the client never passes the context.
+    let (by_argument, tag) = calc.context_arg(7).await.unwrap();
+    assert_eq!(tag, 7);
+    assert_eq!(by_argument.op, "tests.Calc/context_arg");
+    assert_eq!(
+        (by_argument.peer, by_argument.link),
+        (info.peer.clone(), info.link.clone())
+    );
 
     let info = calc
         .context()

@@ -36,12 +36,12 @@ pub mod conformance;
 mod encode_buf;
 mod error;
 pub mod flatbuffers;
-pub mod segments;
 mod limits;
 #[allow(unsafe_code)] // Plans are run on raw pointers: see the module docs.
 pub mod postcard;
 mod registry;
 pub mod rkyv;
+pub mod segments;
 
 #[doc(inline)]
 pub use crate::flatbuffers::FlatBuffers;
@@ -54,19 +54,19 @@ pub use encode_buf::EncodeBuf;
 #[doc(inline)]
 pub use error::{DecodeError, EncodeError, PlanError, RegistryError};
 #[doc(inline)]
-pub use segments::{Segmented, Segments};
-#[doc(inline)]
 pub use limits::Limits;
-#[doc(inline)]
-pub use prism_core::Payload;
 #[doc(inline)]
 pub use postcard::Postcard;
 #[doc(inline)]
 pub use prism_core::CodecId;
 #[doc(inline)]
+pub use prism_core::Payload;
+#[doc(inline)]
 pub use registry::CodecRegistry;
 #[doc(inline)]
 pub use rkyv::{Archived, Rkyv};
+#[doc(inline)]
+pub use segments::{Segmented, Segments};
 
 /// The codecs built into this version of Prism.
 pub const BUILTIN_CODECS: &[CodecInfo] = &[

@@ -222,7 +222,10 @@ fn encode<T: Encode<Rkyv>>(value: &T) -> Payload {
     value.encode(&mut buf, &Limits::default()).expect("encodes");
     let encoded = buf.finish();
     assert_eq!(encoded.segments().count(), 1, "one owned segment");
-    assert!(encoded.is_contiguous_aligned(), "the segment is 16-byte aligned");
+    assert!(
+        encoded.is_contiguous_aligned(),
+        "the segment is 16-byte aligned"
+    );
     encoded
 }
 

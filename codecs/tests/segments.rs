@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use facet::Facet;
-use prism_codecs::segments::{self, Segments, Segmented};
+use prism_codecs::segments::{self, Segmented, Segments};
 use prism_codecs::{Decode, DecodeError, Encode, EncodeBuf, Limits, Payload};
 
 #[derive(Facet, Debug, Clone, PartialEq)]

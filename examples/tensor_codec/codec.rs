@@ -1,16 +1,16 @@
-//! The tensor codec: a user codec on the frame layout. Shared by the
+//! The tensor codec: a user codec on the segments layout. Shared by the
 //! `tensor_codec` example and the conformance test (`tests/conformance.rs`).
 
 use bytes::Bytes;
-use prism::frame;
-use prism::{
-    Capabilities, Codec, CodecId, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Facet,
-    Limits, Payload,
+use prism::Limits;
+use prism::codec::{
+    Capabilities, Codec, CodecId, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Payload,
+    segments,
 };
 
 /// A dense tensor: its shape, element type and little-endian element bytes.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
     /// Extent of each dimension.
     pub shape: Vec<u32>,
@@ -21,9 +21,8 @@ pub struct Tensor {
 }
 
 /// Element types.
-#[derive(Facet, Debug, Clone, Copy, PartialEq)]
-#[facet(crate = prism::facet)]
-#[repr(u8)]
+#[prism::message]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum DType {
     /// 32-bit float.
     F32,
@@ -31,9 +30,9 @@ pub enum DType {
     U8,
 }
 
-/// What travels in the frame header: everything but the data.
-#[derive(Facet, Debug)]
-#[facet(crate = prism::facet)]
+/// What travels in the segments header: everything but the data.
+#[prism::message]
+#[derive(Debug)]
 struct TensorHeader {
     shape: Vec<u32>,
     dtype: DType,
@@ -55,13 +54,13 @@ impl Encode<TensorCodec> for Tensor {
             shape: self.shape.clone(),
             dtype: self.dtype,
         };
-        frame::write(out, &header, std::slice::from_ref(&self.data), limits)
+        segments::write(out, &header, std::slice::from_ref(&self.data), limits)
     }
 }
 
 impl Decode<TensorCodec> for Tensor {
     fn decode(payload: &Payload, limits: &Limits) -> Result<Self, DecodeError> {
-        let (header, mut segments): (TensorHeader, Vec<Bytes>) = frame::read(payload, limits)?;
+        let (header, mut segments): (TensorHeader, Vec<Bytes>) = segments::read(payload, limits)?;
         let data = match (segments.pop(), segments.is_empty()) {
             (Some(data), true) => data,
             _ => {

@@ -1,6 +1,6 @@
-//! A user codec for tensors, built on the frame codec: a small typed header
-//! (shape and dtype, encoded with postcard) plus the raw element bytes as a
-//! segment that is never copied.
+//! A user codec for tensors, built on the segments codec's layout: a small
+//! typed header (shape and dtype, encoded with postcard) plus the raw
+//! element bytes as a segment that is never copied.
 //!
 //! Run with `cargo run --release --example tensor_codec`. Over the
 //! in-memory transport the server receives the very buffer the client sent.
@@ -14,8 +14,9 @@ use prism::{Channel, Server};
 /// Inference on tensors, carried by the tensor codec.
 #[prism::service(package = "examples")]
 pub trait Model {
-    /// Returns the input's element count and the address its data arrived at.
-    #[prism(codec = TensorCodec)]
+    /// Returns the tensor it got. `bare`: the `Tensor` itself is the
+    /// message (the tensor codec carries tensors, not request structs).
+    #[prism(codec = TensorCodec, bare)]
     async fn inspect(&self, input: Tensor) -> Tensor;
 }
 
@@ -38,12 +39,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
         .add_service(ModelServer::new(Echo))
         .build()?;
-    let (client_link, server_link) = prism::mem::pair();
+    let (listener, connector) = prism::mem::endpoint();
     let serving = tokio::spawn({
         let server = server.clone();
-        async move { server.serve_link(server_link).await }
+        async move { server.serve(listener).await }
     });
-    let model = ModelClient::new(Channel::builder().connect_link(client_link).await?);
+    let model = ModelClient::new(Channel::builder().connect(connector).await?);
 
     let data: Vec<u8> = (0..256 * 256)
         .flat_map(|i| (i as f32).to_le_bytes())
@@ -64,7 +65,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("client: got the tensor back; same buffer, never copied: {same}");
     assert!(same, "the in-memory transport copied the tensor data");
 
-    drop(model);
+    server.shutdown();
     serving.await??;
     Ok(())
 }

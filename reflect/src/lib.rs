@@ -45,8 +45,6 @@ mod schema;
 mod service;
 
 #[doc(inline)]
-pub use prism_core::CodecId;
-#[doc(inline)]
 pub use descriptor::OpDescriptor;
 #[doc(inline)]
 pub use error::{ReflectError, Unsupported};
@@ -58,6 +56,8 @@ pub use hash::{Fnv1a64, fnv1a_64};
 pub use manifest::{MANIFEST_JSON_VERSION, ManifestEntry, PermissionManifest};
 #[doc(inline)]
 pub use op::{OpId, OpKind};
+#[doc(inline)]
+pub use prism_core::CodecId;
 #[doc(inline)]
 pub use registry::OpTable;
 #[doc(inline)]

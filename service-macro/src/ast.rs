@@ -14,7 +14,7 @@ use syn::{
     PathArguments, ReturnType, TraitItem, TraitItemFn, Type,
 };
 
-use crate::attr::{CodecList, MethodOptions, ServiceArgs, is_method_attr};
+use crate::attr::{CodecList, Execution, MethodOptions, ServiceArgs, is_method_attr};
 use crate::case;
 use crate::ctxt::Errors;
 
@@ -53,6 +53,11 @@ pub(crate) struct Method<'a> {
     pub(crate) codecs: CodecList,
     /// What travels as the request.
     pub(crate) request_kind: RequestKind<'a>,
+    /// `#[prism(spawn)]` / `#[prism(inline)]`, each with where it was
+    /// written (more than one is an error).
+    pub(crate) execution: Vec<(Execution, Span)>,
+    /// Where `#[prism(bare)]` was written, if it was.
+    pub(crate) bare: Option<Span>,
     /// The method's doc text.
     pub(crate) doc: String,
     /// How the method takes `self`.
@@ -67,12 +72,15 @@ pub(crate) struct Method<'a> {
     pub(crate) op_const: Ident,
 }
 
-/// What travels as an op's request.
+/// What travels as an op's request. The rule is written, not inferred: a
+/// request is always a generated struct of the op's arguments, except for a
+/// zero-copy view and for `#[prism(bare)]`.
 pub(crate) enum RequestKind<'a> {
     /// A generated struct with one field per argument (`AddRequest`).
     Struct,
-    /// The only argument itself, as written: ops with one argument and a
-    /// codec other than postcard, so a codec's own message type travels as is.
+    /// `#[prism(bare)]` on an op with one argument: the argument itself
+    /// travels, so a codec's own message type (`Segmented<H>`, a user
+    /// codec's type) goes on the wire as is.
     Bare(&'a Type),
     /// The only argument is `Archived<T>`: `T` travels, and the handler
     /// reads it in place through the codec's view.
@@ -99,6 +107,8 @@ pub(crate) struct Arg<'a> {
     pub(crate) ty: &'a Type,
     /// Attributes on the argument.
     pub(crate) attrs: &'a [Attribute],
+    /// The argument is the handler's `&Context`, not part of the request.
+    pub(crate) context: bool,
 }
 
 /// What a method returns.
@@ -198,6 +208,7 @@ impl<'a> Method<'a> {
                         ident,
                         ty: &arg.ty,
                         attrs: &arg.attrs,
+                        context: is_context(&arg.ty),
                     });
                 }
             }
@@ -225,10 +236,11 @@ impl<'a> Method<'a> {
             .clone()
             .or_else(|| service_codecs.cloned())
             .unwrap_or_else(|| CodecList::postcard(span));
-        let request_kind = match args.as_slice() {
+        let wire_args: Vec<&Arg<'_>> = args.iter().filter(|arg| !arg.context).collect();
+        let request_kind = match wire_args.as_slice() {
             [only] => match archived_inner(only.ty) {
                 Some(inner) => RequestKind::View(inner),
-                None if !codecs.is_postcard_only() => RequestKind::Bare(only.ty),
+                None if options.bare.is_some() => RequestKind::Bare(only.ty),
                 None => RequestKind::Struct,
             },
             _ => RequestKind::Struct,
@@ -239,6 +251,8 @@ impl<'a> Method<'a> {
             name,
             codecs,
             request_kind,
+            execution: options.execution,
+            bare: options.bare,
             doc: doc_string(&item.attrs),
             receiver,
             args,
@@ -251,6 +265,11 @@ impl<'a> Method<'a> {
     /// The method's attributes minus `#[prism(...)]`, which the macro consumes.
     pub(crate) fn kept_attrs(&self) -> impl Iterator<Item = &'a Attribute> {
         self.item.attrs.iter().filter(|attr| !is_method_attr(attr))
+    }
+
+    /// The arguments that travel in the request: all but the `&Context`.
+    pub(crate) fn wire_args(&self) -> impl Iterator<Item = &Arg<'a>> {
+        self.args.iter().filter(|arg| !arg.context)
     }
 }
 
@@ -294,6 +313,19 @@ impl<'a> Output<'a> {
             _ => None,
         }
     }
+}
+
+/// Whether `ty` is a reference to `Context` (any path ending so, such as
+/// `&prism::Context`): the handler's context, not a request field.
+pub(crate) fn is_context(ty: &Type) -> bool {
+    if let Type::Reference(reference) = ty
+        && let Type::Path(path) = &*reference.elem
+        && path.qself.is_none()
+        && let Some(last) = path.path.segments.last()
+    {
+        return last.ident == "Context" && last.arguments.is_none();
+    }
+    false
 }
 
 /// `T` when `ty` is written `Archived<T>` (any path ending so).

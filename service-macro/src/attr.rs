@@ -66,10 +66,25 @@ pub(crate) struct MethodOptions {
     /// `codec = rkyv` or `codecs = [rkyv, flatbuffers]`: overrides the
     /// service's default.
     pub(crate) codecs: Option<CodecList>,
+    /// `spawn` (each call in its own task) or `inline` (in the connection's
+    /// task), with where it was written; the server's default otherwise.
+    pub(crate) execution: Vec<(Execution, proc_macro2::Span)>,
+    /// `bare`: the op's one argument travels as it is, not wrapped in a
+    /// request struct.
+    pub(crate) bare: Option<proc_macro2::Span>,
+}
+
+/// Where an op asks its handler to run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Execution {
+    /// `#[prism(spawn)]`.
+    Spawn,
+    /// `#[prism(inline)]`.
+    Inline,
 }
 
 impl MethodOptions {
-    const KEYS: &[&str] = &["codec", "codecs"];
+    const KEYS: &[&str] = &["codec", "codecs", "spawn", "inline", "bare"];
 
     /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
     /// across all of them).
@@ -92,6 +107,20 @@ impl MethodOptions {
                 errors,
                 |key, meta, errors| match key {
                     "codec" | "codecs" => set_codecs(&mut parsed.codecs, key, &meta, errors),
+                    "spawn" | "inline" => {
+                        let span = meta.path.span();
+                        let execution = if key == "spawn" {
+                            Execution::Spawn
+                        } else {
+                            Execution::Inline
+                        };
+                        parsed.execution.push((execution, span));
+                        flag(key, &meta, errors)
+                    }
+                    "bare" => {
+                        parsed.bare = Some(meta.path.span());
+                        flag(key, &meta, errors)
+                    }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 },
             );
@@ -114,7 +143,7 @@ impl CodecList {
     pub(crate) fn postcard(span: proc_macro2::Span) -> Self {
         CodecList {
             codecs: vec![CodecRef {
-                ty: quote::quote!(::prism::Postcard),
+                ty: quote::quote!(::prism::codec::Postcard),
                 name: String::from("postcard"),
                 is_rkyv: false,
                 is_postcard: true,
@@ -162,7 +191,7 @@ const BUILTIN_CODECS: &[(&str, &str)] = &[
     ("postcard", "Postcard"),
     ("rkyv", "Rkyv"),
     ("flatbuffers", "FlatBuffers"),
-    ("frame", "Frame"),
+    ("segments", "Segments"),
 ];
 
 /// Reads `codec = <codec>` or `codecs = [<codec>, ..]` (each a built-in
@@ -217,7 +246,7 @@ fn set_codecs(
             Some((lower, upper)) => {
                 let ty = syn::Ident::new(upper, path.span());
                 CodecRef {
-                    ty: quote::quote!(::prism::#ty),
+                    ty: quote::quote!(::prism::codec::#ty),
                     name,
                     is_rkyv: *lower == "rkyv",
                     is_postcard: *lower == "postcard",
@@ -230,7 +259,7 @@ fn set_codecs(
                 errors.spanned(
                     &path,
                     format!(
-                        "unknown codec `{name}`: the built-in codecs are postcard, rkyv, flatbuffers and frame; name your own codec by its type path"
+                        "unknown codec `{name}`: the built-in codecs are postcard, rkyv, flatbuffers and segments; name your own codec by its type path"
                     ),
                 );
                 continue;
@@ -327,6 +356,15 @@ fn at_end_of_option(input: ParseStream<'_>) -> bool {
 
 /// Reads `key = "string"`; `Ok(None)` when the value was missing or not a
 /// string literal (already reported: on the key, or on the value).
+/// Reads a flag option (`spawn`), which takes no value.
+fn flag(key: &str, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        errors.push(meta.error(format!("`{key}` takes no value: write `#[prism({key})]`")));
+        return skip_value(meta);
+    }
+    Ok(())
+}
+
 fn string(
     key: &str,
     example: &str,
@@ -427,7 +465,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`",
+                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`",
                 "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",

@@ -13,6 +13,7 @@ mod attr;
 mod case;
 mod ctxt;
 mod expand;
+mod message;
 mod relocate;
 mod valid;
 
@@ -76,9 +77,30 @@ use proc_macro::TokenStream;
 ///   (`demo.Calc/add`); none by default.
 /// - `#[prism::service(name = "Calculator")]`: the service name on the wire;
 ///   the trait name by default.
+/// - `#[prism::service(codec = rkyv)]` or `codecs = [rkyv, flatbuffers]`:
+///   the codecs of every op, in preference order; postcard by default.
 ///
-/// Methods may carry `#[prism(...)]` attributes for per-op options; none
-/// are defined yet.
+/// On a method, `#[prism(...)]` takes:
+///
+/// - `codec = ..` / `codecs = [..]`: this op's codecs (built-in names
+///   `postcard`, `rkyv`, `flatbuffers`, `segments`, or a codec type's path);
+/// - `spawn` or `inline`: where its handler runs (each call in a task of its
+///   own, or in its connection's task); the server's default otherwise;
+/// - `bare`: the op's one argument travels as it is instead of in a
+///   request struct (for a codec's own message types, such as
+///   `Segmented<H>`).
+///
+/// # Requests
+///
+/// The wire shape follows one written rule: a request is the generated
+/// struct of the op's arguments (`AddRequest { a, b }`), whatever the codec
+/// and however many arguments, so adding a codec never changes an op's
+/// fingerprint. The exceptions are explicit: an `Archived<T>` argument (a
+/// zero-copy view: `T` travels) and `#[prism(bare)]`.
+///
+/// A method may take `cx: &prism::Context` among its arguments: the
+/// handler's view of the call (op, deadline, peer, extensions). It is not
+/// part of the request, and the client method does not have it.
 ///
 /// # Errors
 ///
@@ -97,4 +119,50 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(attr.into(), item.into()).into()
+}
+
+/// Makes a struct or enum a wire type: adds what every type a service
+/// sends or receives needs, with paths through `prism` (no direct facet or
+/// rkyv dependency).
+///
+/// - `#[derive(prism::Facet)]` and `#[facet(crate = prism::facet)]`: the
+///   type's shape, for schemas, fingerprints and the postcard and
+///   FlatBuffers codecs;
+/// - `#[repr(u8)]` on an enum without a `repr` (facet needs one);
+/// - with `#[prism::message(rkyv)]`, rkyv's `Archive`, `Serialize` and
+///   `Deserialize` derives with `#[rkyv(crate = prism::rkyv)]`, for ops
+///   whose codec is rkyv.
+///
+/// Other derives (`Debug`, `Clone`, …) stay yours to add.
+///
+/// # Examples
+///
+/// ```
+/// #[prism::message]
+/// #[derive(Debug, Clone, PartialEq)]
+/// pub struct Point {
+///     pub x: i32,
+///     pub y: i32,
+/// }
+///
+/// #[prism::message]
+/// #[derive(Debug)]
+/// pub enum Shape {
+///     Dot(Point),
+///     Line { from: Point, to: Point },
+/// }
+///
+/// #[prism::message(rkyv)]
+/// #[derive(Debug)]
+/// pub struct Tensor {
+///     pub shape: Vec<u64>,
+///     pub data: Vec<f32>,
+/// }
+///
+/// let schema = prism::reflect::Schema::of::<Shape>().unwrap();
+/// assert!(schema.to_string().contains("Line"));
+/// ```
+#[proc_macro_attribute]
+pub fn message(attr: TokenStream, item: TokenStream) -> TokenStream {
+    message::message(attr.into(), item.into()).into()
 }

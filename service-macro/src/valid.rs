@@ -28,6 +28,7 @@ pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
         check_method_attrs(method, errors);
         check_arguments(method, errors);
         check_views(method, errors);
+        check_options(method, errors);
         check_output(method, errors);
     }
     check_names(service, errors);
@@ -183,6 +184,7 @@ fn check_method_attrs(method: &Method<'_>, errors: &mut Errors) {
 
 fn check_arguments(method: &Method<'_>, errors: &mut Errors) {
     let mut seen = HashSet::new();
+    let mut context = None;
     for arg in &method.args {
         if let Some(attr) = arg.attrs.first() {
             errors.spanned(
@@ -219,15 +221,62 @@ fn check_arguments(method: &Method<'_>, errors: &mut Errors) {
                 "an argument must be a plain name like `a: i64`: it becomes a field of the request struct",
             ),
         }
-        check_type(arg.ty, "argument", errors);
+        if arg.context {
+            check_context(arg.ty, &mut context, errors);
+        } else {
+            check_type(arg.ty, "argument", errors);
+        }
+    }
+}
+
+/// The handler's context is taken once, as `&Context`.
+fn check_context<'a>(ty: &'a Type, seen: &mut Option<&'a Type>, errors: &mut Errors) {
+    if seen.replace(ty).is_some() {
+        errors.spanned(ty, "a method takes the `&Context` at most once");
+        return;
+    }
+    if let Type::Reference(reference) = ty
+        && (reference.mutability.is_some() || reference.lifetime.is_some())
+    {
+        errors.spanned(
+            ty,
+            "take the handler's context as `&Context`: shared, without a lifetime",
+        );
+    }
+}
+
+/// `spawn` and `inline` exclude each other; `bare` needs exactly one
+/// argument that travels.
+fn check_options(method: &Method<'_>, errors: &mut Errors) {
+    if let [_, (_, second), ..] = method.execution.as_slice() {
+        errors.push(syn::Error::new(
+            *second,
+            "give either `spawn` or `inline`, not both",
+        ));
+    }
+    if let Some(span) = method.bare {
+        let wire = method.wire_args().count();
+        if wire != 1 {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`bare` sends an op's only argument as it is, but this op has {wire} arguments (besides `&Context`)"
+                ),
+            ));
+        } else if let RequestKind::View(_) = method.request_kind {
+            errors.push(syn::Error::new(
+                span,
+                "an `Archived<T>` argument already travels as it is: remove `bare`",
+            ));
+        }
     }
 }
 
 /// `Archived<T>` (a zero-copy view) must be the op's only argument, and the
 /// op must have one codec: the view is that codec's.
 fn check_views(method: &Method<'_>, errors: &mut Errors) {
-    if method.args.len() > 1 {
-        for arg in &method.args {
+    if method.wire_args().count() > 1 {
+        for arg in method.wire_args() {
             if crate::ast::archived_inner(arg.ty).is_some() {
                 errors.spanned(
                     arg.ty,

@@ -134,13 +134,13 @@ mod ordinary {
         }
     }
 
-    pub(crate) fn empty_descriptor() -> &'static prism::ServiceDescriptor {
+    pub(crate) fn empty_descriptor() -> &'static prism::reflect::ServiceDescriptor {
         &empty::SERVICE
     }
 }
 
 use prism::__private::Dispatch;
-use prism::{OpId, OpKind};
+use prism::reflect::{OpId, OpKind};
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 

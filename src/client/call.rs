@@ -4,17 +4,17 @@ use core::future::{Future, IntoFuture};
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use prism_codecs::{Codec, CodecId, EncodeBuf, View};
+use prism_codecs::{Codec, CodecId, CodecSet, EncodeAs, EncodeBuf, View};
+use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::PendingCall;
-use prism_transport::frame::Body;
 
 use super::Channel;
-use crate::Status;
+use super::layer::{Call, ReplyFuture};
 use crate::response::{FromReply, Plain, Viewed};
-use prism_codecs::{CodecSet, EncodeAs};
 
 /// A unary call, ready to send: `.await` it, or set a timeout first.
 ///
@@ -108,7 +108,7 @@ where
             tracing::Span::none()
         };
         let (codec, state) = match self.start() {
-            Ok((codec, pending)) => (codec, State::Pending(pending)),
+            Ok((codec, state)) => (codec, state),
             Err(status) => (CodecId::new(0), State::Failed(Some(status))),
         };
         CallFuture {
@@ -123,30 +123,39 @@ where
 }
 
 impl<S: CodecSet, Req: EncodeAs<S>, R> UnaryCall<S, Req, R> {
-    fn start(&self) -> Result<(CodecId, PendingCall), Status> {
+    fn start(&self) -> Result<(CodecId, State), Status> {
         let codec = self.channel.check_op(self.op, S::IDS)?;
         let mut buf = EncodeBuf::new();
         self.request
             .encode_as(codec, &mut buf, self.channel.limits())
             .map_err(|e| {
                 Status::invalid_argument(format!(
-                    "could not encode the request of {}/{}: {e}",
-                    self.op.service(),
-                    self.op.method()
+                    "could not encode the request of {} with {codec}: {e}",
+                    self.op.full_name()
                 ))
             })?;
-        let (first, rest) = buf.finish().into_parts();
-        let body = Body::from_segments(first, rest);
-        let pending =
-            self.channel
-                .client()
-                .call(self.op.id().get(), codec.get(), self.timeout, body);
-        Ok((codec, pending))
+        let call = Call {
+            op: self.op,
+            codec,
+            timeout: self.timeout,
+            payload: buf.finish(),
+            extensions: Default::default(),
+        };
+        // Without layers the call goes straight to the connection, unboxed.
+        let state = match self.channel.stack() {
+            None => State::Pending(self.channel.client().call(call.into_outgoing())),
+            Some(stack) => State::Layered(Mutex::new(stack.handle(call))),
+        };
+        Ok((codec, state))
     }
 }
 
 enum State {
     Pending(PendingCall),
+    /// A layer's future. It is only `Send`; the mutex makes the call
+    /// future `Sync` too, and is never locked: polling has `&mut` access
+    /// ([`Mutex::get_mut`]).
+    Layered(Mutex<ReplyFuture>),
     Failed(Option<Status>),
 }
 
@@ -182,9 +191,19 @@ impl<S: CodecSet, R: FromReply<S>> Future for CallFuture<S, R> {
                 .take()
                 .unwrap_or_else(|| Status::internal("call polled after it completed")))),
             State::Pending(pending) => {
-                let reply = ready!(Pin::new(pending).poll(cx)).map_err(Status::from)?;
+                let response = ready!(Pin::new(pending).poll(cx))?;
                 Poll::Ready(R::from_reply(
-                    reply,
+                    response,
+                    this.codec,
+                    this.op,
+                    this.channel.limits(),
+                ))
+            }
+            State::Layered(reply) => {
+                let reply = reply.get_mut().unwrap_or_else(PoisonError::into_inner);
+                let response = ready!(reply.as_mut().poll(cx))?;
+                Poll::Ready(R::from_reply(
+                    response,
                     this.codec,
                     this.op,
                     this.channel.limits(),

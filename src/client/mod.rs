@@ -1,28 +1,33 @@
 //! The client side: a [`Channel`] to a server, and the calls made over it.
 
 mod call;
+mod layer;
 
-use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prism_codecs::Limits;
-use prism_reflect::{CodecId, OpDescriptor};
-use prism_transport::driver::{self, Client};
-use prism_transport::int_map::IntMap;
-use prism_transport::session::{Hello, SessionConfig};
-use prism_transport::{Link, LinkInfo, tcp, unix};
-use tokio::net::ToSocketAddrs;
+use prism_core::{CodecId, Status};
+use prism_proto::int_map::IntMap;
+use prism_proto::session::{Hello, SessionConfig};
+use prism_reflect::{OpDescriptor, ServiceDescriptor};
+use prism_transport::driver::{self, Client, ConnectionError, ConnectionStats, Setup};
+use prism_transport::{Connector, Link, LinkConfig, LinkInfo};
 
+#[doc(inline)]
+pub use crate::response::{Fallible, FromReply, Plain, Viewed};
 pub use call::{CallFuture, UnaryCall};
+pub use layer::{Call, Handle, Layer, LayerFn, ReplyFuture, layer_fn};
 
-use crate::{ConnectError, Status};
+use crate::ConnectError;
+use crate::server::op_entry;
 
 /// A connection to a server, shared by every client made from it.
 ///
 /// Cloning is cheap (a reference count); calls from all clones are
 /// multiplexed over one connection. The connection closes when the last
-/// clone is dropped (after in-flight calls finish).
+/// clone is dropped (after in-flight calls finish), or when
+/// [`Channel::close`] is called; [`Channel::closed`] says why it ended.
 ///
 /// # Examples
 ///
@@ -30,7 +35,7 @@ use crate::{ConnectError, Status};
 /// # async fn demo() -> Result<(), prism::ConnectError> {
 /// let channel = prism::Channel::builder()
 ///     .allow_plaintext() // TCP without TLS must be allowed explicitly
-///     .connect_tcp("127.0.0.1:7000")
+///     .connect(prism::tcp::TcpConnector::new("127.0.0.1:7000"))
 ///     .await?;
 /// # let _ = channel; Ok(()) }
 /// ```
@@ -41,6 +46,8 @@ pub struct Channel {
 
 struct Inner {
     client: Client,
+    /// The client layers around the connection; `None` without layers.
+    stack: Option<Arc<dyn Handle>>,
     limits: Limits,
     timeout: Option<Duration>,
     /// The only codecs this channel may use, if restricted.
@@ -63,8 +70,9 @@ struct PeerOp {
 impl core::fmt::Debug for Channel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Channel")
-            .field("peer", &self.inner.client.info().link.peer)
-            .field("kind", &self.inner.client.info().link.kind)
+            .field("peer", &self.link().peer)
+            .field("transport", &self.link().kind.transport)
+            .field("closed", &self.is_closed())
             .finish()
     }
 }
@@ -90,8 +98,34 @@ impl Channel {
         self.inner.client.go_away();
     }
 
+    /// Waits until the connection ends, and says why: this side closed it,
+    /// the server went away, the link failed, a timer expired.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only watches.
+    pub async fn closed(&self) -> ConnectionError {
+        self.inner.client.closed().await
+    }
+
+    /// Why the connection ended, if it has. Calls made after that fail with
+    /// `UNAVAILABLE` naming this reason.
+    pub fn close_reason(&self) -> Option<ConnectionError> {
+        self.inner.client.close_reason()
+    }
+
+    /// What the connection moved so far: frames, bytes, calls, failures,
+    /// alignment copies.
+    pub fn stats(&self) -> ConnectionStats {
+        self.inner.client.stats()
+    }
+
     pub(crate) fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    pub(crate) fn stack(&self) -> Option<&Arc<dyn Handle>> {
+        self.inner.stack.as_ref()
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -125,36 +159,29 @@ impl Channel {
         } else {
             peer.compatible(op)?;
         }
-        let allowed = |codec: &&CodecId| {
-            peer.codecs.contains(&codec.get())
-                && self
-                    .inner
-                    .codecs
-                    .as_ref()
-                    .is_none_or(|only| only.contains(codec))
+        let allowed_here = |codec: &CodecId| {
+            self.inner
+                .codecs
+                .as_ref()
+                .is_none_or(|only| only.contains(codec))
         };
-        match ours.iter().find(allowed) {
+        match ours
+            .iter()
+            .find(|codec| allowed_here(codec) && peer.codecs.contains(&codec.get()))
+        {
             Some(codec) => Ok(*codec),
             None => Err(Status::failed_precondition(format!(
                 "no codec in common for {}: this client offers {}, the server accepts {}",
                 op.full_name(),
-                list(
-                    ours.iter()
-                        .filter(|c| self
-                            .inner
-                            .codecs
-                            .as_ref()
-                            .is_none_or(|only| only.contains(c)))
-                        .map(|c| c.get())
-                ),
-                list(peer.codecs.iter().copied()),
+                names(ours.iter().copied().filter(allowed_here)),
+                names(peer.codecs.iter().map(|&id| CodecId::new(id))),
             ))),
         }
     }
 }
 
-fn list(ids: impl Iterator<Item = u16>) -> String {
-    let names: Vec<String> = ids.map(|id| format!("{}", CodecId::new(id))).collect();
+fn names(ids: impl Iterator<Item = CodecId>) -> String {
+    let names: Vec<String> = ids.map(|id| id.to_string()).collect();
     if names.is_empty() {
         String::from("none")
     } else {
@@ -181,18 +208,32 @@ impl PeerOp {
 }
 
 /// Configures and opens a [`Channel`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ChannelBuilder {
     allow_plaintext: bool,
     limits: Limits,
     timeout: Option<Duration>,
     codecs: Option<Vec<CodecId>>,
     session: SessionConfig,
+    services: Vec<&'static ServiceDescriptor>,
+    layers: Vec<Arc<dyn Layer>>,
+}
+
+impl core::fmt::Debug for ChannelBuilder {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ChannelBuilder")
+            .field("allow_plaintext", &self.allow_plaintext)
+            .field("timeout", &self.timeout)
+            .field("codecs", &self.codecs)
+            .field("services", &self.services.len())
+            .field("layers", &self.layers.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ChannelBuilder {
     /// Allows links that cross a network without encryption (plain TCP).
-    /// Without it, such links are refused.
+    /// Without it, such links are refused before connecting.
     pub fn allow_plaintext(mut self) -> Self {
         self.allow_plaintext = true;
         self
@@ -219,56 +260,78 @@ impl ChannelBuilder {
         self
     }
 
-    /// Session settings: frame size, channel limits, handshake timeout, keepalive.
+    /// Session settings: frame size, channel limits, handshake and drain
+    /// timeouts, keepalive, features.
     pub fn session_config(mut self, config: SessionConfig) -> Self {
         self.session = config;
         self
     }
 
-    /// Connects over TCP.
-    ///
-    /// # Errors
-    ///
-    /// Fails when plaintext was not allowed, the socket cannot connect, or
-    /// the handshake fails.
-    pub async fn connect_tcp(self, addr: impl ToSocketAddrs) -> Result<Channel, ConnectError> {
-        if !self.allow_plaintext {
-            return Err(ConnectError::PlaintextRefused { kind: "tcp" });
-        }
-        let stream = tokio::net::TcpStream::connect(addr).await?;
-        let link = tcp::TcpLink::with_max_frame(stream, self.session.link_max_frame())?;
-        self.connect_link(link).await
+    /// Declares that this channel calls `service`'s ops (a generated
+    /// `calc::SERVICE`): they are listed in the handshake, and a server that
+    /// does not serve one of them with the same schema refuses the
+    /// connection ([`ConnectError::Rejected`], naming each op). Without it,
+    /// the same check happens per op, on its first call.
+    pub fn service(mut self, service: &'static ServiceDescriptor) -> Self {
+        self.services.push(service);
+        self
     }
 
-    /// Connects over a Unix domain socket.
-    ///
-    /// # Errors
-    ///
-    /// Fails when the socket cannot connect or the handshake fails.
-    pub async fn connect_unix(self, path: impl AsRef<Path>) -> Result<Channel, ConnectError> {
-        let stream = tokio::net::UnixStream::connect(path).await?;
-        let link = unix::UnixLink::with_max_frame(stream, self.session.link_max_frame())?;
-        self.connect_link(link).await
+    /// Adds a layer every call passes before it is sent. The first layer
+    /// added sees calls first.
+    pub fn layer(mut self, layer: impl Layer) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
     }
 
-    /// Connects over any link, such as one end of [`mem::pair`](crate::mem::pair).
+    /// Connects with `connector`: [`tcp::TcpConnector`](crate::tcp::TcpConnector),
+    /// [`unix::UnixConnector`](crate::unix::UnixConnector),
+    /// [`mem::MemConnector`](crate::mem::MemConnector), or any other
+    /// [`Connector`].
     ///
     /// # Errors
     ///
-    /// Fails when the link is a plaintext network link that was not allowed,
-    /// or the handshake fails.
+    /// Fails when plaintext was not allowed for a network link (before
+    /// connecting), the peer cannot be reached (naming the target and the
+    /// OS error), the versions do not match, the server refuses the
+    /// connection, or the handshake fails otherwise.
+    pub async fn connect<C: Connector>(self, connector: C) -> Result<Channel, ConnectError> {
+        connector.kind().check_plaintext(self.allow_plaintext)?;
+        let config = LinkConfig::with_max_frame(self.session.link_max_frame());
+        let link = connector
+            .connect(&config)
+            .await
+            .map_err(|source| ConnectError::Connect {
+                target: connector.target(),
+                source,
+            })?;
+        self.handshake(link).await
+    }
+
+    /// Connects over a link that is already open, such as one end of
+    /// [`mem::pair`](crate::mem::pair).
+    ///
+    /// # Errors
+    ///
+    /// Fails when the link is a plaintext network link that was not
+    /// allowed, or the handshake fails.
     pub async fn connect_link(self, link: impl Link) -> Result<Channel, ConnectError> {
-        let info = link.info();
-        if info.kind.is_network() && !info.security.confidential && !self.allow_plaintext {
-            return Err(ConnectError::PlaintextRefused {
-                kind: info.kind.name(),
-            });
+        link.info().kind.check_plaintext(self.allow_plaintext)?;
+        self.handshake(link).await
+    }
+
+    async fn handshake(self, link: impl Link) -> Result<Channel, ConnectError> {
+        let mut ops = Vec::new();
+        for service in &self.services {
+            for op in service.ops() {
+                ops.push(op_entry(op).map_err(ConnectError::Schema)?);
+            }
         }
-        let hello = Hello::new(Vec::new());
-        let (client, _connection) = driver::connect(link, self.session, hello).await?;
+        let setup = Setup::new(self.session);
+        let client = driver::connect(link, setup, Hello::new(ops)).await?;
         let peer_ops = client
             .info()
-            .peer_hello
+            .peer_accept
             .ops
             .iter()
             .map(|entry| {
@@ -280,9 +343,17 @@ impl ChannelBuilder {
                 (entry.op, op)
             })
             .collect();
+        let stack = (!self.layers.is_empty()).then(|| {
+            let mut stack: Arc<dyn Handle> = Arc::new(layer::Connection(client.clone()));
+            for layer in self.layers.iter().rev() {
+                stack = layer.layer(stack);
+            }
+            stack
+        });
         Ok(Channel {
             inner: Arc::new(Inner {
                 client,
+                stack,
                 limits: self.limits,
                 timeout: self.timeout,
                 codecs: self.codecs,

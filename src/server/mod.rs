@@ -1,41 +1,50 @@
-//! The server side: a [`Server`] serving several services on one listener,
-//! routing each call by op id.
+//! The server side: a [`Server`] serving several services on any
+//! listener, each call routed once by op id through a layer stack.
 
+mod admission;
 mod dispatch;
+mod layer;
 mod router;
+mod stats;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use prism_codecs::Limits;
+use prism_proto::session::{Hello, SessionConfig};
 use prism_reflect::OpTable;
-use prism_transport::driver;
-use prism_transport::session::{Hello, SessionConfig};
-use prism_transport::{Link, tcp, unix};
-use tokio::net::{TcpListener, UnixListener};
+use prism_transport::driver::{self, Execution, Setup};
+use prism_transport::{Link, LinkConfig, Listener};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use dispatch::{Dispatch, Dispatched, Incoming, unary, unary_view, unknown_op};
+pub use dispatch::{Dispatch, unary, unary_view, unknown_method};
+pub use layer::{Call, Handle, Layer, LayerFn, layer_fn};
+#[doc(inline)]
+pub use prism_transport::driver::Dispatched;
 
-use crate::{BuildError, ServeError};
-use router::{Router, op_entry};
+use crate::{BuildError, ConnectionStats, ServeError};
+use admission::SchemaCheck;
+use router::Router;
+pub(crate) use router::op_entry;
+use stats::ServerStats;
 
 /// Serves services over any number of listeners and links.
 ///
-/// Cloning is cheap; clones share the services and the shutdown signal.
+/// Cloning is cheap; clones share the services, the statistics and the
+/// shutdown signal.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// # async fn demo(listener: tokio::net::TcpListener) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = prism::Server::builder()
 ///     // .add_service(CalcServer::new(MyCalc)) for each generated service
 ///     .allow_plaintext()
 ///     .build()?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:7000").await?;
 /// let serving = tokio::spawn({
 ///     let server = server.clone();
-///     async move { server.serve_tcp(listener).await }
+///     async move { server.serve(listener).await }
 /// });
 /// // ... later: finish in-flight calls, refuse new ones, close.
 /// server.shutdown();
@@ -49,16 +58,18 @@ pub struct Server {
 
 struct Inner {
     router: Arc<Router>,
-    hello: Hello,
+    admission: Arc<SchemaCheck>,
+    ops: usize,
     session: SessionConfig,
     allow_plaintext: bool,
     shutdown: CancellationToken,
+    stats: ServerStats,
 }
 
 impl core::fmt::Debug for Server {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Server")
-            .field("ops", &self.inner.hello.ops.len())
+            .field("ops", &self.inner.ops)
             .field("shutting_down", &self.inner.shutdown.is_cancelled())
             .finish()
     }
@@ -70,95 +81,36 @@ impl Server {
         ServerBuilder::default()
     }
 
-    /// Accepts TCP connections until [`Server::shutdown`], then waits for
-    /// every connection to finish its in-flight calls.
+    /// Accepts links from `listener` (a tokio `TcpListener` or
+    /// `UnixListener`, [`mem::MemListener`](crate::mem::MemListener), or any
+    /// other [`Listener`]) and serves each until [`Server::shutdown`]; then
+    /// stops accepting, lets every connection finish its in-flight calls
+    /// (within the session's drain timeout), and returns.
     ///
     /// # Errors
     ///
-    /// Fails at once unless plaintext was allowed (TCP here carries no TLS).
-    pub async fn serve_tcp(&self, listener: TcpListener) -> Result<(), ServeError> {
-        if !self.inner.allow_plaintext {
-            return Err(ServeError::PlaintextRefused { kind: "tcp" });
+    /// Fails at once when the listener's links would cross a network in
+    /// plaintext and that was not allowed, or when the server was already
+    /// shut down. Errors of single connections and of accepting are logged,
+    /// not returned: the server goes on.
+    pub async fn serve<L: Listener>(&self, mut listener: L) -> Result<(), ServeError> {
+        listener
+            .kind()
+            .check_plaintext(self.inner.allow_plaintext)?;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(ServeError::ShutDown);
         }
-        let max_frame = self.inner.session.link_max_frame();
-        let listener = Arc::new(listener);
-        self.accept_loop(move || {
-            let listener = Arc::clone(&listener);
-            async move {
-                let (stream, _) = listener.accept().await?;
-                tcp::TcpLink::with_max_frame(stream, max_frame)
-            }
-        })
-        .await
-    }
-
-    /// Accepts Unix socket connections until [`Server::shutdown`], then
-    /// waits for every connection to finish its in-flight calls.
-    ///
-    /// # Errors
-    ///
-    /// Does not fail today; accept errors are logged and retried.
-    pub async fn serve_unix(&self, listener: UnixListener) -> Result<(), ServeError> {
-        let max_frame = self.inner.session.link_max_frame();
-        let listener = Arc::new(listener);
-        self.accept_loop(move || {
-            let listener = Arc::clone(&listener);
-            async move {
-                let (stream, _) = listener.accept().await?;
-                unix::UnixLink::with_max_frame(stream, max_frame)
-            }
-        })
-        .await
-    }
-
-    /// Serves one connection over `link` in the calling task until it closes.
-    ///
-    /// # Errors
-    ///
-    /// Fails when the link is plaintext over a network and that was not
-    /// allowed, when the link breaks, or when the peer breaks the protocol.
-    pub async fn serve_link(&self, link: impl Link) -> Result<(), ServeError> {
-        let info = link.info();
-        if info.kind.is_network() && !info.security.confidential && !self.inner.allow_plaintext {
-            return Err(ServeError::PlaintextRefused {
-                kind: info.kind.name(),
-            });
-        }
-        let router: Arc<dyn driver::Handler> = self.inner.router.clone();
-        driver::serve(
-            link,
-            self.inner.session.clone(),
-            self.inner.hello.clone(),
-            router,
-            self.inner.shutdown.child_token(),
-        )
-        .await
-        .map_err(ServeError::Connection)
-    }
-
-    /// Shuts down gracefully: listeners stop accepting, every connection
-    /// tells its peer it is going away, in-flight calls finish, then the
-    /// `serve_*` futures return.
-    pub fn shutdown(&self) {
-        self.inner.shutdown.cancel();
-    }
-
-    async fn accept_loop<F, Fut, L>(&self, mut accept: F) -> Result<(), ServeError>
-    where
-        F: FnMut() -> Fut,
-        Fut: Future<Output = std::io::Result<L>>,
-        L: Link,
-    {
+        let config = LinkConfig::with_max_frame(self.inner.session.link_max_frame());
         let mut connections = JoinSet::new();
         let shutdown = self.inner.shutdown.clone();
         loop {
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
-                accepted = accept() => match accepted {
+                accepted = listener.accept(&config) => match accepted {
                     Ok(link) => {
                         let server = self.clone();
-                        connections.spawn(async move { server.serve_link(link).await });
+                        connections.spawn(async move { server.run(link).await });
                     }
                     Err(e) => {
                         // Out of descriptors and the like: back off briefly, keep serving.
@@ -171,15 +123,69 @@ impl Server {
         }
         // Close the listener now, so connections attempted during the drain
         // are refused at once instead of waiting for a handshake.
-        drop(accept);
+        drop(listener);
         while let Some(done) = connections.join_next().await {
             log_end(done);
         }
         Ok(())
     }
+
+    /// Serves one connection over `link` in the calling task until it ends.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the link would cross a network in plaintext and that was
+    /// not allowed, when the server was already shut down, or when the
+    /// connection ended other than gracefully (the link broke, the peer
+    /// broke the protocol or was refused, a timer expired).
+    pub async fn serve_link(&self, link: impl Link) -> Result<(), ServeError> {
+        link.info()
+            .kind
+            .check_plaintext(self.inner.allow_plaintext)?;
+        if self.inner.shutdown.is_cancelled() {
+            return Err(ServeError::ShutDown);
+        }
+        self.run(link).await.map_err(ServeError::Connection)
+    }
+
+    async fn run(&self, link: impl Link) -> Result<(), driver::ConnectionError> {
+        let stats = self.inner.stats.open();
+        let setup = Setup::new(self.inner.session.clone())
+            .with_admission(self.inner.admission.clone())
+            .with_stats(Arc::clone(&stats));
+        let router: Arc<dyn driver::Handler> = self.inner.router.clone();
+        let result = driver::serve(
+            link,
+            setup,
+            Hello::default(),
+            router,
+            self.inner.shutdown.child_token(),
+        )
+        .await;
+        self.inner.stats.close(&stats);
+        result
+    }
+
+    /// Shuts down gracefully: listeners stop accepting, every connection
+    /// tells its peer it is going away, in-flight calls finish (or are
+    /// cancelled when the drain timeout passes), then the `serve` futures
+    /// return.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.cancel();
+    }
+
+    /// What every connection this server served so far moved, summed.
+    pub fn stats(&self) -> ConnectionStats {
+        self.inner.stats.total()
+    }
+
+    /// How many connections are open now.
+    pub fn connections(&self) -> usize {
+        self.inner.stats.open_count()
+    }
 }
 
-fn log_end(done: Result<Result<(), ServeError>, tokio::task::JoinError>) {
+fn log_end(done: Result<Result<(), driver::ConnectionError>, tokio::task::JoinError>) {
     match done {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
@@ -191,9 +197,11 @@ fn log_end(done: Result<Result<(), ServeError>, tokio::task::JoinError>) {
 #[derive(Default)]
 pub struct ServerBuilder {
     services: Vec<Arc<dyn Dispatch>>,
+    layers: Vec<Arc<dyn Layer>>,
     table: OpTable,
     error: Option<BuildError>,
     allow_plaintext: bool,
+    execution: Execution,
     limits: Limits,
     session: SessionConfig,
 }
@@ -202,19 +210,39 @@ impl core::fmt::Debug for ServerBuilder {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ServerBuilder")
             .field("services", &self.services.len())
+            .field("layers", &self.layers.len())
             .field("allow_plaintext", &self.allow_plaintext)
+            .field("execution", &self.execution)
             .finish()
     }
 }
 
 impl ServerBuilder {
     /// Adds a service, such as a generated `CalcServer::new(MyCalc)`. Ops
-    /// whose ids collide with ops already added make [`ServerBuilder::build`] fail.
+    /// whose ids collide with ops already added make [`ServerBuilder::build`]
+    /// fail, naming both.
     pub fn add_service(mut self, service: impl Dispatch) -> Self {
         if let Err(e) = self.table.register(service.descriptor()) {
             self.error.get_or_insert(BuildError::Ops(e));
         }
         self.services.push(Arc::new(service));
+        self
+    }
+
+    /// Adds a layer every call passes before its op (before its request is
+    /// decoded). The first layer added sees calls first.
+    pub fn layer(mut self, layer: impl Layer) -> Self {
+        self.layers.push(Arc::new(layer));
+        self
+    }
+
+    /// Where handlers run unless their op says otherwise
+    /// (`#[prism(spawn)]` / `#[prism(inline)]`): inline in their
+    /// connection's task (the default: fastest for handlers that finish at
+    /// once) or each in a spawned task (one connection's CPU-heavy handlers
+    /// then use every core).
+    pub fn execution(mut self, execution: Execution) -> Self {
+        self.execution = execution;
         self
     }
 
@@ -230,7 +258,8 @@ impl ServerBuilder {
         self
     }
 
-    /// Session settings: frame size, channel limits, handshake timeout, keepalive.
+    /// Session settings: frame size, channel limits, handshake and drain
+    /// timeouts, keepalive, features.
     pub fn session_config(mut self, config: SessionConfig) -> Self {
         self.session = config;
         self
@@ -248,17 +277,19 @@ impl ServerBuilder {
         let mut ops = Vec::new();
         for service in &self.services {
             for op in service.descriptor().ops() {
-                ops.push(op_entry(op).map_err(BuildError::Ops)?);
+                ops.push((op, op_entry(op).map_err(BuildError::Ops)?));
             }
         }
-        let hello = Hello::new(ops);
+        let router = Router::new(&self.services, &self.layers, self.execution, self.limits);
         Ok(Server {
             inner: Arc::new(Inner {
-                router: Arc::new(Router::new(&self.services, self.limits)),
-                hello,
+                router: Arc::new(router),
+                ops: ops.len(),
+                admission: Arc::new(SchemaCheck::new(ops)),
                 session: self.session,
                 allow_plaintext: self.allow_plaintext,
                 shutdown: CancellationToken::new(),
+                stats: ServerStats::default(),
             }),
         })
     }

@@ -1,66 +1,102 @@
-//! Routing calls by op id to the service that serves them.
+//! Routing: each call is looked up once, by op id, to its service and
+//! method, then passes the server's layer stack down to the dispatcher.
 
 use std::sync::Arc;
 
 use prism_codecs::Limits;
-use prism_reflect::{OpDescriptor, OpId};
-use prism_transport::Code;
-use prism_transport::driver::{Handler, HandlerFuture, IncomingCall, Outcome};
-use prism_transport::int_map::IntMap;
-use prism_transport::session::OpEntry;
+use prism_core::Status;
+use prism_proto::int_map::IntMap;
+use prism_proto::session::OpEntry;
+use prism_reflect::{OpDescriptor, OpId, ReflectError};
+use prism_transport::driver::{Dispatched, Execution, Handler, IncomingCall};
 
-use super::dispatch::{Dispatch, Incoming};
+use super::dispatch::Dispatch;
+use super::layer::{Call, Handle, Layer};
 
-/// An immutable table from op id to service, shared by every connection:
-/// a lookup takes no lock.
-pub(crate) struct Router {
-    routes: IntMap<u64, Route>,
-    limits: Limits,
+/// Where one op's calls go.
+pub(crate) struct Route {
+    pub(crate) op: &'static OpDescriptor,
+    pub(crate) service: Arc<dyn Dispatch>,
+    /// The op's index in its service's descriptor.
+    pub(crate) method: usize,
+    pub(crate) execution: Execution,
+    pub(crate) limits: Limits,
 }
 
-struct Route {
-    service: Arc<dyn Dispatch>,
+/// An immutable table from op id to route, shared by every connection: a
+/// lookup takes no lock.
+pub(crate) struct Router {
+    routes: IntMap<u64, Arc<Route>>,
+    /// The layers, wrapped around the dispatcher.
+    stack: Arc<dyn Handle>,
 }
 
 impl Router {
-    pub(crate) fn new(services: &[Arc<dyn Dispatch>], limits: Limits) -> Self {
+    pub(crate) fn new(
+        services: &[Arc<dyn Dispatch>],
+        layers: &[Arc<dyn Layer>],
+        execution: Execution,
+        limits: Limits,
+    ) -> Router {
         let mut routes = IntMap::default();
         for service in services {
-            for op in service.descriptor().ops() {
-                routes.insert(
-                    op.id().get(),
-                    Route {
-                        service: Arc::clone(service),
-                    },
-                );
+            for (method, op) in service.descriptor().ops().iter().enumerate() {
+                let route = Route {
+                    op,
+                    service: Arc::clone(service),
+                    method,
+                    execution: service.execution(method).unwrap_or(execution),
+                    limits,
+                };
+                routes.insert(op.id().get(), Arc::new(route));
             }
         }
-        Router { routes, limits }
+        // The first layer added sees calls first: it wraps all the others.
+        let mut stack: Arc<dyn Handle> = Arc::new(Dispatcher);
+        for layer in layers.iter().rev() {
+            stack = layer.layer(stack);
+        }
+        Router { routes, stack }
     }
 }
 
 impl Handler for Router {
-    fn call(&self, call: IncomingCall) -> HandlerFuture {
+    fn call(&self, call: IncomingCall) -> Dispatched {
         let Some(route) = self.routes.get(&call.op) else {
-            let message = format!("no op with id {} is served here", OpId::new(call.op));
-            return Box::pin(core::future::ready(Outcome::Fail {
-                code: Code::NotFound,
-                message,
-            }));
+            return Dispatched::fail(Status::not_found(format!(
+                "no op with id {} is served here",
+                OpId::new(call.op)
+            )));
         };
-        route.service.dispatch(Incoming {
-            op: OpId::new(call.op),
+        let execution = route.execution;
+        let call = Call {
+            route: Arc::clone(route),
             codec: call.codec,
-            body: call.body,
             deadline: call.deadline,
+            payload: call.payload,
             connection: call.connection,
-            limits: self.limits,
-        })
+            extensions: Default::default(),
+        };
+        match self.stack.handle(call) {
+            Dispatched::Run { future, .. } => Dispatched::Run { future, execution },
+            ready => ready,
+        }
     }
 }
 
-/// The op table a server advertises in its handshake.
-pub(crate) fn op_entry(op: &'static OpDescriptor) -> Result<OpEntry, prism_reflect::ReflectError> {
+/// The bottom of the stack: the op's generated dispatcher.
+struct Dispatcher;
+
+impl Handle for Dispatcher {
+    fn handle(&self, call: Call) -> Dispatched {
+        let route = Arc::clone(&call.route);
+        route.service.dispatch(route.method, call)
+    }
+}
+
+/// The op table entry of `op`: what a server advertises in its ACCEPT and
+/// a client declares in its HELLO.
+pub(crate) fn op_entry(op: &'static OpDescriptor) -> Result<OpEntry, ReflectError> {
     Ok(OpEntry {
         op: op.id().get(),
         fingerprint: op.fingerprint()?,

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
 use std::time::Duration;
 
-use prism::{Channel, ChannelBuilder, ConnectError, Context, Facet, ServeError, Server};
+use prism::{Channel, ChannelBuilder, ConnectError, Context, ServeError, Server};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -24,9 +24,8 @@ pub const PROMPTLY: Duration = Duration::from_secs(2);
 // ---------------------------------------------------------------------------
 
 /// Why a division failed; travels to the client as a typed value.
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
-#[repr(u8)]
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MathError {
     /// The divisor was zero.
     DivideByZero,
@@ -37,9 +36,9 @@ pub enum MathError {
     },
 }
 
-/// What a handler saw through [`Context::current`].
-#[derive(Facet, Debug, Clone, PartialEq)]
-#[facet(crate = prism::facet)]
+/// What a handler saw through its [`Context`].
+#[prism::message]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CallInfo {
     /// The op's full name, `tests.Calc/context`.
     pub op: String,
@@ -63,8 +62,11 @@ pub trait Calc {
     async fn sleep(&self, ms: u64) -> u64;
     /// Returns `data` unchanged.
     async fn echo(&self, data: Vec<u8>) -> Vec<u8>;
-    /// What the handler's [`Context`] says.
+    /// What the handler's [`Context`] says (read from the task-local).
     async fn context(&self) -> CallInfo;
+    /// What the handler's [`Context`] says (taken as an argument), with
+    /// `tag` echoed to show the argument beside it travels.
+    async fn context_arg(&self, cx: &Context, tag: u32) -> (CallInfo, u32);
     /// Waits until `n` rendezvous calls are in the server at once, then
     /// returns `id`: it only completes if calls really run concurrently.
     async fn rendezvous(&self, id: u64, n: u64) -> u64;
@@ -172,14 +174,11 @@ impl Calc for TestCalc {
 
     async fn context(&self) -> CallInfo {
         let ctx = Context::current().expect("handlers run inside a call context");
-        CallInfo {
-            op: ctx.op().full_name(),
-            peer: ctx.peer().to_owned(),
-            link: ctx.link().kind.name().to_owned(),
-            remaining_us: ctx
-                .remaining()
-                .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
-        }
+        call_info(&ctx)
+    }
+
+    async fn context_arg(&self, cx: &Context, tag: u32) -> (CallInfo, u32) {
+        (call_info(cx), tag)
     }
 
     async fn rendezvous(&self, id: u64, n: u64) -> u64 {
@@ -188,6 +187,17 @@ impl Calc for TestCalc {
         // The sender lives in `self`, which outlives the handler.
         let _ = arrivals.wait_for(|&count| count >= n).await;
         id
+    }
+}
+
+fn call_info(ctx: &Context) -> CallInfo {
+    CallInfo {
+        op: ctx.op().full_name(),
+        peer: ctx.peer().to_string(),
+        link: ctx.link().kind.transport.to_owned(),
+        remaining_us: ctx
+            .remaining()
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
     }
 }
 
@@ -262,8 +272,8 @@ impl Drop for SocketPath {
 /// Where a fixture's server listens.
 #[derive(Debug)]
 pub enum Endpoint {
-    /// One in-memory link per connection, each served by `serve_link`.
-    Mem,
+    /// An in-memory listener.
+    Mem(prism::mem::MemConnector),
     /// A TCP listener.
     Tcp(std::net::SocketAddr),
     /// A Unix listener.
@@ -277,7 +287,7 @@ pub struct Fixture {
     pub server: Server,
     /// The first connection.
     pub channel: Channel,
-    /// `serve_tcp` / `serve_unix`, or `serve_link` of the first connection over mem.
+    /// `Server::serve` over the transport's listener.
     pub serving: JoinHandle<Result<(), ServeError>>,
     pub counters: Arc<Counters>,
     pub endpoint: Endpoint,
@@ -298,47 +308,25 @@ impl Fixture {
         counters: Arc<Counters>,
     ) -> Fixture {
         install_panic_hook();
-        let (serving, endpoint, channel) = match transport {
+        let (serving, endpoint) = match transport {
             Transport::Mem => {
-                let (client, link) = prism::mem::pair();
-                let serving = tokio::spawn({
-                    let server = server.clone();
-                    async move { server.serve_link(link).await }
-                });
-                let channel = Channel::builder()
-                    .connect_link(client)
-                    .await
-                    .expect("connect over mem");
-                (serving, Endpoint::Mem, channel)
+                let (listener, connector) = prism::mem::endpoint();
+                (serve(&server, listener), Endpoint::Mem(connector))
             }
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind tcp");
                 let addr = listener.local_addr().expect("local addr");
-                let serving = tokio::spawn({
-                    let server = server.clone();
-                    async move { server.serve_tcp(listener).await }
-                });
-                let channel = Channel::builder()
-                    .allow_plaintext()
-                    .connect_tcp(addr)
-                    .await
-                    .expect("connect over tcp");
-                (serving, Endpoint::Tcp(addr), channel)
+                (serve(&server, listener), Endpoint::Tcp(addr))
             }
             Transport::Unix => {
                 let path = SocketPath::new();
                 let listener = UnixListener::bind(path.path()).expect("bind unix");
-                let serving = tokio::spawn({
-                    let server = server.clone();
-                    async move { server.serve_unix(listener).await }
-                });
-                let channel = Channel::builder()
-                    .connect_unix(path.path())
-                    .await
-                    .expect("connect over unix");
-                (serving, Endpoint::Unix(path), channel)
+                (serve(&server, listener), Endpoint::Unix(path))
             }
         };
+        let channel = connect_to(&endpoint, Channel::builder())
+            .await
+            .unwrap_or_else(|e| panic!("connect over {transport:?}: {e}"));
         Fixture {
             transport,
             server,
@@ -375,19 +363,10 @@ impl Fixture {
     /// A new connection to the same server, configured by `builder`
     /// (plaintext is allowed here).
     pub async fn connect_with(&self, builder: ChannelBuilder) -> Result<Channel, ConnectError> {
-        match &self.endpoint {
-            Endpoint::Mem => {
-                let (client, link) = prism::mem::pair();
-                let server = self.server.clone();
-                tokio::spawn(async move { server.serve_link(link).await });
-                builder.connect_link(client).await
-            }
-            Endpoint::Tcp(addr) => builder.allow_plaintext().connect_tcp(*addr).await,
-            Endpoint::Unix(path) => builder.connect_unix(path.path()).await,
-        }
+        connect_to(&self.endpoint, builder).await
     }
 
-    /// Shuts the server down and waits for its `serve_*` future.
+    /// Shuts the server down and waits for its `serve` future.
     ///
     /// The client lets the server's GOAWAY close the connection before it
     /// drops its handle. (Dropping it at the same moment races the two
@@ -405,6 +384,36 @@ impl Fixture {
             .await
             .expect("the server stops promptly after shutdown")
             .expect("the serving task does not panic")
+    }
+}
+
+/// Serves `listener` with `server` in a task of its own.
+fn serve<L: prism::transport::Listener>(
+    server: &Server,
+    listener: L,
+) -> JoinHandle<Result<(), ServeError>> {
+    let server = server.clone();
+    tokio::spawn(async move { server.serve(listener).await })
+}
+
+/// A connection to `endpoint` (plaintext allowed).
+pub async fn connect_to(
+    endpoint: &Endpoint,
+    builder: ChannelBuilder,
+) -> Result<Channel, ConnectError> {
+    match endpoint {
+        Endpoint::Mem(connector) => builder.connect(connector.clone()).await,
+        Endpoint::Tcp(addr) => {
+            builder
+                .allow_plaintext()
+                .connect(prism::tcp::TcpConnector::new(addr))
+                .await
+        }
+        Endpoint::Unix(path) => {
+            builder
+                .connect(prism::unix::UnixConnector::new(path.path()))
+                .await
+        }
     }
 }
 

@@ -5,9 +5,10 @@ use std::io;
 use std::net::SocketAddr;
 
 use bytes::{Bytes, BytesMut};
-use prism::{Code, Codec, Encode, EncodeBuf, Limits, Postcard};
-use prism_transport::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame, padding};
-use prism_transport::session::Hello;
+use prism::codec::{Codec, Encode, EncodeBuf, Postcard};
+use prism::{Code, Limits};
+use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame, padding};
+use prism_proto::session::{Accept, Hello};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -24,7 +25,7 @@ pub fn encode<T: Encode<Postcard>>(value: &T) -> Bytes {
     value
         .encode(&mut buf, &Limits::default())
         .expect("the test value encodes");
-    buf.finish().into_contiguous()
+    buf.finish().into_bytes()
 }
 
 /// A CALL header for `op` on `channel` with the postcard codec and no deadline.
@@ -66,9 +67,10 @@ impl RawConn {
         }
     }
 
-    /// Connects and completes a real handshake: our HELLO out, the
-    /// server's HELLO in. Returns the server's HELLO too.
-    pub async fn handshake(addr: SocketAddr) -> (RawConn, Hello) {
+    /// Connects and completes a real handshake: our HELLO and ACCEPT out,
+    /// the server's HELLO and ACCEPT in. Returns the server's ACCEPT (its
+    /// op table).
+    pub async fn handshake(addr: SocketAddr) -> (RawConn, Accept) {
         let mut conn = RawConn::connect(addr).await;
         conn.send_hello().await;
         let frame = conn
@@ -76,15 +78,24 @@ impl RawConn {
             .await
             .expect("the server's hello arrives before anything else");
         assert_eq!(frame.header.kind, FrameKind::Hello, "first server frame");
-        let hello =
-            Hello::decode(&frame.body.into_contiguous()).expect("the server's hello decodes");
-        (conn, hello)
+        Hello::decode(&frame.payload).expect("the server's hello decodes");
+        conn.send_accept().await;
+        let frame = conn.recv().await.expect("the server accepts the client");
+        assert_eq!(frame.header.kind, FrameKind::Accept, "second server frame");
+        let accept = Accept::decode(&frame.payload).expect("the server's accept decodes");
+        (conn, accept)
     }
 
     /// Sends a valid client HELLO.
     pub async fn send_hello(&mut self) {
         let header = FrameHeader::new(FrameKind::Hello);
         self.send(header, &Hello::new(vec![]).encode()).await;
+    }
+
+    /// Sends the client's ACCEPT of the server.
+    pub async fn send_accept(&mut self) {
+        let header = FrameHeader::new(FrameKind::Accept);
+        self.send(header, &Accept::default().encode()).await;
     }
 
     /// Sends one well-formed frame.
@@ -166,8 +177,7 @@ impl RawConn {
                 FrameKind::Error => {
                     assert_eq!(frame.header.channel, channel, "error on the wrong channel");
                     let code = Code::from_u16(u16::try_from(frame.header.aux).unwrap_or(u16::MAX));
-                    let message =
-                        String::from_utf8_lossy(&frame.body.into_contiguous()).into_owned();
+                    let message = String::from_utf8_lossy(&frame.payload).into_owned();
                     return (code, message);
                 }
                 other => panic!("expected an error frame, got {other}: {frame:?}"),
@@ -190,28 +200,29 @@ impl RawConn {
                         "response on the wrong channel"
                     );
                     assert_eq!(frame.header.codec, postcard_id(), "response codec");
-                    return frame.body.into_contiguous();
+                    return frame.payload.into_bytes();
                 }
                 FrameKind::Error => panic!(
                     "expected a response, got error {}: {}",
                     Code::from_u16(u16::try_from(frame.header.aux).unwrap_or(u16::MAX)),
-                    String::from_utf8_lossy(&frame.body.into_contiguous())
+                    String::from_utf8_lossy(&frame.payload)
                 ),
                 other => panic!("expected a response, got {other}: {frame:?}"),
             }
         }
     }
 
-    /// Expects the server to close the connection, allowing only HELLO and
-    /// GOAWAY frames first. Returns the GOAWAY codes seen and how it ended.
+    /// Expects the server to close the connection, allowing only HELLO,
+    /// ACCEPT and GOAWAY frames first. Returns the GOAWAY codes seen and how
+    /// it ended.
     pub async fn expect_close(&mut self) -> (Vec<Code>, End) {
         let mut goaways = Vec::new();
         loop {
             match self.next().await {
                 Ok(frame) => match frame.header.kind {
-                    FrameKind::Hello | FrameKind::Ping => {}
+                    FrameKind::Hello | FrameKind::Accept | FrameKind::Ping => {}
                     FrameKind::GoAway => {
-                        let body = frame.body.into_contiguous();
+                        let body = frame.payload.into_bytes();
                         let code = body
                             .first_chunk::<2>()
                             .map_or(Code::Unknown, |c| Code::from_u16(u16::from_le_bytes(*c)));

@@ -120,7 +120,9 @@ impl fmt::Display for LinkKind {
 /// A link that would carry bytes across a network unencrypted, which was
 /// not allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("refusing a plaintext {transport} link: its bytes cross a network unencrypted; call allow_plaintext() to permit it")]
+#[error(
+    "refusing a plaintext {transport} link: its bytes cross a network unencrypted; call allow_plaintext() to permit it"
+)]
 pub struct PlaintextRefused {
     /// The transport's name.
     pub transport: &'static str,
@@ -163,7 +165,9 @@ impl fmt::Display for PeerAddr {
         match self {
             PeerAddr::Mem => f.write_str("mem"),
             PeerAddr::Socket(addr) => write!(f, "{addr}"),
-            PeerAddr::Unix { path: Some(path), .. } => write!(f, "{}", path.display()),
+            PeerAddr::Unix {
+                path: Some(path), ..
+            } => write!(f, "{}", path.display()),
             PeerAddr::Unix {
                 path: None,
                 credentials: Some(cred),
@@ -310,7 +314,10 @@ pub trait Listener: Send + 'static {
     ///
     /// Fails when accepting fails (out of descriptors, a peer that reset
     /// before it was accepted); the server logs it and goes on.
-    fn accept(&mut self, config: &LinkConfig) -> impl Future<Output = io::Result<Self::Link>> + Send;
+    fn accept(
+        &mut self,
+        config: &LinkConfig,
+    ) -> impl Future<Output = io::Result<Self::Link>> + Send;
 }
 
 /// Opens links to one place: what `ChannelBuilder::connect` takes. It may

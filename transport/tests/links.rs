@@ -119,7 +119,10 @@ async fn unix_links_carry_the_peers_credentials() {
     };
     // Both ends are this process.
     assert_eq!(cred.pid, Some(std::process::id() as i32));
-    assert_eq!(b.info().peer.to_string(), format!("unix:pid={},uid={}", std::process::id(), cred.uid));
+    assert_eq!(
+        b.info().peer.to_string(),
+        format!("unix:pid={},uid={}", std::process::id(), cred.uid)
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The generated client (`CalcClient`): one method per op, each returning
-//! a `::prism::UnaryCall` to `.await`.
+//! a `::prism::client::UnaryCall` to `.await`.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, quote};
@@ -51,7 +51,7 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// `pub fn add(&self, a: i64, b: i64) -> ::prism::UnaryCall<..>`: builds
+    /// `pub fn add(&self, a: i64, b: i64) -> ::prism::client::UnaryCall<..>`: builds
     /// the request; the call happens when it is awaited.
     fn client_method(&self, index: usize, method: &Method<'_>) -> TokenStream {
         let vis = self.vis;
@@ -78,15 +78,14 @@ impl Gen<'_, '_> {
         let (params, request_ty, value) = match method.request_kind {
             RequestKind::Struct => {
                 let params: Vec<TokenStream> = method
-                    .args
-                    .iter()
+                    .wire_args()
                     .map(|arg| {
                         let (name, ty) = (&arg.ident, arg.ty);
                         quote!(#name: #ty)
                     })
                     .collect();
-                let names = method.args.iter().map(|arg| &arg.ident);
-                let value = if method.args.is_empty() {
+                let names = method.wire_args().map(|arg| &arg.ident);
+                let value = if method.wire_args().next().is_none() {
                     quote!(#module::#request)
                 } else {
                     quote!(#module::#request { #(#names),* })
@@ -95,7 +94,10 @@ impl Gen<'_, '_> {
             }
             // The client sends the value; for a view, the server reads it in place.
             RequestKind::Bare(ty) | RequestKind::View(ty) => {
-                let name = &method.args[0].ident;
+                let name = match method.wire_args().next() {
+                    Some(arg) => &arg.ident,
+                    None => return TokenStream::new(),
+                };
                 (
                     vec![quote!(#name: #ty)],
                     ty.to_token_stream(),
@@ -106,9 +108,9 @@ impl Gen<'_, '_> {
         quote! {
             #(#docs)*
             #vis fn #ident(&self, #(#params),*)
-                -> ::prism::UnaryCall<#set, #request_ty, #response>
+                -> ::prism::client::UnaryCall<#set, #request_ty, #response>
             {
-                ::prism::UnaryCall::new(
+                ::prism::client::UnaryCall::new(
                     ::core::clone::Clone::clone(&self.channel),
                     &#module::OPS[#index],
                     #value,
@@ -118,12 +120,12 @@ impl Gen<'_, '_> {
     }
 }
 
-/// `::prism::Plain<T>` or `::prism::Fallible<T, E>`: how a method's result
-/// travels.
+/// `::prism::client::Plain<T>` or `::prism::client::Fallible<T, E>`: how a
+/// method's result travels.
 pub(super) fn response_wrapper(output: &Output<'_>) -> TokenStream {
     match output {
-        Output::Unit => quote!(::prism::Plain<()>),
-        Output::Plain(ty) => quote!(::prism::Plain<#ty>),
-        Output::Fallible { ok, err } => quote!(::prism::Fallible<#ok, #err>),
+        Output::Unit => quote!(::prism::client::Plain<()>),
+        Output::Plain(ty) => quote!(::prism::client::Plain<#ty>),
+        Output::Fallible { ok, err } => quote!(::prism::client::Fallible<#ok, #err>),
     }
 }

@@ -62,10 +62,10 @@ impl Gen<'_, '_> {
         let vis = &self.inner_vis;
         let ident = &method.request;
         let doc = format!("Request of `{}::{}`.", self.trait_name(), method.name);
-        let body = if method.args.is_empty() {
+        let body = if method.wire_args().next().is_none() {
             quote!(;)
         } else {
-            let fields = method.args.iter().map(|arg| {
+            let fields = method.wire_args().map(|arg| {
                 let name = &arg.ident;
                 let doc = format!("The `{}` argument.", name.unraw());
                 let ty = self.relocate.ty(arg.ty);
@@ -165,7 +165,7 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// `pub const ADD: ::prism::OpId = ::prism::OpId::from_name(..);`.
+    /// `pub const ADD: ::prism::reflect::OpId = ::prism::reflect::OpId::from_name(..);`.
     fn op_const(&self, method: &Method<'_>) -> TokenStream {
         let vis = &self.inner_vis;
         let ident = &method.op_const;
@@ -173,11 +173,12 @@ impl Gen<'_, '_> {
         let (package, service, name) = (&self.service.package, &self.service.name, &method.name);
         quote! {
             #[doc = #doc]
-            #vis const #ident: ::prism::OpId = ::prism::OpId::from_name(#package, #service, #name);
+            #vis const #ident: ::prism::reflect::OpId =
+                ::prism::reflect::OpId::from_name(#package, #service, #name);
         }
     }
 
-    /// `pub static OPS: [::prism::OpDescriptor; N] = [..];`, in declaration order.
+    /// `pub static OPS: [::prism::reflect::OpDescriptor; N] = [..];`, in declaration order.
     fn ops_static(&self) -> TokenStream {
         let vis = &self.inner_vis;
         let len = Literal::usize_unsuffixed(self.service.methods.len());
@@ -188,11 +189,11 @@ impl Gen<'_, '_> {
             .map(|method| self.op_descriptor(method));
         quote! {
             #[doc = "All ops, in declaration order."]
-            #vis static OPS: [::prism::OpDescriptor; #len] = [#(#ops),*];
+            #vis static OPS: [::prism::reflect::OpDescriptor; #len] = [#(#ops),*];
         }
     }
 
-    /// One `::prism::OpDescriptor` expression: names and shapes only; the
+    /// One `::prism::reflect::OpDescriptor` expression: names and shapes only; the
     /// fingerprints are `prism::reflect`'s to compute.
     fn op_descriptor(&self, method: &Method<'_>) -> TokenStream {
         let (service, name) = (&self.service.name, &method.name);
@@ -203,11 +204,11 @@ impl Gen<'_, '_> {
             None => quote!(()),
         };
         let mut op = quote! {
-            ::prism::OpDescriptor::new(
+            ::prism::reflect::OpDescriptor::new(
                 #service,
                 #name,
                 #id,
-                ::prism::OpKind::Unary,
+                ::prism::reflect::OpKind::Unary,
                 <#request as ::prism::__private::facet::Facet>::SHAPE,
                 <#response as ::prism::__private::facet::Facet>::SHAPE,
             )
@@ -226,7 +227,7 @@ impl Gen<'_, '_> {
                 Ok(tuple) => tuple.elems.iter().map(ToTokens::to_token_stream).collect(),
                 Err(_) => vec![set],
             };
-            op.extend(quote!(.with_codecs(&[#(<#types as ::prism::Codec>::ID),*])));
+            op.extend(quote!(.with_codecs(&[#(<#types as ::prism::codec::Codec>::ID),*])));
         }
         let doc = &method.doc;
         if !doc.is_empty() {
@@ -235,15 +236,15 @@ impl Gen<'_, '_> {
         op
     }
 
-    /// `pub static SERVICE: ::prism::ServiceDescriptor = ..;`.
+    /// `pub static SERVICE: ::prism::reflect::ServiceDescriptor = ..;`.
     fn service_static(&self) -> TokenStream {
         let vis = &self.inner_vis;
         let (package, name, doc) = (&self.service.package, &self.service.name, &self.service.doc);
         let with_doc = (!doc.is_empty()).then(|| quote!(.with_doc(#doc)));
         quote! {
             #[doc = "The service descriptor."]
-            #vis static SERVICE: ::prism::ServiceDescriptor =
-                ::prism::ServiceDescriptor::new(#package, #name, &OPS) #with_doc;
+            #vis static SERVICE: ::prism::reflect::ServiceDescriptor =
+                ::prism::reflect::ServiceDescriptor::new(#package, #name, &OPS) #with_doc;
         }
     }
 }

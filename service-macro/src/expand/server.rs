@@ -1,11 +1,12 @@
-//! The generated dispatcher (`CalcServer<S>`): routes each incoming call by
-//! op id to the matching method of `S`.
+//! The generated dispatcher (`CalcServer<S>`): serves each routed call with
+//! the matching method of `S`.
 
 use proc_macro2::{Literal, TokenStream};
 use quote::quote;
 
 use super::Gen;
 use crate::ast::{Method, Output, RequestKind};
+use crate::attr::Execution;
 
 impl Gen<'_, '_> {
     /// `pub struct CalcServer<S> { inner: Arc<S> }`.
@@ -73,31 +74,58 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// `impl Dispatch`: one `if` per op, then `unknown_op`.
+    /// `impl Dispatch`: the op's index picks its arm in one `match`.
     pub(super) fn server_dispatch(&self) -> TokenStream {
         let (server, param, ident) = (&self.service.server, &self.param, &self.service.item.ident);
         let module = &self.service.module;
-        let read_op = (!self.service.methods.is_empty()).then(|| quote!(let op = call.op().get();));
         let arms = self
             .service
             .methods
             .iter()
             .enumerate()
             .map(|(index, method)| self.dispatch_arm(index, method));
+        let executions: Vec<TokenStream> = self
+            .service
+            .methods
+            .iter()
+            .enumerate()
+            .filter_map(|(index, method)| {
+                let index = Literal::usize_unsuffixed(index);
+                let execution = match method.execution.first()? {
+                    (Execution::Spawn, _) => quote!(Spawn),
+                    (Execution::Inline, _) => quote!(Inline),
+                };
+                Some(quote! {
+                    #index => ::core::option::Option::Some(::prism::__private::Execution::#execution),
+                })
+            })
+            .collect();
         quote! {
             impl<#param: #ident> ::prism::__private::Dispatch for #server<#param> {
-                fn descriptor(&self) -> &'static ::prism::ServiceDescriptor {
+                fn descriptor(&self) -> &'static ::prism::reflect::ServiceDescriptor {
                     &#module::SERVICE
+                }
+
+                fn execution(
+                    &self,
+                    method: ::core::primitive::usize,
+                ) -> ::core::option::Option<::prism::__private::Execution> {
+                    match method {
+                        #(#executions)*
+                        _ => ::core::option::Option::None,
+                    }
                 }
 
                 #[allow(deprecated)]
                 fn dispatch(
                     &self,
-                    call: ::prism::__private::Incoming,
-                ) -> ::prism::__private::Dispatched {
-                    #read_op
-                    #(#arms)*
-                    ::prism::__private::unknown_op(call)
+                    method: ::core::primitive::usize,
+                    call: ::prism::server::Call,
+                ) -> ::prism::server::Dispatched {
+                    match method {
+                        #(#arms)*
+                        _ => ::prism::__private::unknown_method(call),
+                    }
                 }
             }
         }
@@ -107,64 +135,60 @@ impl Gen<'_, '_> {
     fn dispatch_arm(&self, index: usize, method: &Method<'_>) -> TokenStream {
         let (param, ident) = (&self.param, &self.service.item.ident);
         let module = &self.service.module;
-        let (request, op_const) = (&method.request, &method.op_const);
+        let request = &method.request;
         let name = &method.item.sig.ident;
         let index = Literal::usize_unsuffixed(index);
         let wrap = match method.output {
-            Output::Fallible { .. } => quote!(::prism::Fallible),
-            Output::Unit | Output::Plain(_) => quote!(::prism::Plain),
+            Output::Fallible { .. } => quote!(::prism::__private::Fallible),
+            Output::Unit | Output::Plain(_) => quote!(::prism::__private::Plain),
         };
         let set = method.codecs.set_type();
-        let call = |args: TokenStream| {
-            quote! {
-                #wrap(<#param as #ident>::#name(&*svc #args).await)
+        // The method's arguments in order: the context where it asked for
+        // one, the request (or its fields) elsewhere.
+        let args = method.args.iter().map(|arg| {
+            if arg.context {
+                quote!(, &__cx)
+            } else if let RequestKind::Struct = method.request_kind {
+                let field = &arg.ident;
+                quote!(, req.#field)
+            } else {
+                quote!(, req)
             }
+        });
+        let body = quote! {
+            #wrap(<#param as #ident>::#name(&*svc #(#args)*).await)
         };
         let dispatch = match method.request_kind {
             RequestKind::Struct => {
-                let binding = if method.args.is_empty() {
+                let binding = if method.wire_args().next().is_none() {
                     quote!(_)
                 } else {
                     quote!(req)
                 };
-                let args = method.args.iter().map(|arg| {
-                    let field = &arg.ident;
-                    quote!(, req.#field)
-                });
-                let body = call(quote!(#(#args)*));
                 quote! {
                     ::prism::__private::unary::<#set, #module::#request, _, _, _>(
                         call,
-                        &#module::OPS[#index],
-                        move |#binding: #module::#request| async move { #body },
+                        move |#binding: #module::#request, __cx: ::prism::Context| async move { #body },
                     )
                 }
             }
-            RequestKind::Bare(ty) => {
-                let body = call(quote!(, req));
-                quote! {
-                    ::prism::__private::unary::<#set, #ty, _, _, _>(
-                        call,
-                        &#module::OPS[#index],
-                        move |req: #ty| async move { #body },
-                    )
-                }
-            }
-            RequestKind::View(ty) => {
-                let body = call(quote!(, req));
-                quote! {
-                    ::prism::__private::unary_view::<#set, #ty, _, _, _>(
-                        call,
-                        &#module::OPS[#index],
-                        move |req| async move { #body },
-                    )
-                }
-            }
+            RequestKind::Bare(ty) => quote! {
+                ::prism::__private::unary::<#set, #ty, _, _, _>(
+                    call,
+                    move |req: #ty, __cx: ::prism::Context| async move { #body },
+                )
+            },
+            RequestKind::View(ty) => quote! {
+                ::prism::__private::unary_view::<#set, #ty, _, _, _>(
+                    call,
+                    move |req, __cx: ::prism::Context| async move { #body },
+                )
+            },
         };
         quote! {
-            if op == #module::#op_const.get() {
+            #index => {
                 let svc = ::core::clone::Clone::clone(&self.inner);
-                return #dispatch;
+                #dispatch
             }
         }
     }

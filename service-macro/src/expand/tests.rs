@@ -197,11 +197,13 @@ fn request_structs_carry_the_arguments() {
 fn descriptors_emit_names_and_shapes() {
     let file = expand(quote!(package = "demo", name = "Calculator"), calc());
     let module = text(module(&file, "calc"));
-    assert!(module.contains(&text(quote!(::prism::OpId::from_name(
-        "demo",
-        "Calculator",
-        "add"
-    )))));
+    assert!(
+        module.contains(&text(quote!(::prism::reflect::OpId::from_name(
+            "demo",
+            "Calculator",
+            "add"
+        ))))
+    );
     assert!(module.contains(&text(quote!(.with_package("demo")))));
     assert!(module.contains(&text(quote!(.with_doc("Adds two numbers.")))));
     assert!(module.contains(&text(quote!(
@@ -211,9 +213,10 @@ fn descriptors_emit_names_and_shapes() {
         <() as ::prism::__private::facet::Facet>::SHAPE
     ))));
     assert!(module.contains(&text(quote!(
-        ::prism::ServiceDescriptor::new("demo", "Calculator", &OPS).with_doc("A calculator.")
+        ::prism::reflect::ServiceDescriptor::new("demo", "Calculator", &OPS)
+            .with_doc("A calculator.")
     ))));
-    assert!(module.contains(&text(quote!([::prism::OpDescriptor; 3]))));
+    assert!(module.contains(&text(quote!([::prism::reflect::OpDescriptor; 3]))));
     // Only data: no fingerprints computed here.
     assert!(!module.contains("fingerprint"));
 }
@@ -222,7 +225,11 @@ fn descriptors_emit_names_and_shapes() {
 fn defaults_use_the_trait_name_and_no_package() {
     let file = expand(quote!(), calc());
     let module = text(module(&file, "calc"));
-    assert!(module.contains(&text(quote!(::prism::OpId::from_name("", "Calc", "add")))));
+    assert!(
+        module.contains(&text(quote!(::prism::reflect::OpId::from_name(
+            "", "Calc", "add"
+        ))))
+    );
     assert!(!module.contains("with_package"));
 }
 
@@ -230,22 +237,38 @@ fn defaults_use_the_trait_name_and_no_package() {
 fn client_and_dispatcher_use_the_right_wrappers() {
     let out = text(service(quote!(), calc()));
     assert!(out.contains(&text(quote!(
-        ::prism::UnaryCall<::prism::Postcard, calc::AddRequest, ::prism::Plain<i64>>
+        ::prism::client::UnaryCall<
+            ::prism::codec::Postcard,
+            calc::AddRequest,
+            ::prism::client::Plain<i64>
+        >
     ))));
     assert!(out.contains(&text(quote!(
-        ::prism::UnaryCall<::prism::Postcard, calc::DivRequest, ::prism::Fallible<i64, DivError>>
+        ::prism::client::UnaryCall<
+            ::prism::codec::Postcard,
+            calc::DivRequest,
+            ::prism::client::Fallible<i64, DivError>
+        >
     ))));
     assert!(out.contains(&text(quote!(calc::AddRequest { a, b }))));
     assert!(out.contains(&text(quote!(&calc::OPS[2], calc::PingRequest,))));
-    assert!(out.contains(&text(quote!(::prism::Fallible(
+    assert!(out.contains(&text(quote!(::prism::__private::Fallible(
         <S as Calc>::div(&*svc, req.a, req.b).await
     )))));
-    assert!(
-        out.contains(&text(quote!(move |_: calc::PingRequest| async move {
-            ::prism::Plain(<S as Calc>::ping(&*svc).await)
-        })))
+    assert!(out.contains(&text(quote!(
+        move |_: calc::PingRequest, __cx: ::prism::Context| async move {
+            ::prism::__private::Plain(<S as Calc>::ping(&*svc).await)
+        }
+    ))));
+    // One `match` over the op's index routes every call.
+    assert_eq!(
+        out.matches(&text(quote!(match method))).count(),
+        2,
+        "dispatch and execution"
     );
-    assert!(out.contains(&text(quote!(::prism::__private::unknown_op(call)))));
+    assert!(out.contains(&text(
+        quote!(_ => ::prism::__private::unknown_method(call),)
+    )));
 }
 
 #[test]
@@ -300,9 +323,9 @@ fn result_detection() {
         },
     );
     let out = text(&file);
-    assert!(out.contains(&text(quote!(::prism::Fallible<u8, E>))));
-    assert!(out.contains(&text(quote!(::prism::Plain<io::Result<u8>>))));
-    assert!(out.contains(&text(quote!(::prism::Plain<()>))));
+    assert!(out.contains(&text(quote!(::prism::client::Fallible<u8, E>))));
+    assert!(out.contains(&text(quote!(::prism::client::Plain<io::Result<u8>>))));
+    assert!(out.contains(&text(quote!(::prism::client::Plain<()>))));
 }
 
 #[test]
@@ -327,11 +350,13 @@ fn names_follow_the_case_rules() {
     assert!(inner.contains(&"const GET_VALUE".to_owned()));
     assert!(inner.contains(&"struct TypeRequest".to_owned()));
     // The wire name of a raw identifier has no `r#`.
-    assert!(text(&file).contains(&text(quote!(::prism::OpId::from_name(
-        "",
-        "KeyValueStore",
-        "type"
-    )))));
+    assert!(
+        text(&file).contains(&text(quote!(::prism::reflect::OpId::from_name(
+            "",
+            "KeyValueStore",
+            "type"
+        ))))
+    );
 }
 
 #[test]
@@ -496,6 +521,8 @@ fn output_uses_absolute_paths_only() {
             "req",
             "op",
             "call",
+            "method",
+            "__cx",
             "f",
             "channel",
             "service",
@@ -652,8 +679,8 @@ fn empty_service_has_no_unused_op_local() {
             pub trait Empty {}
         ),
     ));
-    assert!(out.contains(&text(quote!([::prism::OpDescriptor; 0] = [])),));
-    assert!(!out.contains("let op"));
+    assert!(out.contains(&text(quote!([::prism::reflect::OpDescriptor; 0] = [])),));
+    assert!(!out.contains("let svc"));
 }
 
 #[test]

@@ -50,10 +50,7 @@ impl Extensions {
 
     /// The value of type `T`, if one was stored.
     pub fn get<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.map
-            .as_ref()?
-            .get(&TypeId::of::<T>())?
-            .downcast_ref()
+        self.map.as_ref()?.get(&TypeId::of::<T>())?.downcast_ref()
     }
 
     /// The value of type `T`, mutably, if one was stored.

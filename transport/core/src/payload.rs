@@ -284,7 +284,8 @@ mod tests {
     #[test]
     fn equality_ignores_segmentation() {
         let whole = Payload::from(&b"abcdef"[..]);
-        let split = Payload::from_segments(Bytes::from_static(b"ab"), vec![Bytes::from_static(b"cdef")]);
+        let split =
+            Payload::from_segments(Bytes::from_static(b"ab"), vec![Bytes::from_static(b"cdef")]);
         assert_eq!(whole, split);
         assert_ne!(whole, Payload::from(&b"abcdeg"[..]));
         assert!(Payload::empty().is_empty());

@@ -29,7 +29,11 @@ type Exit = watch::Receiver<Option<ConnectionError>>;
 ///
 /// Fails, with the reason, when the handshake fails, is refused or times
 /// out, or the link breaks first.
-pub async fn connect<L: Link>(link: L, setup: Setup, hello: Hello) -> Result<Client, ConnectionError> {
+pub async fn connect<L: Link>(
+    link: L,
+    setup: Setup,
+    hello: Hello,
+) -> Result<Client, ConnectionError> {
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(None);
@@ -154,10 +158,11 @@ impl Client {
     /// A call on a connection that ended: it fails with the reason, once
     /// the reason is known.
     fn ended(&self) -> State {
-        match self.close_reason() {
-            Some(reason) => State::Failed(Some(reason.status())),
-            None => State::AwaitingExit(Box::pin(wait_exit(self.shared.exit.clone()))),
-        }
+        let status = match self.close_reason() {
+            Some(reason) => reason.status(),
+            None => stopped(),
+        };
+        State::Failed(Some(status))
     }
 
     /// Facts about the connection: link, peer address, the peer's handshake.
@@ -195,12 +200,17 @@ impl Client {
     }
 }
 
+/// The status of a call whose connection task stopped without publishing
+/// why: it panicked, or its runtime shut down.
+fn stopped() -> Status {
+    Status::unavailable(
+        "the connection task stopped unexpectedly (it panicked or its runtime shut down)",
+    )
+}
+
 enum State {
     Waiting(oneshot::Receiver<Reply>),
     Failed(Option<Status>),
-    /// The connection ended before answering, and its reason is not
-    /// published yet (only after a panic): wait for it.
-    AwaitingExit(Pin<Box<dyn Future<Output = ConnectionError> + Send>>),
     Done,
 }
 
@@ -224,24 +234,16 @@ impl Future for PendingCall {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
         let this = &mut *self;
-        loop {
-            let reply = match &mut this.state {
-                State::Waiting(rx) => match ready!(Pin::new(rx).poll(cx)) {
-                    Ok(reply) => reply,
-                    Err(_) => {
-                        this.state = this.client.ended();
-                        continue;
-                    }
-                },
-                State::Failed(status) => Err(status
-                    .take()
-                    .unwrap_or_else(|| Status::internal("call polled after it completed"))),
-                State::AwaitingExit(exit) => Err(ready!(exit.as_mut().poll(cx)).status()),
-                State::Done => Err(Status::internal("call polled after it completed")),
-            };
-            this.state = State::Done;
-            return Poll::Ready(reply);
-        }
+        let reply = match &mut this.state {
+            // A slot dropped unanswered says why itself (see `ReplySlot`).
+            State::Waiting(rx) => ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| Err(stopped())),
+            State::Failed(status) => Err(status
+                .take()
+                .unwrap_or_else(|| Status::internal("call polled after it completed"))),
+            State::Done => Err(Status::internal("call polled after it completed")),
+        };
+        this.state = State::Done;
+        Poll::Ready(reply)
     }
 }
 
@@ -255,7 +257,27 @@ impl Drop for PendingCall {
     }
 }
 
-type ReplySlot = oneshot::Sender<Reply>;
+/// Where one call's reply goes. A slot dropped without an answer (the
+/// driver unwinding from a panic, or dropped with its runtime) answers
+/// anyway, so no caller waits on nothing.
+struct ReplySlot(Option<oneshot::Sender<Reply>>);
+
+impl ReplySlot {
+    fn send(mut self, reply: Reply) {
+        if let Some(slot) = self.0.take() {
+            // The caller may have gone; then nobody needs the reply.
+            let _ = slot.send(reply);
+        }
+    }
+}
+
+impl Drop for ReplySlot {
+    fn drop(&mut self) {
+        if let Some(slot) = self.0.take() {
+            let _ = slot.send(Err(stopped()));
+        }
+    }
+}
 
 struct ClientDriver<L> {
     conn: Conn<L>,
@@ -327,12 +349,14 @@ impl<L: Link> ClientDriver<L> {
             } => match self.conn.session.open_call(now, call) {
                 Ok(channel) => {
                     self.conn.stats.calls_sent += 1;
-                    self.pending.insert(channel, (ticket, reply));
+                    self.pending
+                        .insert(channel, (ticket, ReplySlot(Some(reply))));
                     self.tickets.insert(ticket, channel);
                 }
                 Err(error) => {
                     self.conn.stats.calls_failed += 1;
-                    let _ = reply.send(Err(Status::new(open_error_code(&error), error.to_string())));
+                    let _ =
+                        reply.send(Err(Status::new(open_error_code(&error), error.to_string())));
                 }
             },
             Command::Cancel { ticket } => {
@@ -374,8 +398,7 @@ impl<L: Link> ClientDriver<L> {
                     }
                     if let Some((ticket, slot)) = self.pending.remove(&channel) {
                         self.tickets.remove(&ticket);
-                        // The caller may have gone; then nobody needs the reply.
-                        let _ = slot.send(reply);
+                        slot.send(reply);
                     }
                 }
                 // Only servers' handlers are cancelled.
@@ -401,7 +424,7 @@ impl<L: Link> ClientDriver<L> {
         self.exit.send_replace(Some(reason.clone()));
         let status = reason.status();
         for (_, (_, slot)) in self.pending.drain() {
-            let _ = slot.send(Err(status.clone()));
+            slot.send(Err(status.clone()));
         }
         self.tickets.clear();
         if let Some(mut commands) = self.commands.take() {

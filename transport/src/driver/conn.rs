@@ -15,7 +15,7 @@ use prism_proto::session::{Accept, Session, SessionError};
 use tokio::time::Sleep;
 
 use super::{
-    AdmitFuture, Admission, ConnectionError, ConnectionInfo, ConnectionStats, Setup, StatsCell,
+    Admission, AdmitFuture, ConnectionError, ConnectionInfo, ConnectionStats, Setup, StatsCell,
 };
 use crate::{Link, LinkError, LinkInfo};
 

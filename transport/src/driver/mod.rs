@@ -33,7 +33,7 @@ use std::sync::Arc;
 pub use client::{Client, PendingCall, connect};
 pub use error::ConnectionError;
 pub use handler::{
-    AcceptAll, AdmitFuture, Admission, Admitted, ConnectionInfo, Dispatched, Execution, Handler,
+    AcceptAll, Admission, AdmitFuture, Admitted, ConnectionInfo, Dispatched, Execution, Handler,
     HandlerFuture, IncomingCall,
 };
 pub use server::serve;

@@ -119,7 +119,10 @@ fn handler_panicked() -> Reply {
 /// panicking handler fails its own call, not the connection. The future is
 /// never polled again after a panic (it is dropped at once), so no broken
 /// state is observed: that is why the assertion of unwind safety holds.
-fn poll_caught<F: Future + Unpin>(fut: &mut F, cx: &mut Context<'_>) -> Poll<Result<F::Output, Reply>> {
+fn poll_caught<F: Future + Unpin>(
+    fut: &mut F,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, Reply>> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
         Ok(poll) => poll.map(Ok),
         Err(_) => Poll::Ready(Err(handler_panicked())),

@@ -182,11 +182,15 @@ macro_rules! delegate_link {
             fn poll_recv(
                 &mut self,
                 cx: &mut ::core::task::Context<'_>,
-            ) -> ::core::task::Poll<Result<Option<::prism_proto::frame::Frame>, $crate::LinkError>> {
+            ) -> ::core::task::Poll<Result<Option<::prism_proto::frame::Frame>, $crate::LinkError>>
+            {
                 self.inner.poll_recv(cx)
             }
 
-            fn queue(&mut self, frame: ::prism_proto::frame::Frame) -> Result<(), $crate::LinkError> {
+            fn queue(
+                &mut self,
+                frame: ::prism_proto::frame::Frame,
+            ) -> Result<(), $crate::LinkError> {
                 self.inner.queue(frame)
             }
 

@@ -137,7 +137,11 @@ fn frames_straddling_reads_arrive_whole_and_aligned() {
         for (got, sent) in got.iter().zip(&sent) {
             assert_eq!(got, sent, "step {step}, aux {}", sent.header.aux);
             for segment in got.payload.segments() {
-                assert!(is_aligned(segment), "step {step}, len {}", got.payload.len());
+                assert!(
+                    is_aligned(segment),
+                    "step {step}, len {}",
+                    got.payload.len()
+                );
             }
         }
     }

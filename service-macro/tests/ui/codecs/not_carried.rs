@@ -1,7 +1,7 @@
-use prism::{
-    Capabilities, Codec, CodecId, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Facet,
-    Limits, Payload,
+use prism::codec::{
+    Capabilities, Codec, CodecId, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Payload,
 };
+use prism::{Facet, Limits};
 
 /// A user codec that carries only `u64`.
 pub struct Counter;
@@ -34,7 +34,7 @@ pub struct Point {
 
 #[prism::service]
 pub trait Geometry {
-    #[prism(codec = Counter)]
+    #[prism(codec = Counter, bare)]
     async fn norm(&self, p: Point) -> u64;
 }
 

@@ -56,7 +56,13 @@ impl Session {
             .channels
             .open_local(at)
             .ok_or(OpenError::ChannelIdsExhausted)?;
-        let frame = wire::call(channel.get(), call.op, call.codec, call.deadline, call.payload);
+        let frame = wire::call(
+            channel.get(),
+            call.op,
+            call.codec,
+            call.deadline,
+            call.payload,
+        );
         self.transmit.push_back(frame);
         Ok(channel)
     }

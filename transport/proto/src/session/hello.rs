@@ -368,7 +368,11 @@ fn tables_len(ops: &[OpEntry], extensions: &[Extension]) -> usize {
     4 + ops + 2 + extensions
 }
 
-fn validate_tables(ops: &[OpEntry], extensions: &[Extension], len: usize) -> Result<(), HelloError> {
+fn validate_tables(
+    ops: &[OpEntry],
+    extensions: &[Extension],
+    len: usize,
+) -> Result<(), HelloError> {
     too_many("ops", ops.len(), MAX_HELLO_OPS)?;
     for entry in ops {
         too_many("codecs", entry.codecs.len(), MAX_OP_CODECS)?;

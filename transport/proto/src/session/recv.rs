@@ -42,9 +42,7 @@ impl Session {
         match (&self.state, kind) {
             (State::Closed, _) => {}
             (State::Handshaking, FrameKind::Hello) => self.on_hello(payload),
-            (State::Handshaking, _) => {
-                self.protocol_error(kind, "the first frame must be a hello")
-            }
+            (State::Handshaking, _) => self.protocol_error(kind, "the first frame must be a hello"),
             (_, FrameKind::Hello) => self.protocol_error(kind, "second hello"),
             (_, FrameKind::Accept) => self.on_accept(payload),
             (_, FrameKind::Ping) => self

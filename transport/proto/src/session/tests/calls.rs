@@ -93,7 +93,11 @@ fn server_error_fails_the_call() {
         pair.server
             .respond(channel, failed(Code::NotFound, "no such op"))
     );
-    assert!(!pair.server.respond(channel, failed(Code::NotFound, "twice")));
+    assert!(
+        !pair
+            .server
+            .respond(channel, failed(Code::NotFound, "twice"))
+    );
     pair.pump();
     let expected = Event::Reply {
         channel,

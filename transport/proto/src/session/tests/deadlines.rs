@@ -75,9 +75,7 @@ fn server_deadline_cancels_the_handler_and_sends_error() {
     server.handle_frame(now, raw(FrameKind::Call, 1, 1_500, b"req"));
     let events = drain_events(&mut server);
     let due = now + Duration::from_micros(1_500);
-    assert!(
-        matches!(events.as_slice(), [Event::Call { deadline: Some(at), .. }] if *at == due)
-    );
+    assert!(matches!(events.as_slice(), [Event::Call { deadline: Some(at), .. }] if *at == due));
     assert_eq!(server.poll_timeout(), Some(due));
     server.handle_timeout(due - Duration::from_micros(1));
     assert!(drain_events(&mut server).is_empty());
@@ -111,10 +109,7 @@ fn absurd_incoming_deadline_means_none() {
     server.handle_frame(Instant::now(), raw(FrameKind::Call, 1, u64::MAX, b""));
     let events = drain_events(&mut server);
     assert!(
-        matches!(
-            events.as_slice(),
-            [Event::Call { deadline: None, .. }]
-        ),
+        matches!(events.as_slice(), [Event::Call { deadline: None, .. }]),
         "{events:?}"
     );
     assert_eq!(server.poll_timeout(), None);

@@ -7,8 +7,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::*;
 use crate::session::{
-    Extension, Features, HelloError, MAX_HELLO_EXTENSIONS, MAX_HELLO_OPS, OpenError,
-    VersionRange,
+    Extension, Features, HelloError, MAX_HELLO_EXTENSIONS, MAX_HELLO_OPS, OpenError, VersionRange,
 };
 
 #[test]
@@ -81,7 +80,11 @@ fn a_side_is_established_only_once_both_verdicts_are_in() {
     assert_eq!(pair.client_events(), [Event::Established]);
     pair.pump();
     assert_eq!(pair.server_events(), [Event::Established]);
-    assert!(pair.client.open_call(pair.now, outgoing(b"x", None)).is_ok());
+    assert!(
+        pair.client
+            .open_call(pair.now, outgoing(b"x", None))
+            .is_ok()
+    );
 }
 
 #[test]
@@ -105,10 +108,11 @@ fn a_rejected_peer_learns_the_code_and_reason() {
     pair.pump();
     pair.client_events();
     pair.server_events();
-    assert!(
-        pair.server
-            .reject(pair.now, Code::FailedPrecondition, "op 7 has another schema here")
-    );
+    assert!(pair.server.reject(
+        pair.now,
+        Code::FailedPrecondition,
+        "op 7 has another schema here"
+    ));
     assert_eq!(
         pair.server_events(),
         [Event::Closed {
@@ -136,7 +140,12 @@ fn a_rejected_peer_learns_the_code_and_reason() {
 #[test]
 fn calls_before_the_handshake_finished_are_protocol_errors() {
     let now = Instant::now();
-    let mut server = Session::new(Role::Server, SessionConfig::default(), Hello::default(), now);
+    let mut server = Session::new(
+        Role::Server,
+        SessionConfig::default(),
+        Hello::default(),
+        now,
+    );
     server.handle_frame(now, hello_frame(&hello()));
     assert_eq!(drain_events(&mut server), [Event::Hello]);
     // The client cannot have been accepted yet: a CALL breaks the protocol.
@@ -147,7 +156,12 @@ fn calls_before_the_handshake_finished_are_protocol_errors() {
 #[test]
 fn call_before_hello_is_a_protocol_error() {
     let now = Instant::now();
-    let mut server = Session::new(Role::Server, SessionConfig::default(), Hello::default(), now);
+    let mut server = Session::new(
+        Role::Server,
+        SessionConfig::default(),
+        Hello::default(),
+        now,
+    );
     drain_frames(&mut server);
     server.handle_frame(now, raw(FrameKind::Call, 1, 0, b"req"));
     assert_protocol_error(&drain_events(&mut server));
@@ -258,10 +272,17 @@ fn wrong_magic_closes_with_bad_hello() {
 #[test]
 fn no_common_version_closes_both_sides_with_version_mismatch() {
     let now = Instant::now();
-    let mut future = Hello::default();
-    future.versions = VersionRange::new(3, 5);
+    let future = Hello {
+        versions: VersionRange::new(3, 5),
+        ..Hello::default()
+    };
     let mut client = Session::new(Role::Client, SessionConfig::default(), future, now);
-    let mut server = Session::new(Role::Server, SessionConfig::default(), Hello::default(), now);
+    let mut server = Session::new(
+        Role::Server,
+        SessionConfig::default(),
+        Hello::default(),
+        now,
+    );
     while let Some(frame) = client.poll_transmit() {
         server.handle_frame(now, frame);
     }
@@ -291,7 +312,12 @@ fn no_common_version_closes_both_sides_with_version_mismatch() {
 fn a_version_one_hello_is_a_version_mismatch() {
     // Version 1 sent one version and a different layout after it.
     let now = Instant::now();
-    let mut server = Session::new(Role::Server, SessionConfig::default(), Hello::default(), now);
+    let mut server = Session::new(
+        Role::Server,
+        SessionConfig::default(),
+        Hello::default(),
+        now,
+    );
     let mut payload = BytesMut::new();
     payload.put_slice(b"PRSM");
     payload.put_u16_le(1);
@@ -319,7 +345,12 @@ fn a_version_one_hello_is_a_version_mismatch() {
 #[test]
 fn peers_settle_on_the_highest_common_version() {
     let now = Instant::now();
-    let mut server = Session::new(Role::Server, SessionConfig::default(), Hello::default(), now);
+    let mut server = Session::new(
+        Role::Server,
+        SessionConfig::default(),
+        Hello::default(),
+        now,
+    );
     let mut wide = hello();
     wide.versions = VersionRange::new(2, 9);
     server.handle_frame(now, hello_frame(&wide));
@@ -355,12 +386,10 @@ fn required_features_the_peer_lacks_end_the_handshake_on_both_sides() {
 
 #[test]
 fn features_in_use_are_those_both_offer() {
-    let client = SessionConfig::default().with_features(
-        Features::from_bits(0b1011),
-        Features::from_bits(0b0001),
-    );
-    let server = SessionConfig::default()
-        .with_features(Features::from_bits(0b0111), Features::EMPTY);
+    let client = SessionConfig::default()
+        .with_features(Features::from_bits(0b1011), Features::from_bits(0b0001));
+    let server =
+        SessionConfig::default().with_features(Features::from_bits(0b0111), Features::EMPTY);
     let pair = Pair::connected_with(client, server);
     assert_eq!(pair.client.features(), Features::from_bits(0b0011));
     assert_eq!(pair.server.features(), Features::from_bits(0b0011));
@@ -448,12 +477,19 @@ fn invalid_own_accept_closes() {
         matches!(
             events.as_slice(),
             [Event::Closed {
-                error: Some(SessionError::OwnHello(HelloError::TooMany { what: "ops", .. }))
+                error: Some(SessionError::OwnHello(HelloError::TooMany {
+                    what: "ops",
+                    ..
+                }))
             }]
         ),
         "{events:?}"
     );
-    assert!(!pair.kinds_sent_by(Role::Server).contains(&FrameKind::Accept));
+    assert!(
+        !pair
+            .kinds_sent_by(Role::Server)
+            .contains(&FrameKind::Accept)
+    );
 }
 
 #[test]

@@ -4,8 +4,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::*;
 use crate::session::{
-    Extension, Features, HelloError, MAX_EXTENSION_LEN, MAX_HELLO_OPS, MAX_OP_CODECS,
-    VersionRange,
+    Extension, Features, HelloError, MAX_EXTENSION_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, VersionRange,
 };
 
 /// The first bytes of a HELLO up to (not including) its op count.
@@ -152,8 +151,10 @@ fn an_empty_version_range_is_refused() {
             versions: VersionRange::new(5, 4)
         })
     );
-    let mut hello = Hello::default();
-    hello.versions = VersionRange::new(3, 2);
+    let hello = Hello {
+        versions: VersionRange::new(3, 2),
+        ..Hello::default()
+    };
     assert!(matches!(
         hello.validate(),
         Err(HelloError::BadVersions { .. })

@@ -247,7 +247,12 @@ fn accept_frame(accept: &Accept) -> Frame {
 /// client, with the frames it queued (its HELLO and ACCEPT) drained.
 fn established_server() -> Session {
     let now = Instant::now();
-    let mut server = Session::new(Role::Server, SessionConfig::default(), Hello::default(), now);
+    let mut server = Session::new(
+        Role::Server,
+        SessionConfig::default(),
+        Hello::default(),
+        now,
+    );
     server.handle_frame(now, hello_frame(&hello()));
     assert_eq!(drain_events(&mut server), [Event::Hello]);
     assert!(server.accept(now, server_accept()));

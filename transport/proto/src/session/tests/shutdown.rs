@@ -53,7 +53,10 @@ fn graceful_goaway_finishes_in_flight_refuses_new_and_closes_when_drained() {
     pair.pump();
     assert_eq!(pair.server_events(), [Event::Closed { error: None }]);
     let events = pair.client_events();
-    assert!(is_response(&events[0]) && is_response(&events[1]), "{events:?}");
+    assert!(
+        is_response(&events[0]) && is_response(&events[1]),
+        "{events:?}"
+    );
     let closed = Event::Closed {
         error: Some(SessionError::PeerGoneAway {
             code: Code::Unavailable,
@@ -116,7 +119,10 @@ fn client_go_away_lets_its_calls_finish() {
     assert!(
         matches!(
             events.as_slice(),
-            [Event::Reply { reply: Ok(_), .. }, Event::Closed { error: None }]
+            [
+                Event::Reply { reply: Ok(_), .. },
+                Event::Closed { error: None }
+            ]
         ),
         "{events:?}"
     );
@@ -276,14 +282,23 @@ fn go_away_before_the_handshake_finished_closes_at_once() {
     let mut pair = Pair::new(SessionConfig::default(), SessionConfig::default());
     pair.pump();
     pair.server_events();
-    pair.server.go_away(pair.now, Code::Unavailable, "shutting down");
+    pair.server
+        .go_away(pair.now, Code::Unavailable, "shutting down");
     assert_eq!(pair.server_events(), [Event::Closed { error: None }]);
     pair.pump();
     let events = pair.client_events();
     assert!(
         matches!(
             events.as_slice(),
-            [Event::Hello, Event::Closed { error: Some(SessionError::RejectedByPeer { code: Code::Unavailable, .. }) }]
+            [
+                Event::Hello,
+                Event::Closed {
+                    error: Some(SessionError::RejectedByPeer {
+                        code: Code::Unavailable,
+                        ..
+                    })
+                }
+            ]
         ),
         "{events:?}"
     );

@@ -1,0 +1,216 @@
+//! The server's middleware seam: every call, routed but not yet decoded,
+//! passes a stack of [`Layer`]s before it reaches its op.
+//!
+//! The shape is tower's: a [`Handle`] serves a [`Call`]; a [`Layer`] wraps
+//! a handle in another. Layers see the op (with its descriptor: name,
+//! permission, codecs), the peer, the deadline and the still-encoded
+//! payload, so authentication, authorization, metrics and rate limits are
+//! layers, and a refusal happens before any codec reads a byte.
+
+use core::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use prism_core::{CodecId, Extensions, Payload};
+use prism_reflect::OpDescriptor;
+use prism_transport::driver::{ConnectionInfo, Dispatched};
+use prism_transport::{LinkInfo, PeerAddr};
+
+use super::router::Route;
+use crate::Context;
+
+/// One call on its way to its op: routed by op id, not yet decoded.
+pub struct Call {
+    pub(crate) route: Arc<Route>,
+    pub(crate) codec: CodecId,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) payload: Payload,
+    pub(crate) connection: Arc<ConnectionInfo>,
+    pub(crate) extensions: Extensions,
+}
+
+impl Call {
+    /// The op the caller invoked.
+    pub fn op(&self) -> &'static OpDescriptor {
+        self.route.op
+    }
+
+    /// The codec the request is encoded with.
+    pub fn codec(&self) -> CodecId {
+        self.codec
+    }
+
+    /// When the caller stops waiting, if it set a deadline.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The encoded request. Layers may look; reading it is a decode of
+    /// its own.
+    pub fn payload(&self) -> &Payload {
+        &self.payload
+    }
+
+    /// The peer's address.
+    pub fn peer(&self) -> &PeerAddr {
+        &self.connection.link.peer
+    }
+
+    /// The link the call arrived on.
+    pub fn link(&self) -> &LinkInfo {
+        &self.connection.link
+    }
+
+    /// What the connection's handshake established: the peer's HELLO and
+    /// the values attached when it was accepted.
+    pub fn connection(&self) -> &ConnectionInfo {
+        &self.connection
+    }
+
+    /// Values attached to this call so far; the handler reads them from
+    /// its [`Context`].
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Attaches values to this call, for later layers and the handler.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+
+    /// The handler's view of this call; its payload stays here.
+    pub(crate) fn take_context(&mut self) -> (Context, Payload) {
+        let context = Context::new(
+            self.route.op,
+            self.codec,
+            self.deadline,
+            Arc::clone(&self.connection),
+            core::mem::take(&mut self.extensions),
+        );
+        (context, core::mem::take(&mut self.payload))
+    }
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("op", &self.route.op.full_name())
+            .field("codec", &self.codec)
+            .field("deadline", &self.deadline)
+            .field("len", &self.payload.len())
+            .field("peer", &self.connection.link.peer)
+            .finish()
+    }
+}
+
+/// Serves a [`Call`]: the op's dispatcher at the bottom of the stack, a
+/// layer's wrapper above it (tower's `Service`, without readiness: a layer
+/// that must wait returns a future in its [`Dispatched`]).
+pub trait Handle: Send + Sync + 'static {
+    /// Serves one call.
+    fn handle(&self, call: Call) -> Dispatched;
+}
+
+/// Wraps a [`Handle`] in another (tower's `Layer`). Layers added first to
+/// [`ServerBuilder::layer`](crate::ServerBuilder::layer) see calls first.
+///
+/// # Examples
+///
+/// A layer that refuses one op before its request is decoded:
+///
+/// ```
+/// use std::sync::Arc;
+/// use prism::Status;
+/// use prism::server::{Call, Dispatched, Handle, Layer};
+///
+/// struct Deny(&'static str);
+///
+/// struct DenyHandle {
+///     method: &'static str,
+///     inner: Arc<dyn Handle>,
+/// }
+///
+/// impl Handle for DenyHandle {
+///     fn handle(&self, call: Call) -> Dispatched {
+///         if call.op().method() == self.method {
+///             return Dispatched::fail(Status::permission_denied("not today"));
+///         }
+///         self.inner.handle(call)
+///     }
+/// }
+///
+/// impl Layer for Deny {
+///     fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle> {
+///         Arc::new(DenyHandle { method: self.0, inner })
+///     }
+/// }
+///
+/// let server = prism::Server::builder().layer(Deny("delete")).build();
+/// # drop(server);
+/// ```
+pub trait Layer: Send + Sync + 'static {
+    /// Wraps `inner`.
+    fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle>;
+}
+
+/// A [`Layer`] from a function of the call and the next handle: the
+/// simplest way to write one.
+///
+/// # Examples
+///
+/// ```
+/// use prism::server::{Dispatched, layer_fn};
+///
+/// #[derive(Debug)]
+/// struct Tenant(String);
+///
+/// let tag = layer_fn(|mut call, next| {
+///     call.extensions_mut().insert(Tenant("acme".into()));
+///     next.handle(call)
+/// });
+/// let server = prism::Server::builder().layer(tag).build();
+/// # drop(server);
+/// ```
+pub fn layer_fn<F>(f: F) -> LayerFn<F>
+where
+    F: Fn(Call, &Arc<dyn Handle>) -> Dispatched + Send + Sync + 'static,
+{
+    LayerFn { f: Arc::new(f) }
+}
+
+/// The [`Layer`] of [`layer_fn`].
+pub struct LayerFn<F> {
+    f: Arc<F>,
+}
+
+impl<F> fmt::Debug for LayerFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LayerFn")
+    }
+}
+
+struct FnHandle<F> {
+    f: Arc<F>,
+    inner: Arc<dyn Handle>,
+}
+
+impl<F> Handle for FnHandle<F>
+where
+    F: Fn(Call, &Arc<dyn Handle>) -> Dispatched + Send + Sync + 'static,
+{
+    fn handle(&self, call: Call) -> Dispatched {
+        (self.f)(call, &self.inner)
+    }
+}
+
+impl<F> Layer for LayerFn<F>
+where
+    F: Fn(Call, &Arc<dyn Handle>) -> Dispatched + Send + Sync + 'static,
+{
+    fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle> {
+        Arc::new(FnHandle {
+            f: Arc::clone(&self.f),
+            inner,
+        })
+    }
+}
