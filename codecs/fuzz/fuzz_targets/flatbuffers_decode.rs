@@ -73,7 +73,7 @@ fn encode<T: Encode<FlatBuffers>>(value: &T) -> Payload {
     value
         .encode(&mut buf, &Limits::default())
         .expect("re-encode what we decoded");
-    Payload::new(buf.finish().into_contiguous())
+    Payload::new(buf.finish().into_bytes())
 }
 
 fn check<T>(data: &[u8])

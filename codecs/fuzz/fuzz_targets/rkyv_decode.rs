@@ -109,7 +109,7 @@ fn encode<T: Encode<Rkyv>>(value: &T) -> Payload {
     value
         .encode(&mut buf, &Limits::default())
         .expect("re-encode what we decoded");
-    Payload::new(buf.finish().into_contiguous())
+    Payload::new(buf.finish().into_bytes())
 }
 
 fn check<T>(data: &[u8], maps: MapKeys)

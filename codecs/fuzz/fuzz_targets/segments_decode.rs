@@ -56,7 +56,7 @@ where
     let mut buf = EncodeBuf::new();
     Encode::<Segments>::encode(&value, &mut buf, &limits).expect("re-encode what we decoded");
     let encoded = buf.finish();
-    let contiguous = Payload::new(encoded.clone().into_contiguous());
+    let contiguous = Payload::new(encoded.clone().into_bytes());
     let back = decode::<H>(&contiguous).expect("re-decode our own encoding");
     assert_eq!(back, value);
     let (first, rest) = encoded.into_parts();

@@ -4,15 +4,16 @@
 //! fuzzing run starts from inputs that get past the handshake.
 //!
 //! ```sh
-//! cargo run --example seeds   # from transport/fuzz; no nightly needed
+//! cargo run --example seeds   # from transport/proto/fuzz; no nightly needed
 //! ```
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use bytes::{Bytes, BytesMut};
-use prism_transport::frame::{Body, Flags, Frame, FrameHeader, FrameKind, encode_frame};
-use prism_transport::session::{Extension, Hello, OpEntry};
+use prism_core::Payload;
+use prism_proto::frame::{Flags, Frame, FrameHeader, FrameKind, encode_frame};
+use prism_proto::session::{self, Extension, Hello, OpEntry};
 
 struct Corpus {
     dir: PathBuf,
@@ -70,7 +71,7 @@ fn frame(kind: FrameKind, channel: u32, aux: u64, body: &[u8]) -> Frame {
         header.codec = 1;
         header.flags = Flags::APP_ERROR;
     }
-    Frame::new(header, Body::from(Bytes::copy_from_slice(body)))
+    Frame::new(header, Payload::new(Bytes::copy_from_slice(body)))
 }
 
 fn wire(frames: &[Frame]) -> Vec<u8> {
@@ -85,6 +86,7 @@ fn main() {
     let mut out = Corpus::new("hello_decode");
     for hello in hellos() {
         out.add("hello", &hello.encode());
+        out.add("accept", &session::Accept::new(hello.ops).encode());
     }
 
     use FrameKind::*;
@@ -92,6 +94,7 @@ fn main() {
     let mut out = Corpus::new("frame_decoder");
     let all = wire(&[
         frame(Hello, 0, 0, &hellos()[1].encode()),
+        frame(Accept, 0, 0, &session::Accept::default().encode()),
         frame(Call, 1, 5_000, b"request"),
         frame(Response, 2, 0, b"0123456789abcdef"),
         frame(Error, 3, 13, b"boom"),

@@ -4,9 +4,10 @@
 //! Input layout:
 //!
 //! ```text
-//! byte 0        flags: bit 0 = put a valid client HELLO before the wire bytes
-//!               (so most inputs get past the handshake), bit 1 = keepalive
-//!               every 1 s, bit 2 = max_channels 4 (else the defaults)
+//! byte 0        flags: bit 0 = put a valid client HELLO and ACCEPT before the
+//!               wire bytes (so most inputs get past the handshake), bit 1 =
+//!               keepalive every 1 s, bit 2 = max_channels 4, bit 3 = the
+//!               application refuses the client's HELLO (else it accepts)
 //! byte 1        n, the length of the control bytes
 //! n bytes       control: read two per step, cyclically
 //! the rest      the wire: what the client sends
@@ -15,9 +16,10 @@
 //! Each step advances the clock (0 or 2^k µs, k < 31), fires due timers,
 //! feeds the next chunk of the wire (0 to 2040 bytes) through the decoder
 //! into `handle_frame`, then maybe acts as the application would: answer or
-//! fail the oldest open call, ping, go away, or close. A malformed frame
-//! closes the session as the driver does (`close`), and the end of the
-//! input is `handle_link_closed`.
+//! fail the oldest open call, ping, go away, or close. The application
+//! judges the client's HELLO (accept, or reject per flag bit 3) as soon as
+//! `Event::Hello` arrives. A malformed frame closes the session as the
+//! driver does (`close`), and the end of the input is `handle_link_closed`.
 //!
 //! Checks, besides "never panics":
 //! - nothing (no event, no frame) comes out after `Event::Closed`, which
@@ -25,11 +27,13 @@
 //! - `is_closed()` agrees with the events, and `poll_timeout()` is `None`
 //!   once closed;
 //! - after `handle_timeout(now)`, no timer is still due at `now`;
-//! - events make sense for a server: `Established` first and once; calls
-//!   on fresh odd channel ids, increasing; `Cancelled` only for an open
-//!   call; never `Response` or `Failed` (a server opens no calls); a `Pong`
-//!   only for a ping; `GoAway` at most once;
-//! - `respond`/`fail` return true exactly for calls that are still open;
+//! - events make sense for a server: `Hello` first and once, then
+//!   `Established` at most once and only after the application accepted;
+//!   calls only once established, on fresh odd channel ids, increasing;
+//!   `Cancelled` only for an open call; never `Reply` (a server opens no
+//!   calls); a `Pong` only for a ping; `GoAway` at most once;
+//! - `accept`/`reject` succeed exactly once, right after `Hello`;
+//! - `respond` returns true exactly for calls that are still open;
 //! - every frame sent is well-formed (it re-encodes and decodes to itself)
 //!   and, once the peer's HELLO is known, ERROR and GOAWAY payloads fit its
 //!   `max_frame` (GOAWAY always keeps its 2-byte code).
@@ -41,9 +45,11 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use prism_transport::Code;
-use prism_transport::frame::{Body, Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
-use prism_transport::session::{ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig};
+use prism_core::{Code, CodecId, Payload, Response, Status};
+use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
+use prism_proto::session::{
+    Accept, ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig,
+};
 
 /// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
 const MAX_MESSAGE: usize = 4096;
@@ -58,6 +64,10 @@ struct Model {
     /// come from the session).
     known: BTreeMap<u32, ChannelId>,
     last_call: u32,
+    /// The application refuses the client.
+    refuse: bool,
+    hello: bool,
+    accepted: bool,
     established: bool,
     closed: bool,
     peer_goaway: bool,
@@ -96,16 +106,13 @@ impl Model {
             .expect("a whole frame");
         assert!(wire.is_empty());
         assert_eq!(again.header, frame.header);
-        assert_eq!(
-            again.body.into_contiguous(),
-            frame.body.clone().into_contiguous()
-        );
+        assert_eq!(again.payload, frame.payload);
 
         let Some(peer) = self.session.peer_hello() else {
             return;
         };
         let max = peer.max_frame as usize;
-        let len = frame.body.len();
+        let len = frame.payload.len();
         match frame.header.kind {
             FrameKind::Error => assert!(
                 len <= max.min(MAX_MESSAGE),
@@ -122,11 +129,25 @@ impl Model {
 
     fn on_event(&mut self, event: Event) {
         match event {
+            Event::Hello => {
+                assert!(!self.hello, "Hello twice");
+                self.hello = true;
+                assert!(self.session.peer_hello().is_some());
+                let now = self.now;
+                if self.refuse {
+                    assert!(self.session.reject(now, Code::PermissionDenied, "not you"));
+                } else {
+                    assert!(self.session.accept(now, Accept::new(vec![op()])));
+                    self.accepted = true;
+                }
+                assert!(!self.session.accept(now, Accept::default()), "a second verdict");
+            }
             Event::Established => {
                 assert!(!self.established, "Established twice");
+                assert!(self.accepted, "Established without accepting the client");
                 self.established = true;
             }
-            Event::IncomingCall { channel, .. } => {
+            Event::Call { channel, .. } => {
                 assert!(self.established, "call before Established");
                 let id = channel.get();
                 assert!(id % 2 == 1, "incoming call on server parity id {id}");
@@ -141,7 +162,7 @@ impl Model {
                     "Cancelled for {channel}, which is not open"
                 );
             }
-            Event::Response { .. } | Event::Failed { .. } => {
+            Event::Reply { .. } => {
                 panic!("a server opened no calls, yet got {event:?}")
             }
             Event::GoAway { .. } => {
@@ -160,7 +181,6 @@ impl Model {
                 );
                 self.closed = true;
             }
-            other => panic!("unexpected event {other:?}"),
         }
     }
 
@@ -201,17 +221,18 @@ impl Model {
                     return;
                 };
                 let expected = self.open.contains(&id) && !self.closed;
-                let done = if action == 3 {
-                    let body = Body::from(Bytes::from(vec![arg; usize::from(arg)]));
-                    self.session.respond(channel, 1, body, arg & 2 != 0)
+                let reply = if action == 3 {
+                    let payload = Payload::from(vec![arg; usize::from(arg)]);
+                    Ok(Response {
+                        codec: CodecId::new(1),
+                        payload,
+                        app_error: arg & 2 != 0,
+                    })
                 } else {
-                    self.session.fail(
-                        channel,
-                        Code::Internal,
-                        "é".repeat(usize::from(arg) * 16).as_str(),
-                    )
+                    Err(Status::internal("é".repeat(usize::from(arg) * 16)))
                 };
-                assert_eq!(done, expected, "respond/fail on {id}");
+                let done = self.session.respond(channel, reply);
+                assert_eq!(done, expected, "respond on {id}");
                 if done {
                     self.open.remove(&id);
                 }
@@ -233,20 +254,21 @@ impl Model {
     }
 }
 
-fn client_hello() -> Bytes {
-    let hello = Hello::new(vec![OpEntry {
+fn op() -> OpEntry {
+    OpEntry {
         op: 7,
         fingerprint: 0xfeed,
         codecs: vec![1, 2],
-    }]);
+    }
+}
+
+/// A client's HELLO (listing op 7) and its ACCEPT of the server.
+fn client_handshake() -> Bytes {
     let mut wire = BytesMut::new();
-    encode_frame(
-        &Frame::new(
-            FrameHeader::new(FrameKind::Hello),
-            Body::from(hello.encode()),
-        ),
-        &mut wire,
-    );
+    let hello = Payload::new(Hello::new(vec![op()]).encode());
+    encode_frame(&Frame::new(FrameHeader::new(FrameKind::Hello), hello), &mut wire);
+    let accept = Payload::new(Accept::default().encode());
+    encode_frame(&Frame::new(FrameHeader::new(FrameKind::Accept), accept), &mut wire);
     wire.freeze()
 }
 
@@ -262,7 +284,7 @@ fuzz_target!(|data: &[u8]| {
     let (control, wire) = rest.split_at(usize::from(*n).min(rest.len()));
     let mut stream = Vec::with_capacity(wire.len() + 64);
     if flags & 1 != 0 {
-        stream.extend_from_slice(&client_hello());
+        stream.extend_from_slice(&client_handshake());
     }
     stream.extend_from_slice(wire);
 
@@ -280,6 +302,9 @@ fuzz_target!(|data: &[u8]| {
         open: BTreeSet::new(),
         known: BTreeMap::new(),
         last_call: 0,
+        refuse: flags & 8 != 0,
+        hello: false,
+        accepted: false,
         established: false,
         closed: false,
         peer_goaway: false,

@@ -18,7 +18,7 @@
 
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use prism_transport::frame::{Frame, FrameDecoder, FrameError, HEADER_LEN, encode_frame, wire_len};
+use prism_proto::frame::{Frame, FrameDecoder, FrameError, HEADER_LEN, encode_frame, wire_len};
 
 fn chunk_size(b: u8) -> usize {
     match b {
@@ -31,12 +31,12 @@ fn chunk_size(b: u8) -> usize {
 /// Re-encodes `frame`, cut from `original` (which starts at its header),
 /// and decodes it again.
 fn check_frame(decoder: &FrameDecoder, frame: &Frame, original: &[u8]) {
-    let len = frame.body.len();
+    let len = frame.payload.len();
     assert!(
         len <= decoder.max_payload() as usize,
         "payload over the limit"
     );
-    assert_eq!(frame.body.segment_count(), 1);
+    assert_eq!(frame.payload.segment_count(), 1);
 
     let mut out = BytesMut::new();
     encode_frame(frame, &mut out);
@@ -98,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
         loop {
             match decoder.decode(&mut buf) {
                 Ok(Some(frame)) => {
-                    assert!(frame.body.len() <= decoder.max_payload() as usize);
+                    assert!(frame.payload.len() <= decoder.max_payload() as usize);
                     frames.push(frame);
                 }
                 Ok(None) => break,
