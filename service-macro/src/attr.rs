@@ -175,7 +175,7 @@ impl CodecList {
 /// One codec named in `codec = ..` / `codecs = [..]`.
 #[derive(Clone)]
 pub(crate) struct CodecRef {
-    /// The type implementing `::prism::Codec`.
+    /// The type implementing `::prism::codec::Codec`.
     pub(crate) ty: TokenStream,
     /// The name as written, for messages and duplicate checks.
     pub(crate) name: String,

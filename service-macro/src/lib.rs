@@ -49,7 +49,7 @@ use proc_macro::TokenStream;
 /// fn main() {
 ///     // Generated next to the trait:
 ///     let _request = calc::AddRequest { a: 2, b: 3 };
-///     assert_eq!(calc::ADD, prism::OpId::from_name("demo", "Calc", "add"));
+///     assert_eq!(calc::ADD, prism::reflect::OpId::from_name("demo", "Calc", "add"));
 ///     assert_eq!(calc::SERVICE.ops().len(), 3);
 ///     assert_eq!(calc::OPS[0].doc(), "Adds two numbers.");
 /// }

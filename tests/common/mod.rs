@@ -48,6 +48,8 @@ pub struct CallInfo {
     pub link: String,
     /// Microseconds left before the deadline, if the caller set one.
     pub remaining_us: Option<u64>,
+    /// Frames the call's connection had received when the handler ran.
+    pub frames_received: u64,
 }
 
 /// Integer arithmetic and a few probes of the runtime.
@@ -198,6 +200,7 @@ fn call_info(ctx: &Context) -> CallInfo {
         remaining_us: ctx
             .remaining()
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        frames_received: ctx.connection_stats().frames_received,
     }
 }
 

@@ -41,11 +41,19 @@ use crate::aligned::{self, ALIGN};
 #[derive(Clone, Default)]
 pub struct Payload {
     first: Bytes,
-    /// Further segments, in order; empty for payloads read from a byte
-    /// stream. Never holds an empty segment.
+    /// Present only for a payload of several segments, or of one that does
+    /// not start aligned: most payloads are one aligned segment and carry
+    /// nothing more, which keeps a `Payload` (and every frame, event and
+    /// reply holding one) small.
+    extra: Option<Box<Extra>>,
+}
+
+/// What a payload needs beyond its first segment.
+#[derive(Clone, Default)]
+struct Extra {
+    /// Further segments, in order; never holds an empty segment.
     rest: Vec<Bytes>,
-    /// The whole payload as one aligned buffer, made on first access when
-    /// `first` alone is not that.
+    /// The whole payload as one aligned buffer, made on first access.
     joined: OnceLock<Bytes>,
 }
 
@@ -57,17 +65,17 @@ impl Payload {
     pub const fn empty() -> Payload {
         Payload {
             first: Bytes::new(),
-            rest: Vec::new(),
-            joined: OnceLock::new(),
+            extra: None,
         }
     }
 
     /// A payload of one segment; never copies.
+    #[inline]
     pub fn new(bytes: Bytes) -> Payload {
+        let extra = (!starts_aligned(&bytes)).then(Box::default);
         Payload {
             first: bytes,
-            rest: Vec::new(),
-            joined: OnceLock::new(),
+            extra,
         }
     }
 
@@ -75,10 +83,15 @@ impl Payload {
     /// segments after the first are dropped.
     pub fn from_segments(first: Bytes, mut rest: Vec<Bytes>) -> Payload {
         rest.retain(|segment| !segment.is_empty());
+        if rest.is_empty() {
+            return Payload::new(first);
+        }
         Payload {
             first,
-            rest,
-            joined: OnceLock::new(),
+            extra: Some(Box::new(Extra {
+                rest,
+                joined: OnceLock::new(),
+            })),
         }
     }
 
@@ -87,35 +100,47 @@ impl Payload {
         Payload::new(aligned::aligned_copy(data).freeze())
     }
 
+    #[inline]
+    fn rest(&self) -> &[Bytes] {
+        self.extra.as_ref().map_or(&[], |extra| &extra.rest)
+    }
+
     /// Takes the payload apart: the first segment, then the rest in order.
     pub fn into_parts(self) -> (Bytes, Vec<Bytes>) {
-        (self.first, self.rest)
+        let rest = self.extra.map(|extra| extra.rest).unwrap_or_default();
+        (self.first, rest)
     }
 
     /// The segments in order, as they were made or arrived; never joins them.
     pub fn segments(&self) -> impl Iterator<Item = &Bytes> {
-        core::iter::once(&self.first).chain(self.rest.iter())
+        core::iter::once(&self.first).chain(self.rest().iter())
     }
 
     /// How many segments there are.
     pub fn segment_count(&self) -> usize {
-        1 + self.rest.len()
+        1 + self.rest().len()
     }
 
     /// Total length over all segments.
+    #[inline]
     pub fn len(&self) -> usize {
-        self.first.len() + self.rest.iter().map(Bytes::len).sum::<usize>()
+        match &self.extra {
+            None => self.first.len(),
+            Some(extra) => self.first.len() + extra.rest.iter().map(Bytes::len).sum::<usize>(),
+        }
     }
 
     /// Whether the payload is empty.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.first.is_empty() && self.rest.is_empty()
+        self.first.is_empty() && self.rest().is_empty()
     }
 
     /// Whether [`Payload::as_bytes`] is free: one segment (or none) that
     /// starts 16-byte aligned.
+    #[inline]
     pub fn is_contiguous_aligned(&self) -> bool {
-        self.rest.is_empty() && (self.first.is_empty() || aligned::is_aligned(&self.first))
+        self.rest().is_empty() && starts_aligned(&self.first)
     }
 
     /// Moves an unaligned first segment into an aligned buffer, so a
@@ -123,23 +148,33 @@ impl Payload {
     /// Connections call this on every payload they receive and count the
     /// copies; later segments (an in-process sender's raw buffers) are left
     /// where they are.
+    #[inline]
     pub fn align(&mut self) -> bool {
-        if self.first.is_empty() || aligned::is_aligned(&self.first) {
+        if starts_aligned(&self.first) {
             return false;
         }
-        self.first = aligned::aligned_copy(&self.first).freeze();
-        self.joined = OnceLock::new();
+        self.copy_first_aligned();
         true
+    }
+
+    #[cold]
+    fn copy_first_aligned(&mut self) {
+        self.first = aligned::aligned_copy(&self.first).freeze();
+        match &mut self.extra {
+            Some(extra) if !extra.rest.is_empty() => extra.joined = OnceLock::new(),
+            _ => self.extra = None,
+        }
     }
 
     /// The whole payload as one 16-byte aligned buffer. Free for one
     /// aligned segment; otherwise the segments are copied once into an
     /// aligned buffer, kept for later calls.
+    #[inline]
     pub fn as_bytes(&self) -> &Bytes {
-        if self.is_contiguous_aligned() {
+        let Some(extra) = &self.extra else {
             return &self.first;
-        }
-        self.joined.get_or_init(|| {
+        };
+        extra.joined.get_or_init(|| {
             let mut buf = aligned::aligned_buffer(self.len());
             for segment in self.segments() {
                 buf.extend_from_slice(segment);
@@ -151,10 +186,13 @@ impl Payload {
     /// The payload as one buffer. Copies only when there are several
     /// segments; a single segment comes back as it is, aligned or not.
     pub fn into_bytes(self) -> Bytes {
-        if self.rest.is_empty() {
+        let Some(extra) = &self.extra else {
+            return self.first;
+        };
+        if extra.rest.is_empty() {
             return self.first;
         }
-        match self.joined.get() {
+        match extra.joined.get() {
             Some(joined) => joined.clone(),
             None => Bytes::from(self.to_vec()),
         }
@@ -168,6 +206,12 @@ impl Payload {
         }
         out
     }
+}
+
+/// Whether `bytes` is empty or starts on an [`ALIGN`] boundary.
+#[inline]
+fn starts_aligned(bytes: &Bytes) -> bool {
+    bytes.is_empty() || aligned::is_aligned(bytes)
 }
 
 impl Deref for Payload {
@@ -208,7 +252,7 @@ impl PartialEq for Payload {
         if self.len() != other.len() {
             return false;
         }
-        if self.rest.is_empty() && other.rest.is_empty() {
+        if self.rest().is_empty() && other.rest().is_empty() {
             return self.first == other.first;
         }
         self.to_vec() == other.to_vec()
@@ -279,6 +323,12 @@ mod tests {
         assert!(aligned::is_aligned(&payload));
         assert_eq!(payload.to_vec().len(), 104);
         assert_eq!(payload.clone().into_bytes().len(), 104);
+    }
+
+    #[test]
+    fn a_payload_is_small() {
+        // Frames, events and replies move payloads around by value.
+        assert!(core::mem::size_of::<Payload>() <= 40);
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub async fn connect<L: Link>(
         if let Err(panic) = outcome {
             // A normal end publishes its reason itself; a panic cannot.
             let reason = ConnectionError::panicked(&*panic);
+            let status = reason.status();
             exit_tx.send_if_modified(|exit| {
                 let first = exit.is_none();
                 if first {
@@ -61,6 +62,8 @@ pub async fn connect<L: Link>(
                 }
                 first
             });
+            // Every waiting call learns it was a panic.
+            driver.fail_waiting(&status);
         }
     });
     match ready_rx.await {
@@ -422,7 +425,17 @@ impl<L: Link> ClientDriver<L> {
         // Published before the command queue closes, so a call that finds
         // the queue closed finds the reason too.
         self.exit.send_replace(Some(reason.clone()));
-        let status = reason.status();
+        self.fail_waiting(&reason.status());
+        if let Some(ready) = self.established.take() {
+            let _ = ready.send(Err(reason));
+        }
+        self.conn.publish();
+        Poll::Ready(())
+    }
+
+    /// Fails every call still waiting, in flight or queued, with `status`,
+    /// and takes no more.
+    fn fail_waiting(&mut self, status: &Status) {
         for (_, (_, slot)) in self.pending.drain() {
             slot.send(Err(status.clone()));
         }
@@ -435,11 +448,6 @@ impl<L: Link> ClientDriver<L> {
                 }
             }
         }
-        if let Some(ready) = self.established.take() {
-            let _ = ready.send(Err(reason));
-        }
-        self.conn.publish();
-        Poll::Ready(())
     }
 }
 

@@ -72,6 +72,7 @@ impl<L: Link> Conn<L> {
 
     /// Whether the link has more unwritten bytes than the driver lets
     /// queue up: take no new work until the peer reads.
+    #[inline]
     pub(crate) fn backpressured(&self) -> bool {
         self.link.queued_bytes() > HIGH_WATER
     }
@@ -102,6 +103,7 @@ impl<L: Link> Conn<L> {
     }
 
     /// Step: the admission's verdict on the peer's HELLO, once it is in.
+    #[inline]
     pub(crate) fn drive_admission(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let Some(admitting) = &mut self.admitting else {
             return false;
@@ -123,6 +125,7 @@ impl<L: Link> Conn<L> {
     }
 
     /// Step: the session's timers.
+    #[inline]
     pub(crate) fn drive_timer(&mut self, now: Instant) -> bool {
         match self.session.poll_timeout() {
             Some(at) if at <= now => {
@@ -221,6 +224,7 @@ impl<L: Link> Conn<L> {
 
     /// Aligns a received payload for zero-copy codecs, counting the copy
     /// when one was needed.
+    #[inline]
     pub(crate) fn align(&mut self, payload: &mut Payload) {
         if payload.align() {
             self.stats.alignment_copies += 1;
@@ -229,6 +233,7 @@ impl<L: Link> Conn<L> {
 
     /// Whether everything is over: the session closed and its last frames
     /// left (or cannot).
+    #[inline]
     pub(crate) fn finished(&self) -> bool {
         self.session.is_closed() && (self.link_done || self.link.queued_bytes() == 0)
     }
@@ -269,6 +274,7 @@ impl<L: Link> Conn<L> {
 }
 
 /// A frame's size in the statistics: header plus payload.
+#[inline]
 fn wire_bytes(frame: &Frame) -> u64 {
     (HEADER_LEN + frame.payload.len()) as u64
 }

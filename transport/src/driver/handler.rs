@@ -53,6 +53,16 @@ impl Dispatched {
     pub fn fail(status: Status) -> Dispatched {
         Dispatched::Ready(Err(status))
     }
+
+    /// The reply as one future, whichever the variant: what a layer that
+    /// must wait before (or after) the layers below it awaits inside its
+    /// own future.
+    pub fn into_future(self) -> HandlerFuture {
+        match self {
+            Dispatched::Ready(reply) => Box::pin(core::future::ready(reply)),
+            Dispatched::Run { future, .. } => future,
+        }
+    }
 }
 
 impl fmt::Debug for Dispatched {

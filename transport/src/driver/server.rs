@@ -228,8 +228,13 @@ impl<L: Link> ServerDriver<L> {
                         payload,
                         connection,
                     };
-                    let dispatched = self.handler.call(call);
-                    self.start(cx, channel, dispatched);
+                    // Layers run here, in the connection task: one that
+                    // panics fails its call, as a panicking handler does.
+                    let handler = &self.handler;
+                    match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(call))) {
+                        Ok(dispatched) => self.start(cx, channel, dispatched),
+                        Err(_) => self.respond(channel, handler_panicked()),
+                    }
                 }
                 // A server opens no calls, so none is answered.
                 Event::Reply { .. } => {}

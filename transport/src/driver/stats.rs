@@ -95,6 +95,7 @@ impl StatsCell {
     }
 
     /// Replaces the figures (the driver is the only writer).
+    #[inline]
     pub(crate) fn publish(&self, stats: &ConnectionStats) {
         let store = |n: &AtomicU64, v: u64| n.store(v, Ordering::Relaxed);
         store(&self.frames_sent, stats.frames_sent);

@@ -83,6 +83,7 @@ impl Session {
 
     /// When keepalive next acts: a probe after `interval` of silence, or a
     /// close `interval` after an unanswered probe.
+    #[inline]
     pub(crate) fn keepalive_due(&self) -> Option<Instant> {
         let interval = self.config.keepalive.filter(|d| !d.is_zero())?;
         let since = self.liveness.probe_sent.unwrap_or(self.liveness.last_recv);

@@ -167,10 +167,10 @@ impl Session {
     /// closed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timer = match &self.state {
-            State::Closed => return None,
-            State::Handshaking | State::Authenticating(_) => self.handshake_deadline,
             State::Established => self.keepalive_due(),
+            State::Handshaking | State::Authenticating(_) => self.handshake_deadline,
             State::Draining(drain) => earliest(drain.deadline, self.keepalive_due()),
+            State::Closed => return None,
         };
         earliest(timer, self.channels.next_deadline())
     }
@@ -303,6 +303,7 @@ impl Session {
 }
 
 /// The earlier of two optional instants.
+#[inline]
 fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.min(b)),

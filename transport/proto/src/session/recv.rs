@@ -39,6 +39,24 @@ impl Session {
         if payload.len() > max {
             return self.protocol_error(kind, "payload exceeds the frame limit");
         }
+        // Calls and their replies first: the frames of the data path, which
+        // only an established (or draining) session takes.
+        let established = matches!(self.state, State::Established | State::Draining(_));
+        match kind {
+            FrameKind::Call if established => self.on_call(now, header, payload),
+            FrameKind::Response | FrameKind::Error if established => {
+                self.on_reply(header, payload);
+            }
+            FrameKind::Cancel if established => self.on_cancel(header),
+            _ => self.on_control(now, header, payload),
+        }
+        self.close_if_drained();
+    }
+
+    /// The handshake, liveness and shutdown frames, and data frames that
+    /// came too early.
+    fn on_control(&mut self, now: Instant, header: FrameHeader, payload: Payload) {
+        let kind = header.kind;
         match (&self.state, kind) {
             (State::Closed, _) => {}
             (State::Handshaking, FrameKind::Hello) => self.on_hello(payload),
@@ -50,14 +68,10 @@ impl Session {
                 .push_back(wire::ping(FrameKind::Pong, header.aux)),
             (_, FrameKind::Pong) => self.on_pong(now, header.aux),
             (_, FrameKind::GoAway) => self.on_goaway(now, header, payload),
-            (State::Authenticating(_), _) => {
+            (_, FrameKind::Call | FrameKind::Response | FrameKind::Error | FrameKind::Cancel) => {
                 self.protocol_error(kind, "frame before the handshake finished")
             }
-            (_, FrameKind::Call) => self.on_call(now, header, payload),
-            (_, FrameKind::Response | FrameKind::Error) => self.on_reply(header, payload),
-            (_, FrameKind::Cancel) => self.on_cancel(header),
         }
-        self.close_if_drained();
     }
 
     fn on_call(&mut self, now: Instant, header: FrameHeader, payload: Payload) {

@@ -1,0 +1,189 @@
+//! Where handlers run: inline in their connection's task, or spawned so
+//! one connection's handlers use more than one core; and a drain timeout
+//! that makes every shutdown end.
+
+mod common;
+
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use common::{Counters, Fixture, PROMPTLY, Transport, assert_no_panics};
+use prism::{Code, Execution, Server};
+
+/// A latch one handler blocks on and another releases.
+#[derive(Debug, Default)]
+struct Latch {
+    open: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Latch {
+    /// Blocks the calling thread until released; false after 5 s.
+    fn wait(&self) -> bool {
+        let open = self.open.lock().unwrap();
+        let (open, _) = self
+            .changed
+            .wait_timeout_while(open, Duration::from_secs(5), |open| !*open)
+            .unwrap();
+        *open
+    }
+
+    fn release(&self) {
+        *self.open.lock().unwrap() = true;
+        self.changed.notify_all();
+    }
+}
+
+/// `hold` blocks its thread (a stand-in for CPU-heavy work) until
+/// `release` runs: it can only succeed if the two calls, on one
+/// connection, run on different threads at once.
+#[prism::service(package = "tests")]
+pub trait Work {
+    /// Spawned by its own declaration, whatever the server's default.
+    #[prism(spawn)]
+    async fn hold(&self) -> bool;
+    /// Inline by its own declaration.
+    #[prism(inline)]
+    async fn release(&self);
+}
+
+/// The same ops without per-op declarations: the server's default decides.
+#[prism::service(package = "tests")]
+pub trait PlainWork {
+    /// Blocks until released.
+    async fn hold_plain(&self) -> bool;
+    /// Releases the holder.
+    async fn release_plain(&self);
+}
+
+#[derive(Debug, Default)]
+struct Worker {
+    latch: Latch,
+}
+
+impl Work for Worker {
+    async fn hold(&self) -> bool {
+        self.latch.wait()
+    }
+
+    async fn release(&self) {
+        self.latch.release();
+    }
+}
+
+impl PlainWork for Worker {
+    async fn hold_plain(&self) -> bool {
+        self.latch.wait()
+    }
+
+    async fn release_plain(&self) {
+        self.latch.release();
+    }
+}
+
+async fn hold_and_release<H, R>(hold: H, release: R)
+where
+    H: std::future::IntoFuture<Output = Result<bool, prism::Status>>,
+    H::IntoFuture: Send + 'static,
+    R: std::future::IntoFuture<Output = Result<(), prism::Status>>,
+{
+    let held = tokio::spawn(hold.into_future());
+    // Give the holder time to block its thread; releasing first is fine
+    // too (the latch stays open).
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    release.await.expect("release");
+    let released = held.await.expect("task").expect("hold");
+    assert!(released, "the held handler never saw the release");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_op_declared_spawn_runs_beside_the_other_calls_of_its_connection() {
+    let worker = Arc::new(Worker::default());
+    let server = Server::builder()
+        .add_service(WorkServer::from_arc(Arc::clone(&worker)))
+        .build()
+        .expect("server");
+    let fixture = Fixture::start_with(Transport::Mem, server, Arc::new(Counters::default())).await;
+    let work = WorkClient::new(fixture.channel.clone());
+    hold_and_release(work.hold(), work.release()).await;
+    fixture.shutdown().await.expect("shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_can_spawn_every_handler() {
+    let worker = Arc::new(Worker::default());
+    let server = Server::builder()
+        .add_service(PlainWorkServer::from_arc(Arc::clone(&worker)))
+        .execution(Execution::Spawn)
+        .allow_plaintext()
+        .build()
+        .expect("server");
+    let fixture = Fixture::start_with(Transport::Tcp, server, Arc::new(Counters::default())).await;
+    let work = PlainWorkClient::new(fixture.channel.clone());
+    hold_and_release(work.hold_plain(), work.release_plain()).await;
+    fixture.shutdown().await.expect("shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spawned_handlers_are_cancelled_and_their_panics_contained() {
+    let counters = Arc::new(Counters::default());
+    let server = Server::builder()
+        .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
+            &counters,
+        ))))
+        .execution(Execution::Spawn)
+        .build()
+        .expect("server");
+    let fixture = Fixture::start_with(Transport::Mem, server, Arc::clone(&counters)).await;
+    let calc = fixture.calc();
+    // A deadline stops a spawned handler as it stops an inline one.
+    let status = calc
+        .sleep(10_000)
+        .timeout(Duration::from_millis(30))
+        .await
+        .expect_err("too slow");
+    assert_eq!(status.code(), Code::DeadlineExceeded);
+    common::eventually("the spawned handler was dropped", || {
+        counters.dropped() == 1
+    })
+    .await;
+    assert_eq!(calc.add(1, 2).await.expect("add"), 3);
+    fixture.shutdown().await.expect("shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drain_timeout_ends_a_shutdown_that_calls_would_hold_forever() {
+    let counters = Arc::new(Counters::default());
+    let session =
+        prism::transport::SessionConfig::default().with_drain_timeout(Duration::from_millis(100));
+    let server = Server::builder()
+        .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
+            &counters,
+        ))))
+        .session_config(session)
+        .allow_plaintext()
+        .build()
+        .expect("server");
+    let fixture = Fixture::start_with(Transport::Tcp, server, Arc::clone(&counters)).await;
+    let calc = fixture.calc();
+    let slow = tokio::spawn(std::future::IntoFuture::into_future(calc.sleep(60_000)));
+    common::eventually("the slow call started", || counters.started() == 1).await;
+    fixture.server.shutdown();
+    let served = tokio::time::timeout(PROMPTLY, fixture.serving)
+        .await
+        .expect("shutdown ends once the drain timeout passes")
+        .expect("serving task");
+    served.expect("serve returns Ok");
+    let status = tokio::time::timeout(PROMPTLY, slow)
+        .await
+        .expect("the caller learns promptly")
+        .expect("task")
+        .expect_err("cut by the drain timeout");
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
+    assert!(status.message().contains("drain timeout"), "{status}");
+    common::eventually("the handler was dropped", || counters.dropped() == 1).await;
+    assert_no_panics();
+}
