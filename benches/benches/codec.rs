@@ -1,5 +1,5 @@
 //! Codec micro-benchmarks: encode, decode and view for each of Prism's
-//! codecs (postcard, rkyv, FlatBuffers, frame) beside serde `postcard`
+//! codecs (postcard, rkyv, FlatBuffers, segments) beside serde `postcard`
 //! (derived code) and `facet-postcard` (reflection at run time) as
 //! references, on the same values.
 //!
@@ -22,7 +22,7 @@
 //! - `serde_postcard` uses `to_slice` into a reused buffer;
 //!   `serde_postcard_alloc` uses `to_allocvec`. `facet_postcard` has only
 //!   `to_vec`.
-//! - `rkyv`, `flatbuffers` and `frame` hand their output to the `EncodeBuf`
+//! - `rkyv`, `flatbuffers` and `segments` hand their output to the `EncodeBuf`
 //!   as owned segments (the archive, the builder's buffer, the body
 //!   segments), and an `EncodeBuf` cannot be reset, so each encode takes a
 //!   fresh `EncodeBuf` and the codec allocates its own buffer: that
@@ -30,16 +30,16 @@
 //!   `to_bytes_in` into a reused `AlignedVec`, plus Prism's 8-byte trailer:
 //!   the same bytes, what rkyv costs without the allocation.
 //!
-//! The frame codec carries a small postcard header plus raw byte segments,
-//! not arbitrary structs. Its `struct_1k` message is a `Framed<RecordHeader>`
+//! The segments codec carries a small postcard header plus raw byte segments,
+//! not arbitrary structs. Its `struct_1k` message is a `Segmented<RecordHeader>`
 //! (the nine small fields in the header, the 1 KiB body as the one segment)
 //! and its `list_10k` message moves the 10,000 points as ONE segment of raw
 //! little-endian bytes (13 per point) behind a `{ count, stride }` header:
-//! the frame codec is for raw bulk data. `frame` encodes / decodes that
+//! the segments codec is for raw bulk data. `segments` encodes / decodes that
 //! message as the application holds it (segments are handed over and
-//! returned by reference count, never copied); `frame_pack` includes
-//! building it from the `Record` / `Vec<Point>` and `frame_unpack` turning
-//! it back into one, to compare like with like. `view/*/frame` is the
+//! returned by reference count, never copied); `segments_pack` includes
+//! building it from the `Record` / `Vec<Point>` and `segments_unpack` turning
+//! it back into one, to compare like with like. `view/*/segments` is the
 //! decode: its segments are already zero-copy slices of the payload.
 //!
 //! `view` rows: `View::<C>::view` takes the `Payload` by value, as a
@@ -76,8 +76,8 @@ use prism_benches::{
 use prism_codecs::flatbuffers::FlatView;
 use prism_codecs::rkyv::{TRAILER_LEN, TracedError};
 use prism_codecs::{
-    Archived, Codec, Decode, Encode, EncodeBuf, FlatBuffers, Frame, Framed, Limits, Payload,
-    Postcard, Rkyv, View, postcard as ours,
+    Archived, Codec, Decode, Encode, EncodeBuf, FlatBuffers, Limits, Payload, Postcard, Rkyv,
+    Segmented, Segments, View, postcard as ours,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,10 +86,10 @@ use serde::de::DeserializeOwned;
 struct Message<T: prism::rkyv::Archive, H> {
     name: &'static str,
     value: T,
-    /// The value as the frame codec's message.
-    to_frame: fn(&T) -> Framed<H>,
-    /// A frame back as the value.
-    from_frame: fn(Framed<H>) -> Option<T>,
+    /// The value as the segments codec's message.
+    to_frame: fn(&T) -> Segmented<H>,
+    /// A segments message back as the value.
+    from_frame: fn(Segmented<H>) -> Option<T>,
     /// The field an rkyv view reads.
     rkyv_field: fn(&T::Archived) -> usize,
     /// The field a FlatBuffers view reads.
@@ -169,7 +169,7 @@ where
     let rkyv_payload = payload_of::<Rkyv, T>(value, &limits);
     let flat_payload = payload_of::<FlatBuffers, T>(value, &limits);
     let framed = (m.to_frame)(value);
-    let frame_payload = payload_of::<Frame, Framed<H>>(&framed, &limits);
+    let frame_payload = payload_of::<Segments, Segmented<H>>(&framed, &limits);
     assert_eq!(
         &<T as Decode<Postcard>>::decode(&postcard_payload, &limits).unwrap(),
         value
@@ -182,7 +182,7 @@ where
         &<T as Decode<FlatBuffers>>::decode(&flat_payload, &limits).unwrap(),
         value
     );
-    let back = <Framed<H> as Decode<Frame>>::decode(&frame_payload, &limits).unwrap();
+    let back = <Segmented<H> as Decode<Segments>>::decode(&frame_payload, &limits).unwrap();
     assert_eq!(back, framed);
     assert_eq!((m.from_frame)(back).as_ref(), Some(value));
     let rkyv_view = <T as View<Rkyv>>::view(rkyv_payload.clone(), &limits).unwrap();
@@ -248,12 +248,12 @@ where
     group.throughput(size(&flat_payload));
     encode_fresh::<FlatBuffers, T>(&mut group, "flatbuffers", value, &limits);
     group.throughput(size(&frame_payload));
-    encode_fresh::<Frame, Framed<H>>(&mut group, "frame", &framed, &limits);
-    group.bench_function("frame_pack", |b| {
+    encode_fresh::<Segments, Segmented<H>>(&mut group, "segments", &framed, &limits);
+    group.bench_function("segments_pack", |b| {
         b.iter(|| {
             let framed = (m.to_frame)(black_box(value));
             let mut out = EncodeBuf::new();
-            Encode::<Frame>::encode(&framed, &mut out, &limits).unwrap();
+            Encode::<Segments>::encode(&framed, &mut out, &limits).unwrap();
             black_box(out.len());
             out
         })
@@ -275,11 +275,12 @@ where
     group.throughput(size(&flat_payload));
     decode::<FlatBuffers, T>(&mut group, "flatbuffers", &flat_payload, &limits);
     group.throughput(size(&frame_payload));
-    decode::<Frame, Framed<H>>(&mut group, "frame", &frame_payload, &limits);
-    group.bench_function("frame_unpack", |b| {
+    decode::<Segments, Segmented<H>>(&mut group, "segments", &frame_payload, &limits);
+    group.bench_function("segments_unpack", |b| {
         b.iter(|| {
             let framed =
-                <Framed<H> as Decode<Frame>>::decode(black_box(&frame_payload), &limits).unwrap();
+                <Segmented<H> as Decode<Segments>>::decode(black_box(&frame_payload), &limits)
+                    .unwrap();
             (m.from_frame)(framed).unwrap()
         })
     });
@@ -331,10 +332,11 @@ where
         )
     });
     group.throughput(size(&frame_payload));
-    group.bench_function("frame", |b| {
+    group.bench_function("segments", |b| {
         b.iter(|| {
             let framed =
-                <Framed<H> as Decode<Frame>>::decode(black_box(&frame_payload), &limits).unwrap();
+                <Segmented<H> as Decode<Segments>>::decode(black_box(&frame_payload), &limits)
+                    .unwrap();
             black_box(framed.segments[0].len())
         })
     });

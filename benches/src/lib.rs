@@ -14,7 +14,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use facet::Facet;
-use prism_codecs::Framed;
+use prism_codecs::Segmented;
 use serde::{Deserialize, Serialize};
 
 /// A typical request: ten fields, one of them a 1 KiB byte buffer.
@@ -134,8 +134,8 @@ pub struct RecordHeader {
 
 /// A [`Record`] as a frame: the small fields in the header, the body as the
 /// one segment (copied once into a `Bytes`).
-pub fn framed_record(record: &Record) -> Framed<RecordHeader> {
-    Framed {
+pub fn framed_record(record: &Record) -> Segmented<RecordHeader> {
+    Segmented {
         header: RecordHeader {
             id: record.id,
             seq: record.seq,
@@ -153,7 +153,7 @@ pub fn framed_record(record: &Record) -> Framed<RecordHeader> {
 
 /// A frame made by [`framed_record`] back as a [`Record`] (the body copied
 /// into the `Vec<u8>`). `None` when the frame has no segment.
-pub fn record_from_frame(frame: Framed<RecordHeader>) -> Option<Record> {
+pub fn record_from_frame(frame: Segmented<RecordHeader>) -> Option<Record> {
     let h = frame.header;
     Some(Record {
         id: h.id,
@@ -183,14 +183,14 @@ pub struct PointsHeader {
 pub const POINT_BYTES: usize = 13;
 
 /// Points as a frame: one segment of raw little-endian bytes.
-pub fn framed_points(points: &[Point]) -> Framed<PointsHeader> {
+pub fn framed_points(points: &[Point]) -> Segmented<PointsHeader> {
     let mut raw = BytesMut::with_capacity(points.len() * POINT_BYTES);
     for p in points {
         raw.put_u32_le(p.x);
         raw.put_i64_le(p.y);
         raw.put_u8(p.tag);
     }
-    Framed {
+    Segmented {
         header: PointsHeader {
             count: points.len() as u32,
             stride: POINT_BYTES as u32,
@@ -201,7 +201,7 @@ pub fn framed_points(points: &[Point]) -> Framed<PointsHeader> {
 
 /// A frame made by [`framed_points`] back as points. `None` when the
 /// segment does not hold `count` points of [`POINT_BYTES`].
-pub fn points_from_frame(frame: &Framed<PointsHeader>) -> Option<Vec<Point>> {
+pub fn points_from_frame(frame: &Segmented<PointsHeader>) -> Option<Vec<Point>> {
     let raw = frame.segments.first()?;
     let count = frame.header.count as usize;
     if frame.header.stride as usize != POINT_BYTES || raw.len() != count * POINT_BYTES {

@@ -97,10 +97,14 @@ const ENCODE: &[Row] = &[
         "serde_postcard",
     ),
     row("flatbuffers", "FlatBuffers (Prism)", "serde_postcard"),
-    row("frame", "frame (Prism), `Framed` as held", "serde_postcard"),
     row(
-        "frame_pack",
-        "frame (Prism), packed from the value",
+        "segments",
+        "segments (Prism), `Segmented` as held",
+        "serde_postcard",
+    ),
+    row(
+        "segments_pack",
+        "segments (Prism), packed from the value",
         "serde_postcard",
     ),
 ];
@@ -118,10 +122,14 @@ const DECODE: &[Row] = &[
         "FlatBuffers (Prism), verified",
         "serde_postcard",
     ),
-    row("frame", "frame (Prism), to `Framed`", "serde_postcard"),
     row(
-        "frame_unpack",
-        "frame (Prism), unpacked to the value",
+        "segments",
+        "segments (Prism), to `Segmented`",
+        "serde_postcard",
+    ),
+    row(
+        "segments_unpack",
+        "segments (Prism), unpacked to the value",
         "serde_postcard",
     ),
 ];
@@ -137,7 +145,7 @@ const VIEW: &[Row] = &[
         "rkyv's own `rkyv::access` on the bare archive",
     ),
     view("flatbuffers", "FlatBuffers `FlatView`: verify + 1 field"),
-    view("frame", "frame: = decode (segments are zero-copy)"),
+    view("segments", "segments: = decode (segments are zero-copy)"),
 ];
 
 /// Issue 5's target for Prism's postcard: at most this many times serde's.

@@ -25,6 +25,12 @@ pub trait Client: Send + 'static {
         depth: usize,
         meter: &mut Meter,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Received payloads copied to become aligned so far, both ends
+    /// together; systems that never align report 0.
+    fn alignment_copies(&self) -> u64 {
+        0
+    }
 }
 
 /// A cloneable RPC client whose calls run concurrently: most systems.
@@ -182,14 +188,14 @@ pub async fn allocs<C: Client>(client: &mut C, plan: &Plan) -> Result<Vec<(Metri
     for _ in 0..plan.alloc_calls / 4 {
         expect_len(client.call(&small).await?, small.len())?;
     }
-    let copies = prism::Payload::alignment_copies();
+    let copies = client.alignment_copies();
     let window = Window::open();
     for _ in 0..plan.alloc_calls {
         client.call(&small).await?;
     }
     let counts = window.close();
     let calls = plan.alloc_calls as f64;
-    let copies = prism::Payload::alignment_copies() - copies;
+    let copies = client.alignment_copies() - copies;
     Ok(vec![
         (Metric::ALLOCS, counts.allocs as f64 / calls),
         (Metric::ALLOC_BYTES, counts.bytes as f64 / calls),

@@ -158,7 +158,7 @@ fn ratios(out: &mut String, report: &Report<'_>) {
         (("prism", "mem", None), ("tokio", "in-process")),
         (("prism", "tcp", None), ("tarpc", "tcp")),
         (("prism", "tcp", None), ("tonic", "tcp")),
-        (("prism", "tcp", Some("frame")), ("raw", "tcp")),
+        (("prism", "tcp", Some("segments")), ("raw", "tcp")),
     ]
     .iter()
     .filter_map(|&(p, o)| Some((report.find(p.0, p.1, p.2)?, report.find(o.0, o.1, None)?)))

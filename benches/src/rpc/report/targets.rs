@@ -82,8 +82,8 @@ const SPECS: &[Spec] = &[
         placements: ALL,
     },
     Spec {
-        target: "64 MiB echo >= 80% of raw TCP GB/s, frame codec (context)",
-        prism: ("prism", "tcp", Some("frame")),
+        target: "64 MiB echo >= 80% of raw TCP GB/s, segments codec (context)",
+        prism: ("prism", "tcp", Some("segments")),
         other: ("raw", "tcp"),
         metric: Metric::ECHO_64MIB,
         goal: Goal::AtLeast(0.8),

@@ -5,9 +5,9 @@
 //! an object the runner can list and run.
 
 pub mod prism;
-pub mod prism_frame;
 pub mod prism_postcard;
 pub mod prism_rkyv;
+pub mod prism_segments;
 pub mod raw;
 pub mod tarpc;
 pub mod tokio_channel;
@@ -107,9 +107,9 @@ impl<S: System> Entry for S {
 /// Every system, floors first.
 pub fn all() -> Vec<Box<dyn Entry>> {
     use prism::{PrismSystem, Transport};
-    use prism_frame::Frame;
     use prism_postcard::Postcard;
     use prism_rkyv::Rkyv;
+    use prism_segments::Segments;
     vec![
         Box::new(raw::Raw::Tcp),
         Box::new(raw::Raw::Unix),
@@ -118,9 +118,9 @@ pub fn all() -> Vec<Box<dyn Entry>> {
         Box::new(PrismSystem::<Postcard>::new(Transport::Mem)),
         Box::new(PrismSystem::<Postcard>::new(Transport::Tcp)),
         Box::new(PrismSystem::<Postcard>::new(Transport::Unix)),
-        // The zero-copy codecs: rkyv views and the bulk frame codec.
+        // The zero-copy codecs: rkyv views and the bulk segments codec.
         Box::new(PrismSystem::<Rkyv>::new(Transport::Tcp)),
-        Box::new(PrismSystem::<Frame>::new(Transport::Tcp)),
+        Box::new(PrismSystem::<Segments>::new(Transport::Tcp)),
         Box::new(tarpc::Tarpc),
         Box::new(tonic::Tonic),
     ]

@@ -1,5 +1,6 @@
 //! Prism over its three transports, for any codec, through its documented
-//! API: `serve_tcp` / `serve_unix` / `serve_link` and `connect_*`.
+//! API: `Server::serve` with a TCP, Unix or in-memory listener and
+//! `ChannelBuilder::connect` with the matching connector.
 //!
 //! The 64 MiB echo needs frames above Prism's 16 MiB default, so both
 //! ends raise `max_frame` in their [`SessionConfig`].
@@ -7,11 +8,12 @@
 use core::marker::PhantomData;
 use std::net::SocketAddr;
 
+use bytes::Bytes;
 use prism::transport::SessionConfig;
 use tokio::net::{TcpListener, UnixListener};
 
 use super::{SocketPath, System};
-use crate::rpc::drive::{Handle, Shared};
+use crate::rpc::drive::{Client, Handle, Meter, Shared};
 use crate::rpc::{Result, Scenario, SystemId};
 
 /// Largest frame either end accepts: room for a 64 MiB payload and its
@@ -75,15 +77,45 @@ impl<C> PrismSystem<C> {
     }
 }
 
-/// How a client reaches a Prism server.
+/// How a client reaches a Prism server, and the server (for its statistics).
 #[derive(Debug)]
-pub enum Endpoint {
-    /// The client's end of an in-memory pair (used once).
-    Mem(Option<prism::mem::MemLink>),
+pub struct Endpoint {
+    to: To,
+    server: prism::Server,
+}
+
+/// Where the server listens.
+#[derive(Debug)]
+enum To {
+    /// The connector of an in-memory listener.
+    Mem(prism::mem::MemConnector),
     /// A TCP address.
     Tcp(SocketAddr),
     /// A Unix socket path.
     Unix(SocketPath),
+}
+
+/// One Prism connection: the codec's client, plus the channel and the
+/// server whose statistics count alignment copies on both ends.
+#[derive(Debug)]
+pub struct PrismClient<H> {
+    shared: Shared<H>,
+    channel: prism::Channel,
+    server: prism::Server,
+}
+
+impl<H: Handle> Client for PrismClient<H> {
+    async fn call(&mut self, payload: &Bytes) -> Result<usize> {
+        self.shared.call(payload).await
+    }
+
+    async fn in_flight(&mut self, payload: &Bytes, depth: usize, meter: &mut Meter) -> Result<()> {
+        self.shared.in_flight(payload, depth, meter).await
+    }
+
+    fn alignment_copies(&self) -> u64 {
+        self.channel.stats().alignment_copies + self.server.stats().alignment_copies
+    }
 }
 
 fn session() -> SessionConfig {
@@ -92,7 +124,7 @@ fn session() -> SessionConfig {
 
 impl<C: PrismCodec> System for PrismSystem<C> {
     type Endpoint = Endpoint;
-    type Client = Shared<C::Handle>;
+    type Client = PrismClient<C::Handle>;
 
     fn id(&self) -> SystemId {
         let transport = match self.transport {
@@ -115,39 +147,46 @@ impl<C: PrismCodec> System for PrismSystem<C> {
 
     async fn serve(self) -> Result<Endpoint> {
         let server = C::server(session())?;
-        match self.transport {
+        let serving = server.clone();
+        let to = match self.transport {
             Transport::Mem => {
-                let (client, link) = prism::mem::pair();
-                tokio::spawn(async move { server.serve_link(link).await });
-                Ok(Endpoint::Mem(Some(client)))
+                let (listener, connector) = prism::mem::endpoint();
+                tokio::spawn(async move { serving.serve(listener).await });
+                To::Mem(connector)
             }
             Transport::Tcp => {
                 let listener = TcpListener::bind("127.0.0.1:0").await?;
                 let addr = listener.local_addr()?;
-                tokio::spawn(async move { server.serve_tcp(listener).await });
-                Ok(Endpoint::Tcp(addr))
+                tokio::spawn(async move { serving.serve(listener).await });
+                To::Tcp(addr)
             }
             Transport::Unix => {
                 let path = SocketPath::fresh("prism");
                 let listener = UnixListener::bind(path.path())?;
-                tokio::spawn(async move { server.serve_unix(listener).await });
-                Ok(Endpoint::Unix(path))
+                tokio::spawn(async move { serving.serve(listener).await });
+                To::Unix(path)
             }
-        }
+        };
+        Ok(Endpoint { to, server })
     }
 
     async fn connect(&self, endpoint: &mut Endpoint) -> Result<Self::Client> {
         let builder = prism::Channel::builder()
             .allow_plaintext()
             .session_config(session());
-        let channel = match endpoint {
-            Endpoint::Mem(link) => {
-                let link = link.take().ok_or("an in-memory pair connects once")?;
-                builder.connect_link(link).await?
+        let channel = match &endpoint.to {
+            To::Mem(connector) => builder.connect(connector.clone()).await?,
+            To::Tcp(addr) => builder.connect(prism::tcp::TcpConnector::new(addr)).await?,
+            To::Unix(path) => {
+                builder
+                    .connect(prism::unix::UnixConnector::new(path.path()))
+                    .await?
             }
-            Endpoint::Tcp(addr) => builder.connect_tcp(*addr).await?,
-            Endpoint::Unix(path) => builder.connect_unix(path.path()).await?,
         };
-        Ok(Shared(C::client(channel)))
+        Ok(PrismClient {
+            shared: Shared(C::client(channel.clone())),
+            channel,
+            server: endpoint.server.clone(),
+        })
     }
 }

@@ -1,9 +1,10 @@
-//! The echo service with Prism's `frame` codec: a small header plus bulk
+//! The echo service with Prism's `segments` codec: a small header plus bulk
 //! segments that are never copied or concatenated. The same trait as
-//! [`super::prism_postcard`] with the codec changed.
+//! [`super::prism_postcard`] with the codec changed, and `bare`: the
+//! `Segmented` value is the message itself.
 
 use bytes::Bytes;
-use prism::Framed;
+use prism::Segmented;
 use prism::transport::SessionConfig;
 
 use super::prism::PrismCodec;
@@ -11,49 +12,50 @@ use crate::rpc::Result;
 use crate::rpc::drive::Handle;
 
 /// Echoes bytes back.
-#[prism::service(package = "bench", codec = frame)]
-pub trait FrameEcho {
+#[prism::service(package = "bench", codec = segments)]
+pub trait SegmentsEcho {
     /// Returns `data` unchanged.
-    async fn echo(&self, data: Framed<u8>) -> Framed<u8>;
+    #[prism(bare)]
+    async fn echo(&self, data: Segmented<u8>) -> Segmented<u8>;
 }
 
 struct Echoer;
 
-impl FrameEcho for Echoer {
-    async fn echo(&self, data: Framed<u8>) -> Framed<u8> {
+impl SegmentsEcho for Echoer {
+    async fn echo(&self, data: Segmented<u8>) -> Segmented<u8> {
         data
     }
 }
 
-/// The frame codec.
+/// The segments codec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Frame;
+pub struct Segments;
 
-/// A frame echo client.
+/// A segments echo client.
 #[derive(Clone, Debug)]
-pub struct FrameHandle(FrameEchoClient);
+pub struct SegmentsHandle(SegmentsEchoClient);
 
-impl PrismCodec for Frame {
-    const NAME: &'static str = "frame";
+impl PrismCodec for Segments {
+    const NAME: &'static str = "segments";
     const DEFAULT: bool = false;
-    type Handle = FrameHandle;
+    type Handle = SegmentsHandle;
 
     fn server(session: SessionConfig) -> Result<prism::Server> {
         Ok(prism::Server::builder()
-            .add_service(FrameEchoServer::new(Echoer))
+            .add_service(SegmentsEchoServer::new(Echoer))
             .session_config(session)
             .allow_plaintext()
             .build()?)
     }
 
-    fn client(channel: prism::Channel) -> FrameHandle {
-        FrameHandle(FrameEchoClient::new(channel))
+    fn client(channel: prism::Channel) -> SegmentsHandle {
+        SegmentsHandle(SegmentsEchoClient::new(channel))
     }
 }
 
-impl Handle for FrameHandle {
+impl Handle for SegmentsHandle {
     async fn echo(&self, payload: Bytes) -> Result<usize> {
-        let framed = Framed {
+        let framed = Segmented {
             header: 0,
             segments: vec![payload],
         };
