@@ -21,10 +21,8 @@ tokio::task_local! {
 /// [`Context::current`]. Cancellation needs no polling: when the caller
 /// cancels, or the deadline passes, the handler's future is dropped.
 ///
-/// Values attached by layers travel in extensions: one map for the call
-/// (filled by server layers before the handler runs) and one for the
-/// connection (filled when its handshake was accepted, such as an
-/// authenticated identity); [`Context::extension`] looks in both.
+/// Values server layers attach to the call before the handler runs (an
+/// identity, request metadata) travel in its extensions.
 ///
 /// # Examples
 ///
@@ -107,22 +105,14 @@ impl Context {
         self.connection.link.kind.security
     }
 
-    /// A value of type `T` a layer attached to this call or, failing that,
-    /// to its connection.
+    /// The value of type `T` a layer attached to this call, if any.
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.extensions()
-            .get::<T>()
-            .or_else(|| self.connection.extensions.get::<T>())
+        self.extensions().get::<T>()
     }
 
     /// The values server layers attached to this call.
     pub fn extensions(&self) -> &Extensions {
         self.extensions.as_deref().unwrap_or(&NO_EXTENSIONS)
-    }
-
-    /// The values attached to the connection when its handshake was accepted.
-    pub fn connection_extensions(&self) -> &Extensions {
-        &self.connection.extensions
     }
 
     /// What the call's connection moved so far.

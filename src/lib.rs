@@ -63,6 +63,7 @@ mod checks;
 pub mod client;
 mod context;
 mod error;
+mod layer_fn;
 mod response;
 pub mod server;
 
@@ -87,7 +88,7 @@ pub use error::{BuildError, ConnectError, ServeError};
 #[doc(inline)]
 pub use prism_codecs::{Archived, Limits, Segmented};
 #[doc(inline)]
-pub use prism_core::{Code, Status};
+pub use prism_core::{Code, Reply, Response, Status};
 #[doc(inline)]
 pub use prism_transport::driver::{ConnectionError, ConnectionStats, Execution};
 #[doc(inline)]
@@ -124,7 +125,9 @@ pub mod transport {
     #[doc(inline)]
     pub use prism_core::Extensions;
     #[doc(inline)]
-    pub use prism_proto::session::{Features, SessionConfig, VersionRange};
+    pub use prism_proto::frame::Frame;
+    #[doc(inline)]
+    pub use prism_proto::session::{Features, SessionConfig, SessionError, VersionRange};
     #[doc(inline)]
     pub use prism_transport::driver::ConnectionInfo;
     #[doc(inline)]
@@ -162,7 +165,8 @@ pub mod mem {
 pub mod __private {
     pub use crate::checks::{CarriedBy, ViewedBy, carried_by, viewed_by};
     pub use crate::response::{Fallible, Plain};
-    pub use crate::server::{Dispatch, unary, unary_view, unknown_method};
+    pub use crate::server::Dispatch;
+    pub use crate::server::dispatch::{unary, unary_view, unknown_method};
     pub use ::facet;
     pub use ::rkyv;
     pub use prism_transport::driver::Execution;

@@ -11,10 +11,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use common::{Counters, Fixture, PROMPTLY, Transport, assert_no_panics, install_panic_hook};
-use prism::transport::{Link, LinkError, LinkInfo, VersionRange};
+use prism::transport::{Frame, Link, LinkError, LinkInfo, SessionError, VersionRange};
 use prism::{Channel, Code, ConnectError, ConnectionError, Server};
-use prism_proto::frame::{Frame, FrameHeader, FrameKind};
-use prism_proto::session::{Hello, SessionError};
+use prism_proto::frame::{FrameHeader, FrameKind};
+use prism_proto::session::Hello;
 
 /// `Calc` as an older client knows it: `add` takes other arguments.
 mod old {
@@ -261,5 +261,21 @@ async fn statistics_count_frames_calls_and_failures_on_both_ends() {
         assert!(info.frames_received >= 12, "{transport:?}: {info:?}");
         fixture.shutdown().await.expect("shutdown");
     }
+    assert_no_panics();
+}
+
+#[tokio::test]
+async fn connections_whose_serve_future_is_dropped_are_no_longer_counted_open() {
+    let fixture = Fixture::start(Transport::Mem).await;
+    assert_eq!(fixture.calc().add(1, 2).await.expect("add"), 3);
+    assert_eq!(fixture.server.connections(), 1);
+    // Dropping `serve` (here: aborting its task) cancels its connections
+    // without a graceful end.
+    fixture.serving.abort();
+    common::eventually("the aborted connection is no longer open", || {
+        fixture.server.connections() == 0
+    })
+    .await;
+    assert!(fixture.server.stats().calls_received >= 1);
     assert_no_panics();
 }

@@ -14,7 +14,7 @@ use common::{
 };
 use prism::client::{Plain, UnaryCall};
 use prism::codec::Postcard;
-use prism::{Channel, Code, Server};
+use prism::{Channel, Code, Execution, Server};
 
 /// The `Store` service as the server knows it.
 mod v1 {
@@ -273,9 +273,14 @@ mod boom {
 /// this test's own thread, where the panic guard of the other tests leaves it.
 #[tokio::test]
 async fn a_panicking_handler_fails_only_its_own_call() {
-    for transport in Transport::ALL {
+    // Spawned handlers run on this thread too: the runtime has only one.
+    for (transport, execution) in Transport::ALL
+        .into_iter()
+        .flat_map(|t| [(t, Execution::Inline), (t, Execution::Spawn)])
+    {
         let counters = Arc::new(Counters::default());
         let server = Server::builder()
+            .execution(execution)
             .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
                 &counters,
             ))))
@@ -293,18 +298,22 @@ async fn a_panicking_handler_fails_only_its_own_call() {
         common::eventually("the slow call started", || fx.counters.started() == 1).await;
 
         let status = boom.boom(1).await.expect_err("the handler panicked");
-        assert_eq!(status.code(), Code::Internal, "{transport:?}: {status}");
+        assert_eq!(
+            status.code(),
+            Code::Internal,
+            "{transport:?}, {execution:?}: {status}"
+        );
 
         let slow = slow.await.expect("task");
         assert_eq!(
             slow,
             Ok(100),
-            "{transport:?}: the other call on the connection"
+            "{transport:?}, {execution:?}: the other call on the connection"
         );
         assert_eq!(
             boom.boom(3).await,
             Ok(3),
-            "{transport:?}: the connection goes on"
+            "{transport:?}, {execution:?}: the connection goes on"
         );
         fx.shutdown().await.expect("clean shutdown");
     }

@@ -1,6 +1,7 @@
 //! Where handlers run: inline in their connection's task, or spawned so
 //! one connection's handlers use more than one core; and a drain timeout
-//! that makes every shutdown end.
+//! that makes every shutdown end. (A spawned handler's panic is in
+//! `errors.rs`, beside the inline one.)
 
 mod common;
 
@@ -54,6 +55,42 @@ pub trait PlainWork {
     async fn hold_plain(&self) -> bool;
     /// Releases the holder.
     async fn release_plain(&self);
+}
+
+/// Each op answers with the id of the tokio task its handler ran in:
+/// inline handlers share their connection's task, spawned ones get their own.
+#[prism::service(package = "tests")]
+pub trait Where {
+    /// Wherever the server's default puts it.
+    async fn default_task(&self) -> String;
+    /// Always in the connection's task.
+    #[prism(inline)]
+    async fn inline_task(&self) -> String;
+    /// Always in a task of its own.
+    #[prism(spawn)]
+    async fn spawned_task(&self) -> String;
+}
+
+struct Here;
+
+fn task_id() -> String {
+    tokio::task::try_id()
+        .map(|id| id.to_string())
+        .expect("handlers run in a tokio task")
+}
+
+impl Where for Here {
+    async fn default_task(&self) -> String {
+        task_id()
+    }
+
+    async fn inline_task(&self) -> String {
+        task_id()
+    }
+
+    async fn spawned_task(&self) -> String {
+        task_id()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -126,8 +163,52 @@ async fn a_server_can_spawn_every_handler() {
     assert_no_panics();
 }
 
+#[tokio::test]
+async fn a_per_op_declaration_overrides_the_servers_default_either_way() {
+    for default in [Execution::Inline, Execution::Spawn] {
+        let server = Server::builder()
+            .add_service(WhereServer::new(Here))
+            .execution(default)
+            .build()
+            .expect("server");
+        let fixture =
+            Fixture::start_with(Transport::Mem, server, Arc::new(Counters::default())).await;
+        let here = WhereClient::new(fixture.channel.clone());
+        let (inline_a, inline_b) = (
+            here.inline_task().await.expect("inline"),
+            here.inline_task().await.expect("inline"),
+        );
+        assert_eq!(
+            inline_a, inline_b,
+            "{default:?}: inline calls share the connection's task"
+        );
+        let (spawned_a, spawned_b) = (
+            here.spawned_task().await.expect("spawned"),
+            here.spawned_task().await.expect("spawned"),
+        );
+        assert_ne!(
+            spawned_a, spawned_b,
+            "{default:?}: each spawned call has its own task"
+        );
+        assert_ne!(spawned_a, inline_a);
+        let (default_a, default_b) = (
+            here.default_task().await.expect("default"),
+            here.default_task().await.expect("default"),
+        );
+        match default {
+            Execution::Inline => assert_eq!((&default_a, &default_b), (&inline_a, &inline_a)),
+            Execution::Spawn => {
+                assert_ne!(default_a, default_b);
+                assert_ne!(default_a, inline_a);
+            }
+        }
+        fixture.shutdown().await.expect("shutdown");
+    }
+    assert_no_panics();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn spawned_handlers_are_cancelled_and_their_panics_contained() {
+async fn spawned_handlers_are_cancelled_by_deadlines() {
     let counters = Arc::new(Counters::default());
     let server = Server::builder()
         .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(

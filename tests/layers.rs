@@ -201,6 +201,7 @@ async fn a_layer_may_wait_before_passing_the_call_on() {
     let limit = layer_fn(move |call, next| {
         let (permits, next) = (Arc::clone(&permits), Arc::clone(next));
         let (inside, most) = (Arc::clone(&gauge), Arc::clone(&peak));
+        let execution = call.execution();
         let future = Box::pin(async move {
             let _permit = permits
                 .acquire_owned()
@@ -212,10 +213,7 @@ async fn a_layer_may_wait_before_passing_the_call_on() {
             inside.fetch_sub(1, Ordering::SeqCst);
             reply
         });
-        Dispatched::Run {
-            future,
-            execution: prism::Execution::Inline,
-        }
+        Dispatched::Run { future, execution }
     });
     let counters = Arc::new(Counters::default());
     let server = Server::builder()

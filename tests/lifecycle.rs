@@ -238,6 +238,62 @@ async fn shutdown_with_no_calls_returns_at_once() {
     assert_no_panics();
 }
 
+/// Answers with as many bytes as asked for.
+#[prism::service(package = "tests")]
+pub trait Blob {
+    /// `len` bytes.
+    async fn blob(&self, len: u32) -> Vec<u8>;
+}
+
+struct Blobs;
+
+impl Blob for Blobs {
+    async fn blob(&self, len: u32) -> Vec<u8> {
+        vec![7; len as usize]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_cannot_hold_a_shutdown_open() {
+    install_panic_hook();
+    let session =
+        prism::transport::SessionConfig::default().with_drain_timeout(Duration::from_millis(200));
+    let server = Server::builder()
+        .add_service(BlobServer::new(Blobs))
+        .session_config(session)
+        .allow_plaintext()
+        .build()
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(listener).await }
+    });
+    // Asks for 32 MiB of answers, far more than the sockets buffer, and
+    // never reads them.
+    let (mut conn, _) = RawConn::handshake(addr).await;
+    let request = raw::encode(&blob::BlobRequest { len: 8 << 20 });
+    for channel in [1, 3, 5, 7] {
+        conn.send(raw::call_header(channel, blob::BLOB.get()), &request)
+            .await;
+    }
+    eventually("the server took a call", || {
+        server.stats().calls_received >= 1
+    })
+    .await;
+    // The calls it took are answered (the drain has nothing to wait for),
+    // but 8 MiB answers cannot leave: the drain timeout bounds the wait.
+    server.shutdown();
+    tokio::time::timeout(PROMPTLY, serving)
+        .await
+        .expect("serve ends although the peer reads nothing")
+        .expect("serving task")
+        .expect("serve returns Ok");
+    drop(conn);
+    assert_no_panics();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropping_every_client_closes_the_connection() {
     install_panic_hook();

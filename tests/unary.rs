@@ -53,6 +53,7 @@ per_transport!(
     application_errors_are_typed_values,
     many_concurrent_calls_on_one_channel,
     large_payload_round_trips,
+    large_payloads_both_ways_at_once_do_not_deadlock,
     oversized_request_fails_with_a_status,
     oversized_response_fails_with_a_status,
     context_sees_op_deadline_and_peer,
@@ -167,6 +168,28 @@ async fn large_payload_round_trips(transport: Transport) {
     assert!(a.expect("echo") == data);
     assert_eq!(b.expect("add"), 3);
     assert!(c.expect("echo") == data[..100_000]);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+/// Several large calls at once put more than the driver's high-water mark
+/// (4 MiB) in each direction: both ends have unwritten bytes and wait for
+/// the other to read. The caller must keep reading replies regardless.
+async fn large_payloads_both_ways_at_once_do_not_deadlock(transport: Transport) {
+    let fx = Fixture::start(transport).await;
+    let calc = fx.calc();
+    let data: Vec<u8> = (0..6 << 20).map(|i: u32| (i % 251) as u8).collect();
+    let mut calls = JoinSet::new();
+    for _ in 0..4 {
+        calls.spawn(std::future::IntoFuture::into_future(
+            calc.echo(data.clone()),
+        ));
+    }
+    let replies = tokio::time::timeout(Duration::from_secs(60), calls.join_all())
+        .await
+        .expect("four 6 MiB echoes in flight at once finish");
+    for reply in replies {
+        assert!(reply.expect("echo") == data, "an echo came back changed");
+    }
     fx.shutdown().await.expect("clean shutdown");
 }
 

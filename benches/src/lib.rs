@@ -6,7 +6,7 @@
 //! benchmark checks that the three postcard implementations produce the very
 //! same bytes and that every codec round-trips the value.
 //!
-//! The frame codec carries bulk bytes beside a small header, not arbitrary
+//! The segments codec carries bulk bytes beside a small header, not arbitrary
 //! structs, so its messages are built by hand: [`framed_record`] puts the
 //! nine small fields of a [`Record`] in the header and the 1 KiB body in the
 //! one segment; [`framed_points`] moves the points as one segment of raw
@@ -108,7 +108,7 @@ pub fn points() -> Vec<Point> {
         .collect()
 }
 
-/// The frame codec's header for a [`Record`]: its nine small fields. The
+/// The segments codec's header for a [`Record`]: its nine small fields. The
 /// 1 KiB body travels as the frame's one segment.
 #[derive(Facet, Debug, Clone, PartialEq)]
 pub struct RecordHeader {
@@ -169,7 +169,7 @@ pub fn record_from_frame(frame: Segmented<RecordHeader>) -> Option<Record> {
     })
 }
 
-/// The frame codec's header for a list of points.
+/// The segments codec's header for a list of points.
 #[derive(Facet, Debug, Clone, PartialEq)]
 pub struct PointsHeader {
     /// How many points the segment holds.

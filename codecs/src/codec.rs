@@ -2,7 +2,7 @@
 //! `View` implemented per codec.
 
 use crate::{DecodeError, EncodeBuf, EncodeError, Limits, Payload};
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 /// What a codec can do, for negotiation and introspection.
 ///

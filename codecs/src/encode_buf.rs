@@ -9,7 +9,7 @@ use prism_core::Payload;
 ///
 /// Most codecs append to the contiguous tail ([`EncodeBuf::tail`]). Codecs
 /// that already hold their output in an owned buffer (an rkyv archive, the
-/// raw body segments of a frame codec) hand it over with
+/// raw body segments of the segments codec) hand it over with
 /// [`EncodeBuf::push_segment`], so it reaches the transport without a copy.
 /// The transport writes the finished segments with vectored I/O.
 ///

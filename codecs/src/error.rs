@@ -1,6 +1,6 @@
 //! Errors raised while building codec plans, encoding and decoding.
 
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 /// A type whose shape a codec cannot carry.
 ///

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 use crate::{Codec, CodecInfo, RegistryError};
 

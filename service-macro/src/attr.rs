@@ -354,8 +354,6 @@ fn at_end_of_option(input: ParseStream<'_>) -> bool {
     input.is_empty() || input.peek(Token![,])
 }
 
-/// Reads `key = "string"`; `Ok(None)` when the value was missing or not a
-/// string literal (already reported: on the key, or on the value).
 /// Reads a flag option (`spawn`), which takes no value.
 fn flag(key: &str, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
@@ -365,6 +363,8 @@ fn flag(key: &str, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Resu
     Ok(())
 }
 
+/// Reads `key = "string"`; `Ok(None)` when the value was missing or not a
+/// string literal (already reported: on the key, or on the value).
 fn string(
     key: &str,
     example: &str,

@@ -1,9 +1,10 @@
 //! Expansions that must compile and mean what they say.
 //!
-//! NEEDS THE RUNTIME: the generated code names `prism::{Channel, UnaryCall,
-//! Plain, Fallible, Postcard, OpId, OpKind, OpDescriptor, ServiceDescriptor}`
-//! and `prism::__private::{facet, Arc, Dispatch, Incoming, Dispatched, unary,
-//! unknown_op}`; this file compiles only once the `prism` crate provides them.
+//! The generated code names only `::prism::` and `::core::` paths:
+//! `prism::{Channel, Context}`, `prism::client::{UnaryCall, Plain,
+//! Fallible}`, `prism::codec::*`, `prism::reflect::*` and
+//! `prism::__private::*` (facet, rkyv, Arc, Dispatch, Execution, unary,
+//! unknown_method, the codec checks).
 //!
 //! - `hygiene`: a service declared under `#![no_implicit_prelude]`, next to
 //!   junk items named like prelude types and traits, so any unqualified path
@@ -56,6 +57,12 @@ mod hygiene {
         async fn div(&self, a: i64, b: i64) -> ::core::result::Result<i64, DivError>;
         async fn greet(&self, name: ::std::string::String) -> ::std::string::String;
         async fn ping(&self);
+        /// Takes the handler's context and runs in a task of its own.
+        #[prism(spawn)]
+        async fn whoami(&self, cx: &::prism::Context) -> ::std::string::String;
+        /// Runs in the connection's task whatever the server's default.
+        #[prism(inline, codec = segments, bare)]
+        async fn chunk(&self, chunk: ::prism::Segmented<u32>) -> ::prism::Segmented<u32>;
     }
 
     pub struct Impl;
@@ -77,6 +84,14 @@ mod hygiene {
         }
 
         async fn ping(&self) {}
+
+        async fn whoami(&self, cx: &::prism::Context) -> ::std::string::String {
+            ::std::string::ToString::to_string(cx.op().method())
+        }
+
+        async fn chunk(&self, chunk: ::prism::Segmented<u32>) -> ::prism::Segmented<u32> {
+            chunk
+        }
     }
 }
 
@@ -151,11 +166,11 @@ fn descriptors_carry_names_ids_and_docs() {
     assert_eq!(calc::SERVICE.package(), "hygiene");
     assert_eq!(calc::SERVICE.name(), "Calc");
     assert_eq!(calc::SERVICE.doc(), "A calculator.");
-    assert_eq!(calc::SERVICE.ops().len(), 4);
+    assert_eq!(calc::SERVICE.ops().len(), 6);
     assert_eq!(calc::ADD, OpId::from_name("hygiene", "Calc", "add"));
 
     let methods: Vec<_> = calc::OPS.iter().map(|op| op.method()).collect();
-    assert_eq!(methods, ["add", "div", "greet", "ping"]);
+    assert_eq!(methods, ["add", "div", "greet", "ping", "whoami", "chunk"]);
     assert!(calc::OPS.iter().all(|op| op.kind() == OpKind::Unary));
     assert_eq!(calc::OPS[0].doc(), "Adds two numbers.");
     assert_eq!(calc::OPS[0].package(), "hygiene");
@@ -222,6 +237,12 @@ async fn calls_round_trip() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(calc.div(1, 0).await?, Err(DivError::DivideByZero));
     assert_eq!(calc.greet("prism".to_owned()).await?, "hello prism");
     calc.ping().await?;
+    assert_eq!(calc.whoami().await?, "whoami");
+    let chunk = prism::Segmented {
+        header: 7,
+        segments: Vec::new(),
+    };
+    assert_eq!(calc.chunk(chunk).await?.header, 7);
 
     let search = ordinary::SearchServiceClient::new(channel);
     let request = ordinary::SearchRequest {

@@ -17,6 +17,8 @@ use prism_proto::session::OutgoingCall;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::Client;
 
+use crate::layer_fn::LayerFn;
+
 /// The future of a call's reply, as a layer returns it.
 pub type ReplyFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
 
@@ -124,44 +126,7 @@ pub fn layer_fn<F>(f: F) -> LayerFn<F>
 where
     F: Fn(Call, &Arc<dyn Handle>) -> ReplyFuture + Send + Sync + 'static,
 {
-    LayerFn { f: Arc::new(f) }
-}
-
-/// The [`Layer`] of [`layer_fn`].
-pub struct LayerFn<F> {
-    f: Arc<F>,
-}
-
-impl<F> fmt::Debug for LayerFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LayerFn")
-    }
-}
-
-struct FnHandle<F> {
-    f: Arc<F>,
-    inner: Arc<dyn Handle>,
-}
-
-impl<F> Handle for FnHandle<F>
-where
-    F: Fn(Call, &Arc<dyn Handle>) -> ReplyFuture + Send + Sync + 'static,
-{
-    fn handle(&self, call: Call) -> ReplyFuture {
-        (self.f)(call, &self.inner)
-    }
-}
-
-impl<F> Layer for LayerFn<F>
-where
-    F: Fn(Call, &Arc<dyn Handle>) -> ReplyFuture + Send + Sync + 'static,
-{
-    fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle> {
-        Arc::new(FnHandle {
-            f: Arc::clone(&self.f),
-            inner,
-        })
-    }
+    LayerFn::new(f)
 }
 
 /// The bottom of the stack: the connection.

@@ -14,10 +14,11 @@ use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{self, Client, ConnectionError, ConnectionStats, Setup};
 use prism_transport::{Connector, Link, LinkConfig, LinkInfo};
 
+pub use crate::layer_fn::LayerFn;
 #[doc(inline)]
 pub use crate::response::{Fallible, FromReply, Plain, Viewed};
 pub use call::{CallFuture, UnaryCall};
-pub use layer::{Call, Handle, Layer, LayerFn, ReplyFuture, layer_fn};
+pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
 
 use crate::ConnectError;
 use crate::server::op_entry;

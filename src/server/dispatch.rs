@@ -82,6 +82,7 @@ where
         )));
     }
     let limits = call.route.limits;
+    let execution = call.route.execution;
     let (context, payload) = call.take_context();
     let scope = context.clone();
     let serve = async move {
@@ -107,10 +108,7 @@ where
     } else {
         Box::pin(serve)
     };
-    Dispatched::Run {
-        future,
-        execution: Execution::Inline,
-    }
+    Dispatched::Run { future, execution }
 }
 
 /// The answer for a method index a service does not have (never reached

@@ -13,11 +13,12 @@ use std::time::Instant;
 
 use prism_core::{CodecId, Extensions, Payload};
 use prism_reflect::OpDescriptor;
-use prism_transport::driver::{ConnectionInfo, Dispatched};
+use prism_transport::driver::{ConnectionInfo, Dispatched, Execution};
 use prism_transport::{LinkInfo, PeerAddr};
 
 use super::router::Route;
 use crate::Context;
+use crate::layer_fn::LayerFn;
 
 /// One call on its way to its op: routed by op id, not yet decoded.
 pub struct Call {
@@ -33,6 +34,14 @@ impl Call {
     /// The op the caller invoked.
     pub fn op(&self) -> &'static OpDescriptor {
         self.route.op
+    }
+
+    /// Where the op's handler runs (`#[prism(spawn)]`/`#[prism(inline)]`,
+    /// else the server's default). A layer that wraps the future below it
+    /// in a [`Dispatched::Run`] of its own says where that runs: this is
+    /// the op's choice.
+    pub fn execution(&self) -> Execution {
+        self.route.execution
     }
 
     /// The codec the request is encoded with.
@@ -61,8 +70,8 @@ impl Call {
         &self.connection.link
     }
 
-    /// What the connection's handshake established: the peer's HELLO and
-    /// the values attached when it was accepted.
+    /// What the connection's handshake established: the link, the peer's
+    /// HELLO, and the connection's statistics.
     pub fn connection(&self) -> &ConnectionInfo {
         &self.connection
     }
@@ -175,42 +184,5 @@ pub fn layer_fn<F>(f: F) -> LayerFn<F>
 where
     F: Fn(Call, &Arc<dyn Handle>) -> Dispatched + Send + Sync + 'static,
 {
-    LayerFn { f: Arc::new(f) }
-}
-
-/// The [`Layer`] of [`layer_fn`].
-pub struct LayerFn<F> {
-    f: Arc<F>,
-}
-
-impl<F> fmt::Debug for LayerFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LayerFn")
-    }
-}
-
-struct FnHandle<F> {
-    f: Arc<F>,
-    inner: Arc<dyn Handle>,
-}
-
-impl<F> Handle for FnHandle<F>
-where
-    F: Fn(Call, &Arc<dyn Handle>) -> Dispatched + Send + Sync + 'static,
-{
-    fn handle(&self, call: Call) -> Dispatched {
-        (self.f)(call, &self.inner)
-    }
-}
-
-impl<F> Layer for LayerFn<F>
-where
-    F: Fn(Call, &Arc<dyn Handle>) -> Dispatched + Send + Sync + 'static,
-{
-    fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle> {
-        Arc::new(FnHandle {
-            f: Arc::clone(&self.f),
-            inner,
-        })
-    }
+    LayerFn::new(f)
 }

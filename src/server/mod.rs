@@ -2,7 +2,7 @@
 //! listener, each call routed once by op id through a layer stack.
 
 mod admission;
-mod dispatch;
+pub(crate) mod dispatch;
 mod layer;
 mod router;
 mod stats;
@@ -17,8 +17,9 @@ use prism_transport::{Link, LinkConfig, Listener};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-pub use dispatch::{Dispatch, unary, unary_view, unknown_method};
-pub use layer::{Call, Handle, Layer, LayerFn, layer_fn};
+pub use crate::layer_fn::LayerFn;
+pub use dispatch::Dispatch;
+pub use layer::{Call, Handle, Layer, layer_fn};
 #[doc(inline)]
 pub use prism_transport::driver::Dispatched;
 
@@ -149,21 +150,20 @@ impl Server {
     }
 
     async fn run(&self, link: impl Link) -> Result<(), driver::ConnectionError> {
-        let stats = self.inner.stats.open();
+        // Counted as open until this future ends or is dropped.
+        let open = self.inner.stats.open();
         let setup = Setup::new(self.inner.session.clone())
             .with_admission(self.inner.admission.clone())
-            .with_stats(Arc::clone(&stats));
+            .with_stats(open.cell());
         let router: Arc<dyn driver::Handler> = self.inner.router.clone();
-        let result = driver::serve(
+        driver::serve(
             link,
             setup,
             Hello::default(),
             router,
             self.inner.shutdown.child_token(),
         )
-        .await;
-        self.inner.stats.close(&stats);
-        result
+        .await
     }
 
     /// Shuts down gracefully: listeners stop accepting, every connection

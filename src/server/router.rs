@@ -68,7 +68,6 @@ impl Handler for Router {
                 OpId::new(call.op)
             )));
         };
-        let execution = route.execution;
         let call = Call {
             route: Arc::clone(route),
             codec: call.codec,
@@ -77,10 +76,7 @@ impl Handler for Router {
             connection: call.connection,
             extensions: Default::default(),
         };
-        match self.stack.handle(call) {
-            Dispatched::Run { future, .. } => Dispatched::Run { future, execution },
-            ready => ready,
-        }
+        self.stack.handle(call)
     }
 }
 

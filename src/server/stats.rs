@@ -24,16 +24,17 @@ impl ServerStats {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A cell for a new connection, counted from now on.
-    pub(crate) fn open(&self) -> Arc<StatsCell> {
+    /// A cell for a new connection, counted from now on until the
+    /// returned guard drops (also when the connection's task is cancelled).
+    pub(crate) fn open(&self) -> OpenConnection<'_> {
         let cell = Arc::new(StatsCell::default());
         let key = Arc::as_ptr(&cell) as usize;
         self.state().open.insert(key, Arc::clone(&cell));
-        cell
+        OpenConnection { stats: self, cell }
     }
 
     /// Folds a finished connection's figures into the total.
-    pub(crate) fn close(&self, cell: &Arc<StatsCell>) {
+    fn close(&self, cell: &Arc<StatsCell>) {
         let mut state = self.state();
         state.open.remove(&(Arc::as_ptr(cell) as usize));
         state.closed += cell.snapshot();
@@ -52,5 +53,26 @@ impl ServerStats {
     /// Connections open now.
     pub(crate) fn open_count(&self) -> usize {
         self.state().open.len()
+    }
+}
+
+/// One open connection's place in [`ServerStats`]: folded into the closed
+/// total when dropped.
+#[derive(Debug)]
+pub(crate) struct OpenConnection<'a> {
+    stats: &'a ServerStats,
+    cell: Arc<StatsCell>,
+}
+
+impl OpenConnection<'_> {
+    /// The cell the connection's driver counts into.
+    pub(crate) fn cell(&self) -> Arc<StatsCell> {
+        Arc::clone(&self.cell)
+    }
+}
+
+impl Drop for OpenConnection<'_> {
+    fn drop(&mut self) {
+        self.stats.close(&self.cell);
     }
 }

@@ -254,7 +254,8 @@ pub trait Link: Send + 'static {
     ///
     /// # Errors
     ///
-    /// Fails when the link is closed.
+    /// Fails when the link is closed, or (as [`LinkError::Io`]) when the
+    /// frame cannot be written at all.
     fn queue(&mut self, frame: Frame) -> Result<(), LinkError>;
 
     /// Bytes queued and not yet written; the driver stops producing when

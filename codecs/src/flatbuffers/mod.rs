@@ -133,7 +133,7 @@ mod view;
 
 use bytes::{Bytes, BytesMut};
 use facet::{Facet, Shape};
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 use self::layout::Layout;
 use crate::{

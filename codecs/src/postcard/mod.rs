@@ -56,7 +56,7 @@ use core::sync::atomic::Ordering;
 
 use bytes::{Bytes, BytesMut};
 use facet::Facet;
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 use crate::{
     Capabilities, Codec, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Limits, Payload,

@@ -95,7 +95,7 @@ mod explain;
 #[allow(unsafe_code)] // The only unsafe block of the rkyv glue: `Archived::deref`.
 mod view;
 
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 use crate::{Capabilities, Codec};
 

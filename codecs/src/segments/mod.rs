@@ -54,7 +54,7 @@ mod layout;
 
 use bytes::{BufMut, Bytes};
 use facet::Facet;
-use prism_reflect::CodecId;
+use prism_core::CodecId;
 
 use crate::{
     Capabilities, Codec, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Limits, Payload,

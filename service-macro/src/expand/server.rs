@@ -2,7 +2,8 @@
 //! the matching method of `S`.
 
 use proc_macro2::{Literal, TokenStream};
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 use super::Gen;
 use crate::ast::{Method, Output, RequestKind};
@@ -147,7 +148,10 @@ impl Gen<'_, '_> {
         // one, the request (or its fields) elsewhere.
         let args = method.args.iter().map(|arg| {
             if arg.context {
-                quote!(, &__cx)
+                // Spanned on the argument's type, so a `&Context` that is
+                // not Prism's is a type error pointing at it.
+                let ty = arg.ty;
+                quote_spanned!(ty.span()=> , &__cx)
             } else if let RequestKind::Struct = method.request_kind {
                 let field = &arg.ident;
                 quote!(, req.#field)

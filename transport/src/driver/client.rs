@@ -114,9 +114,11 @@ struct Shared {
 
 /// A cheap, cloneable handle for making calls on one connection.
 ///
-/// Calls go to the connection task through an unbounded queue; the number in
-/// flight is bounded by the peer's channel limit, which the session enforces
-/// (a call above it fails with `RESOURCE_EXHAUSTED`).
+/// Calls go to the connection task through an unbounded queue. The number
+/// on the wire is bounded by the peer's channel limit, which the session
+/// enforces (a call above it fails with `RESOURCE_EXHAUSTED`); while the
+/// link is backpressured, calls wait in the queue, one entry per call
+/// future the caller holds, so the caller's own concurrency bounds it.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -304,7 +306,7 @@ impl<L: Link> ClientDriver<L> {
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events();
             keep_going |= self.conn.drive_transmit(cx, now);
-            if self.conn.finished() {
+            if self.conn.finished(now) {
                 return self.finish(cx);
             }
             if !keep_going {
@@ -357,6 +359,8 @@ impl<L: Link> ClientDriver<L> {
                     self.tickets.insert(ticket, channel);
                 }
                 Err(error) => {
+                    // Made, and failed before it left.
+                    self.conn.stats.calls_sent += 1;
                     self.conn.stats.calls_failed += 1;
                     let _ =
                         reply.send(Err(Status::new(open_error_code(&error), error.to_string())));
@@ -364,6 +368,7 @@ impl<L: Link> ClientDriver<L> {
             },
             Command::Cancel { ticket } => {
                 if let Some(channel) = self.tickets.remove(&ticket) {
+                    self.conn.stats.calls_failed += 1;
                     self.pending.remove(&channel);
                     self.conn.session.cancel(channel);
                 }
@@ -418,6 +423,9 @@ impl<L: Link> ClientDriver<L> {
     /// The connection ended: publishes why, then fails whatever is still
     /// waiting with that reason.
     fn finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // What the session said as it closed (a link that failed in the
+        // last step leaves its events unread).
+        self.drive_events();
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }
@@ -437,14 +445,21 @@ impl<L: Link> ClientDriver<L> {
     /// and takes no more.
     fn fail_waiting(&mut self, status: &Status) {
         for (_, (_, slot)) in self.pending.drain() {
+            self.conn.stats.calls_failed += 1;
             slot.send(Err(status.clone()));
         }
         self.tickets.clear();
         if let Some(mut commands) = self.commands.take() {
             commands.close();
             while let Ok(command) = commands.try_recv() {
-                if let Command::Call { reply, .. } = command {
-                    let _ = reply.send(Err(status.clone()));
+                match command {
+                    // Made, and failed before the connection took it.
+                    Command::Call { reply, .. } => {
+                        self.conn.stats.calls_sent += 1;
+                        self.conn.stats.calls_failed += 1;
+                        let _ = reply.send(Err(status.clone()));
+                    }
+                    Command::Cancel { .. } | Command::GoAway => {}
                 }
             }
         }

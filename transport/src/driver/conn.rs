@@ -7,7 +7,7 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prism_core::{Code, Extensions, Payload};
 use prism_proto::frame::{Frame, HEADER_LEN};
@@ -47,6 +47,11 @@ pub(crate) struct Conn<L> {
     recv_done: bool,
     /// Nothing more can be sent: the link failed or is closed.
     link_done: bool,
+    /// How long a closed session's last frames get to leave.
+    linger: Duration,
+    /// When they stop getting it: set once the session is closed with
+    /// bytes still unwritten.
+    linger_until: Option<Instant>,
     /// Why the connection ended; the first cause wins.
     exit: Option<ConnectionError>,
 }
@@ -54,6 +59,8 @@ pub(crate) struct Conn<L> {
 impl<L: Link> Conn<L> {
     pub(crate) fn new(link: L, session: Session, setup: Setup) -> Conn<L> {
         Conn {
+            linger: setup.session.drain_timeout,
+            linger_until: None,
             link_info: link.info().clone(),
             link,
             session,
@@ -78,11 +85,14 @@ impl<L: Link> Conn<L> {
     }
 
     /// Step: frames from the link into the session.
+    ///
+    /// Only a server holds this step back while backpressured (reading
+    /// starts new calls, whose answers add to what waits to be written). A
+    /// client always reads: replies add nothing to write, and a client that
+    /// stopped reading while its requests wait to be written would leave
+    /// both ends waiting for the other.
     pub(crate) fn drive_recv(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progressed = false;
-        if self.backpressured() {
-            return false;
-        }
         for _ in 0..BUDGET {
             if self.recv_done || self.link_done {
                 break;
@@ -142,10 +152,13 @@ impl<L: Link> Conn<L> {
             if self.link_done {
                 continue; // the link is gone: the frame has nowhere to go
             }
-            self.stats.frames_sent += 1;
-            self.stats.bytes_sent += wire_bytes(&frame);
-            if let Err(error) = self.link.queue(frame) {
-                self.link_failed(now, Some(error));
+            let bytes = wire_bytes(&frame);
+            match self.link.queue(frame) {
+                Ok(()) => {
+                    self.stats.frames_sent += 1;
+                    self.stats.bytes_sent += bytes;
+                }
+                Err(error) => self.link_failed(now, Some(error)),
             }
         }
         if self.link_done {
@@ -232,10 +245,24 @@ impl<L: Link> Conn<L> {
     }
 
     /// Whether everything is over: the session closed and its last frames
-    /// left (or cannot).
+    /// left, cannot leave, or had the drain timeout to leave and did not
+    /// (the peer stopped reading: the rest is dropped with the link).
     #[inline]
-    pub(crate) fn finished(&self) -> bool {
-        self.session.is_closed() && (self.link_done || self.link.queued_bytes() == 0)
+    pub(crate) fn finished(&mut self, now: Instant) -> bool {
+        if !self.session.is_closed() {
+            return false;
+        }
+        if self.link_done || self.link.queued_bytes() == 0 {
+            return true;
+        }
+        let until = *self
+            .linger_until
+            .get_or_insert_with(|| now.checked_add(self.linger).unwrap_or(now));
+        if now >= until {
+            self.link_done = true;
+            return true;
+        }
+        false
     }
 
     /// Closes the link's sending side; errors no longer matter here.
@@ -257,10 +284,11 @@ impl<L: Link> Conn<L> {
         self.cell.publish(&self.stats);
     }
 
-    /// Sleeps until the session's next timer, then returns pending.
+    /// Sleeps until the session's next timer (or the end of a closed
+    /// session's linger), then returns pending.
     pub(crate) fn park(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
         self.publish();
-        if let Some(at) = self.session.poll_timeout() {
+        if let Some(at) = self.session.poll_timeout().or(self.linger_until) {
             let at = tokio::time::Instant::from_std(at);
             if self.timer.deadline() != at {
                 self.timer.as_mut().reset(at);

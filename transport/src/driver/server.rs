@@ -13,7 +13,7 @@ use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use prism_core::{Code, Reply, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{ChannelId, Event, Hello, Role, Session};
+use prism_proto::session::{Answered, ChannelId, Event, Hello, Role, Session};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -143,13 +143,17 @@ impl<L: Link> ServerDriver<L> {
         let now = Instant::now();
         for _ in 0..TURNS {
             let mut keep_going = self.drive_shutdown(cx, now);
-            keep_going |= self.conn.drive_recv(cx, now);
+            // No new calls while the answers to earlier ones wait to be
+            // written: the peer's reading paces its writing.
+            if !self.conn.backpressured() {
+                keep_going |= self.conn.drive_recv(cx, now);
+            }
             keep_going |= self.conn.drive_admission(cx, now);
             keep_going |= self.drive_handlers(cx);
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events(cx);
             keep_going |= self.conn.drive_transmit(cx, now);
-            if self.conn.finished() {
+            if self.conn.finished(now) {
                 return self.finish(cx);
             }
             if !keep_going {
@@ -239,6 +243,8 @@ impl<L: Link> ServerDriver<L> {
                 // A server opens no calls, so none is answered.
                 Event::Reply { .. } => {}
                 Event::Cancelled { channel, .. } => {
+                    // The call ended without an answer from its handler.
+                    self.conn.stats.calls_failed += 1;
                     if let Some(cancel) = self.cancels.remove(&channel) {
                         cancel.cancel();
                     }
@@ -288,9 +294,11 @@ impl<L: Link> ServerDriver<L> {
     }
 
     fn respond(&mut self, channel: ChannelId, reply: Reply) {
-        let failed = reply.is_err();
-        if self.conn.session.respond(channel, reply) && failed {
-            self.conn.stats.calls_failed += 1;
+        match self.conn.session.respond(channel, reply) {
+            Answered::Status => self.conn.stats.calls_failed += 1,
+            // Counted when the call ended: cancelled, past its deadline,
+            // cut by the closing session.
+            Answered::Response | Answered::Gone => {}
         }
     }
 
@@ -303,6 +311,9 @@ impl<L: Link> ServerDriver<L> {
     }
 
     fn finish(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
+        // What the session said as it closed (a link that failed in the
+        // last step leaves its events unread).
+        self.drive_events(cx);
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }

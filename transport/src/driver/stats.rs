@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 ///
 /// Frames count in both directions; bytes are frame bytes (the 32-byte
 /// header plus the payload; the padding byte-stream links add is not
-/// counted). A call is counted once, where it was opened or received;
-/// `calls_failed` counts calls that ended with a status instead of a
-/// response, on this side, including deadlines and cancellations by a
-/// closing connection. `alignment_copies` counts received payloads that
+/// counted). A call is counted once, on the side that made it
+/// (`calls_sent`, also when it failed before leaving) and on the side that
+/// received it (`calls_received`). `calls_failed` counts calls that ended
+/// without a response, on this side: with a status, past a deadline,
+/// cancelled, or cut by a closing connection (an application error is a
+/// response). `alignment_copies` counts received payloads that
 /// had to be copied to start 16-byte aligned (zero on TCP and Unix links,
 /// which read into aligned buffers).
 ///
@@ -36,11 +38,11 @@ pub struct ConnectionStats {
     pub bytes_sent: u64,
     /// Bytes of the frames received.
     pub bytes_received: u64,
-    /// Calls this side opened.
+    /// Calls this side made.
     pub calls_sent: u64,
-    /// Calls the peer opened.
+    /// Calls the peer made.
     pub calls_received: u64,
-    /// Calls that ended with a status rather than a response.
+    /// Calls that ended without a response.
     pub calls_failed: u64,
     /// Received payloads copied to become 16-byte aligned.
     pub alignment_copies: u64,

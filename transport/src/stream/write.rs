@@ -8,7 +8,7 @@ use std::io::{self, IoSlice};
 use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::AsyncWrite;
 
-use prism_proto::frame::{FRAME_ALIGN, Frame, FrameError, padding, wire_len};
+use prism_proto::frame::{FRAME_ALIGN, Frame, padding, wire_len};
 
 use super::{COPY_BELOW, MAX_IOVECS};
 use crate::link::LinkError;
@@ -51,11 +51,12 @@ impl Writer {
         }
         let len = frame.payload.len();
         let Ok(wire_length) = u32::try_from(len) else {
-            return Err(LinkError::Frame(FrameError::TooLarge {
-                kind: frame.header.kind,
-                len: u32::MAX,
-                max: u32::MAX,
-            }));
+            // Our own frame, not the peer's: the session never makes one
+            // this large (frames are bounded by a u32 max_frame).
+            return Err(LinkError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a {len}-byte frame does not fit a frame header"),
+            )));
         };
         self.tail
             .extend_from_slice(&frame.header.encode(wire_length));

@@ -84,16 +84,16 @@ impl Session {
     /// or with a status, sent as an ERROR frame (its message cut to 4 KiB on
     /// a character boundary).
     ///
-    /// Returns false, sending nothing, when the channel is gone (cancelled,
-    /// past its deadline, already answered, or the session closed). A
-    /// response larger than the peer's `max_frame` is replaced by an ERROR
-    /// `RESOURCE_EXHAUSTED` (and true is returned: the channel is done).
-    pub fn respond(&mut self, channel: ChannelId, reply: Reply) -> bool {
+    /// Says what went out: nothing when the channel is gone (cancelled,
+    /// past its deadline, already answered, or the session closed); an
+    /// ERROR `RESOURCE_EXHAUSTED` in place of a response larger than the
+    /// peer's `max_frame`.
+    pub fn respond(&mut self, channel: ChannelId, reply: Reply) -> Answered {
         let id = channel.get();
         if self.is_closed() || !self.channels.is_peer(id) || !self.channels.remove(id) {
-            return false;
+            return Answered::Gone;
         }
-        match reply {
+        let answered = match reply {
             Ok(response) => {
                 let max = self.peer_max_payload();
                 let len = response.payload.len();
@@ -102,13 +102,37 @@ impl Session {
                         "response of {len} bytes exceeds the caller's frame limit of {max} bytes"
                     );
                     self.send_error(id, Code::ResourceExhausted, &message);
+                    Answered::Status
                 } else {
                     self.transmit.push_back(wire::response(id, response));
+                    Answered::Response
                 }
             }
-            Err(status) => self.send_error(id, status.code(), status.message()),
-        }
+            Err(status) => {
+                self.send_error(id, status.code(), status.message());
+                Answered::Status
+            }
+        };
         self.close_if_drained();
-        true
+        answered
+    }
+}
+
+/// What [`Session::respond`] sent for a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// Its response (or the op's application error, a value like any other).
+    Response,
+    /// An ERROR frame: the status given, or `RESOURCE_EXHAUSTED` in place
+    /// of a response too large for the peer.
+    Status,
+    /// Nothing: the channel was gone.
+    Gone,
+}
+
+impl Answered {
+    /// Whether the call was answered now (it was still open).
+    pub fn is_sent(self) -> bool {
+        self != Answered::Gone
     }
 }

@@ -78,6 +78,9 @@ pub struct SessionConfig {
     /// How long open calls may take to finish after a GOAWAY (sent or
     /// received) before they are cancelled and the session closes, so a
     /// graceful shutdown always ends. Default 30 s.
+    ///
+    /// Drivers also give the last frames of a closed session this long to
+    /// leave: a peer that stops reading cannot hold a connection open.
     pub drain_timeout: Duration,
     /// When `Some(interval)`: after `interval` without receiving anything,
     /// ping the peer, and close if nothing (the pong included) arrives

@@ -84,7 +84,8 @@ pub enum SessionError {
     #[error("peer sent a malformed handshake")]
     BadHello(#[source] HelloError),
     /// The HELLO or ACCEPT this side was given breaks the protocol's
-    /// limits; nothing was sent.
+    /// limits: an invalid HELLO sends nothing; an invalid ACCEPT is not
+    /// sent, and a GOAWAY tells the peer this side failed.
     #[error("our own handshake is invalid")]
     OwnHello(#[source] HelloError),
     /// The two sides speak no protocol version in common.
@@ -194,6 +195,9 @@ impl SessionError {
             }
             SessionError::RejectedPeer { reason, .. } => reason.clone(),
             SessionError::KeepaliveTimeout => "keepalive timed out".into(),
+            SessionError::OwnHello(e) => {
+                format!("this side could not build a valid handshake: {e}")
+            }
             other => other.to_string(),
         }
     }

@@ -61,6 +61,12 @@ impl VersionRange {
     /// refused with a version mismatch.
     pub const SUPPORTED: VersionRange = VersionRange { min: 2, max: 2 };
 
+    /// The first version whose HELLO carries a range (and this layout):
+    /// every HELLO from a build that speaks 2 or later decodes, whatever
+    /// range it offers, so a mismatch is found by negotiating, not by
+    /// failing to read.
+    pub const FIRST_RANGED: u16 = 2;
+
     /// `min..=max`.
     pub const fn new(min: u16, max: u16) -> VersionRange {
         VersionRange { min, max }
@@ -323,7 +329,7 @@ impl Hello {
     /// Fails on a version range whose `min` exceeds its `max`, or when a
     /// list, an extension or the whole encoding is too long.
     pub fn validate(&self) -> Result<(), HelloError> {
-        if self.versions.min > self.versions.max || self.versions.min < 2 {
+        if self.versions.min > self.versions.max || self.versions.min < VersionRange::FIRST_RANGED {
             return Err(HelloError::BadVersions {
                 versions: self.versions,
             });

@@ -43,7 +43,7 @@ impl Hello {
             return Err(HelloError::BadMagic { found: magic });
         }
         let min = r.u16("min version")?;
-        if min < VersionRange::SUPPORTED.min {
+        if min < VersionRange::FIRST_RANGED {
             // Version 1 put its one version here and a different layout
             // after it: nothing more can be read.
             return Err(HelloError::UnsupportedVersion { version: min });

@@ -65,8 +65,8 @@ impl Session {
     }
 
     /// The drain timeout passed: every open call ends now, and the peer is
-    /// told so for each (an ERROR for its calls, a CANCEL for ours) before
-    /// the session closes.
+    /// told so for each (an ERROR for its calls, a CANCEL for ours), then
+    /// why the session closes (a last GOAWAY naming the drain timeout).
     fn cut_drain(&mut self) {
         let open = self.channels.len();
         let message = "the drain timeout passed while going away; the call was cancelled";
@@ -78,6 +78,7 @@ impl Session {
             }
         }
         self.abort_channels(message);
+        // The channels are gone: this only sends the GOAWAY and closes.
         self.fail_with(SessionError::DrainTimeout { open });
     }
 

@@ -87,6 +87,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use calls::Answered;
 pub use config::{Role, SessionConfig};
 pub use error::{HelloError, OpenError, SessionError};
 pub use event::{ChannelId, Event, OutgoingCall};

@@ -171,6 +171,8 @@ impl Session {
             reason: reason.clone(),
         };
         match self.state.clone() {
+            // (A HELLO must come first: `on_control` refuses a GOAWAY
+            // while handshaking before it gets here.)
             State::Handshaking | State::Closed => return,
             // A goodbye before the handshake finished refuses this side.
             State::Authenticating(_) => {

@@ -6,13 +6,17 @@
 //!       │                          │                                 │
 //!       │                          │                  GOAWAY sent or received
 //!       │                          │                                 ▼
-//!       └──────────────────────────┴────── errors, close ─────►  Draining
-//!                                                  │                 │
-//!                                                  ▼   no channels left, or the
-//!                                               Closed ◄── drain timeout, or close
+//!       │                          │                              Draining
+//!       │                          │                                 │
+//!       └────────────┬─────────────┘                  no channels left, or
+//!                    │ errors, a GOAWAY, close        the drain timeout
+//!                    ▼                                               │
+//!                  Closed ◄──────────────────────────────────────────┘
 //! ```
 //!
-//! Every state can go to `Closed`; nothing leaves it. Data about the peer
+//! Every state can go to `Closed` (errors and `close` from any state; a
+//! GOAWAY before the handshake ends closes at once, there being no calls
+//! to drain); nothing leaves it. Data about the peer
 //! (its HELLO, its ACCEPT, the negotiated version) lives beside the state,
 //! never in place of it.
 

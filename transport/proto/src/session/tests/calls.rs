@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::frame::Flags;
-use crate::session::OpenError;
+use crate::session::{Answered, OpenError};
 
 #[test]
 fn unary_round_trip() {
@@ -33,7 +33,10 @@ fn unary_round_trip() {
         (pair.client.open_channels(), pair.server.open_channels()),
         (1, 1)
     );
-    assert!(pair.server.respond(channel, ok(2, b"pong!")));
+    assert_eq!(
+        pair.server.respond(channel, ok(2, b"pong!")),
+        Answered::Response
+    );
     pair.pump();
     let expected = Event::Reply {
         channel,
@@ -45,7 +48,7 @@ fn unary_round_trip() {
         (0, 0)
     );
     // A second answer finds the channel gone.
-    assert!(!pair.server.respond(channel, ok(2, b"")));
+    assert!(!pair.server.respond(channel, ok(2, b"")).is_sent());
     assert_eq!(
         pair.client
             .open_call(pair.now, outgoing(b"", None))
@@ -61,7 +64,7 @@ fn app_error_flag_reaches_the_client() {
     pair.pump();
     pair.server_events();
     let app_error = Response::app_error(CodecId::new(1), Payload::from(&b"E"[..]));
-    assert!(pair.server.respond(channel, Ok(app_error)));
+    assert!(pair.server.respond(channel, Ok(app_error)).is_sent());
     pair.pump();
     assert_eq!(
         pair.last_sent_by(Role::Server).map(|h| h.flags),
@@ -89,14 +92,15 @@ fn server_error_fails_the_call() {
     let channel = pair.call(b"req", None);
     pair.pump();
     pair.server_events();
-    assert!(
+    assert_eq!(
         pair.server
-            .respond(channel, failed(Code::NotFound, "no such op"))
+            .respond(channel, failed(Code::NotFound, "no such op")),
+        Answered::Status
     );
-    assert!(
-        !pair
-            .server
-            .respond(channel, failed(Code::NotFound, "twice"))
+    assert_eq!(
+        pair.server
+            .respond(channel, failed(Code::NotFound, "twice")),
+        Answered::Gone
     );
     pair.pump();
     let expected = Event::Reply {
@@ -123,7 +127,7 @@ fn many_concurrent_calls_complete_in_any_order() {
     for channel in incoming.iter().rev() {
         let body = Payload::from(channel.get().to_le_bytes().to_vec());
         let response = Response::new(CodecId::new(1), body);
-        assert!(pair.server.respond(*channel, Ok(response)));
+        assert!(pair.server.respond(*channel, Ok(response)).is_sent());
     }
     pair.pump();
     let events = pair.client_events();
@@ -149,7 +153,7 @@ fn client_cancel_reaches_the_server_and_late_response_is_ignored() {
     pair.server_events();
     // The server answers while the CANCEL is in flight: both cross.
     pair.client.cancel(channel);
-    assert!(pair.server.respond(channel, ok(1, b"late")));
+    assert!(pair.server.respond(channel, ok(1, b"late")).is_sent());
     pair.pump();
     assert!(
         pair.client_events().is_empty(),
@@ -175,7 +179,7 @@ fn client_cancel_reaches_the_server_and_late_response_is_ignored() {
             code: Code::Cancelled
         }]
     );
-    assert!(!pair.server.respond(channel, ok(1, b"")));
+    assert!(!pair.server.respond(channel, ok(1, b"")).is_sent());
     assert_eq!(
         pair.kinds_sent_by(Role::Client)
             .iter()
@@ -217,7 +221,10 @@ fn oversized_response_becomes_resource_exhausted() {
     let channel = pair.call(b"req", Some(Duration::from_secs(5)));
     pair.pump();
     pair.server_events();
-    assert!(pair.server.respond(channel, ok(1, b"too long")));
+    assert_eq!(
+        pair.server.respond(channel, ok(1, b"too long")),
+        Answered::Status
+    );
     pair.pump();
     let events = pair.client_events();
     assert_eq!(
@@ -245,8 +252,13 @@ fn only_clients_open_calls() {
 fn client_cannot_respond_to_its_own_call() {
     let mut pair = Pair::connected();
     let channel = pair.call(b"req", None);
-    assert!(!pair.client.respond(channel, ok(1, b"")));
-    assert!(!pair.client.respond(channel, failed(Code::Internal, "no")));
+    assert!(!pair.client.respond(channel, ok(1, b"")).is_sent());
+    assert!(
+        !pair
+            .client
+            .respond(channel, failed(Code::Internal, "no"))
+            .is_sent()
+    );
     pair.server.cancel(channel); // not the server's to cancel
     assert_eq!(pair.client.open_channels(), 1);
     pair.pump();

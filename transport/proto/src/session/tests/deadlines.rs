@@ -53,7 +53,7 @@ fn client_deadline_fails_the_call_and_cancels_it_at_the_server() {
         cancel.map(|(_, h)| (h.channel, h.aux)),
         Some((channel.get(), Code::DeadlineExceeded as u64))
     );
-    assert!(!pair.server.respond(channel, ok(1, b"")));
+    assert!(!pair.server.respond(channel, ok(1, b"")).is_sent());
     // The call without a deadline is untouched; no timer remains.
     assert_eq!(
         (pair.client.open_channels(), pair.server.open_channels()),
@@ -63,7 +63,7 @@ fn client_deadline_fails_the_call_and_cancels_it_at_the_server() {
         (pair.client.poll_timeout(), pair.server.poll_timeout()),
         (None, None)
     );
-    assert!(pair.server.respond(other, ok(1, b"")));
+    assert!(pair.server.respond(other, ok(1, b"")).is_sent());
     pair.pump();
     assert_eq!(pair.client_events().len(), 1);
 }
@@ -98,7 +98,7 @@ fn server_deadline_cancels_the_handler_and_sends_error() {
     );
     // The client's CANCEL arriving later is ignored; so is a late reply.
     server.handle_frame(due, raw(FrameKind::Cancel, 1, 0, b""));
-    assert!(!server.respond(channel, ok(1, b"")));
+    assert!(!server.respond(channel, ok(1, b"")).is_sent());
     assert!(drain_events(&mut server).is_empty() && drain_frames(&mut server).is_empty());
     assert!(!server.is_closed());
 }

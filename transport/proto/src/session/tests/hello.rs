@@ -141,6 +141,20 @@ fn a_version_one_hello_is_recognized_before_the_rest() {
 }
 
 #[test]
+fn any_ranged_hello_decodes_whatever_versions_it_offers() {
+    // Ranges a later build might offer: reading them never depends on
+    // what this build speaks; negotiation decides.
+    for (min, max) in [(2, 9), (3, 3), (40, 60)] {
+        let hello = Hello {
+            versions: VersionRange::new(min, max),
+            ..Hello::default()
+        };
+        let decoded = Hello::decode(&hello.encode()).expect("decodes");
+        assert_eq!(decoded.versions, VersionRange::new(min, max));
+    }
+}
+
+#[test]
 fn an_empty_version_range_is_refused() {
     let mut bytes = hello_head(5, 4);
     bytes.put_u32_le(0);

@@ -38,7 +38,7 @@ fn calls_above_max_channels_get_resource_exhausted_while_others_succeed() {
     );
     assert!(pair.server_events().is_empty() && !pair.server.is_closed());
     for channel in incoming {
-        assert!(pair.server.respond(channel, ok(1, b"ok")));
+        assert!(pair.server.respond(channel, ok(1, b"ok")).is_sent());
     }
     pair.pump();
     assert_eq!(pair.client_events().len(), 3);
@@ -69,7 +69,7 @@ fn server_refuses_over_limit_calls_from_the_pair() {
         [Some((second, Code::ResourceExhausted))],
         "{events:?}"
     );
-    assert!(pair.server.respond(first, ok(1, b"")));
+    assert!(pair.server.respond(first, ok(1, b"")).is_sent());
     pair.pump();
     let events = pair.client_events();
     assert!(events.len() == 1 && is_response(&events[0]), "{events:?}");
@@ -172,7 +172,7 @@ fn channel_ids_never_wrap() {
     let refused = pair.client.open_call(pair.now, outgoing(b"", None));
     assert_eq!(refused, Err(OpenError::ChannelIdsExhausted));
     pair.pump();
-    assert!(pair.server.respond(last, ok(1, b"")));
+    assert!(pair.server.respond(last, ok(1, b"")).is_sent());
     pair.pump();
     assert_eq!(pair.client_events().len(), 1);
 }

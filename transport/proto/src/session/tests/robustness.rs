@@ -147,7 +147,7 @@ fn random_frames_and_actions_never_panic_and_end_every_call_once() {
                         1 => Ok(Response::app_error(CodecId::new(1), Payload::empty())),
                         _ => ok(1, b""),
                     };
-                    let ended = pair.server.respond(channel, reply);
+                    let ended = pair.server.respond(channel, reply).is_sent();
                     if ended {
                         *ledger.server_ends.entry(channel).or_default() += 1;
                     }

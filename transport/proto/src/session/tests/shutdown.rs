@@ -46,10 +46,10 @@ fn graceful_goaway_finishes_in_flight_refuses_new_and_closes_when_drained() {
         Err(OpenError::GoingAway)
     );
     // In-flight calls finish.
-    assert!(pair.server.respond(first, ok(1, b"1")));
+    assert!(pair.server.respond(first, ok(1, b"1")).is_sent());
     pair.pump();
     assert!(!pair.server.is_closed() && !pair.client.is_closed());
-    assert!(pair.server.respond(second, ok(1, b"2")));
+    assert!(pair.server.respond(second, ok(1, b"2")).is_sent());
     pair.pump();
     assert_eq!(pair.server_events(), [Event::Closed { error: None }]);
     let events = pair.client_events();
@@ -113,7 +113,7 @@ fn client_go_away_lets_its_calls_finish() {
             reason: "draining".into()
         }]
     );
-    assert!(pair.server.respond(channel, ok(1, b"")));
+    assert!(pair.server.respond(channel, ok(1, b"")).is_sent());
     pair.pump();
     let events = pair.client_events();
     assert!(
@@ -153,7 +153,7 @@ fn close_fails_every_open_call_at_once() {
             Event::Closed { error: None },
         ]
     );
-    assert!(!pair.server.respond(a, ok(1, b"")));
+    assert!(!pair.server.respond(a, ok(1, b"")).is_sent());
     pair.pump();
     // The client hears GOAWAY; both calls were taken, so they wait for the
     // link to close…
@@ -240,7 +240,7 @@ fn drain_timeout_cancels_what_is_left_and_closes() {
         pair.server.poll_timeout(),
         Some(pair.now + Duration::from_secs(5))
     );
-    assert!(pair.server.respond(done, ok(1, b"1")));
+    assert!(pair.server.respond(done, ok(1, b"1")).is_sent());
     pair.advance(Duration::from_secs(5));
     assert_eq!(
         pair.server_events(),

@@ -1,0 +1,9 @@
+/// A type of the user's own that happens to be called `Context`.
+pub struct Context;
+
+#[prism::service]
+pub trait Calc {
+    async fn add(&self, cx: &Context, a: u64) -> u64;
+}
+
+fn main() {}
