@@ -39,7 +39,7 @@ where
     S: CodecSet,
     Req: DecodeAs<S>,
     R: IntoReply<S>,
-    F: FnOnce(Req, Context) -> Fut + Send + 'static,
+    F: FnOnce(Req, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
     serve::<S, R, Fut>(call, move |payload, codec, limits, context| {
@@ -55,7 +55,7 @@ where
     C: Codec,
     T: View<C>,
     R: IntoReply<C>,
-    F: FnOnce(T::View, Context) -> Fut + Send + 'static,
+    F: FnOnce(T::View, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
     serve::<C, R, Fut>(call, move |payload, _codec, limits, context| {
@@ -64,8 +64,10 @@ where
 }
 
 fn serve<S, R, Fut>(
-    mut call: Call,
-    start: impl FnOnce(&Payload, CodecId, &Limits, Context) -> Result<Fut, DecodeError> + Send + 'static,
+    call: Call,
+    start: impl FnOnce(&Payload, CodecId, &Limits, &Context) -> Result<Fut, DecodeError>
+    + Send
+    + 'static,
 ) -> Dispatched
 where
     S: CodecSet,
@@ -83,10 +85,11 @@ where
     }
     let limits = call.route.limits;
     let execution = call.route.execution;
-    let (context, payload) = call.take_context();
-    let scope = context.clone();
+    let (context, payload) = call.into_context();
     let serve = async move {
-        let handler = match start(&payload, codec, &limits, context) {
+        // A handler that names `cx` clones the context; the task-local
+        // scope owns it (one context per call, no reference counting).
+        let handler = match start(&payload, codec, &limits, &context) {
             Ok(handler) => handler,
             Err(e) => {
                 return Err(Status::invalid_argument(format!(
@@ -96,9 +99,8 @@ where
             }
         };
         drop(payload);
-        handler.await.into_reply(codec, op, &limits)
+        context.scope(handler).await.into_reply(codec, op, &limits)
     };
-    let serve = scope.scope(serve);
     // A span only when someone listens: a disabled one still costs a few
     // hundred instructions when tracing's `log` feature is on.
     let future = if tracing::enabled!(tracing::Level::DEBUG) {

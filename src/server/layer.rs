@@ -22,7 +22,7 @@ use crate::layer_fn::LayerFn;
 
 /// One call on its way to its op: routed by op id, not yet decoded.
 pub struct Call {
-    pub(crate) route: Arc<Route>,
+    pub(crate) route: Route,
     pub(crate) codec: CodecId,
     pub(crate) deadline: Option<Instant>,
     pub(crate) payload: Payload,
@@ -87,16 +87,16 @@ impl Call {
         &mut self.extensions
     }
 
-    /// The handler's view of this call; its payload stays here.
-    pub(crate) fn take_context(&mut self) -> (Context, Payload) {
+    /// The handler's view of this call, and its payload.
+    pub(crate) fn into_context(self) -> (Context, Payload) {
         let context = Context::new(
             self.route.op,
             self.codec,
             self.deadline,
-            Arc::clone(&self.connection),
-            core::mem::take(&mut self.extensions),
+            self.connection,
+            self.extensions,
         );
-        (context, core::mem::take(&mut self.payload))
+        (context, self.payload)
     }
 }
 

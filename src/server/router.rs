@@ -13,10 +13,13 @@ use prism_transport::driver::{Dispatched, Execution, Handler, IncomingCall};
 use super::dispatch::Dispatch;
 use super::layer::{Call, Handle, Layer};
 
-/// Where one op's calls go.
+/// Where one op's calls go. Plain data, copied into each call: routing
+/// touches no reference count.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Route {
     pub(crate) op: &'static OpDescriptor,
-    pub(crate) service: Arc<dyn Dispatch>,
+    /// The op's service: its index among the dispatcher's services.
+    pub(crate) service: usize,
     /// The op's index in its service's descriptor.
     pub(crate) method: usize,
     pub(crate) execution: Execution,
@@ -26,7 +29,7 @@ pub(crate) struct Route {
 /// An immutable table from op id to route, shared by every connection: a
 /// lookup takes no lock.
 pub(crate) struct Router {
-    routes: IntMap<u64, Arc<Route>>,
+    routes: IntMap<u64, Route>,
     /// The layers, wrapped around the dispatcher.
     stack: Arc<dyn Handle>,
 }
@@ -39,20 +42,22 @@ impl Router {
         limits: Limits,
     ) -> Router {
         let mut routes = IntMap::default();
-        for service in services {
+        for (index, service) in services.iter().enumerate() {
             for (method, op) in service.descriptor().ops().iter().enumerate() {
                 let route = Route {
                     op,
-                    service: Arc::clone(service),
+                    service: index,
                     method,
                     execution: service.execution(method).unwrap_or(execution),
                     limits,
                 };
-                routes.insert(op.id().get(), Arc::new(route));
+                routes.insert(op.id().get(), route);
             }
         }
         // The first layer added sees calls first: it wraps all the others.
-        let mut stack: Arc<dyn Handle> = Arc::new(Dispatcher);
+        let mut stack: Arc<dyn Handle> = Arc::new(Dispatcher {
+            services: services.into(),
+        });
         for layer in layers.iter().rev() {
             stack = layer.layer(stack);
         }
@@ -69,7 +74,7 @@ impl Handler for Router {
             )));
         };
         let call = Call {
-            route: Arc::clone(route),
+            route: *route,
             codec: call.codec,
             deadline: call.deadline,
             payload: call.payload,
@@ -80,13 +85,21 @@ impl Handler for Router {
     }
 }
 
-/// The bottom of the stack: the op's generated dispatcher.
-struct Dispatcher;
+/// The bottom of the stack: the services' generated dispatchers.
+struct Dispatcher {
+    services: Box<[Arc<dyn Dispatch>]>,
+}
 
 impl Handle for Dispatcher {
     fn handle(&self, call: Call) -> Dispatched {
-        let route = Arc::clone(&call.route);
-        route.service.dispatch(route.method, call)
+        let Route {
+            service, method, ..
+        } = call.route;
+        match self.services.get(service) {
+            Some(service) => service.dispatch(method, call),
+            // Routes only name services the dispatcher holds.
+            None => super::dispatch::unknown_method(call),
+        }
     }
 }
 

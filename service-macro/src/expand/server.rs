@@ -159,8 +159,19 @@ impl Gen<'_, '_> {
                 quote!(, req)
             }
         });
+        // The context is lent to the closure: a method that takes it keeps
+        // a clone, the others never touch it.
+        let (cx, take_cx) = if method.args.iter().any(|arg| arg.context) {
+            (
+                quote!(__cx),
+                quote!(let __cx = ::core::clone::Clone::clone(__cx);),
+            )
+        } else {
+            (quote!(_), quote!())
+        };
         let body = quote! {
-            #wrap(<#param as #ident>::#name(&*svc #(#args)*).await)
+            #take_cx
+            async move { #wrap(<#param as #ident>::#name(&*svc #(#args)*).await) }
         };
         let dispatch = match method.request_kind {
             RequestKind::Struct => {
@@ -172,20 +183,20 @@ impl Gen<'_, '_> {
                 quote! {
                     ::prism::__private::unary::<#set, #module::#request, _, _, _>(
                         call,
-                        move |#binding: #module::#request, __cx: ::prism::Context| async move { #body },
+                        move |#binding: #module::#request, #cx: &::prism::Context| { #body },
                     )
                 }
             }
             RequestKind::Bare(ty) => quote! {
                 ::prism::__private::unary::<#set, #ty, _, _, _>(
                     call,
-                    move |req: #ty, __cx: ::prism::Context| async move { #body },
+                    move |req: #ty, #cx: &::prism::Context| { #body },
                 )
             },
             RequestKind::View(ty) => quote! {
                 ::prism::__private::unary_view::<#set, #ty, _, _, _>(
                     call,
-                    move |req, __cx: ::prism::Context| async move { #body },
+                    move |req, #cx: &::prism::Context| { #body },
                 )
             },
         };

@@ -256,8 +256,8 @@ fn client_and_dispatcher_use_the_right_wrappers() {
         <S as Calc>::div(&*svc, req.a, req.b).await
     )))));
     assert!(out.contains(&text(quote!(
-        move |_: calc::PingRequest, __cx: ::prism::Context| async move {
-            ::prism::__private::Plain(<S as Calc>::ping(&*svc).await)
+        move |_: calc::PingRequest, _: &::prism::Context| {
+            async move { ::prism::__private::Plain(<S as Calc>::ping(&*svc).await) }
         }
     ))));
     // One `match` over the op's index routes every call.
