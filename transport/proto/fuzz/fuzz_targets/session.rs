@@ -33,7 +33,8 @@
 //!   `Cancelled` only for an open call; never `Reply` (a server opens no
 //!   calls); a `Pong` only for a ping; `GoAway` at most once;
 //! - `accept`/`reject` succeed exactly once, right after `Hello`;
-//! - `respond` returns true exactly for calls that are still open;
+//! - `respond` answers exactly the calls that are still open, a status
+//!   always as a status;
 //! - every frame sent is well-formed (it re-encodes and decodes to itself)
 //!   and, once the peer's HELLO is known, ERROR and GOAWAY payloads fit its
 //!   `max_frame` (GOAWAY always keeps its 2-byte code).
@@ -48,7 +49,7 @@ use libfuzzer_sys::fuzz_target;
 use prism_core::{Code, CodecId, Payload, Response, Status};
 use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
 use prism_proto::session::{
-    Accept, ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig,
+    Accept, Answered, ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig,
 };
 
 /// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
@@ -140,7 +141,10 @@ impl Model {
                     assert!(self.session.accept(now, Accept::new(vec![op()])));
                     self.accepted = true;
                 }
-                assert!(!self.session.accept(now, Accept::default()), "a second verdict");
+                assert!(
+                    !self.session.accept(now, Accept::default()),
+                    "a second verdict"
+                );
             }
             Event::Established => {
                 assert!(!self.established, "Established twice");
@@ -231,8 +235,13 @@ impl Model {
                 } else {
                     Err(Status::internal("é".repeat(usize::from(arg) * 16)))
                 };
-                let done = self.session.respond(channel, reply);
+                let failed = reply.is_err();
+                let answered = self.session.respond(channel, reply);
+                let done = answered.is_sent();
                 assert_eq!(done, expected, "respond on {id}");
+                if done && failed {
+                    assert_eq!(answered, Answered::Status, "a status goes out as one");
+                }
                 if done {
                     self.open.remove(&id);
                 }
@@ -266,9 +275,15 @@ fn op() -> OpEntry {
 fn client_handshake() -> Bytes {
     let mut wire = BytesMut::new();
     let hello = Payload::new(Hello::new(vec![op()]).encode());
-    encode_frame(&Frame::new(FrameHeader::new(FrameKind::Hello), hello), &mut wire);
+    encode_frame(
+        &Frame::new(FrameHeader::new(FrameKind::Hello), hello),
+        &mut wire,
+    );
     let accept = Payload::new(Accept::default().encode());
-    encode_frame(&Frame::new(FrameHeader::new(FrameKind::Accept), accept), &mut wire);
+    encode_frame(
+        &Frame::new(FrameHeader::new(FrameKind::Accept), accept),
+        &mut wire,
+    );
     wire.freeze()
 }
 
