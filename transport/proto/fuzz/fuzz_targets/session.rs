@@ -77,17 +77,23 @@ struct Model {
 }
 
 impl Model {
-    /// Drains frames and events, checking each.
+    /// Drains frames and events, checking each. The frames an event's
+    /// handling queues (a GOAWAY from `reject`) leave before the next
+    /// event is read: they belong to the session's life, even when the
+    /// next event is `Closed`.
     fn drain(&mut self) {
-        while let Some(frame) = self.session.poll_transmit() {
-            assert!(
-                !self.closed,
-                "{:?} frame sent after Closed",
-                frame.header.kind
-            );
-            self.check_sent(&frame);
-        }
-        while let Some(event) = self.session.poll_event() {
+        loop {
+            while let Some(frame) = self.session.poll_transmit() {
+                assert!(
+                    !self.closed,
+                    "{:?} frame sent after Closed",
+                    frame.header.kind
+                );
+                self.check_sent(&frame);
+            }
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
             assert!(!self.closed, "event after Closed: {event:?}");
             self.on_event(event);
         }
