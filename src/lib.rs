@@ -64,6 +64,7 @@ pub mod client;
 mod context;
 mod error;
 mod layer_fn;
+mod op_table;
 mod response;
 pub mod server;
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{Counters, Fixture, PROMPTLY, Transport, assert_no_panics, install_panic_hook};
 use prism::transport::{Frame, Link, LinkError, LinkInfo, SessionError, VersionRange};
-use prism::{Channel, Code, ConnectError, ConnectionError, Server};
+use prism::{Channel, Code, ConnectError, ConnectionError};
 use prism_proto::frame::{FrameHeader, FrameKind};
 use prism_proto::session::Hello;
 
@@ -135,6 +135,7 @@ async fn a_channel_says_why_it_closed() {
         .add(1, 1)
         .await
         .expect_err("closed");
+    assert_eq!(status.code(), Code::Unavailable, "{status}");
     assert!(status.message().contains("shutting down"), "{status}");
     assert_no_panics();
 }
@@ -228,9 +229,7 @@ async fn a_panic_in_the_connection_task_is_reported_as_a_panic() {
 #[tokio::test]
 async fn statistics_count_frames_calls_and_failures_on_both_ends() {
     for transport in Transport::ALL {
-        let counters = Arc::new(Counters::default());
-        let server: Server = common::test_server(&counters);
-        let fixture = Fixture::start_with(transport, server, counters).await;
+        let fixture = Fixture::start(transport).await;
         let calc = fixture.calc();
         for i in 0..10 {
             assert_eq!(calc.add(i, 1).await.expect("add"), i + 1);
@@ -251,10 +250,18 @@ async fn statistics_count_frames_calls_and_failures_on_both_ends() {
         assert!(client.bytes_sent > client.frames_sent * 32);
         assert_eq!(client.alignment_copies, 0, "{transport:?}");
 
+        // The server took eleven calls and answered one of them with no
+        // response (its deadline passed, or the caller cancelled first).
         common::eventually("the server counted the calls", || {
-            fixture.server.stats().calls_received == 11
+            let server = fixture.server.stats();
+            server.calls_received == 11 && server.calls_failed == 1
         })
         .await;
+        let server = fixture.server.stats();
+        // HELLO, ACCEPT and eleven calls, at least.
+        assert!(server.frames_received >= 13, "{transport:?}: {server:?}");
+        assert!(server.frames_sent >= 12, "{transport:?}: {server:?}");
+        assert_eq!(server.calls_sent, 0);
         assert_eq!(fixture.server.connections(), 1);
         // The handler sees its connection's figures too.
         let info = calc.context().await.expect("context");

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -16,12 +17,15 @@ use prism::{Code, Execution, Server};
 struct Latch {
     open: Mutex<bool>,
     changed: Condvar,
+    /// Someone is blocked in `wait`.
+    waiting: AtomicBool,
 }
 
 impl Latch {
     /// Blocks the calling thread until released; false after 5 s.
     fn wait(&self) -> bool {
         let open = self.open.lock().unwrap();
+        self.waiting.store(true, Ordering::SeqCst);
         let (open, _) = self
             .changed
             .wait_timeout_while(open, Duration::from_secs(5), |open| !*open)
@@ -118,16 +122,19 @@ impl PlainWork for Worker {
     }
 }
 
-async fn hold_and_release<H, R>(hold: H, release: R)
+async fn hold_and_release<H, R>(worker: &Worker, hold: H, release: R)
 where
     H: std::future::IntoFuture<Output = Result<bool, prism::Status>>,
     H::IntoFuture: Send + 'static,
     R: std::future::IntoFuture<Output = Result<(), prism::Status>>,
 {
     let held = tokio::spawn(hold.into_future());
-    // Give the holder time to block its thread; releasing first is fine
-    // too (the latch stays open).
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The release goes out only once the holder blocks its thread: then it
+    // can only arrive if the connection still runs other calls.
+    common::eventually("the holder blocks", || {
+        worker.latch.waiting.load(Ordering::SeqCst)
+    })
+    .await;
     release.await.expect("release");
     let released = held.await.expect("task").expect("hold");
     assert!(released, "the held handler never saw the release");
@@ -142,7 +149,7 @@ async fn an_op_declared_spawn_runs_beside_the_other_calls_of_its_connection() {
         .expect("server");
     let fixture = Fixture::start_with(Transport::Mem, server, Arc::new(Counters::default())).await;
     let work = WorkClient::new(fixture.channel.clone());
-    hold_and_release(work.hold(), work.release()).await;
+    hold_and_release(&worker, work.hold(), work.release()).await;
     fixture.shutdown().await.expect("shutdown");
     assert_no_panics();
 }
@@ -158,7 +165,7 @@ async fn a_server_can_spawn_every_handler() {
         .expect("server");
     let fixture = Fixture::start_with(Transport::Tcp, server, Arc::new(Counters::default())).await;
     let work = PlainWorkClient::new(fixture.channel.clone());
-    hold_and_release(work.hold_plain(), work.release_plain()).await;
+    hold_and_release(&worker, work.hold_plain(), work.release_plain()).await;
     fixture.shutdown().await.expect("shutdown");
     assert_no_panics();
 }

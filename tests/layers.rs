@@ -120,6 +120,9 @@ async fn server_layers_run_in_order_attach_values_and_refuse_before_decoding() {
             "{status}"
         );
         assert_eq!(reached.load(Ordering::SeqCst), 1, "the handler never ran");
+        // The refusal came from the middle layer: the first ran, the one
+        // below it did not.
+        assert_eq!(*order.lock().unwrap(), ["first", "second", "first"]);
         fixture.shutdown().await.expect("shutdown");
     }
     assert_no_panics();

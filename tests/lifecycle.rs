@@ -255,21 +255,17 @@ impl Blob for Blobs {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_that_stops_reading_cannot_hold_a_shutdown_open() {
-    install_panic_hook();
-    let session =
-        prism::transport::SessionConfig::default().with_drain_timeout(Duration::from_millis(200));
+    let drain_timeout = Duration::from_millis(200);
+    let session = prism::transport::SessionConfig::default().with_drain_timeout(drain_timeout);
     let server = Server::builder()
         .add_service(BlobServer::new(Blobs))
         .session_config(session)
         .allow_plaintext()
         .build()
         .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let serving = tokio::spawn({
-        let server = server.clone();
-        async move { server.serve(listener).await }
-    });
+    let fixture = Fixture::start_with(Transport::Tcp, server, Arc::new(Counters::default())).await;
+    let addr = fixture.tcp_addr();
+    let (server, serving) = (fixture.server.clone(), fixture.serving);
     // Asks for 32 MiB of answers, far more than the sockets buffer, and
     // never reads them.
     let (mut conn, _) = RawConn::handshake(addr).await;
@@ -283,13 +279,19 @@ async fn a_peer_that_stops_reading_cannot_hold_a_shutdown_open() {
     })
     .await;
     // The calls it took are answered (the drain has nothing to wait for),
-    // but 8 MiB answers cannot leave: the drain timeout bounds the wait.
+    // but 8 MiB answers cannot leave: the server waits the drain timeout
+    // for them, then drops the link.
+    let started = Instant::now();
     server.shutdown();
     tokio::time::timeout(PROMPTLY, serving)
         .await
         .expect("serve ends although the peer reads nothing")
         .expect("serving task")
         .expect("serve returns Ok");
+    assert!(
+        started.elapsed() >= drain_timeout,
+        "the last frames got the drain timeout to leave"
+    );
     drop(conn);
     assert_no_panics();
 }

@@ -126,10 +126,17 @@ async fn expect_clean_close(conn: &mut RawConn, case: &str) {
 }
 
 /// Expects a GOAWAY saying the peer broke the protocol, then a clean close.
-async fn expect_goaway_and_close(conn: &mut RawConn, case: &str, code: Code) {
+/// Returns the GOAWAY's reason.
+async fn expect_goaway_and_close(conn: &mut RawConn, case: &str, code: Code) -> String {
     let (goaways, end) = conn.expect_close().await;
-    assert_eq!(goaways, [code], "{case}: one GOAWAY saying why");
+    let codes: Vec<Code> = goaways.iter().map(|(code, _)| *code).collect();
+    assert_eq!(codes, [code], "{case}: one GOAWAY saying why: {goaways:?}");
     assert_eq!(end, End::Closed, "{case}: closed, not reset");
+    goaways
+        .into_iter()
+        .next()
+        .map(|(_, reason)| reason)
+        .unwrap_or_default()
 }
 
 mod cases {
@@ -227,7 +234,9 @@ mod cases {
         let hello = prism_proto::session::Hello::new(vec![declared]);
         conn.send(FrameHeader::new(FrameKind::Hello), &hello.encode())
             .await;
-        expect_goaway_and_close(&mut conn, "schema mismatch", Code::FailedPrecondition).await;
+        let reason =
+            expect_goaway_and_close(&mut conn, "schema mismatch", Code::FailedPrecondition).await;
+        assert!(reason.contains("tests.Calc/add"), "{reason}");
     }
 
     pub(super) async fn malformed_hello(addr: SocketAddr) {

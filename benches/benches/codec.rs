@@ -70,8 +70,8 @@ use facet::Facet;
 use prism::rkyv::bytecheck::CheckBytes;
 use prism::rkyv::util::AlignedVec;
 use prism_benches::{
-    Point, PointsHeader, Record, RecordHeader, framed_points, framed_record, points,
-    points_from_frame, record, record_from_frame,
+    Point, PointsHeader, Record, RecordHeader, points, points_from_segmented, record,
+    record_from_segmented, segmented_points, segmented_record,
 };
 use prism_codecs::flatbuffers::FlatView;
 use prism_codecs::rkyv::{TRAILER_LEN, TracedError};
@@ -87,9 +87,9 @@ struct Message<T: prism::rkyv::Archive, H> {
     name: &'static str,
     value: T,
     /// The value as the segments codec's message.
-    to_frame: fn(&T) -> Segmented<H>,
+    to_segmented: fn(&T) -> Segmented<H>,
     /// A segments message back as the value.
-    from_frame: fn(Segmented<H>) -> Option<T>,
+    from_segmented: fn(Segmented<H>) -> Option<T>,
     /// The field an rkyv view reads.
     rkyv_field: fn(&T::Archived) -> usize,
     /// The field a FlatBuffers view reads.
@@ -168,8 +168,8 @@ where
     assert_eq!(postcard_payload[..], postcard_bytes[..]);
     let rkyv_payload = payload_of::<Rkyv, T>(value, &limits);
     let flat_payload = payload_of::<FlatBuffers, T>(value, &limits);
-    let framed = (m.to_frame)(value);
-    let frame_payload = payload_of::<Segments, Segmented<H>>(&framed, &limits);
+    let segmented = (m.to_segmented)(value);
+    let segments_payload = payload_of::<Segments, Segmented<H>>(&segmented, &limits);
     assert_eq!(
         &<T as Decode<Postcard>>::decode(&postcard_payload, &limits).unwrap(),
         value
@@ -182,9 +182,9 @@ where
         &<T as Decode<FlatBuffers>>::decode(&flat_payload, &limits).unwrap(),
         value
     );
-    let back = <Segmented<H> as Decode<Segments>>::decode(&frame_payload, &limits).unwrap();
-    assert_eq!(back, framed);
-    assert_eq!((m.from_frame)(back).as_ref(), Some(value));
+    let back = <Segmented<H> as Decode<Segments>>::decode(&segments_payload, &limits).unwrap();
+    assert_eq!(back, segmented);
+    assert_eq!((m.from_segmented)(back).as_ref(), Some(value));
     let rkyv_view = <T as View<Rkyv>>::view(rkyv_payload.clone(), &limits).unwrap();
     let flat_view = <T as View<FlatBuffers>>::view(flat_payload.clone(), &limits).unwrap();
     assert_eq!(flat_view.to_owned().unwrap(), *value);
@@ -247,13 +247,13 @@ where
     });
     group.throughput(size(&flat_payload));
     encode_fresh::<FlatBuffers, T>(&mut group, "flatbuffers", value, &limits);
-    group.throughput(size(&frame_payload));
-    encode_fresh::<Segments, Segmented<H>>(&mut group, "segments", &framed, &limits);
+    group.throughput(size(&segments_payload));
+    encode_fresh::<Segments, Segmented<H>>(&mut group, "segments", &segmented, &limits);
     group.bench_function("segments_pack", |b| {
         b.iter(|| {
-            let framed = (m.to_frame)(black_box(value));
+            let segmented = (m.to_segmented)(black_box(value));
             let mut out = EncodeBuf::new();
-            Encode::<Segments>::encode(&framed, &mut out, &limits).unwrap();
+            Encode::<Segments>::encode(&segmented, &mut out, &limits).unwrap();
             black_box(out.len());
             out
         })
@@ -274,14 +274,14 @@ where
     decode::<Rkyv, T>(&mut group, "rkyv", &rkyv_payload, &limits);
     group.throughput(size(&flat_payload));
     decode::<FlatBuffers, T>(&mut group, "flatbuffers", &flat_payload, &limits);
-    group.throughput(size(&frame_payload));
-    decode::<Segments, Segmented<H>>(&mut group, "segments", &frame_payload, &limits);
+    group.throughput(size(&segments_payload));
+    decode::<Segments, Segmented<H>>(&mut group, "segments", &segments_payload, &limits);
     group.bench_function("segments_unpack", |b| {
         b.iter(|| {
-            let framed =
-                <Segmented<H> as Decode<Segments>>::decode(black_box(&frame_payload), &limits)
+            let segmented =
+                <Segmented<H> as Decode<Segments>>::decode(black_box(&segments_payload), &limits)
                     .unwrap();
-            (m.from_frame)(framed).unwrap()
+            (m.from_segmented)(segmented).unwrap()
         })
     });
     group.finish();
@@ -331,13 +331,13 @@ where
             BatchSize::SmallInput,
         )
     });
-    group.throughput(size(&frame_payload));
+    group.throughput(size(&segments_payload));
     group.bench_function("segments", |b| {
         b.iter(|| {
-            let framed =
-                <Segmented<H> as Decode<Segments>>::decode(black_box(&frame_payload), &limits)
+            let segmented =
+                <Segmented<H> as Decode<Segments>>::decode(black_box(&segments_payload), &limits)
                     .unwrap();
-            black_box(framed.segments[0].len())
+            black_box(segmented.segments[0].len())
         })
     });
     group.finish();
@@ -349,8 +349,8 @@ fn codec(c: &mut Criterion) {
         &Message {
             name: "struct_1k",
             value: record(),
-            to_frame: framed_record,
-            from_frame: record_from_frame,
+            to_segmented: segmented_record,
+            from_segmented: record_from_segmented,
             rkyv_field: |r| r.payload.len(),
             flat_field: |v| v.bytes("payload").map_or(0, <[u8]>::len),
         },
@@ -360,8 +360,8 @@ fn codec(c: &mut Criterion) {
         &Message {
             name: "list_10k",
             value: points(),
-            to_frame: |p| framed_points(p),
-            from_frame: |f| points_from_frame(&f),
+            to_segmented: |p| segmented_points(p),
+            from_segmented: |f| points_from_segmented(&f),
             rkyv_field: |v| v.len(),
             flat_field: |v| v.root().field_names().count(),
         },

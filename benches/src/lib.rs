@@ -7,9 +7,9 @@
 //! same bytes and that every codec round-trips the value.
 //!
 //! The segments codec carries bulk bytes beside a small header, not arbitrary
-//! structs, so its messages are built by hand: [`framed_record`] puts the
+//! structs, so its messages are built by hand: [`segmented_record`] puts the
 //! nine small fields of a [`Record`] in the header and the 1 KiB body in the
-//! one segment; [`framed_points`] moves the points as one segment of raw
+//! one segment; [`segmented_points`] moves the points as one segment of raw
 //! little-endian bytes ([`POINT_BYTES`] per point).
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -109,7 +109,7 @@ pub fn points() -> Vec<Point> {
 }
 
 /// The segments codec's header for a [`Record`]: its nine small fields. The
-/// 1 KiB body travels as the frame's one segment.
+/// 1 KiB body travels as the message's one segment.
 #[derive(Facet, Debug, Clone, PartialEq)]
 pub struct RecordHeader {
     /// Request id.
@@ -132,9 +132,9 @@ pub struct RecordHeader {
     pub parent: Option<u32>,
 }
 
-/// A [`Record`] as a frame: the small fields in the header, the body as the
+/// A [`Record`] as a segmented message: the small fields in the header, the body as the
 /// one segment (copied once into a `Bytes`).
-pub fn framed_record(record: &Record) -> Segmented<RecordHeader> {
+pub fn segmented_record(record: &Record) -> Segmented<RecordHeader> {
     Segmented {
         header: RecordHeader {
             id: record.id,
@@ -151,10 +151,10 @@ pub fn framed_record(record: &Record) -> Segmented<RecordHeader> {
     }
 }
 
-/// A frame made by [`framed_record`] back as a [`Record`] (the body copied
-/// into the `Vec<u8>`). `None` when the frame has no segment.
-pub fn record_from_frame(frame: Segmented<RecordHeader>) -> Option<Record> {
-    let h = frame.header;
+/// A message made by [`segmented_record`] back as a [`Record`] (the body copied
+/// into the `Vec<u8>`). `None` when the message has no segment.
+pub fn record_from_segmented(message: Segmented<RecordHeader>) -> Option<Record> {
+    let h = message.header;
     Some(Record {
         id: h.id,
         seq: h.seq,
@@ -165,7 +165,7 @@ pub fn record_from_frame(frame: Segmented<RecordHeader>) -> Option<Record> {
         active: h.active,
         name: h.name,
         parent: h.parent,
-        payload: frame.segments.first()?.to_vec(),
+        payload: message.segments.first()?.to_vec(),
     })
 }
 
@@ -178,12 +178,12 @@ pub struct PointsHeader {
     pub stride: u32,
 }
 
-/// Bytes per point in a frame's segment: `x` (u32 LE), `y` (i64 LE), `tag`
+/// Bytes per point in a message's segment: `x` (u32 LE), `y` (i64 LE), `tag`
 /// (u8), packed.
 pub const POINT_BYTES: usize = 13;
 
-/// Points as a frame: one segment of raw little-endian bytes.
-pub fn framed_points(points: &[Point]) -> Segmented<PointsHeader> {
+/// Points as a segmented message: one segment of raw little-endian bytes.
+pub fn segmented_points(points: &[Point]) -> Segmented<PointsHeader> {
     let mut raw = BytesMut::with_capacity(points.len() * POINT_BYTES);
     for p in points {
         raw.put_u32_le(p.x);
@@ -199,12 +199,12 @@ pub fn framed_points(points: &[Point]) -> Segmented<PointsHeader> {
     }
 }
 
-/// A frame made by [`framed_points`] back as points. `None` when the
+/// A message made by [`segmented_points`] back as points. `None` when the
 /// segment does not hold `count` points of [`POINT_BYTES`].
-pub fn points_from_frame(frame: &Segmented<PointsHeader>) -> Option<Vec<Point>> {
-    let raw = frame.segments.first()?;
-    let count = frame.header.count as usize;
-    if frame.header.stride as usize != POINT_BYTES || raw.len() != count * POINT_BYTES {
+pub fn points_from_segmented(message: &Segmented<PointsHeader>) -> Option<Vec<Point>> {
+    let raw = message.segments.first()?;
+    let count = message.header.count as usize;
+    if message.header.stride as usize != POINT_BYTES || raw.len() != count * POINT_BYTES {
         return None;
     }
     Some(

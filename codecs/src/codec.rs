@@ -116,6 +116,17 @@ pub trait Codec: Send + Sync + 'static {
     }
 }
 
+/// A built-in codec's name, read from the one table of them
+/// ([`CodecId::builtin_name`]), so `Display` of an id and `Codec::NAME`
+/// never disagree. Evaluated at compile time: a non-built-in id fails the
+/// build.
+pub(crate) const fn builtin_name(id: CodecId) -> &'static str {
+    match id.builtin_name() {
+        Some(name) => name,
+        None => panic!("not a built-in codec id"),
+    }
+}
+
 /// Encodes `Self` with codec `C`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be encoded with the `{C}` codec",

@@ -69,7 +69,10 @@ fn segments_are_never_copied_on_the_way_out_or_in_when_kept_apart() {
     let back = decode(&payload).expect("decode");
     assert_eq!(back, message);
     let received: Vec<*const u8> = back.segments.iter().map(|s| s.as_ptr()).collect();
-    assert_eq!(received, sent, "the payload was not joined");
+    assert_eq!(
+        received, sent,
+        "the decoded segments are copies, not the buffers that were sent"
+    );
 }
 
 #[test]

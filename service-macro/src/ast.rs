@@ -53,9 +53,8 @@ pub(crate) struct Method<'a> {
     pub(crate) codecs: CodecList,
     /// What travels as the request.
     pub(crate) request_kind: RequestKind<'a>,
-    /// `#[prism(spawn)]` / `#[prism(inline)]`, each with where it was
-    /// written (more than one is an error).
-    pub(crate) execution: Vec<(Execution, Span)>,
+    /// `#[prism(spawn)]` / `#[prism(inline)]`, if given.
+    pub(crate) execution: Option<Execution>,
     /// Where `#[prism(bare)]` was written, if it was.
     pub(crate) bare: Option<Span>,
     /// The method's doc text.

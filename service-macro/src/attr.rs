@@ -68,7 +68,7 @@ pub(crate) struct MethodOptions {
     pub(crate) codecs: Option<CodecList>,
     /// `spawn` (each call in its own task) or `inline` (in the connection's
     /// task), with where it was written; the server's default otherwise.
-    pub(crate) execution: Vec<(Execution, proc_macro2::Span)>,
+    pub(crate) execution: Option<Execution>,
     /// `bare`: the op's one argument travels as it is, not wrapped in a
     /// request struct.
     pub(crate) bare: Option<proc_macro2::Span>,
@@ -114,12 +114,19 @@ impl MethodOptions {
                         } else {
                             Execution::Inline
                         };
-                        parsed.execution.push((execution, span));
-                        flag(key, &meta, errors)
+                        // The same key twice is a duplicate; the other one
+                        // is a contradiction.
+                        if parsed.execution.replace(execution).is_some() {
+                            errors.push(syn::Error::new(
+                                span,
+                                "give either `spawn` or `inline`, not both",
+                            ));
+                        }
+                        flag("prism", key, &meta, errors)
                     }
                     "bare" => {
                         parsed.bare = Some(meta.path.span());
-                        flag(key, &meta, errors)
+                        flag("prism", key, &meta, errors)
                     }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 },
@@ -289,7 +296,7 @@ pub(crate) fn is_method_attr(attr: &Attribute) -> bool {
 /// attribute or across several) is reported. `set` returns `Err` only for a
 /// syntax error that leaves the input unreadable; problems it can step over
 /// it pushes to `errors` itself.
-fn options(
+pub(crate) fn options(
     tokens: TokenStream,
     attr: &str,
     known: &[&str],
@@ -354,10 +361,17 @@ fn at_end_of_option(input: ParseStream<'_>) -> bool {
     input.is_empty() || input.peek(Token![,])
 }
 
-/// Reads a flag option (`spawn`), which takes no value.
-fn flag(key: &str, meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<()> {
+/// Reads a flag option (`spawn` in `#[prism(spawn)]`, `rkyv` in
+/// `#[prism::message(rkyv)]`: `attr` is the attribute's path), which
+/// takes no value.
+pub(crate) fn flag(
+    attr: &str,
+    key: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
-        errors.push(meta.error(format!("`{key}` takes no value: write `#[prism({key})]`")));
+        errors.push(meta.error(format!("`{key}` takes no value: write `#[{attr}({key})]`")));
         return skip_value(meta);
     }
     Ok(())

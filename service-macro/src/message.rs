@@ -8,9 +8,9 @@
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::spanned::Spanned;
 use syn::{Attribute, Item, parse_quote};
 
+use crate::attr;
 use crate::ctxt::Errors;
 
 /// Expands `#[prism::message(attr)] item`.
@@ -21,7 +21,7 @@ pub(crate) fn message(attr: TokenStream, item: TokenStream) -> TokenStream {
         Ok(item @ (Item::Struct(_) | Item::Enum(_))) => item,
         Ok(other) => {
             let error = syn::Error::new(
-                keyword(&other),
+                crate::expand::keyword_span(&other),
                 "`#[prism::message]` goes on a struct or an enum: the types a service sends and receives",
             )
             .to_compile_error();
@@ -72,44 +72,23 @@ fn has_repr(attrs: &[Attribute]) -> bool {
     attrs.iter().any(|attr| attr.path().is_ident("repr"))
 }
 
-/// Reads `rkyv`, the only option; reports anything else.
+/// Reads `rkyv` (which adds rkyv's derives), the only option, with the
+/// service attributes' parser: unknown, repeated and valued keys are
+/// reported, every one.
 fn options(attr: TokenStream, errors: &mut Errors) -> bool {
     let mut rkyv = false;
-    let parser = syn::meta::parser(|meta| {
-        if meta.path.is_ident("rkyv") && meta.input.is_empty() {
+    attr::options(
+        attr,
+        "`#[prism::message(...)]`",
+        &["rkyv"],
+        &mut Vec::new(),
+        errors,
+        |key, meta, errors| {
             rkyv = true;
-        } else if meta.path.is_ident("rkyv") && !meta.input.peek(syn::Token![,]) {
-            errors.push(meta.error("`rkyv` takes no value: write `#[prism::message(rkyv)]`"));
-        } else if meta.path.is_ident("rkyv") {
-            rkyv = true;
-        } else {
-            errors.push(meta.error(
-                "unknown option in `#[prism::message(...)]`; the only option is `rkyv`, which adds rkyv's derives",
-            ));
-        }
-        if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
-            // Skip whatever value follows an unknown or misused key.
-            let _ = meta.input.parse::<TokenStream>();
-        }
-        Ok(())
-    });
-    if let Err(error) = syn::parse::Parser::parse2(parser, attr) {
-        errors.push(error);
-    }
+            attr::flag("prism::message", key, &meta, errors)
+        },
+    );
     rkyv
-}
-
-/// The span of an item's keyword, for "wrong item" errors.
-fn keyword(item: &Item) -> proc_macro2::Span {
-    match item {
-        Item::Fn(item) => item.sig.fn_token.span,
-        Item::Trait(item) => item.trait_token.span,
-        Item::Union(item) => item.union_token.span,
-        Item::Impl(item) => item.impl_token.span,
-        Item::Mod(item) => item.mod_token.span,
-        Item::Type(item) => item.type_token.span,
-        other => other.span(),
-    }
 }
 
 #[cfg(test)]

@@ -245,15 +245,9 @@ fn check_context<'a>(ty: &'a Type, seen: &mut Option<&'a Type>, errors: &mut Err
     }
 }
 
-/// `spawn` and `inline` exclude each other; `bare` needs exactly one
-/// argument that travels.
+/// `bare` needs exactly one argument that travels. (`spawn` with `inline`
+/// is reported where the options are read.)
 fn check_options(method: &Method<'_>, errors: &mut Errors) {
-    if let [_, (_, second), ..] = method.execution.as_slice() {
-        errors.push(syn::Error::new(
-            *second,
-            "give either `spawn` or `inline`, not both",
-        ));
-    }
     if let Some(span) = method.bare {
         let wire = method.wire_args().count();
         if wire != 1 {

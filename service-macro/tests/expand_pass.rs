@@ -155,6 +155,7 @@ mod ordinary {
 }
 
 use prism::__private::Dispatch;
+use prism::Execution;
 use prism::reflect::{OpId, OpKind};
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
@@ -211,6 +212,20 @@ fn servers_dispatch_and_clone() {
     let server = hygiene::CalcServer::new(hygiene::Impl);
     let copy = server.clone();
     assert!(std::ptr::eq(server.descriptor(), &hygiene::calc::SERVICE));
+    // `whoami` asked to be spawned, `chunk` to run inline; the rest leave
+    // it to the server.
+    let executions: Vec<_> = (0..6).map(|method| server.execution(method)).collect();
+    assert_eq!(
+        executions,
+        [
+            None,
+            None,
+            None,
+            None,
+            Some(Execution::Spawn),
+            Some(Execution::Inline)
+        ]
+    );
     assert!(format!("{copy:?}").contains("hygiene.Calc"));
 
     let shared = std::sync::Arc::new(ordinary::Engine);

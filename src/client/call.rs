@@ -107,10 +107,9 @@ where
         } else {
             tracing::Span::none()
         };
-        let (codec, state) = match self.start() {
-            Ok((codec, state)) => (codec, state),
-            Err(status) => (CodecId::new(0), State::Failed(Some(status))),
-        };
+        let (codec, state) = self
+            .start()
+            .unwrap_or_else(|status| (CodecId::new(0), State::Failed(Some(status))));
         CallFuture {
             channel: self.channel,
             op: self.op,
@@ -186,29 +185,21 @@ impl<S: CodecSet, R: FromReply<S>> Future for CallFuture<S, R> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let _entered = this.span.enter();
-        match &mut this.state {
-            State::Failed(status) => Poll::Ready(Err(status
+        let reply = match &mut this.state {
+            State::Failed(status) => Err(status
                 .take()
-                .unwrap_or_else(|| Status::internal("call polled after it completed")))),
-            State::Pending(pending) => {
-                let response = ready!(Pin::new(pending).poll(cx))?;
-                Poll::Ready(R::from_reply(
-                    response,
-                    this.codec,
-                    this.op,
-                    this.channel.limits(),
-                ))
-            }
+                .unwrap_or_else(|| Status::internal("call polled after it completed"))),
+            State::Pending(pending) => ready!(Pin::new(pending).poll(cx)),
             State::Layered(reply) => {
                 let reply = reply.get_mut().unwrap_or_else(PoisonError::into_inner);
-                let response = ready!(reply.as_mut().poll(cx))?;
-                Poll::Ready(R::from_reply(
-                    response,
-                    this.codec,
-                    this.op,
-                    this.channel.limits(),
-                ))
+                ready!(reply.as_mut().poll(cx))
             }
-        }
+        };
+        Poll::Ready(R::from_reply(
+            reply?,
+            this.codec,
+            this.op,
+            this.channel.limits(),
+        ))
     }
 }

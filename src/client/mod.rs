@@ -21,7 +21,7 @@ pub use call::{CallFuture, UnaryCall};
 pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
 
 use crate::ConnectError;
-use crate::server::op_entry;
+use crate::op_table::op_entry;
 
 /// A connection to a server, shared by every client made from it.
 ///

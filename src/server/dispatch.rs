@@ -87,8 +87,8 @@ where
     let execution = call.route.execution;
     let (context, payload) = call.into_context();
     let serve = async move {
-        // A handler that names `cx` clones the context; the task-local
-        // scope owns it (one context per call, no reference counting).
+        // The task-local scope owns the call's context; the handler borrows
+        // it to start, and only one that names `cx` keeps a clone.
         let handler = match start(&payload, codec, &limits, &context) {
             Ok(handler) => handler,
             Err(e) => {

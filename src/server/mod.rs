@@ -23,10 +23,10 @@ pub use layer::{Call, Handle, Layer, layer_fn};
 #[doc(inline)]
 pub use prism_transport::driver::Dispatched;
 
+use crate::op_table::op_entry;
 use crate::{BuildError, ConnectionStats, ServeError};
 use admission::SchemaCheck;
 use router::Router;
-pub(crate) use router::op_entry;
 use stats::ServerStats;
 
 /// Serves services over any number of listeners and links.
@@ -60,7 +60,6 @@ pub struct Server {
 struct Inner {
     router: Arc<Router>,
     admission: Arc<SchemaCheck>,
-    ops: usize,
     session: SessionConfig,
     allow_plaintext: bool,
     shutdown: CancellationToken,
@@ -70,7 +69,7 @@ struct Inner {
 impl core::fmt::Debug for Server {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Server")
-            .field("ops", &self.inner.ops)
+            .field("ops", &self.inner.router.op_count())
             .field("shutting_down", &self.inner.shutdown.is_cancelled())
             .finish()
     }
@@ -284,7 +283,6 @@ impl ServerBuilder {
         Ok(Server {
             inner: Arc::new(Inner {
                 router: Arc::new(router),
-                ops: ops.len(),
                 admission: Arc::new(SchemaCheck::new(ops)),
                 session: self.session,
                 allow_plaintext: self.allow_plaintext,

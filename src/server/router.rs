@@ -6,8 +6,7 @@ use std::sync::Arc;
 use prism_codecs::Limits;
 use prism_core::Status;
 use prism_proto::int_map::IntMap;
-use prism_proto::session::OpEntry;
-use prism_reflect::{OpDescriptor, OpId, ReflectError};
+use prism_reflect::{OpDescriptor, OpId};
 use prism_transport::driver::{Dispatched, Execution, Handler, IncomingCall};
 
 use super::dispatch::Dispatch;
@@ -63,6 +62,11 @@ impl Router {
         }
         Router { routes, stack }
     }
+
+    /// How many ops are routed.
+    pub(crate) fn op_count(&self) -> usize {
+        self.routes.len()
+    }
 }
 
 impl Handler for Router {
@@ -95,20 +99,7 @@ impl Handle for Dispatcher {
         let Route {
             service, method, ..
         } = call.route;
-        match self.services.get(service) {
-            Some(service) => service.dispatch(method, call),
-            // Routes only name services the dispatcher holds.
-            None => super::dispatch::unknown_method(call),
-        }
+        // Routes are built from these very services.
+        self.services[service].dispatch(method, call)
     }
-}
-
-/// The op table entry of `op`: what a server advertises in its ACCEPT and
-/// a client declares in its HELLO.
-pub(crate) fn op_entry(op: &'static OpDescriptor) -> Result<OpEntry, ReflectError> {
-    Ok(OpEntry {
-        op: op.id().get(),
-        fingerprint: op.fingerprint()?,
-        codecs: op.codecs().iter().map(|c| c.get()).collect(),
-    })
 }

@@ -235,7 +235,7 @@ pub fn test_server(counters: &Arc<Counters>) -> Server {
 /// Which link a fixture runs over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
-    /// `prism::mem::pair`.
+    /// In-process: `prism::mem::endpoint`.
     Mem,
     /// TCP on 127.0.0.1.
     Tcp,
@@ -372,9 +372,7 @@ impl Fixture {
     /// Shuts the server down and waits for its `serve` future.
     ///
     /// The client lets the server's GOAWAY close the connection before it
-    /// drops its handle. (Dropping it at the same moment races the two
-    /// goodbyes: rarely, under load, the server's last flush then meets a
-    /// closed mem link and `serve_link` reports `Link(Closed)`.)
+    /// drops its handle, so the two goodbyes never race.
     pub async fn shutdown(self) -> Result<(), ServeError> {
         self.server.shutdown();
         let channel = self.channel;

@@ -215,7 +215,7 @@ impl RawConn {
     /// Expects the server to close the connection, allowing only HELLO,
     /// ACCEPT and GOAWAY frames first. Returns the GOAWAY codes seen and how
     /// it ended.
-    pub async fn expect_close(&mut self) -> (Vec<Code>, End) {
+    pub async fn expect_close(&mut self) -> (Vec<(Code, String)>, End) {
         let mut goaways = Vec::new();
         loop {
             match self.next().await {
@@ -226,7 +226,8 @@ impl RawConn {
                         let code = body
                             .first_chunk::<2>()
                             .map_or(Code::Unknown, |c| Code::from_u16(u16::from_le_bytes(*c)));
-                        goaways.push(code);
+                        let reason = String::from_utf8_lossy(body.get(2..).unwrap_or_default());
+                        goaways.push((code, reason.into_owned()));
                     }
                     other => panic!("expected the connection to close, got {other}: {frame:?}"),
                 },

@@ -23,7 +23,7 @@ use core::task::{Context, Poll, ready};
 use std::collections::VecDeque;
 use std::io;
 
-use prism_proto::frame::{Frame, HEADER_LEN};
+use prism_proto::frame::Frame;
 use tokio::sync::mpsc::error::{SendError, TrySendError};
 use tokio::sync::mpsc::{self, OwnedPermit, Receiver, Sender};
 
@@ -100,14 +100,10 @@ impl MemLink {
         }
     }
 
-    fn cost(frame: &Frame) -> usize {
-        HEADER_LEN + frame.payload.len()
-    }
-
     /// Takes the oldest pending frame and accounts for it.
     fn pop(&mut self) -> Option<Frame> {
         let frame = self.pending.pop_front()?;
-        self.pending_bytes -= Self::cost(&frame);
+        self.pending_bytes -= frame.size();
         Some(frame)
     }
 }
@@ -127,7 +123,7 @@ impl Link for MemLink {
         if self.tx.is_none() {
             return Err(LinkError::Closed);
         }
-        self.pending_bytes += Self::cost(&frame);
+        self.pending_bytes += frame.size();
         self.pending.push_back(frame);
         Ok(())
     }
@@ -153,7 +149,7 @@ impl Link for MemLink {
             let Some(frame) = self.pending.pop_front() else {
                 return Poll::Ready(Ok(()));
             };
-            self.pending_bytes -= Self::cost(&frame);
+            self.pending_bytes -= frame.size();
             let Some(tx) = self.tx.as_ref() else {
                 return Poll::Ready(Err(LinkError::Closed));
             };
@@ -163,7 +159,7 @@ impl Link for MemLink {
                 Err(TrySendError::Full(frame)) => {
                     // Put it back and wait for room; the boxed future exists
                     // only while the channel is full, not on the fast path.
-                    self.pending_bytes += Self::cost(&frame);
+                    self.pending_bytes += frame.size();
                     self.pending.push_front(frame);
                     self.reserve = Some(Box::pin(tx.clone().reserve_owned()));
                 }
@@ -280,7 +276,7 @@ mod tests {
     use std::future::poll_fn;
 
     use bytes::Bytes;
-    use prism_proto::frame::{FrameHeader, FrameKind};
+    use prism_proto::frame::{FrameHeader, FrameKind, HEADER_LEN};
 
     use super::*;
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use prism_codecs::segments::{Segments, Segmented};
 use prism_codecs::{Encode, EncodeBuf, Limits, flatbuffers, rkyv};
-use prism_codecs_fuzz::{flatbuffers_types as fbt, segments_types as ft, rkyv_types as rkt};
+use prism_codecs_fuzz::{flatbuffers_types as fbt, segments_types as st, rkyv_types as rkt};
 
 struct Corpus {
     dir: PathBuf,
@@ -93,10 +93,10 @@ fn main() {
     let fb_count = out.count;
 
     let mut out = Corpus::new("segments_decode");
-    for v in ft::samples_chunk() {
+    for v in st::samples_chunk() {
         out.add("chunk", &segmented(&v));
     }
-    for v in ft::samples_expr() {
+    for v in st::samples_expr() {
         out.add("expr", &segmented(&v));
     }
     out.add(

@@ -149,7 +149,7 @@ pub struct FlatBuffers;
 
 impl Codec for FlatBuffers {
     const ID: CodecId = CodecId::FLATBUFFERS;
-    const NAME: &'static str = "flatbuffers";
+    const NAME: &'static str = crate::codec::builtin_name(Self::ID);
     const CAPABILITIES: Capabilities = Capabilities::NONE
         .with_cross_language(true)
         .with_zero_copy(true);

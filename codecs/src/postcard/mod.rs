@@ -70,7 +70,7 @@ pub struct Postcard;
 
 impl Codec for Postcard {
     const ID: CodecId = CodecId::POSTCARD;
-    const NAME: &'static str = "postcard";
+    const NAME: &'static str = crate::codec::builtin_name(Self::ID);
     const CAPABILITIES: Capabilities = Capabilities::NONE;
 }
 

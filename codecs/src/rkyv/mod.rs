@@ -124,7 +124,7 @@ pub struct Rkyv;
 
 impl Codec for Rkyv {
     const ID: CodecId = CodecId::RKYV;
-    const NAME: &'static str = "rkyv";
+    const NAME: &'static str = crate::codec::builtin_name(Self::ID);
     const CAPABILITIES: Capabilities = Capabilities::NONE.with_zero_copy(true);
 }
 

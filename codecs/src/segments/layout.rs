@@ -17,8 +17,10 @@ fn invalid(message: impl Into<String>) -> DecodeError {
     }
 }
 
+/// `len` rounded up to the next multiple of
+/// [`ALIGN`](prism_core::aligned::ALIGN), if that fits.
 fn padded(len: usize) -> Option<usize> {
-    len.checked_add(15).map(|n| n & !15)
+    len.checked_add(prism_core::aligned::padding(len))
 }
 
 /// Where the header and each segment lie in the payload.

@@ -55,6 +55,7 @@ mod layout;
 use bytes::{BufMut, Bytes};
 use facet::Facet;
 use prism_core::CodecId;
+use prism_core::aligned::{ALIGN, padding};
 
 use crate::{
     Capabilities, Codec, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Limits, Payload,
@@ -69,7 +70,7 @@ pub struct Segments;
 
 impl Codec for Segments {
     const ID: CodecId = CodecId::SEGMENTS;
-    const NAME: &'static str = "segments";
+    const NAME: &'static str = crate::codec::builtin_name(Self::ID);
     const CAPABILITIES: Capabilities = Capabilities::NONE.with_zero_copy(true);
 }
 
@@ -95,11 +96,7 @@ impl<H: Facet<'static>> Decode<Segments> for Segmented<H> {
     }
 }
 
-const PAD: [u8; 16] = [0; 16];
-
-fn padding(len: usize) -> usize {
-    (16 - len % 16) % 16
-}
+const PAD: [u8; ALIGN] = [0; ALIGN];
 
 /// Writes a header and segments in the segments layout; segments are handed
 /// to `out` by reference count, never copied.

@@ -94,10 +94,11 @@ impl Gen<'_, '_> {
             }
             // The client sends the value; for a view, the server reads it in place.
             RequestKind::Bare(ty) | RequestKind::View(ty) => {
-                let name = match method.wire_args().next() {
-                    Some(arg) => &arg.ident,
-                    None => return TokenStream::new(),
+                // Both kinds are only made for an op with one wire argument.
+                let Some(arg) = method.wire_args().next() else {
+                    unreachable!("a bare or view op has its one argument")
                 };
+                let name = &arg.ident;
                 (
                     vec![quote!(#name: #ty)],
                     ty.to_token_stream(),

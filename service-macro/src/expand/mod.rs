@@ -49,21 +49,27 @@ pub(crate) fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// The item unchanged plus an error on its keyword.
-fn not_a_trait(item: &Item) -> TokenStream {
-    let keyword = match item {
+/// The span of an item's keyword (`fn`, `struct`, `impl`, …), where a
+/// "this attribute goes on another kind of item" error points.
+pub(crate) fn keyword_span(item: &Item) -> proc_macro2::Span {
+    match item {
         Item::Fn(item) => item.sig.fn_token.span,
         Item::Struct(item) => item.struct_token.span,
         Item::Enum(item) => item.enum_token.span,
+        Item::Trait(item) => item.trait_token.span,
         Item::Union(item) => item.union_token.span,
         Item::Impl(item) => item.impl_token.span,
         Item::Mod(item) => item.mod_token.span,
         Item::Type(item) => item.type_token.span,
         Item::TraitAlias(item) => item.trait_token.span,
         other => other.span(),
-    };
+    }
+}
+
+/// The item unchanged plus an error on its keyword.
+fn not_a_trait(item: &Item) -> TokenStream {
     let error = syn::Error::new(
-        keyword,
+        keyword_span(item),
         "`#[prism::service]` goes on a trait: `pub trait Calc { async fn add(&self, a: i64, b: i64) -> i64; }`",
     )
     .to_compile_error();

@@ -92,9 +92,9 @@ impl Gen<'_, '_> {
             .enumerate()
             .filter_map(|(index, method)| {
                 let index = Literal::usize_unsuffixed(index);
-                let execution = match method.execution.first()? {
-                    (Execution::Spawn, _) => quote!(Spawn),
-                    (Execution::Inline, _) => quote!(Inline),
+                let execution = match method.execution? {
+                    Execution::Spawn => quote!(Spawn),
+                    Execution::Inline => quote!(Inline),
                 };
                 Some(quote! {
                     #index => ::core::option::Option::Some(::prism::__private::Execution::#execution),

@@ -260,15 +260,64 @@ fn client_and_dispatcher_use_the_right_wrappers() {
             async move { ::prism::__private::Plain(<S as Calc>::ping(&*svc).await) }
         }
     ))));
-    // One `match` over the op's index routes every call.
+    // Two `match`es over the op's index: where each op runs, and the one
+    // that routes every call, with an arm per op, then the fallback.
     assert_eq!(
         out.matches(&text(quote!(match method))).count(),
         2,
         "dispatch and execution"
     );
+    let svc = text(quote!(let svc = ::core::clone::Clone::clone(&self.inner);));
+    for index in 0..3 {
+        assert!(
+            out.contains(&format!("{index}=>{{{svc}")),
+            "no dispatch arm for method {index}"
+        );
+    }
     assert!(out.contains(&text(
         quote!(_ => ::prism::__private::unknown_method(call),)
     )));
+    // No op chose where it runs: every one takes the server's default.
+    assert!(out.contains(&text(quote!(match method {
+        _ => ::core::option::Option::None,
+    }))));
+}
+
+#[test]
+fn method_options_and_the_context_shape_the_dispatcher() {
+    let out = text(service(
+        quote!(),
+        quote! {
+            pub trait Work {
+                #[prism(spawn)]
+                async fn crunch(&self, a: u64, cx: &prism::Context, b: u64) -> u64;
+                #[prism(inline, codec = segments, bare)]
+                async fn chunk(&self, chunk: Segmented<u32>) -> Segmented<u32>;
+            }
+        },
+    ));
+    // Where each op runs.
+    assert!(out.contains(&text(quote!(match method {
+        0 => ::core::option::Option::Some(::prism::__private::Execution::Spawn),
+        1 => ::core::option::Option::Some(::prism::__private::Execution::Inline),
+        _ => ::core::option::Option::None,
+    }))));
+    // The context takes its place among the arguments, cloned once; it is
+    // not part of the request, and the client does not pass it.
+    assert!(out.contains(&text(quote!(
+        let __cx = ::core::clone::Clone::clone(__cx);
+    ))));
+    assert!(out.contains(&text(quote!(<S as Work>::crunch(
+        &*svc, req.a, &__cx, req.b
+    )))));
+    assert!(out.contains(&text(quote!(work::CrunchRequest { a, b }))));
+    assert!(out.contains(&text(quote!(fn crunch(&self, a: u64, b: u64)))));
+    // A bare op's argument travels as it is: no request struct.
+    assert!(out.contains(&text(quote!(
+        move |req: Segmented<u32>, _: &::prism::Context|
+    ))));
+    assert!(out.contains(&text(quote!(fn chunk(&self, chunk: Segmented<u32>)))));
+    assert!(!out.contains("ChunkRequest"));
 }
 
 #[test]

@@ -16,6 +16,24 @@ use bytes::BytesMut;
 /// [`Payload`](crate::Payload) read as one slice has.
 pub const ALIGN: usize = 16;
 
+/// Bytes of zero padding that bring `len` up to a multiple of [`ALIGN`]:
+/// what frames on byte streams and the segments codec's layout add after
+/// each piece so the next one starts aligned.
+///
+/// # Examples
+///
+/// ```
+/// use prism_core::aligned::padding;
+///
+/// assert_eq!(padding(0), 0);
+/// assert_eq!(padding(5), 11);
+/// assert_eq!(padding(32), 0);
+/// ```
+#[inline]
+pub const fn padding(len: usize) -> usize {
+    (ALIGN - len % ALIGN) % ALIGN
+}
+
 /// An empty buffer whose first byte is [`ALIGN`]-aligned and that can take
 /// `capacity` bytes without moving.
 ///

@@ -1,8 +1,6 @@
 //! How a call ends: a [`Response`] or a [`Status`], one shape from the
 //! handler's return to the caller's decode.
 
-use core::fmt;
-
 use crate::{CodecId, Payload, Status};
 
 /// How a call ended: its encoded response, or why it failed.
@@ -14,7 +12,8 @@ pub type Reply = Result<Response, Status>;
 /// An encoded response: the op's result, or its application error
 /// (`Err(E)` of a `Result<T, E>` op), with the codec that encoded it.
 ///
-/// `Debug` shows lengths only: payload bytes never reach logs.
+/// `Debug` shows lengths only (it is [`Payload`]'s): payload bytes never
+/// reach logs.
 ///
 /// # Examples
 ///
@@ -26,7 +25,7 @@ pub type Reply = Result<Response, Status>;
 /// assert!(!response.app_error);
 /// assert_eq!(&response.payload[..], b"\x05");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
     /// The codec that encoded `payload`: the one the request came with.
     pub codec: CodecId,
@@ -53,16 +52,6 @@ impl Response {
             payload,
             app_error: true,
         }
-    }
-}
-
-impl fmt::Debug for Response {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Response")
-            .field("codec", &self.codec)
-            .field("len", &self.payload.len())
-            .field("app_error", &self.app_error)
-            .finish()
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use prism_core::{Code, Reply, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{ChannelId, Event, Hello, OpenError, OutgoingCall, Role, Session};
+use prism_proto::session::{ChannelId, Event, Hello, OpenError, OutgoingCall, Role};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::conn::{BUDGET, Conn, TURNS};
@@ -37,33 +37,21 @@ pub async fn connect<L: Link>(
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(None);
-    let exit_tx = Arc::new(exit_tx);
-    let session = Session::new(Role::Client, setup.session.clone(), hello, Instant::now());
     let mut driver = ClientDriver {
-        conn: Conn::new(link, session, setup),
+        conn: Conn::new(link, Role::Client, setup, hello),
         commands: Some(commands_rx),
         established: Some(ready_tx),
         pending: IntMap::with_capacity_and_hasher(64, Default::default()),
         tickets: IntMap::with_capacity_and_hasher(64, Default::default()),
-        exit: Arc::clone(&exit_tx),
+        exit: exit_tx,
     };
     tokio::spawn(async move {
         let outcome = AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
             .catch_unwind()
             .await;
         if let Err(panic) = outcome {
-            // A normal end publishes its reason itself; a panic cannot.
-            let reason = ConnectionError::panicked(&*panic);
-            let status = reason.status();
-            exit_tx.send_if_modified(|exit| {
-                let first = exit.is_none();
-                if first {
-                    *exit = Some(reason);
-                }
-                first
-            });
             // Every waiting call learns it was a panic.
-            driver.fail_waiting(&status);
+            driver.end(ConnectionError::panicked(&*panic));
         }
     });
     match ready_rx.await {
@@ -84,11 +72,9 @@ pub async fn connect<L: Link>(
 async fn wait_exit(mut exit: Exit) -> ConnectionError {
     match exit.wait_for(Option::is_some).await {
         Ok(reason) => reason.clone().unwrap_or(ConnectionError::LocallyClosed),
-        // The driver and its wrapper are gone without a word: only a
-        // panic while publishing could do that.
-        Err(_) => ConnectionError::Panicked {
-            message: String::from("the connection task stopped without a reason"),
-        },
+        // The driver is gone without a word (it publishes a reason even
+        // when dropped): only a panic while publishing could do that.
+        Err(_) => ConnectionError::Stopped,
     }
 }
 
@@ -116,9 +102,10 @@ struct Shared {
 ///
 /// Calls go to the connection task through an unbounded queue. The number
 /// on the wire is bounded by the peer's channel limit, which the session
-/// enforces (a call above it fails with `RESOURCE_EXHAUSTED`); while the
-/// link is backpressured, calls wait in the queue, one entry per call
-/// future the caller holds, so the caller's own concurrency bounds it.
+/// enforces (a call above it fails with `RESOURCE_EXHAUSTED`). While the
+/// link is backpressured the queue is not drained: each call made waits
+/// there, and a call dropped meanwhile adds a cancel beside it. Nothing
+/// bounds it but the caller's own rate.
 #[derive(Clone)]
 pub struct Client {
     shared: Arc<Shared>,
@@ -240,7 +227,8 @@ impl Future for PendingCall {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Reply> {
         let this = &mut *self;
         let reply = match &mut this.state {
-            // A slot dropped unanswered says why itself (see `ReplySlot`).
+            // The driver answers every call it took, even as it ends; a
+            // reply dropped unanswered means it stopped without a word.
             State::Waiting(rx) => ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| Err(stopped())),
             State::Failed(status) => Err(status
                 .take()
@@ -262,37 +250,15 @@ impl Drop for PendingCall {
     }
 }
 
-/// Where one call's reply goes. A slot dropped without an answer (the
-/// driver unwinding from a panic, or dropped with its runtime) answers
-/// anyway, so no caller waits on nothing.
-struct ReplySlot(Option<oneshot::Sender<Reply>>);
-
-impl ReplySlot {
-    fn send(mut self, reply: Reply) {
-        if let Some(slot) = self.0.take() {
-            // The caller may have gone; then nobody needs the reply.
-            let _ = slot.send(reply);
-        }
-    }
-}
-
-impl Drop for ReplySlot {
-    fn drop(&mut self) {
-        if let Some(slot) = self.0.take() {
-            let _ = slot.send(Err(stopped()));
-        }
-    }
-}
-
-struct ClientDriver<L> {
+struct ClientDriver<L: Link> {
     conn: Conn<L>,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
     established: Option<oneshot::Sender<Result<Arc<ConnectionInfo>, ConnectionError>>>,
     /// Calls awaiting replies, by channel, with their tickets.
-    pending: IntMap<ChannelId, (u64, ReplySlot)>,
+    pending: IntMap<ChannelId, (u64, oneshot::Sender<Reply>)>,
     /// Channel of each ticket, so a dropped call can be cancelled.
     tickets: IntMap<u64, ChannelId>,
-    exit: Arc<watch::Sender<Option<ConnectionError>>>,
+    exit: watch::Sender<Option<ConnectionError>>,
 }
 
 impl<L: Link> ClientDriver<L> {
@@ -300,8 +266,12 @@ impl<L: Link> ClientDriver<L> {
         // One clock read per wake: a wake's turns take microseconds.
         let now = Instant::now();
         for _ in 0..TURNS {
+            // Replies are always read (they add nothing to write); new
+            // calls wait while earlier frames wait to be written.
             let mut keep_going = self.conn.drive_recv(cx, now);
-            keep_going |= self.drive_commands(cx, now);
+            if !self.conn.backpressured() {
+                keep_going |= self.drive_commands(cx, now);
+            }
             keep_going |= self.conn.drive_admission(cx, now);
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events();
@@ -321,9 +291,6 @@ impl<L: Link> ClientDriver<L> {
 
     /// Step: calls, cancels and goodbyes from the handles.
     fn drive_commands(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        if self.conn.backpressured() {
-            return false;
-        }
         let mut progressed = false;
         for _ in 0..BUDGET {
             let Some(commands) = &mut self.commands else {
@@ -354,8 +321,7 @@ impl<L: Link> ClientDriver<L> {
             } => match self.conn.session.open_call(now, call) {
                 Ok(channel) => {
                     self.conn.stats.calls_sent += 1;
-                    self.pending
-                        .insert(channel, (ticket, ReplySlot(Some(reply))));
+                    self.pending.insert(channel, (ticket, reply));
                     self.tickets.insert(ticket, channel);
                 }
                 Err(error) => {
@@ -404,9 +370,10 @@ impl<L: Link> ClientDriver<L> {
                         Ok(response) => self.conn.align(&mut response.payload),
                         Err(_) => self.conn.stats.calls_failed += 1,
                     }
-                    if let Some((ticket, slot)) = self.pending.remove(&channel) {
+                    if let Some((ticket, waiting)) = self.pending.remove(&channel) {
                         self.tickets.remove(&ticket);
-                        slot.send(reply);
+                        // The caller may have gone; then nobody needs it.
+                        let _ = waiting.send(reply);
                     }
                 }
                 // Only servers' handlers are cancelled.
@@ -429,24 +396,44 @@ impl<L: Link> ClientDriver<L> {
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }
-        let reason = self.conn.exit();
+        self.end(self.conn.exit());
+        Poll::Ready(())
+    }
+
+    /// The one end of a client connection, however it ends (finished,
+    /// panicked, or dropped with its runtime): publishes `reason` unless a
+    /// reason is already out, fails every call still waiting with the
+    /// published one, and publishes the statistics. Doing it again does
+    /// nothing more.
+    fn end(&mut self, reason: ConnectionError) {
         // Published before the command queue closes, so a call that finds
         // the queue closed finds the reason too.
-        self.exit.send_replace(Some(reason.clone()));
+        self.exit.send_if_modified(|exit| {
+            let first = exit.is_none();
+            if first {
+                *exit = Some(reason);
+            }
+            first
+        });
+        let reason = self
+            .exit
+            .borrow()
+            .clone()
+            .unwrap_or(ConnectionError::Stopped);
         self.fail_waiting(&reason.status());
         if let Some(ready) = self.established.take() {
             let _ = ready.send(Err(reason));
         }
         self.conn.publish();
-        Poll::Ready(())
     }
 
     /// Fails every call still waiting, in flight or queued, with `status`,
     /// and takes no more.
     fn fail_waiting(&mut self, status: &Status) {
-        for (_, (_, slot)) in self.pending.drain() {
+        for (_, (_, reply)) in self.pending.drain() {
             self.conn.stats.calls_failed += 1;
-            slot.send(Err(status.clone()));
+            // The caller may have gone; then nobody needs the reply.
+            let _ = reply.send(Err(status.clone()));
         }
         self.tickets.clear();
         if let Some(mut commands) = self.commands.take() {
@@ -463,6 +450,14 @@ impl<L: Link> ClientDriver<L> {
                 }
             }
         }
+    }
+}
+
+impl<L: Link> Drop for ClientDriver<L> {
+    /// A driver dropped before it ended (its runtime shut down) still
+    /// says so, to every waiting call and every handle.
+    fn drop(&mut self) {
+        self.end(ConnectionError::Stopped);
     }
 }
 

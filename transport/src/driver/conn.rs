@@ -10,14 +10,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use prism_core::{Code, Extensions, Payload};
-use prism_proto::frame::{Frame, HEADER_LEN};
-use prism_proto::session::{Accept, Session, SessionError};
+use prism_proto::session::{Accept, Hello, Role, Session, SessionError};
 use tokio::time::Sleep;
 
 use super::{
     Admission, AdmitFuture, ConnectionError, ConnectionInfo, ConnectionStats, Setup, StatsCell,
 };
-use crate::{Link, LinkError, LinkInfo};
+use crate::{Link, LinkError};
 
 /// Stop taking new work while this many bytes wait to be written.
 pub(crate) const HIGH_WATER: usize = 4 << 20;
@@ -31,7 +30,6 @@ pub(crate) const TURNS: usize = 8;
 pub(crate) struct Conn<L> {
     pub(crate) link: L,
     pub(crate) session: Session,
-    link_info: LinkInfo,
     admission: Arc<dyn Admission>,
     /// The admission's pending verdict on the peer's HELLO.
     admitting: Option<AdmitFuture>,
@@ -57,19 +55,25 @@ pub(crate) struct Conn<L> {
 }
 
 impl<L: Link> Conn<L> {
-    pub(crate) fn new(link: L, session: Session, setup: Setup) -> Conn<L> {
+    /// The connection over `link`, its session (as `role`, offering
+    /// `hello`) started now.
+    pub(crate) fn new(link: L, role: Role, setup: Setup, hello: Hello) -> Conn<L> {
+        let Setup {
+            session: config,
+            admission,
+            stats,
+        } = setup;
         Conn {
-            linger: setup.session.drain_timeout,
+            linger: config.drain_timeout,
             linger_until: None,
-            link_info: link.info().clone(),
             link,
-            session,
-            admission: setup.admission,
+            session: Session::new(role, config, hello, Instant::now()),
+            admission,
             admitting: None,
             extensions: None,
             info: None,
             stats: ConnectionStats::default(),
-            cell: setup.stats,
+            cell: stats,
             timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
             recv_done: false,
             link_done: false,
@@ -100,7 +104,7 @@ impl<L: Link> Conn<L> {
             match self.link.poll_recv(cx) {
                 Poll::Ready(Ok(Some(frame))) => {
                     self.stats.frames_received += 1;
-                    self.stats.bytes_received += wire_bytes(&frame);
+                    self.stats.bytes_received += frame.size() as u64;
                     self.session.handle_frame(now, frame);
                 }
                 Poll::Ready(Ok(None)) => self.link_failed(now, None),
@@ -152,7 +156,7 @@ impl<L: Link> Conn<L> {
             if self.link_done {
                 continue; // the link is gone: the frame has nowhere to go
             }
-            let bytes = wire_bytes(&frame);
+            let bytes = frame.size() as u64;
             match self.link.queue(frame) {
                 Ok(()) => {
                     self.stats.frames_sent += 1;
@@ -201,14 +205,14 @@ impl<L: Link> Conn<L> {
     /// The peer's HELLO arrived: asks the admission for a verdict.
     pub(crate) fn start_admission(&mut self) {
         if let Some(hello) = self.session.peer_hello() {
-            self.admitting = Some(self.admission.admit(hello, &self.link_info));
+            self.admitting = Some(self.admission.admit(hello, self.link.info()));
         }
     }
 
     /// Both sides accepted: the facts every call on the connection shares.
     pub(crate) fn establish(&mut self) -> Arc<ConnectionInfo> {
         let info = Arc::new(ConnectionInfo {
-            link: self.link_info.clone(),
+            link: self.link.info().clone(),
             peer_hello: self.session.peer_hello().cloned().unwrap_or_default(),
             peer_accept: self
                 .session
@@ -299,10 +303,4 @@ impl<L: Link> Conn<L> {
         }
         Poll::Pending
     }
-}
-
-/// A frame's size in the statistics: header plus payload.
-#[inline]
-fn wire_bytes(frame: &Frame) -> u64 {
-    (HEADER_LEN + frame.payload.len()) as u64
 }

@@ -35,6 +35,10 @@ pub enum ConnectionError {
         /// The panic's message, when it had one.
         message: String,
     },
+    /// The connection's task was dropped before the connection ended: its
+    /// runtime shut down.
+    #[error("the connection task stopped before the connection ended (its runtime shut down)")]
+    Stopped,
 }
 
 impl ConnectionError {

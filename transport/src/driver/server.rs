@@ -13,7 +13,7 @@ use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use prism_core::{Code, Reply, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{Answered, ChannelId, Event, Hello, Role, Session};
+use prism_proto::session::{Answered, ChannelId, Event, Hello, Role};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
@@ -38,9 +38,8 @@ pub async fn serve<L: Link>(
     handler: Arc<dyn Handler>,
     shutdown: CancellationToken,
 ) -> Result<(), ConnectionError> {
-    let session = Session::new(Role::Server, setup.session.clone(), hello, Instant::now());
     let mut driver = ServerDriver {
-        conn: Conn::new(link, session, setup),
+        conn: Conn::new(link, Role::Server, setup, hello),
         handler,
         running: FuturesUnordered::new(),
         cancels: IntMap::with_capacity_and_hasher(64, Default::default()),
@@ -143,13 +142,16 @@ impl<L: Link> ServerDriver<L> {
         let now = Instant::now();
         for _ in 0..TURNS {
             let mut keep_going = self.drive_shutdown(cx, now);
-            // No new calls while the answers to earlier ones wait to be
-            // written: the peer's reading paces its writing.
-            if !self.conn.backpressured() {
+            // No new calls, and no new answers, while earlier answers wait
+            // to be written: the peer's reading paces this side.
+            let backpressured = self.conn.backpressured();
+            if !backpressured {
                 keep_going |= self.conn.drive_recv(cx, now);
             }
             keep_going |= self.conn.drive_admission(cx, now);
-            keep_going |= self.drive_handlers(cx);
+            if !backpressured {
+                keep_going |= self.drive_handlers(cx);
+            }
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events(cx);
             keep_going |= self.conn.drive_transmit(cx, now);
@@ -183,9 +185,6 @@ impl<L: Link> ServerDriver<L> {
 
     /// Step: answers of handlers that finished.
     fn drive_handlers(&mut self, cx: &mut Context<'_>) -> bool {
-        if self.conn.backpressured() {
-            return false;
-        }
         let mut progressed = false;
         for _ in 0..BUDGET {
             let Poll::Ready(Some((channel, reply))) = self.running.poll_next_unpin(cx) else {
@@ -317,7 +316,7 @@ impl<L: Link> ServerDriver<L> {
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }
-        self.cancel_all();
+        // (The `Closed` event stopped the handlers.)
         self.conn.publish();
         Poll::Ready(self.conn.exit())
     }

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// header plus the payload; the padding byte-stream links add is not
 /// counted). A call is counted once, on the side that made it
 /// (`calls_sent`, also when it failed before leaving) and on the side that
-/// received it (`calls_received`). `calls_failed` counts calls that ended
+/// took it (`calls_received`: calls the session refused by itself, over
+/// the channel limit or after a GOAWAY, never reach it and are not
+/// counted; their frames are). `calls_failed` counts calls that ended
 /// without a response, on this side: with a status, past a deadline,
 /// cancelled, or cut by a closing connection (an application error is a
 /// response). `alignment_copies` counts received payloads that
@@ -40,7 +42,7 @@ pub struct ConnectionStats {
     pub bytes_received: u64,
     /// Calls this side made.
     pub calls_sent: u64,
-    /// Calls the peer made.
+    /// Calls the peer made that this side took.
     pub calls_received: u64,
     /// Calls that ended without a response.
     pub calls_failed: u64,

@@ -1,8 +1,8 @@
 //! The echo service with Prism's default codec, postcard.
 //!
 //! A codec is chosen per service declaration (`codec = ..`), so each codec
-//! gets a file like this one declaring the same trait: see
-//! [`super::prism_frame`]; `rkyv` would be a third, plus one line per
+//! gets a file like this one declaring the same trait (see
+//! [`super::prism_segments`] and [`super::prism_rkyv`]), plus one line per
 //! transport in [`super::all`].
 
 use bytes::Bytes;

@@ -55,11 +55,11 @@ impl PrismCodec for Segments {
 
 impl Handle for SegmentsHandle {
     async fn echo(&self, payload: Bytes) -> Result<usize> {
-        let framed = Segmented {
+        let segmented = Segmented {
             header: 0,
             segments: vec![payload],
         };
-        let reply = self.0.echo(framed).await?;
+        let reply = self.0.echo(segmented).await?;
         Ok(reply.segments.iter().map(Bytes::len).sum())
     }
 }

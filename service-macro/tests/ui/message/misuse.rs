@@ -11,4 +11,9 @@ pub struct ValuedOption {
     pub x: u32,
 }
 
+#[prism::message(rkyv, rkyv, serde = 1, other)]
+pub struct EveryMistakeReported {
+    pub x: u32,
+}
+
 fn main() {}

@@ -4,7 +4,7 @@ use bytes::{Buf, BytesMut};
 
 use prism_core::Payload;
 
-use super::{DEFAULT_MAX_FRAME, Frame, FrameError, FrameHeader, HEADER_LEN, padding};
+use super::{DEFAULT_MAX_FRAME, FRAME_ALIGN, Frame, FrameError, FrameHeader, HEADER_LEN, padding};
 
 /// Cuts frames from the front of a receive buffer.
 ///
@@ -129,5 +129,5 @@ pub fn encode_frame(frame: &Frame, out: &mut BytesMut) {
     for segment in frame.payload.segments() {
         out.extend_from_slice(segment);
     }
-    out.extend_from_slice(&[0u8; 16][..padding(len)]);
+    out.extend_from_slice(&[0u8; FRAME_ALIGN][..padding(len)]);
 }

@@ -23,8 +23,9 @@ use super::{Flags, FrameError, FrameKind};
 /// Length of the encoded header.
 pub const HEADER_LEN: usize = 32;
 
-/// Payloads start at, and frames are padded to, multiples of this.
-pub const FRAME_ALIGN: usize = 16;
+/// Payloads start at, and frames are padded to, multiples of this: the
+/// alignment zero-copy codecs read payloads at.
+pub const FRAME_ALIGN: usize = prism_core::aligned::ALIGN;
 
 /// Everything in a frame but its payload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,9 +111,7 @@ impl FrameHeader {
 }
 
 /// Bytes of zero padding after a payload of `len` bytes.
-pub const fn padding(len: usize) -> usize {
-    (FRAME_ALIGN - len % FRAME_ALIGN) % FRAME_ALIGN
-}
+pub use prism_core::aligned::padding;
 
 /// Bytes a frame with a payload of `len` bytes takes on a byte stream.
 pub const fn wire_len(len: usize) -> usize {

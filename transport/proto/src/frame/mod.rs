@@ -41,6 +41,13 @@ impl Frame {
     pub fn new(header: FrameHeader, payload: Payload) -> Frame {
         Frame { header, payload }
     }
+
+    /// The frame's size without padding: header plus payload. What links
+    /// count against their queues and connections in their statistics.
+    #[inline]
+    pub fn size(&self) -> usize {
+        HEADER_LEN + self.payload.len()
+    }
 }
 
 /// A frame could not be read from a byte stream.

@@ -166,16 +166,10 @@ impl Channels {
         Some(ChannelId(id))
     }
 
-    /// The open channels' ids in ascending order.
-    pub(crate) fn ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.map.keys().copied().collect();
-        ids.sort_unstable();
-        ids
-    }
-
     /// Forgets every channel, returning their ids in ascending order.
     pub(crate) fn drain(&mut self) -> Vec<u32> {
-        let ids = self.ids();
+        let mut ids: Vec<u32> = self.map.keys().copied().collect();
+        ids.sort_unstable();
         self.map.clear();
         self.deadlines.clear();
         self.live_deadlines = 0;

@@ -153,6 +153,13 @@ impl SessionConfig {
         self
     }
 
+    /// What this side offers in its HELLO: `features`, plus the required
+    /// ones (a side offers what it requires, even when the fields were set
+    /// directly).
+    pub fn offered_features(&self) -> Features {
+        self.features.union(self.required_features)
+    }
+
     /// Turns keepalive pings on (`Some(interval)`) or off (`None`).
     #[must_use]
     pub fn with_keepalive(mut self, interval: Option<Duration>) -> Self {

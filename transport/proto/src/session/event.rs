@@ -45,7 +45,7 @@ pub struct OutgoingCall {
 /// Not `#[non_exhaustive]`: a driver matches every event, so a new one
 /// fails to compile where it is not handled. `Debug` shows payload lengths
 /// only, never payload bytes.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The peer's HELLO arrived, in a version this side speaks and with the
     /// features each side requires. Read it with
@@ -108,46 +108,6 @@ pub enum Event {
         /// `None` when this side closed it on purpose.
         error: Option<SessionError>,
     },
-}
-
-impl fmt::Debug for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Event::Hello => f.write_str("Hello"),
-            Event::Established => f.write_str("Established"),
-            Event::Call {
-                channel,
-                op,
-                codec,
-                deadline,
-                payload,
-            } => f
-                .debug_struct("Call")
-                .field("channel", channel)
-                .field("op", op)
-                .field("codec", codec)
-                .field("deadline", deadline)
-                .field("len", &payload.len())
-                .finish(),
-            Event::Reply { channel, reply } => f
-                .debug_struct("Reply")
-                .field("channel", channel)
-                .field("reply", reply)
-                .finish(),
-            Event::Cancelled { channel, code } => f
-                .debug_struct("Cancelled")
-                .field("channel", channel)
-                .field("code", code)
-                .finish(),
-            Event::GoAway { code, reason } => f
-                .debug_struct("GoAway")
-                .field("code", code)
-                .field("reason", reason)
-                .finish(),
-            Event::Pong { rtt } => f.debug_struct("Pong").field("rtt", rtt).finish(),
-            Event::Closed { error } => f.debug_struct("Closed").field("error", error).finish(),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ impl Session {
                 theirs: hello.versions,
             });
         };
-        let offered = self.config.features.union(self.config.required_features);
+        let offered = self.config.offered_features();
         let missing = self.config.required_features.missing_from(hello.features);
         if !missing.is_empty() {
             return self.fail_with(SessionError::PeerLacksFeatures { missing });

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use prism_core::{Code, Status};
 
+use super::machine::Notify;
 use super::state::State;
 use super::{Event, Session, SessionError, wire};
 use crate::frame::FrameKind;
@@ -70,14 +71,7 @@ impl Session {
     fn cut_drain(&mut self) {
         let open = self.channels.len();
         let message = "the drain timeout passed while going away; the call was cancelled";
-        for id in self.channels.ids() {
-            if self.channels.is_local(id) {
-                self.transmit.push_back(wire::cancel(id, Code::Unavailable));
-            } else {
-                self.send_error(id, Code::Unavailable, message);
-            }
-        }
-        self.abort_channels(message);
+        self.abort_channels(message, Notify::Peer);
         // The channels are gone: this only sends the GOAWAY and closes.
         self.fail_with(SessionError::DrainTimeout { open });
     }
@@ -141,7 +135,7 @@ impl Session {
         if self.is_closed() {
             return;
         }
-        self.abort_channels("session closed by this side");
+        self.abort_channels("session closed by this side", Notify::Nobody);
         self.send_goaway(code, reason);
         self.finish(None);
     }
@@ -156,7 +150,7 @@ impl Session {
             return;
         }
         self.transmit.clear();
-        self.abort_channels("connection lost while the call was open");
+        self.abort_channels("connection lost while the call was open", Notify::Nobody);
         self.finish(Some(SessionError::LinkClosed));
     }
 }

@@ -125,7 +125,7 @@ impl Session {
     pub fn new(role: Role, config: SessionConfig, mut hello: Hello, now: Instant) -> Session {
         hello.max_frame = config.max_frame;
         hello.max_channels = config.max_channels;
-        hello.features = config.features.union(config.required_features);
+        hello.features = config.offered_features();
         hello.required = config.required_features;
         let mut session = Session {
             role,
@@ -227,11 +227,20 @@ impl Session {
     }
 
     /// Ends every open channel locally with `UNAVAILABLE`: our calls fail,
-    /// the peer's calls are cancelled.
-    pub(crate) fn abort_channels(&mut self, message: &str) {
+    /// the peer's calls are cancelled. With [`Notify::Peer`] the peer is
+    /// told too, per channel: a CANCEL for our calls, an ERROR for its own.
+    pub(crate) fn abort_channels(&mut self, message: &str, notify: Notify) {
         for id in self.channels.drain() {
             let channel = super::ChannelId(id);
-            let event = if self.role.opens(id) {
+            let ours = self.role.opens(id);
+            match notify {
+                Notify::Peer if ours => {
+                    self.transmit.push_back(wire::cancel(id, Code::Unavailable))
+                }
+                Notify::Peer => self.send_error(id, Code::Unavailable, message),
+                Notify::Nobody => {}
+            }
+            let event = if ours {
                 Event::Reply {
                     channel,
                     reply: Err(Status::unavailable(message)),
@@ -249,7 +258,7 @@ impl Session {
     /// Closes because of `error`: aborts channels, tells the peer why in a
     /// GOAWAY, and queues `Closed`.
     pub(crate) fn fail_with(&mut self, error: SessionError) {
-        self.abort_channels(&format!("session closed: {error}"));
+        self.abort_channels(&format!("session closed: {error}"), Notify::Nobody);
         self.send_goaway(error.goaway_code(), &error.goaway_reason());
         self.finish(Some(error));
     }
@@ -309,4 +318,13 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     }
+}
+
+/// Whether [`Session::abort_channels`] tells the peer about each channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Notify {
+    /// Per channel: a CANCEL for ours, an ERROR for the peer's.
+    Peer,
+    /// Nobody: the peer hears of it otherwise (a GOAWAY), or cannot.
+    Nobody,
 }

@@ -2,7 +2,9 @@
 //!
 //! A [`Session`] turns frames from the peer, timer expiries and the
 //! application's actions into frames to send and [`Event`]s to act on. It
-//! never reads a clock (time comes in as `now: Instant` arguments) and
+//! never reads a clock (time comes in as `now: Instant` arguments; every
+//! input that can change the state takes one, used today or not, so a new
+//! timer never changes the callers) and
 //! never touches a socket; the async driver is a thin loop around it, and
 //! tests drive two sessions against each other on a simulated clock.
 //!

@@ -174,9 +174,9 @@ impl Session {
             // (A HELLO must come first: `on_control` refuses a GOAWAY
             // while handshaking before it gets here.)
             State::Handshaking | State::Closed => return,
-            // A goodbye before the handshake finished refuses this side.
+            // A goodbye before the handshake finished refuses this side
+            // (no call can be open yet).
             State::Authenticating(_) => {
-                self.abort_channels("the peer refused the connection");
                 return self.finish(Some(SessionError::RejectedByPeer { code, reason }));
             }
             State::Draining(mut drain) if drain.peer.is_some() => {

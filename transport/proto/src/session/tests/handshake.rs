@@ -345,17 +345,18 @@ fn a_version_one_hello_is_a_version_mismatch() {
 #[test]
 fn peers_settle_on_the_highest_common_version() {
     let now = Instant::now();
-    let mut server = Session::new(
-        Role::Server,
-        SessionConfig::default(),
-        Hello::default(),
-        now,
-    );
-    let mut wide = hello();
-    wide.versions = VersionRange::new(2, 9);
-    server.handle_frame(now, hello_frame(&wide));
+    // Ranges that overlap in 3 and 4: the highest common one wins, not
+    // the lowest and not either side's highest.
+    let ours = Hello {
+        versions: VersionRange::new(2, 4),
+        ..Hello::default()
+    };
+    let mut server = Session::new(Role::Server, SessionConfig::default(), ours, now);
+    let mut theirs = hello();
+    theirs.versions = VersionRange::new(3, 9);
+    server.handle_frame(now, hello_frame(&theirs));
     assert_eq!(drain_events(&mut server), [Event::Hello]);
-    assert_eq!(server.version(), Some(2));
+    assert_eq!(server.version(), Some(4));
 }
 
 #[test]
@@ -490,6 +491,12 @@ fn invalid_own_accept_closes() {
             .kinds_sent_by(Role::Server)
             .contains(&FrameKind::Accept)
     );
+    // The invalid ACCEPT is not queued either; a GOAWAY says why.
+    let kinds: Vec<FrameKind> = drain_frames(&mut pair.server)
+        .iter()
+        .map(|frame| frame.header.kind)
+        .collect();
+    assert_eq!(kinds, [FrameKind::GoAway]);
 }
 
 #[test]
