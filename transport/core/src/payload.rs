@@ -198,6 +198,49 @@ impl Payload {
         }
     }
 
+    /// The bytes `start..start + len` as a payload of their own: slices of
+    /// the segments they span, never a copy. Out-of-range bounds are
+    /// clamped to the payload's length.
+    ///
+    /// Chunking a large message into frames uses this, so an in-process
+    /// sender's buffers reach the peer by reference count.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use prism_core::Payload;
+    ///
+    /// let payload = Payload::from_segments(Bytes::from_static(b"hel"), vec![Bytes::from_static(b"lo!")]);
+    /// let middle = payload.slice(2, 3);
+    /// assert_eq!(middle.segment_count(), 2);
+    /// assert_eq!(&middle[..], b"llo");
+    /// assert_eq!(&payload.slice(4, 100)[..], b"o!");
+    /// ```
+    pub fn slice(&self, start: usize, len: usize) -> Payload {
+        let mut skip = start;
+        let mut want = len;
+        let mut parts: Vec<Bytes> = Vec::new();
+        for segment in self.segments() {
+            if want == 0 {
+                break;
+            }
+            if skip >= segment.len() {
+                skip -= segment.len();
+                continue;
+            }
+            let take = want.min(segment.len() - skip);
+            parts.push(segment.slice(skip..skip + take));
+            want -= take;
+            skip = 0;
+        }
+        let mut parts = parts.into_iter();
+        match parts.next() {
+            None => Payload::empty(),
+            Some(first) => Payload::from_segments(first, parts.collect()),
+        }
+    }
+
     /// Copies the payload into a new vector.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len());
@@ -323,6 +366,24 @@ mod tests {
         assert!(aligned::is_aligned(&payload));
         assert_eq!(payload.to_vec().len(), 104);
         assert_eq!(payload.clone().into_bytes().len(), 104);
+    }
+
+    #[test]
+    fn slices_span_segments_without_copying() {
+        let a = Bytes::from(vec![1u8; 10]);
+        let b = Bytes::from(vec![2u8; 10]);
+        let (a_ptr, b_ptr) = (a.as_ptr(), b.as_ptr());
+        let payload = Payload::from_segments(a, vec![b]);
+        let whole = payload.slice(0, 20);
+        assert_eq!(whole.segment_count(), 2);
+        assert_eq!(whole.segments().next().map(|s| s.as_ptr()), Some(a_ptr));
+        let tail = payload.slice(10, 10);
+        assert_eq!(tail.segment_count(), 1);
+        assert_eq!(tail.segments().next().map(|s| s.as_ptr()), Some(b_ptr));
+        assert_eq!(payload.slice(5, 10).to_vec(), [[1u8; 5], [2u8; 5]].concat());
+        assert!(payload.slice(20, 5).is_empty());
+        assert!(payload.slice(3, 0).is_empty());
+        assert_eq!(payload.slice(18, 100).len(), 2);
     }
 
     #[test]

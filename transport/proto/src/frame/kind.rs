@@ -14,8 +14,7 @@ use core::fmt;
 /// skipped safely (its meaning and its effect on flow control are unknown),
 /// so it is a connection error: decoding fails with
 /// [`FrameError::UnknownKind`](super::FrameError::UnknownKind) and the
-/// connection closes. Kinds 6 and 7 are reserved for stream data and
-/// credits.
+/// connection closes.
 ///
 /// This enum is not `#[non_exhaustive]`: code matching on it must handle
 /// every kind, so a new kind fails to compile where it is not handled.
@@ -31,8 +30,15 @@ pub enum FrameKind {
     Response = 3,
     /// Ends a channel with a status code and message.
     Error = 4,
-    /// Abandons a channel; the peer stops work on it.
+    /// From the caller: abandons the call, the peer stops work on it. From
+    /// the callee: stop sending (the request direction is no longer read).
     Cancel = 5,
+    /// One chunk of a message on an open direction of a channel, or
+    /// (flag `END`, empty) the end of that direction.
+    Data = 6,
+    /// Grants the peer more bytes of DATA on a channel, or (channel 0) on
+    /// the whole connection.
+    Credit = 7,
     /// Liveness probe; `aux` is echoed in the pong.
     Ping = 8,
     /// Answer to a ping.
@@ -54,6 +60,8 @@ impl FrameKind {
             3 => FrameKind::Response,
             4 => FrameKind::Error,
             5 => FrameKind::Cancel,
+            6 => FrameKind::Data,
+            7 => FrameKind::Credit,
             8 => FrameKind::Ping,
             9 => FrameKind::Pong,
             10 => FrameKind::GoAway,
@@ -70,6 +78,8 @@ impl FrameKind {
             FrameKind::Response => "response",
             FrameKind::Error => "error",
             FrameKind::Cancel => "cancel",
+            FrameKind::Data => "data",
+            FrameKind::Credit => "credit",
             FrameKind::Ping => "ping",
             FrameKind::Pong => "pong",
             FrameKind::GoAway => "goaway",
@@ -91,11 +101,19 @@ pub struct Flags(u8);
 impl Flags {
     /// No flags.
     pub const NONE: Flags = Flags(0);
-    /// On a response: the payload is the op's application error (`Err(E)`),
+    /// On a RESPONSE, or the first DATA chunk of a message from the
+    /// callee: the message is the op's application error (`Err(E)`),
     /// encoded with the op's codec.
     pub const APP_ERROR: Flags = Flags(1 << 0);
-    /// Reserved for streaming: more messages follow on this channel.
+    /// On DATA: more chunks of this message follow; the first chunk of such
+    /// a message states the message's total length in `aux`.
     pub const MORE: Flags = Flags(1 << 1);
+    /// On DATA: the sender's direction of the channel ends here; the frame
+    /// carries no message.
+    pub const END: Flags = Flags(1 << 2);
+    /// On CALL: the request direction stays open; its messages follow as
+    /// DATA, ended by DATA with `END`.
+    pub const OPEN: Flags = Flags(1 << 3);
 
     /// Flags from their wire byte.
     pub const fn from_bits(bits: u8) -> Flags {

@@ -3,67 +3,61 @@
 
 use std::time::Instant;
 
-use prism_core::{Code, Reply};
+use prism_core::{Code, Payload, Reply};
 
-use super::state::State;
-use super::{ChannelId, OpenError, OutgoingCall, Role, Session, wire};
+use super::channels::Send;
+use super::outbox::Terminal;
+use super::{ChannelId, OpenError, OutgoingCall, Session, wire};
 
 impl Session {
     /// Opens a call: queues its CALL frame and, with a deadline, starts its
-    /// timer. The answer arrives as [`Event::Reply`] on the returned channel.
+    /// timer. The answer arrives as [`Event::Reply`] on the returned channel
+    /// (a response too large for one chunk arrives as [`Event::Data`]
+    /// chunks of one message, then [`Event::End`]). A request too large for
+    /// one chunk travels as chunks of one message on an open request
+    /// direction, as credit allows.
     ///
     /// # Errors
     ///
     /// Fails, sending nothing, when the session is closed, not yet
     /// established or going away (either side sent GOAWAY), when as many
-    /// calls are open as the peer accepts, when the body exceeds the peer's
-    /// `max_frame`, when channel ids are exhausted (open a new session), or
-    /// on a server session.
+    /// calls and streams are open as the peer accepts, when the body
+    /// exceeds the peer's `max_message`, when channel ids are exhausted
+    /// (open a new session), or on a server session.
+    ///
+    /// [`Event::Data`]: super::Event::Data
+    /// [`Event::End`]: super::Event::End
     ///
     /// [`Event::Reply`]: super::Event::Reply
     pub fn open_call(&mut self, now: Instant, call: OutgoingCall) -> Result<ChannelId, OpenError> {
-        match self.state {
-            State::Established => {}
-            State::Closed => return Err(OpenError::Closed),
-            State::Handshaking | State::Authenticating(_) => {
-                return Err(OpenError::NotEstablished);
-            }
-            State::Draining(_) => return Err(OpenError::GoingAway),
-        }
-        if self.role != Role::Client {
-            return Err(OpenError::WrongRole);
-        }
-        let Some(peer) = &self.peer else {
-            return Err(OpenError::NotEstablished);
-        };
-        let (max_channels, max_frame) = (peer.hello.max_channels, peer.hello.max_frame);
-        if self.channels.local_open() >= max_channels as usize {
-            return Err(OpenError::TooManyChannels {
-                limit: max_channels,
-            });
-        }
+        self.check_open()?;
         let len = call.payload.len();
-        if len > max_frame as usize {
-            return Err(OpenError::TooLarge {
-                len,
-                max: max_frame,
-            });
+        let max = self.peer_max_message();
+        if len as u64 > max {
+            return Err(OpenError::TooLarge { len, max });
         }
         // A deadline beyond representable time is no deadline locally; the
         // wire value saturates.
         let at = call.deadline.and_then(|d| now.checked_add(d));
+        let whole = len <= self.send_chunk();
+        let send = if whole { Send::Closed } else { Send::Ending };
         let channel = self
             .channels
-            .open_local(at)
+            .open_local(at, send)
             .ok_or(OpenError::ChannelIdsExhausted)?;
-        let frame = wire::call(
-            channel.get(),
-            call.op,
-            call.codec,
-            call.deadline,
-            call.payload,
-        );
-        self.transmit.push_back(frame);
+        let id = channel.get();
+        let (codec, deadline) = (call.codec, call.deadline);
+        if whole {
+            let frame = wire::call(id, call.op, codec, deadline, call.payload, false);
+            self.transmit.push_back(frame);
+        } else {
+            // Too large for one frame: the request travels as one chunked
+            // message on an open request direction, then its end.
+            let frame = wire::call(id, call.op, codec, deadline, Payload::empty(), true);
+            self.transmit.push_back(frame);
+            self.enqueue_message(id, codec.get(), call.payload, false);
+            self.enqueue_terminal(id, Terminal::End);
+        }
         Ok(channel)
     }
 
@@ -79,42 +73,53 @@ impl Session {
         self.close_if_drained();
     }
 
-    /// Answers a call the peer opened: with its response (or, flagged in
-    /// the [`Response`](prism_core::Response), the op's application error),
-    /// or with a status, sent as an ERROR frame (its message cut to 4 KiB on
-    /// a character boundary).
+    /// Answers a call or stream the peer opened, ending the channel: with
+    /// its response (or, flagged in the [`Response`](prism_core::Response),
+    /// the op's application error), or with a status, sent as an ERROR
+    /// frame (its message cut to 4 KiB on a character boundary). The answer
+    /// goes out after any message still pending on the channel; a response
+    /// larger than one chunk travels as a chunked message and an END.
     ///
-    /// Says what went out: nothing when the channel is gone (cancelled,
-    /// past its deadline, already answered, or the session closed); an
-    /// ERROR `RESOURCE_EXHAUSTED` in place of a response larger than the
-    /// peer's `max_frame`.
+    /// Says what was queued: nothing when the channel is gone (cancelled,
+    /// past its deadline, already answered or finished, or the session
+    /// closed); an ERROR `RESOURCE_EXHAUSTED` in place of a response larger
+    /// than the peer's `max_message`.
     pub fn respond(&mut self, channel: ChannelId, reply: Reply) -> Answered {
         let id = channel.get();
-        if self.is_closed() || !self.channels.is_peer(id) || !self.channels.remove(id) {
+        let usable = !self.is_closed() && self.channels.is_peer(id);
+        let Some(ch) = self.channels.get_mut(id).filter(|_| usable) else {
             return Answered::Gone;
+        };
+        if ch.send != Send::Open {
+            return Answered::Gone; // answered or finished already
         }
-        let answered = match reply {
-            Ok(response) => {
-                let max = self.peer_max_payload();
-                let len = response.payload.len();
-                if len > max {
-                    let message = format!(
-                        "response of {len} bytes exceeds the caller's frame limit of {max} bytes"
-                    );
-                    self.send_error(id, Code::ResourceExhausted, &message);
-                    Answered::Status
-                } else {
-                    self.transmit.push_back(wire::response(id, response));
-                    Answered::Response
-                }
-            }
+        ch.send = Send::Ending;
+        let response = match reply {
+            Ok(response) => response,
             Err(status) => {
-                self.send_error(id, status.code(), status.message());
-                Answered::Status
+                let frame = wire::error(id, status.code(), status.message(), self.peer_max_payload());
+                self.enqueue_terminal(id, Terminal::Frame(frame));
+                return Answered::Status;
             }
         };
-        self.close_if_drained();
-        answered
+        let len = response.payload.len();
+        let max = self.peer_max_message();
+        if len as u64 > max {
+            let message =
+                format!("response of {len} bytes exceeds the caller's message limit of {max} bytes");
+            let frame = wire::error(id, Code::ResourceExhausted, &message, self.peer_max_payload());
+            self.enqueue_terminal(id, Terminal::Frame(frame));
+            return Answered::Status;
+        }
+        if len <= self.send_chunk() {
+            self.enqueue_terminal(id, Terminal::Frame(wire::response(id, response)));
+        } else {
+            // Too large for one frame: one chunked message, then the end.
+            let codec = response.codec.get();
+            self.enqueue_message(id, codec, response.payload, response.app_error);
+            self.enqueue_terminal(id, Terminal::End);
+        }
+        Answered::Response
     }
 }
 

@@ -1,6 +1,8 @@
 //! The channel table: open channels, id allocation and deadline timers.
 //!
-//! Per channel the session keeps one small map entry (its deadline).
+//! Per channel the session keeps one small map entry: its deadline, the
+//! state of each direction, and (boxed, made on first use, so unary calls
+//! stay small) the stream state of [`StreamState`].
 //! Deadlines live in a binary heap with lazy deletion: finishing a channel
 //! only removes its map entry; a heap entry is live while the map still
 //! holds its channel with that same deadline (ids are never reused, so a
@@ -16,6 +18,8 @@ use std::collections::BinaryHeap;
 use crate::int_map::IntMap;
 use std::time::Instant;
 
+use super::flow::{RecvWindow, SendCredit};
+use super::outbox::Outbox;
 use super::{ChannelId, Role};
 
 /// Capacity reserved up front for the map and the heap.
@@ -25,9 +29,70 @@ const INITIAL_CAPACITY: usize = 64;
 const COMPACT_FLOOR: usize = 256;
 
 /// What the session remembers about one open channel.
-#[derive(Clone, Copy, Debug)]
-struct Channel {
+#[derive(Debug)]
+pub(crate) struct Channel {
     deadline: Option<Instant>,
+    /// Our receiving direction.
+    pub(crate) recv: Recv,
+    /// Our sending direction.
+    pub(crate) send: Send,
+    /// Windows, credit and pending output, once the channel carries DATA.
+    pub(crate) stream: Option<Box<StreamState>>,
+}
+
+/// Our receiving direction of a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Recv {
+    /// The peer may send messages.
+    Open,
+    /// Never opened (a whole request in its CALL) or ended by the peer's
+    /// END: DATA is a protocol error.
+    Closed,
+    /// We asked the peer to stop sending: DATA in flight is discarded.
+    Stopped,
+}
+
+/// Our sending direction of a channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Send {
+    /// We may send messages.
+    Open,
+    /// Its end is queued behind pending output.
+    Ending,
+    /// Ended, or never opened.
+    Closed,
+    /// The peer asked us to stop, with this code.
+    Stopped(prism_core::Code),
+}
+
+/// A channel's flow control and pending output.
+#[derive(Debug)]
+pub(crate) struct StreamState {
+    /// What the peer may still send us on this channel.
+    pub(crate) window: RecvWindow,
+    /// The message being received in chunks: its total and bytes so far.
+    pub(crate) assembling: Option<(u64, u64)>,
+    /// What we may still send on this channel.
+    pub(crate) credit: SendCredit,
+    pub(crate) outbox: Outbox,
+    /// `send` said the channel was full: raise `Writable` when it drains.
+    pub(crate) wants_writable: bool,
+    /// Queued in the scheduler's round robin.
+    pub(crate) ready: bool,
+}
+
+impl StreamState {
+    /// Fresh state: our window `recv`, the peer's window `send`.
+    pub(crate) fn new(recv: u32, send: u32) -> StreamState {
+        StreamState {
+            window: RecvWindow::new(recv),
+            assembling: None,
+            credit: SendCredit::new(send),
+            outbox: Outbox::default(),
+            wants_writable: false,
+            ready: false,
+        }
+    }
 }
 
 /// Open channels of both directions, and the ids each side has used.
@@ -98,13 +163,48 @@ impl Channels {
     }
 
     /// Opens the next local channel; `None` once ids are exhausted.
-    pub(crate) fn open_local(&mut self, deadline: Option<Instant>) -> Option<ChannelId> {
+    pub(crate) fn open_local(
+        &mut self,
+        deadline: Option<Instant>,
+        send: Send,
+    ) -> Option<ChannelId> {
         let id = self.next_local?;
         self.next_local = id.checked_add(2);
         self.last_local = id;
         self.local_open += 1;
-        self.insert(id, deadline);
+        self.insert(id, deadline, Recv::Open, send);
         Some(ChannelId(id))
+    }
+
+    /// The open channel `id`.
+    #[inline]
+    pub(crate) fn get_mut(&mut self, id: u32) -> Option<&mut Channel> {
+        self.map.get_mut(&id)
+    }
+
+    /// The stream state of open channel `id`, made on first use with
+    /// our window `recv` and the peer's window `send`.
+    pub(crate) fn stream(&mut self, id: u32, recv: u32, send: u32) -> Option<&mut StreamState> {
+        let ch = self.map.get_mut(&id)?;
+        Some(
+            ch.stream
+                .get_or_insert_with(|| Box::new(StreamState::new(recv, send))),
+        )
+    }
+
+    /// The open channel `id`.
+    #[inline]
+    pub(crate) fn get(&self, id: u32) -> Option<&Channel> {
+        self.map.get(&id)
+    }
+
+    /// Whether `id` was opened at some point (by either side), open or not.
+    pub(crate) fn was_opened(&self, id: u32) -> bool {
+        if self.is_local(id) {
+            id <= self.last_local
+        } else {
+            self.is_peer(id) && id <= self.last_peer
+        }
     }
 
     /// Records that the peer used `id` to open a channel, without opening
@@ -121,13 +221,19 @@ impl Channels {
     }
 
     /// Opens a channel the peer asked for; its id passed [`Channels::note_peer_id`].
-    pub(crate) fn open_peer(&mut self, id: u32, deadline: Option<Instant>) {
+    pub(crate) fn open_peer(&mut self, id: u32, deadline: Option<Instant>, recv: Recv) {
         self.peer_open += 1;
-        self.insert(id, deadline);
+        self.insert(id, deadline, recv, Send::Open);
     }
 
-    fn insert(&mut self, id: u32, deadline: Option<Instant>) {
-        self.map.insert(id, Channel { deadline });
+    fn insert(&mut self, id: u32, deadline: Option<Instant>, recv: Recv, send: Send) {
+        let channel = Channel {
+            deadline,
+            recv,
+            send,
+            stream: None,
+        };
+        self.map.insert(id, channel);
         if let Some(at) = deadline {
             self.deadlines.push(Reverse((at, id)));
             self.live_deadlines += 1;
@@ -228,15 +334,15 @@ mod tests {
     #[test]
     fn ids_follow_parity_and_never_wrap() {
         let mut client = Channels::new(Role::Client);
-        assert_eq!(client.open_local(None), Some(ChannelId(1)));
-        assert_eq!(client.open_local(None), Some(ChannelId(3)));
+        assert_eq!(client.open_local(None, Send::Closed), Some(ChannelId(1)));
+        assert_eq!(client.open_local(None, Send::Closed), Some(ChannelId(3)));
         client.skip_local_to(u32::MAX);
-        assert_eq!(client.open_local(None), Some(ChannelId(u32::MAX)));
-        assert_eq!(client.open_local(None), None);
+        assert_eq!(client.open_local(None, Send::Closed), Some(ChannelId(u32::MAX)));
+        assert_eq!(client.open_local(None, Send::Closed), None);
         let mut server = Channels::new(Role::Server);
         server.skip_local_to(u32::MAX - 1);
-        assert!(server.open_local(None).is_some());
-        assert_eq!(server.open_local(None), None);
+        assert!(server.open_local(None, Send::Closed).is_some());
+        assert_eq!(server.open_local(None, Send::Closed), None);
     }
 
     #[test]
@@ -255,18 +361,18 @@ mod tests {
     fn stale_deadlines_never_surface_and_get_compacted() {
         let t0 = Instant::now();
         let mut table = Channels::new(Role::Client);
-        let keep = table.open_local(Some(t0 + Duration::from_secs(100)));
+        let keep = table.open_local(Some(t0 + Duration::from_secs(100)), Send::Closed);
         for i in 0..10_000u64 {
-            let id = table.open_local(Some(t0 + Duration::from_millis(i)));
+            let id = table.open_local(Some(t0 + Duration::from_millis(i)), Send::Closed);
             assert_eq!(table.next_deadline(), Some(t0 + Duration::from_millis(i)));
             assert!(id.is_some_and(|id| table.remove(id.get())));
         }
         assert_eq!(table.next_deadline(), Some(t0 + Duration::from_secs(100)));
         assert!(table.heap_len() <= 2, "heap holds {}", table.heap_len());
         // Stale entries below a live top are compacted away too.
-        let early = table.open_local(Some(t0));
+        let early = table.open_local(Some(t0), Send::Closed);
         for _ in 0..10_000 {
-            let id = table.open_local(Some(t0 + Duration::from_secs(200)));
+            let id = table.open_local(Some(t0 + Duration::from_secs(200)), Send::Closed);
             assert!(id.is_some_and(|id| table.remove(id.get())));
         }
         assert!(

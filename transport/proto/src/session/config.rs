@@ -5,10 +5,19 @@ use std::time::Duration;
 use super::Features;
 use crate::frame::DEFAULT_MAX_FRAME;
 
+/// The default largest message: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE: u64 = 64 << 20;
+/// The default largest DATA chunk: 32 KiB.
+pub const DEFAULT_MAX_CHUNK: u32 = 32 << 10;
+/// The default receive window of one channel: 1 MiB.
+pub const DEFAULT_STREAM_WINDOW: u32 = 1 << 20;
+/// The default receive window of a connection: 8 MiB.
+pub const DEFAULT_CONNECTION_WINDOW: u32 = 8 << 20;
+
 /// Which side of a connection a session is.
 ///
 /// The role fixes channel id parity: the client opens odd ids (1, 3, 5, …),
-/// the server even ids (2, 4, …). Only clients open calls today.
+/// the server even ids (2, 4, …). Clients open calls and streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Role {
     /// The side that dialled and opens calls.
@@ -42,10 +51,23 @@ impl Role {
 
 /// Limits and timers of one session.
 ///
-/// `max_frame`, `max_channels`, `features` and `required_features` are
+/// The limits and windows, `features` and `required_features` are
 /// advertised in our HELLO (they overwrite the fields of the [`Hello`]
 /// given to [`Session::new`]); the limits are what we accept from the
 /// peer. What we may send is bounded by the peer's HELLO instead.
+///
+/// # Flow control
+///
+/// DATA frames (stream items and the chunks of large messages) are paid
+/// for in bytes at two levels: each channel may receive `stream_window`
+/// bytes, and the whole connection `connection_window` bytes, before this
+/// side grants more. Grants follow the application's consumption
+/// ([`Session::release`]), batched a quarter window at a time. A sender
+/// may start a frame while it holds any credit at both levels, so what a
+/// receiver buffers stays within a window plus one chunk; a DATA frame
+/// started with no credit left is a connection error.
+///
+/// [`Session::release`]: super::Session::release
 ///
 /// # Examples
 ///
@@ -68,9 +90,24 @@ pub struct SessionConfig {
     /// Largest payload we accept in one frame. Default
     /// [`DEFAULT_MAX_FRAME`](crate::frame::DEFAULT_MAX_FRAME).
     pub max_frame: u32,
-    /// Most channels the peer may have open to us at once; calls above it
-    /// get `RESOURCE_EXHAUSTED`. Default 1024.
+    /// Most channels the peer may have open to us at once; calls and
+    /// streams above it get `RESOURCE_EXHAUSTED`. Default 1024.
     pub max_channels: u32,
+    /// Largest message, over all its chunks, we accept. A larger one is
+    /// refused on its first chunk, before anything is allocated for it,
+    /// with `RESOURCE_EXHAUSTED`. Default [`DEFAULT_MAX_MESSAGE`] (64 MiB).
+    pub max_message: u64,
+    /// Largest DATA chunk we accept (never more than `max_frame`). Messages
+    /// larger than the smaller of both sides' chunk sizes travel in chunks
+    /// that interleave with other channels. Default [`DEFAULT_MAX_CHUNK`]
+    /// (32 KiB).
+    pub max_chunk: u32,
+    /// Bytes of DATA the peer may send on one channel before we grant more.
+    /// Default [`DEFAULT_STREAM_WINDOW`] (1 MiB).
+    pub stream_window: u32,
+    /// Bytes of DATA the peer may send over all channels before we grant
+    /// more. Default [`DEFAULT_CONNECTION_WINDOW`] (8 MiB).
+    pub connection_window: u32,
     /// How long the whole handshake may take: the peer's HELLO, both
     /// verdicts (a credential check included) and the peer's ACCEPT.
     /// Default 10 s.
@@ -99,6 +136,10 @@ impl Default for SessionConfig {
         SessionConfig {
             max_frame: DEFAULT_MAX_FRAME,
             max_channels: 1024,
+            max_message: DEFAULT_MAX_MESSAGE,
+            max_chunk: DEFAULT_MAX_CHUNK,
+            stream_window: DEFAULT_STREAM_WINDOW,
+            connection_window: DEFAULT_CONNECTION_WINDOW,
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             keepalive: None,
@@ -120,6 +161,35 @@ impl SessionConfig {
     #[must_use]
     pub fn with_max_frame(mut self, max_frame: u32) -> Self {
         self.max_frame = max_frame;
+        self
+    }
+
+    /// The chunk size we advertise: `max_chunk`, at least 1 and at most
+    /// `max_frame`.
+    pub fn advertised_chunk(&self) -> u32 {
+        self.max_chunk.clamp(1, self.max_frame.max(1))
+    }
+
+    /// Sets the largest message accepted from the peer.
+    #[must_use]
+    pub fn with_max_message(mut self, max_message: u64) -> Self {
+        self.max_message = max_message;
+        self
+    }
+
+    /// Sets the largest DATA chunk accepted from the peer.
+    #[must_use]
+    pub fn with_max_chunk(mut self, max_chunk: u32) -> Self {
+        self.max_chunk = max_chunk;
+        self
+    }
+
+    /// Sets the receive windows: per channel and for the whole connection
+    /// (each at least 1 byte).
+    #[must_use]
+    pub fn with_windows(mut self, stream: u32, connection: u32) -> Self {
+        self.stream_window = stream.max(1);
+        self.connection_window = connection.max(1);
         self
     }
 

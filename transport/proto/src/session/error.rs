@@ -36,6 +36,12 @@ pub enum HelloError {
         /// The range read.
         versions: VersionRange,
     },
+    /// A chunk size or window is zero: no DATA could ever be sent.
+    #[error("hello has a zero {field}")]
+    ZeroLimit {
+        /// The field: `max_chunk`, `stream window` or `connection window`.
+        field: &'static str,
+    },
     /// A list is longer than the protocol allows.
     #[error("hello lists {count} {what}, more than the limit of {max}")]
     TooMany {
@@ -134,6 +140,15 @@ pub enum SessionError {
         /// What was wrong.
         reason: &'static str,
     },
+    /// The peer sent DATA beyond a window, or granted credit for bytes
+    /// never sent: flow control broke, and the receiver refused to buffer.
+    #[error("flow control violation on {}: {reason}", FlowLevel(*channel))]
+    FlowControl {
+        /// The channel whose window broke; 0 for the connection's.
+        channel: u32,
+        /// What was wrong.
+        reason: &'static str,
+    },
     /// Keepalive pings went unanswered.
     #[error("keepalive timed out: the peer stopped answering")]
     KeepaliveTimeout,
@@ -172,6 +187,7 @@ impl SessionError {
             | SessionError::LacksFeatures { .. } => Code::FailedPrecondition,
             SessionError::RejectedPeer { code, .. } => *code,
             SessionError::Protocol { .. } => Code::Internal,
+            SessionError::FlowControl { .. } => Code::ResourceExhausted,
             SessionError::RejectedByPeer { .. }
             | SessionError::PeerGoneAway { .. }
             | SessionError::LinkClosed => Code::Unavailable,
@@ -203,6 +219,18 @@ impl SessionError {
     }
 }
 
+/// Names a window in errors: a channel's or the connection's.
+struct FlowLevel(u32);
+
+impl core::fmt::Display for FlowLevel {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            0 => f.write_str("the connection"),
+            id => write!(f, "channel #{id}"),
+        }
+    }
+}
+
 /// [`Session::open_call`](super::Session::open_call) could not open a call.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -220,20 +248,51 @@ pub enum OpenError {
         limit: u32,
     },
     /// The request is larger than the peer accepts.
-    #[error("request of {len} bytes exceeds the peer's frame limit of {max} bytes")]
+    #[error("request of {len} bytes exceeds the peer's message limit of {max} bytes")]
     TooLarge {
         /// The request's length.
         len: usize,
-        /// The peer's advertised `max_frame`.
-        max: u32,
+        /// The peer's advertised `max_message`.
+        max: u64,
     },
     /// Every channel id of this side's parity is used; open a new session.
     #[error("channel ids are exhausted")]
     ChannelIdsExhausted,
-    /// This is a server session; only clients open calls for now.
+    /// This is a server session; only clients open calls and streams.
     #[error("only client sessions open calls")]
     WrongRole,
     /// The session is closed.
     #[error("session is closed")]
     Closed,
+}
+
+/// [`Session::send`](super::Session::send) or
+/// [`Session::finish`](super::Session::finish) could not queue anything.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The channel is not open: it finished, was cancelled, or never was.
+    #[error("the channel is not open")]
+    Gone,
+    /// Our direction of the channel ended (or never opened: a unary call).
+    #[error("the channel's sending direction has ended")]
+    Ended,
+    /// The peer asked us to stop sending on this channel.
+    #[error("the peer stopped reading this channel ({code})")]
+    Stopped {
+        /// The code in the peer's CANCEL.
+        code: Code,
+    },
+    /// A message is still pending on this channel: wait for
+    /// [`Event::Writable`](super::Event::Writable).
+    #[error("the channel still has a message pending")]
+    Full,
+    /// The message is larger than the peer accepts.
+    #[error("message of {len} bytes exceeds the peer's message limit of {max} bytes")]
+    TooLarge {
+        /// The message's length.
+        len: usize,
+        /// The peer's advertised `max_message`.
+        max: u64,
+    },
 }

@@ -7,7 +7,7 @@ use prism_core::{Code, CodecId, Payload, Reply};
 
 use super::SessionError;
 
-/// A channel: one call between two peers.
+/// A channel: one call or stream between two peers.
 ///
 /// Client-opened ids are odd (1, 3, 5, …), server-opened ids even (2, 4, …);
 /// each side's ids strictly increase and are never reused in a session.
@@ -40,6 +40,56 @@ pub struct OutgoingCall {
     pub payload: Payload,
 }
 
+/// A stream to open with [`Session::open_stream`](super::Session::open_stream):
+/// a call whose request direction stays open for
+/// [`Session::send`](super::Session::send).
+#[derive(Clone, Copy, Debug)]
+pub struct OutgoingStream {
+    /// The op to invoke.
+    pub op: u64,
+    /// The codec the request messages are encoded with.
+    pub codec: CodecId,
+    /// How long the whole stream may take, from now; `None` for no deadline.
+    pub deadline: Option<Duration>,
+}
+
+/// One DATA chunk of a message, as [`Event::Data`] delivers it.
+///
+/// A message of at most one chunk arrives whole (`total` is `None`, `more`
+/// is false); a larger one arrives as a first chunk stating its total, then
+/// further chunks, the last with `more` false. [`Reassembler`] puts them
+/// together. Each chunk holds [`Chunk::cost`] bytes of the receive windows
+/// until the application passes them to
+/// [`Session::release`](super::Session::release).
+///
+/// [`Reassembler`]: super::Reassembler
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Chunk {
+    /// The codec of the message.
+    pub codec: CodecId,
+    /// The chunk's bytes.
+    pub payload: Payload,
+    /// On the first chunk of a message sent in several: its total length,
+    /// already checked against the receiver's `max_message`.
+    pub total: Option<u64>,
+    /// More chunks of this message follow.
+    pub more: bool,
+    /// The message is the op's application error (set on its first chunk).
+    pub app_error: bool,
+}
+
+impl Chunk {
+    /// What the chunk costs in the receive windows: its length, at least 1.
+    pub fn cost(&self) -> u64 {
+        super::flow::cost(self.payload.len())
+    }
+
+    /// Whether the chunk is a whole message.
+    pub fn is_whole(&self) -> bool {
+        self.total.is_none() && !self.more
+    }
+}
+
 /// Something the driver must act on, from [`Session::poll_event`](super::Session::poll_event).
 ///
 /// Not `#[non_exhaustive]`: a driver matches every event, so a new one
@@ -57,7 +107,9 @@ pub enum Event {
     /// Both sides accepted each other: calls may flow. The peer's ACCEPT
     /// (a server's op table) is [`Session::peer_accept`](super::Session::peer_accept).
     Established,
-    /// Server: the peer opened a call; run its handler.
+    /// Server: the peer opened a call or stream; route it, check it, run
+    /// its handler. This is the one point where a channel is admitted:
+    /// nothing of its request has been decoded.
     Call {
         /// The call's channel, to answer with `respond`.
         channel: ChannelId,
@@ -68,8 +120,43 @@ pub enum Event {
         /// When the caller stops waiting, if it set a deadline.
         deadline: Option<Instant>,
         /// The encoded request: one segment from a byte-stream link, as
-        /// many as the sender wrote from an in-process one.
+        /// many as the sender wrote from an in-process one. Empty when
+        /// `open`.
         payload: Payload,
+        /// The request direction is open: its messages follow as
+        /// [`Event::Data`], then [`Event::End`] (a stream, or a request
+        /// too large for one chunk).
+        open: bool,
+    },
+    /// A chunk of a message arrived on an open direction of a channel.
+    Data {
+        /// The channel.
+        channel: ChannelId,
+        /// The chunk.
+        chunk: Chunk,
+    },
+    /// The peer ended its direction of a channel. On a server: the caller
+    /// half-closed its request stream (the channel stays open for the
+    /// response). On a client: the callee's stream ended normally, which
+    /// ends the channel.
+    End {
+        /// The channel.
+        channel: ChannelId,
+    },
+    /// Client: the callee no longer reads the request direction of a
+    /// stream (its CANCEL); stop sending on it. The response direction
+    /// goes on.
+    StopSending {
+        /// The channel.
+        channel: ChannelId,
+        /// The code the callee gave.
+        code: Code,
+    },
+    /// A channel on which [`Session::send`](super::Session::send) said
+    /// it was full has sent its pending message and takes another.
+    Writable {
+        /// The channel.
+        channel: ChannelId,
     },
     /// Client: a call ended: the peer's RESPONSE or ERROR, or a failure
     /// here (our deadline: `DEADLINE_EXCEEDED`; the peer's GOAWAY or a
@@ -129,7 +216,18 @@ mod tests {
                 op: 7,
                 codec: CodecId::POSTCARD,
                 deadline: None,
-                payload: secret,
+                payload: secret.clone(),
+                open: false,
+            },
+            Event::Data {
+                channel: ChannelId(1),
+                chunk: Chunk {
+                    codec: CodecId::POSTCARD,
+                    payload: secret,
+                    total: None,
+                    more: false,
+                    app_error: false,
+                },
             },
         ];
         for event in events {

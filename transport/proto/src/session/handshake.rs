@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use prism_core::{Code, Payload};
 
+use super::flow::SendCredit;
 use super::machine::Peer;
 use super::state::{Admission, State};
 use super::{Accept, Hello, HelloError, Session, SessionError, VersionRange, wire};
@@ -49,8 +50,15 @@ impl Session {
         if !missing.is_empty() {
             return self.fail_with(SessionError::LacksFeatures { missing });
         }
+        self.conn_credit = SendCredit::new(hello.connection_window);
+        let chunk = hello
+            .max_chunk
+            .min(hello.max_frame)
+            .min(self.config.advertised_chunk())
+            .max(1);
         self.peer = Some(Peer {
             features: offered.intersection(hello.features),
+            chunk: chunk as usize,
             hello,
             version,
             accept: None,

@@ -191,6 +191,10 @@ impl fmt::Display for Features {
 ///    8       required       features the sender cannot work without
 ///    4       max_frame      largest payload the sender accepts
 ///    4       max_channels   most channels the sender lets its peer open
+///    8       max_message    largest message, over all its chunks, it accepts
+///    4       max_chunk      largest DATA chunk it accepts (≥ 1)
+///    4       stream window  DATA bytes its peer may send per channel (≥ 1)
+///    4       conn window    DATA bytes its peer may send in all (≥ 1)
 ///    4       op count       (≤ 65 536), then per op:
 ///      8       op id
 ///      8       fingerprint
@@ -201,7 +205,9 @@ impl fmt::Display for Features {
 /// ```
 ///
 /// Nothing may follow the last extension; ≤ 4 MiB in all
-/// ([`MAX_HELLO_LEN`]). This layout is the same in every protocol version:
+/// ([`MAX_HELLO_LEN`]). This layout is the same in every protocol version
+/// from 2 on (the message size, chunk and window fields joined it before
+/// any release spoke version 2):
 /// versions change what follows the handshake, and new capabilities arrive
 /// as feature bits or extension kinds, which a side that does not know them
 /// carries without acting on them. (A version-1 HELLO, the format before
@@ -235,6 +241,16 @@ pub struct Hello {
     pub max_frame: u32,
     /// Most channels the sender lets its peer have open at once.
     pub max_channels: u32,
+    /// Largest message, over all its chunks, the sender accepts.
+    pub max_message: u64,
+    /// Largest DATA chunk the sender accepts; at least 1.
+    pub max_chunk: u32,
+    /// DATA bytes the sender's peer may send on one channel before the
+    /// sender grants more; at least 1.
+    pub stream_window: u32,
+    /// DATA bytes the sender's peer may send over all channels before the
+    /// sender grants more; at least 1.
+    pub connection_window: u32,
     /// The ops a client will call, with schema fingerprints; empty from a
     /// server.
     pub ops: Vec<OpEntry>,
@@ -317,6 +333,10 @@ impl Hello {
             required: Features::EMPTY,
             max_frame: DEFAULT_MAX_FRAME,
             max_channels: 1024,
+            max_message: super::config::DEFAULT_MAX_MESSAGE,
+            max_chunk: super::config::DEFAULT_MAX_CHUNK,
+            stream_window: super::config::DEFAULT_STREAM_WINDOW,
+            connection_window: super::config::DEFAULT_CONNECTION_WINDOW,
             ops,
             extensions: Vec::new(),
         }
@@ -326,20 +346,36 @@ impl Hello {
     ///
     /// # Errors
     ///
-    /// Fails on a version range whose `min` exceeds its `max`, or when a
-    /// list, an extension or the whole encoding is too long.
+    /// Fails on a version range whose `min` exceeds its `max`, a zero
+    /// chunk size or window, or when a list, an extension or the whole
+    /// encoding is too long.
     pub fn validate(&self) -> Result<(), HelloError> {
         if self.versions.min > self.versions.max || self.versions.min < VersionRange::FIRST_RANGED {
             return Err(HelloError::BadVersions {
                 versions: self.versions,
             });
         }
+        self.validate_flow()?;
         validate_tables(&self.ops, &self.extensions, self.encoded_len())
+    }
+
+    /// Checks that the chunk size and the windows are at least 1.
+    pub(crate) fn validate_flow(&self) -> Result<(), HelloError> {
+        for (field, value) in [
+            ("max_chunk", self.max_chunk),
+            ("stream window", self.stream_window),
+            ("connection window", self.connection_window),
+        ] {
+            if value == 0 {
+                return Err(HelloError::ZeroLimit { field });
+            }
+        }
+        Ok(())
     }
 
     /// The length of [`Hello::encode`]'s output.
     pub fn encoded_len(&self) -> usize {
-        32 + tables_len(&self.ops, &self.extensions)
+        52 + tables_len(&self.ops, &self.extensions)
     }
 }
 

@@ -24,6 +24,10 @@ impl Hello {
         out.put_u64_le(self.required.bits());
         out.put_u32_le(self.max_frame);
         out.put_u32_le(self.max_channels);
+        out.put_u64_le(self.max_message);
+        out.put_u32_le(self.max_chunk);
+        out.put_u32_le(self.stream_window);
+        out.put_u32_le(self.connection_window);
         put_tables(&mut out, &self.ops, &self.extensions);
         out.freeze()
     }
@@ -34,7 +38,7 @@ impl Hello {
     /// # Errors
     ///
     /// Fails on wrong magic, a version-1 HELLO, a version range whose min
-    /// exceeds its max, a truncated field, a list over its limit, more than
+    /// exceeds its max, a zero chunk size or window, a truncated field, a list over its limit, more than
     /// [`MAX_HELLO_LEN`] bytes, or trailing bytes.
     pub fn decode(bytes: &[u8]) -> Result<Hello, HelloError> {
         let mut r = Reader::new(bytes)?;
@@ -56,16 +60,26 @@ impl Hello {
         let required = Features::from_bits(r.u64("required features")?);
         let max_frame = r.u32("max_frame")?;
         let max_channels = r.u32("max_channels")?;
+        let max_message = r.u64("max_message")?;
+        let max_chunk = r.u32("max_chunk")?;
+        let stream_window = r.u32("stream window")?;
+        let connection_window = r.u32("connection window")?;
         let (ops, extensions) = r.tables()?;
-        Ok(Hello {
+        let hello = Hello {
             versions,
             features,
             required,
             max_frame,
             max_channels,
+            max_message,
+            max_chunk,
+            stream_window,
+            connection_window,
             ops,
             extensions,
-        })
+        };
+        hello.validate_flow()?;
+        Ok(hello)
     }
 }
 

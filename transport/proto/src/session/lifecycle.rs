@@ -137,7 +137,7 @@ impl Session {
         }
         self.abort_channels("session closed by this side", Notify::Nobody);
         self.send_goaway(code, reason);
-        self.finish(None);
+        self.terminate(None);
     }
 
     /// The link closed or failed under the session: every open call fails
@@ -151,6 +151,6 @@ impl Session {
         }
         self.transmit.clear();
         self.abort_channels("connection lost while the call was open", Notify::Nobody);
-        self.finish(Some(SessionError::LinkClosed));
+        self.terminate(Some(SessionError::LinkClosed));
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use prism_core::{Code, Status};
 
 use super::channels::Channels;
+use super::flow::{RecvWindow, SendCredit};
 use super::state::State;
 use super::{
     Accept, Event, Features, Hello, Role, SessionConfig, SessionError, VersionRange, wire,
@@ -25,6 +26,9 @@ pub(crate) struct Peer {
     pub(crate) version: u16,
     /// Offered by both.
     pub(crate) features: Features,
+    /// The largest DATA chunk we send: the smaller of both sides' chunk
+    /// sizes, within the peer's `max_frame`.
+    pub(crate) chunk: usize,
     /// The peer's ACCEPT, once it arrived.
     pub(crate) accept: Option<Accept>,
 }
@@ -107,6 +111,13 @@ pub struct Session {
     /// The versions and features this side offered.
     pub(crate) versions: VersionRange,
     pub(crate) channels: Channels,
+    /// What the peer may still send us over all channels.
+    pub(crate) conn_window: RecvWindow,
+    /// What we may still send over all channels (set from the peer's HELLO).
+    pub(crate) conn_credit: SendCredit,
+    /// Channels with pending output, served round robin once `transmit`
+    /// is empty.
+    pub(crate) ready: VecDeque<u32>,
     pub(crate) transmit: VecDeque<Frame>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) liveness: Liveness,
@@ -125,6 +136,11 @@ impl Session {
     pub fn new(role: Role, config: SessionConfig, mut hello: Hello, now: Instant) -> Session {
         hello.max_frame = config.max_frame;
         hello.max_channels = config.max_channels;
+        hello.max_message = config.max_message;
+        hello.max_chunk = config.advertised_chunk();
+        hello.stream_window = config.stream_window.max(1);
+        hello.connection_window = config.connection_window.max(1);
+        let conn_window = RecvWindow::new(config.connection_window);
         hello.features = config.offered_features();
         hello.required = config.required_features;
         let mut session = Session {
@@ -135,6 +151,9 @@ impl Session {
             peer: None,
             versions: hello.versions,
             channels: Channels::new(role),
+            conn_window,
+            conn_credit: SendCredit::new(1),
+            ready: VecDeque::new(),
             transmit: VecDeque::with_capacity(16),
             events: VecDeque::with_capacity(16),
             liveness: Liveness {
@@ -146,14 +165,23 @@ impl Session {
         };
         match hello.validate() {
             Ok(()) => session.transmit.push_back(wire::hello(&hello)),
-            Err(error) => session.finish(Some(SessionError::OwnHello(error))),
+            Err(error) => session.terminate(Some(SessionError::OwnHello(error))),
         }
         session
     }
 
-    /// The next frame to send, in order.
+    /// The next frame to send: control frames, unary calls and replies
+    /// and whole small messages first, in order; then chunks of pending
+    /// messages, one channel after another, as credit allows.
+    ///
+    /// A driver whose link is busy may stop polling: pending messages wait
+    /// in their channels (one per channel), and producers wait with them.
+    #[inline]
     pub fn poll_transmit(&mut self) -> Option<Frame> {
-        self.transmit.pop_front()
+        match self.transmit.pop_front() {
+            Some(frame) => Some(frame),
+            None => self.next_chunk(),
+        }
     }
 
     /// The next event for the application. [`Event::Closed`] comes last.
@@ -260,7 +288,7 @@ impl Session {
     pub(crate) fn fail_with(&mut self, error: SessionError) {
         self.abort_channels(&format!("session closed: {error}"), Notify::Nobody);
         self.send_goaway(error.goaway_code(), &error.goaway_reason());
-        self.finish(Some(error));
+        self.terminate(Some(error));
     }
 
     /// The largest payload the peer accepts, once known.
@@ -307,7 +335,7 @@ impl Session {
             }),
             _ => None,
         };
-        self.finish(error);
+        self.terminate(error);
     }
 }
 

@@ -72,27 +72,36 @@
 //! bounded by [`MAX_HELLO_LEN`] rather than `max_frame`, which the peer may
 //! not know yet.
 
+mod assembly;
 mod calls;
 mod channels;
 mod config;
+mod data;
 mod error;
 mod event;
+mod flow;
 mod handshake;
 mod hello;
 mod hello_codec;
 mod lifecycle;
 mod machine;
+mod outbox;
 mod recv;
 mod state;
+mod streams;
 mod wire;
 
 #[cfg(test)]
 mod tests;
 
+pub use assembly::{Message, Pushed, Reassembler, TooLarge};
 pub use calls::Answered;
-pub use config::{Role, SessionConfig};
-pub use error::{HelloError, OpenError, SessionError};
-pub use event::{ChannelId, Event, OutgoingCall};
+pub use config::{
+    DEFAULT_CONNECTION_WINDOW, DEFAULT_MAX_CHUNK, DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role,
+    SessionConfig,
+};
+pub use error::{HelloError, OpenError, SendError, SessionError};
+pub use event::{ChannelId, Chunk, Event, OutgoingCall, OutgoingStream};
 pub use hello::{
     Accept, Extension, Features, HELLO_MAGIC, Hello, MAX_EXTENSION_LEN, MAX_HELLO_EXTENSIONS,
     MAX_HELLO_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, OpEntry, VersionRange,

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use prism_core::{Code, Payload, Response, Status};
 
+use super::channels::{Recv, Send};
 use super::state::{PeerGoAway, State};
 use super::wire;
 use super::{ChannelId, Event, MAX_HELLO_LEN, Role, Session, SessionError};
@@ -39,14 +40,22 @@ impl Session {
         if payload.len() > max {
             return self.protocol_error(kind, "payload exceeds the frame limit");
         }
-        // Calls and their replies first: the frames of the data path, which
-        // only an established (or draining) session takes.
+        // Messages travel whole only up to the chunk size we announced;
+        // larger ones come as DATA chunks, paid for with credit.
+        let carries_message = matches!(kind, FrameKind::Call | FrameKind::Response | FrameKind::Data);
+        if carries_message && payload.len() > self.config.advertised_chunk() as usize {
+            return self.protocol_error(kind, "payload exceeds the chunk limit");
+        }
+        // Calls, their replies and stream data first: the frames of the
+        // data path, which only an established (or draining) session takes.
         let established = matches!(self.state, State::Established | State::Draining(_));
         match kind {
             FrameKind::Call if established => self.on_call(now, header, payload),
             FrameKind::Response | FrameKind::Error if established => {
                 self.on_reply(header, payload);
             }
+            FrameKind::Data if established => self.on_data(header, payload),
+            FrameKind::Credit if established => self.on_credit(header),
             FrameKind::Cancel if established => self.on_cancel(header),
             _ => self.on_control(now, header, payload),
         }
@@ -68,9 +77,15 @@ impl Session {
                 .push_back(wire::ping(FrameKind::Pong, header.aux)),
             (_, FrameKind::Pong) => self.on_pong(now, header.aux),
             (_, FrameKind::GoAway) => self.on_goaway(now, header, payload),
-            (_, FrameKind::Call | FrameKind::Response | FrameKind::Error | FrameKind::Cancel) => {
-                self.protocol_error(kind, "frame before the handshake finished")
-            }
+            (
+                _,
+                FrameKind::Call
+                | FrameKind::Response
+                | FrameKind::Error
+                | FrameKind::Cancel
+                | FrameKind::Data
+                | FrameKind::Credit,
+            ) => self.protocol_error(kind, "frame before the handshake finished"),
         }
     }
 
@@ -82,6 +97,10 @@ impl Session {
         if let Err(reason) = self.channels.note_peer_id(id) {
             return self.protocol_error(header.kind, reason);
         }
+        let open = header.flags.contains(Flags::OPEN);
+        if open && !payload.is_empty() {
+            return self.protocol_error(header.kind, "a call with an open request carries a payload");
+        }
         if matches!(&self.state, State::Draining(drain) if drain.local) {
             let message = "server is going away; the call was not processed; retry elsewhere";
             return self.send_error(id, Code::Unavailable, message);
@@ -91,13 +110,15 @@ impl Session {
             return self.send_error(id, Code::ResourceExhausted, message);
         }
         let deadline = wire::deadline_from_micros(now, header.aux);
-        self.channels.open_peer(id, deadline);
+        let recv = if open { Recv::Open } else { Recv::Closed };
+        self.channels.open_peer(id, deadline, recv);
         self.events.push_back(Event::Call {
             channel: ChannelId(id),
             op: header.op,
             codec: prism_core::CodecId::new(header.codec),
             deadline,
             payload,
+            open,
         });
     }
 
@@ -132,22 +153,41 @@ impl Session {
         });
     }
 
+    /// CANCEL: from the caller, the call is abandoned; from the callee,
+    /// stop sending on the request direction.
     fn on_cancel(&mut self, header: FrameHeader) {
         let id = header.channel;
-        if !self.channels.is_peer(id) {
-            return self.protocol_error(header.kind, "cancel on a channel the sender did not open");
-        }
-        if id > self.channels.last_peer() {
+        if id == 0 || !self.channels.was_opened(id) {
             return self.protocol_error(header.kind, "cancel on a channel never opened");
         }
+        let code = match header.aux {
+            0 => Code::Cancelled,
+            aux => wire::code_from_aux(aux),
+        };
+        let channel = ChannelId(id);
+        if self.channels.is_local(id) {
+            return self.on_stop_sending(channel, code);
+        }
         if self.channels.remove(id) {
-            let code = match header.aux {
-                0 => Code::Cancelled,
-                aux => wire::code_from_aux(aux),
-            };
-            let channel = ChannelId(id);
             self.events.push_back(Event::Cancelled { channel, code });
         }
+    }
+
+    /// The callee stopped reading our request direction: drop what waits
+    /// to be sent on it and tell the application.
+    fn on_stop_sending(&mut self, channel: ChannelId, code: Code) {
+        let Some(ch) = self.channels.get_mut(channel.get()) else {
+            return; // finished already
+        };
+        if !matches!(ch.send, Send::Open | Send::Ending) {
+            return;
+        }
+        ch.send = Send::Stopped(code);
+        if let Some(stream) = &mut ch.stream {
+            stream.outbox = Default::default();
+            stream.wants_writable = false;
+        }
+        self.events.push_back(Event::StopSending { channel, code });
     }
 
     fn on_pong(&mut self, now: Instant, id: u64) {
@@ -177,7 +217,7 @@ impl Session {
             // A goodbye before the handshake finished refuses this side
             // (no call can be open yet).
             State::Authenticating(_) => {
-                return self.finish(Some(SessionError::RejectedByPeer { code, reason }));
+                return self.terminate(Some(SessionError::RejectedByPeer { code, reason }));
             }
             State::Draining(mut drain) if drain.peer.is_some() => {
                 // A later GOAWAY may only lower the limit.

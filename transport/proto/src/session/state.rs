@@ -116,7 +116,7 @@ impl Session {
     }
 
     /// Queues the last event; inputs are ignored from here on.
-    pub(crate) fn finish(&mut self, error: Option<SessionError>) {
+    pub(crate) fn terminate(&mut self, error: Option<SessionError>) {
         self.enter(State::Closed, error);
     }
 

@@ -40,12 +40,23 @@ pub(crate) fn call(
     codec: CodecId,
     deadline: Option<Duration>,
     payload: Payload,
+    open: bool,
 ) -> Frame {
     let mut h = header(FrameKind::Call, channel);
     h.op = op;
     h.codec = codec.get();
     h.aux = deadline.map_or(0, deadline_micros);
+    if open {
+        h.flags = Flags::OPEN;
+    }
     Frame::new(h, payload)
+}
+
+/// A CREDIT granting `bytes` on `channel` (0: the connection).
+pub(crate) fn credit(channel: u32, bytes: u64) -> Frame {
+    let mut h = header(FrameKind::Credit, channel);
+    h.aux = bytes;
+    Frame::empty(h)
 }
 
 pub(crate) fn response(channel: u32, response: Response) -> Frame {

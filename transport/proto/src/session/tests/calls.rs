@@ -20,6 +20,7 @@ fn unary_round_trip() {
             codec,
             deadline: None,
             payload,
+            open: false,
         },
     ] = events.as_slice()
     else {
@@ -191,7 +192,7 @@ fn client_cancel_reaches_the_server_and_late_response_is_ignored() {
 
 #[test]
 fn oversized_request_is_refused_locally() {
-    let server_config = SessionConfig::default().with_max_frame(8);
+    let server_config = SessionConfig::default().with_max_message(8);
     let mut pair = Pair::connected_with(SessionConfig::default(), server_config);
     let refused = pair
         .client
@@ -216,7 +217,7 @@ fn oversized_incoming_payload_is_a_protocol_error() {
 
 #[test]
 fn oversized_response_becomes_resource_exhausted() {
-    let client_config = SessionConfig::default().with_max_frame(4);
+    let client_config = SessionConfig::default().with_max_message(4);
     let mut pair = Pair::connected_with(client_config, SessionConfig::default());
     let channel = pair.call(b"req", Some(Duration::from_secs(5)));
     pair.pump();

@@ -17,6 +17,10 @@ fn hello_head(min: u16, max: u16) -> BytesMut {
     bytes.put_u64_le(0b001);
     bytes.put_u32_le(1 << 20);
     bytes.put_u32_le(10);
+    bytes.put_u64_le(1 << 30);
+    bytes.put_u32_le(4096);
+    bytes.put_u32_le(1 << 16);
+    bytes.put_u32_le(1 << 18);
     bytes
 }
 
@@ -157,6 +161,21 @@ fn an_empty_version_range_is_refused() {
         hello.validate(),
         Err(HelloError::BadVersions { .. })
     ));
+}
+
+#[test]
+fn a_zero_chunk_or_window_is_refused() {
+    for field in 0..3 {
+        let mut bytes = hello_head(2, 2);
+        let at = 32 + 8 + 4 * field;
+        bytes[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
+        bytes.put_u32_le(0);
+        bytes.put_u16_le(0);
+        assert!(
+            matches!(Hello::decode(&bytes), Err(HelloError::ZeroLimit { .. })),
+            "field {field}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,192 @@
+//! DATA and CREDIT frames from the peer.
+//!
+//! Every DATA frame is paid for first, at the connection and then at its
+//! channel: one that starts with either window used up closes the session
+//! with [`SessionError::FlowControl`], whatever it carries, and is never
+//! buffered. Then its place in the message sequence is checked: a single
+//! frame is a whole message; a first chunk (`MORE`) states the total,
+//! checked against our `max_message` before anyone allocates for it;
+//! continuations carry no total; the last one (no `MORE`) must complete the
+//! total exactly; END carries nothing and may not cut a message short.
+//! DATA for a channel that finished (a race with CANCEL, a deadline, an
+//! answer) or whose direction we stopped is discarded unparsed, its bytes
+//! given back to the connection's window at once. DATA on a channel never
+//! opened, or after its direction's END, is a protocol error.
+
+use prism_core::{Code, CodecId, Payload, Status};
+
+use super::channels::Recv;
+use super::{ChannelId, Chunk, Event, Session, SessionError, flow, wire};
+use crate::frame::{Flags, FrameHeader, FrameKind};
+
+impl Session {
+    pub(crate) fn on_data(&mut self, header: FrameHeader, payload: Payload) {
+        let id = header.channel;
+        let cost = flow::cost(payload.len());
+        if self.conn_window.receive(cost).is_err() {
+            return self.flow_error(0, "data beyond the connection window");
+        }
+        if id == 0 || !self.channels.was_opened(id) {
+            return self.protocol_error(FrameKind::Data, "data on a channel never opened");
+        }
+        let (recv, send) = self.stream_windows();
+        let Some(ch) = self.channels.get_mut(id) else {
+            return self.discard(cost); // finished here already
+        };
+        match ch.recv {
+            Recv::Open => {}
+            Recv::Stopped => return self.discard(cost),
+            Recv::Closed => {
+                return self.protocol_error(FrameKind::Data, "data after the end of its direction");
+            }
+        }
+        let Some(stream) = self.channels.stream(id, recv, send) else {
+            return;
+        };
+        if stream.window.receive(cost).is_err() {
+            return self.flow_error(id, "data beyond the channel window");
+        }
+        let flags = header.flags;
+        let (more, end) = (flags.contains(Flags::MORE), flags.contains(Flags::END));
+        let app_error = flags.contains(Flags::APP_ERROR);
+        if end {
+            if more || app_error || !payload.is_empty() || header.aux != 0 {
+                return self.protocol_error(FrameKind::Data, "end carries a message");
+            }
+            if stream.assembling.is_some() {
+                return self.protocol_error(FrameKind::Data, "end inside a message");
+            }
+            return self.on_end(id);
+        }
+        let len = payload.len() as u64;
+        let total = match stream.assembling {
+            None if more => {
+                let total = header.aux;
+                if total <= len {
+                    return self.protocol_error(FrameKind::Data, "first chunk states a total it fills");
+                }
+                if total > self.config.max_message {
+                    return self.refuse_message(id, total, cost);
+                }
+                stream.assembling = Some((total, len));
+                Some(total)
+            }
+            None if header.aux != 0 => {
+                return self.protocol_error(FrameKind::Data, "whole message states a total");
+            }
+            None => None,
+            Some(_) if header.aux != 0 => {
+                return self.protocol_error(FrameKind::Data, "first chunk while a message is pending");
+            }
+            Some(_) if app_error => {
+                return self.protocol_error(FrameKind::Data, "application error flag on a continuation");
+            }
+            Some((total, got)) => {
+                let got = got + len;
+                if got > total || (!more && got != total) {
+                    return self.protocol_error(FrameKind::Data, "chunks disagree with the stated total");
+                }
+                stream.assembling = more.then_some((total, got));
+                None
+            }
+        };
+        if app_error && self.channels.is_peer(id) {
+            return self.protocol_error(FrameKind::Data, "application error from the caller");
+        }
+        let chunk = Chunk {
+            codec: CodecId::new(header.codec),
+            payload,
+            total,
+            more,
+            app_error,
+        };
+        self.events.push_back(Event::Data {
+            channel: ChannelId(id),
+            chunk,
+        });
+    }
+
+    /// The peer's END: a caller half-closed (the channel goes on), or a
+    /// callee's stream ended (the channel is over).
+    fn on_end(&mut self, id: u32) {
+        // The END's byte is never the application's to release.
+        self.release_end(id);
+        if let Some(ch) = self.channels.get_mut(id) {
+            ch.recv = Recv::Closed;
+        }
+        if self.channels.is_local(id) {
+            self.channels.remove(id);
+        }
+        self.events.push_back(Event::End {
+            channel: ChannelId(id),
+        });
+    }
+
+    /// Gives back the credit of an END frame at both levels.
+    fn release_end(&mut self, id: u32) {
+        if let Some(grant) = self.conn_window.release(flow::cost(0)) {
+            self.transmit.push_back(wire::credit(0, grant));
+        }
+        let (recv, send) = self.stream_windows();
+        if let Some(stream) = self.channels.stream(id, recv, send) {
+            // The direction just ended: nothing more to grant on it.
+            let _ = stream.window.release(flow::cost(0));
+        }
+    }
+
+    /// Drops a DATA frame unparsed and gives its bytes back at once.
+    fn discard(&mut self, cost: u64) {
+        if let Some(grant) = self.conn_window.release(cost) {
+            self.transmit.push_back(wire::credit(0, grant));
+        }
+    }
+
+    /// A first chunk stated a total beyond our `max_message`: the channel
+    /// ends with `RESOURCE_EXHAUSTED` on both sides, nothing allocated.
+    fn refuse_message(&mut self, id: u32, total: u64, cost: u64) {
+        let max = self.config.max_message;
+        let message = format!("message of {total} bytes exceeds the limit of {max} bytes");
+        self.channels.remove(id);
+        // The chunk is dropped: its bytes go back to the connection.
+        self.discard(cost);
+        let channel = ChannelId(id);
+        if self.channels.is_local(id) {
+            self.transmit
+                .push_back(wire::cancel(id, Code::ResourceExhausted));
+            let reply = Err(Status::new(Code::ResourceExhausted, message));
+            self.events.push_back(Event::Reply { channel, reply });
+        } else {
+            self.send_error(id, Code::ResourceExhausted, &message);
+            let code = Code::ResourceExhausted;
+            self.events.push_back(Event::Cancelled { channel, code });
+        }
+        self.close_if_drained();
+    }
+
+    /// CREDIT: the peer grants bytes on a channel, or (0) the connection.
+    pub(crate) fn on_credit(&mut self, header: FrameHeader) {
+        let (id, bytes) = (header.channel, header.aux);
+        if id == 0 {
+            if self.conn_credit.grant(bytes).is_err() {
+                self.flow_error(0, "credit beyond the connection window");
+            }
+            return;
+        }
+        if !self.channels.was_opened(id) {
+            return self.protocol_error(FrameKind::Credit, "credit on a channel never opened");
+        }
+        let (recv, send) = self.stream_windows();
+        let Some(stream) = self.channels.stream(id, recv, send) else {
+            return; // finished here already
+        };
+        if stream.credit.grant(bytes).is_err() {
+            return self.flow_error(id, "credit beyond the channel window");
+        }
+        self.schedule(id);
+    }
+
+    /// Closes for a flow-control violation.
+    fn flow_error(&mut self, channel: u32, reason: &'static str) {
+        self.fail_with(SessionError::FlowControl { channel, reason });
+    }
+}

@@ -1,0 +1,203 @@
+//! What one channel still has to send: at most one message, cut into
+//! chunks as credit allows, then perhaps the end of the direction.
+//!
+//! The session takes one message per channel at a time
+//! ([`Session::send`](super::Session::send) refuses another while one is
+//! pending), so a producer is pulled only as fast as the peer grants credit
+//! and no queue needs sizing.
+
+use prism_core::Payload;
+
+use crate::frame::{Flags, Frame, FrameHeader, FrameKind};
+
+use super::flow;
+
+/// A channel's pending output.
+#[derive(Debug, Default)]
+pub(crate) struct Outbox {
+    message: Option<Pending>,
+    then: Option<Terminal>,
+}
+
+/// A message partly sent.
+#[derive(Debug)]
+struct Pending {
+    codec: u16,
+    payload: Payload,
+    /// Bytes already sent in chunks.
+    sent: usize,
+    app_error: bool,
+}
+
+/// What ends our direction of a channel once the pending message is out.
+#[derive(Debug)]
+pub(crate) enum Terminal {
+    /// DATA with `END`: a stream (or a chunked message) ended normally.
+    End,
+    /// A callee's RESPONSE or ERROR: ends the channel.
+    Frame(Frame),
+}
+
+/// The next frame an outbox gives up.
+#[derive(Debug)]
+pub(crate) struct Piece {
+    pub(crate) frame: Frame,
+    /// Credit it costs: DATA frames cost bytes, a RESPONSE or ERROR none.
+    pub(crate) cost: Option<u64>,
+    /// It finished the pending message.
+    pub(crate) message_done: bool,
+    /// It ends our direction (and, from a callee, the channel).
+    pub(crate) terminal: bool,
+}
+
+impl Outbox {
+    /// Nothing waits to be sent.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.message.is_none() && self.then.is_none()
+    }
+
+    /// A message waits (the channel takes no other).
+    pub(crate) fn has_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// Whether what comes next is a DATA frame, which needs credit.
+    pub(crate) fn next_needs_credit(&self) -> bool {
+        self.message.is_some() || matches!(self.then, Some(Terminal::End))
+    }
+
+    /// Queues a message; the caller checked [`Outbox::has_message`].
+    pub(crate) fn push_message(&mut self, codec: u16, payload: Payload, app_error: bool) {
+        debug_assert!(self.message.is_none() && self.then.is_none());
+        self.message = Some(Pending {
+            codec,
+            payload,
+            sent: 0,
+            app_error,
+        });
+    }
+
+    /// Queues the end of the direction after any pending message.
+    pub(crate) fn push_terminal(&mut self, terminal: Terminal) {
+        debug_assert!(self.then.is_none());
+        self.then = Some(terminal);
+    }
+
+    /// Takes the next frame for `channel`, its chunks at most `chunk` bytes.
+    pub(crate) fn next(&mut self, channel: u32, chunk: usize) -> Option<Piece> {
+        if let Some(pending) = &mut self.message {
+            let total = pending.payload.len();
+            let start = pending.sent;
+            let len = chunk.max(1).min(total - start);
+            let more = start + len < total;
+            let mut header = FrameHeader::new(FrameKind::Data);
+            header.channel = channel;
+            header.codec = pending.codec;
+            if more {
+                header.flags = header.flags.with(Flags::MORE);
+            }
+            if start == 0 {
+                if more {
+                    header.aux = total as u64;
+                }
+                if pending.app_error {
+                    header.flags = header.flags.with(Flags::APP_ERROR);
+                }
+            }
+            let payload = if start == 0 && !more {
+                core::mem::take(&mut pending.payload)
+            } else {
+                pending.payload.slice(start, len)
+            };
+            pending.sent += len;
+            if !more {
+                self.message = None;
+            }
+            return Some(Piece {
+                cost: Some(flow::cost(len)),
+                frame: Frame::new(header, payload),
+                message_done: !more,
+                terminal: false,
+            });
+        }
+        let piece = match self.then.take()? {
+            Terminal::End => Piece {
+                frame: end_frame(channel),
+                cost: Some(flow::cost(0)),
+                message_done: false,
+                terminal: true,
+            },
+            Terminal::Frame(frame) => Piece {
+                frame,
+                cost: None,
+                message_done: false,
+                terminal: true,
+            },
+        };
+        Some(piece)
+    }
+}
+
+/// DATA with `END` on `channel`.
+pub(crate) fn end_frame(channel: u32) -> Frame {
+    let mut header = FrameHeader::new(FrameKind::Data);
+    header.channel = channel;
+    header.flags = Flags::END;
+    Frame::empty(header)
+}
+
+/// One whole message in one DATA frame.
+pub(crate) fn data_frame(channel: u32, codec: u16, payload: Payload, app_error: bool) -> Frame {
+    let mut header = FrameHeader::new(FrameKind::Data);
+    header.channel = channel;
+    header.codec = codec;
+    if app_error {
+        header.flags = Flags::APP_ERROR;
+    }
+    Frame::new(header, payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_is_cut_into_chunks_stating_the_total_first() {
+        let mut outbox = Outbox::default();
+        outbox.push_message(3, Payload::from(vec![7u8; 10]), true);
+        outbox.push_terminal(Terminal::End);
+        let mut frames = Vec::new();
+        while let Some(piece) = outbox.next(5, 4) {
+            frames.push(piece);
+        }
+        let shape: Vec<_> = frames
+            .iter()
+            .map(|p| {
+                let h = p.frame.header;
+                (p.frame.payload.len(), h.flags.bits(), h.aux, p.cost)
+            })
+            .collect();
+        let (more, end, app) = (Flags::MORE.bits(), Flags::END.bits(), Flags::APP_ERROR.bits());
+        assert_eq!(
+            shape,
+            [
+                (4, more | app, 10, Some(4)),
+                (4, more, 0, Some(4)),
+                (2, 0, 0, Some(2)),
+                (0, end, 0, Some(1)),
+            ]
+        );
+        assert!(frames[2].message_done && frames[3].terminal);
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn a_message_within_one_chunk_travels_whole() {
+        let mut outbox = Outbox::default();
+        outbox.push_message(1, Payload::from(&b"abc"[..]), false);
+        let piece = outbox.next(1, 100).expect("a frame");
+        assert_eq!((piece.frame.header.flags, piece.frame.header.aux), (Flags::NONE, 0));
+        assert_eq!(&piece.frame.payload[..], b"abc");
+        assert!(outbox.next(1, 100).is_none());
+    }
+}
