@@ -1,6 +1,7 @@
 //! Writes seed inputs into `corpus/<target>/`: HELLO payloads, streams of
 //! well-formed frames of every kind, and session conversations (a HELLO,
-//! calls with and without deadlines, cancels, pings, a GOAWAY), so a short
+//! calls with and without deadlines, cancels, pings, a GOAWAY, streams with
+//! chunked messages and credits), so a short
 //! fuzzing run starts from inputs that get past the handshake.
 //!
 //! ```sh
@@ -74,6 +75,15 @@ fn frame(kind: FrameKind, channel: u32, aux: u64, body: &[u8]) -> Frame {
     Frame::new(header, Payload::new(Bytes::copy_from_slice(body)))
 }
 
+fn data(channel: u32, flags: Flags, aux: u64, body: &[u8]) -> Frame {
+    let mut header = FrameHeader::new(FrameKind::Data);
+    header.channel = channel;
+    header.flags = flags;
+    header.codec = 1;
+    header.aux = aux;
+    Frame::new(header, Payload::new(Bytes::copy_from_slice(body)))
+}
+
 fn wire(frames: &[Frame]) -> Vec<u8> {
     let mut out = BytesMut::new();
     for f in frames {
@@ -102,6 +112,10 @@ fn main() {
         frame(Ping, 0, 9, b""),
         frame(Pong, 0, 9, b""),
         frame(GoAway, 0, 3, &goaway),
+        data(1, Flags::MORE, 20, b"0123456789"),
+        data(1, Flags::NONE, 0, b"abcdefghij"),
+        data(1, Flags::END, 0, b""),
+        frame(Credit, 0, 4096, b""),
     ]);
     for sizes in [&[0u8][..], &[1, 7, 32], &[200, 192]] {
         let mut input = vec![(sizes.len() - 1) as u8];
@@ -113,7 +127,12 @@ fn main() {
     // Session inputs: flags, control length, control, wire (after the
     // HELLO the harness puts first when flag bit 0 is set).
     let mut out = Corpus::new("session");
-    let conversations: [(&str, Vec<Frame>); 4] = [
+    let open = |channel: u32| {
+        let mut call = frame(Call, channel, 0, b"");
+        call.header.flags = Flags::OPEN;
+        call
+    };
+    let conversations: [(&str, Vec<Frame>); 6] = [
         (
             "calls",
             vec![
@@ -144,17 +163,46 @@ fn main() {
             "pongs",
             vec![frame(Pong, 0, 1, b""), frame(Ping, 0, 2, b"")],
         ),
+        (
+            "streams",
+            vec![
+                open(1),
+                data(1, Flags::NONE, 0, b"item"),
+                data(1, Flags::MORE, 12, b"chunk"),
+                data(1, Flags::NONE, 0, b" two!!!"),
+                frame(Call, 3, 0, b"unary between"),
+                data(1, Flags::END, 0, b""),
+                frame(Credit, 1, 100, b""),
+                frame(Credit, 0, 100, b""),
+            ],
+        ),
+        (
+            "stream-violations",
+            vec![
+                open(1),
+                data(1, Flags::MORE, 100, b"first"),
+                data(1, Flags::MORE, 100, b"first again"),
+                data(9, Flags::NONE, 0, b"never opened"),
+            ],
+        ),
     ];
     // Two control bytes per step: chunk size / 8, then clock step exponent
-    // (low 5 bits) and action (high 3 bits: 3 respond, 4 fail, 5 ping, 6
-    // go away, 7 close).
-    let controls: [&[u8]; 3] = [
+    // (low 5 bits) and action (high 3 bits: 0 send an item, 1 finish or
+    // stop, 2 release credit, 3 respond, 4 fail, 5 ping, 6 go away, 7
+    // close).
+    let controls: [&[u8]; 4] = [
         &[8, 0],
         &[4, 12, 4, 3 << 5 | 10, 4, 5 << 5 | 1, 0, 20],
         &[255, 6 << 5, 0, 25],
+        &[16, 0, 200, 1, 4, 2 << 5, 2, 1 << 5, 3, 1 << 5, 0, 2 << 5],
     ];
     for (name, frames) in &conversations {
-        for (flags, control) in [(1u8, controls[0]), (1, controls[1]), (3, controls[2])] {
+        for (flags, control) in [
+            (1u8, controls[0]),
+            (1, controls[1]),
+            (3, controls[2]),
+            (1, controls[3]),
+        ] {
             let mut input = vec![flags, control.len() as u8];
             input.extend_from_slice(control);
             input.extend_from_slice(&wire(frames));

@@ -16,7 +16,9 @@
 //! Each step advances the clock (0 or 2^k µs, k < 31), fires due timers,
 //! feeds the next chunk of the wire (0 to 2040 bytes) through the decoder
 //! into `handle_frame`, then maybe acts as the application would: answer or
-//! fail the oldest open call, ping, go away, or close. The application
+//! fail the oldest open call, send a stream item on it (some larger than a
+//! chunk), finish it or stop its request direction, release the credit of
+//! what arrived, ping, go away, or close. The application
 //! judges the client's HELLO (accept, or reject per flag bit 3) as soon as
 //! `Event::Hello` arrives. A malformed frame closes the session as the
 //! driver does (`close`), and the end of the input is `handle_link_closed`.
@@ -30,14 +32,18 @@
 //! - events make sense for a server: `Hello` first and once, then
 //!   `Established` at most once and only after the application accepted;
 //!   calls only once established, on fresh odd channel ids, increasing;
-//!   `Cancelled` only for an open call; never `Reply` (a server opens no
+//!   `Cancelled` only for a call the application has not answered; `Data`
+//!   and `End` only on an open request direction, chunks in sequence and
+//!   within the windows; `Writable` only after a `send` said the channel
+//!   was full, once; never `Reply` or `StopSending` (a server opens no
 //!   calls); a `Pong` only for a ping; `GoAway` at most once;
 //! - `accept`/`reject` succeed exactly once, right after `Hello`;
 //! - `respond` answers exactly the calls that are still open, a status
 //!   always as a status;
 //! - every frame sent is well-formed (it re-encodes and decodes to itself)
 //!   and, once the peer's HELLO is known, ERROR and GOAWAY payloads fit its
-//!   `max_frame` (GOAWAY always keeps its 2-byte code).
+//!   `max_frame` (GOAWAY always keeps its 2-byte code), RESPONSE and DATA
+//!   its `max_chunk`.
 
 #![no_main]
 
@@ -49,7 +55,7 @@ use libfuzzer_sys::fuzz_target;
 use prism_core::{Code, CodecId, Payload, Response, Status};
 use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
 use prism_proto::session::{
-    Accept, Answered, ChannelId, Event, Hello, OpEntry, Role, Session, SessionConfig,
+    Accept, Answered, ChannelId, Event, Hello, OpEntry, Role, SendError, Session, SessionConfig,
 };
 
 /// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
@@ -59,8 +65,17 @@ const MAX_MESSAGE: usize = 4096;
 struct Model {
     session: Session,
     now: Instant,
-    /// Calls the peer opened that have not ended.
+    /// Calls the peer opened that the application has not answered.
     open: BTreeSet<u32>,
+    /// Calls whose request direction is open (no END yet), with the total
+    /// of the message being received in chunks, if any.
+    receiving: BTreeMap<u32, Option<u64>>,
+    /// Channels whose `send` said full: a `Writable` is owed.
+    blocked: BTreeSet<u32>,
+    /// Credit of chunks received and not released yet.
+    held: Vec<(ChannelId, u64)>,
+    /// Bytes held in all: bounded by the connection window plus a chunk.
+    held_bytes: u64,
     /// Every channel the session announced, by id (a `ChannelId` can only
     /// come from the session).
     known: BTreeMap<u32, ChannelId>,
@@ -129,7 +144,11 @@ impl Model {
                 len <= max.min(MAX_MESSAGE + 2).max(2),
                 "GOAWAY of {len} bytes, peer max_frame {max}"
             ),
-            FrameKind::Response => assert!(len <= max),
+            FrameKind::Response | FrameKind::Data => assert!(
+                len <= peer.max_chunk as usize,
+                "message frame of {len} bytes, peer max_chunk {}",
+                peer.max_chunk
+            ),
             _ => {}
         }
     }
@@ -157,20 +176,57 @@ impl Model {
                 assert!(self.accepted, "Established without accepting the client");
                 self.established = true;
             }
-            Event::Call { channel, .. } => {
+            Event::Call { channel, open, .. } => {
                 assert!(self.established, "call before Established");
                 let id = channel.get();
                 assert!(id % 2 == 1, "incoming call on server parity id {id}");
                 assert!(id > self.last_call, "call ids must increase");
                 self.last_call = id;
                 assert!(self.open.insert(id));
+                if open {
+                    self.receiving.insert(id, None);
+                }
                 self.known.insert(id, channel);
+            }
+            Event::Data { channel, chunk } => {
+                let id = channel.get();
+                let Some(pending) = self.receiving.get_mut(&id) else {
+                    panic!("data on {channel}, whose request direction is not open");
+                };
+                match (*pending, chunk.total) {
+                    (None, Some(total)) => {
+                        assert!(total > chunk.payload.len() as u64 && chunk.more);
+                        *pending = Some(total);
+                    }
+                    (None, None) => assert!(!chunk.more, "a continuation with no first chunk"),
+                    (Some(_), None) if chunk.more => {}
+                    (Some(_), None) => *pending = None,
+                    (Some(_), Some(_)) => panic!("a first chunk while one is pending"),
+                }
+                assert!(!chunk.app_error, "an application error from the caller");
+                self.held.push((channel, chunk.cost()));
+                self.held_bytes += chunk.cost();
+                let bound = u64::from(prism_proto::session::DEFAULT_CONNECTION_WINDOW)
+                    + u64::from(prism_proto::session::DEFAULT_MAX_CHUNK);
+                assert!(self.held_bytes <= bound, "{} bytes held", self.held_bytes);
+            }
+            Event::End { channel } => {
+                let pending = self.receiving.remove(&channel.get());
+                assert_eq!(pending, Some(None), "end on {channel} not open or inside a message");
+            }
+            Event::Writable { channel } => {
+                assert!(self.blocked.remove(&channel.get()), "Writable for {channel} not owed");
+            }
+            Event::StopSending { .. } => {
+                panic!("a server opens no request directions, yet got {event:?}")
             }
             Event::Cancelled { channel, .. } => {
                 assert!(
                     self.open.remove(&channel.get()),
                     "Cancelled for {channel}, which is not open"
                 );
+                self.receiving.remove(&channel.get());
+                self.blocked.remove(&channel.get());
             }
             Event::Reply { .. } => {
                 panic!("a server opened no calls, yet got {event:?}")
@@ -250,7 +306,37 @@ impl Model {
                 }
                 if done {
                     self.open.remove(&id);
+                    self.blocked.remove(&id);
                 }
+            }
+            0 => {
+                // A stream item on the oldest open call, up to 64 KiB.
+                let Some(id) = oldest else { return };
+                let channel = self.known[&id];
+                let len = usize::from(arg) * 257;
+                let sent = self.session.send(channel, CodecId::new(1), Payload::from(vec![arg; len]));
+                match sent {
+                    Ok(true) => {}
+                    Ok(false) => assert!(self.blocked.insert(id), "Full was not reported"),
+                    Err(SendError::Full) => assert!(self.blocked.contains(&id)),
+                    Err(e) => assert!(self.closed, "send on an open call failed: {e}"),
+                }
+            }
+            1 if arg & 1 == 0 => {
+                let Some(id) = oldest else { return };
+                let finished = self.session.finish(self.known[&id]);
+                assert_eq!(finished.is_ok(), !self.closed, "finish on {id}: {finished:?}");
+                self.open.remove(&id);
+            }
+            1 => {
+                let Some(&id) = self.receiving.keys().next() else { return };
+                self.session.stop_receiving(self.known[&id], Code::Cancelled);
+            }
+            2 => {
+                for (channel, bytes) in self.held.drain(..) {
+                    self.session.release(channel, bytes);
+                }
+                self.held_bytes = 0;
             }
             5 => {
                 if !self.closed {
@@ -321,6 +407,10 @@ fuzz_target!(|data: &[u8]| {
         session: Session::new(Role::Server, config, Hello::new(vec![]), now),
         now,
         open: BTreeSet::new(),
+        receiving: BTreeMap::new(),
+        blocked: BTreeSet::new(),
+        held: Vec::new(),
+        held_bytes: 0,
         known: BTreeMap::new(),
         last_call: 0,
         refuse: flags & 8 != 0,

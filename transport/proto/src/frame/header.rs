@@ -10,7 +10,9 @@
 //!     16     4  payload length, in bytes, before padding
 //!     20     4  reserved, must be 0
 //!     24     8  aux           (kind-specific: relative deadline in µs on a
-//!                              call, status code on an error, ping id, last
+//!                              call, status code on an error or cancel, the
+//!                              total length on a message's first DATA chunk,
+//!                              bytes granted on a credit, ping id, last
 //!                              accepted channel on a goaway)
 //! ```
 //!

@@ -97,7 +97,8 @@ impl Session {
         let response = match reply {
             Ok(response) => response,
             Err(status) => {
-                let frame = wire::error(id, status.code(), status.message(), self.peer_max_payload());
+                let frame =
+                    wire::error(id, status.code(), status.message(), self.peer_max_payload());
                 self.enqueue_terminal(id, Terminal::Frame(frame));
                 return Answered::Status;
             }
@@ -105,9 +106,15 @@ impl Session {
         let len = response.payload.len();
         let max = self.peer_max_message();
         if len as u64 > max {
-            let message =
-                format!("response of {len} bytes exceeds the caller's message limit of {max} bytes");
-            let frame = wire::error(id, Code::ResourceExhausted, &message, self.peer_max_payload());
+            let message = format!(
+                "response of {len} bytes exceeds the caller's message limit of {max} bytes"
+            );
+            let frame = wire::error(
+                id,
+                Code::ResourceExhausted,
+                &message,
+                self.peer_max_payload(),
+            );
             self.enqueue_terminal(id, Terminal::Frame(frame));
             return Answered::Status;
         }

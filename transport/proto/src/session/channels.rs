@@ -262,20 +262,23 @@ impl Channels {
         self.deadlines.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Removes and returns one channel whose deadline is at or before `now`.
-    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<ChannelId> {
+    /// Removes and returns one channel whose deadline is at or before
+    /// `now`, with its sending direction's state.
+    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(ChannelId, Send)> {
         let &Reverse((at, id)) = self.deadlines.peek()?;
         if at > now {
             return None;
         }
+        let send = self.map.get(&id).map_or(Send::Closed, |ch| ch.send);
         self.remove(id);
-        Some(ChannelId(id))
+        Some((ChannelId(id), send))
     }
 
-    /// Forgets every channel, returning their ids in ascending order.
-    pub(crate) fn drain(&mut self) -> Vec<u32> {
-        let mut ids: Vec<u32> = self.map.keys().copied().collect();
-        ids.sort_unstable();
+    /// Forgets every channel, returning their ids, with their sending
+    /// directions' states, in ascending order.
+    pub(crate) fn drain(&mut self) -> Vec<(u32, Send)> {
+        let mut ids: Vec<(u32, Send)> = self.map.iter().map(|(&id, ch)| (id, ch.send)).collect();
+        ids.sort_unstable_by_key(|&(id, _)| id);
         self.map.clear();
         self.deadlines.clear();
         self.live_deadlines = 0;
@@ -337,7 +340,10 @@ mod tests {
         assert_eq!(client.open_local(None, Send::Closed), Some(ChannelId(1)));
         assert_eq!(client.open_local(None, Send::Closed), Some(ChannelId(3)));
         client.skip_local_to(u32::MAX);
-        assert_eq!(client.open_local(None, Send::Closed), Some(ChannelId(u32::MAX)));
+        assert_eq!(
+            client.open_local(None, Send::Closed),
+            Some(ChannelId(u32::MAX))
+        );
         assert_eq!(client.open_local(None, Send::Closed), None);
         let mut server = Channels::new(Role::Server);
         server.skip_local_to(u32::MAX - 1);
@@ -380,9 +386,10 @@ mod tests {
             "heap holds {}",
             table.heap_len()
         );
-        assert_eq!(table.pop_expired(t0), early);
-        assert_eq!(table.pop_expired(t0), None);
-        assert_eq!(table.pop_expired(t0 + Duration::from_secs(100)), keep);
+        let expired = |table: &mut Channels, at| table.pop_expired(at).map(|(id, _)| id);
+        assert_eq!(expired(&mut table, t0), early);
+        assert_eq!(expired(&mut table, t0), None);
+        assert_eq!(expired(&mut table, t0 + Duration::from_secs(100)), keep);
         assert!(table.is_empty() && table.local_open() == 0);
     }
 }

@@ -15,7 +15,7 @@
 
 use prism_core::{Code, CodecId, Payload, Status};
 
-use super::channels::Recv;
+use super::channels::{Recv, Send};
 use super::{ChannelId, Chunk, Event, Session, SessionError, flow, wire};
 use crate::frame::{Flags, FrameHeader, FrameKind};
 
@@ -63,7 +63,8 @@ impl Session {
             None if more => {
                 let total = header.aux;
                 if total <= len {
-                    return self.protocol_error(FrameKind::Data, "first chunk states a total it fills");
+                    return self
+                        .protocol_error(FrameKind::Data, "first chunk states a total it fills");
                 }
                 if total > self.config.max_message {
                     return self.refuse_message(id, total, cost);
@@ -76,15 +77,18 @@ impl Session {
             }
             None => None,
             Some(_) if header.aux != 0 => {
-                return self.protocol_error(FrameKind::Data, "first chunk while a message is pending");
+                return self
+                    .protocol_error(FrameKind::Data, "first chunk while a message is pending");
             }
             Some(_) if app_error => {
-                return self.protocol_error(FrameKind::Data, "application error flag on a continuation");
+                return self
+                    .protocol_error(FrameKind::Data, "application error flag on a continuation");
             }
             Some((total, got)) => {
                 let got = got + len;
                 if got > total || (!more && got != total) {
-                    return self.protocol_error(FrameKind::Data, "chunks disagree with the stated total");
+                    return self
+                        .protocol_error(FrameKind::Data, "chunks disagree with the stated total");
                 }
                 stream.assembling = more.then_some((total, got));
                 None
@@ -146,6 +150,10 @@ impl Session {
     fn refuse_message(&mut self, id: u32, total: u64, cost: u64) {
         let max = self.config.max_message;
         let message = format!("message of {total} bytes exceeds the limit of {max} bytes");
+        let owned = self
+            .channels
+            .get(id)
+            .is_some_and(|ch| ch.send == Send::Open);
         self.channels.remove(id);
         // The chunk is dropped: its bytes go back to the connection.
         self.discard(cost);
@@ -157,8 +165,10 @@ impl Session {
             self.events.push_back(Event::Reply { channel, reply });
         } else {
             self.send_error(id, Code::ResourceExhausted, &message);
-            let code = Code::ResourceExhausted;
-            self.events.push_back(Event::Cancelled { channel, code });
+            if owned {
+                let code = Code::ResourceExhausted;
+                self.events.push_back(Event::Cancelled { channel, code });
+            }
         }
         self.close_if_drained();
     }

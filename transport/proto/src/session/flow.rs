@@ -205,7 +205,8 @@ mod tests {
             if next(2) == 0 && send.has_credit() {
                 let frame = next(chunk) + 1;
                 send.spend(frame);
-                recv.receive(frame).expect("the receiver takes what credit allowed");
+                recv.receive(frame)
+                    .expect("the receiver takes what credit allowed");
                 sent += frame;
             } else {
                 let bytes = next(chunk * 2);

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use prism_core::{Code, Status};
 
+use super::channels::Send;
 use super::machine::Notify;
 use super::state::State;
 use super::{Event, Session, SessionError, wire};
@@ -36,7 +37,7 @@ impl Session {
             }
             State::Established | State::Draining(_) => {}
         }
-        while let Some(channel) = self.channels.pop_expired(now) {
+        while let Some((channel, send)) = self.channels.pop_expired(now) {
             let id = channel.get();
             if self.channels.is_local(id) {
                 self.transmit
@@ -48,10 +49,14 @@ impl Session {
             } else {
                 let message = "deadline exceeded before the server answered";
                 self.send_error(id, Code::DeadlineExceeded, message);
-                self.events.push_back(Event::Cancelled {
-                    channel,
-                    code: Code::DeadlineExceeded,
-                });
+                // An answer still queued behind a stream's last items
+                // is lost with them; its handler is done already.
+                if send == Send::Open {
+                    self.events.push_back(Event::Cancelled {
+                        channel,
+                        code: Code::DeadlineExceeded,
+                    });
+                }
             }
         }
         if self.is_established() && self.keepalive_due().is_some_and(|at| now >= at) {

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use prism_core::{Code, Status};
 
-use super::channels::Channels;
+use super::channels::{Channels, Send};
 use super::flow::{RecvWindow, SendCredit};
 use super::state::State;
 use super::{
@@ -255,10 +255,13 @@ impl Session {
     }
 
     /// Ends every open channel locally with `UNAVAILABLE`: our calls fail,
-    /// the peer's calls are cancelled. With [`Notify::Peer`] the peer is
-    /// told too, per channel: a CANCEL for our calls, an ERROR for its own.
+    /// the peer's calls are cancelled (those the application already
+    /// answered, their answer still queued, raise no event). With
+    /// [`Notify::Peer`] the peer is told too, per channel: a CANCEL for our
+    /// calls, an ERROR for its own.
     pub(crate) fn abort_channels(&mut self, message: &str, notify: Notify) {
-        for id in self.channels.drain() {
+        self.ready.clear();
+        for (id, send) in self.channels.drain() {
             let channel = super::ChannelId(id);
             let ours = self.role.opens(id);
             match notify {
@@ -273,11 +276,13 @@ impl Session {
                     channel,
                     reply: Err(Status::unavailable(message)),
                 }
-            } else {
+            } else if send == Send::Open {
                 Event::Cancelled {
                     channel,
                     code: Code::Unavailable,
                 }
+            } else {
+                continue;
             };
             self.events.push_back(event);
         }

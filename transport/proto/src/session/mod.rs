@@ -27,15 +27,46 @@
 //!   kind beyond the base set belongs to a feature and is sent only once
 //!   both sides offered it; an unknown kind is a connection error (see
 //!   [`FrameKind`](crate::frame::FrameKind)).
-//! - **Channels.** One per call. Clients open odd ids, servers even ids
-//!   (only clients open calls today); each side's ids strictly increase and
-//!   never wrap. The peer may hold [`SessionConfig::max_channels`] open;
-//!   calls above that get `RESOURCE_EXHAUSTED` and the session goes on.
+//! - **Channels.** One per call or stream. Clients open odd ids, servers
+//!   even ids (only clients open channels today); each side's ids strictly
+//!   increase and never wrap. The peer may hold
+//!   [`SessionConfig::max_channels`] open; calls and streams above that get
+//!   `RESOURCE_EXHAUSTED` and the session goes on.
 //! - **Calls.** CALL carries the op, codec and a relative deadline in µs;
 //!   RESPONSE (flag `APP_ERROR` for an application error) or ERROR (a
-//!   [`Code`](prism_core::Code) and message) ends it; CANCEL abandons it.
-//!   Both ends surface one [`Reply`](prism_core::Reply). Frames for
-//!   channels that already finished are ignored: those races are normal.
+//!   [`Code`](prism_core::Code) and message) ends it; CANCEL from the
+//!   caller abandons it. Both ends surface one [`Reply`](prism_core::Reply).
+//!   Frames for channels that already finished are ignored (DATA is
+//!   discarded and its bytes given back): those races are normal.
+//! - **Streams.** Each direction of a channel is a sequence of messages and
+//!   an end. The request direction is the CALL's payload, or, with flag
+//!   `OPEN`, DATA messages ended by DATA `END` (half-close). The response
+//!   direction is DATA messages ended by DATA `END`, or a RESPONSE or ERROR,
+//!   which may also follow messages. The callee's end ends the channel.
+//!   CANCEL from the callee means stop sending (the request direction is no
+//!   longer read; the response goes on). So a unary call is a CALL and a
+//!   RESPONSE; a server stream a CALL, DATA… and END (or an ERROR, or an
+//!   application error in a RESPONSE); a client stream a CALL `OPEN`,
+//!   DATA…, END and a RESPONSE; a bidirectional stream both.
+//! - **Large messages.** A message larger than the chunk size (the smaller
+//!   of both HELLOs' `max_chunk`) travels as DATA chunks: the first has
+//!   `MORE` and states the total in `aux`, checked against the receiver's
+//!   `max_message` before anything is allocated (beyond it, the channel
+//!   fails with `RESOURCE_EXHAUSTED`); continuations carry no total; the
+//!   last has no `MORE` and completes the total exactly. A unary request or
+//!   response that large travels so too (CALL `OPEN`, or DATA instead of a
+//!   RESPONSE, then END). Chunks of different channels interleave, and
+//!   queued whole frames (unary calls, small items, control) go first (see
+//!   [`Session::poll_transmit`]). CALL, RESPONSE and DATA payloads larger
+//!   than the chunk size we announced are protocol errors.
+//! - **Flow control.** DATA costs its length in bytes, at least 1, against
+//!   a channel window and the connection window, both announced in HELLO
+//!   and granted back by CREDIT frames as the application consumes
+//!   ([`Session::release`]). A DATA frame that starts with either window
+//!   used up, or a CREDIT lifting credit above the window, closes the
+//!   session with [`SessionError::FlowControl`] and a GOAWAY
+//!   (`RESOURCE_EXHAUSTED`, "flow control …"): nothing past a window is
+//!   ever buffered. See [`SessionConfig`] for the rules and defaults.
 //! - **Deadlines.** Both sides time a call: the caller fails it with
 //!   `DEADLINE_EXCEEDED` and sends CANCEL; the callee cancels its handler
 //!   and sends ERROR `DEADLINE_EXCEEDED`.
@@ -56,13 +87,21 @@
 //! |----------|---------|----|-------|-------------|------------------------------|---------------------------------|
 //! | HELLO    | 0       | 0  | 0     | 0           | 0                            | [`Hello`] encoding              |
 //! | ACCEPT   | 0       | 0  | 0     | 0           | 0                            | [`Accept`] encoding             |
-//! | CALL     | id      | op | codec | 0           | relative deadline µs, 0 none | request                         |
+//! | CALL     | id      | op | codec | `OPEN`      | relative deadline µs, 0 none | request; empty with `OPEN`      |
 //! | RESPONSE | id      | 0  | codec | `APP_ERROR` | 0                            | response or application error   |
 //! | ERROR    | id      | 0  | 0     | 0           | status code                  | UTF-8 message (≤ 4 KiB)         |
 //! | CANCEL   | id      | 0  | 0     | 0           | status code, 0 = `CANCELLED` | empty                           |
+//! | DATA     | id      | 0  | codec | see below   | total length on a first chunk | a chunk of a message, or empty |
+//! | CREDIT   | id or 0 | 0  | 0     | 0           | bytes granted                | empty                           |
 //! | PING     | 0       | 0  | 0     | 0           | ping id                      | empty                           |
 //! | PONG     | 0       | 0  | 0     | 0           | the ping's id                | empty                           |
 //! | GOAWAY   | 0       | 0  | 0     | 0           | last peer channel id taken   | code (u16 LE), UTF-8 reason     |
+//!
+//! DATA flags: `MORE` (more chunks of this message follow; on a first
+//! chunk, `aux` is the message's total length), `END` (the direction ends;
+//! no payload, no other flag), `APP_ERROR` (from the callee, on a message's
+//! first chunk: the message is the op's application error). A CREDIT on
+//! channel 0 grants bytes on the connection's window.
 //!
 //! CANCEL's code tells the callee why: `CANCELLED` when the caller gave up,
 //! `DEADLINE_EXCEEDED` when its deadline passed. A CALL deadline is rounded

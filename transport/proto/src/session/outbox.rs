@@ -177,7 +177,11 @@ mod tests {
                 (p.frame.payload.len(), h.flags.bits(), h.aux, p.cost)
             })
             .collect();
-        let (more, end, app) = (Flags::MORE.bits(), Flags::END.bits(), Flags::APP_ERROR.bits());
+        let (more, end, app) = (
+            Flags::MORE.bits(),
+            Flags::END.bits(),
+            Flags::APP_ERROR.bits(),
+        );
         assert_eq!(
             shape,
             [
@@ -196,7 +200,10 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push_message(1, Payload::from(&b"abc"[..]), false);
         let piece = outbox.next(1, 100).expect("a frame");
-        assert_eq!((piece.frame.header.flags, piece.frame.header.aux), (Flags::NONE, 0));
+        assert_eq!(
+            (piece.frame.header.flags, piece.frame.header.aux),
+            (Flags::NONE, 0)
+        );
         assert_eq!(&piece.frame.payload[..], b"abc");
         assert!(outbox.next(1, 100).is_none());
     }

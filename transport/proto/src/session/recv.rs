@@ -42,7 +42,10 @@ impl Session {
         }
         // Messages travel whole only up to the chunk size we announced;
         // larger ones come as DATA chunks, paid for with credit.
-        let carries_message = matches!(kind, FrameKind::Call | FrameKind::Response | FrameKind::Data);
+        let carries_message = matches!(
+            kind,
+            FrameKind::Call | FrameKind::Response | FrameKind::Data
+        );
         if carries_message && payload.len() > self.config.advertised_chunk() as usize {
             return self.protocol_error(kind, "payload exceeds the chunk limit");
         }
@@ -99,7 +102,8 @@ impl Session {
         }
         let open = header.flags.contains(Flags::OPEN);
         if open && !payload.is_empty() {
-            return self.protocol_error(header.kind, "a call with an open request carries a payload");
+            return self
+                .protocol_error(header.kind, "a call with an open request carries a payload");
         }
         if matches!(&self.state, State::Draining(drain) if drain.local) {
             let message = "server is going away; the call was not processed; retry elsewhere";
@@ -168,7 +172,13 @@ impl Session {
         if self.channels.is_local(id) {
             return self.on_stop_sending(channel, code);
         }
-        if self.channels.remove(id) {
+        let owned = self
+            .channels
+            .get(id)
+            .is_some_and(|ch| ch.send == Send::Open);
+        // An answer still queued (behind a stream's last items) is dropped
+        // with the channel; its handler is done, so no event.
+        if self.channels.remove(id) && owned {
             self.events.push_back(Event::Cancelled { channel, code });
         }
     }

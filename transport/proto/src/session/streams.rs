@@ -91,10 +91,8 @@ impl Session {
             return Err(SendError::TooLarge { len, max });
         }
         let writable = self.enqueue_message(id, codec.get(), payload, false);
-        if !writable {
-            if let Some(stream) = self.stream_mut(id) {
-                stream.wants_writable = true;
-            }
+        if let Some(stream) = self.stream_mut(id).filter(|_| !writable) {
+            stream.wants_writable = true;
         }
         Ok(writable)
     }
@@ -159,10 +157,9 @@ impl Session {
             return;
         };
         let open = ch.recv == Recv::Open;
-        if let Some(grant) = ch.stream.as_mut().and_then(|s| s.window.release(bytes)) {
-            if open {
-                self.transmit.push_back(wire::credit(id, grant));
-            }
+        let grant = ch.stream.as_mut().and_then(|s| s.window.release(bytes));
+        if let Some(grant) = grant.filter(|_| open) {
+            self.transmit.push_back(wire::credit(id, grant));
         }
     }
 
@@ -175,9 +172,7 @@ impl Session {
 
     /// The peer's `max_message`, once known.
     pub(crate) fn peer_max_message(&self) -> u64 {
-        self.peer
-            .as_ref()
-            .map_or(0, |peer| peer.hello.max_message)
+        self.peer.as_ref().map_or(0, |peer| peer.hello.max_message)
     }
 
     /// The size of the chunks we send.
@@ -230,6 +225,10 @@ impl Session {
     /// output; sent at once when nothing is pending (and, for an END,
     /// credit allows).
     pub(crate) fn enqueue_terminal(&mut self, id: u32, terminal: Terminal) {
+        // The application is done sending: it waits for no `Writable`.
+        if let Some(stream) = self.channels.get_mut(id).and_then(|ch| ch.stream.as_mut()) {
+            stream.wants_writable = false;
+        }
         let pending = (self.channels.get(id))
             .and_then(|ch| ch.stream.as_ref())
             .is_some_and(|s| !s.outbox.is_empty());
@@ -273,11 +272,10 @@ impl Session {
 
     /// Puts channel `id` in the round robin, unless it is there.
     pub(crate) fn schedule(&mut self, id: u32) {
-        if let Some(stream) = self.channels.get_mut(id).and_then(|ch| ch.stream.as_mut()) {
-            if !stream.ready && !stream.outbox.is_empty() {
-                stream.ready = true;
-                self.ready.push_back(id);
-            }
+        let stream = self.channels.get_mut(id).and_then(|ch| ch.stream.as_mut());
+        if let Some(stream) = stream.filter(|s| !s.ready && !s.outbox.is_empty()) {
+            stream.ready = true;
+            self.ready.push_back(id);
         }
     }
 

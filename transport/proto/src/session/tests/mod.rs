@@ -3,12 +3,14 @@
 
 mod calls;
 mod deadlines;
+mod flow_errors;
 mod handshake;
 mod hello;
 mod limits;
 mod liveness;
 mod robustness;
 mod shutdown;
+mod streams;
 
 use std::time::{Duration, Instant};
 

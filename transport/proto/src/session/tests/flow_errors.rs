@@ -1,0 +1,282 @@
+//! Broken stream frames from a raw peer: each is a typed connection error
+//! (or, for an oversized message, a typed channel error), never buffered.
+
+use super::streams::open_stream;
+use super::*;
+use crate::frame::Flags;
+
+/// A DATA frame on `channel` with `flags`, `aux` and `len` bytes.
+fn data(channel: u32, flags: Flags, aux: u64, len: usize) -> Frame {
+    let mut header = FrameHeader::new(FrameKind::Data);
+    header.channel = channel;
+    header.flags = flags;
+    header.codec = 1;
+    header.aux = aux;
+    Frame::new(header, Payload::from(vec![0u8; len]))
+}
+
+/// A server whose client opened stream 1, with the given limits.
+fn server_with_stream(config: SessionConfig) -> Session {
+    let now = Instant::now();
+    let mut server = Session::new(Role::Server, config, Hello::default(), now);
+    server.handle_frame(now, hello_frame(&hello()));
+    drain_events(&mut server);
+    assert!(server.accept(now, server_accept()));
+    server.handle_frame(now, accept_frame(&Accept::default()));
+    let mut call = raw(FrameKind::Call, 1, 0, b"");
+    call.header.flags = Flags::OPEN;
+    server.handle_frame(now, call);
+    drain_frames(&mut server);
+    let events = drain_events(&mut server);
+    assert!(
+        matches!(
+            events[..],
+            [Event::Established, Event::Call { open: true, .. }]
+        ),
+        "{events:?}"
+    );
+    server
+}
+
+fn feed(server: &mut Session, frames: impl IntoIterator<Item = Frame>) -> Vec<Event> {
+    for frame in frames {
+        server.handle_frame(Instant::now(), frame);
+    }
+    drain_events(server)
+}
+
+fn assert_flow_error(events: &[Event], on: u32) {
+    match events.last() {
+        Some(Event::Closed {
+            error: Some(SessionError::FlowControl { channel, .. }),
+        }) if *channel == on => {}
+        other => panic!("expected a flow-control close on {on}, got {other:?} in {events:?}"),
+    }
+}
+
+#[test]
+fn data_beyond_the_channel_window_is_a_flow_control_error() {
+    let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
+    // 999 bytes leave one byte of credit: a 1024-byte frame may start.
+    let events = feed(
+        &mut server,
+        [data(1, Flags::NONE, 0, 999), data(1, Flags::NONE, 0, 1024)],
+    );
+    assert_eq!(events.len(), 2, "{events:?}");
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 0)]);
+    assert_flow_error(&events, 1);
+    let goaway = drain_frames(&mut server).pop().expect("a goaway");
+    assert_eq!(goaway.header.kind, FrameKind::GoAway);
+    let (code, reason) = super::super::wire::parse_goaway(&goaway.payload).expect("parses");
+    assert_eq!(code, Code::ResourceExhausted);
+    assert!(reason.contains("flow control"), "{reason}");
+}
+
+#[test]
+fn data_beyond_the_connection_window_is_a_flow_control_error() {
+    let config = SessionConfig::default().with_windows(1 << 20, 3000);
+    let mut server = server_with_stream(config);
+    let mut second = raw(FrameKind::Call, 3, 0, b"");
+    second.header.flags = Flags::OPEN;
+    let events = feed(
+        &mut server,
+        [
+            second,
+            data(1, Flags::NONE, 0, 2000),
+            data(3, Flags::NONE, 0, 2000),
+        ],
+    );
+    assert!(!server.is_closed(), "{events:?}");
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 1)]);
+    assert_flow_error(&events, 0);
+}
+
+#[test]
+fn a_peer_that_ignores_credit_is_cut_off_without_buffering() {
+    let mut server = server_with_stream(SessionConfig::default().with_windows(4096, 8192));
+    let mut delivered = 0usize;
+    for _ in 0..1000 {
+        server.handle_frame(Instant::now(), data(1, Flags::NONE, 0, 1024));
+        for event in drain_events(&mut server) {
+            if let Event::Data { chunk, .. } = event {
+                delivered += chunk.payload.len();
+            }
+        }
+        if server.is_closed() {
+            break;
+        }
+    }
+    assert!(server.is_closed());
+    assert!(delivered <= 4096 + 1024, "{delivered} bytes taken");
+}
+
+#[test]
+fn credit_beyond_a_window_is_a_flow_control_error() {
+    let mut pair = Pair::connected();
+    let channel = open_stream(&mut pair);
+    pair.pump();
+    let mut credit = FrameHeader::new(FrameKind::Credit);
+    credit.channel = channel.get();
+    credit.aux = 1;
+    pair.client.handle_frame(pair.now, Frame::empty(credit));
+    assert_flow_error(&pair.client_events(), channel.get());
+
+    let mut pair = Pair::connected();
+    let mut credit = FrameHeader::new(FrameKind::Credit);
+    credit.aux = u64::MAX;
+    pair.client.handle_frame(pair.now, Frame::empty(credit));
+    assert_flow_error(&pair.client_events(), 0);
+}
+
+#[test]
+fn data_after_end_is_a_protocol_error() {
+    let mut server = server_with_stream(SessionConfig::default());
+    let events = feed(&mut server, [data(1, Flags::END, 0, 0)]);
+    assert_eq!(
+        events,
+        [Event::End {
+            channel: ChannelId(1)
+        }]
+    );
+    assert_protocol_error(&feed(&mut server, [data(1, Flags::NONE, 0, 4)]));
+}
+
+#[test]
+fn data_on_a_unary_request_is_a_protocol_error() {
+    let mut server = established_server();
+    server.handle_frame(Instant::now(), raw(FrameKind::Call, 1, 0, b"whole"));
+    drain_events(&mut server);
+    assert_protocol_error(&feed(&mut server, [data(1, Flags::NONE, 0, 4)]));
+}
+
+#[test]
+fn data_on_a_channel_never_opened_is_a_protocol_error() {
+    for channel in [0, 5, 2] {
+        let mut server = server_with_stream(SessionConfig::default());
+        assert_protocol_error(&feed(&mut server, [data(channel, Flags::NONE, 0, 4)]));
+    }
+}
+
+#[test]
+fn a_second_first_chunk_while_one_is_pending_is_a_protocol_error() {
+    let mut server = server_with_stream(SessionConfig::default());
+    let events = feed(&mut server, [data(1, Flags::MORE, 100, 10)]);
+    assert_eq!(events.len(), 1);
+    assert_protocol_error(&feed(&mut server, [data(1, Flags::MORE, 100, 10)]));
+}
+
+#[test]
+fn chunks_must_add_up_to_the_stated_total() {
+    let cases: [&[(Flags, u64, usize)]; 5] = [
+        // The last chunk stops short.
+        &[(Flags::MORE, 100, 10), (Flags::NONE, 0, 10)],
+        // The chunks overshoot.
+        &[(Flags::MORE, 100, 10), (Flags::MORE, 0, 95)],
+        // A first chunk that already fills its total.
+        &[(Flags::MORE, 10, 10)],
+        // A whole message stating a total.
+        &[(Flags::NONE, 10, 10)],
+        // END inside a message.
+        &[(Flags::MORE, 100, 10), (Flags::END, 0, 0)],
+    ];
+    for frames in cases {
+        let mut server = server_with_stream(SessionConfig::default());
+        let frames = frames
+            .iter()
+            .map(|&(flags, aux, len)| data(1, flags, aux, len));
+        assert_protocol_error(&feed(&mut server, frames));
+    }
+}
+
+#[test]
+fn end_with_a_payload_and_app_errors_from_the_caller_are_protocol_errors() {
+    for (flags, len) in [(Flags::END, 3), (Flags::APP_ERROR, 3)] {
+        let mut server = server_with_stream(SessionConfig::default());
+        assert_protocol_error(&feed(&mut server, [data(1, flags, 0, len)]));
+    }
+}
+
+#[test]
+fn a_chunk_over_the_chunk_limit_is_a_protocol_error() {
+    let mut server = server_with_stream(SessionConfig::default().with_max_chunk(1024));
+    assert_protocol_error(&feed(&mut server, [data(1, Flags::NONE, 0, 1025)]));
+    let mut server = server_with_stream(SessionConfig::default().with_max_chunk(1024));
+    let mut call = raw(FrameKind::Call, 3, 0, b"");
+    call.payload = Payload::from(vec![0u8; 1025]);
+    assert_protocol_error(&feed(&mut server, [call]));
+}
+
+#[test]
+fn a_total_beyond_max_message_fails_the_channel_not_the_session() {
+    let mut server = server_with_stream(SessionConfig::default().with_max_message(1000));
+    let events = feed(&mut server, [data(1, Flags::MORE, 1001, 10)]);
+    assert_eq!(
+        events,
+        [Event::Cancelled {
+            channel: ChannelId(1),
+            code: Code::ResourceExhausted
+        }]
+    );
+    let error = drain_frames(&mut server)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::Error);
+    let error = error.expect("an error frame");
+    let message = super::super::wire::parse_message(&error.payload);
+    assert!(
+        message.contains("1001") && message.contains("1000"),
+        "{message}"
+    );
+    // The rest of the message is dropped unparsed; the session goes on.
+    let events = feed(
+        &mut server,
+        [data(1, Flags::MORE, 0, 10), data(1, Flags::NONE, 0, 981)],
+    );
+    assert_eq!(events, []);
+    assert!(!server.is_closed());
+}
+
+#[test]
+fn a_response_total_beyond_max_message_fails_the_call_with_a_typed_status() {
+    let client = SessionConfig::default()
+        .with_max_message(1000)
+        .with_max_chunk(512);
+    let server = SessionConfig::default().with_max_chunk(512);
+    let mut pair = Pair::connected_with(client, server);
+    let channel = pair.call(b"q", None);
+    pair.pump();
+    pair.server_events();
+    // The server believes the client's limit; a raw frame does not.
+    let mut first = raw(FrameKind::Data, channel.get(), 5000, b"");
+    first.header.flags = Flags::MORE;
+    first.payload = Payload::from(vec![1u8; 512]);
+    pair.client.handle_frame(pair.now, first);
+    let events = pair.client_events();
+    assert_eq!(
+        events.iter().map(failure).collect::<Vec<_>>(),
+        [Some((channel, Code::ResourceExhausted))]
+    );
+    let cancel = drain_frames(&mut pair.client)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::Cancel);
+    assert_eq!(
+        cancel.map(|f| f.header.aux),
+        Some(u64::from(Code::ResourceExhausted.as_u16()))
+    );
+}
+
+#[test]
+fn stream_frames_before_the_handshake_are_protocol_errors() {
+    for kind in [FrameKind::Data, FrameKind::Credit] {
+        let now = Instant::now();
+        let mut server = Session::new(
+            Role::Server,
+            SessionConfig::default(),
+            Hello::default(),
+            now,
+        );
+        server.handle_frame(now, hello_frame(&hello()));
+        drain_events(&mut server);
+        server.handle_frame(now, raw(kind, 1, 0, b""));
+        assert_protocol_error(&drain_events(&mut server));
+    }
+}
