@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::raw::{self, RawConn};
 use common::{Counters, Fixture, Transport, assert_no_panics};
-use prism::server::{Call, Dispatched, Handle, Layer, layer_fn};
+use prism::server::{Answer, Call, Dispatched, Handle, Layer, layer_fn};
 use prism::{Code, Context, Server, Status};
 
 /// What a layer attached to a call.
@@ -206,10 +206,9 @@ async fn a_layer_may_wait_before_passing_the_call_on() {
         let (inside, most) = (Arc::clone(&gauge), Arc::clone(&peak));
         let execution = call.execution();
         let future = Box::pin(async move {
-            let _permit = permits
-                .acquire_owned()
-                .await
-                .map_err(|_| Status::unavailable("the limiter closed"))?;
+            let Ok(_permit) = permits.acquire_owned().await else {
+                return Answer::Reply(Err(Status::unavailable("the limiter closed")));
+            };
             let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
             most.fetch_max(now, Ordering::SeqCst);
             let reply = next.handle(call).into_future().await;

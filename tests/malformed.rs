@@ -179,8 +179,8 @@ mod cases {
     }
 
     pub(super) async fn unknown_frame_kind(addr: SocketAddr) {
-        // 6 and 7 are reserved for streaming; the others were never used.
-        for kind in [0u8, 6, 7, 12, 0x7f, 0xff] {
+        // Never used; 6 and 7 are stream data and credit.
+        for kind in [0u8, 12, 0x7f, 0xff] {
             let (mut conn, _) = RawConn::handshake(addr).await;
             let mut header = FrameHeader::new(FrameKind::Ping).encode(0);
             header[0] = kind;
@@ -256,8 +256,9 @@ mod cases {
         // An op count the payload cannot hold: refused, nothing allocated.
         let mut conn = RawConn::connect(addr).await;
         let mut hello = prism_proto::session::Hello::new(vec![]).encode().to_vec();
-        // After magic (4), versions (2 + 2), features (8 + 8) and limits (4 + 4).
-        hello[32..36].copy_from_slice(&u32::MAX.to_le_bytes());
+        // After magic (4), versions (2 + 2), features (8 + 8), limits
+        // (4 + 4), max message (8), chunk size and windows (4 + 4 + 4).
+        hello[52..56].copy_from_slice(&u32::MAX.to_le_bytes());
         conn.send(FrameHeader::new(FrameKind::Hello), &hello).await;
         expect_goaway_and_close(&mut conn, "huge op count", Code::FailedPrecondition).await;
     }

@@ -196,14 +196,14 @@ async fn large_payloads_both_ways_at_once_do_not_deadlock(transport: Transport) 
 async fn oversized_request_fails_with_a_status(transport: Transport) {
     let fx = Fixture::start(transport).await;
     let calc = fx.calc();
-    // Over the server's default 16 MiB frame limit.
-    let data = vec![7u8; (16 << 20) + 1];
+    // Over the server's default 64 MiB message limit.
+    let data = vec![7u8; (64 << 20) + 1];
     let result = tokio::time::timeout(common::PROMPTLY, calc.echo(data))
         .await
         .expect("an oversized request fails promptly, not by hanging");
-    let status = result.expect_err("a request over the frame limit fails");
+    let status = result.expect_err("a request over the message limit fails");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
-    assert!(status.message().contains("frame limit"), "{status}");
+    assert!(status.message().contains("message limit"), "{status}");
     // The connection goes on.
     assert_eq!(calc.add(2, 2).await.unwrap(), 4);
     fx.shutdown().await.expect("clean shutdown");
@@ -211,11 +211,11 @@ async fn oversized_request_fails_with_a_status(transport: Transport) {
 
 async fn oversized_response_fails_with_a_status(transport: Transport) {
     let fx = Fixture::start(transport).await;
-    // This client accepts frames of at most 64 KiB.
+    // This client accepts messages of at most 64 KiB.
     let small = fx
         .connect_with(
             prism::Channel::builder()
-                .session_config(SessionConfig::default().with_max_frame(64 << 10)),
+                .session_config(SessionConfig::default().with_max_message(64 << 10)),
         )
         .await
         .expect("connect");
@@ -226,7 +226,7 @@ async fn oversized_response_fails_with_a_status(transport: Transport) {
     let result = tokio::time::timeout(common::PROMPTLY, calc.echo(vec![1; 100_000]))
         .await
         .expect("an oversized response fails promptly, not by hanging");
-    let status = result.expect_err("a response over the caller's frame limit fails");
+    let status = result.expect_err("a response over the caller's message limit fails");
     assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
     assert_eq!(calc.add(2, 2).await.unwrap(), 4);
     fx.shutdown().await.expect("clean shutdown");

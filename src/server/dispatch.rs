@@ -6,7 +6,7 @@ use core::future::Future;
 use prism_codecs::{Codec, CodecId, CodecSet, DecodeAs, DecodeError, Limits, Payload, View};
 use prism_core::Status;
 use prism_reflect::ServiceDescriptor;
-use prism_transport::driver::{Dispatched, Execution};
+use prism_transport::driver::{Answer, Dispatched, Execution};
 use tracing::Instrument;
 
 use super::Call;
@@ -85,8 +85,24 @@ where
     }
     let limits = call.route.limits;
     let execution = call.route.execution;
-    let (context, payload) = call.into_context();
+    let max_message = call.route.max_message;
+    let (context, payload, request) = call.into_parts();
     let serve = async move {
+        // A request too large for one frame arrives in chunks: one message,
+        // put together (within the op's limit) where the handler runs.
+        let payload = match request {
+            None => payload,
+            Some(mut request) => {
+                request.set_max_message(max_message);
+                let message = request.into_reply().await.map_err(|status| {
+                    Status::new(
+                        status.code(),
+                        format!("the request of {}: {}", op.full_name(), status.message()),
+                    )
+                })?;
+                message.payload
+            }
+        };
         // The task-local scope owns the call's context; the handler borrows
         // it to start, and only one that names `cx` keeps a clone.
         let handler = match start(&payload, codec, &limits, &context) {
@@ -101,6 +117,7 @@ where
         drop(payload);
         context.scope(handler).await.into_reply(codec, op, &limits)
     };
+    let serve = async move { Answer::Reply(serve.await) };
     // A span only when someone listens: a disabled one still costs a few
     // hundred instructions when tracing's `log` feature is on.
     let future = if tracing::enabled!(tracing::Level::DEBUG) {

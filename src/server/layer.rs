@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use prism_core::{CodecId, Extensions, Payload};
 use prism_reflect::OpDescriptor;
-use prism_transport::driver::{ConnectionInfo, Dispatched, Execution};
+use prism_transport::driver::{ConnectionInfo, Dispatched, Execution, Inbound};
 use prism_transport::{LinkInfo, PeerAddr};
 
 use super::router::Route;
@@ -26,6 +26,9 @@ pub struct Call {
     pub(crate) codec: CodecId,
     pub(crate) deadline: Option<Instant>,
     pub(crate) payload: Payload,
+    /// The request's messages, when the caller streams them (or sends one
+    /// too large for a single frame).
+    pub(crate) request: Option<Inbound>,
     pub(crate) connection: Arc<ConnectionInfo>,
     pub(crate) extensions: Extensions,
 }
@@ -55,9 +58,16 @@ impl Call {
     }
 
     /// The encoded request. Layers may look; reading it is a decode of
-    /// its own.
+    /// its own. Empty when the request is a stream, or one message too
+    /// large for a single frame (it arrives in chunks, read by the op).
     pub fn payload(&self) -> &Payload {
         &self.payload
+    }
+
+    /// Whether the request arrives as messages after the call opened (a
+    /// client or bidirectional stream, or a request sent in chunks).
+    pub fn is_streamed(&self) -> bool {
+        self.request.is_some()
     }
 
     /// The peer's address.
@@ -87,8 +97,9 @@ impl Call {
         &mut self.extensions
     }
 
-    /// The handler's view of this call, and its payload.
-    pub(crate) fn into_context(self) -> (Context, Payload) {
+    /// The handler's view of this call, its payload and its request
+    /// stream.
+    pub(crate) fn into_parts(self) -> (Context, Payload, Option<Inbound>) {
         let context = Context::new(
             self.route.op,
             self.codec,
@@ -96,7 +107,7 @@ impl Call {
             self.connection,
             self.extensions,
         );
-        (context, self.payload)
+        (context, self.payload, self.request)
     }
 }
 

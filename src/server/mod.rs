@@ -21,7 +21,7 @@ pub use crate::layer_fn::LayerFn;
 pub use dispatch::Dispatch;
 pub use layer::{Call, Handle, Layer, layer_fn};
 #[doc(inline)]
-pub use prism_transport::driver::Dispatched;
+pub use prism_transport::driver::{Answer, Dispatched};
 
 use crate::op_table::op_entry;
 use crate::{BuildError, ConnectionStats, ServeError};
@@ -279,7 +279,13 @@ impl ServerBuilder {
                 ops.push((op, op_entry(op).map_err(BuildError::Ops)?));
             }
         }
-        let router = Router::new(&self.services, &self.layers, self.execution, self.limits);
+        let router = Router::new(
+            &self.services,
+            &self.layers,
+            self.execution,
+            self.limits,
+            self.session.max_message,
+        );
         Ok(Server {
             inner: Arc::new(Inner {
                 router: Arc::new(router),

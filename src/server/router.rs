@@ -23,6 +23,8 @@ pub(crate) struct Route {
     pub(crate) method: usize,
     pub(crate) execution: Execution,
     pub(crate) limits: Limits,
+    /// The largest request message the op takes.
+    pub(crate) max_message: u64,
 }
 
 /// An immutable table from op id to route, shared by every connection: a
@@ -39,6 +41,7 @@ impl Router {
         layers: &[Arc<dyn Layer>],
         execution: Execution,
         limits: Limits,
+        max_message: u64,
     ) -> Router {
         let mut routes = IntMap::default();
         for (index, service) in services.iter().enumerate() {
@@ -49,6 +52,7 @@ impl Router {
                     method,
                     execution: service.execution(method).unwrap_or(execution),
                     limits,
+                    max_message,
                 };
                 routes.insert(op.id().get(), route);
             }
@@ -82,6 +86,7 @@ impl Handler for Router {
             codec: call.codec,
             deadline: call.deadline,
             payload: call.payload,
+            request: call.request,
             connection: call.connection,
             extensions: Default::default(),
         };

@@ -74,10 +74,14 @@ pub struct LinkKind {
     pub network: bool,
     /// What the link protects.
     pub security: SecurityProperties,
+    /// Whether frames reach the peer by reference, in the same process:
+    /// then a large message goes whole, its segments untouched, instead
+    /// of in chunks (cutting it would only add frames).
+    pub by_reference: bool,
 }
 
 impl LinkKind {
-    /// A kind of link.
+    /// A kind of link that carries bytes.
     pub const fn new(
         transport: &'static str,
         network: bool,
@@ -87,7 +91,16 @@ impl LinkKind {
             transport,
             network,
             security,
+            by_reference: false,
         }
+    }
+
+    /// The same kind, moving frames by reference (see
+    /// [`LinkKind::by_reference`]).
+    #[must_use]
+    pub const fn moving_by_reference(mut self) -> LinkKind {
+        self.by_reference = true;
+        self
     }
 
     /// Whether bytes cross a network unencrypted.

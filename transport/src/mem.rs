@@ -33,7 +33,8 @@ use crate::link::{
 };
 
 /// Every in-memory link: never leaves the process.
-pub const KIND: LinkKind = LinkKind::new("mem", false, SecurityProperties::LOCAL);
+pub const KIND: LinkKind =
+    LinkKind::new("mem", false, SecurityProperties::LOCAL).moving_by_reference();
 
 /// Frames each direction of [`pair`] holds before the sender waits.
 pub const DEFAULT_CAPACITY: usize = 256;

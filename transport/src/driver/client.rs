@@ -1,5 +1,6 @@
 //! The client side: [`connect`] spawns a connection's driver, [`Client`]
-//! is the handle calls go through, [`PendingCall`] one call's future.
+//! is the handle calls and streams go through, [`PendingCall`] one call's
+//! future, an [`Inbound`] one stream's responses.
 
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
@@ -10,12 +11,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use futures_util::FutureExt;
-use prism_core::{Code, Reply, Status};
+use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{ChannelId, Event, Hello, OpenError, OutgoingCall, Role};
+use prism_proto::session::{
+    ChannelId, Chunk, Event, Hello, Message, OpenError, OutgoingCall, OutgoingStream, Reassembler,
+    Role,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::conn::{BUDGET, Conn, TURNS};
+use super::pumps::{Ended, Pumps};
+use super::streams::{Control, ControlTx, Delivery, Inbound, Key, Outbound};
 use super::{ConnectionError, ConnectionInfo, ConnectionStats, Setup};
 use crate::Link;
 
@@ -37,12 +43,15 @@ pub async fn connect<L: Link>(
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(None);
+    let max_message = setup.session.max_message;
     let mut driver = ClientDriver {
         conn: Conn::new(link, Role::Client, setup, hello),
         commands: Some(commands_rx),
         established: Some(ready_tx),
         pending: IntMap::with_capacity_and_hasher(64, Default::default()),
         tickets: IntMap::with_capacity_and_hasher(64, Default::default()),
+        pumps: Pumps::default(),
+        ended: Vec::new(),
         exit: exit_tx,
     };
     tokio::spawn(async move {
@@ -59,6 +68,7 @@ pub async fn connect<L: Link>(
             shared: Arc::new(Shared {
                 commands: commands_tx,
                 next_ticket: AtomicU64::new(0),
+                max_message,
                 info,
                 exit: exit_rx,
             }),
@@ -79,21 +89,91 @@ async fn wait_exit(mut exit: Exit) -> ConnectionError {
 }
 
 /// What clients ask of the connection task.
-enum Command {
+pub(crate) enum Command {
     Call {
         ticket: u64,
         call: OutgoingCall,
         reply: oneshot::Sender<Reply>,
     },
+    /// A call whose request or response (or both) is a stream.
+    Open {
+        ticket: u64,
+        open: StreamOpen,
+        sink: Sink,
+    },
     /// The caller dropped its [`PendingCall`]: cancel the call on the server.
     Cancel { ticket: u64 },
+    /// What a response stream's consumer did.
+    Control(Control),
     /// Finish in-flight calls, refuse new ones, then close.
     GoAway,
+}
+
+/// A call to open whose request, response or both are streams.
+pub struct StreamOpen {
+    /// The op to invoke.
+    pub op: u64,
+    /// The codec of the request and response messages.
+    pub codec: CodecId,
+    /// How long the whole call may take, from when it is opened.
+    pub deadline: Option<core::time::Duration>,
+    /// The request: one message, or a stream the driver pulls as credit
+    /// allows.
+    pub request: Request,
+}
+
+impl core::fmt::Debug for StreamOpen {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StreamOpen")
+            .field("op", &self.op)
+            .field("codec", &self.codec)
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The request of a [`StreamOpen`].
+pub enum Request {
+    /// One message (a server stream's request).
+    Whole(Payload),
+    /// A stream of messages (a client or bidirectional stream's).
+    Stream(Outbound),
+}
+
+impl core::fmt::Debug for Request {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Request::Whole(payload) => f.debug_tuple("Whole").field(payload).finish(),
+            Request::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// Where a call's answer goes.
+pub(crate) enum Sink {
+    /// One reply, to a [`PendingCall`]; a response that arrives in chunks
+    /// is put together here.
+    Reply {
+        tx: oneshot::Sender<Reply>,
+        assembly: Option<Box<Assembly>>,
+    },
+    /// Every message, to an [`Inbound`].
+    Stream(mpsc::UnboundedSender<Delivery>),
+}
+
+/// A unary response arriving in chunks.
+#[derive(Default)]
+pub(crate) struct Assembly {
+    messages: Reassembler,
+    message: Option<Message>,
+    extra: bool,
 }
 
 struct Shared {
     commands: mpsc::UnboundedSender<Command>,
     next_ticket: AtomicU64,
+    /// The largest response message this side accepts.
+    max_message: u64,
     info: Arc<ConnectionInfo>,
     exit: Exit,
 }
@@ -144,6 +224,54 @@ impl Client {
             client: self.clone(),
             ticket,
             state,
+        }
+    }
+
+    /// Starts a call whose request is a stream (a client stream): one
+    /// reply ends it. Dropping the future cancels the call.
+    pub fn call_streaming(&self, open: StreamOpen) -> PendingCall {
+        let ticket = self.shared.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let (reply, rx) = oneshot::channel();
+        let sink = Sink::Reply {
+            tx: reply,
+            assembly: None,
+        };
+        let state = match self
+            .shared
+            .commands
+            .send(Command::Open { ticket, open, sink })
+        {
+            Ok(()) => State::Waiting(rx),
+            Err(_) => self.ended(),
+        };
+        PendingCall {
+            client: self.clone(),
+            ticket,
+            state,
+        }
+    }
+
+    /// Opens a call whose response is a stream (a server or bidirectional
+    /// stream): its messages arrive on the returned [`Inbound`], which
+    /// gives credit back as they are read. Dropping it cancels the call.
+    pub fn open_stream(&self, open: StreamOpen) -> Inbound {
+        let ticket = self.shared.next_ticket.fetch_add(1, Ordering::Relaxed);
+        let control = ControlTx::Commands(self.shared.commands.clone());
+        let max = self.shared.max_message;
+        let (tx, inbound) = Inbound::new(Key::Ticket(ticket), control, max);
+        let sink = Sink::Stream(tx);
+        match self
+            .shared
+            .commands
+            .send(Command::Open { ticket, open, sink })
+        {
+            Ok(()) => inbound,
+            Err(_) => {
+                let State::Failed(status) = self.ended() else {
+                    unreachable!("ended() is a failure")
+                };
+                Inbound::failed(status.unwrap_or_else(stopped))
+            }
         }
     }
 
@@ -254,10 +382,14 @@ struct ClientDriver<L: Link> {
     conn: Conn<L>,
     commands: Option<mpsc::UnboundedReceiver<Command>>,
     established: Option<oneshot::Sender<Result<Arc<ConnectionInfo>, ConnectionError>>>,
-    /// Calls awaiting replies, by channel, with their tickets.
-    pending: IntMap<ChannelId, (u64, oneshot::Sender<Reply>)>,
+    /// Calls awaiting answers, by channel, with their tickets.
+    pending: IntMap<ChannelId, (u64, Sink)>,
     /// Channel of each ticket, so a dropped call can be cancelled.
     tickets: IntMap<u64, ChannelId>,
+    /// Request streams, pulled while their channels take messages.
+    pumps: Pumps,
+    /// Request streams that closed with an answer: their calls are cancelled.
+    ended: Vec<Ended>,
     exit: watch::Sender<Option<ConnectionError>>,
 }
 
@@ -271,10 +403,11 @@ impl<L: Link> ClientDriver<L> {
             let mut keep_going = self.conn.drive_recv(cx, now);
             if !self.conn.backpressured() {
                 keep_going |= self.drive_commands(cx, now);
+                keep_going |= self.drive_pumps(cx);
             }
             keep_going |= self.conn.drive_admission(cx, now);
             keep_going |= self.conn.drive_timer(now);
-            keep_going |= self.drive_events();
+            keep_going |= self.drive_events(cx);
             keep_going |= self.conn.drive_transmit(cx, now);
             if self.conn.finished(now) {
                 return self.finish(cx);
@@ -297,7 +430,7 @@ impl<L: Link> ClientDriver<L> {
                 break;
             };
             match commands.poll_recv(cx) {
-                Poll::Ready(Some(command)) => self.on_command(now, command),
+                Poll::Ready(Some(command)) => self.on_command(cx, now, command),
                 Poll::Ready(None) => {
                     // Every handle is gone: finish what is in flight and close.
                     self.commands = None;
@@ -312,31 +445,67 @@ impl<L: Link> ClientDriver<L> {
         progressed
     }
 
-    fn on_command(&mut self, now: Instant, command: Command) {
+    fn on_command(&mut self, cx: &mut Context<'_>, now: Instant, command: Command) {
         match command {
             Command::Call {
                 ticket,
                 call,
                 reply,
-            } => match self.conn.session.open_call(now, call) {
-                Ok(channel) => {
-                    self.conn.stats.calls_sent += 1;
-                    self.pending.insert(channel, (ticket, reply));
-                    self.tickets.insert(ticket, channel);
+            } => {
+                let sink = Sink::Reply {
+                    tx: reply,
+                    assembly: None,
+                };
+                let opened = self.conn.session.open_call(now, call);
+                self.opened(ticket, opened, sink);
+            }
+            Command::Open { ticket, open, sink } => {
+                let StreamOpen {
+                    op,
+                    codec,
+                    deadline,
+                    request,
+                } = open;
+                match request {
+                    Request::Whole(payload) => {
+                        let call = OutgoingCall {
+                            op,
+                            codec,
+                            deadline,
+                            payload,
+                        };
+                        let opened = self.conn.session.open_call(now, call);
+                        self.opened(ticket, opened, sink);
+                    }
+                    Request::Stream(stream) => {
+                        let opening = OutgoingStream {
+                            op,
+                            codec,
+                            deadline,
+                        };
+                        let opened = self.conn.session.open_stream(now, opening);
+                        if let Some(channel) = self.opened(ticket, opened, sink) {
+                            let session = &mut self.conn.session;
+                            (self.pumps).start(
+                                session,
+                                cx,
+                                channel,
+                                codec,
+                                stream,
+                                &mut self.ended,
+                            );
+                            self.cancel_ended();
+                        }
+                    }
                 }
-                Err(error) => {
-                    // Made, and failed before it left.
-                    self.conn.stats.calls_sent += 1;
-                    self.conn.stats.calls_failed += 1;
-                    let _ =
-                        reply.send(Err(Status::new(open_error_code(&error), error.to_string())));
-                }
-            },
-            Command::Cancel { ticket } => {
-                if let Some(channel) = self.tickets.remove(&ticket) {
-                    self.conn.stats.calls_failed += 1;
-                    self.pending.remove(&channel);
-                    self.conn.session.cancel(channel);
+            }
+            Command::Cancel { ticket } => self.cancel(ticket),
+            Command::Control(Control::Release { channel, bytes }) => {
+                self.conn.session.release(channel, bytes);
+            }
+            Command::Control(Control::Dropped { key }) => {
+                if let Key::Ticket(ticket) = key {
+                    self.cancel(ticket);
                 }
             }
             Command::GoAway => self
@@ -346,8 +515,150 @@ impl<L: Link> ClientDriver<L> {
         }
     }
 
+    /// Records a call the session opened (or fails it at once); returns
+    /// its channel.
+    fn opened(
+        &mut self,
+        ticket: u64,
+        opened: Result<ChannelId, OpenError>,
+        sink: Sink,
+    ) -> Option<ChannelId> {
+        self.conn.stats.calls_sent += 1;
+        match opened {
+            Ok(channel) => {
+                self.pending.insert(channel, (ticket, sink));
+                self.tickets.insert(ticket, channel);
+                Some(channel)
+            }
+            Err(error) => {
+                // Made, and failed before it left.
+                self.conn.stats.calls_failed += 1;
+                let status = Status::new(open_error_code(&error), error.to_string());
+                sink.deliver(Err(status));
+                None
+            }
+        }
+    }
+
+    /// The caller gave up on a call: cancel it on the server.
+    fn cancel(&mut self, ticket: u64) {
+        if let Some(channel) = self.tickets.remove(&ticket) {
+            self.conn.stats.calls_failed += 1;
+            self.pending.remove(&channel);
+            self.pumps.cancel(channel);
+            self.conn.session.cancel(channel);
+        }
+    }
+
+    /// Step: request streams whose next item came in.
+    fn drive_pumps(&mut self, cx: &mut Context<'_>) -> bool {
+        let progressed = (self.pumps).drive(&mut self.conn.session, cx, &mut self.ended);
+        self.cancel_ended();
+        progressed
+    }
+
+    /// A request stream that closed with an answer cancels its call; the
+    /// caller gets the status it closed with.
+    fn cancel_ended(&mut self) {
+        while let Some(Ended::Closed(channel, reply)) = self.ended.pop() {
+            self.conn.session.cancel(channel);
+            if let Some((ticket, sink)) = self.pending.remove(&channel) {
+                self.tickets.remove(&ticket);
+                self.conn.stats.calls_failed += 1;
+                let status = match reply {
+                    Err(status) => status,
+                    Ok(_) => Status::invalid_argument("a request stream cannot answer its call"),
+                };
+                sink.deliver(Err(status));
+            }
+        }
+    }
+
+    /// A call ended: its sink gets `reply`, its request stream stops.
+    fn finish_call(&mut self, channel: ChannelId, reply: Reply) {
+        self.pumps.cancel(channel);
+        if let Some((ticket, sink)) = self.pending.remove(&channel) {
+            self.tickets.remove(&ticket);
+            // The caller may have gone; then nobody needs it.
+            sink.deliver(reply);
+        }
+    }
+
+    /// A chunk of a response.
+    fn on_data(&mut self, channel: ChannelId, mut chunk: Chunk) {
+        if chunk.is_whole() {
+            self.conn.align(&mut chunk.payload);
+        }
+        let cost = chunk.cost();
+        let max = self.conn.session.config().max_message;
+        let release = match self.pending.get_mut(&channel) {
+            None => cost,
+            Some((_, Sink::Stream(tx))) => match tx.send(Delivery::Chunk(channel, chunk)) {
+                Ok(()) => 0,
+                Err(_) => cost, // its reader is gone
+            },
+            Some((_, Sink::Reply { assembly, .. })) => {
+                let assembly = assembly.get_or_insert_with(Box::default);
+                match assembly.messages.push(chunk, max) {
+                    Ok(pushed) => {
+                        if let Some(message) = pushed.message {
+                            if assembly.message.is_some() {
+                                assembly.extra = true;
+                            }
+                            assembly.message = Some(message);
+                        }
+                        pushed.release
+                    }
+                    Err(_) => cost, // the session holds the same limit
+                }
+            }
+        };
+        if release > 0 {
+            self.conn.session.release(channel, release);
+        }
+    }
+
+    /// The server's stream ended normally.
+    fn on_end(&mut self, channel: ChannelId) {
+        self.pumps.cancel(channel);
+        let Some((ticket, sink)) = self.pending.remove(&channel) else {
+            return;
+        };
+        self.tickets.remove(&ticket);
+        match sink {
+            Sink::Stream(tx) => {
+                let _ = tx.send(Delivery::End);
+            }
+            Sink::Reply { tx, assembly } => {
+                let reply = match assembly.map(|a| *a) {
+                    Some(Assembly {
+                        message: Some(message),
+                        extra: false,
+                        ..
+                    }) => {
+                        // Handed over: consumed.
+                        self.conn.session.release(channel, message.held);
+                        let mut response = Response::new(message.codec, message.payload);
+                        response.app_error = message.app_error;
+                        Ok(response)
+                    }
+                    Some(Assembly { extra: true, .. }) => Err(Status::internal(
+                        "the server sent several messages for one answer",
+                    )),
+                    _ => Err(Status::internal(
+                        "the server ended the call without an answer",
+                    )),
+                };
+                if reply.is_err() {
+                    self.conn.stats.calls_failed += 1;
+                }
+                let _ = tx.send(reply);
+            }
+        }
+    }
+
     /// Step: everything the session reported.
-    fn drive_events(&mut self) -> bool {
+    fn drive_events(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
         while let Some(event) = self.conn.session.poll_event() {
             progressed = true;
@@ -370,11 +681,17 @@ impl<L: Link> ClientDriver<L> {
                         Ok(response) => self.conn.align(&mut response.payload),
                         Err(_) => self.conn.stats.calls_failed += 1,
                     }
-                    if let Some((ticket, waiting)) = self.pending.remove(&channel) {
-                        self.tickets.remove(&ticket);
-                        // The caller may have gone; then nobody needs it.
-                        let _ = waiting.send(reply);
-                    }
+                    self.finish_call(channel, reply);
+                }
+                Event::Data { channel, chunk } => self.on_data(channel, chunk),
+                Event::End { channel } => self.on_end(channel),
+                // The server reads the request stream no more: stop
+                // pulling it; the response goes on.
+                Event::StopSending { channel, .. } => self.pumps.cancel(channel),
+                Event::Writable { channel } => {
+                    let session = &mut self.conn.session;
+                    (self.pumps).on_writable(session, cx, channel, &mut self.ended);
+                    self.cancel_ended();
                 }
                 // Only servers' handlers are cancelled.
                 Event::Cancelled { .. } => {}
@@ -392,7 +709,7 @@ impl<L: Link> ClientDriver<L> {
     fn finish(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         // What the session said as it closed (a link that failed in the
         // last step leaves its events unread).
-        self.drive_events();
+        self.drive_events(cx);
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }
@@ -430,12 +747,13 @@ impl<L: Link> ClientDriver<L> {
     /// Fails every call still waiting, in flight or queued, with `status`,
     /// and takes no more.
     fn fail_waiting(&mut self, status: &Status) {
-        for (_, (_, reply)) in self.pending.drain() {
+        for (_, (_, sink)) in self.pending.drain() {
             self.conn.stats.calls_failed += 1;
             // The caller may have gone; then nobody needs the reply.
-            let _ = reply.send(Err(status.clone()));
+            sink.deliver(Err(status.clone()));
         }
         self.tickets.clear();
+        self.pumps.cancel_all();
         if let Some(mut commands) = self.commands.take() {
             commands.close();
             while let Ok(command) = commands.try_recv() {
@@ -446,7 +764,12 @@ impl<L: Link> ClientDriver<L> {
                         self.conn.stats.calls_failed += 1;
                         let _ = reply.send(Err(status.clone()));
                     }
-                    Command::Cancel { .. } | Command::GoAway => {}
+                    Command::Open { sink, .. } => {
+                        self.conn.stats.calls_sent += 1;
+                        self.conn.stats.calls_failed += 1;
+                        sink.deliver(Err(status.clone()));
+                    }
+                    Command::Cancel { .. } | Command::Control(_) | Command::GoAway => {}
                 }
             }
         }
@@ -458,6 +781,20 @@ impl<L: Link> Drop for ClientDriver<L> {
     /// says so, to every waiting call and every handle.
     fn drop(&mut self) {
         self.end(ConnectionError::Stopped);
+    }
+}
+
+impl Sink {
+    /// Delivers how the call ended; the caller may have gone.
+    fn deliver(self, reply: Reply) {
+        match self {
+            Sink::Reply { tx, .. } => {
+                let _ = tx.send(reply);
+            }
+            Sink::Stream(tx) => {
+                let _ = tx.send(Delivery::Closed(reply));
+            }
+        }
     }
 }
 

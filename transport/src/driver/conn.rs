@@ -59,10 +59,17 @@ impl<L: Link> Conn<L> {
     /// `hello`) started now.
     pub(crate) fn new(link: L, role: Role, setup: Setup, hello: Hello) -> Conn<L> {
         let Setup {
-            session: config,
+            session: mut config,
             admission,
             stats,
         } = setup;
+        if link.info().kind.by_reference {
+            // Frames are handed over, not copied: a message goes whole,
+            // its segments untouched, whatever its size.
+            let whole = u32::try_from(config.max_message).unwrap_or(u32::MAX);
+            config.max_frame = config.max_frame.max(whole);
+            config.max_chunk = config.max_frame;
+        }
         Conn {
             linger: config.drain_timeout,
             linger_until: None,

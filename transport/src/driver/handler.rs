@@ -11,13 +11,40 @@ use std::time::Instant;
 use prism_core::{CodecId, Extensions, Payload, Reply, Status};
 use prism_proto::session::{Accept, ChannelId, Hello};
 
+use super::streams::{Inbound, Outbound};
 use super::{ConnectionStats, StatsCell};
 use crate::LinkInfo;
 
-/// The future of one handler: the call's reply. The driver drops it when
+/// The future of one handler: the call's answer. The driver drops it when
 /// the caller cancels or the deadline passes: that drop is how
 /// cancellation reaches the handler.
-pub type HandlerFuture = Pin<Box<dyn Future<Output = Reply> + Send + 'static>>;
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Answer> + Send + 'static>>;
+
+/// How a handler answers a call.
+pub enum Answer {
+    /// One reply ends the call: a response, the op's application error, or
+    /// a status (a unary or client-stream op, or a stream that could not
+    /// open).
+    Reply(Reply),
+    /// The response is a stream: the driver pulls it while the channel
+    /// takes messages (see [`Outbound`]), and ends the call when it ends.
+    Stream(Outbound),
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Answer {
+        Answer::Reply(reply)
+    }
+}
+
+impl fmt::Debug for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Reply(reply) => f.debug_tuple("Reply").field(reply).finish(),
+            Answer::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
 
 /// Where a handler runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -54,12 +81,12 @@ impl Dispatched {
         Dispatched::Ready(Err(status))
     }
 
-    /// The reply as one future, whichever the variant: what a layer that
+    /// The answer as one future, whichever the variant: what a layer that
     /// must wait before (or after) the layers below it awaits inside its
-    /// own future.
+    /// own future. For a stream op it resolves once the stream is open.
     pub fn into_future(self) -> HandlerFuture {
         match self {
-            Dispatched::Ready(reply) => Box::pin(core::future::ready(reply)),
+            Dispatched::Ready(reply) => Box::pin(core::future::ready(Answer::Reply(reply))),
             Dispatched::Run { future, .. } => future,
         }
     }
@@ -95,8 +122,13 @@ pub struct IncomingCall {
     pub codec: CodecId,
     /// When the caller stops waiting.
     pub deadline: Option<Instant>,
-    /// The encoded request; its first segment is 16-byte aligned.
+    /// The encoded request; its first segment is 16-byte aligned. Empty
+    /// when the request is a stream.
     pub payload: Payload,
+    /// The request's messages, when the caller keeps its direction open (a
+    /// client or bidirectional stream, or a request too large for one
+    /// chunk). Dropping it stops the caller's sends.
+    pub request: Option<Inbound>,
     /// The connection the call arrived on.
     pub connection: Arc<ConnectionInfo>,
 }

@@ -12,8 +12,11 @@
 //!   [`Client`] handle; calls reach the task through a queue, so no task is
 //!   spawned per call.
 //! - [`serve`] runs a server connection in the calling task; a [`Handler`]
-//!   turns each call into a [`Dispatched`] reply, run inline (the fast path)
-//!   or in a spawned task ([`Execution`]).
+//!   turns each call into a [`Dispatched`] answer, run inline (the fast
+//!   path) or in a spawned task ([`Execution`]).
+//! - Streams cross the task as [`Outbound`] streams the driver pulls while
+//!   their channel takes messages, and [`Inbound`] queues whose consumers
+//!   give credit back as they read (`streams.rs`, `pumps.rs`).
 //! - An [`Admission`] judges each peer's handshake, asynchronously.
 //! - Every session event is matched exhaustively; every link failure goes
 //!   one way; the reason a connection ended is kept as a
@@ -25,19 +28,22 @@ mod client;
 mod conn;
 mod error;
 mod handler;
+mod pumps;
 mod server;
 mod stats;
+mod streams;
 
 use std::sync::Arc;
 
-pub use client::{Client, PendingCall, connect};
+pub use client::{Client, PendingCall, Request, StreamOpen, connect};
 pub use error::ConnectionError;
 pub use handler::{
-    AcceptAll, Admission, AdmitFuture, Admitted, ConnectionInfo, Dispatched, Execution, Handler,
-    HandlerFuture, IncomingCall,
+    AcceptAll, Admission, AdmitFuture, Admitted, Answer, ConnectionInfo, Dispatched, Execution,
+    Handler, HandlerFuture, IncomingCall,
 };
 pub use server::serve;
 pub use stats::{ConnectionStats, StatsCell};
+pub use streams::{Inbound, Outbound, OutboundSender, Received, StreamClosed, StreamItem, pipe};
 
 use prism_proto::session::SessionConfig;
 

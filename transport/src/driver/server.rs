@@ -11,14 +11,19 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use prism_core::{Code, Reply, Status};
+use prism_core::{Code, CodecId, Reply, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{Answered, ChannelId, Event, Hello, Role};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::conn::{BUDGET, Conn, TURNS};
-use super::{ConnectionError, Dispatched, Execution, Handler, HandlerFuture, IncomingCall, Setup};
+use super::pumps::{Ended, Pumps};
+use super::streams::{Control, ControlTx, Delivery, Inbound, Key};
+use super::{
+    Answer, ConnectionError, Dispatched, Execution, Handler, HandlerFuture, IncomingCall, Setup,
+};
 use crate::Link;
 
 /// Serves one connection over `link` in the calling task until it ends.
@@ -38,11 +43,17 @@ pub async fn serve<L: Link>(
     handler: Arc<dyn Handler>,
     shutdown: CancellationToken,
 ) -> Result<(), ConnectionError> {
+    let (control, controls) = mpsc::unbounded_channel();
     let mut driver = ServerDriver {
         conn: Conn::new(link, Role::Server, setup, hello),
         handler,
         running: FuturesUnordered::new(),
         cancels: IntMap::with_capacity_and_hasher(64, Default::default()),
+        inbound: IntMap::default(),
+        pumps: Pumps::default(),
+        ended: Vec::new(),
+        control,
+        controls,
         shutdown: Some(Box::pin(shutdown.cancelled_owned())),
     };
     let exit = match AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
@@ -78,20 +89,21 @@ impl Cancel {
 /// handle.
 enum Task {
     Inline(Abortable<HandlerFuture>),
-    Spawned(JoinHandle<Reply>),
+    Spawned(JoinHandle<Answer>),
 }
 
 struct Running {
     channel: ChannelId,
+    codec: CodecId,
     task: Task,
 }
 
 impl Future for Running {
-    /// The call's reply; `None` when it was cancelled.
-    type Output = (ChannelId, Option<Reply>);
+    /// The call's answer; `None` when it was cancelled.
+    type Output = (ChannelId, CodecId, Option<Answer>);
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let channel = self.channel;
+        let (channel, codec) = (self.channel, self.codec);
         let reply = match &mut self.task {
             Task::Inline(future) => match poll_caught(future, cx) {
                 Poll::Pending => return Poll::Pending,
@@ -106,12 +118,12 @@ impl Future for Running {
                 Poll::Ready(Err(_panicked)) => Some(handler_panicked()),
             },
         };
-        Poll::Ready((channel, reply))
+        Poll::Ready((channel, codec, reply))
     }
 }
 
-fn handler_panicked() -> Reply {
-    Err(Status::internal("the handler panicked"))
+fn handler_panicked() -> Answer {
+    Answer::Reply(Err(Status::internal("the handler panicked")))
 }
 
 /// Polls an inline handler, turning a panic into a failed call: a
@@ -121,7 +133,7 @@ fn handler_panicked() -> Reply {
 fn poll_caught<F: Future + Unpin>(
     fut: &mut F,
     cx: &mut Context<'_>,
-) -> Poll<Result<F::Output, Reply>> {
+) -> Poll<Result<F::Output, Answer>> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(cx))) {
         Ok(poll) => poll.map(Ok),
         Err(_) => Poll::Ready(Err(handler_panicked())),
@@ -133,6 +145,15 @@ struct ServerDriver<L> {
     handler: Arc<dyn Handler>,
     running: FuturesUnordered<Running>,
     cancels: IntMap<ChannelId, Cancel>,
+    /// Request streams of open calls, to their handlers.
+    inbound: IntMap<ChannelId, mpsc::UnboundedSender<Delivery>>,
+    /// Response streams, pulled while their channels take messages.
+    pumps: Pumps,
+    /// Response streams that ended with an answer, to send.
+    ended: Vec<Ended>,
+    control: mpsc::UnboundedSender<Control>,
+    /// Credit released and request streams dropped by handlers.
+    controls: mpsc::UnboundedReceiver<Control>,
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
 }
 
@@ -149,8 +170,10 @@ impl<L: Link> ServerDriver<L> {
                 keep_going |= self.conn.drive_recv(cx, now);
             }
             keep_going |= self.conn.drive_admission(cx, now);
+            keep_going |= self.drive_controls(cx);
             if !backpressured {
                 keep_going |= self.drive_handlers(cx);
+                keep_going |= self.drive_pumps(cx);
             }
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events(cx);
@@ -187,16 +210,65 @@ impl<L: Link> ServerDriver<L> {
     fn drive_handlers(&mut self, cx: &mut Context<'_>) -> bool {
         let mut progressed = false;
         for _ in 0..BUDGET {
-            let Poll::Ready(Some((channel, reply))) = self.running.poll_next_unpin(cx) else {
+            let Poll::Ready(Some((channel, codec, answer))) = self.running.poll_next_unpin(cx)
+            else {
                 break;
             };
             self.cancels.remove(&channel);
-            if let Some(reply) = reply {
-                self.respond(channel, reply);
+            if let Some(answer) = answer {
+                self.answer(cx, channel, codec, answer);
             }
             progressed = true;
         }
         progressed
+    }
+
+    /// Step: response streams whose next item came in.
+    fn drive_pumps(&mut self, cx: &mut Context<'_>) -> bool {
+        let progressed = (self.pumps).drive(&mut self.conn.session, cx, &mut self.ended);
+        self.answer_ended();
+        progressed
+    }
+
+    /// Step: what handlers did to request streams: credit released, a
+    /// stream dropped.
+    fn drive_controls(&mut self, cx: &mut Context<'_>) -> bool {
+        let mut progressed = false;
+        for _ in 0..BUDGET {
+            let Poll::Ready(Some(control)) = self.controls.poll_recv(cx) else {
+                break;
+            };
+            progressed = true;
+            match control {
+                Control::Release { channel, bytes } => self.conn.session.release(channel, bytes),
+                Control::Dropped { key } => {
+                    if let Key::Channel(channel) = key {
+                        self.inbound.remove(&channel);
+                        self.conn.session.stop_receiving(channel, Code::Cancelled);
+                    }
+                }
+            }
+        }
+        progressed
+    }
+
+    /// Sends what a handler answered: a reply, or a stream to pull.
+    fn answer(&mut self, cx: &mut Context<'_>, channel: ChannelId, codec: CodecId, answer: Answer) {
+        match answer {
+            Answer::Reply(reply) => self.respond(channel, reply),
+            Answer::Stream(stream) => {
+                let session = &mut self.conn.session;
+                (self.pumps).start(session, cx, channel, codec, stream, &mut self.ended);
+                self.answer_ended();
+            }
+        }
+    }
+
+    /// Answers the streams that ended with an answer.
+    fn answer_ended(&mut self) {
+        while let Some(Ended::Closed(channel, reply)) = self.ended.pop() {
+            self.respond(channel, reply);
+        }
     }
 
     /// Step: everything the session reported.
@@ -215,6 +287,7 @@ impl<L: Link> ServerDriver<L> {
                     codec,
                     deadline,
                     mut payload,
+                    open,
                 } => {
                     self.conn.stats.calls_received += 1;
                     self.conn.align(&mut payload);
@@ -223,29 +296,67 @@ impl<L: Link> ServerDriver<L> {
                         self.respond(channel, Err(Status::internal("call before the handshake")));
                         continue;
                     };
+                    let request = open.then(|| {
+                        let key = Key::Channel(channel);
+                        let max = self.conn.session.config().max_message;
+                        let control = ControlTx::Queue(self.control.clone());
+                        let (tx, inbound) = Inbound::new(key, control, max);
+                        self.inbound.insert(channel, tx);
+                        inbound
+                    });
                     let call = IncomingCall {
                         channel,
                         op,
                         codec,
                         deadline,
                         payload,
+                        request,
                         connection,
                     };
                     // Layers run here, in the connection task: one that
                     // panics fails its call, as a panicking handler does.
                     let handler = &self.handler;
                     match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(call))) {
-                        Ok(dispatched) => self.start(cx, channel, dispatched),
-                        Err(_) => self.respond(channel, handler_panicked()),
+                        Ok(dispatched) => self.start(cx, channel, codec, dispatched),
+                        Err(_) => self.answer(cx, channel, codec, handler_panicked()),
                     }
                 }
+                Event::Data { channel, mut chunk } => {
+                    if chunk.is_whole() {
+                        self.conn.align(&mut chunk.payload);
+                    }
+                    let cost = chunk.cost();
+                    let delivered = (self.inbound.get(&channel))
+                        .is_some_and(|tx| tx.send(Delivery::Chunk(channel, chunk)).is_ok());
+                    if !delivered {
+                        // Its reader is gone: the bytes go back at once.
+                        self.conn.session.release(channel, cost);
+                    }
+                }
+                Event::End { channel } => {
+                    if let Some(tx) = self.inbound.remove(&channel) {
+                        let _ = tx.send(Delivery::End);
+                    }
+                }
+                Event::Writable { channel } => {
+                    let session = &mut self.conn.session;
+                    (self.pumps).on_writable(session, cx, channel, &mut self.ended);
+                    self.answer_ended();
+                }
+                // A server opens no request directions.
+                Event::StopSending { .. } => {}
                 // A server opens no calls, so none is answered.
                 Event::Reply { .. } => {}
-                Event::Cancelled { channel, .. } => {
+                Event::Cancelled { channel, code } => {
                     // The call ended without an answer from its handler.
                     self.conn.stats.calls_failed += 1;
                     if let Some(cancel) = self.cancels.remove(&channel) {
                         cancel.cancel();
+                    }
+                    self.pumps.cancel(channel);
+                    if let Some(tx) = self.inbound.remove(&channel) {
+                        let status = Status::new(code, "the call was cancelled");
+                        let _ = tx.send(Delivery::Closed(Err(status)));
                     }
                 }
                 // The peer's goodbye: its open calls finish; the session
@@ -264,19 +375,29 @@ impl<L: Link> ServerDriver<L> {
     /// Runs a dispatched call where it asked to run; a handler that
     /// finishes at once is answered at once, with no cancellation handle
     /// and no slot among the running handlers.
-    fn start(&mut self, cx: &mut Context<'_>, channel: ChannelId, dispatched: Dispatched) {
+    fn start(
+        &mut self,
+        cx: &mut Context<'_>,
+        channel: ChannelId,
+        codec: CodecId,
+        dispatched: Dispatched,
+    ) {
         match dispatched {
             Dispatched::Ready(reply) => self.respond(channel, reply),
             Dispatched::Run {
                 mut future,
                 execution: Execution::Inline,
             } => match poll_caught(&mut future, cx) {
-                Poll::Ready(Ok(reply) | Err(reply)) => self.respond(channel, reply),
+                Poll::Ready(Ok(answer) | Err(answer)) => self.answer(cx, channel, codec, answer),
                 Poll::Pending => {
                     let (handle, registration) = AbortHandle::new_pair();
                     self.cancels.insert(channel, Cancel::Inline(handle));
                     let task = Task::Inline(Abortable::new(future, registration));
-                    self.running.push(Running { channel, task });
+                    self.running.push(Running {
+                        channel,
+                        codec,
+                        task,
+                    });
                 }
             },
             Dispatched::Run {
@@ -287,12 +408,22 @@ impl<L: Link> ServerDriver<L> {
                 self.cancels
                     .insert(channel, Cancel::Spawned(handle.abort_handle()));
                 let task = Task::Spawned(handle);
-                self.running.push(Running { channel, task });
+                self.running.push(Running {
+                    channel,
+                    codec,
+                    task,
+                });
             }
         }
     }
 
     fn respond(&mut self, channel: ChannelId, reply: Reply) {
+        // The call is over: nobody reads its request stream on.
+        if let Some(tx) = self.inbound.remove(&channel) {
+            let _ = tx.send(Delivery::Closed(Err(Status::cancelled(
+                "the call was answered",
+            ))));
+        }
         match self.conn.session.respond(channel, reply) {
             Answered::Status => self.conn.stats.calls_failed += 1,
             // Counted when the call ended: cancelled, past its deadline,
@@ -301,12 +432,14 @@ impl<L: Link> ServerDriver<L> {
         }
     }
 
-    /// Stops every running handler, inline or spawned.
+    /// Stops every running handler, inline or spawned, and every stream.
     fn cancel_all(&mut self) {
         for (_, cancel) in self.cancels.drain() {
             cancel.cancel();
         }
         self.running = FuturesUnordered::new();
+        self.pumps.cancel_all();
+        self.inbound.clear();
     }
 
     fn finish(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {

@@ -219,6 +219,11 @@ impl Session {
         matches!(self.state, State::Closed)
     }
 
+    /// This side's limits, windows and timers.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
     /// The peer's HELLO, once it arrived (kept after close).
     pub fn peer_hello(&self) -> Option<&Hello> {
         self.peer.as_ref().map(|peer| &peer.hello)

@@ -1,0 +1,210 @@
+//! The outgoing streams of a connection, pulled only while their channels
+//! take messages.
+//!
+//! A stream whose channel is writable is polled in the connection task:
+//! its ready items go to the session at once, until the channel is full
+//! (the stream is parked until [`Event::Writable`]), the stream has nothing
+//! ready (it waits among the pulls in flight, woken by its producer), or a
+//! per-turn budget is spent. A cancelled channel drops its stream, wherever
+//! it is.
+//!
+//! [`Event::Writable`]: prism_proto::session::Event::Writable
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use prism_core::{CodecId, Reply};
+use prism_proto::int_map::IntMap;
+use prism_proto::session::{ChannelId, Session};
+
+use super::streams::{Outbound, StreamItem};
+
+/// Items taken from one stream in one go, so one fast producer cannot
+/// starve the rest of the connection.
+const ITEMS_PER_PULL: usize = 64;
+
+/// How an outgoing stream ended, for the driver to act on.
+#[derive(Debug)]
+pub(crate) enum Ended {
+    /// It yielded [`StreamItem::Close`].
+    Closed(ChannelId, Reply),
+}
+
+/// One stream and where its items go.
+struct Pump {
+    channel: ChannelId,
+    codec: CodecId,
+    stream: Outbound,
+}
+
+/// A pump waiting for its stream's next item.
+struct Pull {
+    pump: Option<Pump>,
+}
+
+impl Future for Pull {
+    type Output = (Pump, Option<StreamItem>);
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(pump) = self.pump.as_mut() else {
+            return Poll::Pending; // never polled again after it finished
+        };
+        let item = match pump.stream.as_mut().poll_next(cx) {
+            Poll::Ready(item) => item,
+            Poll::Pending => return Poll::Pending,
+        };
+        match self.pump.take() {
+            Some(pump) => Poll::Ready((pump, item)),
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// Every outgoing stream of a connection.
+#[derive(Default)]
+pub(crate) struct Pumps {
+    pulling: FuturesUnordered<Abortable<Pull>>,
+    /// Aborts of the pulls in flight.
+    aborts: IntMap<ChannelId, AbortHandle>,
+    /// Streams whose channel is full, until it is writable.
+    parked: IntMap<ChannelId, Pump>,
+}
+
+impl Pumps {
+    /// Starts pulling `stream` into `channel`, its items encoded with
+    /// `codec`.
+    pub(crate) fn start(
+        &mut self,
+        session: &mut Session,
+        cx: &mut Context<'_>,
+        channel: ChannelId,
+        codec: CodecId,
+        stream: Outbound,
+        ended: &mut Vec<Ended>,
+    ) {
+        let pump = Pump {
+            channel,
+            codec,
+            stream,
+        };
+        self.advance(session, cx, pump, ended);
+    }
+
+    /// Step: streams whose next item came in.
+    pub(crate) fn drive(
+        &mut self,
+        session: &mut Session,
+        cx: &mut Context<'_>,
+        ended: &mut Vec<Ended>,
+    ) -> bool {
+        let mut progressed = false;
+        for _ in 0..super::conn::BUDGET {
+            let Poll::Ready(Some(pulled)) = self.pulling.poll_next_unpin(cx) else {
+                break;
+            };
+            progressed = true;
+            let Ok((pump, item)) = pulled else {
+                continue; // cancelled
+            };
+            self.aborts.remove(&pump.channel);
+            if let Some(pump) = self.deliver(session, pump, item, ended) {
+                self.advance(session, cx, pump, ended);
+            }
+        }
+        progressed
+    }
+
+    /// The channel takes messages again.
+    pub(crate) fn on_writable(
+        &mut self,
+        session: &mut Session,
+        cx: &mut Context<'_>,
+        channel: ChannelId,
+        ended: &mut Vec<Ended>,
+    ) {
+        if let Some(pump) = self.parked.remove(&channel) {
+            self.advance(session, cx, pump, ended);
+        }
+    }
+
+    /// Drops the stream of `channel`, wherever it is.
+    pub(crate) fn cancel(&mut self, channel: ChannelId) {
+        self.parked.remove(&channel);
+        if let Some(abort) = self.aborts.remove(&channel) {
+            abort.abort();
+        }
+    }
+
+    /// Drops every stream.
+    pub(crate) fn cancel_all(&mut self) {
+        self.parked.clear();
+        self.aborts.clear();
+        self.pulling = FuturesUnordered::new();
+    }
+
+    /// Hands ready items to the session while the channel takes them.
+    fn advance(
+        &mut self,
+        session: &mut Session,
+        cx: &mut Context<'_>,
+        mut pump: Pump,
+        ended: &mut Vec<Ended>,
+    ) {
+        for _ in 0..ITEMS_PER_PULL {
+            if !session.is_writable(pump.channel) {
+                // Full (or gone: then a finish or cancel drops it later).
+                self.parked.insert(pump.channel, pump);
+                return;
+            }
+            let item = match pump.stream.as_mut().poll_next(cx) {
+                Poll::Ready(item) => item,
+                Poll::Pending => break,
+            };
+            match self.deliver(session, pump, item, ended) {
+                Some(next) => pump = next,
+                None => return,
+            }
+        }
+        // Nothing ready (or the budget is spent): wait among the pulls.
+        let (abort, registration) = AbortHandle::new_pair();
+        self.aborts.insert(pump.channel, abort);
+        self.pulling
+            .push(Abortable::new(Pull { pump: Some(pump) }, registration));
+    }
+
+    /// Gives one item to the session; `None` once the stream is over.
+    fn deliver(
+        &mut self,
+        session: &mut Session,
+        pump: Pump,
+        item: Option<StreamItem>,
+        ended: &mut Vec<Ended>,
+    ) -> Option<Pump> {
+        match item {
+            Some(StreamItem::Message(payload)) => {
+                match session.send(pump.channel, pump.codec, payload) {
+                    Ok(true) => Some(pump),
+                    Ok(false) => {
+                        // Full: parked until `Writable`.
+                        self.parked.insert(pump.channel, pump);
+                        None
+                    }
+                    // Gone, ended or stopped by the peer: nobody reads on.
+                    Err(_) => None,
+                }
+            }
+            Some(StreamItem::Close(reply)) => {
+                ended.push(Ended::Closed(pump.channel, reply));
+                None
+            }
+            None => {
+                // A normal end; fails only when the channel is gone.
+                let _ = session.finish(pump.channel);
+                None
+            }
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Streams through a connection task, as both drivers carry them.
+//!
+//! - **Out**: a producer hands the driver an [`Outbound`] stream of
+//!   [`StreamItem`]s. The driver pulls it only while its channel takes
+//!   another message (the session holds one per channel until credit lets
+//!   it out), so backpressure reaches the producer without a queue to
+//!   size. [`pipe`] makes a sender whose `send().await` waits the same way.
+//! - **In**: the driver delivers a channel's chunks to an [`Inbound`]
+//!   queue; its consumer puts messages back together and gives their credit
+//!   back as it reads them ([`Control::Release`]), so the peer sends only as
+//!   fast as this side consumes, and what waits in the queue stays within
+//!   the channel's window.
+
+use core::fmt;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::stream::Stream;
+use prism_core::{Code, Payload, Reply, Status};
+use prism_proto::session::{ChannelId, Chunk, Message, Reassembler};
+use tokio::sync::mpsc;
+
+/// One item of an outgoing stream.
+#[derive(Debug)]
+pub enum StreamItem {
+    /// A message, encoded with the channel's codec.
+    Message(Payload),
+    /// Ends the stream with an answer instead of a normal end: a status, or
+    /// (from a callee) the op's application error. A caller's request
+    /// stream that closes so cancels its call.
+    Close(Reply),
+}
+
+/// An outgoing stream: items until it ends (a normal end) or yields
+/// [`StreamItem::Close`].
+pub type Outbound = Pin<Box<dyn Stream<Item = StreamItem> + Send + 'static>>;
+
+/// What the driver delivers to an [`Inbound`] queue.
+#[derive(Debug)]
+pub(crate) enum Delivery {
+    /// A chunk of a message on `channel`.
+    Chunk(ChannelId, Chunk),
+    /// The peer ended its direction.
+    End,
+    /// The channel ended with an answer (a caller's stream) or failed.
+    Closed(Reply),
+}
+
+/// What consumers tell their connection's driver.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Bytes consumed on a channel: grant them back.
+    Release { channel: ChannelId, bytes: u64 },
+    /// The consumer is gone: a caller's cancels the call; a callee's stops
+    /// the request direction.
+    Dropped { key: Key },
+}
+
+/// Names an [`Inbound`] to its driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// A caller's stream, by its call's ticket (its channel is known to
+    /// the driver only).
+    Ticket(u64),
+    /// A callee's request stream, by channel.
+    Channel(ChannelId),
+    /// Nobody: a stream that failed before it began.
+    None,
+}
+
+/// Where an [`Inbound`] sends its [`Control`]s: a server's control queue,
+/// or a client's command queue (so a drop never overtakes its own open).
+#[derive(Clone, Debug)]
+pub(crate) enum ControlTx {
+    Queue(mpsc::UnboundedSender<Control>),
+    Commands(mpsc::UnboundedSender<super::client::Command>),
+}
+
+impl ControlTx {
+    fn send(&self, control: Control) {
+        // A closed queue means the connection is gone: nothing to tell.
+        let _ = match self {
+            ControlTx::Queue(tx) => tx.send(control).map_err(drop),
+            ControlTx::Commands(tx) => tx
+                .send(super::client::Command::Control(control))
+                .map_err(drop),
+        };
+    }
+}
+
+/// What an [`Inbound`] stream yields.
+#[derive(Debug)]
+pub enum Received {
+    /// A whole message, its first segment 16-byte aligned.
+    Message(Message),
+    /// The peer ended its direction normally.
+    End,
+    /// The channel ended with an answer (for a caller: the callee's
+    /// response, application error or status), or failed: the connection
+    /// closed, a message was too large, or the call was cancelled.
+    Closed(Reply),
+}
+
+/// Release credit once this many consumed bytes gathered, or before
+/// waiting for more.
+const RELEASE_BATCH: u64 = 16 << 10;
+
+/// The receiving end of one direction of a channel: the peer's messages,
+/// in order, then how the direction ended.
+///
+/// Credit goes back to the peer as messages are taken (not as they
+/// arrive), in batches, and always before the consumer waits; a message of
+/// several chunks is copied into one aligned buffer as its chunks are
+/// taken. Dropping it gives back the credit of whatever is still queued and
+/// tells the peer: a caller's drop cancels the call; a callee's stops the
+/// request direction (the caller's sends then fail).
+pub struct Inbound {
+    key: Key,
+    rx: mpsc::UnboundedReceiver<Delivery>,
+    control: ControlTx,
+    messages: Reassembler,
+    max_message: u64,
+    /// The channel, once a chunk named it; consumed bytes not yet released.
+    unreleased: Option<(ChannelId, u64)>,
+    done: bool,
+}
+
+impl fmt::Debug for Inbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inbound")
+            .field("key", &self.key)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inbound {
+    /// A queue and its consumer; `key` names it in [`Control::Dropped`].
+    pub(crate) fn new(
+        key: Key,
+        control: ControlTx,
+        max_message: u64,
+    ) -> (mpsc::UnboundedSender<Delivery>, Inbound) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let inbound = Inbound {
+            key,
+            rx,
+            control,
+            messages: Reassembler::default(),
+            max_message,
+            unreleased: None,
+            done: false,
+        };
+        (tx, inbound)
+    }
+
+    /// An inbound stream that failed before it began.
+    pub(crate) fn failed(status: Status) -> Inbound {
+        let (control, _) = mpsc::unbounded_channel();
+        let (tx, inbound) = Inbound::new(Key::None, ControlTx::Queue(control), 0);
+        let _ = tx.send(Delivery::Closed(Err(status)));
+        inbound
+    }
+
+    /// Holds messages to `max` bytes (checked on a message's first chunk,
+    /// before anything is allocated): an op's own limit, tighter than the
+    /// connection's.
+    pub fn set_max_message(&mut self, max: u64) {
+        self.max_message = max;
+    }
+
+    /// The next message, or how the direction ended (then `End` again).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a message is taken only when it is returned.
+    pub async fn recv(&mut self) -> Received {
+        core::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// Polls for the next message, or how the direction ended.
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Received> {
+        if self.done {
+            return Poll::Ready(Received::End);
+        }
+        loop {
+            let delivery = match self.rx.poll_recv(cx) {
+                Poll::Ready(delivery) => delivery,
+                Poll::Pending => {
+                    // About to wait: whatever was consumed goes back now,
+                    // so a peer waiting on this window can go on.
+                    self.flush();
+                    return Poll::Pending;
+                }
+            };
+            match delivery {
+                Some(Delivery::Chunk(channel, chunk)) => {
+                    let cost = chunk.cost();
+                    match self.messages.push(chunk, self.max_message) {
+                        Ok(pushed) => {
+                            self.consumed(channel, pushed.release);
+                            if let Some(mut message) = pushed.message {
+                                self.consumed(channel, core::mem::take(&mut message.held));
+                                return Poll::Ready(Received::Message(message));
+                            }
+                        }
+                        Err(too_large) => {
+                            self.consumed(channel, cost);
+                            return Poll::Ready(self.end(Received::Closed(Err(Status::new(
+                                Code::ResourceExhausted,
+                                too_large.to_string(),
+                            )))));
+                        }
+                    }
+                }
+                Some(Delivery::End) => return Poll::Ready(self.end(Received::End)),
+                Some(Delivery::Closed(reply)) => {
+                    return Poll::Ready(self.end(Received::Closed(reply)));
+                }
+                None => {
+                    let status = Status::unavailable("the connection closed");
+                    return Poll::Ready(self.end(Received::Closed(Err(status))));
+                }
+            }
+        }
+    }
+
+    /// Collects a single answer, as a unary call's: one message and a
+    /// normal end, or an answer.
+    ///
+    /// # Errors
+    ///
+    /// `INTERNAL` when the peer sent no message or more than one before
+    /// its end; otherwise what the channel ended with.
+    pub async fn into_reply(mut self) -> Reply {
+        let mut message = None;
+        loop {
+            match self.recv().await {
+                Received::Message(m) if message.is_none() => message = Some(m),
+                Received::Message(_) => {
+                    return Err(Status::internal(
+                        "the peer sent several messages for one answer",
+                    ));
+                }
+                Received::Closed(reply) => return reply,
+                Received::End => {
+                    let message = message
+                        .ok_or_else(|| Status::internal("the peer ended without an answer"))?;
+                    let mut response = prism_core::Response::new(message.codec, message.payload);
+                    response.app_error = message.app_error;
+                    return Ok(response);
+                }
+            }
+        }
+    }
+
+    fn consumed(&mut self, channel: ChannelId, bytes: u64) {
+        let (_, pending) = self.unreleased.get_or_insert((channel, 0));
+        *pending += bytes;
+        if *pending >= RELEASE_BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if let Some((channel, bytes)) = self.unreleased.as_mut().filter(|(_, b)| *b > 0) {
+            let bytes = core::mem::take(bytes);
+            let channel = *channel;
+            self.control.send(Control::Release { channel, bytes });
+        }
+    }
+
+    /// The direction ended: nothing more will be read.
+    fn end(&mut self, received: Received) -> Received {
+        self.done = true;
+        self.flush();
+        received
+    }
+}
+
+impl Stream for Inbound {
+    type Item = Result<Message, Reply>;
+
+    /// Messages, then `None` after a normal end; a channel that ends with
+    /// an answer yields it as an `Err` item first.
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        self.poll_recv(cx).map(|received| match received {
+            Received::Message(message) => Some(Ok(message)),
+            Received::End => None,
+            Received::Closed(reply) => Some(Err(reply)),
+        })
+    }
+}
+
+impl Drop for Inbound {
+    fn drop(&mut self) {
+        // Chunks still queued were never consumed: their credit goes back.
+        self.rx.close();
+        while let Ok(delivery) = self.rx.try_recv() {
+            if let Delivery::Chunk(channel, chunk) = delivery {
+                self.consumed(channel, chunk.cost());
+            }
+        }
+        self.flush();
+        if !self.done && self.key != Key::None {
+            self.control.send(Control::Dropped { key: self.key });
+        }
+    }
+}
+
+/// The sending half of a [`pipe`].
+pub struct OutboundSender {
+    tx: mpsc::Sender<StreamItem>,
+    finished: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for OutboundSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OutboundSender")
+            .field("closed", &self.tx.is_closed())
+            .finish()
+    }
+}
+
+/// The stream is gone: the channel ended, the peer stopped reading it, or
+/// the connection closed. Gives the item back.
+#[derive(Debug)]
+pub struct StreamClosed(pub StreamItem);
+
+impl OutboundSender {
+    /// Sends an item, waiting while the channel holds one already (it
+    /// leaves as the peer grants credit).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamClosed`], with the item, when the stream is gone.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: an item is either queued or given back.
+    pub async fn send(&self, item: StreamItem) -> Result<(), StreamClosed> {
+        self.tx.send(item).await.map_err(|e| StreamClosed(e.0))
+    }
+
+    /// Waits until the stream is gone.
+    pub async fn closed(&self) {
+        self.tx.closed().await;
+    }
+
+    /// Whether the stream is gone.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Ends the stream normally, after the items already sent.
+    pub fn finish(self) {
+        self.finished.store(true, Ordering::Release);
+    }
+}
+
+/// A sender and the [`Outbound`] stream it feeds: `send().await` waits
+/// while one item is queued, so it waits for credit.
+/// [`OutboundSender::finish`] ends the stream normally; a sender dropped
+/// without finishing cancels it (`CANCELLED`), as does a
+/// [`StreamItem::Close`].
+pub fn pipe() -> (OutboundSender, Outbound) {
+    let (tx, mut rx) = mpsc::channel(1);
+    let finished = Arc::new(AtomicBool::new(false));
+    let done = Arc::clone(&finished);
+    let mut ended = false;
+    let stream = futures_util::stream::poll_fn(move |cx| {
+        if ended {
+            return Poll::Ready(None);
+        }
+        match rx.poll_recv(cx) {
+            Poll::Ready(None) => {
+                ended = true;
+                if done.load(Ordering::Acquire) {
+                    return Poll::Ready(None);
+                }
+                let status = Status::cancelled("the sender was dropped before it finished");
+                Poll::Ready(Some(StreamItem::Close(Err(status))))
+            }
+            other => other,
+        }
+    });
+    (OutboundSender { tx, finished }, Box::pin(stream))
+}
