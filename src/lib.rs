@@ -67,6 +67,8 @@ mod layer_fn;
 mod op_table;
 mod response;
 pub mod server;
+mod stream_response;
+mod streaming;
 
 /// The reflection crate Prism builds on, re-exported so derives can name it
 /// (`#[prism::message]` does it for you).
@@ -94,6 +96,8 @@ pub use prism_core::{Code, Reply, Response, Status};
 pub use prism_transport::driver::{ConnectionError, ConnectionStats, Execution};
 #[doc(inline)]
 pub use server::{Server, ServerBuilder};
+#[doc(inline)]
+pub use streaming::{SendError, StreamSender, Streaming};
 
 /// For codec authors and advanced callers: the codec traits, the built-in
 /// codecs, payloads and the conformance suite.
@@ -167,7 +171,10 @@ pub mod __private {
     pub use crate::checks::{CarriedBy, ViewedBy, carried_by, viewed_by};
     pub use crate::response::{Fallible, Plain};
     pub use crate::server::Dispatch;
-    pub use crate::server::dispatch::{unary, unary_view, unknown_method};
+    pub use crate::server::dispatch::{
+        bidi, client_stream, server_stream, unary, unary_view, unknown_method,
+    };
+    pub use crate::stream_response::{FallibleStreamed, Streamed};
     pub use ::facet;
     pub use ::rkyv;
     pub use prism_transport::driver::Execution;

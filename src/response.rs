@@ -43,7 +43,7 @@ pub trait FromReply<S: CodecSet>: Send + 'static {
     ) -> Result<Self::Output, Status>;
 }
 
-fn encode<S: CodecSet, T: EncodeAs<S>>(
+pub(crate) fn encode<S: CodecSet, T: EncodeAs<S>>(
     value: &T,
     codec: CodecId,
     app_error: bool,
@@ -64,7 +64,7 @@ fn encode<S: CodecSet, T: EncodeAs<S>>(
     }
 }
 
-fn decode<S: CodecSet, T: DecodeAs<S>>(
+pub(crate) fn decode<S: CodecSet, T: DecodeAs<S>>(
     payload: &Payload,
     codec: CodecId,
     op: &'static OpDescriptor,
@@ -79,7 +79,7 @@ fn decode<S: CodecSet, T: DecodeAs<S>>(
 }
 
 /// The response must come back in the codec the request went with.
-fn check_codec<S: CodecSet>(
+pub(crate) fn check_codec<S: CodecSet>(
     response: &Response,
     codec: CodecId,
     op: &'static OpDescriptor,

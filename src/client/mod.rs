@@ -2,6 +2,7 @@
 
 mod call;
 mod layer;
+mod stream_call;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -17,8 +18,11 @@ use prism_transport::{Connector, Link, LinkConfig, LinkInfo};
 pub use crate::layer_fn::LayerFn;
 #[doc(inline)]
 pub use crate::response::{Fallible, FromReply, Plain, Viewed};
+#[doc(inline)]
+pub use crate::stream_response::{FallibleStreamed, FromStream, Streamed, ViewedStream};
 pub use call::{CallFuture, UnaryCall};
 pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
+pub use stream_call::{ClientStreamCall, Single, StreamCall, StreamFuture, StreamRequest};
 
 use crate::ConnectError;
 use crate::op_table::op_entry;

@@ -1,17 +1,20 @@
 //! What generated servers implement ([`Dispatch`]), and the helpers their
-//! code calls to serve one op.
+//! code calls to serve one op of each kind: [`unary`] (and [`unary_view`]),
+//! [`server_stream`], [`client_stream`] and [`bidi`].
 
 use core::future::Future;
 
 use prism_codecs::{Codec, CodecId, CodecSet, DecodeAs, DecodeError, Limits, Payload, View};
 use prism_core::Status;
-use prism_reflect::ServiceDescriptor;
+use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{Answer, Dispatched, Execution};
 use tracing::Instrument;
 
 use super::Call;
 use crate::Context;
 use crate::response::IntoReply;
+use crate::stream_response::IntoStream;
+use crate::streaming::{Decoder, Streaming};
 use prism_codecs::codec_names as names;
 
 /// A service the server can route calls to. `#[prism::service]` implements
@@ -42,8 +45,11 @@ where
     F: FnOnce(Req, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    serve::<S, R, Fut>(call, move |payload, codec, limits, context| {
+    let start = move |payload: &Payload, codec, limits: &Limits, context: &Context| {
         Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
+    };
+    serve::<S, R, Fut>(call, start, |r, codec, op, limits| {
+        Answer::Reply(r.into_reply(codec, op, limits))
     })
 }
 
@@ -58,9 +64,77 @@ where
     F: FnOnce(T::View, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    serve::<C, R, Fut>(call, move |payload, _codec, limits, context| {
+    let start = move |payload: &Payload, _codec, limits: &Limits, context: &Context| {
         T::view(payload.clone(), limits).map(|view| handler(view, context))
+    };
+    serve::<C, R, Fut>(call, start, |r, codec, op, limits| {
+        Answer::Reply(r.into_reply(codec, op, limits))
     })
+}
+
+/// Serves a server-stream op: the request as a unary op's, the handler's
+/// stream pulled as the caller grants credit (or its application error
+/// sent instead of it).
+pub fn server_stream<S, Req, R, F, Fut>(call: Call, handler: F) -> Dispatched
+where
+    S: CodecSet,
+    Req: DecodeAs<S>,
+    R: IntoStream<S>,
+    F: FnOnce(Req, &Context) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let start = move |payload: &Payload, codec, limits: &Limits, context: &Context| {
+        Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
+    };
+    serve::<S, R, Fut>(call, start, |r, codec, op, limits| {
+        r.into_answer(codec, op, limits)
+    })
+}
+
+/// Serves a client-stream op: the handler reads the caller's messages,
+/// each decoded as it reads it, and answers once.
+pub fn client_stream<S, T, R, F, Fut>(call: Call, handler: F) -> Dispatched
+where
+    S: CodecSet,
+    T: DecodeAs<S> + Send + 'static,
+    R: IntoReply<S>,
+    F: FnOnce(Streaming<T>, &Context) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    serve_stream::<S, T, R, F, Fut>(call, handler, |r, codec, op, limits| {
+        Answer::Reply(r.into_reply(codec, op, limits))
+    })
+}
+
+/// Serves a bidirectional-stream op: the handler reads the caller's
+/// messages and answers with a stream of its own.
+pub fn bidi<S, T, R, F, Fut>(call: Call, handler: F) -> Dispatched
+where
+    S: CodecSet,
+    T: DecodeAs<S> + Send + 'static,
+    R: IntoStream<S>,
+    F: FnOnce(Streaming<T>, &Context) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    serve_stream::<S, T, R, F, Fut>(call, handler, |r, codec, op, limits| {
+        r.into_answer(codec, op, limits)
+    })
+}
+
+/// How a handler's result becomes the call's answer.
+type Finish<R> = fn(R, CodecId, &'static OpDescriptor, &Limits) -> Answer;
+
+/// Whether `codec` is one of `S`'s; the refusal names the op and the
+/// codecs it takes.
+fn check_codec<S: CodecSet>(op: &'static OpDescriptor, codec: CodecId) -> Result<(), Dispatched> {
+    if S::IDS.contains(&codec) {
+        return Ok(());
+    }
+    Err(Dispatched::fail(Status::invalid_argument(format!(
+        "{} does not accept codec {codec}; it takes {}",
+        op.full_name(),
+        names::<S>()
+    ))))
 }
 
 fn serve<S, R, Fut>(
@@ -68,20 +142,17 @@ fn serve<S, R, Fut>(
     start: impl FnOnce(&Payload, CodecId, &Limits, &Context) -> Result<Fut, DecodeError>
     + Send
     + 'static,
+    finish: Finish<R>,
 ) -> Dispatched
 where
     S: CodecSet,
-    R: IntoReply<S>,
+    R: Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
     let op = call.op();
     let codec = call.codec;
-    if !S::IDS.contains(&codec) {
-        return Dispatched::fail(Status::invalid_argument(format!(
-            "{} does not accept codec {codec}; it takes {}",
-            op.full_name(),
-            names::<S>()
-        )));
+    if let Err(refused) = check_codec::<S>(op, codec) {
+        return refused;
     }
     let limits = call.route.limits;
     let execution = call.route.execution;
@@ -94,13 +165,14 @@ where
             None => payload,
             Some(mut request) => {
                 request.set_max_message(max_message);
-                let message = request.into_reply().await.map_err(|status| {
-                    Status::new(
-                        status.code(),
-                        format!("the request of {}: {}", op.full_name(), status.message()),
-                    )
-                })?;
-                message.payload
+                match request.into_reply().await {
+                    Ok(message) => message.payload,
+                    Err(status) => {
+                        let message =
+                            format!("the request of {}: {}", op.full_name(), status.message());
+                        return Answer::Reply(Err(Status::new(status.code(), message)));
+                    }
+                }
             }
         };
         // The task-local scope owns the call's context; the handler borrows
@@ -108,18 +180,60 @@ where
         let handler = match start(&payload, codec, &limits, &context) {
             Ok(handler) => handler,
             Err(e) => {
-                return Err(Status::invalid_argument(format!(
+                return Answer::Reply(Err(Status::invalid_argument(format!(
                     "could not decode the request of {} with {codec}: {e}",
                     op.full_name()
-                )));
+                ))));
             }
         };
         drop(payload);
-        context.scope(handler).await.into_reply(codec, op, &limits)
+        finish(context.scope(handler).await, codec, op, &limits)
     };
-    let serve = async move { Answer::Reply(serve.await) };
-    // A span only when someone listens: a disabled one still costs a few
-    // hundred instructions when tracing's `log` feature is on.
+    run(op, execution, serve)
+}
+
+/// Serves an op whose request is a stream of `T`.
+fn serve_stream<S, T, R, F, Fut>(call: Call, handler: F, finish: Finish<R>) -> Dispatched
+where
+    S: CodecSet,
+    T: DecodeAs<S> + Send + 'static,
+    R: Send + 'static,
+    F: FnOnce(Streaming<T>, &Context) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let op = call.op();
+    let codec = call.codec;
+    if let Err(refused) = check_codec::<S>(op, codec) {
+        return refused;
+    }
+    let limits = call.route.limits;
+    let execution = call.route.execution;
+    let max_message = call.route.max_message;
+    let (context, _, request) = call.into_parts();
+    let Some(mut request) = request else {
+        return Dispatched::fail(Status::invalid_argument(format!(
+            "{} takes a stream of requests; the call sent one message",
+            op.full_name()
+        )));
+    };
+    request.set_max_message(max_message);
+    let decode: Decoder<T> = |payload, codec, limits| T::decode_as(codec, &payload, limits);
+    let messages = Streaming::remote(request, decode, op, codec, limits);
+    let serve = async move {
+        let handler = handler(messages, &context);
+        finish(context.scope(handler).await, codec, op, &limits)
+    };
+    run(op, execution, serve)
+}
+
+/// The handler's future, in a tracing span when someone listens (a
+/// disabled span still costs a few hundred instructions when tracing's
+/// `log` feature is on).
+fn run(
+    op: &'static OpDescriptor,
+    execution: Execution,
+    serve: impl Future<Output = Answer> + Send + 'static,
+) -> Dispatched {
     let future = if tracing::enabled!(tracing::Level::DEBUG) {
         let span =
             tracing::debug_span!("prism.serve", service = op.service(), method = op.method());

@@ -683,6 +683,11 @@ impl<L: Link> ClientDriver<L> {
                     }
                     self.finish_call(channel, reply);
                 }
+                Event::Opened { channel } => {
+                    if let Some((_, Sink::Stream(tx))) = self.pending.get(&channel) {
+                        let _ = tx.send(Delivery::Opened);
+                    }
+                }
                 Event::Data { channel, chunk } => self.on_data(channel, chunk),
                 Event::End { channel } => self.on_end(channel),
                 // The server reads the request stream no more: stop

@@ -257,6 +257,8 @@ impl<L: Link> ServerDriver<L> {
         match answer {
             Answer::Reply(reply) => self.respond(channel, reply),
             Answer::Stream(stream) => {
+                // The caller learns at once that its call was accepted.
+                self.conn.session.open_response(channel);
                 let session = &mut self.conn.session;
                 (self.pumps).start(session, cx, channel, codec, stream, &mut self.ended);
                 self.answer_ended();
@@ -343,8 +345,8 @@ impl<L: Link> ServerDriver<L> {
                     (self.pumps).on_writable(session, cx, channel, &mut self.ended);
                     self.answer_ended();
                 }
-                // A server opens no request directions.
-                Event::StopSending { .. } => {}
+                // A server opens no calls.
+                Event::StopSending { .. } | Event::Opened { .. } => {}
                 // A server opens no calls, so none is answered.
                 Event::Reply { .. } => {}
                 Event::Cancelled { channel, code } => {

@@ -40,6 +40,8 @@ pub type Outbound = Pin<Box<dyn Stream<Item = StreamItem> + Send + 'static>>;
 /// What the driver delivers to an [`Inbound`] queue.
 #[derive(Debug)]
 pub(crate) enum Delivery {
+    /// The callee accepted the call: its response stream is open.
+    Opened,
     /// A chunk of a message on `channel`.
     Chunk(ChannelId, Chunk),
     /// The peer ended its direction.
@@ -124,6 +126,10 @@ pub struct Inbound {
     max_message: u64,
     /// The channel, once a chunk named it; consumed bytes not yet released.
     unreleased: Option<(ChannelId, u64)>,
+    /// The callee's stream is known to be open (or over).
+    opened: bool,
+    /// What [`Inbound::poll_opened`] took before the open was known.
+    peeked: Option<Received>,
     done: bool,
 }
 
@@ -151,6 +157,8 @@ impl Inbound {
             messages: Reassembler::default(),
             max_message,
             unreleased: None,
+            opened: false,
+            peeked: None,
             done: false,
         };
         (tx, inbound)
@@ -180,8 +188,42 @@ impl Inbound {
         core::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// Waits until the callee accepted the call: its stream opened, or a
+    /// message or its end arrived. A call that failed instead yields its
+    /// answer (then every later read yields `End`).
+    ///
+    /// # Errors
+    ///
+    /// The channel's answer when it closed before the stream opened.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: what arrives meanwhile is kept for the next read.
+    pub async fn opened(&mut self) -> Result<(), Reply> {
+        core::future::poll_fn(|cx| self.poll_opened(cx)).await
+    }
+
+    /// Polls until the callee's stream is open; see [`Inbound::opened`].
+    pub fn poll_opened(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Reply>> {
+        if self.opened || self.peeked.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        match self.poll_recv(cx) {
+            Poll::Pending if self.opened => Poll::Ready(Ok(())),
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Received::Closed(reply)) => Poll::Ready(Err(reply)),
+            Poll::Ready(received) => {
+                self.peeked = Some(received);
+                Poll::Ready(Ok(()))
+            }
+        }
+    }
+
     /// Polls for the next message, or how the direction ended.
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Received> {
+        if let Some(received) = self.peeked.take() {
+            return Poll::Ready(received);
+        }
         if self.done {
             return Poll::Ready(Received::End);
         }
@@ -196,6 +238,7 @@ impl Inbound {
                 }
             };
             match delivery {
+                Some(Delivery::Opened) => self.opened = true,
                 Some(Delivery::Chunk(channel, chunk)) => {
                     let cost = chunk.cost();
                     match self.messages.push(chunk, self.max_message) {
@@ -275,6 +318,7 @@ impl Inbound {
     /// The direction ended: nothing more will be read.
     fn end(&mut self, received: Received) -> Received {
         self.done = true;
+        self.opened = true;
         self.flush();
         received
     }

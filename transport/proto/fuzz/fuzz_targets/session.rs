@@ -217,8 +217,8 @@ impl Model {
             Event::Writable { channel } => {
                 assert!(self.blocked.remove(&channel.get()), "Writable for {channel} not owed");
             }
-            Event::StopSending { .. } => {
-                panic!("a server opens no request directions, yet got {event:?}")
+            Event::StopSending { .. } | Event::Opened { .. } => {
+                panic!("a server opens no calls, yet got {event:?}")
             }
             Event::Cancelled { channel, .. } => {
                 assert!(

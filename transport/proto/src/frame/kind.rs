@@ -112,7 +112,8 @@ impl Flags {
     /// carries no message.
     pub const END: Flags = Flags(1 << 2);
     /// On CALL: the request direction stays open; its messages follow as
-    /// DATA, ended by DATA with `END`.
+    /// DATA, ended by DATA with `END`. On DATA from the callee (no
+    /// payload): the response stream is open, the call accepted.
     pub const OPEN: Flags = Flags(1 << 3);
 
     /// Flags from their wire byte.

@@ -40,6 +40,7 @@ impl Session {
                 return self.protocol_error(FrameKind::Data, "data after the end of its direction");
             }
         }
+        let ours = self.channels.is_local(id);
         let Some(stream) = self.channels.stream(id, recv, send) else {
             return;
         };
@@ -49,6 +50,22 @@ impl Session {
         let flags = header.flags;
         let (more, end) = (flags.contains(Flags::MORE), flags.contains(Flags::END));
         let app_error = flags.contains(Flags::APP_ERROR);
+        if flags.contains(Flags::OPEN) {
+            if flags != Flags::OPEN || !payload.is_empty() || header.aux != 0 {
+                return self.protocol_error(FrameKind::Data, "open carries more than the flag");
+            }
+            if !ours {
+                return self.protocol_error(FrameKind::Data, "open from the caller");
+            }
+            if stream.assembling.is_some() {
+                return self.protocol_error(FrameKind::Data, "open inside a message");
+            }
+            // The marker's byte is never the application's to release.
+            self.release_marker(id);
+            let channel = ChannelId(id);
+            self.events.push_back(Event::Opened { channel });
+            return;
+        }
         if end {
             if more || app_error || !payload.is_empty() || header.aux != 0 {
                 return self.protocol_error(FrameKind::Data, "end carries a message");
@@ -114,7 +131,7 @@ impl Session {
     /// callee's stream ended (the channel is over).
     fn on_end(&mut self, id: u32) {
         // The END's byte is never the application's to release.
-        self.release_end(id);
+        self.release_marker(id);
         if let Some(ch) = self.channels.get_mut(id) {
             ch.recv = Recv::Closed;
         }
@@ -126,14 +143,15 @@ impl Session {
         });
     }
 
-    /// Gives back the credit of an END frame at both levels.
-    fn release_end(&mut self, id: u32) {
+    /// Gives back the credit of an empty marker (END, OPEN) at both
+    /// levels.
+    fn release_marker(&mut self, id: u32) {
         if let Some(grant) = self.conn_window.release(flow::cost(0)) {
             self.transmit.push_back(wire::credit(0, grant));
         }
         let (recv, send) = self.stream_windows();
         if let Some(stream) = self.channels.stream(id, recv, send) {
-            // The direction just ended: nothing more to grant on it.
+            // One byte: batched with the channel's next grant.
             let _ = stream.window.release(flow::cost(0));
         }
     }

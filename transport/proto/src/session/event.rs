@@ -128,6 +128,12 @@ pub enum Event {
         /// too large for one chunk).
         open: bool,
     },
+    /// Client: the callee opened its response stream (its handler
+    /// accepted the call); messages may follow.
+    Opened {
+        /// The channel.
+        channel: ChannelId,
+    },
     /// A chunk of a message arrived on an open direction of a channel.
     Data {
         /// The channel.

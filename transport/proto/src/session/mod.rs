@@ -44,7 +44,9 @@
 //!   direction is DATA messages ended by DATA `END`, or a RESPONSE or ERROR,
 //!   which may also follow messages. The callee's end ends the channel.
 //!   CANCEL from the callee means stop sending (the request direction is no
-//!   longer read; the response goes on). So a unary call is a CALL and a
+//!   longer read; the response goes on). A callee may open its response
+//!   stream with an empty DATA `OPEN` before its first message, so the
+//!   caller learns the call was accepted without waiting for one. So a unary call is a CALL and a
 //!   RESPONSE; a server stream a CALL, DATA… and END (or an ERROR, or an
 //!   application error in a RESPONSE); a client stream a CALL `OPEN`,
 //!   DATA…, END and a RESPONSE; a bidirectional stream both.
@@ -99,8 +101,9 @@
 //!
 //! DATA flags: `MORE` (more chunks of this message follow; on a first
 //! chunk, `aux` is the message's total length), `END` (the direction ends;
-//! no payload, no other flag), `APP_ERROR` (from the callee, on a message's
-//! first chunk: the message is the op's application error). A CREDIT on
+//! no payload, no other flag), `OPEN` (from the callee, alone, no payload:
+//! the response stream is open), `APP_ERROR` (from the callee, on a
+//! message's first chunk: the message is the op's application error). A CREDIT on
 //! channel 0 grants bytes on the connection's window.
 //!
 //! CANCEL's code tells the callee why: `CANCELLED` when the caller gave up,

@@ -146,6 +146,14 @@ pub(crate) fn end_frame(channel: u32) -> Frame {
     Frame::empty(header)
 }
 
+/// DATA with `OPEN` on `channel`: a callee's response stream is open.
+pub(crate) fn open_frame(channel: u32) -> Frame {
+    let mut header = FrameHeader::new(FrameKind::Data);
+    header.channel = channel;
+    header.flags = Flags::OPEN;
+    Frame::empty(header)
+}
+
 /// One whole message in one DATA frame.
 pub(crate) fn data_frame(channel: u32, codec: u16, payload: Payload, app_error: bool) -> Frame {
     let mut header = FrameHeader::new(FrameKind::Data);

@@ -120,6 +120,34 @@ impl Session {
         Ok(())
     }
 
+    /// Callee: tells the caller its response stream is open (the handler
+    /// accepted the call) before any message is ready: the caller's open
+    /// completes now, not at the first message. Sends a DATA `OPEN` (one
+    /// byte of credit); does nothing (returning false) when the channel is
+    /// not the peer's, not open, or already has output pending.
+    pub fn open_response(&mut self, channel: ChannelId) -> bool {
+        let id = channel.get();
+        if self.is_closed() || !self.channels.is_peer(id) {
+            return false;
+        }
+        let open = self
+            .channels
+            .get(id)
+            .is_some_and(|ch| ch.send == Send::Open);
+        let conn_ok = self.conn_credit.has_credit();
+        let (recv, send) = self.stream_windows();
+        let Some(stream) = self.channels.stream(id, recv, send).filter(|_| open) else {
+            return false;
+        };
+        if !stream.outbox.is_empty() || !stream.credit.has_credit() || !conn_ok {
+            return false;
+        }
+        stream.credit.spend(flow::cost(0));
+        self.conn_credit.spend(flow::cost(0));
+        self.transmit.push_back(outbox::open_frame(id));
+        true
+    }
+
     /// Callee: stops reading the request direction of a peer's stream,
     /// telling the caller to stop sending (a CANCEL with `code`). DATA
     /// already in flight is discarded; the response direction goes on.

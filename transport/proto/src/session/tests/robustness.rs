@@ -69,7 +69,8 @@ impl Ledger {
                 }
                 Event::Closed { .. } => self.closed[0] += 1,
                 Event::Data { channel, chunk } => pair.client.release(channel, chunk.cost()),
-                Event::Established
+                Event::Opened { .. }
+                | Event::Established
                 | Event::Call { .. }
                 | Event::Cancelled { .. }
                 | Event::GoAway { .. }
@@ -96,7 +97,8 @@ impl Ledger {
                 }
                 Event::Closed { .. } => self.closed[1] += 1,
                 Event::Data { channel, chunk } => pair.server.release(channel, chunk.cost()),
-                Event::Established
+                Event::Opened { .. }
+                | Event::Established
                 | Event::Reply { .. }
                 | Event::End { .. }
                 | Event::StopSending { .. }

@@ -78,6 +78,32 @@ fn server_stream_items_then_end() {
 }
 
 #[test]
+fn the_callee_can_open_its_stream_before_any_message() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"subscribe", None);
+    pair.pump();
+    pair.server_events();
+    assert!(pair.server.open_response(channel));
+    assert!(
+        !pair.client.open_response(channel),
+        "only a callee opens a response"
+    );
+    pair.pump();
+    assert_eq!(pair.client_events(), [Event::Opened { channel }]);
+    pair.server
+        .send(channel, CodecId::new(1), Payload::from(&b"tick"[..]))
+        .unwrap();
+    pair.server.finish(channel).unwrap();
+    pair.pump();
+    let events = pair.client_events();
+    assert_eq!(
+        consume(&mut pair.client, &events, channel),
+        [b"tick".to_vec()]
+    );
+    assert!(!pair.server.open_response(channel), "the channel is over");
+}
+
+#[test]
 fn client_stream_half_closes_then_gets_one_response() {
     let mut pair = Pair::connected();
     let channel = open_stream(&mut pair);

@@ -1,0 +1,246 @@
+//! Calls with streams: [`StreamCall`] (the response is a stream: a server
+//! or bidirectional stream) and [`ClientStreamCall`] (the request is a
+//! stream, the response one message).
+
+use core::future::{Future, IntoFuture};
+use core::marker::PhantomData;
+use core::pin::Pin;
+use std::time::Duration;
+
+use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
+use prism_core::Status;
+use prism_reflect::OpDescriptor;
+use prism_transport::driver::{Request, StreamOpen};
+
+use super::Channel;
+use crate::response::FromReply;
+use crate::stream_response::FromStream;
+use crate::streaming::{Streaming, outbound};
+
+/// What a stream call sends: one message ([`Single`]) or a
+/// [`Streaming`].
+pub trait StreamRequest<S: CodecSet>: Send + 'static {
+    /// The request as the connection sends it, encoded with `codec`.
+    ///
+    /// # Errors
+    ///
+    /// `INVALID_ARGUMENT` when a single message does not encode.
+    fn into_request(
+        self,
+        codec: CodecId,
+        op: &'static OpDescriptor,
+        limits: &Limits,
+    ) -> Result<Request, Status>;
+}
+
+/// The one request message of a server-stream op.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Single<T>(pub T);
+
+impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> StreamRequest<S> for Single<T> {
+    fn into_request(
+        self,
+        codec: CodecId,
+        op: &'static OpDescriptor,
+        limits: &Limits,
+    ) -> Result<Request, Status> {
+        let mut buf = EncodeBuf::new();
+        self.0.encode_as(codec, &mut buf, limits).map_err(|e| {
+            Status::invalid_argument(format!(
+                "could not encode the request of {} with {codec}: {e}",
+                op.full_name()
+            ))
+        })?;
+        Ok(Request::Whole(buf.finish()))
+    }
+}
+
+impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> StreamRequest<S> for Streaming<T> {
+    fn into_request(
+        self,
+        codec: CodecId,
+        op: &'static OpDescriptor,
+        limits: &Limits,
+    ) -> Result<Request, Status> {
+        Ok(Request::Stream(outbound::<S, T>(self, codec, op, *limits)))
+    }
+}
+
+/// A call whose response is a stream: `.await` it for the stream (once
+/// the server accepted the call), or set a timeout first.
+///
+/// Generated clients return one from each server-stream and
+/// bidirectional-stream method.
+///
+/// ```ignore
+/// let mut events = feed.watch(filter).await?;            // Streaming<Event>
+/// while let Some(event) = events.message().await? { .. }
+/// let chat = feed.chat(Streaming::iter(lines)).timeout(Duration::from_secs(30)).await?;
+/// ```
+///
+/// The timeout covers the whole stream: when it passes, both directions
+/// end with `DEADLINE_EXCEEDED` and the server drops its handler. A
+/// channel's default timeout does not apply to streams. Dropping the
+/// returned [`Streaming`] cancels the call. Client layers see unary calls
+/// only.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct StreamCall<S, Req, R> {
+    channel: Channel,
+    op: &'static OpDescriptor,
+    request: Req,
+    timeout: Option<Duration>,
+    _codec: PhantomData<fn() -> (S, R)>,
+}
+
+impl<S, Req, R> StreamCall<S, Req, R> {
+    /// A call of `op` with `request` over `channel`.
+    pub fn new(channel: Channel, op: &'static OpDescriptor, request: Req) -> Self {
+        StreamCall {
+            channel,
+            op,
+            request,
+            timeout: None,
+            _codec: PhantomData,
+        }
+    }
+
+    /// Ends the whole stream with `DEADLINE_EXCEEDED` after `timeout`; the
+    /// server drops its handler then too.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The op this call invokes.
+    pub fn op(&self) -> &'static OpDescriptor {
+        self.op
+    }
+}
+
+impl<S, Req, R> core::fmt::Debug for StreamCall<S, Req, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("StreamCall")
+            .field("op", &self.op)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The future of a [`StreamCall`] or a [`ClientStreamCall`].
+pub type StreamFuture<T> = Pin<Box<dyn Future<Output = Result<T, Status>> + Send + 'static>>;
+
+impl<S, Req, R> IntoFuture for StreamCall<S, Req, R>
+where
+    S: CodecSet,
+    Req: StreamRequest<S>,
+    R: FromStream<S>,
+{
+    type Output = Result<R::Output, Status>;
+    type IntoFuture = StreamFuture<R::Output>;
+
+    fn into_future(self) -> StreamFuture<R::Output> {
+        let StreamCall {
+            channel,
+            op,
+            request,
+            timeout,
+            ..
+        } = self;
+        Box::pin(async move {
+            let codec = channel.check_op(op, S::IDS)?;
+            let limits = *channel.limits();
+            let request = request.into_request(codec, op, &limits)?;
+            let open = StreamOpen {
+                op: op.id().get(),
+                codec,
+                deadline: timeout,
+                request,
+            };
+            let mut inbound = channel.client().open_stream(open);
+            let opened = inbound.opened().await;
+            R::from_open(opened, inbound, codec, op, &limits)
+        })
+    }
+}
+
+/// A call whose request is a stream and whose response is one message:
+/// `.await` it for the response, or set a timeout first.
+///
+/// Generated clients return one from each client-stream method. The
+/// request stream is pulled as the server grants credit; the call ends
+/// with the server's answer, which may come before the stream ends.
+/// Dropping the future cancels the call.
+#[must_use = "a call does nothing until it is awaited"]
+pub struct ClientStreamCall<S, T, R> {
+    channel: Channel,
+    op: &'static OpDescriptor,
+    request: Streaming<T>,
+    timeout: Option<Duration>,
+    _codec: PhantomData<fn() -> (S, R)>,
+}
+
+impl<S, T, R> ClientStreamCall<S, T, R> {
+    /// A call of `op` sending `request` over `channel`.
+    pub fn new(channel: Channel, op: &'static OpDescriptor, request: Streaming<T>) -> Self {
+        ClientStreamCall {
+            channel,
+            op,
+            request,
+            timeout: None,
+            _codec: PhantomData,
+        }
+    }
+
+    /// Gives up (with `DEADLINE_EXCEEDED`) after `timeout`; the server
+    /// drops its handler then too.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The op this call invokes.
+    pub fn op(&self) -> &'static OpDescriptor {
+        self.op
+    }
+}
+
+impl<S, T, R> core::fmt::Debug for ClientStreamCall<S, T, R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientStreamCall")
+            .field("op", &self.op)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl<S, T, R> IntoFuture for ClientStreamCall<S, T, R>
+where
+    S: CodecSet,
+    T: EncodeAs<S> + Send + 'static,
+    R: FromReply<S>,
+{
+    type Output = Result<R::Output, Status>;
+    type IntoFuture = StreamFuture<R::Output>;
+
+    fn into_future(self) -> StreamFuture<R::Output> {
+        let ClientStreamCall {
+            channel,
+            op,
+            request,
+            timeout,
+            ..
+        } = self;
+        Box::pin(async move {
+            let codec = channel.check_op(op, S::IDS)?;
+            let limits = *channel.limits();
+            let open = StreamOpen {
+                op: op.id().get(),
+                codec,
+                deadline: timeout,
+                request: Request::Stream(outbound::<S, T>(request, codec, op, limits)),
+            };
+            let reply = channel.client().call_streaming(open).await;
+            R::from_reply(reply?, codec, op, &limits)
+        })
+    }
+}
