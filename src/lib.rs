@@ -175,6 +175,7 @@ pub mod __private {
         bidi, client_stream, server_stream, unary, unary_view, unknown_method,
     };
     pub use crate::stream_response::{FallibleStreamed, Streamed};
+    pub use crate::streaming::{Decoder, decoder, view_decoder};
     pub use ::facet;
     pub use ::rkyv;
     pub use prism_transport::driver::Execution;

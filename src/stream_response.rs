@@ -9,7 +9,7 @@ use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Answer, Inbound};
 
 use crate::response::{check_codec, decode, encode};
-use crate::streaming::{Decoder, Streaming, outbound};
+use crate::streaming::{Streaming, decoder, outbound, view_decoder};
 
 /// The result of an op declared `-> Streaming<T>`.
 #[derive(Debug)]
@@ -89,10 +89,6 @@ fn refused<S: CodecSet, E: DecodeAs<S> + Send + 'static>(
     }
     check_codec::<S>(&response, codec, op)?;
     decode::<S, E>(&response.payload, codec, op, limits).map(Err)
-}
-
-fn decoder<S: CodecSet, T: DecodeAs<S>>() -> Decoder<T> {
-    |payload, codec, limits| T::decode_as(codec, &payload, limits)
 }
 
 impl<S, T> FromStream<S> for Streamed<T>
@@ -187,7 +183,12 @@ where
         if let Err(reply) = opened {
             return Err(no_stream(reply, op));
         }
-        let view: Decoder<T::View> = |payload, _codec, limits| T::view(payload, limits);
-        Ok(Streaming::remote(inbound, view, op, codec, *limits))
+        Ok(Streaming::remote(
+            inbound,
+            view_decoder::<C, T>(),
+            op,
+            codec,
+            *limits,
+        ))
     }
 }

@@ -84,6 +84,9 @@ pub(crate) enum RequestKind<'a> {
     /// The only argument is `Archived<T>`: `T` travels, and the handler
     /// reads it in place through the codec's view.
     View(&'a Type),
+    /// The only argument is `Streaming<T>`: a stream of `T` travels, each
+    /// item a message (`Streaming<Archived<T>>`: `T` items read in place).
+    Stream(&'a Type),
 }
 
 /// How a method takes `self`.
@@ -121,6 +124,15 @@ pub(crate) enum Output<'a> {
         /// The `T` of `Result<T, E>`.
         ok: &'a Type,
         /// The `E` of `Result<T, E>`.
+        err: &'a Type,
+    },
+    /// `Streaming<T>`: a stream of `T` items.
+    Stream(&'a Type),
+    /// `Result<Streaming<T>, E>`: a stream of `T`, or `E` instead of it.
+    FallibleStream {
+        /// The `T` of `Streaming<T>`.
+        item: &'a Type,
+        /// The `E` of `Result<Streaming<T>, E>`.
         err: &'a Type,
     },
 }
@@ -237,10 +249,11 @@ impl<'a> Method<'a> {
             .unwrap_or_else(|| CodecList::postcard(span));
         let wire_args: Vec<&Arg<'_>> = args.iter().filter(|arg| !arg.context).collect();
         let request_kind = match wire_args.as_slice() {
-            [only] => match archived_inner(only.ty) {
-                Some(inner) => RequestKind::View(inner),
-                None if options.bare.is_some() => RequestKind::Bare(only.ty),
-                None => RequestKind::Struct,
+            [only] => match (streaming_inner(only.ty), archived_inner(only.ty)) {
+                (Some(item), _) => RequestKind::Stream(item),
+                (None, Some(inner)) => RequestKind::View(inner),
+                (None, None) if options.bare.is_some() => RequestKind::Bare(only.ty),
+                (None, None) => RequestKind::Struct,
             },
             _ => RequestKind::Struct,
         };
@@ -292,24 +305,75 @@ impl<'a> Output<'a> {
             && let (Some(GenericArgument::Type(ok)), Some(GenericArgument::Type(err))) =
                 (generics.args.first(), generics.args.last())
         {
-            return Output::Fallible { ok, err };
+            return match streaming_inner(ok) {
+                Some(item) => Output::FallibleStream { item, err },
+                None => Output::Fallible { ok, err },
+            };
         }
-        Output::Plain(ty)
+        match streaming_inner(ty) {
+            Some(item) => Output::Stream(item),
+            None => Output::Plain(ty),
+        }
     }
 
-    /// The response type (`T`), or `None` for unit.
+    /// The response type (`T`, or the item type of a stream), or `None`
+    /// for unit.
     pub(crate) fn response(&self) -> Option<&'a Type> {
         match self {
             Output::Unit => None,
-            Output::Plain(ty) | Output::Fallible { ok: ty, .. } => Some(ty),
+            Output::Plain(ty)
+            | Output::Fallible { ok: ty, .. }
+            | Output::Stream(ty)
+            | Output::FallibleStream { item: ty, .. } => Some(ty),
         }
     }
 
     /// The application error type (`E` of `Result<T, E>`), if any.
     pub(crate) fn error(&self) -> Option<&'a Type> {
         match self {
-            Output::Fallible { err, .. } => Some(err),
-            _ => None,
+            Output::Fallible { err, .. } | Output::FallibleStream { err, .. } => Some(err),
+            Output::Unit | Output::Plain(_) | Output::Stream(_) => None,
+        }
+    }
+
+    /// Whether the response is a stream.
+    pub(crate) fn is_stream(&self) -> bool {
+        matches!(self, Output::Stream(_) | Output::FallibleStream { .. })
+    }
+}
+
+impl Method<'_> {
+    /// gRPC's four kinds, from whether each direction is a stream.
+    pub(crate) fn kind(&self) -> OpKind {
+        match (
+            matches!(self.request_kind, RequestKind::Stream(_)),
+            self.output.is_stream(),
+        ) {
+            (false, false) => OpKind::Unary,
+            (false, true) => OpKind::ServerStream,
+            (true, false) => OpKind::ClientStream,
+            (true, true) => OpKind::Bidi,
+        }
+    }
+}
+
+/// The kind of an op, as `prism::reflect::OpKind` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OpKind {
+    Unary,
+    ServerStream,
+    ClientStream,
+    Bidi,
+}
+
+impl OpKind {
+    /// The variant's name in `::prism::reflect::OpKind`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            OpKind::Unary => "Unary",
+            OpKind::ServerStream => "ServerStream",
+            OpKind::ClientStream => "ClientStream",
+            OpKind::Bidi => "Bidi",
         }
     }
 }
@@ -329,10 +393,20 @@ pub(crate) fn is_context(ty: &Type) -> bool {
 
 /// `T` when `ty` is written `Archived<T>` (any path ending so).
 pub(crate) fn archived_inner(ty: &Type) -> Option<&Type> {
+    generic_inner(ty, "Archived")
+}
+
+/// `T` when `ty` is written `Streaming<T>` (any path ending so).
+pub(crate) fn streaming_inner(ty: &Type) -> Option<&Type> {
+    generic_inner(ty, "Streaming")
+}
+
+/// `T` when `ty` is written `<name><T>` (any path ending so).
+fn generic_inner<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     if let Type::Path(path) = ty
         && path.qself.is_none()
         && let Some(last) = path.path.segments.last()
-        && last.ident == "Archived"
+        && last.ident == name
         && let PathArguments::AngleBracketed(generics) = &last.arguments
         && generics.args.len() == 1
         && let Some(GenericArgument::Type(inner)) = generics.args.first()

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use syn::visit::{self, Visit};
 use syn::{Pat, TraitItem, Type};
 
-use crate::ast::{Method, Receiver, RequestKind, Service};
+use crate::ast::{Method, Output, Receiver, RequestKind, Service, archived_inner, streaming_inner};
 use crate::attr::is_method_attr;
 use crate::ctxt::Errors;
 
@@ -28,6 +28,7 @@ pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
         check_method_attrs(method, errors);
         check_arguments(method, errors);
         check_views(method, errors);
+        check_streams(method, errors);
         check_options(method, errors);
         check_output(method, errors);
     }
@@ -262,6 +263,11 @@ fn check_options(method: &Method<'_>, errors: &mut Errors) {
                 span,
                 "an `Archived<T>` argument already travels as it is: remove `bare`",
             ));
+        } else if let RequestKind::Stream(_) = method.request_kind {
+            errors.push(syn::Error::new(
+                span,
+                "a stream's items already travel as they are: remove `bare`",
+            ));
         }
     }
 }
@@ -286,6 +292,50 @@ fn check_views(method: &Method<'_>, errors: &mut Errors) {
             method.codecs.span,
             "an op whose argument is a zero-copy view (`Archived<T>`) takes exactly one codec, the one whose view it is",
         ));
+    }
+}
+
+/// A request stream (`Streaming<T>`) is the op's only argument; a stream
+/// of views takes one codec; a returned stream carries owned items; a
+/// server stream decodes its request (no `Archived<T>` argument).
+fn check_streams(method: &Method<'_>, errors: &mut Errors) {
+    if method.wire_args().count() > 1 {
+        for arg in method.wire_args() {
+            if streaming_inner(arg.ty).is_some() {
+                errors.spanned(
+                    arg.ty,
+                    "a stream argument (`Streaming<T>`) must be the op's only argument (besides `&Context`)",
+                );
+            }
+        }
+    }
+    if let RequestKind::Stream(item) = method.request_kind {
+        if archived_inner(item).is_some() && method.codecs.codecs.len() != 1 {
+            errors.push(syn::Error::new(
+                method.codecs.span,
+                "an op whose items are zero-copy views (`Streaming<Archived<T>>`) takes exactly one codec, the one whose view it is",
+            ));
+        }
+        if streaming_inner(item).is_some() {
+            errors.spanned(item, "a stream of streams cannot travel: stream the items");
+        }
+    }
+    if let Some(item) = match method.output {
+        Output::Stream(item) | Output::FallibleStream { item, .. } => Some(item),
+        Output::Unit | Output::Plain(_) | Output::Fallible { .. } => None,
+    } {
+        if archived_inner(item).is_some() {
+            errors.spanned(
+                item,
+                "a handler streams owned items: write `Streaming<T>`; callers decode them",
+            );
+        }
+        if let RequestKind::View(ty) = method.request_kind {
+            errors.spanned(
+                ty,
+                "a server-stream op decodes its request: take `T`, not `Archived<T>`",
+            );
+        }
     }
 }
 

@@ -92,31 +92,32 @@ where
 }
 
 /// Serves a client-stream op: the handler reads the caller's messages,
-/// each decoded as it reads it, and answers once.
-pub fn client_stream<S, T, R, F, Fut>(call: Call, handler: F) -> Dispatched
+/// each read with `decode` (a decode, or a zero-copy view) as the handler
+/// reads it, and answers once.
+pub fn client_stream<S, T, R, F, Fut>(call: Call, decode: Decoder<T>, handler: F) -> Dispatched
 where
     S: CodecSet,
-    T: DecodeAs<S> + Send + 'static,
+    T: Send + 'static,
     R: IntoReply<S>,
     F: FnOnce(Streaming<T>, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    serve_stream::<S, T, R, F, Fut>(call, handler, |r, codec, op, limits| {
+    serve_stream::<S, T, R, F, Fut>(call, decode, handler, |r, codec, op, limits| {
         Answer::Reply(r.into_reply(codec, op, limits))
     })
 }
 
 /// Serves a bidirectional-stream op: the handler reads the caller's
-/// messages and answers with a stream of its own.
-pub fn bidi<S, T, R, F, Fut>(call: Call, handler: F) -> Dispatched
+/// messages (each read with `decode`) and answers with a stream of its own.
+pub fn bidi<S, T, R, F, Fut>(call: Call, decode: Decoder<T>, handler: F) -> Dispatched
 where
     S: CodecSet,
-    T: DecodeAs<S> + Send + 'static,
+    T: Send + 'static,
     R: IntoStream<S>,
     F: FnOnce(Streaming<T>, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    serve_stream::<S, T, R, F, Fut>(call, handler, |r, codec, op, limits| {
+    serve_stream::<S, T, R, F, Fut>(call, decode, handler, |r, codec, op, limits| {
         r.into_answer(codec, op, limits)
     })
 }
@@ -193,10 +194,15 @@ where
 }
 
 /// Serves an op whose request is a stream of `T`.
-fn serve_stream<S, T, R, F, Fut>(call: Call, handler: F, finish: Finish<R>) -> Dispatched
+fn serve_stream<S, T, R, F, Fut>(
+    call: Call,
+    decode: Decoder<T>,
+    handler: F,
+    finish: Finish<R>,
+) -> Dispatched
 where
     S: CodecSet,
-    T: DecodeAs<S> + Send + 'static,
+    T: Send + 'static,
     R: Send + 'static,
     F: FnOnce(Streaming<T>, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
@@ -217,7 +223,6 @@ where
         )));
     };
     request.set_max_message(max_message);
-    let decode: Decoder<T> = |payload, codec, limits| T::decode_as(codec, &payload, limits);
     let messages = Streaming::remote(request, decode, op, codec, limits);
     let serve = async move {
         let handler = handler(messages, &context);

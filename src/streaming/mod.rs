@@ -20,7 +20,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use futures_util::stream::{self, Stream, StreamExt};
-use prism_codecs::{CodecId, DecodeError, Limits, Payload};
+use prism_codecs::{Codec, CodecId, CodecSet, DecodeAs, DecodeError, Limits, Payload, View};
 use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Inbound, Received};
@@ -29,7 +29,18 @@ pub(crate) use outgoing::outbound;
 pub use sender::{SendError, StreamSender};
 
 /// Reads one message of a stream: a decode or a zero-copy view.
-pub(crate) type Decoder<T> = fn(Payload, CodecId, &Limits) -> Result<T, DecodeError>;
+pub type Decoder<T> = fn(Payload, CodecId, &Limits) -> Result<T, DecodeError>;
+
+/// Reads a stream's messages by decoding them with the codec set `S`.
+pub fn decoder<S: CodecSet, T: DecodeAs<S>>() -> Decoder<T> {
+    |payload, codec, limits| T::decode_as(codec, &payload, limits)
+}
+
+/// Reads a stream's messages in place, as `C`'s view of `T` (for rkyv,
+/// `Archived<T>`).
+pub fn view_decoder<C: Codec, T: View<C>>() -> Decoder<T::View> {
+    |payload, _codec, limits| T::view(payload, limits)
+}
 
 /// A stream of an op's messages, in either direction; see the
 /// [module docs](self).

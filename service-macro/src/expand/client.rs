@@ -1,11 +1,12 @@
 //! The generated client (`CalcClient`): one method per op, each returning
-//! a `::prism::client::UnaryCall` to `.await`.
+//! a call to `.await`: a `::prism::client::UnaryCall`, a `StreamCall` (the
+//! response is a stream) or a `ClientStreamCall` (the request is).
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, quote};
 
 use super::Gen;
-use crate::ast::{Method, Output, RequestKind};
+use crate::ast::{Method, OpKind, Output, RequestKind, archived_inner};
 
 impl Gen<'_, '_> {
     /// `pub struct CalcClient { channel: ::prism::Channel }`.
@@ -92,6 +93,19 @@ impl Gen<'_, '_> {
                 };
                 (params, quote!(#module::#request), value)
             }
+            // The client sends the items; `Archived<T>` items are `T`s here.
+            RequestKind::Stream(item) => {
+                let Some(arg) = method.wire_args().next() else {
+                    unreachable!("a stream op has its one argument")
+                };
+                let name = &arg.ident;
+                let item = archived_inner(item).unwrap_or(item);
+                (
+                    vec![quote!(#name: ::prism::Streaming<#item>)],
+                    item.to_token_stream(),
+                    quote!(#name),
+                )
+            }
             // The client sends the value; for a view, the server reads it in place.
             RequestKind::Bare(ty) | RequestKind::View(ty) => {
                 // Both kinds are only made for an op with one wire argument.
@@ -106,12 +120,33 @@ impl Gen<'_, '_> {
                 )
             }
         };
+        let (call, value) = match method.kind() {
+            OpKind::Unary => (
+                quote!(::prism::client::UnaryCall<#set, #request_ty, #response>),
+                value,
+            ),
+            OpKind::ServerStream => (
+                quote!(::prism::client::StreamCall<#set, ::prism::client::Single<#request_ty>, #response>),
+                quote!(::prism::client::Single(#value)),
+            ),
+            OpKind::ClientStream => (
+                quote!(::prism::client::ClientStreamCall<#set, #request_ty, #response>),
+                value,
+            ),
+            OpKind::Bidi => (
+                quote!(::prism::client::StreamCall<#set, ::prism::Streaming<#request_ty>, #response>),
+                value,
+            ),
+        };
+        let constructor = match method.kind() {
+            OpKind::Unary => quote!(::prism::client::UnaryCall::new),
+            OpKind::ServerStream | OpKind::Bidi => quote!(::prism::client::StreamCall::new),
+            OpKind::ClientStream => quote!(::prism::client::ClientStreamCall::new),
+        };
         quote! {
             #(#docs)*
-            #vis fn #ident(&self, #(#params),*)
-                -> ::prism::client::UnaryCall<#set, #request_ty, #response>
-            {
-                ::prism::client::UnaryCall::new(
+            #vis fn #ident(&self, #(#params),*) -> #call {
+                #constructor(
                     ::core::clone::Clone::clone(&self.channel),
                     &#module::OPS[#index],
                     #value,
@@ -121,12 +156,16 @@ impl Gen<'_, '_> {
     }
 }
 
-/// `::prism::client::Plain<T>` or `::prism::client::Fallible<T, E>`: how a
-/// method's result travels.
+/// `::prism::client::Plain<T>`, `Fallible<T, E>`, `Streamed<T>` or
+/// `FallibleStreamed<T, E>`: how a method's result travels.
 pub(super) fn response_wrapper(output: &Output<'_>) -> TokenStream {
     match output {
         Output::Unit => quote!(::prism::client::Plain<()>),
         Output::Plain(ty) => quote!(::prism::client::Plain<#ty>),
         Output::Fallible { ok, err } => quote!(::prism::client::Fallible<#ok, #err>),
+        Output::Stream(item) => quote!(::prism::client::Streamed<#item>),
+        Output::FallibleStream { item, err } => {
+            quote!(::prism::client::FallibleStreamed<#item, #err>)
+        }
     }
 }

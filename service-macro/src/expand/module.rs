@@ -106,6 +106,11 @@ impl Gen<'_, '_> {
         match method.request_kind {
             RequestKind::Struct => method.request.to_token_stream(),
             RequestKind::Bare(ty) | RequestKind::View(ty) => self.relocate.ty(ty).to_token_stream(),
+            // Items travel; an `Archived<T>` item is a `T` on the wire.
+            RequestKind::Stream(item) => {
+                let item = crate::ast::archived_inner(item).unwrap_or(item);
+                self.relocate.ty(item).to_token_stream()
+            }
         }
     }
 
@@ -139,6 +144,12 @@ impl Gen<'_, '_> {
             }
             RequestKind::Bare(ty) => {
                 quote_spanned!(ty.span()=> ::prism::__private::carried_by::<#set, #op, #request>();)
+            }
+            RequestKind::Stream(item) if crate::ast::archived_inner(item).is_some() => {
+                quote_spanned!(item.span()=> ::prism::__private::viewed_by::<#set, #op, #request>();)
+            }
+            RequestKind::Stream(item) => {
+                quote_spanned!(item.span()=> ::prism::__private::carried_by::<#set, #op, #request>();)
             }
             RequestKind::Struct => quote!(::prism::__private::carried_by::<#set, #op, #request>();),
         };
@@ -203,12 +214,13 @@ impl Gen<'_, '_> {
             Some(ty) => self.relocate.ty(ty).to_token_stream(),
             None => quote!(()),
         };
+        let kind = syn::Ident::new(method.kind().variant(), proc_macro2::Span::call_site());
         let mut op = quote! {
             ::prism::reflect::OpDescriptor::new(
                 #service,
                 #name,
                 #id,
-                ::prism::reflect::OpKind::Unary,
+                ::prism::reflect::OpKind::#kind,
                 <#request as ::prism::__private::facet::Facet>::SHAPE,
                 <#response as ::prism::__private::facet::Facet>::SHAPE,
             )

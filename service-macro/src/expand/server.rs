@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use super::Gen;
-use crate::ast::{Method, Output, RequestKind};
+use crate::ast::{Method, OpKind, Output, RequestKind, archived_inner};
 use crate::attr::Execution;
 
 impl Gen<'_, '_> {
@@ -142,6 +142,13 @@ impl Gen<'_, '_> {
         let wrap = match method.output {
             Output::Fallible { .. } => quote!(::prism::__private::Fallible),
             Output::Unit | Output::Plain(_) => quote!(::prism::__private::Plain),
+            Output::Stream(_) => quote!(::prism::__private::Streamed),
+            Output::FallibleStream { .. } => quote!(::prism::__private::FallibleStreamed),
+        };
+        // Server streams decode their one request as unary ops do.
+        let unary = match method.kind() {
+            OpKind::ServerStream => quote!(::prism::__private::server_stream),
+            _ => quote!(::prism::__private::unary),
         };
         let set = method.codecs.set_type();
         // The method's arguments in order: the context where it asked for
@@ -181,18 +188,35 @@ impl Gen<'_, '_> {
                     quote!(req)
                 };
                 quote! {
-                    ::prism::__private::unary::<#set, #module::#request, _, _, _>(
+                    #unary::<#set, #module::#request, _, _, _>(
                         call,
                         move |#binding: #module::#request, #cx: &::prism::Context| { #body },
                     )
                 }
             }
             RequestKind::Bare(ty) => quote! {
-                ::prism::__private::unary::<#set, #ty, _, _, _>(
+                #unary::<#set, #ty, _, _, _>(
                     call,
                     move |req: #ty, #cx: &::prism::Context| { #body },
                 )
             },
+            RequestKind::Stream(item) => {
+                let helper = match method.kind() {
+                    OpKind::Bidi => quote!(::prism::__private::bidi),
+                    _ => quote!(::prism::__private::client_stream),
+                };
+                let decoder = match archived_inner(item) {
+                    Some(inner) => quote!(::prism::__private::view_decoder::<#set, #inner>()),
+                    None => quote!(::prism::__private::decoder::<#set, #item>()),
+                };
+                quote! {
+                    #helper::<#set, #item, _, _, _>(
+                        call,
+                        #decoder,
+                        move |req: ::prism::Streaming<#item>, #cx: &::prism::Context| { #body },
+                    )
+                }
+            }
             RequestKind::View(ty) => quote! {
                 ::prism::__private::unary_view::<#set, #ty, _, _, _>(
                     call,

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::conn::{BUDGET, Conn, TURNS};
 use super::pumps::{Ended, Pumps};
-use super::streams::{Control, ControlTx, Delivery, Inbound, Key, Outbound};
+use super::streams::{Control, ControlTx, Delivery, Feed, Inbound, Key, Outbound};
 use super::{ConnectionError, ConnectionInfo, ConnectionStats, Setup};
 use crate::Link;
 
@@ -158,7 +158,7 @@ pub(crate) enum Sink {
         assembly: Option<Box<Assembly>>,
     },
     /// Every message, to an [`Inbound`].
-    Stream(mpsc::UnboundedSender<Delivery>),
+    Stream(Feed),
 }
 
 /// A unary response arriving in chunks.
@@ -258,8 +258,8 @@ impl Client {
         let ticket = self.shared.next_ticket.fetch_add(1, Ordering::Relaxed);
         let control = ControlTx::Commands(self.shared.commands.clone());
         let max = self.shared.max_message;
-        let (tx, inbound) = Inbound::new(Key::Ticket(ticket), control, max);
-        let sink = Sink::Stream(tx);
+        let (feed, inbound) = Inbound::new(Key::Ticket(ticket), control, max);
+        let sink = Sink::Stream(feed);
         match self
             .shared
             .commands
@@ -593,9 +593,9 @@ impl<L: Link> ClientDriver<L> {
         let max = self.conn.session.config().max_message;
         let release = match self.pending.get_mut(&channel) {
             None => cost,
-            Some((_, Sink::Stream(tx))) => match tx.send(Delivery::Chunk(channel, chunk)) {
-                Ok(()) => 0,
-                Err(_) => cost, // its reader is gone
+            Some((_, Sink::Stream(feed))) => match feed.send(Delivery::Chunk(channel, chunk)) {
+                true => 0,
+                false => cost, // its reader is gone
             },
             Some((_, Sink::Reply { assembly, .. })) => {
                 let assembly = assembly.get_or_insert_with(Box::default);
@@ -626,8 +626,8 @@ impl<L: Link> ClientDriver<L> {
         };
         self.tickets.remove(&ticket);
         match sink {
-            Sink::Stream(tx) => {
-                let _ = tx.send(Delivery::End);
+            Sink::Stream(feed) => {
+                feed.send(Delivery::End);
             }
             Sink::Reply { tx, assembly } => {
                 let reply = match assembly.map(|a| *a) {
@@ -684,8 +684,8 @@ impl<L: Link> ClientDriver<L> {
                     self.finish_call(channel, reply);
                 }
                 Event::Opened { channel } => {
-                    if let Some((_, Sink::Stream(tx))) = self.pending.get(&channel) {
-                        let _ = tx.send(Delivery::Opened);
+                    if let Some((_, Sink::Stream(feed))) = self.pending.get(&channel) {
+                        feed.send(Delivery::Opened);
                     }
                 }
                 Event::Data { channel, chunk } => self.on_data(channel, chunk),
@@ -754,8 +754,12 @@ impl<L: Link> ClientDriver<L> {
     fn fail_waiting(&mut self, status: &Status) {
         for (_, (_, sink)) in self.pending.drain() {
             self.conn.stats.calls_failed += 1;
-            // The caller may have gone; then nobody needs the reply.
-            sink.deliver(Err(status.clone()));
+            // The caller may have gone; then nobody needs the reply. A
+            // stream's reader learns at once, ahead of stale items.
+            match sink {
+                Sink::Stream(feed) => feed.close_as(Err(status.clone()), true),
+                sink => sink.deliver(Err(status.clone())),
+            }
         }
         self.tickets.clear();
         self.pumps.cancel_all();
@@ -796,9 +800,7 @@ impl Sink {
             Sink::Reply { tx, .. } => {
                 let _ = tx.send(reply);
             }
-            Sink::Stream(tx) => {
-                let _ = tx.send(Delivery::Closed(reply));
-            }
+            Sink::Stream(feed) => feed.close(reply),
         }
     }
 }

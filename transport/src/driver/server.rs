@@ -20,7 +20,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::conn::{BUDGET, Conn, TURNS};
 use super::pumps::{Ended, Pumps};
-use super::streams::{Control, ControlTx, Delivery, Inbound, Key};
+use super::streams::{Control, ControlTx, Delivery, Feed, Inbound, Key};
 use super::{
     Answer, ConnectionError, Dispatched, Execution, Handler, HandlerFuture, IncomingCall, Setup,
 };
@@ -146,7 +146,7 @@ struct ServerDriver<L> {
     running: FuturesUnordered<Running>,
     cancels: IntMap<ChannelId, Cancel>,
     /// Request streams of open calls, to their handlers.
-    inbound: IntMap<ChannelId, mpsc::UnboundedSender<Delivery>>,
+    inbound: IntMap<ChannelId, Feed>,
     /// Response streams, pulled while their channels take messages.
     pumps: Pumps,
     /// Response streams that ended with an answer, to send.
@@ -302,8 +302,8 @@ impl<L: Link> ServerDriver<L> {
                         let key = Key::Channel(channel);
                         let max = self.conn.session.config().max_message;
                         let control = ControlTx::Queue(self.control.clone());
-                        let (tx, inbound) = Inbound::new(key, control, max);
-                        self.inbound.insert(channel, tx);
+                        let (feed, inbound) = Inbound::new(key, control, max);
+                        self.inbound.insert(channel, feed);
                         inbound
                     });
                     let call = IncomingCall {
@@ -329,15 +329,15 @@ impl<L: Link> ServerDriver<L> {
                     }
                     let cost = chunk.cost();
                     let delivered = (self.inbound.get(&channel))
-                        .is_some_and(|tx| tx.send(Delivery::Chunk(channel, chunk)).is_ok());
+                        .is_some_and(|feed| feed.send(Delivery::Chunk(channel, chunk)));
                     if !delivered {
                         // Its reader is gone: the bytes go back at once.
                         self.conn.session.release(channel, cost);
                     }
                 }
                 Event::End { channel } => {
-                    if let Some(tx) = self.inbound.remove(&channel) {
-                        let _ = tx.send(Delivery::End);
+                    if let Some(feed) = self.inbound.remove(&channel) {
+                        feed.send(Delivery::End);
                     }
                 }
                 Event::Writable { channel } => {
@@ -356,9 +356,9 @@ impl<L: Link> ServerDriver<L> {
                         cancel.cancel();
                     }
                     self.pumps.cancel(channel);
-                    if let Some(tx) = self.inbound.remove(&channel) {
+                    if let Some(feed) = self.inbound.remove(&channel) {
                         let status = Status::new(code, "the call was cancelled");
-                        let _ = tx.send(Delivery::Closed(Err(status)));
+                        feed.close_as(Err(status), true);
                     }
                 }
                 // The peer's goodbye: its open calls finish; the session
@@ -421,10 +421,8 @@ impl<L: Link> ServerDriver<L> {
 
     fn respond(&mut self, channel: ChannelId, reply: Reply) {
         // The call is over: nobody reads its request stream on.
-        if let Some(tx) = self.inbound.remove(&channel) {
-            let _ = tx.send(Delivery::Closed(Err(Status::cancelled(
-                "the call was answered",
-            ))));
+        if let Some(feed) = self.inbound.remove(&channel) {
+            feed.close_as(Err(Status::cancelled("the call was answered")), true);
         }
         match self.conn.session.respond(channel, reply) {
             Answered::Status => self.conn.stats.calls_failed += 1,

@@ -50,6 +50,41 @@ pub(crate) enum Delivery {
     Closed(Reply),
 }
 
+/// The driver's end of an [`Inbound`] queue.
+#[derive(Debug)]
+pub(crate) struct Feed {
+    tx: mpsc::UnboundedSender<Delivery>,
+    /// Set when a failure must overtake what is queued.
+    urgent: Arc<AtomicBool>,
+}
+
+impl Feed {
+    /// Queues `delivery` behind what is queued; false when the consumer is
+    /// gone (its chunk's credit is then the driver's to give back).
+    pub(crate) fn send(&self, delivery: Delivery) -> bool {
+        self.tx.send(delivery).is_ok()
+    }
+
+    /// Ends the stream with `reply`: behind what is queued when it is the
+    /// peer's answer, ahead of it when the stream failed here (a deadline,
+    /// a cancel, a closed connection): a consumer that stopped reading
+    /// must not read a window of stale items before it learns.
+    pub(crate) fn close(&self, reply: Reply) {
+        let urgent = matches!(
+            &reply,
+            Err(status) if matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled)
+        );
+        self.close_as(reply, urgent);
+    }
+
+    /// Ends the stream with `reply`, ahead of what is queued if `urgent`.
+    pub(crate) fn close_as(&self, reply: Reply, urgent: bool) {
+        if self.tx.send(Delivery::Closed(reply)).is_ok() && urgent {
+            self.urgent.store(true, Ordering::Release);
+        }
+    }
+}
+
 /// What consumers tell their connection's driver.
 #[derive(Debug)]
 pub(crate) enum Control {
@@ -128,6 +163,8 @@ pub struct Inbound {
     unreleased: Option<(ChannelId, u64)>,
     /// The callee's stream is known to be open (or over).
     opened: bool,
+    /// The driver's mark that a failure waits in the queue.
+    urgent: Arc<AtomicBool>,
     /// What [`Inbound::poll_opened`] took before the open was known.
     peeked: Option<Received>,
     done: bool,
@@ -144,13 +181,15 @@ impl fmt::Debug for Inbound {
 
 impl Inbound {
     /// A queue and its consumer; `key` names it in [`Control::Dropped`].
-    pub(crate) fn new(
-        key: Key,
-        control: ControlTx,
-        max_message: u64,
-    ) -> (mpsc::UnboundedSender<Delivery>, Inbound) {
+    pub(crate) fn new(key: Key, control: ControlTx, max_message: u64) -> (Feed, Inbound) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let urgent = Arc::new(AtomicBool::new(false));
+        let feed = Feed {
+            tx,
+            urgent: Arc::clone(&urgent),
+        };
         let inbound = Inbound {
+            urgent,
             key,
             rx,
             control,
@@ -161,14 +200,14 @@ impl Inbound {
             peeked: None,
             done: false,
         };
-        (tx, inbound)
+        (feed, inbound)
     }
 
     /// An inbound stream that failed before it began.
     pub(crate) fn failed(status: Status) -> Inbound {
         let (control, _) = mpsc::unbounded_channel();
-        let (tx, inbound) = Inbound::new(Key::None, ControlTx::Queue(control), 0);
-        let _ = tx.send(Delivery::Closed(Err(status)));
+        let (feed, inbound) = Inbound::new(Key::None, ControlTx::Queue(control), 0);
+        feed.close_as(Err(status), false);
         inbound
     }
 
@@ -226,6 +265,9 @@ impl Inbound {
         }
         if self.done {
             return Poll::Ready(Received::End);
+        }
+        if self.urgent.load(Ordering::Acquire) {
+            return Poll::Ready(self.skip_to_close());
         }
         loop {
             let delivery = match self.rx.poll_recv(cx) {
@@ -297,6 +339,20 @@ impl Inbound {
                 }
             }
         }
+    }
+
+    /// A failure overtakes what is queued: the stale chunks are dropped
+    /// (their credit given back) and the failure returned.
+    fn skip_to_close(&mut self) -> Received {
+        while let Ok(delivery) = self.rx.try_recv() {
+            match delivery {
+                Delivery::Chunk(channel, chunk) => self.consumed(channel, chunk.cost()),
+                Delivery::Closed(reply) => return self.end(Received::Closed(reply)),
+                Delivery::Opened | Delivery::End => {}
+            }
+        }
+        let status = Status::unavailable("the stream failed");
+        self.end(Received::Closed(Err(status)))
     }
 
     fn consumed(&mut self, channel: ChannelId, bytes: u64) {

@@ -1,0 +1,348 @@
+//! Streams end to end, the same suite over the in-memory, TCP and Unix
+//! transports: each of gRPC's four kinds, typed refusals, errors after
+//! items, large items, cancellation both ways and whole-stream timeouts.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::{Counters, Fixture, Transport, assert_no_panics};
+use futures_util::StreamExt;
+use prism::{Code, Server, Status, Streaming};
+
+/// One item of a feed.
+#[prism::message]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// Its place in the feed.
+    pub seq: u64,
+    /// Filler.
+    pub body: Vec<u8>,
+}
+
+/// Why a feed op refused.
+#[prism::message]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedError {
+    /// Only "news" exists.
+    NoSuchTopic,
+    /// `sum` takes at most 10 000 numbers.
+    TooMany,
+}
+
+/// A service with every kind of stream.
+#[prism::service(package = "tests")]
+pub trait Feed {
+    /// 0..n.
+    async fn count(&self, n: u64) -> Streaming<u64>;
+    /// `n` events of `size` bytes on `topic`; refuses unknown topics.
+    async fn watch(&self, topic: String, n: u64, size: u64) -> Result<Streaming<Event>, FeedError>;
+    /// The sum of the numbers sent; refuses more than 10 000 of them.
+    async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, FeedError>;
+    /// Each event back, its sequence number doubled.
+    async fn echo(&self, inbox: Streaming<Event>) -> Streaming<Event>;
+    /// `n` numbers, then `ABORTED`.
+    async fn fail_after(&self, n: u64) -> Streaming<u64>;
+    /// Numbers forever, as fast as the caller reads; counts drops.
+    async fn forever(&self) -> Streaming<u64>;
+}
+
+#[derive(Default)]
+struct Feeds {
+    /// Producers of `forever` that were dropped.
+    dropped: Arc<AtomicUsize>,
+}
+
+/// Counts its drop: proof that a cancelled stream's producer went away.
+struct DropCounter(Arc<AtomicUsize>);
+
+impl Drop for DropCounter {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl Feed for Feeds {
+    async fn count(&self, n: u64) -> Streaming<u64> {
+        Streaming::iter(0..n)
+    }
+
+    async fn watch(&self, topic: String, n: u64, size: u64) -> Result<Streaming<Event>, FeedError> {
+        if topic != "news" {
+            return Err(FeedError::NoSuchTopic);
+        }
+        let events = (0..n).map(move |seq| Event {
+            seq,
+            body: vec![seq as u8; size as usize],
+        });
+        Ok(Streaming::iter(events))
+    }
+
+    async fn sum(&self, mut numbers: Streaming<u64>) -> Result<u64, FeedError> {
+        let mut total = 0u64;
+        let mut count = 0;
+        while let Some(n) = numbers.message().await.map_err(|_| FeedError::TooMany)? {
+            total += n;
+            count += 1;
+            if count > 10_000 {
+                return Err(FeedError::TooMany);
+            }
+        }
+        Ok(total)
+    }
+
+    async fn echo(&self, inbox: Streaming<Event>) -> Streaming<Event> {
+        Streaming::from_try_stream(inbox.map(|event| {
+            event.map(|mut event| {
+                event.seq *= 2;
+                event
+            })
+        }))
+    }
+
+    async fn fail_after(&self, n: u64) -> Streaming<u64> {
+        let items = futures_util::stream::iter(0..n).map(Ok);
+        let failure = futures_util::stream::once(async { Err(Status::aborted("enough")) });
+        Streaming::from_try_stream(items.chain(failure))
+    }
+
+    async fn forever(&self) -> Streaming<u64> {
+        let guard = DropCounter(Arc::clone(&self.dropped));
+        Streaming::from_stream(futures_util::stream::iter(0u64..).map(move |n| {
+            let _alive = &guard;
+            n
+        }))
+    }
+}
+
+async fn start(transport: Transport) -> (Fixture, FeedClient, Arc<AtomicUsize>) {
+    let feeds = Feeds::default();
+    let dropped = Arc::clone(&feeds.dropped);
+    let server = Server::builder()
+        .add_service(FeedServer::new(feeds))
+        .allow_plaintext()
+        .build()
+        .expect("server");
+    let fixture = Fixture::start_with(transport, server, Arc::new(Counters::default())).await;
+    let feed = FeedClient::new(fixture.channel.clone());
+    (fixture, feed, dropped)
+}
+
+macro_rules! per_transport {
+    ($($test:ident),* $(,)?) => {
+        mod mem {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Mem).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+        mod tcp {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Tcp).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+        mod unix {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Unix).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+    };
+}
+
+per_transport!(
+    server_stream_delivers_every_item_in_order,
+    a_refused_stream_is_a_typed_error,
+    client_stream_sums_what_it_is_sent,
+    client_stream_gets_a_typed_error,
+    bidirectional_stream_echoes,
+    items_before_an_error_stay_delivered,
+    large_items_travel_in_chunks,
+    dropping_the_stream_stops_the_producer,
+    a_timeout_ends_the_whole_stream,
+    unary_calls_go_on_beside_streams,
+);
+
+async fn server_stream_delivers_every_item_in_order(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let mut numbers = feed.count(10_000).await.expect("open");
+    let mut next = 0;
+    while let Some(n) = numbers.message().await.expect("item") {
+        assert_eq!(n, next);
+        next += 1;
+    }
+    assert_eq!(next, 10_000);
+    // An empty stream opens and ends.
+    let empty: Vec<_> = feed.count(0).await.expect("open").collect().await;
+    assert!(empty.is_empty());
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_refused_stream_is_a_typed_error(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let refused = feed.watch("gossip".into(), 3, 1).await.expect("answered");
+    assert_eq!(refused.err(), Some(FeedError::NoSuchTopic));
+    let events = feed.watch("news".into(), 3, 1).await.expect("answered");
+    let events: Vec<Event> = events
+        .expect("accepted")
+        .map(|e| e.expect("event"))
+        .collect()
+        .await;
+    assert_eq!(events.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn client_stream_sums_what_it_is_sent(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let total = feed.sum(Streaming::iter(1..=1000)).await.expect("call");
+    assert_eq!(total, Ok(500_500));
+    // With a sender: each send waits for room.
+    let (sender, numbers) = Streaming::channel();
+    let producer = tokio::spawn(async move {
+        for n in 0..100u64 {
+            sender.send(n).await.expect("the server reads on");
+        }
+        sender.finish();
+    });
+    assert_eq!(feed.sum(numbers).await.expect("call"), Ok(4950));
+    producer.await.expect("producer");
+    assert_eq!(feed.sum(Streaming::empty()).await.expect("call"), Ok(0));
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn client_stream_gets_a_typed_error(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    // The server answers before the stream ends; the rest is not read.
+    let too_many = feed.sum(Streaming::iter(0..1_000_000)).await.expect("call");
+    assert_eq!(too_many, Err(FeedError::TooMany));
+    // A sender dropped before it finished cancels its call.
+    let (sender, numbers) = Streaming::<u64>::channel();
+    let call = tokio::spawn(std::future::IntoFuture::into_future(feed.sum(numbers)));
+    sender.send(1).await.expect("sent");
+    drop(sender);
+    let status = call.await.expect("task").expect_err("cancelled");
+    assert_eq!(status.code(), Code::Cancelled, "{status}");
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn bidirectional_stream_echoes(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let (sender, inbox) = Streaming::channel();
+    let mut replies = feed.echo(inbox).await.expect("open");
+    for seq in 0..50u64 {
+        let event = Event {
+            seq,
+            body: vec![1; 100],
+        };
+        sender.send(event).await.expect("send");
+        let reply = replies.message().await.expect("reply").expect("one");
+        assert_eq!(reply.seq, seq * 2);
+    }
+    sender.finish();
+    assert_eq!(replies.message().await.expect("end"), None);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn items_before_an_error_stay_delivered(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let mut numbers = feed.fail_after(5).await.expect("open");
+    for expected in 0..5 {
+        assert_eq!(numbers.message().await.expect("item"), Some(expected));
+    }
+    let status = numbers.message().await.expect_err("the error");
+    assert_eq!(status.code(), Code::Aborted);
+    assert_eq!(status.message(), "enough");
+    assert_eq!(numbers.message().await.expect("over"), None);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn large_items_travel_in_chunks(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    // 8 events of 1 MiB each: 32 chunks apiece over byte streams.
+    let events = feed.watch("news".into(), 8, 1 << 20).await.expect("call");
+    let mut events = events.expect("accepted");
+    let mut seen = 0;
+    while let Some(event) = events.message().await.expect("event") {
+        assert_eq!(event.body.len(), 1 << 20);
+        assert!(event.body.iter().all(|&b| b == event.seq as u8));
+        seen += 1;
+    }
+    assert_eq!(seen, 8);
+    // And big ones the other way, echoed.
+    let inbox = Streaming::iter((0..4u64).map(|seq| Event {
+        seq,
+        body: vec![seq as u8; 3 << 20],
+    }));
+    let replies: Vec<Event> = feed
+        .echo(inbox)
+        .await
+        .expect("open")
+        .map(|e| e.expect("reply"))
+        .collect()
+        .await;
+    assert_eq!(replies.len(), 4);
+    assert!(replies.iter().all(|e| e.body.len() == 3 << 20));
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn dropping_the_stream_stops_the_producer(transport: Transport) {
+    let (fx, feed, dropped) = start(transport).await;
+    let mut numbers = feed.forever().await.expect("open");
+    for expected in 0..1000 {
+        assert_eq!(numbers.message().await.expect("item"), Some(expected));
+    }
+    drop(numbers);
+    common::eventually("the server drops the producer", || {
+        dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    // The connection goes on.
+    assert_eq!(feed.count(3).await.expect("open").count().await, 3);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_timeout_ends_the_whole_stream(transport: Transport) {
+    let (fx, feed, dropped) = start(transport).await;
+    let mut numbers = feed
+        .forever()
+        .timeout(Duration::from_millis(200))
+        .await
+        .expect("open");
+    let status = loop {
+        match numbers.message().await {
+            Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(1)).await,
+            Ok(None) => panic!("a stream that never ends ended"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    common::eventually("the server drops the producer", || {
+        dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn unary_calls_go_on_beside_streams(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    // A stream nobody reads: it stalls on credit, and the connection does not.
+    let stalled = feed.forever().await.expect("open");
+    for _ in 0..100 {
+        let n = feed.count(2).await.expect("open").count().await;
+        assert_eq!(n, 2);
+    }
+    drop(stalled);
+    fx.shutdown().await.expect("clean shutdown");
+}
