@@ -97,7 +97,7 @@ pub use prism_transport::driver::{ConnectionError, ConnectionStats, Execution};
 #[doc(inline)]
 pub use server::{Server, ServerBuilder};
 #[doc(inline)]
-pub use streaming::{SendError, StreamSender, Streaming};
+pub use streaming::{Lag, SendError, StreamSender, Streaming};
 
 /// For codec authors and advanced callers: the codec traits, the built-in
 /// codecs, payloads and the conformance suite.
@@ -172,7 +172,7 @@ pub mod __private {
     pub use crate::response::{Fallible, Plain};
     pub use crate::server::Dispatch;
     pub use crate::server::dispatch::{
-        bidi, client_stream, server_stream, unary, unary_view, unknown_method,
+        bidi, client_stream, server_stream, subscription, unary, unary_view, unknown_method,
     };
     pub use crate::stream_response::{FallibleStreamed, Streamed};
     pub use crate::streaming::{Decoder, decoder, view_decoder};

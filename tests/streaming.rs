@@ -47,6 +47,13 @@ pub trait Feed {
     async fn fail_after(&self, n: u64) -> Streaming<u64>;
     /// Numbers forever, as fast as the caller reads; counts drops.
     async fn forever(&self) -> Streaming<u64>;
+    /// `n` events of `size` bytes, produced as fast as possible; a slow
+    /// reader misses the oldest.
+    #[prism(subscription, buffer = 16)]
+    async fn ticker(&self, n: u64, size: u64) -> Streaming<Event>;
+    /// The same, but the producer waits for the reader.
+    #[prism(subscription = "wait")]
+    async fn paced(&self, n: u64, size: u64) -> Streaming<Event>;
 }
 
 #[derive(Default)]
@@ -106,6 +113,16 @@ impl Feed for Feeds {
         let items = futures_util::stream::iter(0..n).map(Ok);
         let failure = futures_util::stream::once(async { Err(Status::aborted("enough")) });
         Streaming::from_try_stream(items.chain(failure))
+    }
+
+    async fn ticker(&self, n: u64, size: u64) -> Streaming<Event> {
+        self.watch("news".into(), n, size)
+            .await
+            .unwrap_or_else(|_| Streaming::empty())
+    }
+
+    async fn paced(&self, n: u64, size: u64) -> Streaming<Event> {
+        self.ticker(n, size).await
     }
 
     async fn forever(&self) -> Streaming<u64> {
@@ -173,6 +190,8 @@ per_transport!(
     dropping_the_stream_stops_the_producer,
     a_timeout_ends_the_whole_stream,
     unary_calls_go_on_beside_streams,
+    a_slow_subscriber_misses_the_oldest_and_is_told,
+    a_waiting_subscription_loses_nothing,
 );
 
 async fn server_stream_delivers_every_item_in_order(transport: Transport) {
@@ -344,5 +363,38 @@ async fn unary_calls_go_on_beside_streams(transport: Transport) {
         assert_eq!(n, 2);
     }
     drop(stalled);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_slow_subscriber_misses_the_oldest_and_is_told(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let total = 20_000u64;
+    let mut ticks = feed.ticker(total, 1024).await.expect("open");
+    // Not reading: the window fills, the backlog of 16 overflows.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut received = 0u64;
+    let mut last = None;
+    while let Some(tick) = ticks.message().await.expect("tick") {
+        assert!(last.is_none_or(|last| tick.seq > last), "in order");
+        last = Some(tick.seq);
+        received += 1;
+    }
+    let missed = ticks.missed();
+    assert!(missed > 0, "a reader that paused missed some");
+    assert_eq!(received + missed, total, "every tick delivered or counted");
+    assert_eq!(last, Some(total - 1), "the newest survive");
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_waiting_subscription_loses_nothing(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let mut ticks = feed.paced(5_000, 1024).await.expect("open");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut received = 0u64;
+    while let Some(tick) = ticks.message().await.expect("tick") {
+        assert_eq!(tick.seq, received);
+        received += 1;
+    }
+    assert_eq!((received, ticks.missed()), (5_000, 0));
     fx.shutdown().await.expect("clean shutdown");
 }

@@ -14,7 +14,7 @@ use syn::{
     PathArguments, ReturnType, TraitItem, TraitItemFn, Type,
 };
 
-use crate::attr::{CodecList, Execution, MethodOptions, ServiceArgs, is_method_attr};
+use crate::attr::{CodecList, Execution, LagPolicy, MethodOptions, ServiceArgs, is_method_attr};
 use crate::case;
 use crate::ctxt::Errors;
 
@@ -57,6 +57,10 @@ pub(crate) struct Method<'a> {
     pub(crate) execution: Option<Execution>,
     /// Where `#[prism(bare)]` was written, if it was.
     pub(crate) bare: Option<Span>,
+    /// `#[prism(subscription ..)]`: a push subscription's lag policy.
+    pub(crate) subscription: Option<(LagPolicy, Span)>,
+    /// `#[prism(buffer = N)]`, with where it was written.
+    pub(crate) buffer: Option<(usize, Span)>,
     /// The method's doc text.
     pub(crate) doc: String,
     /// How the method takes `self`.
@@ -265,6 +269,8 @@ impl<'a> Method<'a> {
             request_kind,
             execution: options.execution,
             bare: options.bare,
+            subscription: options.subscription,
+            buffer: options.buffer,
             doc: doc_string(&item.attrs),
             receiver,
             args,

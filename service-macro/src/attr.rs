@@ -72,6 +72,21 @@ pub(crate) struct MethodOptions {
     /// `bare`: the op's one argument travels as it is, not wrapped in a
     /// request struct.
     pub(crate) bare: Option<proc_macro2::Span>,
+    /// `subscription` (drop the oldest items of a slow reader) or
+    /// `subscription = "wait"` / `"drop_oldest"`, with where it was written.
+    pub(crate) subscription: Option<(LagPolicy, proc_macro2::Span)>,
+    /// `buffer = 256`: items a drop-oldest subscription holds for a slow
+    /// reader.
+    pub(crate) buffer: Option<(usize, proc_macro2::Span)>,
+}
+
+/// What a push subscription does with a reader that falls behind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LagPolicy {
+    /// `"drop_oldest"` (the default).
+    DropOldest,
+    /// `"wait"`.
+    Wait,
 }
 
 /// Where an op asks its handler to run.
@@ -84,7 +99,15 @@ pub(crate) enum Execution {
 }
 
 impl MethodOptions {
-    const KEYS: &[&str] = &["codec", "codecs", "spawn", "inline", "bare"];
+    const KEYS: &[&str] = &[
+        "codec",
+        "codecs",
+        "spawn",
+        "inline",
+        "bare",
+        "subscription",
+        "buffer",
+    ];
 
     /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
     /// across all of them).
@@ -127,6 +150,45 @@ impl MethodOptions {
                     "bare" => {
                         parsed.bare = Some(meta.path.span());
                         flag("prism", key, &meta, errors)
+                    }
+                    "subscription" => {
+                        let span = meta.path.span();
+                        if !meta.input.peek(Token![=]) {
+                            parsed.subscription = Some((LagPolicy::DropOldest, span));
+                            return flag("prism", key, &meta, errors);
+                        }
+                        let expected = "`subscription` takes `\"drop_oldest\"` or `\"wait\"`, or no value (drop oldest)";
+                        let Some(lit) = string(key, "wait", &meta, errors)? else {
+                            return Ok(());
+                        };
+                        match lit.value().as_str() {
+                            "drop_oldest" => {
+                                parsed.subscription = Some((LagPolicy::DropOldest, span));
+                            }
+                            "wait" => parsed.subscription = Some((LagPolicy::Wait, span)),
+                            _ => errors.spanned(&lit, expected),
+                        }
+                        Ok(())
+                    }
+                    "buffer" => {
+                        let span = meta.path.span();
+                        let expected =
+                            "`buffer` takes a positive number of items, like `buffer = 256`";
+                        if !meta.input.peek(Token![=]) {
+                            errors.push(meta.error(expected));
+                            return skip_value(&meta);
+                        }
+                        let input = meta.value()?;
+                        match input.parse::<Expr>()? {
+                            Expr::Lit(ExprLit {
+                                lit: Lit::Int(int), ..
+                            }) => match int.base10_parse::<usize>() {
+                                Ok(n) if n > 0 => parsed.buffer = Some((n, span)),
+                                _ => errors.spanned(&int, expected),
+                            },
+                            other => errors.spanned(other, expected),
+                        }
+                        Ok(())
                     }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 },
@@ -479,7 +541,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`",
+                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`",
                 "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",

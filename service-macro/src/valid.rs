@@ -6,7 +6,10 @@ use std::collections::{HashMap, HashSet};
 use syn::visit::{self, Visit};
 use syn::{Pat, TraitItem, Type};
 
-use crate::ast::{Method, Output, Receiver, RequestKind, Service, archived_inner, streaming_inner};
+use crate::ast::{
+    Method, OpKind, Output, Receiver, RequestKind, Service, archived_inner, streaming_inner,
+};
+use crate::attr::LagPolicy;
 use crate::attr::is_method_attr;
 use crate::ctxt::Errors;
 
@@ -29,6 +32,7 @@ pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
         check_arguments(method, errors);
         check_views(method, errors);
         check_streams(method, errors);
+        check_subscription(method, errors);
         check_options(method, errors);
         check_output(method, errors);
     }
@@ -268,6 +272,31 @@ fn check_options(method: &Method<'_>, errors: &mut Errors) {
                 span,
                 "a stream's items already travel as they are: remove `bare`",
             ));
+        }
+    }
+}
+
+/// A subscription is a server stream; `buffer` sizes a drop-oldest one.
+fn check_subscription(method: &Method<'_>, errors: &mut Errors) {
+    if let Some((_, span)) = method.subscription
+        && method.kind() != OpKind::ServerStream
+    {
+        errors.push(syn::Error::new(
+            span,
+            "a subscription is a server stream: return `Streaming<T>` (or `Result<Streaming<T>, E>`) from an op whose request is not a stream",
+        ));
+    }
+    if let Some((_, span)) = method.buffer {
+        match method.subscription {
+            Some((LagPolicy::DropOldest, _)) => {}
+            Some((LagPolicy::Wait, _)) => errors.push(syn::Error::new(
+                span,
+                "a `wait` subscription holds nothing for a slow reader: remove `buffer`",
+            )),
+            None => errors.push(syn::Error::new(
+                span,
+                "`buffer` sizes a subscription's backlog: add `subscription`",
+            )),
         }
     }
 }

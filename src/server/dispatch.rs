@@ -14,7 +14,7 @@ use super::Call;
 use crate::Context;
 use crate::response::IntoReply;
 use crate::stream_response::IntoStream;
-use crate::streaming::{Decoder, Streaming};
+use crate::streaming::{Decoder, Lag, Streaming};
 use prism_codecs::codec_names as names;
 
 /// A service the server can route calls to. `#[prism::service]` implements
@@ -91,6 +91,27 @@ where
     })
 }
 
+/// Serves a push subscription: a server stream whose reader, when it
+/// falls behind, is treated as `lag` says.
+pub fn subscription<S, Req, R, F, Fut>(call: Call, lag: Lag, handler: F) -> Dispatched
+where
+    S: CodecSet,
+    Req: DecodeAs<S>,
+    R: IntoStream<S>,
+    F: FnOnce(Req, &Context) -> Fut + Send + 'static,
+    Fut: Future<Output = R> + Send + 'static,
+{
+    let start = move |payload: &Payload, codec, limits: &Limits, context: &Context| {
+        Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
+    };
+    serve::<S, R, Fut>(call, start, move |r, codec, op, limits| {
+        match r.into_answer(codec, op, limits) {
+            Answer::Stream(stream) => Answer::Stream(lag.apply(stream)),
+            reply @ Answer::Reply(_) => reply,
+        }
+    })
+}
+
 /// Serves a client-stream op: the handler reads the caller's messages,
 /// each read with `decode` (a decode, or a zero-copy view) as the handler
 /// reads it, and answers once.
@@ -122,9 +143,6 @@ where
     })
 }
 
-/// How a handler's result becomes the call's answer.
-type Finish<R> = fn(R, CodecId, &'static OpDescriptor, &Limits) -> Answer;
-
 /// Whether `codec` is one of `S`'s; the refusal names the op and the
 /// codecs it takes.
 fn check_codec<S: CodecSet>(op: &'static OpDescriptor, codec: CodecId) -> Result<(), Dispatched> {
@@ -143,7 +161,7 @@ fn serve<S, R, Fut>(
     start: impl FnOnce(&Payload, CodecId, &Limits, &Context) -> Result<Fut, DecodeError>
     + Send
     + 'static,
-    finish: Finish<R>,
+    finish: impl FnOnce(R, CodecId, &'static OpDescriptor, &Limits) -> Answer + Send + 'static,
 ) -> Dispatched
 where
     S: CodecSet,
@@ -198,7 +216,7 @@ fn serve_stream<S, T, R, F, Fut>(
     call: Call,
     decode: Decoder<T>,
     handler: F,
-    finish: Finish<R>,
+    finish: fn(R, CodecId, &'static OpDescriptor, &Limits) -> Answer,
 ) -> Dispatched
 where
     S: CodecSet,

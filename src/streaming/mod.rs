@@ -13,6 +13,7 @@
 
 mod outgoing;
 mod sender;
+mod subscription;
 
 use core::fmt;
 use core::future::poll_fn;
@@ -27,6 +28,7 @@ use prism_transport::driver::{Inbound, Received};
 
 pub(crate) use outgoing::outbound;
 pub use sender::{SendError, StreamSender};
+pub use subscription::Lag;
 
 /// Reads one message of a stream: a decode or a zero-copy view.
 pub type Decoder<T> = fn(Payload, CodecId, &Limits) -> Result<T, DecodeError>;
@@ -91,8 +93,9 @@ enum Source<T> {
     Local(Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>),
     /// Messages from the peer, decoded as they are read.
     Remote(Box<Remote<T>>),
-    /// Ended: by its end, an error, or a message that did not decode.
-    Done,
+    /// Ended: by its end, an error, or a message that did not decode;
+    /// with how many items the sender dropped.
+    Done { missed: u64 },
 }
 
 /// A stream the peer sends.
@@ -109,7 +112,7 @@ impl<T> fmt::Debug for Streaming<T> {
         let source = match &self.source {
             Source::Local(_) => "local",
             Source::Remote(_) => "remote",
-            Source::Done => "done",
+            Source::Done { .. } => "done",
         };
         f.debug_struct("Streaming")
             .field("source", &source)
@@ -183,6 +186,18 @@ impl<T> Streaming<T> {
         }
     }
 
+    /// How many items the sender dropped so far because this side read too
+    /// slowly: a push subscription that drops its oldest items
+    /// ([`Lag::DropOldest`]) says so before the next item it delivers.
+    /// Always 0 for other streams.
+    pub fn missed(&self) -> u64 {
+        match &self.source {
+            Source::Remote(remote) => remote.inbound.missed(),
+            Source::Done { missed } => *missed,
+            Source::Local(_) => 0,
+        }
+    }
+
     /// The next message; `Ok(None)` once the stream ended normally.
     ///
     /// # Errors
@@ -201,7 +216,7 @@ impl<T> Streaming<T> {
 
     fn poll_message(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<T>, Status>> {
         let polled = match &mut self.source {
-            Source::Done => return Poll::Ready(Ok(None)),
+            Source::Done { .. } => return Poll::Ready(Ok(None)),
             Source::Local(stream) => match stream.as_mut().poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(item))) => return Poll::Ready(Ok(Some(item))),
@@ -218,7 +233,9 @@ impl<T> Streaming<T> {
         };
         // Ended one way or another: a remote stream's inbound is dropped
         // here, which tells the peer when the end was not its own.
-        self.source = Source::Done;
+        self.source = Source::Done {
+            missed: self.missed(),
+        };
         Poll::Ready(polled)
     }
 }
@@ -266,7 +283,7 @@ impl<T> Stream for Streaming<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = Pin::into_inner(self);
-        if matches!(this.source, Source::Done) {
+        if matches!(this.source, Source::Done { .. }) {
             return Poll::Ready(None);
         }
         this.poll_message(cx).map(Result::transpose)

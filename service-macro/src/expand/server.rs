@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 use super::Gen;
 use crate::ast::{Method, OpKind, Output, RequestKind, archived_inner};
 use crate::attr::Execution;
+use crate::attr::LagPolicy;
 
 impl Gen<'_, '_> {
     /// `pub struct CalcServer<S> { inner: Arc<S> }`.
@@ -145,10 +146,22 @@ impl Gen<'_, '_> {
             Output::Stream(_) => quote!(::prism::__private::Streamed),
             Output::FallibleStream { .. } => quote!(::prism::__private::FallibleStreamed),
         };
-        // Server streams decode their one request as unary ops do.
-        let unary = match method.kind() {
-            OpKind::ServerStream => quote!(::prism::__private::server_stream),
-            _ => quote!(::prism::__private::unary),
+        // Server streams decode their one request as unary ops do; a
+        // subscription says how it treats a slow reader.
+        let (unary, lag) = match (method.kind(), method.subscription) {
+            (OpKind::ServerStream, Some((LagPolicy::Wait, _))) => (
+                quote!(::prism::__private::subscription),
+                quote!(::prism::Lag::Wait,),
+            ),
+            (OpKind::ServerStream, Some((LagPolicy::DropOldest, _))) => {
+                let buffer = Literal::usize_unsuffixed(method.buffer.map_or(64, |(n, _)| n));
+                (
+                    quote!(::prism::__private::subscription),
+                    quote!(::prism::Lag::DropOldest { buffer: #buffer },),
+                )
+            }
+            (OpKind::ServerStream, None) => (quote!(::prism::__private::server_stream), quote!()),
+            _ => (quote!(::prism::__private::unary), quote!()),
         };
         let set = method.codecs.set_type();
         // The method's arguments in order: the context where it asked for
@@ -190,6 +203,7 @@ impl Gen<'_, '_> {
                 quote! {
                     #unary::<#set, #module::#request, _, _, _>(
                         call,
+                        #lag
                         move |#binding: #module::#request, #cx: &::prism::Context| { #body },
                     )
                 }
@@ -197,6 +211,7 @@ impl Gen<'_, '_> {
             RequestKind::Bare(ty) => quote! {
                 #unary::<#set, #ty, _, _, _>(
                     call,
+                    #lag
                     move |req: #ty, #cx: &::prism::Context| { #body },
                 )
             },

@@ -688,6 +688,11 @@ impl<L: Link> ClientDriver<L> {
                         feed.send(Delivery::Opened);
                     }
                 }
+                Event::Skipped { channel, count } => {
+                    if let Some((_, Sink::Stream(feed))) = self.pending.get(&channel) {
+                        feed.send(Delivery::Skipped(count));
+                    }
+                }
                 Event::Data { channel, chunk } => self.on_data(channel, chunk),
                 Event::End { channel } => self.on_end(channel),
                 // The server reads the request stream no more: stop

@@ -196,6 +196,14 @@ impl Pumps {
                     Err(_) => None,
                 }
             }
+            Some(StreamItem::Skipped(count)) => match session.skip(pump.channel, count) {
+                Ok(true) => Some(pump),
+                Ok(false) => {
+                    self.parked.insert(pump.channel, pump);
+                    None
+                }
+                Err(_) => None,
+            },
             Some(StreamItem::Close(reply)) => {
                 ended.push(Ended::Closed(pump.channel, reply));
                 None

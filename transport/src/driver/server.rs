@@ -346,7 +346,7 @@ impl<L: Link> ServerDriver<L> {
                     self.answer_ended();
                 }
                 // A server opens no calls.
-                Event::StopSending { .. } | Event::Opened { .. } => {}
+                Event::StopSending { .. } | Event::Opened { .. } | Event::Skipped { .. } => {}
                 // A server opens no calls, so none is answered.
                 Event::Reply { .. } => {}
                 Event::Cancelled { channel, code } => {

@@ -31,6 +31,9 @@ pub enum StreamItem {
     /// (from a callee) the op's application error. A caller's request
     /// stream that closes so cancels its call.
     Close(Reply),
+    /// (From a callee) this many items were dropped here: the reader fell
+    /// behind a push subscription. The reader counts them.
+    Skipped(u64),
 }
 
 /// An outgoing stream: items until it ends (a normal end) or yields
@@ -42,6 +45,8 @@ pub type Outbound = Pin<Box<dyn Stream<Item = StreamItem> + Send + 'static>>;
 pub(crate) enum Delivery {
     /// The callee accepted the call: its response stream is open.
     Opened,
+    /// The callee dropped this many items.
+    Skipped(u64),
     /// A chunk of a message on `channel`.
     Chunk(ChannelId, Chunk),
     /// The peer ended its direction.
@@ -163,6 +168,8 @@ pub struct Inbound {
     unreleased: Option<(ChannelId, u64)>,
     /// The callee's stream is known to be open (or over).
     opened: bool,
+    /// Items the callee dropped because this side read too slowly.
+    missed: u64,
     /// The driver's mark that a failure waits in the queue.
     urgent: Arc<AtomicBool>,
     /// What [`Inbound::poll_opened`] took before the open was known.
@@ -197,6 +204,7 @@ impl Inbound {
             max_message,
             unreleased: None,
             opened: false,
+            missed: 0,
             peeked: None,
             done: false,
         };
@@ -209,6 +217,12 @@ impl Inbound {
         let (feed, inbound) = Inbound::new(Key::None, ControlTx::Queue(control), 0);
         feed.close_as(Err(status), false);
         inbound
+    }
+
+    /// How many items the callee dropped so far because this side read too
+    /// slowly (a push subscription that drops its oldest items).
+    pub fn missed(&self) -> u64 {
+        self.missed
     }
 
     /// Holds messages to `max` bytes (checked on a message's first chunk,
@@ -281,6 +295,7 @@ impl Inbound {
             };
             match delivery {
                 Some(Delivery::Opened) => self.opened = true,
+                Some(Delivery::Skipped(count)) => self.missed = self.missed.saturating_add(count),
                 Some(Delivery::Chunk(channel, chunk)) => {
                     let cost = chunk.cost();
                     match self.messages.push(chunk, self.max_message) {
@@ -348,7 +363,7 @@ impl Inbound {
             match delivery {
                 Delivery::Chunk(channel, chunk) => self.consumed(channel, chunk.cost()),
                 Delivery::Closed(reply) => return self.end(Received::Closed(reply)),
-                Delivery::Opened | Delivery::End => {}
+                Delivery::Opened | Delivery::Skipped(_) | Delivery::End => {}
             }
         }
         let status = Status::unavailable("the stream failed");

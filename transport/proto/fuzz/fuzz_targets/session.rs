@@ -217,7 +217,7 @@ impl Model {
             Event::Writable { channel } => {
                 assert!(self.blocked.remove(&channel.get()), "Writable for {channel} not owed");
             }
-            Event::StopSending { .. } | Event::Opened { .. } => {
+            Event::StopSending { .. } | Event::Opened { .. } | Event::Skipped { .. } => {
                 panic!("a server opens no calls, yet got {event:?}")
             }
             Event::Cancelled { channel, .. } => {

@@ -115,6 +115,9 @@ impl Flags {
     /// DATA, ended by DATA with `END`. On DATA from the callee (no
     /// payload): the response stream is open, the call accepted.
     pub const OPEN: Flags = Flags(1 << 3);
+    /// On DATA from the callee (no payload): `aux` items were dropped here
+    /// (a push subscription's reader fell behind).
+    pub const SKIPPED: Flags = Flags(1 << 4);
 
     /// Flags from their wire byte.
     pub const fn from_bits(bits: u8) -> Flags {

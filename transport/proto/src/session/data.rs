@@ -50,6 +50,21 @@ impl Session {
         let flags = header.flags;
         let (more, end) = (flags.contains(Flags::MORE), flags.contains(Flags::END));
         let app_error = flags.contains(Flags::APP_ERROR);
+        if flags.contains(Flags::SKIPPED) {
+            if flags != Flags::SKIPPED || !payload.is_empty() || header.aux == 0 {
+                return self.protocol_error(FrameKind::Data, "skipped carries more than a count");
+            }
+            if !ours {
+                return self.protocol_error(FrameKind::Data, "skipped from the caller");
+            }
+            if stream.assembling.is_some() {
+                return self.protocol_error(FrameKind::Data, "skipped inside a message");
+            }
+            self.release_marker(id);
+            let (channel, count) = (ChannelId(id), header.aux);
+            self.events.push_back(Event::Skipped { channel, count });
+            return;
+        }
         if flags.contains(Flags::OPEN) {
             if flags != Flags::OPEN || !payload.is_empty() || header.aux != 0 {
                 return self.protocol_error(FrameKind::Data, "open carries more than the flag");
@@ -143,8 +158,8 @@ impl Session {
         });
     }
 
-    /// Gives back the credit of an empty marker (END, OPEN) at both
-    /// levels.
+    /// Gives back the credit of an empty marker (END, OPEN, SKIPPED) at
+    /// both levels.
     fn release_marker(&mut self, id: u32) {
         if let Some(grant) = self.conn_window.release(flow::cost(0)) {
             self.transmit.push_back(wire::credit(0, grant));

@@ -134,6 +134,14 @@ pub enum Event {
         /// The channel.
         channel: ChannelId,
     },
+    /// Client: the callee dropped `count` items of its stream here,
+    /// because this side read too slowly (a push subscription's lag).
+    Skipped {
+        /// The channel.
+        channel: ChannelId,
+        /// Items dropped, at least 1.
+        count: u64,
+    },
     /// A chunk of a message arrived on an open direction of a channel.
     Data {
         /// The channel.

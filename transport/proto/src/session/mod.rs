@@ -93,7 +93,7 @@
 //! | RESPONSE | id      | 0  | codec | `APP_ERROR` | 0                            | response or application error   |
 //! | ERROR    | id      | 0  | 0     | 0           | status code                  | UTF-8 message (≤ 4 KiB)         |
 //! | CANCEL   | id      | 0  | 0     | 0           | status code, 0 = `CANCELLED` | empty                           |
-//! | DATA     | id      | 0  | codec | see below   | total length on a first chunk | a chunk of a message, or empty |
+//! | DATA     | id      | 0  | codec | see below   | first chunk: total; SKIPPED: count | a chunk of a message, or empty |
 //! | CREDIT   | id or 0 | 0  | 0     | 0           | bytes granted                | empty                           |
 //! | PING     | 0       | 0  | 0     | 0           | ping id                      | empty                           |
 //! | PONG     | 0       | 0  | 0     | 0           | the ping's id                | empty                           |
@@ -102,8 +102,10 @@
 //! DATA flags: `MORE` (more chunks of this message follow; on a first
 //! chunk, `aux` is the message's total length), `END` (the direction ends;
 //! no payload, no other flag), `OPEN` (from the callee, alone, no payload:
-//! the response stream is open), `APP_ERROR` (from the callee, on a
-//! message's first chunk: the message is the op's application error). A CREDIT on
+//! the response stream is open), `SKIPPED` (from the callee, alone, no
+//! payload: `aux` ≥ 1 items were dropped here, a push subscription's lag),
+//! `APP_ERROR` (from the callee, on a message's first chunk: the message is
+//! the op's application error). A CREDIT on
 //! channel 0 grants bytes on the connection's window.
 //!
 //! CANCEL's code tells the callee why: `CANCELLED` when the caller gave up,

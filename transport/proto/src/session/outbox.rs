@@ -19,7 +19,7 @@ pub(crate) struct Outbox {
     then: Option<Terminal>,
 }
 
-/// A message partly sent.
+/// A message partly sent, or a marker of skipped items.
 #[derive(Debug)]
 struct Pending {
     codec: u16,
@@ -27,6 +27,8 @@ struct Pending {
     /// Bytes already sent in chunks.
     sent: usize,
     app_error: bool,
+    /// A SKIPPED marker of this many items instead of a message.
+    skipped: Option<u64>,
 }
 
 /// What ends our direction of a channel once the pending message is out.
@@ -74,6 +76,20 @@ impl Outbox {
             payload,
             sent: 0,
             app_error,
+            skipped: None,
+        });
+    }
+
+    /// Queues a marker of `count` skipped items; the caller checked
+    /// [`Outbox::has_message`].
+    pub(crate) fn push_skipped(&mut self, count: u64) {
+        debug_assert!(self.message.is_none() && self.then.is_none());
+        self.message = Some(Pending {
+            codec: 0,
+            payload: Payload::empty(),
+            sent: 0,
+            app_error: false,
+            skipped: Some(count),
         });
     }
 
@@ -85,6 +101,15 @@ impl Outbox {
 
     /// Takes the next frame for `channel`, its chunks at most `chunk` bytes.
     pub(crate) fn next(&mut self, channel: u32, chunk: usize) -> Option<Piece> {
+        if let Some(count) = self.message.as_ref().and_then(|p| p.skipped) {
+            self.message = None;
+            return Some(Piece {
+                frame: skipped_frame(channel, count),
+                cost: Some(flow::cost(0)),
+                message_done: true,
+                terminal: false,
+            });
+        }
         if let Some(pending) = &mut self.message {
             let total = pending.payload.len();
             let start = pending.sent;
@@ -143,6 +168,15 @@ pub(crate) fn end_frame(channel: u32) -> Frame {
     let mut header = FrameHeader::new(FrameKind::Data);
     header.channel = channel;
     header.flags = Flags::END;
+    Frame::empty(header)
+}
+
+/// DATA with `SKIPPED` on `channel`: `count` items were dropped.
+pub(crate) fn skipped_frame(channel: u32, count: u64) -> Frame {
+    let mut header = FrameHeader::new(FrameKind::Data);
+    header.channel = channel;
+    header.flags = Flags::SKIPPED;
+    header.aux = count;
     Frame::empty(header)
 }
 

@@ -97,6 +97,52 @@ impl Session {
         Ok(writable)
     }
 
+    /// Callee: tells the caller that `count` items of its stream were
+    /// dropped here (a push subscription whose reader fell behind), in
+    /// order with the messages around it. A DATA `SKIPPED` costs one byte
+    /// of credit and goes like a message: the same return and errors as
+    /// [`Session::send`]; a zero count sends nothing.
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::send`]; also [`SendError::Ended`] on a caller's
+    /// channel (only callees skip).
+    pub fn skip(&mut self, channel: ChannelId, count: u64) -> Result<bool, SendError> {
+        let id = channel.get();
+        if !self.channels.is_peer(id) {
+            return Err(SendError::Ended);
+        }
+        let Some(ch) = self.channels.get(id).filter(|_| !self.is_closed()) else {
+            return Err(SendError::Gone);
+        };
+        match ch.send {
+            Send::Open => {}
+            Send::Ending | Send::Closed => return Err(SendError::Ended),
+            Send::Stopped(code) => return Err(SendError::Stopped { code }),
+        }
+        if ch.stream.as_ref().is_some_and(|s| s.outbox.has_message()) {
+            return Err(SendError::Full);
+        }
+        if count == 0 {
+            return Ok(true);
+        }
+        let conn_ok = self.conn_credit.has_credit();
+        let (recv, send) = self.stream_windows();
+        let Some(stream) = self.channels.stream(id, recv, send) else {
+            return Err(SendError::Gone);
+        };
+        if stream.outbox.is_empty() && conn_ok && stream.credit.has_credit() {
+            stream.credit.spend(flow::cost(0));
+            self.conn_credit.spend(flow::cost(0));
+            self.transmit.push_back(outbox::skipped_frame(id, count));
+            return Ok(true);
+        }
+        stream.outbox.push_skipped(count);
+        stream.wants_writable = true;
+        self.schedule(id);
+        Ok(false)
+    }
+
     /// Ends our direction of `channel` after any pending message: a
     /// caller half-closes its request stream; a callee ends its response
     /// stream normally, which ends the channel.

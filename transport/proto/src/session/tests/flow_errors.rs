@@ -190,7 +190,12 @@ fn chunks_must_add_up_to_the_stated_total() {
 
 #[test]
 fn end_with_a_payload_and_app_errors_or_opens_from_the_caller_are_protocol_errors() {
-    for (flags, len) in [(Flags::END, 3), (Flags::APP_ERROR, 3), (Flags::OPEN, 0)] {
+    for (flags, len) in [
+        (Flags::END, 3),
+        (Flags::APP_ERROR, 3),
+        (Flags::OPEN, 0),
+        (Flags::SKIPPED, 0),
+    ] {
         let mut server = server_with_stream(SessionConfig::default());
         assert_protocol_error(&feed(&mut server, [data(1, flags, 0, len)]));
     }
@@ -282,12 +287,19 @@ fn stream_frames_before_the_handshake_are_protocol_errors() {
 }
 
 #[test]
-fn an_open_marker_carries_nothing_else() {
-    for (flags, len) in [(Flags::OPEN, 3), (Flags::OPEN.with(Flags::MORE), 0)] {
+fn open_and_skipped_markers_carry_nothing_else() {
+    let cases = [
+        (Flags::OPEN, 0, 3),
+        (Flags::OPEN.with(Flags::MORE), 0, 0),
+        (Flags::SKIPPED, 0, 0),
+        (Flags::SKIPPED, 5, 2),
+        (Flags::SKIPPED.with(Flags::END), 5, 0),
+    ];
+    for (flags, aux, len) in cases {
         let mut pair = Pair::connected();
         let channel = pair.call(b"q", None);
         pair.pump();
-        let mut frame = data(channel.get(), flags, 0, len);
+        let mut frame = data(channel.get(), flags, aux, len);
         frame.header.codec = 0;
         pair.client.handle_frame(pair.now, frame);
         assert_protocol_error(&pair.client_events());

@@ -70,6 +70,7 @@ impl Ledger {
                 Event::Closed { .. } => self.closed[0] += 1,
                 Event::Data { channel, chunk } => pair.client.release(channel, chunk.cost()),
                 Event::Opened { .. }
+                | Event::Skipped { .. }
                 | Event::Established
                 | Event::Call { .. }
                 | Event::Cancelled { .. }
@@ -98,6 +99,7 @@ impl Ledger {
                 Event::Closed { .. } => self.closed[1] += 1,
                 Event::Data { channel, chunk } => pair.server.release(channel, chunk.cost()),
                 Event::Opened { .. }
+                | Event::Skipped { .. }
                 | Event::Established
                 | Event::Reply { .. }
                 | Event::End { .. }

@@ -104,6 +104,38 @@ fn the_callee_can_open_its_stream_before_any_message() {
 }
 
 #[test]
+fn skipped_items_are_reported_in_order_with_the_messages() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"subscribe", None);
+    pair.pump();
+    pair.server_events();
+    pair.server
+        .send(channel, CodecId::new(1), Payload::from(&b"1"[..]))
+        .unwrap();
+    assert_eq!(pair.server.skip(channel, 7), Ok(true));
+    assert_eq!(pair.server.skip(channel, 0), Ok(true), "nothing to say");
+    pair.server
+        .send(channel, CodecId::new(1), Payload::from(&b"9"[..]))
+        .unwrap();
+    assert_eq!(
+        pair.client.skip(channel, 1),
+        Err(SendError::Ended),
+        "only callees skip"
+    );
+    pair.pump();
+    let events = pair.client_events();
+    let order: Vec<String> = events
+        .iter()
+        .map(|e| match e {
+            Event::Data { chunk, .. } => String::from_utf8_lossy(&chunk.payload).into_owned(),
+            Event::Skipped { count, .. } => format!("-{count}"),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    assert_eq!(order, ["1", "-7", "9"]);
+}
+
+#[test]
 fn client_stream_half_closes_then_gets_one_response() {
     let mut pair = Pair::connected();
     let channel = open_stream(&mut pair);
