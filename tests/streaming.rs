@@ -30,6 +30,8 @@ pub enum FeedError {
     NoSuchTopic,
     /// `sum` takes at most 10 000 numbers.
     TooMany,
+    /// `small` takes items of at most 4 KiB.
+    TooBig,
 }
 
 /// A service with every kind of stream.
@@ -51,6 +53,9 @@ pub trait Feed {
     /// reader misses the oldest.
     #[prism(subscription, buffer = 16)]
     async fn ticker(&self, n: u64, size: u64) -> Streaming<Event>;
+    /// The bytes sent, in items of at most 4 KiB.
+    #[prism(max_message = 4096)]
+    async fn small(&self, items: Streaming<Vec<u8>>) -> Result<u64, FeedError>;
     /// The same, but the producer waits for the reader.
     #[prism(subscription = "wait")]
     async fn paced(&self, n: u64, size: u64) -> Streaming<Event>;
@@ -119,6 +124,20 @@ impl Feed for Feeds {
         self.watch("news".into(), n, size)
             .await
             .unwrap_or_else(|_| Streaming::empty())
+    }
+
+    async fn small(&self, mut items: Streaming<Vec<u8>>) -> Result<u64, FeedError> {
+        let mut total = 0;
+        loop {
+            match items.message().await {
+                Ok(Some(item)) => total += item.len() as u64,
+                Ok(None) => return Ok(total),
+                Err(status) if status.code() == Code::ResourceExhausted => {
+                    return Err(FeedError::TooBig);
+                }
+                Err(_) => return Err(FeedError::TooMany),
+            }
+        }
     }
 
     async fn paced(&self, n: u64, size: u64) -> Streaming<Event> {
@@ -192,6 +211,7 @@ per_transport!(
     unary_calls_go_on_beside_streams,
     a_slow_subscriber_misses_the_oldest_and_is_told,
     a_waiting_subscription_loses_nothing,
+    an_item_over_the_ops_limit_fails_the_stream,
 );
 
 async fn server_stream_delivers_every_item_in_order(transport: Transport) {
@@ -396,5 +416,17 @@ async fn a_waiting_subscription_loses_nothing(transport: Transport) {
         received += 1;
     }
     assert_eq!((received, ticks.missed()), (5_000, 0));
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn an_item_over_the_ops_limit_fails_the_stream(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let fits = Streaming::iter([vec![1u8; 4000], vec![2u8; 100]]);
+    assert_eq!(feed.small(fits).await.expect("call"), Ok(4100));
+    // 10 KiB travels whole, 100 KiB in chunks: both refused before use.
+    for size in [10 << 10, 100 << 10] {
+        let big = Streaming::iter([vec![1u8; 10], vec![3u8; size]]);
+        assert_eq!(feed.small(big).await.expect("call"), Err(FeedError::TooBig));
+    }
     fx.shutdown().await.expect("clean shutdown");
 }

@@ -47,6 +47,7 @@ pub struct OpDescriptor {
     error: Option<&'static Shape>,
     codecs: &'static [CodecId],
     permission: Option<&'static str>,
+    max_message: Option<u64>,
     doc: &'static str,
 }
 
@@ -72,6 +73,7 @@ impl OpDescriptor {
             error: None,
             codecs: &[CodecId::POSTCARD],
             permission: None,
+            max_message: None,
             doc: "",
         }
     }
@@ -98,6 +100,19 @@ impl OpDescriptor {
     pub const fn with_permission(mut self, permission: &'static str) -> Self {
         self.permission = Some(permission);
         self
+    }
+
+    /// Sets the largest message (a request, a response or one stream item)
+    /// the op takes; the server's or channel's limit applies without it.
+    /// A limit, not part of the wire meaning: not in the fingerprint.
+    pub const fn with_max_message(mut self, max_message: u64) -> Self {
+        self.max_message = Some(max_message);
+        self
+    }
+
+    /// The op's own largest message, if it set one.
+    pub const fn max_message(&self) -> Option<u64> {
+        self.max_message
     }
 
     /// Sets the doc text.

@@ -61,6 +61,8 @@ pub(crate) struct Method<'a> {
     pub(crate) subscription: Option<(LagPolicy, Span)>,
     /// `#[prism(buffer = N)]`, with where it was written.
     pub(crate) buffer: Option<(usize, Span)>,
+    /// `#[prism(max_message = N)]`: the op's largest message.
+    pub(crate) max_message: Option<u64>,
     /// The method's doc text.
     pub(crate) doc: String,
     /// How the method takes `self`.
@@ -271,6 +273,7 @@ impl<'a> Method<'a> {
             bare: options.bare,
             subscription: options.subscription,
             buffer: options.buffer,
+            max_message: options.max_message,
             doc: doc_string(&item.attrs),
             receiver,
             args,

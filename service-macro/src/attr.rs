@@ -78,6 +78,9 @@ pub(crate) struct MethodOptions {
     /// `buffer = 256`: items a drop-oldest subscription holds for a slow
     /// reader.
     pub(crate) buffer: Option<(usize, proc_macro2::Span)>,
+    /// `max_message = 1048576`: the largest message (request, response or
+    /// stream item) the op takes, in bytes.
+    pub(crate) max_message: Option<u64>,
 }
 
 /// What a push subscription does with a reader that falls behind.
@@ -107,6 +110,7 @@ impl MethodOptions {
         "bare",
         "subscription",
         "buffer",
+        "max_message",
     ];
 
     /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
@@ -174,20 +178,13 @@ impl MethodOptions {
                         let span = meta.path.span();
                         let expected =
                             "`buffer` takes a positive number of items, like `buffer = 256`";
-                        if !meta.input.peek(Token![=]) {
-                            errors.push(meta.error(expected));
-                            return skip_value(&meta);
-                        }
-                        let input = meta.value()?;
-                        match input.parse::<Expr>()? {
-                            Expr::Lit(ExprLit {
-                                lit: Lit::Int(int), ..
-                            }) => match int.base10_parse::<usize>() {
-                                Ok(n) if n > 0 => parsed.buffer = Some((n, span)),
-                                _ => errors.spanned(&int, expected),
-                            },
-                            other => errors.spanned(other, expected),
-                        }
+                        let n = positive_int::<usize>(expected, &meta, errors)?;
+                        parsed.buffer = n.map(|n| (n, span));
+                        Ok(())
+                    }
+                    "max_message" => {
+                        let expected = "`max_message` takes a positive number of bytes, like `max_message = 1048576`";
+                        parsed.max_message = positive_int::<u64>(expected, &meta, errors)?;
                         Ok(())
                     }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
@@ -468,6 +465,39 @@ fn string(
     }
 }
 
+/// Reads `key = <positive integer>`; `Ok(None)` when the value was
+/// missing or not one (already reported with `expected`).
+fn positive_int<N>(
+    expected: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<Option<N>>
+where
+    N: core::str::FromStr + PartialOrd + Default,
+    N::Err: core::fmt::Display,
+{
+    if !meta.input.peek(Token![=]) {
+        errors.push(meta.error(expected));
+        return skip_value(meta).map(|()| None);
+    }
+    let input = meta.value()?;
+    match input.parse::<Expr>()? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<N>() {
+            Ok(n) if n > N::default() => Ok(Some(n)),
+            _ => {
+                errors.spanned(&int, expected);
+                Ok(None)
+            }
+        },
+        other => {
+            errors.spanned(other, expected);
+            Ok(None)
+        }
+    }
+}
+
 /// A path printed the way a user writes it (`foo::bar`, not `foo :: bar`).
 fn path_string(path: &syn::Path) -> String {
     let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
@@ -541,7 +571,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`",
+                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`",
                 "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",

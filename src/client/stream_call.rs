@@ -157,6 +157,9 @@ where
                 request,
             };
             let mut inbound = channel.client().open_stream(open);
+            if let Some(max) = op.max_message() {
+                inbound.set_max_message(max);
+            }
             let opened = inbound.opened().await;
             R::from_open(opened, inbound, codec, op, &limits)
         })

@@ -181,6 +181,13 @@ where
         // A request too large for one frame arrives in chunks: one message,
         // put together (within the op's limit) where the handler runs.
         let payload = match request {
+            None if payload.len() as u64 > max_message => {
+                return Answer::Reply(Err(Status::resource_exhausted(format!(
+                    "the request of {} is {} bytes, more than its limit of {max_message}",
+                    op.full_name(),
+                    payload.len()
+                ))));
+            }
             None => payload,
             Some(mut request) => {
                 request.set_max_message(max_message);

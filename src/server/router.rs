@@ -52,7 +52,7 @@ impl Router {
                     method,
                     execution: service.execution(method).unwrap_or(execution),
                     limits,
-                    max_message,
+                    max_message: op.max_message().unwrap_or(max_message),
                 };
                 routes.insert(op.id().get(), route);
             }

@@ -241,6 +241,10 @@ impl Gen<'_, '_> {
             };
             op.extend(quote!(.with_codecs(&[#(<#types as ::prism::codec::Codec>::ID),*])));
         }
+        if let Some(max) = method.max_message {
+            let max = Literal::u64_suffixed(max);
+            op.extend(quote!(.with_max_message(#max)));
+        }
         let doc = &method.doc;
         if !doc.is_empty() {
             op.extend(quote!(.with_doc(#doc)));

@@ -96,12 +96,17 @@ impl Reassembler {
     ///
     /// # Errors
     ///
-    /// [`TooLarge`] when a first chunk states a total beyond `max`; nothing
-    /// was allocated, and the caller should refuse the channel (the chunk's
-    /// credit is still the caller's to release).
+    /// [`TooLarge`] when a whole message is longer than `max`, or a first
+    /// chunk states a total beyond it; nothing was allocated, and the
+    /// caller should refuse the channel (the chunk's credit is still the
+    /// caller's to release).
     pub fn push(&mut self, chunk: Chunk, max: u64) -> Result<Pushed, TooLarge> {
         let cost = chunk.cost();
         match (&mut self.partial, chunk.total) {
+            (None, None) if !chunk.more && chunk.payload.len() as u64 > max => Err(TooLarge {
+                total: chunk.payload.len() as u64,
+                max,
+            }),
             (None, None) if !chunk.more => Ok(Pushed {
                 release: 0,
                 message: Some(Message {
