@@ -291,7 +291,8 @@ impl<L: Link> Conn<L> {
     }
 
     /// Publishes the statistics to the handles.
-    pub(crate) fn publish(&self) {
+    pub(crate) fn publish(&mut self) {
+        self.stats.peak_buffered = self.session.buffered().1;
         self.cell.publish(&self.stats);
     }
 

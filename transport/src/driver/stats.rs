@@ -17,7 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// cancelled, or cut by a closing connection (an application error is a
 /// response). `alignment_copies` counts received payloads that
 /// had to be copied to start 16-byte aligned (zero on TCP and Unix links,
-/// which read into aligned buffers).
+/// which read into aligned buffers). `peak_buffered` is the most stream
+/// data received and not yet consumed at once, which the receive windows
+/// bound (summed statistics keep the largest).
 ///
 /// # Examples
 ///
@@ -48,6 +50,8 @@ pub struct ConnectionStats {
     pub calls_failed: u64,
     /// Received payloads copied to become 16-byte aligned.
     pub alignment_copies: u64,
+    /// The most DATA bytes received and not yet consumed at once.
+    pub peak_buffered: u64,
 }
 
 impl AddAssign for ConnectionStats {
@@ -60,6 +64,7 @@ impl AddAssign for ConnectionStats {
         self.calls_received += other.calls_received;
         self.calls_failed += other.calls_failed;
         self.alignment_copies += other.alignment_copies;
+        self.peak_buffered = self.peak_buffered.max(other.peak_buffered);
     }
 }
 
@@ -80,6 +85,7 @@ pub struct StatsCell {
     calls_received: AtomicU64,
     calls_failed: AtomicU64,
     alignment_copies: AtomicU64,
+    peak_buffered: AtomicU64,
 }
 
 impl StatsCell {
@@ -95,6 +101,7 @@ impl StatsCell {
             calls_received: load(&self.calls_received),
             calls_failed: load(&self.calls_failed),
             alignment_copies: load(&self.alignment_copies),
+            peak_buffered: load(&self.peak_buffered),
         }
     }
 
@@ -110,5 +117,6 @@ impl StatsCell {
         store(&self.calls_received, stats.calls_received);
         store(&self.calls_failed, stats.calls_failed);
         store(&self.alignment_copies, stats.alignment_copies);
+        store(&self.peak_buffered, stats.peak_buffered);
     }
 }

@@ -32,6 +32,8 @@ pub(crate) struct RecvWindow {
     held: u64,
     /// Released and not granted back yet (batched).
     unsent: u64,
+    /// The most ever held at once.
+    peak: u64,
 }
 
 /// A DATA frame arrived with no credit left at some level.
@@ -47,6 +49,7 @@ impl RecvWindow {
             received: 0,
             held: 0,
             unsent: 0,
+            peak: 0,
         }
     }
 
@@ -58,6 +61,7 @@ impl RecvWindow {
         }
         self.received += cost;
         self.held += cost;
+        self.peak = self.peak.max(self.held);
         Ok(())
     }
 
@@ -76,9 +80,13 @@ impl RecvWindow {
     }
 
     /// Received and not yet released.
-    #[cfg(test)]
     pub(crate) fn held(&self) -> u64 {
         self.held
+    }
+
+    /// The most ever held at once.
+    pub(crate) fn peak(&self) -> u64 {
+        self.peak
     }
 
     /// Bytes the peer may send before it must wait (negative once it

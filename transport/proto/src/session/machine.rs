@@ -248,6 +248,12 @@ impl Session {
             .map_or(Features::EMPTY, |peer| peer.features)
     }
 
+    /// DATA bytes received and not yet released by the application, over
+    /// all channels, now and at most ever: the receive windows bound both.
+    pub fn buffered(&self) -> (u64, u64) {
+        (self.conn_window.held(), self.conn_window.peak())
+    }
+
     /// Open channels in both directions.
     pub fn open_channels(&self) -> usize {
         self.channels.len()
