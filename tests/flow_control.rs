@@ -206,7 +206,7 @@ async fn full_windows_both_ways_do_not_deadlock(transport: Transport) {
         while let Some(item) = echoes.message().await.expect("echo") {
             assert_eq!(item, vec![received as u8; 16 << 10]);
             received += 1;
-            if received % 128 == 0 {
+            if received.is_multiple_of(128) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
