@@ -3,6 +3,7 @@
 //! than the window, credit coming back after a cancel, and a raw peer that
 //! ignores credit.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -80,38 +81,6 @@ fn rss() -> u64 {
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     pages * 4096
-}
-
-macro_rules! per_transport {
-    ($($test:ident),* $(,)?) => {
-        mod mem {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Mem).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-        mod tcp {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Tcp).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-        mod unix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Unix).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-    };
 }
 
 per_transport!(

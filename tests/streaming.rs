@@ -2,6 +2,7 @@
 //! transports: each of gRPC's four kinds, typed refusals, errors after
 //! items, large items, cancellation both ways and whole-stream timeouts.
 
+#[macro_use]
 mod common;
 
 use std::sync::Arc;
@@ -164,38 +165,6 @@ async fn start(transport: Transport) -> (Fixture, FeedClient, Arc<AtomicUsize>) 
     let fixture = Fixture::start_with(transport, server, Arc::new(Counters::default())).await;
     let feed = FeedClient::new(fixture.channel.clone());
     (fixture, feed, dropped)
-}
-
-macro_rules! per_transport {
-    ($($test:ident),* $(,)?) => {
-        mod mem {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Mem).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-        mod tcp {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Tcp).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-        mod unix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Unix).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-    };
 }
 
 per_transport!(

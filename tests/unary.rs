@@ -2,6 +2,7 @@
 //! transports: round trips, routing, application errors, concurrency,
 //! payload sizes, the handler's `Context`, and shared connections.
 
+#[macro_use]
 mod common;
 
 use std::collections::HashMap;
@@ -12,40 +13,6 @@ use prism::Code;
 use prism::transport::PeerAddr;
 use prism::transport::SessionConfig;
 use tokio::task::JoinSet;
-
-/// Generates one test per (transport, scenario): `mem::round_trip`,
-/// `tcp::round_trip`, `unix::round_trip`, …
-macro_rules! per_transport {
-    ($($test:ident),* $(,)?) => {
-        mod mem {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Mem).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-        mod tcp {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Tcp).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-        mod unix {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(super::Transport::Unix).await;
-                    super::assert_no_panics();
-                }
-            )*
-        }
-    };
-}
 
 per_transport!(
     round_trip,

@@ -6,6 +6,43 @@
 
 pub mod raw;
 
+/// Generates one test per (transport, scenario): `mem::round_trip`,
+/// `tcp::round_trip`, `unix::round_trip`, … Each scenario is an
+/// `async fn(Transport)` beside the invocation, as are `Transport` and
+/// `assert_no_panics` (imported from here).
+#[allow(unused_macros)]
+macro_rules! per_transport {
+    ($($test:ident),* $(,)?) => {
+        mod mem {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Mem).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+        mod tcp {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Tcp).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+        mod unix {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Unix).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+    };
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Once, PoisonError};
