@@ -8,7 +8,8 @@
 //! - unary p50/p99 while a bulk stream saturates the same connection,
 //!   beside the idle p50/p99.
 //!
-//! `cargo run --release --bin streams [-- --quick]`. Medians of several
+//! `cargo run --release --bin streams [-- --quick]`; `PRISM_CHUNK=<bytes>`
+//! sets the chunk size on both ends (32 KiB by default). Medians of several
 //! runs; nothing is asserted. tonic's streaming is not in this harness yet.
 
 use std::time::{Duration, Instant};
@@ -54,7 +55,15 @@ impl Flow for Flows {
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 async fn prism_pair() -> Result<(Server, FlowClient), Error> {
+    let mut config = prism::transport::SessionConfig::default();
+    if let Some(chunk) = std::env::var("PRISM_CHUNK")
+        .ok()
+        .and_then(|c| c.parse().ok())
+    {
+        config = config.with_max_chunk(chunk);
+    }
     let server = Server::builder()
+        .session_config(config.clone())
         .add_service(FlowServer::new(Flows))
         .allow_plaintext()
         .build()?;
@@ -65,6 +74,7 @@ async fn prism_pair() -> Result<(Server, FlowClient), Error> {
         async move { server.serve(listener).await }
     });
     let channel = Channel::builder()
+        .session_config(config)
         .allow_plaintext()
         .connect(TcpConnector::new(addr))
         .await?;
