@@ -45,9 +45,7 @@ where
     F: FnOnce(Req, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let start = move |payload: &Payload, codec, limits: &Limits, context: &Context| {
-        Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
-    };
+    let start = decoding::<S, Req, F, Fut>(handler);
     serve::<S, R, Fut>(call, start, |r, codec, op, limits| {
         Answer::Reply(r.into_reply(codec, op, limits))
     })
@@ -83,9 +81,7 @@ where
     F: FnOnce(Req, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let start = move |payload: &Payload, codec, limits: &Limits, context: &Context| {
-        Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
-    };
+    let start = decoding::<S, Req, F, Fut>(handler);
     serve::<S, R, Fut>(call, start, |r, codec, op, limits| {
         r.into_answer(codec, op, limits)
     })
@@ -101,9 +97,7 @@ where
     F: FnOnce(Req, &Context) -> Fut + Send + 'static,
     Fut: Future<Output = R> + Send + 'static,
 {
-    let start = move |payload: &Payload, codec, limits: &Limits, context: &Context| {
-        Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
-    };
+    let start = decoding::<S, Req, F, Fut>(handler);
     serve::<S, R, Fut>(call, start, move |r, codec, op, limits| {
         match r.into_answer(codec, op, limits) {
             Answer::Stream(stream) => Answer::Stream(lag.apply(stream)),
@@ -141,6 +135,21 @@ where
     serve_stream::<S, T, R, F, Fut>(call, decode, handler, |r, codec, op, limits| {
         r.into_answer(codec, op, limits)
     })
+}
+
+/// How a handler whose request is decoded with `S` starts: decode, then
+/// call it.
+fn decoding<S, Req, F, Fut>(
+    handler: F,
+) -> impl FnOnce(&Payload, CodecId, &Limits, &Context) -> Result<Fut, DecodeError> + Send + 'static
+where
+    S: CodecSet,
+    Req: DecodeAs<S>,
+    F: FnOnce(Req, &Context) -> Fut + Send + 'static,
+{
+    move |payload, codec, limits, context| {
+        Req::decode_as(codec, payload, limits).map(|req| handler(req, context))
+    }
 }
 
 /// Whether `codec` is one of `S`'s; the refusal names the op and the

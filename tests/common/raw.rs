@@ -106,6 +106,15 @@ impl RawConn {
         self.send_bytes(&out).await;
     }
 
+    /// Sends one well-formed frame; false when the server already closed
+    /// the connection (for peers that keep sending past a refusal).
+    pub async fn try_send(&mut self, header: FrameHeader, payload: &[u8]) -> bool {
+        let mut out = BytesMut::new();
+        let frame = Frame::new(header, Bytes::copy_from_slice(payload).into());
+        encode_frame(&frame, &mut out);
+        self.stream.write_all(&out).await.is_ok()
+    }
+
     /// Sends a header claiming `len` payload bytes, then `payload` and its
     /// padding as given (for lying headers).
     pub async fn send_with_len(&mut self, header: FrameHeader, len: u32, payload: &[u8]) {

@@ -43,7 +43,7 @@ pub use handler::{
 };
 pub use server::serve;
 pub use stats::{ConnectionStats, StatsCell};
-pub use streams::{Inbound, Outbound, OutboundSender, Received, StreamClosed, StreamItem, pipe};
+pub use streams::{Inbound, Outbound, Received, StreamItem};
 
 use prism_proto::session::SessionConfig;
 

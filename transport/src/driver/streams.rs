@@ -4,7 +4,7 @@
 //!   [`StreamItem`]s. The driver pulls it only while its channel takes
 //!   another message (the session holds one per channel until credit lets
 //!   it out), so backpressure reaches the producer without a queue to
-//!   size. [`pipe`] makes a sender whose `send().await` waits the same way.
+//!   size (the runtime's `StreamSender` feeds one and so waits for credit).
 //! - **In**: the driver delivers a channel's chunks to an [`Inbound`]
 //!   queue; its consumer puts messages back together and gives their credit
 //!   back as it reads them ([`Control::Release`]), so the peer sends only as
@@ -426,83 +426,4 @@ impl Drop for Inbound {
             self.control.send(Control::Dropped { key: self.key });
         }
     }
-}
-
-/// The sending half of a [`pipe`].
-pub struct OutboundSender {
-    tx: mpsc::Sender<StreamItem>,
-    finished: Arc<AtomicBool>,
-}
-
-impl fmt::Debug for OutboundSender {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OutboundSender")
-            .field("closed", &self.tx.is_closed())
-            .finish()
-    }
-}
-
-/// The stream is gone: the channel ended, the peer stopped reading it, or
-/// the connection closed. Gives the item back.
-#[derive(Debug)]
-pub struct StreamClosed(pub StreamItem);
-
-impl OutboundSender {
-    /// Sends an item, waiting while the channel holds one already (it
-    /// leaves as the peer grants credit).
-    ///
-    /// # Errors
-    ///
-    /// [`StreamClosed`], with the item, when the stream is gone.
-    ///
-    /// # Cancel safety
-    ///
-    /// Cancel safe: an item is either queued or given back.
-    pub async fn send(&self, item: StreamItem) -> Result<(), StreamClosed> {
-        self.tx.send(item).await.map_err(|e| StreamClosed(e.0))
-    }
-
-    /// Waits until the stream is gone.
-    pub async fn closed(&self) {
-        self.tx.closed().await;
-    }
-
-    /// Whether the stream is gone.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
-    }
-
-    /// Ends the stream normally, after the items already sent.
-    pub fn finish(self) {
-        self.finished.store(true, Ordering::Release);
-    }
-}
-
-/// A sender and the [`Outbound`] stream it feeds: `send().await` waits
-/// while one item is queued, so it waits for credit.
-/// [`OutboundSender::finish`] ends the stream normally; a sender dropped
-/// without finishing cancels it (`CANCELLED`), as does a
-/// [`StreamItem::Close`].
-pub fn pipe() -> (OutboundSender, Outbound) {
-    let (tx, mut rx) = mpsc::channel(1);
-    let finished = Arc::new(AtomicBool::new(false));
-    let done = Arc::clone(&finished);
-    let mut ended = false;
-    let stream = futures_util::stream::poll_fn(move |cx| {
-        if ended {
-            return Poll::Ready(None);
-        }
-        match rx.poll_recv(cx) {
-            Poll::Ready(None) => {
-                ended = true;
-                if done.load(Ordering::Acquire) {
-                    return Poll::Ready(None);
-                }
-                let status = Status::cancelled("the sender was dropped before it finished");
-                Poll::Ready(Some(StreamItem::Close(Err(status))))
-            }
-            other => other,
-        }
-    });
-    (OutboundSender { tx, finished }, Box::pin(stream))
 }

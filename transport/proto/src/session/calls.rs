@@ -87,11 +87,24 @@ impl Session {
     pub fn respond(&mut self, channel: ChannelId, reply: Reply) -> Answered {
         let id = channel.get();
         let usable = !self.is_closed() && self.channels.is_peer(id);
+        let whole = (self.send_chunk() as u64).min(self.peer_max_message());
         let Some(ch) = self.channels.get_mut(id).filter(|_| usable) else {
             return Answered::Gone;
         };
         if ch.send != Send::Open {
             return Answered::Gone; // answered or finished already
+        }
+        // The unary fast path: nothing pending on the channel and a
+        // response that fits one frame; one lookup to check, one to remove.
+        let fits = matches!(&reply, Ok(r) if r.payload.len() as u64 <= whole);
+        if ch.stream.is_none()
+            && fits
+            && let Ok(response) = reply
+        {
+            self.channels.remove(id);
+            self.transmit.push_back(wire::response(id, response));
+            self.close_if_drained();
+            return Answered::Response;
         }
         ch.send = Send::Ending;
         let response = match reply {
