@@ -1,15 +1,18 @@
 //! How a stream op's result travels: [`Streamed`] for `-> Streaming<T>`,
 //! [`FallibleStreamed`] for `-> Result<Streaming<T>, E>` (the error, sent
-//! before any item, encoded with the op's codec as an application error),
-//! and [`ViewedStream`] for a stream read in place.
+//! instead of the stream or, as [`Status::application`], to end it after
+//! some items, encoded with the op's codec as an application error), and
+//! [`ViewedStream`] for a stream read in place.
 
-use prism_codecs::{Codec, CodecId, CodecSet, DecodeAs, EncodeAs, Limits, View};
+use core::any::Any;
+
+use prism_codecs::{Codec, CodecId, CodecSet, DecodeAs, EncodeAs, Limits, Payload, View};
 use prism_core::{Reply, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Answer, Inbound};
 
 use crate::response::{check_codec, decode, encode};
-use crate::streaming::{Streaming, decoder, outbound, view_decoder};
+use crate::streaming::{Streaming, decoder, outbound, view_decoder, with_status};
 
 /// The result of an op declared `-> Streaming<T>`.
 #[derive(Debug)]
@@ -58,7 +61,36 @@ where
     T: EncodeAs<S> + Send + 'static,
 {
     fn into_answer(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Answer {
-        Answer::Stream(outbound::<S, T>(self.0, codec, op, *limits))
+        Answer::Stream(outbound::<S, T>(self.0, codec, op, *limits, with_status))
+    }
+}
+
+/// A stream of an op that declares `E` ends with a status carrying an `E`
+/// as that application error, encoded with the op's codec.
+fn typed_close<S, E>(status: Status, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Reply
+where
+    S: CodecSet,
+    E: EncodeAs<S> + Any,
+{
+    match status.application_error::<E>() {
+        Some(error) => encode::<S, E>(error, codec, true, op, limits),
+        None => Err(status),
+    }
+}
+
+/// The reader's side of [`typed_close`]: the status carries the decoded `E`.
+fn typed_status<S, E>(payload: Payload, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Status
+where
+    S: CodecSet,
+    E: DecodeAs<S> + Any + Send + Sync,
+{
+    match decode::<S, E>(&payload, codec, op, limits) {
+        Ok(error) => Status::unknown(format!(
+            "{} ended its stream with an application error",
+            op.full_name()
+        ))
+        .with_application_error(error),
+        Err(status) => status,
     }
 }
 
@@ -70,7 +102,13 @@ where
 {
     fn into_answer(self, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Answer {
         match self.0 {
-            Ok(stream) => Streamed(stream).into_answer(codec, op, limits),
+            Ok(stream) => Answer::Stream(outbound::<S, T>(
+                stream,
+                codec,
+                op,
+                *limits,
+                typed_close::<S, E>,
+            )),
             Err(error) => Answer::Reply(encode::<S, E>(&error, codec, true, op, limits)),
         }
     }
@@ -142,7 +180,7 @@ impl<S, T, E> FromStream<S> for FallibleStreamed<T, E>
 where
     S: CodecSet,
     T: DecodeAs<S> + Send + 'static,
-    E: DecodeAs<S> + Send + 'static,
+    E: DecodeAs<S> + Send + Sync + 'static,
 {
     type Output = Result<Streaming<T>, E>;
 
@@ -155,7 +193,8 @@ where
     ) -> Result<Result<Streaming<T>, E>, Status> {
         match opened {
             Ok(()) => {
-                let stream = Streaming::remote(inbound, decoder::<S, T>(), op, codec, *limits);
+                let stream = Streaming::remote(inbound, decoder::<S, T>(), op, codec, *limits)
+                    .with_application_errors(typed_status::<S, E>);
                 Ok(Ok(stream))
             }
             Err(reply) => match refused::<S, E>(reply, codec, op, limits)? {

@@ -33,6 +33,8 @@ pub enum FeedError {
     TooMany,
     /// `small` takes items of at most 4 KiB.
     TooBig,
+    /// The "closing" topic closes after its events.
+    Closed,
 }
 
 /// A service with every kind of stream.
@@ -40,7 +42,9 @@ pub enum FeedError {
 pub trait Feed {
     /// 0..n.
     async fn count(&self, n: u64) -> Streaming<u64>;
-    /// `n` events of `size` bytes on `topic`; refuses unknown topics.
+    /// `n` events of `size` bytes on `topic`; refuses unknown topics. The
+    /// topic "closing" ends with `FeedError::Closed` after its events,
+    /// "mistyped" with an application error of another type.
     async fn watch(&self, topic: String, n: u64, size: u64) -> Result<Streaming<Event>, FeedError>;
     /// The sum of the numbers sent; refuses more than 10 000 of them.
     async fn sum(&self, numbers: Streaming<u64>) -> Result<u64, FeedError>;
@@ -83,14 +87,20 @@ impl Feed for Feeds {
     }
 
     async fn watch(&self, topic: String, n: u64, size: u64) -> Result<Streaming<Event>, FeedError> {
-        if topic != "news" {
-            return Err(FeedError::NoSuchTopic);
-        }
-        let events = (0..n).map(move |seq| Event {
-            seq,
-            body: vec![seq as u8; size as usize],
+        let end = match topic.as_str() {
+            "news" => None,
+            "closing" => Some(Status::application(FeedError::Closed)),
+            "mistyped" => Some(Status::application("not a FeedError")),
+            _ => return Err(FeedError::NoSuchTopic),
+        };
+        let events = futures_util::stream::iter(0..n).map(move |seq| {
+            Ok(Event {
+                seq,
+                body: vec![seq as u8; size as usize],
+            })
         });
-        Ok(Streaming::iter(events))
+        let end = futures_util::stream::iter(end.map(Err));
+        Ok(Streaming::from_try_stream(events.chain(end)))
     }
 
     async fn sum(&self, mut numbers: Streaming<u64>) -> Result<u64, FeedError> {
@@ -174,6 +184,7 @@ per_transport!(
     client_stream_gets_a_typed_error,
     bidirectional_stream_echoes,
     items_before_an_error_stay_delivered,
+    a_typed_error_ends_a_stream_after_its_items,
     large_items_travel_in_chunks,
     dropping_the_stream_stops_the_producer,
     a_timeout_ends_the_whole_stream,
@@ -273,6 +284,39 @@ async fn items_before_an_error_stay_delivered(transport: Transport) {
     assert_eq!(status.code(), Code::Aborted);
     assert_eq!(status.message(), "enough");
     assert_eq!(numbers.message().await.expect("over"), None);
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_typed_error_ends_a_stream_after_its_items(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    // Small items and chunked ones: the error follows what was delivered.
+    for size in [8, 100_000] {
+        let mut events = feed
+            .watch("closing".into(), 3, size)
+            .await
+            .expect("call")
+            .expect("accepted");
+        for seq in 0..3 {
+            let event = events.message().await.expect("event").expect("some");
+            assert_eq!((event.seq, event.body.len() as u64), (seq, size));
+        }
+        let status = events.message().await.expect_err("the typed error");
+        assert_eq!(status.code(), Code::Unknown, "{status}");
+        assert_eq!(status.application_error(), Some(&FeedError::Closed));
+        assert!(format!("{status:?}").contains("FeedError"), "{status:?}");
+        assert_eq!(events.message().await.expect("over"), None);
+    }
+    // An error of another type than the op declares travels as a status.
+    let mut events = feed
+        .watch("mistyped".into(), 1, 8)
+        .await
+        .expect("call")
+        .expect("accepted");
+    assert!(events.message().await.expect("event").is_some());
+    let status = events.message().await.expect_err("the error");
+    assert_eq!(status.code(), Code::Unknown);
+    assert_eq!(status.application_error::<FeedError>(), None);
+    assert_eq!(status.application_error::<&str>(), None);
     fx.shutdown().await.expect("clean shutdown");
 }
 

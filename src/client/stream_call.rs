@@ -15,7 +15,7 @@ use prism_transport::driver::{Request, StreamOpen};
 use super::Channel;
 use crate::response::FromReply;
 use crate::stream_response::FromStream;
-use crate::streaming::{Streaming, outbound};
+use crate::streaming::{Streaming, outbound, with_status};
 
 /// What a stream call sends: one message ([`Single`]) or a
 /// [`Streaming`].
@@ -62,7 +62,7 @@ impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> StreamRequest<S> for Streamin
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<Request, Status> {
-        Ok(Request::Stream(outbound::<S, T>(self, codec, op, *limits)))
+        Ok(Request::Stream(outbound::<S, T>(self, codec, op, *limits, with_status)))
     }
 }
 
@@ -240,7 +240,7 @@ where
                 op: op.id().get(),
                 codec,
                 deadline: timeout,
-                request: Request::Stream(outbound::<S, T>(request, codec, op, limits)),
+                request: Request::Stream(outbound::<S, T>(request, codec, op, limits, with_status)),
             };
             let reply = channel.client().call_streaming(open).await;
             R::from_reply(reply?, codec, op, &limits)

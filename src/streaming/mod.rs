@@ -26,7 +26,7 @@ use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Inbound, Received};
 
-pub(crate) use outgoing::outbound;
+pub(crate) use outgoing::{outbound, with_status};
 pub use sender::{SendError, StreamSender};
 pub use subscription::Lag;
 
@@ -98,10 +98,25 @@ enum Source<T> {
     Done { missed: u64 },
 }
 
+/// Reads the application error a stream ended with into the status the
+/// reader gets.
+pub(crate) type ApplicationDecoder =
+    fn(Payload, CodecId, &'static OpDescriptor, &Limits) -> Status;
+
+/// The reader's status for an application error of an op that declares
+/// none (or a request stream, which has none).
+fn undeclared(_: Payload, _: CodecId, op: &'static OpDescriptor, _: &Limits) -> Status {
+    Status::unknown(format!(
+        "{} ended its stream with an application error",
+        op.full_name()
+    ))
+}
+
 /// A stream the peer sends.
 struct Remote<T> {
     inbound: Inbound,
     decode: Decoder<T>,
+    application: ApplicationDecoder,
     op: &'static OpDescriptor,
     codec: CodecId,
     limits: Limits,
@@ -177,6 +192,7 @@ impl<T> Streaming<T> {
         let remote = Remote {
             inbound,
             decode,
+            application: undeclared,
             op,
             codec,
             limits,
@@ -184,6 +200,15 @@ impl<T> Streaming<T> {
         Streaming {
             source: Source::Remote(Box::new(remote)),
         }
+    }
+
+    /// A remote stream whose application errors `application` reads (the
+    /// op declares a typed error).
+    pub(crate) fn with_application_errors(mut self, application: ApplicationDecoder) -> Self {
+        if let Source::Remote(remote) = &mut self.source {
+            remote.application = application;
+        }
+        self
     }
 
     /// How many items the sender dropped so far because this side read too
@@ -203,7 +228,7 @@ impl<T> Streaming<T> {
     /// # Errors
     ///
     /// How the stream failed: the peer's status, a message that did not
-    /// decode (`INVALID_ARGUMENT` on a server, `INTERNAL` on a client),
+    /// decode (`INVALID_ARGUMENT`), the op's application error ([`Status::application_error`]),
     /// `CANCELLED` or `DEADLINE_EXCEEDED`, `UNAVAILABLE` when the
     /// connection closed. The stream is over after an error.
     ///
@@ -246,11 +271,6 @@ impl<T> Remote<T> {
         let op = self.op.full_name();
         match received {
             Received::Message(message) => {
-                if message.app_error {
-                    return Err(Status::unknown(format!(
-                        "{op} ended its stream with an application error"
-                    )));
-                }
                 if message.codec != self.codec {
                     return Err(Status::invalid_argument(format!(
                         "a message of {op} came with codec {}, not {}",
@@ -258,6 +278,9 @@ impl<T> Remote<T> {
                     )));
                 }
                 let codec = self.codec;
+                if message.app_error {
+                    return Err((self.application)(message.payload, codec, self.op, &self.limits));
+                }
                 (self.decode)(message.payload, codec, &self.limits)
                     .map(Some)
                     .map_err(|e| {
@@ -268,9 +291,20 @@ impl<T> Remote<T> {
             }
             Received::End => Ok(None),
             Received::Closed(Err(status)) => Err(status),
-            Received::Closed(Ok(response)) if response.app_error => Err(Status::unknown(format!(
-                "{op} ended its stream with an application error"
-            ))),
+            Received::Closed(Ok(response)) if response.app_error => {
+                if response.codec != self.codec {
+                    return Err(Status::invalid_argument(format!(
+                        "the application error of {op} came with codec {}, not {}",
+                        response.codec, self.codec
+                    )));
+                }
+                Err((self.application)(
+                    response.payload,
+                    self.codec,
+                    self.op,
+                    &self.limits,
+                ))
+            }
             Received::Closed(Ok(_)) => Err(Status::internal(format!(
                 "{op} answered a stream with a single response"
             ))),

@@ -6,19 +6,31 @@ use core::task::Poll;
 
 use futures_util::stream::Stream;
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
-use prism_core::Status;
+use prism_core::{Reply, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Outbound, StreamItem};
 
 use super::Streaming;
 
+/// How an error that ends a stream goes to the peer: as its status, or
+/// (for an op that declares an error type) as that application error.
+pub(crate) type Close = fn(Status, CodecId, &'static OpDescriptor, &Limits) -> Reply;
+
+/// An error ends the stream with its status ([`Close`] for ops without a
+/// typed error, and for request streams).
+pub(crate) fn with_status(status: Status, _: CodecId, _: &'static OpDescriptor, _: &Limits) -> Reply {
+    Err(status)
+}
+
 /// `stream` as the driver pulls it: items encoded with `codec`, an error
-/// as the stream's close, an encoding failure as `INTERNAL`.
+/// as the stream's close (as `close` makes it), an encoding failure as
+/// `INTERNAL`.
 pub(crate) fn outbound<S, T>(
     mut stream: Streaming<T>,
     codec: CodecId,
     op: &'static OpDescriptor,
     limits: Limits,
+    close: Close,
 ) -> Outbound
 where
     S: CodecSet,
@@ -38,7 +50,7 @@ where
                 done = true;
                 return Poll::Ready(None);
             }
-            Some(Err(status)) => StreamItem::Close(Err(status)),
+            Some(Err(status)) => StreamItem::Close(close(status, codec, op, &limits)),
             Some(Ok(value)) => {
                 let mut buf = EncodeBuf::new();
                 match value.encode_as(codec, &mut buf, &limits) {

@@ -1,10 +1,13 @@
 //! `Status`: why a call failed, in the manner of gRPC.
 
+use core::any::{Any, type_name};
 use core::fmt;
+use std::sync::Arc;
 
 use crate::Code;
 
-/// Why a call ended without a value: a [`Code`] and a message.
+/// Why a call ended without a value: a [`Code`] and a message, and, when a
+/// stream ended with its op's own error, that error as a typed value.
 ///
 /// Messages describe what went wrong and name the op where it helps; they
 /// never contain payload bytes or credentials.
@@ -18,10 +21,18 @@ use crate::Code;
 /// assert_eq!(status.code(), Code::NotFound);
 /// assert_eq!(status.to_string(), "NOT_FOUND: no such key");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Status {
     code: Code,
     message: String,
+    application: Option<Application>,
+}
+
+/// An op's application error riding in a [`Status`].
+#[derive(Clone)]
+struct Application {
+    type_name: &'static str,
+    error: Arc<dyn Any + Send + Sync>,
 }
 
 macro_rules! constructors {
@@ -41,7 +52,48 @@ impl Status {
         Status {
             code,
             message: message.into(),
+            application: None,
         }
+    }
+
+    /// A stream's end with its op's application error (`UNKNOWN`, as gRPC
+    /// reports errors it has no code for): a handler of
+    /// `-> Result<Streaming<T>, E>` ends its stream with
+    /// `Status::application(e)` after some items, and the caller reads `e`
+    /// back with [`Status::application_error`]. An error of another type
+    /// than the op's `E` travels as its code and message only.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use prism_core::{Code, Status};
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// enum WatchError {
+    ///     Gone,
+    /// }
+    ///
+    /// let status = Status::application(WatchError::Gone);
+    /// assert_eq!(status.code(), Code::Unknown);
+    /// assert_eq!(status.application_error(), Some(&WatchError::Gone));
+    /// assert_eq!(status.application_error::<String>(), None);
+    /// ```
+    pub fn application<E: Any + Send + Sync>(error: E) -> Status {
+        Status::unknown("application error").with_application_error(error)
+    }
+
+    /// This status carrying `error`, the op's application error.
+    pub fn with_application_error<E: Any + Send + Sync>(mut self, error: E) -> Status {
+        self.application = Some(Application {
+            type_name: type_name::<E>(),
+            error: Arc::new(error),
+        });
+        self
+    }
+
+    /// The application error this status carries, if it is an `E`.
+    pub fn application_error<E: Any>(&self) -> Option<&E> {
+        self.application.as_ref()?.error.downcast_ref()
     }
 
     /// The code.
@@ -96,12 +148,27 @@ impl fmt::Display for Status {
     }
 }
 
+/// Equal when the codes, the messages and the types of the application
+/// errors (if any) are; the errors' values are not compared.
+impl PartialEq for Status {
+    fn eq(&self, other: &Status) -> bool {
+        let kind = |s: &Status| s.application.as_ref().map(|a| (*a.error).type_id());
+        self.code == other.code && self.message == other.message && kind(self) == kind(other)
+    }
+}
+
+impl Eq for Status {}
+
+/// Shows the application error's type, never its value (it may hold
+/// payload data).
 impl fmt::Debug for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Status")
-            .field("code", &self.code)
-            .field("message", &self.message)
-            .finish()
+        let mut debug = f.debug_struct("Status");
+        debug.field("code", &self.code).field("message", &self.message);
+        if let Some(application) = &self.application {
+            debug.field("application_error", &application.type_name);
+        }
+        debug.finish()
     }
 }
 
