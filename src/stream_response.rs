@@ -67,7 +67,12 @@ where
 
 /// A stream of an op that declares `E` ends with a status carrying an `E`
 /// as that application error, encoded with the op's codec.
-fn typed_close<S, E>(status: Status, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Reply
+fn typed_close<S, E>(
+    status: Status,
+    codec: CodecId,
+    op: &'static OpDescriptor,
+    limits: &Limits,
+) -> Reply
 where
     S: CodecSet,
     E: EncodeAs<S> + Any,
@@ -79,7 +84,12 @@ where
 }
 
 /// The reader's side of [`typed_close`]: the status carries the decoded `E`.
-fn typed_status<S, E>(payload: Payload, codec: CodecId, op: &'static OpDescriptor, limits: &Limits) -> Status
+fn typed_status<S, E>(
+    payload: Payload,
+    codec: CodecId,
+    op: &'static OpDescriptor,
+    limits: &Limits,
+) -> Status
 where
     S: CodecSet,
     E: DecodeAs<S> + Any + Send + Sync,

@@ -1,13 +1,14 @@
 //! Flow control end to end: what a slow reader buffers, the connection
 //! window over several streams, full windows both ways, messages larger
-//! than the window, credit coming back after a cancel, and a raw peer that
-//! ignores credit.
+//! than the window, credit coming back after a cancel, unary calls beside
+//! stalled and bulk streams, and a raw peer that ignores credit.
 
 #[macro_use]
 mod common;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use common::raw::{RawConn, postcard_id};
 use common::{Counters, Fixture, Transport, assert_no_panics};
@@ -27,6 +28,8 @@ pub trait Pipe {
     async fn upload(&self, items: Streaming<Vec<u8>>) -> u64;
     /// Never reads its stream; waits to be cancelled.
     async fn swallow(&self, items: Streaming<Vec<u8>>) -> u64;
+    /// Its argument back: the unary probe.
+    async fn ping(&self, n: u64) -> u64;
 }
 
 struct Pipes;
@@ -50,6 +53,10 @@ impl Pipe for Pipes {
 
     async fn swallow(&self, _items: Streaming<Vec<u8>>) -> u64 {
         core::future::pending().await
+    }
+
+    async fn ping(&self, n: u64) -> u64 {
+        n
     }
 }
 
@@ -88,6 +95,7 @@ per_transport!(
     streams_together_are_held_to_the_connection_window,
     full_windows_both_ways_do_not_deadlock,
     a_cancel_while_blocked_gives_the_credit_back,
+    unary_calls_are_not_held_behind_streams,
 );
 
 async fn a_reader_that_stops_holds_one_window_and_memory_stays_flat(transport: Transport) {
@@ -225,6 +233,54 @@ async fn a_cancel_while_blocked_gives_the_credit_back(transport: Transport) {
             .iter()
             .all(|item| item.as_ref().is_ok_and(|i| i.len() == 8 << 10))
     );
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn unary_calls_are_not_held_behind_streams(transport: Transport) {
+    let (fx, pipe, _) = start(transport, SessionConfig::default()).await;
+    // One stream stalled with its window full, and one bulk stream of
+    // 1 MiB items (32 chunks each on byte streams) read flat out.
+    let mut stalled = pipe.forever(64 * KIB).await.expect("open");
+    stalled.message().await.expect("item").expect("one");
+    let stop = Arc::new(AtomicBool::new(false));
+    let moved = Arc::new(AtomicU64::new(0));
+    let bulk = tokio::spawn({
+        let (pipe, stop, moved) = (pipe.clone(), Arc::clone(&stop), Arc::clone(&moved));
+        async move {
+            let mut items = pipe.forever(1 << 20).await.expect("open");
+            while !stop.load(Ordering::Relaxed) {
+                items.message().await.expect("item").expect("one");
+                moved.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
+    common::eventually("the bulk stream moves", || {
+        moved.load(Ordering::Relaxed) >= 4
+    })
+    .await;
+    let before = moved.load(Ordering::Relaxed);
+    // At least 200 calls, and on until 8 MiB moved beside them.
+    let mut waits = Vec::new();
+    let mut n = 0;
+    while n < 200 || moved.load(Ordering::Relaxed) - before < 8 {
+        let start = Instant::now();
+        assert_eq!(pipe.ping(n).await.expect("ping"), n);
+        waits.push(start.elapsed());
+        n += 1;
+        assert!(n < 100_000, "the bulk stream stalled beside the calls");
+    }
+    stop.store(true, Ordering::Relaxed);
+    bulk.await.expect("bulk reader");
+    waits.sort();
+    // A liveness bound, not a benchmark (`benches/src/bin/streams.rs`
+    // measures the latency): a call queued behind the bulk stream's items
+    // instead of beside them would wait for the whole stream, forever.
+    let p99 = waits[waits.len() * 99 / 100 - 1];
+    assert!(
+        p99 < Duration::from_secs(2),
+        "unary p99 {p99:?} beside a stalled and a bulk stream"
+    );
+    drop(stalled);
     fx.shutdown().await.expect("clean shutdown");
 }
 

@@ -62,7 +62,13 @@ impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> StreamRequest<S> for Streamin
         op: &'static OpDescriptor,
         limits: &Limits,
     ) -> Result<Request, Status> {
-        Ok(Request::Stream(outbound::<S, T>(self, codec, op, *limits, with_status)))
+        Ok(Request::Stream(outbound::<S, T>(
+            self,
+            codec,
+            op,
+            *limits,
+            with_status,
+        )))
     }
 }
 

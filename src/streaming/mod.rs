@@ -100,8 +100,7 @@ enum Source<T> {
 
 /// Reads the application error a stream ended with into the status the
 /// reader gets.
-pub(crate) type ApplicationDecoder =
-    fn(Payload, CodecId, &'static OpDescriptor, &Limits) -> Status;
+pub(crate) type ApplicationDecoder = fn(Payload, CodecId, &'static OpDescriptor, &Limits) -> Status;
 
 /// The reader's status for an application error of an op that declares
 /// none (or a request stream, which has none).
@@ -279,7 +278,12 @@ impl<T> Remote<T> {
                 }
                 let codec = self.codec;
                 if message.app_error {
-                    return Err((self.application)(message.payload, codec, self.op, &self.limits));
+                    return Err((self.application)(
+                        message.payload,
+                        codec,
+                        self.op,
+                        &self.limits,
+                    ));
                 }
                 (self.decode)(message.payload, codec, &self.limits)
                     .map(Some)

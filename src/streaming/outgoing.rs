@@ -18,7 +18,12 @@ pub(crate) type Close = fn(Status, CodecId, &'static OpDescriptor, &Limits) -> R
 
 /// An error ends the stream with its status ([`Close`] for ops without a
 /// typed error, and for request streams).
-pub(crate) fn with_status(status: Status, _: CodecId, _: &'static OpDescriptor, _: &Limits) -> Reply {
+pub(crate) fn with_status(
+    status: Status,
+    _: CodecId,
+    _: &'static OpDescriptor,
+    _: &Limits,
+) -> Reply {
     Err(status)
 }
 

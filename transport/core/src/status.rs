@@ -164,7 +164,9 @@ impl Eq for Status {}
 impl fmt::Debug for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Status");
-        debug.field("code", &self.code).field("message", &self.message);
+        debug
+            .field("code", &self.code)
+            .field("message", &self.message);
         if let Some(application) = &self.application {
             debug.field("application_error", &application.type_name);
         }
