@@ -399,10 +399,16 @@ impl<L: Link> ClientDriver<L> {
         let now = Instant::now();
         for _ in 0..TURNS {
             // Replies are always read (they add nothing to write); new
-            // calls wait while earlier frames wait to be written.
-            let mut keep_going = self.conn.drive_recv(cx, now);
+            // calls wait while earlier frames wait to be written. Commands
+            // (cancels and credit among them) come first: tokio's
+            // cooperative budget is shared by every source of a wake, and
+            // a peer that keeps frames coming must not spend it all.
+            let mut keep_going = false;
             if !self.conn.backpressured() {
                 keep_going |= self.drive_commands(cx, now);
+            }
+            keep_going |= self.conn.drive_recv(cx, now);
+            if !self.conn.backpressured() {
                 keep_going |= self.drive_pumps(cx);
             }
             keep_going |= self.conn.drive_admission(cx, now);

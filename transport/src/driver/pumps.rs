@@ -5,7 +5,8 @@
 //! its ready items go to the session at once, until the channel is full
 //! (the stream is parked until [`Event::Writable`]), the stream has nothing
 //! ready (it waits among the pulls in flight, woken by its producer), or a
-//! per-turn budget is spent. A cancelled channel drops its stream, wherever
+//! budget of items per stream and per turn is spent, so a turn of the
+//! connection task stays short however many tiny items are ready. A cancelled channel drops its stream, wherever
 //! it is.
 //!
 //! [`Event::Writable`]: prism_proto::session::Event::Writable
@@ -25,6 +26,11 @@ use super::streams::{Outbound, StreamItem};
 /// Items taken from one stream in one go, so one fast producer cannot
 /// starve the rest of the connection.
 const ITEMS_PER_PULL: usize = 64;
+
+/// Items taken from all streams in one turn of the connection task: a
+/// turn stays short (frames get written and read between turns) however
+/// small and ready the items are.
+const ITEMS_PER_TURN: usize = 256;
 
 /// How an outgoing stream ended, for the driver to act on.
 #[derive(Debug)]
@@ -90,7 +96,8 @@ impl Pumps {
             codec,
             stream,
         };
-        self.advance(session, cx, pump, ended);
+        let mut budget = ITEMS_PER_PULL;
+        self.advance(session, cx, pump, &mut budget, ended);
     }
 
     /// Step: streams whose next item came in.
@@ -101,7 +108,8 @@ impl Pumps {
         ended: &mut Vec<Ended>,
     ) -> bool {
         let mut progressed = false;
-        for _ in 0..super::conn::BUDGET {
+        let mut budget = ITEMS_PER_TURN;
+        while budget > 0 {
             let Poll::Ready(Some(pulled)) = self.pulling.poll_next_unpin(cx) else {
                 break;
             };
@@ -109,9 +117,10 @@ impl Pumps {
             let Ok((pump, item)) = pulled else {
                 continue; // cancelled
             };
+            budget -= 1;
             self.aborts.remove(&pump.channel);
             if let Some(pump) = self.deliver(session, pump, item, ended) {
-                self.advance(session, cx, pump, ended);
+                self.advance(session, cx, pump, &mut budget, ended);
             }
         }
         progressed
@@ -126,7 +135,8 @@ impl Pumps {
         ended: &mut Vec<Ended>,
     ) {
         if let Some(pump) = self.parked.remove(&channel) {
-            self.advance(session, cx, pump, ended);
+            let mut budget = ITEMS_PER_PULL;
+            self.advance(session, cx, pump, &mut budget, ended);
         }
     }
 
@@ -145,15 +155,17 @@ impl Pumps {
         self.pulling = FuturesUnordered::new();
     }
 
-    /// Hands ready items to the session while the channel takes them.
+    /// Hands ready items to the session while the channel takes them, at
+    /// most `budget` of them (and [`ITEMS_PER_PULL`]), counting them off.
     fn advance(
         &mut self,
         session: &mut Session,
         cx: &mut Context<'_>,
         mut pump: Pump,
+        budget: &mut usize,
         ended: &mut Vec<Ended>,
     ) {
-        for _ in 0..ITEMS_PER_PULL {
+        for _ in 0..ITEMS_PER_PULL.min(*budget) {
             if !session.is_writable(pump.channel) {
                 // Full (or gone: then a finish or cancel drops it later).
                 self.parked.insert(pump.channel, pump);
@@ -163,6 +175,7 @@ impl Pumps {
                 Poll::Ready(item) => item,
                 Poll::Pending => break,
             };
+            *budget -= 1;
             match self.deliver(session, pump, item, ended) {
                 Some(next) => pump = next,
                 None => return,

@@ -163,6 +163,11 @@ impl<L: Link> ServerDriver<L> {
         let now = Instant::now();
         for _ in 0..TURNS {
             let mut keep_going = self.drive_shutdown(cx, now);
+            // What handlers did to their request streams (credit, drops)
+            // comes first: tokio's cooperative budget is shared by every
+            // source of a wake, and a peer that keeps frames coming must
+            // not spend it all.
+            keep_going |= self.drive_controls(cx);
             // No new calls, and no new answers, while earlier answers wait
             // to be written: the peer's reading paces this side.
             let backpressured = self.conn.backpressured();
@@ -170,7 +175,6 @@ impl<L: Link> ServerDriver<L> {
                 keep_going |= self.conn.drive_recv(cx, now);
             }
             keep_going |= self.conn.drive_admission(cx, now);
-            keep_going |= self.drive_controls(cx);
             if !backpressured {
                 keep_going |= self.drive_handlers(cx);
                 keep_going |= self.drive_pumps(cx);
