@@ -219,3 +219,4 @@ pub fn points_from_segmented(message: &Segmented<PointsHeader>) -> Option<Vec<Po
 }
 
 pub mod rpc;
+pub mod streams;

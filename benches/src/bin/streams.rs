@@ -2,21 +2,25 @@
 //! pinned thread (the placement that is not bimodal on these VMs):
 //!
 //! - server-stream throughput of 64-byte items (items/s): Prism over TCP
-//!   beside a raw TCP floor (length-prefixed 64-byte records);
-//! - a 1 GiB transfer (GB/s): Prism streaming 1 MiB items (each cut into
-//!   32 KiB chunks under flow control) beside raw TCP;
+//!   beside tonic server streaming and a raw TCP floor (length-prefixed
+//!   64-byte records);
+//! - a 1 GiB transfer (GB/s): 1 MiB items (Prism cuts each into chunks
+//!   under flow control) beside tonic and raw TCP;
 //! - unary p50/p99 while a bulk stream saturates the same connection,
-//!   beside the idle p50/p99.
+//!   beside the idle p50/p99, for Prism and tonic.
 //!
 //! `cargo run --release --bin streams [-- --quick]`; `PRISM_CHUNK=<bytes>`
-//! sets the chunk size on both ends (32 KiB by default). Medians of several
-//! runs; nothing is asserted. tonic's streaming is not in this harness yet.
+//! sets Prism's chunk size on both ends (32 KiB by default). Medians of
+//! several runs; nothing is asserted. tonic moves raw bytes (no protobuf),
+//! the most favourable setting for it.
 
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use prism::tcp::TcpConnector;
 use prism::{Channel, Server, Streaming};
 use prism_benches::rpc::pin::{Cpus, Pinned};
+use prism_benches::streams::TonicFlow;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -24,8 +28,8 @@ use tokio::net::{TcpListener, TcpStream};
 #[prism::message]
 #[derive(Debug, Clone)]
 pub struct Item {
-    /// 64 bytes of payload.
-    pub data: Vec<u8>,
+    /// The payload (a slice of the received buffer when decoded).
+    pub data: Bytes,
 }
 
 /// Streams for the benchmarks.
@@ -42,7 +46,7 @@ struct Flows;
 impl Flow for Flows {
     async fn items(&self, n: u64, size: u64) -> Streaming<Item> {
         let item = Item {
-            data: vec![1; size as usize],
+            data: Bytes::from(vec![1; size as usize]),
         };
         Streaming::iter(std::iter::repeat_n(item, n as usize))
     }
@@ -152,12 +156,16 @@ async fn raw_bulk(total: u64) -> Result<f64, Error> {
     Ok(rate)
 }
 
-/// Unary round-trip times (µs) of `calls` pings, as p50 and p99.
-async fn ping_latency(client: &FlowClient, calls: usize) -> Result<(f64, f64), Error> {
+/// Round-trip times (µs) of `calls` runs of `call`, as p50 and p99.
+async fn latency<F, Fut>(calls: usize, mut call: F) -> Result<(f64, f64), Error>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+{
     let mut samples = Vec::with_capacity(calls);
     for i in 0..calls {
         let start = Instant::now();
-        client.ping(i as u64).await?;
+        call(i as u64).await?;
         samples.push(start.elapsed().as_secs_f64() * 1e6);
     }
     samples.sort_by(f64::total_cmp);
@@ -170,60 +178,107 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// Seconds `f` takes.
+async fn timed<F, Fut, T>(f: F) -> Result<f64, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let start = Instant::now();
+    f().await?;
+    Ok(start.elapsed().as_secs_f64())
+}
+
 async fn run(quick: bool) -> Result<(), Error> {
     let runs = if quick { 3 } else { 5 };
     let items = if quick { 200_000 } else { 1_000_000 };
     let bulk: u64 = if quick { 256 << 20 } else { 1 << 30 };
     let (server, client) = prism_pair().await?;
+    let tonic = TonicFlow::connect(prism_benches::streams::serve().await?).await?;
     // Warm up.
     prism_items(&client, 10_000, 64).await?;
+    tonic.items(10_000, 64).await?;
 
-    let mut prism_rate = Vec::new();
-    let mut raw_rate = Vec::new();
+    let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        prism_rate.push(prism_items(&client, items, 64).await?);
-        raw_rate.push(raw_items(items, 64).await?);
+        p.push(prism_items(&client, items, 64).await?);
+        t.push(items as f64 / timed(|| tonic.items(items, 64)).await?);
+        r.push(raw_items(items, 64).await?);
     }
-    let (p, r) = (median(prism_rate), median(raw_rate));
+    let (p, t, r) = (median(p), median(t), median(r));
     println!(
-        "| 64 B server stream | prism/tcp | {:.2} M items/s | raw tcp {:.2} M items/s | {:.2}× raw |",
+        "| 64 B server stream | {:.2} M items/s | tonic {:.2} M items/s | raw tcp {:.2} M items/s | {:.1}× tonic, {:.2}× raw |",
         p / 1e6,
+        t / 1e6,
         r / 1e6,
+        p / t,
         p / r
     );
 
-    let mut prism_bulk = Vec::new();
-    let mut raw = Vec::new();
+    let n = bulk >> 20;
+    let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        let start = Instant::now();
-        let n = bulk >> 20;
-        prism_items(&client, n, 1 << 20).await?;
-        prism_bulk.push(bulk as f64 / start.elapsed().as_secs_f64() / 1e9);
-        raw.push(raw_bulk(bulk).await?);
+        p.push(
+            bulk as f64
+                / timed(|| async { Ok::<_, Error>(prism_items(&client, n, 1 << 20).await?) })
+                    .await?
+                / 1e9,
+        );
+        t.push(bulk as f64 / timed(|| tonic.items(n, 1 << 20)).await? / 1e9);
+        r.push(raw_bulk(bulk).await?);
     }
-    let (p, r) = (median(prism_bulk), median(raw));
+    let (p, t, r) = (median(p), median(t), median(r));
     println!(
-        "| {} MiB transfer, 1 MiB items | prism/tcp | {p:.2} GB/s | raw tcp {r:.2} GB/s | {:.0}% of raw |",
+        "| {} MiB transfer, 1 MiB items | {p:.2} GB/s | tonic {t:.2} GB/s | raw tcp {r:.2} GB/s | {:.1}× tonic, {:.0}% of raw |",
         bulk >> 20,
+        p / t,
         100.0 * p / r
     );
 
     let calls = if quick { 2_000 } else { 10_000 };
-    let (idle50, idle99) = ping_latency(&client, calls).await?;
+    let prism_ping = |i| {
+        let client = client.clone();
+        async move { Ok::<_, Error>(client.ping(i).await.map(drop)?) }
+    };
+    let tonic_ping = |i| {
+        let tonic = tonic.clone();
+        async move { tonic.ping(i).await }
+    };
+    let prism_idle = latency(calls, prism_ping).await?;
+    let tonic_idle = latency(calls, tonic_ping).await?;
     // A bulk stream read as fast as it comes, on the same connection.
-    let bulk_client = client.clone();
-    let hog = tokio::spawn(async move {
-        let mut items = bulk_client.items(u64::MAX, 1 << 20).await?;
-        while items.message().await?.is_some() {}
-        Ok::<_, prism::Status>(())
+    let hog = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut items = client.items(u64::MAX, 1 << 20).await?;
+            while items.message().await?.is_some() {}
+            Ok::<_, prism::Status>(())
+        }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let (busy50, busy99) = ping_latency(&client, calls).await?;
+    let prism_busy = latency(calls, prism_ping).await?;
     hog.abort();
-    println!(
-        "| unary under a bulk stream | prism/tcp | p50 {busy50:.1} µs, p99 {busy99:.1} µs | idle p50 {idle50:.1} µs, p99 {idle99:.1} µs | p99 {:.2}× idle |",
-        busy99 / idle99
-    );
+    let hog = tokio::spawn({
+        let tonic = tonic.clone();
+        async move {
+            tonic
+                .items(u64::MAX, 1 << 20)
+                .await
+                .map_err(|e| e.to_string())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let tonic_busy = latency(calls, tonic_ping).await?;
+    hog.abort();
+    for (system, (idle50, idle99), (busy50, busy99)) in [
+        ("prism/tcp", prism_idle, prism_busy),
+        ("tonic", tonic_idle, tonic_busy),
+    ] {
+        println!(
+            "| unary under a bulk stream, {system} | p50 {busy50:.1} µs, p99 {busy99:.1} µs | idle p50 {idle50:.1} µs, p99 {idle99:.1} µs | | p99 {:.2}× idle |",
+            busy99 / idle99
+        );
+    }
     server.shutdown();
     Ok(())
 }
@@ -233,7 +288,7 @@ fn main() -> Result<(), Error> {
     let cpu = Cpus::available().first().copied().unwrap_or(0);
     let pinned = Pinned::start("streams", cpu).map_err(|e| e.to_string())?;
     println!("client and server on one thread, pinned to CPU {cpu}");
-    println!("| scenario | system | result | beside | ratio |");
+    println!("| scenario | prism/tcp | tonic | floor | ratio |");
     println!("|---|---|---|---|---|");
     pinned
         .run(async move { run(quick).await.map_err(|e| e.to_string()) })

@@ -68,7 +68,9 @@ pub struct TooLarge {
 /// };
 /// let mut messages = Reassembler::default();
 /// let first = messages.push(chunk(b"hel", Some(5), true), 1 << 20)?;
-/// assert_eq!((first.release, first.message), (3, None));
+/// // A chunk copied into the message buffer is released at once: its
+/// // bytes and its 32-byte header.
+/// assert_eq!((first.release, first.message), (35, None));
 /// let last = messages.push(chunk(b"lo", None, false), 1 << 20)?;
 /// let message = last.message.expect("whole");
 /// assert_eq!((&message.payload[..], message.held), (&b"hello"[..], 0));

@@ -59,12 +59,13 @@ impl Role {
 /// # Flow control
 ///
 /// DATA frames (stream items and the chunks of large messages) are paid
-/// for in bytes at two levels: each channel may receive `stream_window`
+/// for in bytes, their 32-byte header included, at two levels: each
+/// channel may receive `stream_window`
 /// bytes, and the whole connection `connection_window` bytes, before this
 /// side grants more. Grants follow the application's consumption
 /// ([`Session::release`]), batched a quarter window at a time. A sender
 /// may start a frame while it holds any credit at both levels, so what a
-/// receiver buffers stays within a window plus one chunk; a DATA frame
+/// receiver buffers stays within a window plus one frame; a DATA frame
 /// started with no credit left is a connection error.
 ///
 /// [`Session::release`]: super::Session::release

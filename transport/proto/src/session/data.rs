@@ -23,7 +23,10 @@ impl Session {
     pub(crate) fn on_data(&mut self, header: FrameHeader, payload: Payload) {
         let id = header.channel;
         let cost = flow::cost(payload.len());
-        if self.conn_window.receive(cost).is_err() {
+        // Counted against the connection once the channel took it (or it
+        // is discarded), so a frame refused by its channel's window is
+        // counted nowhere.
+        if !self.conn_window.has_room() {
             return self.flow_error(0, "data beyond the connection window");
         }
         if id == 0 || !self.channels.was_opened(id) {
@@ -47,6 +50,7 @@ impl Session {
         if stream.window.receive(cost).is_err() {
             return self.flow_error(id, "data beyond the channel window");
         }
+        self.conn_window.take(cost);
         let flags = header.flags;
         let (more, end) = (flags.contains(Flags::MORE), flags.contains(Flags::END));
         let app_error = flags.contains(Flags::APP_ERROR);
@@ -173,6 +177,12 @@ impl Session {
 
     /// Drops a DATA frame unparsed and gives its bytes back at once.
     fn discard(&mut self, cost: u64) {
+        self.conn_window.take(cost);
+        self.release_connection(cost);
+    }
+
+    /// Gives `cost` back to the connection window.
+    fn release_connection(&mut self, cost: u64) {
         if let Some(grant) = self.conn_window.release(cost) {
             self.transmit.push_back(wire::credit(0, grant));
         }
@@ -189,7 +199,7 @@ impl Session {
             .is_some_and(|ch| ch.send == Send::Open);
         self.channels.remove(id);
         // The chunk is dropped: its bytes go back to the connection.
-        self.discard(cost);
+        self.release_connection(cost);
         let channel = ChannelId(id);
         if self.channels.is_local(id) {
             self.transmit

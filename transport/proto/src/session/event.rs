@@ -79,7 +79,8 @@ pub struct Chunk {
 }
 
 impl Chunk {
-    /// What the chunk costs in the receive windows: its length, at least 1.
+    /// What the chunk costs in the receive windows: its length plus the
+    /// frame's 32-byte header.
     pub fn cost(&self) -> u64 {
         super::flow::cost(self.payload.len())
     }

@@ -1,8 +1,10 @@
 //! Byte credits: what this side may still receive ([`RecvWindow`]) and
 //! send ([`SendCredit`]) at one level, a channel or the connection.
 //!
-//! Every DATA frame costs its payload length, and at least 1 byte (an
-//! empty END frame too), so no frame is free. The receiver starts the
+//! Every DATA frame costs its payload length plus its 32-byte header (an
+//! empty END frame too), so no frame is free and a window bounds the
+//! number of frames waiting as well as their bytes: a peer cannot queue a
+//! million one-byte items in a 1 MiB window. The receiver starts the
 //! sender with its announced window and grants bytes back only as the
 //! application releases what it consumed, in batches of a quarter window.
 //! A sender may start a frame while its credit is positive, so it can
@@ -11,12 +13,16 @@
 //!
 //! - granted ≤ window + released ≤ window + received (grants never exceed
 //!   consumption, and the sender's credit never exceeds the window);
-//! - held (received, not yet released) < window + one chunk.
+//! - held (received, not yet released) < window + one frame (a chunk and
+//!   its header).
+
+/// What a DATA frame costs beyond its payload: its header.
+pub(crate) const FRAME_COST: u64 = crate::frame::HEADER_LEN as u64;
 
 /// The cost in credit of a DATA frame with `len` payload bytes.
 #[inline]
 pub(crate) fn cost(len: usize) -> u64 {
-    (len as u64).max(1)
+    len as u64 + FRAME_COST
 }
 
 /// The receiving side of one window.
@@ -56,13 +62,23 @@ impl RecvWindow {
     /// Takes a frame costing `cost`: refused when the window was used up
     /// before it started.
     pub(crate) fn receive(&mut self, cost: u64) -> Result<(), Overrun> {
-        if self.received >= self.granted {
+        if !self.has_room() {
             return Err(Overrun);
         }
+        self.take(cost);
+        Ok(())
+    }
+
+    /// Whether a frame may start: some of the window is left.
+    pub(crate) fn has_room(&self) -> bool {
+        self.received < self.granted
+    }
+
+    /// Counts a frame that [`has_room`](Self::has_room) let start.
+    pub(crate) fn take(&mut self, cost: u64) {
         self.received += cost;
         self.held += cost;
         self.peak = self.peak.max(self.held);
-        Ok(())
     }
 
     /// The application consumed `bytes` (capped at what is held). Returns
@@ -153,9 +169,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_empty_frame_costs_one_byte() {
-        assert_eq!(cost(0), 1);
-        assert_eq!(cost(10), 10);
+    fn a_frame_costs_its_payload_and_its_header() {
+        assert_eq!(cost(0), 32);
+        assert_eq!(cost(10), 42);
     }
 
     #[test]

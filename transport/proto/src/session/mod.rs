@@ -61,7 +61,8 @@
 //!   queued whole frames (unary calls, small items, control) go first (see
 //!   [`Session::poll_transmit`]). CALL, RESPONSE and DATA payloads larger
 //!   than the chunk size we announced are protocol errors.
-//! - **Flow control.** DATA costs its length in bytes, at least 1, against
+//! - **Flow control.** DATA costs its length in bytes plus its 32-byte
+//!   header, against
 //!   a channel window and the connection window, both announced in HELLO
 //!   and granted back by CREDIT frames as the application consumes
 //!   ([`Session::release`]). A DATA frame that starts with either window

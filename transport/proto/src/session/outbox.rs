@@ -227,10 +227,10 @@ mod tests {
         assert_eq!(
             shape,
             [
-                (4, more | app, 10, Some(4)),
-                (4, more, 0, Some(4)),
-                (2, 0, 0, Some(2)),
-                (0, end, 0, Some(1)),
+                (4, more | app, 10, Some(36)),
+                (4, more, 0, Some(36)),
+                (2, 0, 0, Some(34)),
+                (0, end, 0, Some(32)),
             ]
         );
         assert!(frames[2].message_done && frames[3].terminal);

@@ -57,10 +57,11 @@ fn assert_flow_error(events: &[Event], on: u32) {
 #[test]
 fn data_beyond_the_channel_window_is_a_flow_control_error() {
     let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
-    // 999 bytes leave one byte of credit: a 1024-byte frame may start.
+    // 967 bytes and a 32-byte header leave one byte of credit: a
+    // 1024-byte frame may start.
     let events = feed(
         &mut server,
-        [data(1, Flags::NONE, 0, 999), data(1, Flags::NONE, 0, 1024)],
+        [data(1, Flags::NONE, 0, 967), data(1, Flags::NONE, 0, 1024)],
     );
     assert_eq!(events.len(), 2, "{events:?}");
     let events = feed(&mut server, [data(1, Flags::NONE, 0, 0)]);
@@ -70,6 +71,18 @@ fn data_beyond_the_channel_window_is_a_flow_control_error() {
     let (code, reason) = super::super::wire::parse_goaway(&goaway.payload).expect("parses");
     assert_eq!(code, Code::ResourceExhausted);
     assert!(reason.contains("flow control"), "{reason}");
+}
+
+#[test]
+fn a_window_bounds_how_many_tiny_frames_wait() {
+    // One-byte items cost 33 bytes each (the header counts): a 3300-byte
+    // window takes 100 of them, not 3300.
+    let mut server = server_with_stream(SessionConfig::default().with_windows(3300, 1 << 20));
+    let events = feed(&mut server, (0..100).map(|_| data(1, Flags::NONE, 0, 1)));
+    assert_eq!(events.len(), 100, "{events:?}");
+    assert!(!server.is_closed());
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 1)]);
+    assert_flow_error(&events, 1);
 }
 
 #[test]
