@@ -218,12 +218,7 @@ async fn run(quick: bool) -> Result<(), Error> {
     let n = bulk >> 20;
     let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        p.push(
-            bulk as f64
-                / timed(|| async { Ok::<_, Error>(prism_items(&client, n, 1 << 20).await?) })
-                    .await?
-                / 1e9,
-        );
+        p.push(bulk as f64 / timed(|| prism_items(&client, n, 1 << 20)).await? / 1e9);
         t.push(bulk as f64 / timed(|| tonic.items(n, 1 << 20)).await? / 1e9);
         r.push(raw_bulk(bulk).await?);
     }
