@@ -231,14 +231,9 @@ async fn run(quick: bool) -> Result<(), Error> {
     );
 
     let calls = if quick { 2_000 } else { 10_000 };
-    let prism_ping = |i| {
-        let client = client.clone();
-        async move { Ok::<_, Error>(client.ping(i).await.map(drop)?) }
-    };
-    let tonic_ping = |i| {
-        let tonic = tonic.clone();
-        async move { tonic.ping(i).await }
-    };
+    let (prism_client, tonic_client) = (&client, &tonic);
+    let prism_ping = move |i| async move { Ok::<_, Error>(prism_client.ping(i).await.map(drop)?) };
+    let tonic_ping = move |i| tonic_client.ping(i);
     let prism_idle = latency(calls, prism_ping).await?;
     let tonic_idle = latency(calls, tonic_ping).await?;
     // A bulk stream read as fast as it comes, on the same connection.

@@ -403,12 +403,15 @@ impl<L: Link> ClientDriver<L> {
             // (cancels and credit among them) come first: tokio's
             // cooperative budget is shared by every source of a wake, and
             // a peer that keeps frames coming must not spend it all.
+            // (Reading queues nothing on the link, so one look serves the
+            // turn.)
+            let backpressured = self.conn.backpressured();
             let mut keep_going = false;
-            if !self.conn.backpressured() {
+            if !backpressured {
                 keep_going |= self.drive_commands(cx, now);
             }
             keep_going |= self.conn.drive_recv(cx, now);
-            if !self.conn.backpressured() {
+            if !backpressured {
                 keep_going |= self.drive_pumps(cx);
             }
             keep_going |= self.conn.drive_admission(cx, now);
