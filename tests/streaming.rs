@@ -192,6 +192,8 @@ per_transport!(
     a_slow_subscriber_misses_the_oldest_and_is_told,
     a_waiting_subscription_loses_nothing,
     an_item_over_the_ops_limit_fails_the_stream,
+    items_of_every_size_keep_their_order_both_ways,
+    streams_work_where_the_peer_does_not_unpack,
 );
 
 async fn server_stream_delivers_every_item_in_order(transport: Transport) {
@@ -441,5 +443,77 @@ async fn an_item_over_the_ops_limit_fails_the_stream(transport: Transport) {
         let big = Streaming::iter([vec![1u8; 10], vec![3u8; size]]);
         assert_eq!(feed.small(big).await.expect("call"), Err(FeedError::TooBig));
     }
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+/// Sizes that pack together, go alone, or travel in chunks, in a row.
+fn mixed_sizes() -> impl Iterator<Item = Event> {
+    let sizes = [0, 10, 3_000, 10, 10, 100_000, 1, 2_048, 2_049, 64];
+    (0..500u64).map(move |seq| Event {
+        seq,
+        body: vec![seq as u8; sizes[seq as usize % sizes.len()]],
+    })
+}
+
+async fn items_of_every_size_keep_their_order_both_ways(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    // Sent as fast as the stream yields: small ones share frames (packed)
+    // between the large ones, in each direction.
+    let replies = feed
+        .echo(Streaming::iter(mixed_sizes()))
+        .await
+        .expect("open");
+    let replies: Vec<Event> = replies.map(|event| event.expect("an item")).collect().await;
+    let expected: Vec<Event> = mixed_sizes()
+        .map(|mut event| {
+            event.seq *= 2;
+            event
+        })
+        .collect();
+    assert_eq!(replies.len(), expected.len());
+    assert!(replies == expected, "every item, in order, intact");
+    assert_eq!(
+        feed.count(20_000)
+            .await
+            .expect("open")
+            .map(|n| n.expect("a number"))
+            .collect::<Vec<_>>()
+            .await,
+        (0..20_000).collect::<Vec<_>>()
+    );
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn streams_work_where_the_peer_does_not_unpack(transport: Transport) {
+    let (fx, _, _) = start(transport).await;
+    // This client offers no optional features: nothing is packed for it,
+    // and it packs nothing.
+    let config = prism::transport::SessionConfig::default().with_features(
+        prism::transport::Features::EMPTY,
+        prism::transport::Features::EMPTY,
+    );
+    let channel = fx
+        .connect_with(prism::Channel::builder().session_config(config))
+        .await
+        .expect("connect");
+    let feed = FeedClient::new(channel);
+    let replies: Vec<Event> = feed
+        .echo(Streaming::iter(mixed_sizes()))
+        .await
+        .expect("open")
+        .map(|event| event.expect("an item"))
+        .collect()
+        .await;
+    assert_eq!(replies.len(), 500);
+    assert!(
+        replies
+            .iter()
+            .zip(mixed_sizes())
+            .all(|(r, e)| r.seq == e.seq * 2 && r.body == e.body)
+    );
+    assert_eq!(
+        feed.sum(Streaming::iter(1..=10_000)).await.expect("call"),
+        Ok(50_005_000)
+    );
     fx.shutdown().await.expect("clean shutdown");
 }

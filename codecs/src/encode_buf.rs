@@ -87,15 +87,42 @@ impl EncodeBuf {
     /// The common case, one contiguous segment, allocates nothing beyond
     /// the bytes themselves.
     pub fn finish(mut self) -> Payload {
+        self.split()
+    }
+
+    /// Takes what was written so far as a payload, as [`EncodeBuf::finish`]
+    /// does, and keeps the rest of the contiguous allocation for the next
+    /// message: a producer of many small messages encodes them into one
+    /// block instead of one allocation each.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use bytes::BufMut;
+    /// use prism_codecs::EncodeBuf;
+    ///
+    /// let mut buf = EncodeBuf::with_capacity(64);
+    /// buf.tail().put_slice(b"one");
+    /// let one = buf.split();
+    /// buf.tail().put_slice(b"two");
+    /// assert!(buf.spare_capacity() >= 58);
+    /// assert_eq!((&one.to_vec()[..], &buf.split().to_vec()[..]), (&b"one"[..], &b"two"[..]));
+    /// ```
+    pub fn split(&mut self) -> Payload {
         if self.segments.is_empty() {
-            return Payload::new(self.tail.freeze());
+            return Payload::new(self.tail.split().freeze());
         }
         if !self.tail.is_empty() {
             self.segments.push(self.tail.split().freeze());
         }
-        let mut segments = self.segments.into_iter();
+        let mut segments = core::mem::take(&mut self.segments).into_iter();
         let first = segments.next().unwrap_or_default();
         Payload::from_segments(first, segments.collect())
+    }
+
+    /// Bytes the contiguous tail takes before it must grow.
+    pub fn spare_capacity(&self) -> usize {
+        self.tail.capacity() - self.tail.len()
     }
 }
 

@@ -267,13 +267,16 @@ impl<T> Streaming<T> {
 impl<T> Remote<T> {
     /// What one received event means for the reader.
     fn read(&mut self, received: Received) -> Result<Option<T>, Status> {
-        let op = self.op.full_name();
+        // Named only on a failure: the name is formatted.
+        let op = || self.op.full_name();
         match received {
             Received::Message(message) => {
                 if message.codec != self.codec {
                     return Err(Status::invalid_argument(format!(
-                        "a message of {op} came with codec {}, not {}",
-                        message.codec, self.codec
+                        "a message of {} came with codec {}, not {}",
+                        op(),
+                        message.codec,
+                        self.codec
                     )));
                 }
                 let codec = self.codec;
@@ -289,7 +292,8 @@ impl<T> Remote<T> {
                     .map(Some)
                     .map_err(|e| {
                         Status::invalid_argument(format!(
-                            "could not decode a message of {op} with {codec}: {e}"
+                            "could not decode a message of {} with {codec}: {e}",
+                            op()
                         ))
                     })
             }
@@ -298,8 +302,10 @@ impl<T> Remote<T> {
             Received::Closed(Ok(response)) if response.app_error => {
                 if response.codec != self.codec {
                     return Err(Status::invalid_argument(format!(
-                        "the application error of {op} came with codec {}, not {}",
-                        response.codec, self.codec
+                        "the application error of {} came with codec {}, not {}",
+                        op(),
+                        response.codec,
+                        self.codec
                     )));
                 }
                 Err((self.application)(
@@ -310,7 +316,8 @@ impl<T> Remote<T> {
                 ))
             }
             Received::Closed(Ok(_)) => Err(Status::internal(format!(
-                "{op} answered a stream with a single response"
+                "{} answered a stream with a single response",
+                op()
             ))),
         }
     }

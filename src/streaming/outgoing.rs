@@ -12,6 +12,9 @@ use prism_transport::driver::{Outbound, StreamItem};
 
 use super::Streaming;
 
+/// The block small items of a stream are encoded into.
+const BLOCK: usize = 4 << 10;
+
 /// How an error that ends a stream goes to the peer: as its status, or
 /// (for an op that declares an error type) as that application error.
 pub(crate) type Close = fn(Status, CodecId, &'static OpDescriptor, &Limits) -> Reply;
@@ -42,12 +45,18 @@ where
     T: EncodeAs<S> + Send + 'static,
 {
     let mut done = false;
+    // Items ready in a run are encoded into one block; it is let go
+    // whenever the stream waits, so an idle stream holds none.
+    let mut buf = EncodeBuf::new();
     Box::pin(futures_util::stream::poll_fn(move |cx| {
         if done {
             return Poll::Ready(None);
         }
         let item = match Pin::new(&mut stream).poll_next(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                buf = EncodeBuf::new();
+                return Poll::Pending;
+            }
             Poll::Ready(item) => item,
         };
         let out = match item {
@@ -57,9 +66,11 @@ where
             }
             Some(Err(status)) => StreamItem::Close(close(status, codec, op, &limits)),
             Some(Ok(value)) => {
-                let mut buf = EncodeBuf::new();
+                if buf.spare_capacity() < BLOCK / 8 {
+                    buf = EncodeBuf::with_capacity(BLOCK);
+                }
                 match value.encode_as(codec, &mut buf, &limits) {
-                    Ok(()) => return Poll::Ready(Some(StreamItem::Message(buf.finish()))),
+                    Ok(()) => return Poll::Ready(Some(StreamItem::Message(buf.split()))),
                     Err(e) => StreamItem::Close(Err(Status::internal(format!(
                         "could not encode a message of {} with {codec}: {e}",
                         op.full_name()

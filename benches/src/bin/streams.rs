@@ -9,7 +9,7 @@
 //! - unary p50/p99 while a bulk stream saturates the same connection,
 //!   beside the idle p50/p99, for Prism and tonic.
 //!
-//! `cargo run --release --bin streams [-- --quick]`; `PRISM_CHUNK=<bytes>`
+//! `cargo run --release --bin streams [-- --quick] [--only items|bulk|unary]`; `PRISM_CHUNK=<bytes>`
 //! sets Prism's chunk size on both ends (32 KiB by default). Medians of
 //! several runs; nothing is asserted. tonic moves raw bytes (no protobuf),
 //! the most favourable setting for it.
@@ -189,7 +189,8 @@ where
     Ok(start.elapsed().as_secs_f64())
 }
 
-async fn run(quick: bool) -> Result<(), Error> {
+async fn run(quick: bool, only: Option<String>) -> Result<(), Error> {
+    let wanted = |scenario: &str| only.as_deref().is_none_or(|o| o == scenario);
     let runs = if quick { 3 } else { 5 };
     let items = if quick { 200_000 } else { 1_000_000 };
     let bulk: u64 = if quick { 256 << 20 } else { 1 << 30 };
@@ -199,6 +200,26 @@ async fn run(quick: bool) -> Result<(), Error> {
     prism_items(&client, 10_000, 64).await?;
     tonic.items(10_000, 64).await?;
 
+    if wanted("items") {
+        items_scenario(&client, &tonic, runs, items).await?;
+    }
+    if wanted("bulk") {
+        bulk_scenario(&client, &tonic, runs, bulk).await?;
+    }
+    if wanted("unary") {
+        unary_scenario(&client, &tonic, quick).await?;
+    }
+    server.shutdown();
+    Ok(())
+}
+
+/// 64-byte items per second.
+async fn items_scenario(
+    client: &FlowClient,
+    tonic: &TonicFlow,
+    runs: usize,
+    items: u64,
+) -> Result<(), Error> {
     let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         p.push(prism_items(&client, items, 64).await?);
@@ -214,7 +235,16 @@ async fn run(quick: bool) -> Result<(), Error> {
         p / t,
         p / r
     );
+    Ok(())
+}
 
+/// GB/s of a bulk transfer in 1 MiB items.
+async fn bulk_scenario(
+    client: &FlowClient,
+    tonic: &TonicFlow,
+    runs: usize,
+    bulk: u64,
+) -> Result<(), Error> {
     let n = bulk >> 20;
     let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
@@ -229,9 +259,13 @@ async fn run(quick: bool) -> Result<(), Error> {
         p / t,
         100.0 * p / r
     );
+    Ok(())
+}
 
+/// Unary latency, idle and beside a bulk stream on the same connection.
+async fn unary_scenario(client: &FlowClient, tonic: &TonicFlow, quick: bool) -> Result<(), Error> {
     let calls = if quick { 2_000 } else { 10_000 };
-    let (prism_client, tonic_client) = (&client, &tonic);
+    let (prism_client, tonic_client) = (client, tonic);
     let prism_ping = move |i| async move { Ok::<_, Error>(prism_client.ping(i).await.map(drop)?) };
     let tonic_ping = move |i| tonic_client.ping(i);
     let prism_idle = latency(calls, prism_ping).await?;
@@ -269,19 +303,23 @@ async fn run(quick: bool) -> Result<(), Error> {
             busy99 / idle99
         );
     }
-    server.shutdown();
     Ok(())
 }
 
 fn main() -> Result<(), Error> {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     let cpu = Cpus::available().first().copied().unwrap_or(0);
     let pinned = Pinned::start("streams", cpu).map_err(|e| e.to_string())?;
     println!("client and server on one thread, pinned to CPU {cpu}");
     println!("| scenario | prism/tcp | tonic | floor | ratio |");
     println!("|---|---|---|---|---|");
     pinned
-        .run(async move { run(quick).await.map_err(|e| e.to_string()) })
+        .run(async move { run(quick, only).await.map_err(|e| e.to_string()) })
         .map_err(|e| e.to_string())??;
     Ok(())
 }

@@ -610,13 +610,19 @@ impl<L: Link> ClientDriver<L> {
                 let assembly = assembly.get_or_insert_with(Box::default);
                 match assembly.messages.push(chunk, max) {
                     Ok(pushed) => {
+                        let mut release = pushed.release;
                         if let Some(message) = pushed.message {
                             if assembly.message.is_some() {
                                 assembly.extra = true;
                             }
                             assembly.message = Some(message);
                         }
-                        pushed.release
+                        // More messages packed in: one answer too many.
+                        while let Some(extra) = assembly.messages.pop() {
+                            assembly.extra = true;
+                            release += extra.held;
+                        }
+                        release
                     }
                     Err(_) => cost, // the session holds the same limit
                 }

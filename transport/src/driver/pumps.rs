@@ -6,7 +6,14 @@
 //! (the stream is parked until [`Event::Writable`]), the stream has nothing
 //! ready (it waits among the pulls in flight, woken by its producer), or a
 //! budget of items per stream and per turn is spent, so a turn of the
-//! connection task stays short however many tiny items are ready. A cancelled channel drops its stream, wherever
+//! connection task stays short however many tiny items are ready. A
+//! cancelled channel drops its stream, wherever it is.
+//!
+//! Small messages that are ready together share one DATA frame where the
+//! peer unpacks ([`Session::send_packed`]): they are copied into a pack
+//! until it would pass the session's pack limit or an item that is not a
+//! small message comes. Nothing waits to fill a pack: it goes out as soon
+//! as the stream has nothing more ready, and a lone small message goes as
 //! it is.
 //!
 //! [`Event::Writable`]: prism_proto::session::Event::Writable
@@ -17,9 +24,9 @@ use core::task::{Context, Poll};
 
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use prism_core::{CodecId, Reply};
+use prism_core::{CodecId, Payload, Reply};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{ChannelId, Session};
+use prism_proto::session::{ChannelId, Packer, Session};
 
 use super::streams::{Outbound, StreamItem};
 
@@ -31,6 +38,10 @@ const ITEMS_PER_PULL: usize = 64;
 /// turn stays short (frames get written and read between turns) however
 /// small and ready the items are.
 const ITEMS_PER_TURN: usize = 256;
+
+/// Messages of at most this many bytes are packed (copied) with their
+/// neighbours; larger ones go in frames of their own, by reference.
+const PACK_BELOW: usize = 2 << 10;
 
 /// How an outgoing stream ended, for the driver to act on.
 #[derive(Debug)]
@@ -44,6 +55,9 @@ struct Pump {
     channel: ChannelId,
     codec: CodecId,
     stream: Outbound,
+    /// An item taken from the stream that waits behind a pack: delivered
+    /// before the stream is polled again.
+    held: Option<Option<StreamItem>>,
 }
 
 /// A pump waiting for its stream's next item.
@@ -58,9 +72,12 @@ impl Future for Pull {
         let Some(pump) = self.pump.as_mut() else {
             return Poll::Pending; // never polled again after it finished
         };
-        let item = match pump.stream.as_mut().poll_next(cx) {
-            Poll::Ready(item) => item,
-            Poll::Pending => return Poll::Pending,
+        let item = match pump.held.take() {
+            Some(item) => item,
+            None => match pump.stream.as_mut().poll_next(cx) {
+                Poll::Ready(item) => item,
+                Poll::Pending => return Poll::Pending,
+            },
         };
         match self.pump.take() {
             Some(pump) => Poll::Ready((pump, item)),
@@ -77,6 +94,8 @@ pub(crate) struct Pumps {
     aborts: IntMap<ChannelId, AbortHandle>,
     /// Streams whose channel is full, until it is writable.
     parked: IntMap<ChannelId, Pump>,
+    /// Small messages of the stream being advanced; empty between calls.
+    packer: Packer,
 }
 
 impl Pumps {
@@ -95,6 +114,7 @@ impl Pumps {
             channel,
             codec,
             stream,
+            held: None,
         };
         let mut budget = ITEMS_PER_PULL;
         self.advance(session, cx, pump, &mut budget, ended);
@@ -156,7 +176,8 @@ impl Pumps {
     }
 
     /// Hands ready items to the session while the channel takes them, at
-    /// most `budget` of them (and [`ITEMS_PER_PULL`]), counting them off.
+    /// most `budget` of them (and [`ITEMS_PER_PULL`]), counting them off;
+    /// small messages ready together go packed.
     fn advance(
         &mut self,
         session: &mut Session,
@@ -165,27 +186,88 @@ impl Pumps {
         budget: &mut usize,
         ended: &mut Vec<Ended>,
     ) {
+        let limit = session.pack_limit();
+        // The first small message, not copied until a second one comes.
+        let mut lone: Option<Payload> = None;
         for _ in 0..ITEMS_PER_PULL.min(*budget) {
-            if !session.is_writable(pump.channel) {
+            let packing = lone.is_some() || !self.packer.is_empty();
+            // A pack starts only on a writable channel and nothing is sent
+            // while it grows.
+            if !packing && !session.is_writable(pump.channel) {
                 // Full (or gone: then a finish or cancel drops it later).
                 self.parked.insert(pump.channel, pump);
                 return;
             }
-            let item = match pump.stream.as_mut().poll_next(cx) {
-                Poll::Ready(item) => item,
-                Poll::Pending => break,
+            let item = match pump.held.take() {
+                Some(item) => item,
+                None => match pump.stream.as_mut().poll_next(cx) {
+                    Poll::Ready(item) => {
+                        *budget -= 1;
+                        item
+                    }
+                    Poll::Pending => break,
+                },
             };
-            *budget -= 1;
+            let packs = |len: usize| len <= PACK_BELOW && Packer::entry_len(len) <= limit;
+            let item = match item {
+                Some(StreamItem::Message(payload)) if packs(payload.len()) => {
+                    let packed = self.packer.len()
+                        + lone.as_ref().map_or(0, |p| Packer::entry_len(p.len()))
+                        + Packer::entry_len(payload.len());
+                    if packed <= limit {
+                        match lone.take() {
+                            Some(first) => {
+                                self.packer.push(&first);
+                                self.packer.push(&payload);
+                            }
+                            None if self.packer.is_empty() => lone = Some(payload),
+                            None => self.packer.push(&payload),
+                        }
+                        continue;
+                    }
+                    Some(StreamItem::Message(payload))
+                }
+                item => item,
+            };
+            if packing {
+                // The pack goes first; this item waits its turn.
+                pump.held = Some(item);
+                if !self.flush(session, &pump, &mut lone) {
+                    return;
+                }
+                continue;
+            }
             match self.deliver(session, pump, item, ended) {
                 Some(next) => pump = next,
                 None => return,
             }
+        }
+        if !self.flush(session, &pump, &mut lone) {
+            return;
+        }
+        if !session.is_writable(pump.channel) {
+            self.parked.insert(pump.channel, pump);
+            return;
         }
         // Nothing ready (or the budget is spent): wait among the pulls.
         let (abort, registration) = AbortHandle::new_pair();
         self.aborts.insert(pump.channel, abort);
         self.pulling
             .push(Abortable::new(Pull { pump: Some(pump) }, registration));
+    }
+
+    /// Sends what is packed for `pump` (a lone message as it is); false
+    /// when its stream is over: the channel is gone or stopped.
+    fn flush(&mut self, session: &mut Session, pump: &Pump, lone: &mut Option<Payload>) -> bool {
+        let sent = match lone.take() {
+            Some(payload) => session.send(pump.channel, pump.codec, payload),
+            None if self.packer.is_empty() => return true,
+            None => session.send_packed(pump.channel, pump.codec, &mut self.packer),
+        };
+        if sent.is_err() {
+            let _ = self.packer.take(); // nobody reads on
+        }
+        sent.is_ok()
     }
 
     /// Gives one item to the session; `None` once the stream is over.

@@ -284,6 +284,9 @@ impl Inbound {
             return Poll::Ready(self.skip_to_close());
         }
         loop {
+            if let Some(message) = self.messages.pop() {
+                return Poll::Ready(self.take(message));
+            }
             let delivery = match self.rx.poll_recv(cx) {
                 Poll::Ready(delivery) => delivery,
                 Poll::Pending => {
@@ -301,9 +304,8 @@ impl Inbound {
                     match self.messages.push(chunk, self.max_message) {
                         Ok(pushed) => {
                             self.consumed(channel, pushed.release);
-                            if let Some(mut message) = pushed.message {
-                                self.consumed(channel, core::mem::take(&mut message.held));
-                                return Poll::Ready(Received::Message(message));
+                            if let Some(message) = pushed.message {
+                                return Poll::Ready(self.take(message));
                             }
                         }
                         Err(too_large) => {
@@ -359,6 +361,7 @@ impl Inbound {
     /// A failure overtakes what is queued: the stale chunks are dropped
     /// (their credit given back) and the failure returned.
     fn skip_to_close(&mut self) -> Received {
+        self.clear_messages();
         while let Ok(delivery) = self.rx.try_recv() {
             match delivery {
                 Delivery::Chunk(channel, chunk) => self.consumed(channel, chunk.cost()),
@@ -368,6 +371,27 @@ impl Inbound {
         }
         let status = Status::unavailable("the stream failed");
         self.end(Received::Closed(Err(status)))
+    }
+
+    /// Hands `message` to the consumer: the credit it held is consumed.
+    fn take(&mut self, mut message: Message) -> Received {
+        let held = core::mem::take(&mut message.held);
+        if let Some((_, pending)) = self.unreleased.as_mut() {
+            // The channel is known: a message comes only after a chunk.
+            *pending += held;
+            if *pending >= RELEASE_BATCH {
+                self.flush();
+            }
+        }
+        Received::Message(message)
+    }
+
+    /// Drops the rest of a packed chunk: its credit goes back.
+    fn clear_messages(&mut self) {
+        let held = self.messages.clear();
+        if let Some((channel, _)) = self.unreleased {
+            self.consumed(channel, held);
+        }
     }
 
     fn consumed(&mut self, channel: ChannelId, bytes: u64) {
@@ -415,6 +439,7 @@ impl Stream for Inbound {
 impl Drop for Inbound {
     fn drop(&mut self) {
         // Chunks still queued were never consumed: their credit goes back.
+        self.clear_messages();
         self.rx.close();
         while let Ok(delivery) = self.rx.try_recv() {
             if let Delivery::Chunk(channel, chunk) = delivery {

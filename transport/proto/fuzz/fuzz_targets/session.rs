@@ -17,7 +17,7 @@
 //! feeds the next chunk of the wire (0 to 2040 bytes) through the decoder
 //! into `handle_frame`, then maybe acts as the application would: answer or
 //! fail the oldest open call, send a stream item on it (some larger than a
-//! chunk), finish it or stop its request direction, release the credit of
+//! chunk, some packed with others), finish it or stop its request direction, release the credit of
 //! what arrived, ping, go away, or close. The application
 //! judges the client's HELLO (accept, or reject per flag bit 3) as soon as
 //! `Event::Hello` arrives. A malformed frame closes the session as the
@@ -34,7 +34,8 @@
 //!   calls only once established, on fresh odd channel ids, increasing;
 //!   `Cancelled` only for a call the application has not answered; `Data`
 //!   and `End` only on an open request direction, chunks in sequence and
-//!   within the windows; `Writable` only after a `send` said the channel
+//!   within the windows, a packed chunk whole and its messages holding its
+//!   cost; `Writable` only after a `send` said the channel
 //!   was full, once; never `Reply` or `StopSending` (a server opens no
 //!   calls); a `Pong` only for a ping; `GoAway` at most once;
 //! - `accept`/`reject` succeed exactly once, right after `Hello`;
@@ -55,7 +56,8 @@ use libfuzzer_sys::fuzz_target;
 use prism_core::{Code, CodecId, Payload, Response, Status};
 use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
 use prism_proto::session::{
-    Accept, Answered, ChannelId, Event, Hello, OpEntry, Role, SendError, Session, SessionConfig,
+    Accept, Answered, ChannelId, Event, Features, Hello, OpEntry, Packer, Reassembler, Role,
+    SendError, Session, SessionConfig,
 };
 
 /// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
@@ -193,6 +195,19 @@ impl Model {
                 let Some(pending) = self.receiving.get_mut(&id) else {
                     panic!("data on {channel}, whose request direction is not open");
                 };
+                if chunk.packed {
+                    assert!(pending.is_none() && chunk.is_whole(), "a pack inside a message");
+                    // Its messages hold the frame's whole cost between them.
+                    let mut messages = Reassembler::default();
+                    let first = messages.push(chunk.clone(), u64::MAX).expect("no limit");
+                    let held: u64 = first
+                        .message
+                        .into_iter()
+                        .chain(std::iter::from_fn(|| messages.pop()))
+                        .map(|m| m.held)
+                        .sum();
+                    assert_eq!(held, chunk.cost(), "packed messages hold their frame");
+                }
                 match (*pending, chunk.total) {
                     (None, Some(total)) => {
                         assert!(total > chunk.payload.len() as u64 && chunk.more);
@@ -314,7 +329,16 @@ impl Model {
                 let Some(id) = oldest else { return };
                 let channel = self.known[&id];
                 let len = usize::from(arg) * 257;
-                let sent = self.session.send(channel, CodecId::new(1), Payload::from(vec![arg; len]));
+                let sent = if arg & 3 == 1 && self.session.packs() {
+                    // Several small items in one packed frame.
+                    let mut packer = Packer::default();
+                    for i in 0..usize::from(arg % 7) + 1 {
+                        packer.push(&Payload::from(vec![arg; i * 3]));
+                    }
+                    self.session.send_packed(channel, CodecId::new(1), &mut packer)
+                } else {
+                    self.session.send(channel, CodecId::new(1), Payload::from(vec![arg; len]))
+                };
                 match sent {
                     Ok(true) => {}
                     Ok(false) => assert!(self.blocked.insert(id), "Full was not reported"),
@@ -366,7 +390,9 @@ fn op() -> OpEntry {
 /// A client's HELLO (listing op 7) and its ACCEPT of the server.
 fn client_handshake() -> Bytes {
     let mut wire = BytesMut::new();
-    let hello = Payload::new(Hello::new(vec![op()]).encode());
+    let mut hello = Hello::new(vec![op()]);
+    hello.features = Features::PACKED;
+    let hello = Payload::new(hello.encode());
     encode_frame(
         &Frame::new(FrameHeader::new(FrameKind::Hello), hello),
         &mut wire,

@@ -118,6 +118,11 @@ impl Flags {
     /// On DATA from the callee (no payload): `aux` items were dropped here
     /// (a push subscription's reader fell behind).
     pub const SKIPPED: Flags = Flags(1 << 4);
+    /// On DATA, once both sides offered
+    /// [`Features::PACKED`](crate::session::Features::PACKED): the payload
+    /// is `aux` whole messages of the frame's codec, packed (see
+    /// [`Packer`](crate::session::Packer)), not one.
+    pub const PACKED: Flags = Flags(1 << 5);
 
     /// Flags from their wire byte.
     pub const fn from_bits(bits: u8) -> Flags {

@@ -9,12 +9,15 @@
 //! place; each copied chunk's credit can be released at once, so a message
 //! larger than the window still flows. A whole message is passed on
 //! untouched (an in-process sender's segments stay segments), and its
-//! credit is released when it is consumed.
+//! credit is released when it is consumed. A packed frame's messages come
+//! out one by one ([`Reassembler::pop`]), each holding its share of the
+//! frame's credit.
 
 use bytes::BytesMut;
 use prism_core::{CodecId, Payload, aligned};
 
 use super::Chunk;
+use super::packed::{self, Unpacking};
 
 /// One whole message out of a channel.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,6 +68,7 @@ pub struct TooLarge {
 ///     total,
 ///     more,
 ///     app_error: false,
+///     packed: false,
 /// };
 /// let mut messages = Reassembler::default();
 /// let first = messages.push(chunk(b"hel", Some(5), true), 1 << 20)?;
@@ -80,6 +84,8 @@ pub struct TooLarge {
 #[derive(Debug, Default)]
 pub struct Reassembler {
     partial: Option<Partial>,
+    /// The rest of a packed frame, and its codec.
+    unpacking: Option<(Unpacking, CodecId)>,
 }
 
 #[derive(Debug)]
@@ -102,8 +108,15 @@ impl Reassembler {
     /// chunk states a total beyond it; nothing was allocated, and the
     /// caller should refuse the channel (the chunk's credit is still the
     /// caller's to release).
+    ///
+    /// A packed chunk yields its first message; take the others with
+    /// [`Reassembler::pop`] before pushing the next chunk. Its messages are
+    /// each held to `max`.
     pub fn push(&mut self, chunk: Chunk, max: u64) -> Result<Pushed, TooLarge> {
         let cost = chunk.cost();
+        if chunk.packed {
+            return self.unpack(chunk, max);
+        }
         match (&mut self.partial, chunk.total) {
             (None, None) if !chunk.more && chunk.payload.len() as u64 > max => Err(TooLarge {
                 total: chunk.payload.len() as u64,
@@ -164,9 +177,58 @@ impl Reassembler {
         }
     }
 
+    /// The next message of the packed chunk pushed last, if any is left.
+    pub fn pop(&mut self) -> Option<Message> {
+        let (unpacking, codec) = self.unpacking.as_mut()?;
+        let codec = *codec;
+        match unpacking.next() {
+            Some((payload, held)) => Some(Message {
+                codec,
+                payload: Payload::new(payload),
+                app_error: false,
+                held,
+            }),
+            None => {
+                self.unpacking = None;
+                None
+            }
+        }
+    }
+
+    /// Drops what is held: the rest of a packed chunk and a message partly
+    /// assembled. Returns the credit the packed messages not handed out
+    /// held, for the caller to release (a partial message's chunks were
+    /// released as they were copied).
+    pub fn clear(&mut self) -> u64 {
+        self.partial = None;
+        self.unpacking
+            .take()
+            .map_or(0, |(unpacking, _)| unpacking.clear())
+    }
+
     /// A message is partly assembled.
     pub fn is_partial(&self) -> bool {
         self.partial.is_some()
+    }
+
+    /// Starts handing out a packed chunk's messages.
+    fn unpack(&mut self, chunk: Chunk, max: u64) -> Result<Pushed, TooLarge> {
+        let cost = chunk.cost();
+        let bytes = chunk.payload.as_bytes().clone();
+        let largest = packed::largest(&bytes) as u64;
+        if largest > max {
+            return Err(TooLarge {
+                total: largest,
+                max,
+            });
+        }
+        // Anything still held from the last one is given back with it.
+        let leftover = self.clear();
+        self.unpacking = Some((Unpacking::new(bytes, cost + leftover), chunk.codec));
+        Ok(Pushed {
+            release: 0,
+            message: self.pop(),
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 use prism_core::{Code, Payload, Reply};
 
 use super::channels::Send;
-use super::outbox::Terminal;
+use super::outbox::{self, Terminal};
 use super::{ChannelId, OpenError, OutgoingCall, Session, wire};
 
 impl Session {
@@ -55,7 +55,7 @@ impl Session {
             // message on an open request direction, then its end.
             let frame = wire::call(id, call.op, codec, deadline, Payload::empty(), true);
             self.transmit.push_back(frame);
-            self.enqueue_message(id, codec.get(), call.payload, false);
+            self.enqueue_message(id, codec.get(), call.payload, outbox::whole(false));
             self.enqueue_terminal(id, Terminal::End);
         }
         Ok(channel)
@@ -136,7 +136,12 @@ impl Session {
         } else {
             // Too large for one frame: one chunked message, then the end.
             let codec = response.codec.get();
-            self.enqueue_message(id, codec, response.payload, response.app_error);
+            self.enqueue_message(
+                id,
+                codec,
+                response.payload,
+                outbox::whole(response.app_error),
+            );
             self.enqueue_terminal(id, Terminal::End);
         }
         Answered::Response

@@ -124,8 +124,8 @@ pub struct SessionConfig {
     /// ping the peer, and close if nothing (the pong included) arrives
     /// within another `interval`. Default `None`; a zero interval is off too.
     pub keepalive: Option<Duration>,
-    /// Optional features this side offers. Default: none (this build
-    /// defines none yet).
+    /// Optional features this side offers. Default:
+    /// [`Features::PACKED`] (small stream messages share DATA frames).
     pub features: Features,
     /// Features this side cannot work without; a peer that does not offer
     /// them is refused at the handshake. Default: none.
@@ -144,7 +144,7 @@ impl Default for SessionConfig {
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             keepalive: None,
-            features: Features::EMPTY,
+            features: Features::PACKED,
             required_features: Features::EMPTY,
         }
     }

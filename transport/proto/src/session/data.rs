@@ -7,7 +7,9 @@
 //! frame is a whole message; a first chunk (`MORE`) states the total,
 //! checked against our `max_message` before anyone allocates for it;
 //! continuations carry no total; the last one (no `MORE`) must complete the
-//! total exactly; END carries nothing and may not cut a message short.
+//! total exactly; END carries nothing and may not cut a message short. A
+//! `PACKED` frame (only once both sides offered the feature) is `aux` whole
+//! messages whose layout is checked before it is raised.
 //! DATA for a channel that finished (a race with CANCEL, a deadline, an
 //! answer) or whose direction we stopped is discarded unparsed, its bytes
 //! given back to the connection's window at once. DATA on a channel never
@@ -16,7 +18,7 @@
 use prism_core::{Code, CodecId, Payload, Status};
 
 use super::channels::{Recv, Send};
-use super::{ChannelId, Chunk, Event, Session, SessionError, flow, wire};
+use super::{ChannelId, Chunk, Event, Features, Session, SessionError, flow, packed, wire};
 use crate::frame::{Flags, FrameHeader, FrameKind};
 
 impl Session {
@@ -44,6 +46,7 @@ impl Session {
             }
         }
         let ours = self.channels.is_local(id);
+        let packs = self.features().contains(Features::PACKED);
         let Some(stream) = self.channels.stream(id, recv, send) else {
             return;
         };
@@ -83,6 +86,32 @@ impl Session {
             self.release_marker(id);
             let channel = ChannelId(id);
             self.events.push_back(Event::Opened { channel });
+            return;
+        }
+        if flags.contains(Flags::PACKED) {
+            if flags != Flags::PACKED {
+                return self.protocol_error(FrameKind::Data, "packed with other flags");
+            }
+            if !packs {
+                return self.protocol_error(FrameKind::Data, "packed data, not negotiated");
+            }
+            if stream.assembling.is_some() {
+                return self.protocol_error(FrameKind::Data, "packed inside a message");
+            }
+            if !packed::check(payload.as_bytes(), header.aux) {
+                return self
+                    .protocol_error(FrameKind::Data, "packed messages disagree with their count");
+            }
+            let chunk = Chunk {
+                codec: CodecId::new(header.codec),
+                payload,
+                total: None,
+                more: false,
+                app_error: false,
+                packed: true,
+            };
+            let channel = ChannelId(id);
+            self.events.push_back(Event::Data { channel, chunk });
             return;
         }
         if end {
@@ -139,6 +168,7 @@ impl Session {
             total,
             more,
             app_error,
+            packed: false,
         };
         self.events.push_back(Event::Data {
             channel: ChannelId(id),

@@ -76,6 +76,9 @@ pub struct Chunk {
     pub more: bool,
     /// The message is the op's application error (set on its first chunk).
     pub app_error: bool,
+    /// The chunk is several whole messages, packed (see
+    /// [`Packer`](super::Packer)); the session checked the layout.
+    pub packed: bool,
 }
 
 impl Chunk {
@@ -242,6 +245,7 @@ mod tests {
                     total: None,
                     more: false,
                     app_error: false,
+                    packed: false,
                 },
             },
         ];

@@ -97,9 +97,9 @@ impl fmt::Display for VersionRange {
 /// does not offer ends the handshake with a clear error
 /// ([`SessionError::PeerLacksFeatures`](super::SessionError::PeerLacksFeatures)),
 /// instead of meeting an unknown frame later. Bits are assigned as
-/// features land (streams, chunking, re-authentication); this build
-/// defines none yet, and unknown bits are carried and compared like any
-/// other, so two builds agree on what they share.
+/// features land; this build defines [`Features::PACKED`]. Unknown bits
+/// are carried and compared like any other, so two builds agree on what
+/// they share.
 ///
 /// # Examples
 ///
@@ -110,7 +110,7 @@ impl fmt::Display for VersionRange {
 /// let theirs = Features::from_bits(0b0011);
 /// assert_eq!(ours.intersection(theirs), Features::from_bits(0b0010));
 /// assert_eq!(ours.missing_from(theirs), Features::from_bits(0b0100));
-/// assert_eq!(Features::from_bits(0b0100).to_string(), "bit 2");
+/// assert_eq!(Features::from_bits(0b0101).to_string(), "packed, bit 2");
 /// assert_eq!(Features::EMPTY.to_string(), "none");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -119,6 +119,10 @@ pub struct Features(u64);
 impl Features {
     /// No features.
     pub const EMPTY: Features = Features(0);
+    /// Bit 0: the side unpacks DATA frames flagged
+    /// [`PACKED`](crate::frame::Flags::PACKED), several small messages of
+    /// one channel in one frame. Offered by default.
+    pub const PACKED: Features = Features(1 << 0);
 
     /// A set from its wire bits.
     pub const fn from_bits(bits: u64) -> Features {
@@ -170,7 +174,10 @@ impl fmt::Display for Features {
                 f.write_str(", ")?;
             }
             first = false;
-            write!(f, "bit {bit}")?;
+            match bit {
+                0 => f.write_str("packed")?,
+                _ => write!(f, "bit {bit}")?,
+            }
         }
         Ok(())
     }

@@ -106,8 +106,10 @@
 //! the response stream is open), `SKIPPED` (from the callee, alone, no
 //! payload: `aux` ≥ 1 items were dropped here, a push subscription's lag),
 //! `APP_ERROR` (from the callee, on a message's first chunk: the message is
-//! the op's application error). A CREDIT on
-//! channel 0 grants bytes on the connection's window.
+//! the op's application error), `PACKED` (alone, once both sides offered
+//! [`Features::PACKED`]: the payload is `aux` ≥ 1 whole messages, each
+//! behind a 16-byte entry header and padded to 16 bytes; see [`Packer`]).
+//! A CREDIT on channel 0 grants bytes on the connection's window.
 //!
 //! CANCEL's code tells the callee why: `CANCELLED` when the caller gave up,
 //! `DEADLINE_EXCEEDED` when its deadline passed. A CALL deadline is rounded
@@ -131,6 +133,7 @@ mod hello_codec;
 mod lifecycle;
 mod machine;
 mod outbox;
+mod packed;
 mod recv;
 mod state;
 mod streams;
@@ -152,3 +155,4 @@ pub use hello::{
     MAX_HELLO_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, OpEntry, VersionRange,
 };
 pub use machine::Session;
+pub use packed::Packer;

@@ -26,7 +26,9 @@ struct Pending {
     payload: Payload,
     /// Bytes already sent in chunks.
     sent: usize,
-    app_error: bool,
+    /// The first frame's flags (`APP_ERROR`, `PACKED`) and `aux` (a packed
+    /// frame's count; a chunked message states its total instead).
+    first: (Flags, u64),
     /// A SKIPPED marker of this many items instead of a message.
     skipped: Option<u64>,
 }
@@ -69,13 +71,13 @@ impl Outbox {
     }
 
     /// Queues a message; the caller checked [`Outbox::has_message`].
-    pub(crate) fn push_message(&mut self, codec: u16, payload: Payload, app_error: bool) {
+    pub(crate) fn push_message(&mut self, codec: u16, payload: Payload, first: (Flags, u64)) {
         debug_assert!(self.message.is_none() && self.then.is_none());
         self.message = Some(Pending {
             codec,
             payload,
             sent: 0,
-            app_error,
+            first,
             skipped: None,
         });
     }
@@ -88,7 +90,7 @@ impl Outbox {
             codec: 0,
             payload: Payload::empty(),
             sent: 0,
-            app_error: false,
+            first: (Flags::NONE, 0),
             skipped: Some(count),
         });
     }
@@ -122,12 +124,9 @@ impl Outbox {
                 header.flags = header.flags.with(Flags::MORE);
             }
             if start == 0 {
-                if more {
-                    header.aux = total as u64;
-                }
-                if pending.app_error {
-                    header.flags = header.flags.with(Flags::APP_ERROR);
-                }
+                let (flags, aux) = pending.first;
+                header.flags = header.flags.with(flags);
+                header.aux = if more { total as u64 } else { aux };
             }
             let payload = if start == 0 && !more {
                 core::mem::take(&mut pending.payload)
@@ -164,6 +163,14 @@ impl Outbox {
 }
 
 /// DATA with `END` on `channel`.
+/// The first-frame flags of a message (or of an application error).
+pub(crate) fn whole(app_error: bool) -> (Flags, u64) {
+    match app_error {
+        true => (Flags::APP_ERROR, 0),
+        false => (Flags::NONE, 0),
+    }
+}
+
 pub(crate) fn end_frame(channel: u32) -> Frame {
     let mut header = FrameHeader::new(FrameKind::Data);
     header.channel = channel;
@@ -189,13 +196,11 @@ pub(crate) fn open_frame(channel: u32) -> Frame {
 }
 
 /// One whole message in one DATA frame.
-pub(crate) fn data_frame(channel: u32, codec: u16, payload: Payload, app_error: bool) -> Frame {
+pub(crate) fn data_frame(channel: u32, codec: u16, payload: Payload, first: (Flags, u64)) -> Frame {
     let mut header = FrameHeader::new(FrameKind::Data);
     header.channel = channel;
     header.codec = codec;
-    if app_error {
-        header.flags = Flags::APP_ERROR;
-    }
+    (header.flags, header.aux) = first;
     Frame::new(header, payload)
 }
 
@@ -206,7 +211,7 @@ mod tests {
     #[test]
     fn a_message_is_cut_into_chunks_stating_the_total_first() {
         let mut outbox = Outbox::default();
-        outbox.push_message(3, Payload::from(vec![7u8; 10]), true);
+        outbox.push_message(3, Payload::from(vec![7u8; 10]), (Flags::APP_ERROR, 0));
         outbox.push_terminal(Terminal::End);
         let mut frames = Vec::new();
         while let Some(piece) = outbox.next(5, 4) {
@@ -240,7 +245,7 @@ mod tests {
     #[test]
     fn a_message_within_one_chunk_travels_whole() {
         let mut outbox = Outbox::default();
-        outbox.push_message(1, Payload::from(&b"abc"[..]), false);
+        outbox.push_message(1, Payload::from(&b"abc"[..]), (Flags::NONE, 0));
         let piece = outbox.next(1, 100).expect("a frame");
         assert_eq!(
             (piece.frame.header.flags, piece.frame.header.aux),

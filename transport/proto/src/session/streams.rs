@@ -15,8 +15,8 @@ use prism_core::{Code, CodecId, Payload};
 
 use super::channels::{Recv, Send, StreamState};
 use super::outbox::{self, Terminal};
-use super::{ChannelId, Event, OpenError, OutgoingStream, SendError, Session, flow, wire};
-use crate::frame::Frame;
+use super::{ChannelId, Event, OpenError, OutgoingStream, Packer, SendError, Session, flow, wire};
+use crate::frame::{Flags, Frame};
 
 impl Session {
     /// Opens a stream: queues a CALL whose request direction stays open.
@@ -73,8 +73,66 @@ impl Session {
         codec: CodecId,
         payload: Payload,
     ) -> Result<bool, SendError> {
-        let id = channel.get();
         let max = self.peer_max_message();
+        self.send_first(channel, codec, payload, max, outbox::whole(false))
+    }
+
+    /// Sends several small messages of `channel` in one DATA frame, packed
+    /// by `packer` (which is left empty); otherwise as [`Session::send`].
+    /// Use it only where [`Session::packs`] says the peer unpacks; the
+    /// packed bytes must fit one chunk ([`Session::pack_limit`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Session::send`]; [`SendError::TooLarge`] when the packed bytes
+    /// exceed [`Session::pack_limit`] (zero when the peer does not unpack)
+    /// or nothing is packed.
+    pub fn send_packed(
+        &mut self,
+        channel: ChannelId,
+        codec: CodecId,
+        packer: &mut Packer,
+    ) -> Result<bool, SendError> {
+        let max = self.pack_limit() as u64;
+        if packer.is_empty() || packer.len() as u64 > max {
+            let len = packer.len();
+            return Err(SendError::TooLarge { len, max });
+        }
+        let (payload, count) = packer.take();
+        self.send_first(channel, codec, payload, max, (Flags::PACKED, count))
+    }
+
+    /// Whether the peer unpacks packed DATA ([`Features::PACKED`] was
+    /// offered by both sides).
+    ///
+    /// [`Features::PACKED`]: super::Features::PACKED
+    pub fn packs(&self) -> bool {
+        self.features().contains(super::Features::PACKED)
+    }
+
+    /// The most packed bytes one [`Session::send_packed`] takes: a chunk,
+    /// and no more than the peer's `max_message`; zero when the peer does
+    /// not unpack.
+    pub fn pack_limit(&self) -> usize {
+        match self.packs() {
+            true => self
+                .send_chunk()
+                .min(usize::try_from(self.peer_max_message()).unwrap_or(usize::MAX)),
+            false => 0,
+        }
+    }
+
+    /// [`Session::send`] with the first frame's flags and `aux`; `max` is
+    /// the largest payload taken.
+    fn send_first(
+        &mut self,
+        channel: ChannelId,
+        codec: CodecId,
+        payload: Payload,
+        max: u64,
+        first: (Flags, u64),
+    ) -> Result<bool, SendError> {
+        let id = channel.get();
         let Some(ch) = self.channels.get(id).filter(|_| !self.is_closed()) else {
             return Err(SendError::Gone);
         };
@@ -90,7 +148,7 @@ impl Session {
             let len = payload.len();
             return Err(SendError::TooLarge { len, max });
         }
-        let writable = self.enqueue_message(id, codec.get(), payload, false);
+        let writable = self.enqueue_message(id, codec.get(), payload, first);
         if let Some(stream) = self.stream_mut(id).filter(|_| !writable) {
             stream.wants_writable = true;
         }
@@ -274,7 +332,7 @@ impl Session {
         id: u32,
         codec: u16,
         payload: Payload,
-        app_error: bool,
+        first: (Flags, u64),
     ) -> bool {
         let chunk = self.send_chunk();
         let conn_ok = self.conn_credit.has_credit();
@@ -286,11 +344,11 @@ impl Session {
         if stream.outbox.is_empty() && len <= chunk && conn_ok && stream.credit.has_credit() {
             stream.credit.spend(flow::cost(len));
             self.conn_credit.spend(flow::cost(len));
-            let frame = outbox::data_frame(id, codec, payload, app_error);
+            let frame = outbox::data_frame(id, codec, payload, first);
             self.transmit.push_back(frame);
             return true;
         }
-        stream.outbox.push_message(codec, payload, app_error);
+        stream.outbox.push_message(codec, payload, first);
         self.schedule(id);
         false
     }

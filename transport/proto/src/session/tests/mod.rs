@@ -8,6 +8,7 @@ mod handshake;
 mod hello;
 mod limits;
 mod liveness;
+mod packed;
 mod robustness;
 mod shutdown;
 mod streams;

@@ -34,7 +34,8 @@ pub(super) fn consume(session: &mut Session, events: &[Event], channel: ChannelI
             .push(chunk.clone(), u64::MAX)
             .expect("within limits");
         session.release(channel, pushed.release);
-        if let Some(message) = pushed.message {
+        let packed = std::iter::from_fn(|| messages.pop());
+        for message in pushed.message.into_iter().chain(packed) {
             session.release(channel, message.held);
             out.push(message.payload.to_vec());
         }
