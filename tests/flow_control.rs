@@ -61,9 +61,9 @@ impl Pipe for Pipes {
 }
 
 const KIB: u64 = 1 << 10;
-/// One frame of a chunked message, as credit counts it: a 32 KiB chunk
-/// and its 32-byte header.
-const FRAME: u64 = 32 * KIB + 32;
+/// One frame of a chunked message, as credit counts it: a 64 KiB chunk
+/// (the default) and its 32-byte header.
+const FRAME: u64 = 64 * KIB + 32;
 
 /// A server and a client connection, both with `config`'s windows.
 async fn start(transport: Transport, config: SessionConfig) -> (Fixture, PipeClient, Channel) {
@@ -241,7 +241,7 @@ async fn a_cancel_while_blocked_gives_the_credit_back(transport: Transport) {
 async fn unary_calls_are_not_held_behind_streams(transport: Transport) {
     let (fx, pipe, _) = start(transport, SessionConfig::default()).await;
     // One stream stalled with its window full, and one bulk stream of
-    // 1 MiB items (32 chunks each on byte streams) read flat out.
+    // 1 MiB items (16 chunks each on byte streams) read flat out.
     let mut stalled = pipe.forever(64 * KIB).await.expect("open");
     stalled.message().await.expect("item").expect("one");
     let stop = Arc::new(AtomicBool::new(false));
@@ -331,7 +331,8 @@ async fn a_peer_that_ignores_credit_is_cut_off() {
     open.codec = postcard_id();
     open.flags = Flags::OPEN;
     conn.send(open, b"").await;
-    // 4 MiB of 32 KiB items into a 1 MiB window that is never granted back.
+    // 4 MiB of 32 KiB items into a 256 KiB window that is never granted
+    // back.
     let mut item = FrameHeader::new(FrameKind::Data);
     item.channel = 1;
     item.codec = postcard_id();
@@ -355,7 +356,8 @@ async fn a_peer_that_ignores_credit_is_cut_off() {
         "{reasons:?}"
     );
     let peak = fx.server.stats().peak_buffered;
-    assert!(peak <= (1 << 20) + FRAME, "the server held {peak} bytes");
+    let window = u64::from(SessionConfig::default().stream_window);
+    assert!(peak <= window + FRAME, "the server held {peak} bytes");
     fx.shutdown().await.expect("clean shutdown");
     assert_no_panics();
 }

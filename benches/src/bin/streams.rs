@@ -9,9 +9,10 @@
 //! - unary p50/p99 while a bulk stream saturates the same connection,
 //!   beside the idle p50/p99, for Prism and tonic.
 //!
-//! `cargo run --release --bin streams [-- --quick] [--only items|bulk|unary]`; `PRISM_CHUNK=<bytes>`
-//! sets Prism's chunk size on both ends (32 KiB by default). Medians of
-//! several runs; nothing is asserted. tonic moves raw bytes (no protobuf),
+//! `cargo run --release --bin streams [-- --quick] [--only items|bulk|unary]`;
+//! `PRISM_CHUNK=<bytes>` sets Prism's chunk size on both ends (64 KiB by
+//! default), `PRISM_WINDOW=<bytes>` its stream window (256 KiB by
+//! default). Medians of several runs; nothing is asserted. tonic moves raw bytes (no protobuf),
 //! the most favourable setting for it.
 
 use std::time::{Duration, Instant};
@@ -65,6 +66,13 @@ async fn prism_pair() -> Result<(Server, FlowClient), Error> {
         .and_then(|c| c.parse().ok())
     {
         config = config.with_max_chunk(chunk);
+    }
+    if let Some(window) = std::env::var("PRISM_WINDOW")
+        .ok()
+        .and_then(|c| c.parse().ok())
+    {
+        let connection = config.connection_window.max(window);
+        config = config.with_windows(window, connection);
     }
     let server = Server::builder()
         .session_config(config.clone())

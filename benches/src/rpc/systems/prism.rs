@@ -2,8 +2,9 @@
 //! API: `Server::serve` with a TCP, Unix or in-memory listener and
 //! `ChannelBuilder::connect` with the matching connector.
 //!
-//! The 64 MiB echo needs frames above Prism's 16 MiB default, so both
-//! ends raise `max_frame` in their [`SessionConfig`].
+//! The 64 MiB echo needs messages above Prism's 64 MiB default (the
+//! payload plus its encoding), so both ends raise `max_message` in their
+//! [`SessionConfig`]; such messages travel in chunks.
 
 use core::marker::PhantomData;
 use std::net::SocketAddr;
@@ -16,9 +17,9 @@ use super::{SocketPath, System};
 use crate::rpc::drive::{Client, Handle, Meter, Shared};
 use crate::rpc::{Result, Scenario, SystemId};
 
-/// Largest frame either end accepts: room for a 64 MiB payload and its
+/// Largest message either end accepts: room for a 64 MiB payload and its
 /// encoding overhead.
-pub const MAX_FRAME: u32 = 128 << 20;
+pub const MAX_MESSAGE: u64 = 128 << 20;
 
 /// A Prism codec: the service declared with it, its server and client.
 pub trait PrismCodec: Copy + Send + Sync + 'static {
@@ -119,7 +120,7 @@ impl<H: Handle> Client for PrismClient<H> {
 }
 
 fn session() -> SessionConfig {
-    SessionConfig::default().with_max_frame(MAX_FRAME)
+    SessionConfig::default().with_max_message(MAX_MESSAGE)
 }
 
 impl<C: PrismCodec> System for PrismSystem<C> {
