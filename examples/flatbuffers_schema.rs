@@ -47,7 +47,7 @@ pub enum Status {
 }
 
 /// Profiles, carried by FlatBuffers so non-Rust services can read them.
-#[prism::service(package = "examples", codec = flatbuffers)]
+#[prism::service(package = "examples", codec = flatbuffers, public)]
 pub trait Profiles {
     /// Looks a profile up by id.
     async fn get(&self, id: u64) -> Profile;

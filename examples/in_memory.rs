@@ -16,7 +16,7 @@ pub struct Blob {
 }
 
 /// Stores nothing; echoes and measures.
-#[prism::service(package = "examples")]
+#[prism::service(package = "examples", public)]
 pub trait Echo {
     /// Returns the blob unchanged.
     async fn echo(&self, blob: Blob) -> Blob;

@@ -23,8 +23,9 @@ pub enum MathError {
     },
 }
 
-/// Integer arithmetic.
-#[prism::service(package = "quickstart")]
+/// Integer arithmetic. Every op says who may call it: a permission, or
+/// `public` (here, for the whole service: this demo has no authentication).
+#[prism::service(package = "quickstart", public)]
 pub trait Calc {
     /// Adds two numbers.
     async fn add(&self, a: i64, b: i64) -> i64;
@@ -36,7 +37,7 @@ pub trait Calc {
 }
 
 /// Greetings.
-#[prism::service(package = "quickstart")]
+#[prism::service(package = "quickstart", public)]
 pub trait Greeter {
     /// Greets someone by name.
     async fn greet(&self, name: String) -> String;

@@ -26,7 +26,7 @@ pub struct Summary {
 }
 
 /// Statistics over readings, carried by rkyv.
-#[prism::service(package = "examples", codec = rkyv)]
+#[prism::service(package = "examples", codec = rkyv, public)]
 pub trait Stats {
     /// Summarises a batch, reading it in place.
     async fn summarise(&self, batch: Archived<Readings>) -> Summary;

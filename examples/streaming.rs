@@ -47,7 +47,7 @@ pub enum UploadError {
 }
 
 /// Every kind of stream.
-#[prism::service(package = "examples")]
+#[prism::service(package = "examples", public)]
 pub trait Market {
     /// Server stream: the first `n` ticks.
     async fn history(&self, n: u64) -> Streaming<Tick>;

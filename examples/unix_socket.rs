@@ -5,7 +5,7 @@
 use prism::{Channel, Server};
 
 /// Counts words.
-#[prism::service(package = "examples")]
+#[prism::service(package = "examples", public)]
 pub trait Words {
     /// How many whitespace-separated words `text` has.
     async fn count(&self, text: String) -> u32;

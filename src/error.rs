@@ -75,6 +75,13 @@ pub enum BuildError {
     /// have no wire schema.
     #[error("invalid service set: {0}")]
     Ops(#[source] ReflectError),
+    /// An op declares neither a permission nor `public` (a descriptor made
+    /// by hand: the service macro refuses such an op at compile time).
+    #[error("op {op} declares no access: give it a permission or declare it public")]
+    UndeclaredAccess {
+        /// The op's full name.
+        op: String,
+    },
 }
 
 /// Serving stopped with an error.

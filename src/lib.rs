@@ -15,7 +15,7 @@
 //!     DivideByZero,
 //! }
 //!
-//! #[prism::service(package = "demo")]
+//! #[prism::service(public, package = "demo")]
 //! pub trait Calc {
 //!     /// Adds two numbers.
 //!     async fn add(&self, a: i64, b: i64) -> i64;
@@ -118,7 +118,7 @@ pub mod codec {
 pub mod reflect {
     #[doc(inline)]
     pub use prism_reflect::{
-        FieldDef, ManifestEntry, OpDescriptor, OpId, OpKind, OpTable, PermissionManifest,
+        Access, FieldDef, ManifestEntry, OpDescriptor, OpId, OpKind, OpTable, PermissionManifest,
         ReflectError, Schema, ServiceDescriptor, Ty, TypeDef, TypeDefKind, VariantDef, VariantKind,
         canonical_form, fingerprint,
     };

@@ -21,7 +21,7 @@ pub struct Blob {
 }
 
 /// Blobs and sums, each op with its own codecs.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Store {
     /// Reads the blob in place and returns its length.
     #[prism(codec = rkyv)]

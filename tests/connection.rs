@@ -18,7 +18,7 @@ use prism_proto::session::Hello;
 
 /// `Calc` as an older client knows it: `add` takes other arguments.
 mod old {
-    #[prism::service(package = "tests", name = "Calc")]
+    #[prism::service(public, package = "tests", name = "Calc")]
     pub trait Calc {
         async fn add(&self, a: i32, b: i32) -> i32;
     }

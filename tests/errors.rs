@@ -21,7 +21,7 @@ mod v1 {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    #[prism::service(package = "t", name = "Store")]
+    #[prism::service(public, package = "t", name = "Store")]
     pub trait Store {
         async fn get(&self, key: String) -> u64;
         async fn put(&self, key: u64, value: u64) -> bool;
@@ -48,7 +48,7 @@ mod v1 {
 
 /// The `Store` service as a newer client knows it: `put` takes a string key.
 mod v2 {
-    #[prism::service(package = "t", name = "Store")]
+    #[prism::service(public, package = "t", name = "Store")]
     pub trait Store {
         async fn get(&self, key: String) -> u64;
         async fn put(&self, key: String, value: u64) -> bool;
@@ -249,7 +249,7 @@ async fn a_handshake_with_nobody_serving_fails_instead_of_hanging() {
 
 /// A service whose handler panics on request.
 mod boom {
-    #[prism::service(package = "tests")]
+    #[prism::service(public, package = "tests")]
     pub trait Boom {
         /// Panics when `x` is 1; returns `x` otherwise.
         async fn boom(&self, x: u32) -> u32;

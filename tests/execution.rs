@@ -42,7 +42,7 @@ impl Latch {
 /// `hold` blocks its thread (a stand-in for CPU-heavy work) until
 /// `release` runs: it can only succeed if the two calls, on one
 /// connection, run on different threads at once.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Work {
     /// Spawned by its own declaration, whatever the server's default.
     #[prism(spawn)]
@@ -53,7 +53,7 @@ pub trait Work {
 }
 
 /// The same ops without per-op declarations: the server's default decides.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait PlainWork {
     /// Blocks until released.
     async fn hold_plain(&self) -> bool;
@@ -63,7 +63,7 @@ pub trait PlainWork {
 
 /// Each op answers with the id of the tokio task its handler ran in:
 /// inline handlers share their connection's task, spawned ones get their own.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Where {
     /// Wherever the server's default puts it.
     async fn default_task(&self) -> String;

@@ -18,7 +18,7 @@ use prism::{Channel, Code, Server, Streaming};
 use prism_proto::frame::{Flags, FrameHeader, FrameKind};
 
 /// Streams of byte items, for pushing windows around.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Pipe {
     /// Items of `size` bytes, forever, as fast as the caller reads.
     async fn forever(&self, size: u64) -> Streaming<Vec<u8>>;

@@ -18,7 +18,7 @@ use prism::{Code, Context, Server, Status};
 struct Tenant(String);
 
 /// Reports what layers attached.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Tenants {
     /// The tenant a layer attached to this call, if any.
     async fn whoami(&self, cx: &Context) -> String;

@@ -239,7 +239,7 @@ async fn shutdown_with_no_calls_returns_at_once() {
 }
 
 /// Answers with as many bytes as asked for.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Blob {
     /// `len` bytes.
     async fn blob(&self, len: u32) -> Vec<u8>;
@@ -457,7 +457,7 @@ async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
 /// A second declaration of `Calc`'s wire identity: same package, service
 /// and method names, so the same op ids.
 mod twin {
-    #[prism::service(package = "tests", name = "Calc")]
+    #[prism::service(public, package = "tests", name = "Calc")]
     pub trait CalcTwin {
         async fn add(&self, a: i64, b: i64) -> i64;
     }

@@ -38,7 +38,7 @@ pub struct Extent {
 }
 
 /// Files as streams of their data ranges.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Files {
     /// The ranges of a file that hold data, at most 1 MiB per message; a
     /// file of holes only sends one empty extent that gives its length.

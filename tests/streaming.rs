@@ -38,7 +38,7 @@ pub enum FeedError {
 }
 
 /// A service with every kind of stream.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Feed {
     /// 0..n.
     async fn count(&self, n: u64) -> Streaming<u64>;

@@ -19,7 +19,7 @@ pub struct Chunk {
 }
 
 /// Takes chunks in place.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Sink {
     /// Reads the chunk through its view and reports where its bytes lie.
     #[prism(codec = rkyv)]

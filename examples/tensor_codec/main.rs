@@ -12,7 +12,7 @@ use codec::{DType, Tensor, TensorCodec};
 use prism::{Channel, Server};
 
 /// Inference on tensors, carried by the tensor codec.
-#[prism::service(package = "examples")]
+#[prism::service(package = "examples", public)]
 pub trait Model {
     /// Returns the tensor it got. `bare`: the `Tensor` itself is the
     /// message (the tensor codec carries tensors, not request structs).

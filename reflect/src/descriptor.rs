@@ -46,14 +46,29 @@ pub struct OpDescriptor {
     response: &'static Shape,
     error: Option<&'static Shape>,
     codecs: &'static [CodecId],
-    permission: Option<&'static str>,
+    access: Option<Access>,
     max_message: Option<u64>,
     doc: &'static str,
 }
 
+/// Who may call an op (or open its stream): declared on every op.
+///
+/// `#[prism(permission = "..")]` and `#[prism(public)]` (on the op, or as
+/// the service's default) set it; an op with neither does not compile, and
+/// a server refuses to build with a hand-made descriptor that declares
+/// neither.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    /// Anyone may call it, authenticated or not: a login or health op.
+    Public,
+    /// Only a caller whose channel identity holds this permission.
+    Permission(&'static str),
+}
+
 impl OpDescriptor {
-    /// An op with no package, no error type, no permission, no doc, and
-    /// postcard as its only codec.
+    /// An op with no package, no error type, no doc, postcard as its only
+    /// codec, and its access not declared yet (see
+    /// [`OpDescriptor::with_permission`] and [`OpDescriptor::public`]).
     pub const fn new(
         service: &'static str,
         method: &'static str,
@@ -72,7 +87,7 @@ impl OpDescriptor {
             response,
             error: None,
             codecs: &[CodecId::POSTCARD],
-            permission: None,
+            access: None,
             max_message: None,
             doc: "",
         }
@@ -98,7 +113,13 @@ impl OpDescriptor {
 
     /// Sets the permission a caller must hold.
     pub const fn with_permission(mut self, permission: &'static str) -> Self {
-        self.permission = Some(permission);
+        self.access = Some(Access::Permission(permission));
+        self
+    }
+
+    /// Declares the op public: anyone may call it.
+    pub const fn public(mut self) -> Self {
+        self.access = Some(Access::Public);
         self
     }
 
@@ -166,9 +187,18 @@ impl OpDescriptor {
         self.codecs
     }
 
-    /// The required permission, if any.
+    /// The required permission; `None` for a public op (or one that
+    /// declares no access).
     pub const fn permission(&self) -> Option<&'static str> {
-        self.permission
+        match self.access {
+            Some(Access::Permission(permission)) => Some(permission),
+            Some(Access::Public) | None => None,
+        }
+    }
+
+    /// Who may call the op; `None` when it declares nothing.
+    pub const fn access(&self) -> Option<Access> {
+        self.access
     }
 
     /// The doc text, or `""`.
@@ -258,7 +288,7 @@ impl fmt::Debug for OpDescriptor {
             .field("response", &format_args!("{}", self.response))
             .field("error", &self.error.map(|e| e.to_string()))
             .field("codecs", &self.codecs)
-            .field("permission", &self.permission)
+            .field("access", &self.access)
             .finish_non_exhaustive()
     }
 }

@@ -45,7 +45,7 @@ mod schema;
 mod service;
 
 #[doc(inline)]
-pub use descriptor::OpDescriptor;
+pub use descriptor::{Access, OpDescriptor};
 #[doc(inline)]
 pub use error::{ReflectError, Unsupported};
 #[doc(inline)]

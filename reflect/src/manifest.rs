@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{CodecId, OpId, OpKind, ServiceDescriptor};
+use crate::{Access, CodecId, OpId, OpKind, ServiceDescriptor};
 
 /// The `"version"` written by [`PermissionManifest::to_json`].
 pub const MANIFEST_JSON_VERSION: u64 = 1;
@@ -20,9 +20,10 @@ pub struct ManifestEntry {
     pub id: OpId,
     /// Unary or streaming.
     pub kind: OpKind,
-    /// The permission required, or `None` when the op is open to any
-    /// authenticated caller.
+    /// The permission required; `None` for a public op.
     pub permission: Option<&'static str>,
+    /// Declared public: anyone may call it, authenticated or not.
+    pub public: bool,
     /// The accepted codecs, most preferred first.
     pub codecs: Vec<CodecId>,
     /// The transport kind; always `"binary"` today.
@@ -38,6 +39,7 @@ pub struct ManifestEntry {
 ///   "ops": [ { "name": "demo.Calc/add", "service": "demo.Calc",
 ///              "id": "0x260af54a8c66338d", "kind": "unary",
 ///              "permission": "calc.use",          // or null
+///              "public": false,                   // true: anyone may call
 ///              "codecs": [1, 2],                  // codec ids, preference order
 ///              "transport": "binary" }, … ] }
 /// ```
@@ -64,7 +66,8 @@ pub struct ManifestEntry {
 ///     manifest.to_json()["ops"][0],
 ///     serde_json::json!({
 ///         "name": "demo.Calc/add", "service": "demo.Calc", "id": "0x260af54a8c66338d",
-///         "kind": "unary", "permission": "calc.use", "codecs": [1], "transport": "binary",
+///         "kind": "unary", "permission": "calc.use", "public": false, "codecs": [1],
+///         "transport": "binary",
 ///     })
 /// );
 /// ```
@@ -85,6 +88,7 @@ impl PermissionManifest {
                     id: op.id(),
                     kind: op.kind(),
                     permission: op.permission(),
+                    public: op.access() == Some(Access::Public),
                     codecs: op.codecs().to_vec(),
                     transport: "binary",
                 })
@@ -99,7 +103,8 @@ impl PermissionManifest {
         &self.entries
     }
 
-    /// Entries whose op requires no permission: worth a look in review.
+    /// Entries whose op requires no permission (public ones, and any that
+    /// declare nothing): worth a look in review.
     pub fn unguarded(&self) -> impl Iterator<Item = &ManifestEntry> {
         self.entries.iter().filter(|e| e.permission.is_none())
     }
@@ -117,6 +122,7 @@ impl PermissionManifest {
                     "id": e.id.to_string(),
                     "kind": e.kind.as_str(),
                     "permission": e.permission,
+                    "public": e.public,
                     "codecs": codecs,
                     "transport": e.transport,
                 })
@@ -152,7 +158,9 @@ mod tests {
 
     static Z_OPS: [OpDescriptor; 2] = [
         op("Z", "watch", OpKind::ServerStream).with_permission("z.read"),
-        op("Z", "alpha", OpKind::Bidi).with_codecs(&[CodecId::RKYV, CodecId::new(0x8001)]),
+        op("Z", "alpha", OpKind::Bidi)
+            .with_codecs(&[CodecId::RKYV, CodecId::new(0x8001)])
+            .public(),
     ];
     static Z: ServiceDescriptor = ServiceDescriptor::new("m", "Z", &Z_OPS);
     static A_OPS: [OpDescriptor; 1] =
@@ -171,6 +179,8 @@ mod tests {
         let json = manifest.to_json();
         assert_eq!(json["version"], 1);
         assert_eq!(json["ops"][1]["permission"], Value::Null);
+        assert_eq!(json["ops"][1]["public"], true);
+        assert_eq!(json["ops"][0]["public"], false);
         assert_eq!(json["ops"][1]["kind"], "bidi");
         assert_eq!(json["ops"][1]["codecs"], json!([2, 0x8001]));
         assert_eq!(json["ops"][2]["kind"], "server_stream");

@@ -14,7 +14,9 @@ use syn::{
     PathArguments, ReturnType, TraitItem, TraitItemFn, Type,
 };
 
-use crate::attr::{CodecList, Execution, LagPolicy, MethodOptions, ServiceArgs, is_method_attr};
+use crate::attr::{
+    AccessDecl, CodecList, Execution, LagPolicy, MethodOptions, ServiceArgs, is_method_attr,
+};
 use crate::case;
 use crate::ctxt::Errors;
 
@@ -63,6 +65,9 @@ pub(crate) struct Method<'a> {
     pub(crate) buffer: Option<(usize, Span)>,
     /// `#[prism(max_message = N)]`: the op's largest message.
     pub(crate) max_message: Option<u64>,
+    /// Who may call the op: its `permission`/`public`, else the service's;
+    /// `None` is an error.
+    pub(crate) access: Option<AccessDecl>,
     /// The method's doc text.
     pub(crate) doc: String,
     /// How the method takes `self`.
@@ -167,9 +172,7 @@ impl<'a> Service<'a> {
         let mut others = Vec::new();
         for trait_item in &item.items {
             match trait_item {
-                TraitItem::Fn(method) => {
-                    methods.push(Method::from_syn(method, args.codecs.as_ref(), errors))
-                }
+                TraitItem::Fn(method) => methods.push(Method::from_syn(method, &args, errors)),
                 other => others.push(other),
             }
         }
@@ -190,11 +193,7 @@ impl<'a> Service<'a> {
 }
 
 impl<'a> Method<'a> {
-    fn from_syn(
-        item: &'a TraitItemFn,
-        service_codecs: Option<&CodecList>,
-        errors: &mut Errors,
-    ) -> Self {
+    fn from_syn(item: &'a TraitItemFn, service: &ServiceArgs, errors: &mut Errors) -> Self {
         let sig = &item.sig;
         let name = sig.ident.unraw().to_string();
 
@@ -251,7 +250,7 @@ impl<'a> Method<'a> {
         let codecs = options
             .codecs
             .clone()
-            .or_else(|| service_codecs.cloned())
+            .or_else(|| service.codecs.clone())
             .unwrap_or_else(|| CodecList::postcard(span));
         let wire_args: Vec<&Arg<'_>> = args.iter().filter(|arg| !arg.context).collect();
         let request_kind = match wire_args.as_slice() {
@@ -274,6 +273,7 @@ impl<'a> Method<'a> {
             subscription: options.subscription,
             buffer: options.buffer,
             max_message: options.max_message,
+            access: options.access.or_else(|| service.access.clone()),
             doc: doc_string(&item.attrs),
             receiver,
             args,

@@ -32,10 +32,13 @@ pub(crate) struct ServiceArgs {
     /// `codec = rkyv` or `codecs = [rkyv, flatbuffers]`: the default for
     /// every op; postcard when absent.
     pub(crate) codecs: Option<CodecList>,
+    /// `permission = "model.read"` or `public`: the default access of every
+    /// op that declares none.
+    pub(crate) access: Option<AccessDecl>,
 }
 
 impl ServiceArgs {
-    const KEYS: &[&str] = &["package", "name", "codec", "codecs"];
+    const KEYS: &[&str] = &["package", "name", "codec", "codecs", "permission", "public"];
 
     /// Reads the attribute's arguments, reporting every problem to `errors`.
     pub(crate) fn parse(tokens: TokenStream, errors: &mut Errors) -> Self {
@@ -51,6 +54,9 @@ impl ServiceArgs {
                     "package" => args.package = string(key, "demo", &meta, errors)?,
                     "name" => args.name = string(key, "Calculator", &meta, errors)?,
                     "codec" | "codecs" => set_codecs(&mut args.codecs, key, &meta, errors)?,
+                    "permission" | "public" => {
+                        set_access(&mut args.access, "prism::service", key, &meta, errors)?;
+                    }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 }
                 Ok(())
@@ -81,6 +87,17 @@ pub(crate) struct MethodOptions {
     /// `max_message = 1048576`: the largest message (request, response or
     /// stream item) the op takes, in bytes.
     pub(crate) max_message: Option<u64>,
+    /// `permission = "model.infer"` or `public`: who may call the op.
+    pub(crate) access: Option<AccessDecl>,
+}
+
+/// Who may call an op, as declared.
+#[derive(Clone)]
+pub(crate) enum AccessDecl {
+    /// `public`.
+    Public,
+    /// `permission = ".."`.
+    Permission(LitStr),
 }
 
 /// What a push subscription does with a reader that falls behind.
@@ -111,6 +128,8 @@ impl MethodOptions {
         "subscription",
         "buffer",
         "max_message",
+        "permission",
+        "public",
     ];
 
     /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
@@ -186,6 +205,9 @@ impl MethodOptions {
                         let expected = "`max_message` takes a positive number of bytes, like `max_message = 1048576`";
                         parsed.max_message = positive_int::<u64>(expected, &meta, errors)?;
                         Ok(())
+                    }
+                    "permission" | "public" => {
+                        set_access(&mut parsed.access, "prism", key, &meta, errors)
                     }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 },
@@ -436,6 +458,44 @@ pub(crate) fn flag(
     Ok(())
 }
 
+/// Reads `permission = ".."` or `public` into `slot`; the two exclude each
+/// other. A permission is a non-empty run of letters, digits and `.`, `_`,
+/// `-`, `:` or `/`.
+fn set_access(
+    slot: &mut Option<AccessDecl>,
+    attr: &str,
+    key: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+) -> syn::Result<()> {
+    let span = meta.path.span();
+    let decl = if key == "public" {
+        flag(attr, key, meta, errors)?;
+        AccessDecl::Public
+    } else {
+        let Some(lit) = string(key, "model.infer", meta, errors)? else {
+            return Ok(());
+        };
+        let value = lit.value();
+        let allowed = |c: char| c.is_ascii_alphanumeric() || ".-_:/".contains(c);
+        if value.is_empty() || !value.chars().all(allowed) {
+            errors.spanned(
+                &lit,
+                "a permission is letters, digits and `.`, `_`, `-`, `:` or `/`, like `\"model.infer\"`",
+            );
+            return Ok(());
+        }
+        AccessDecl::Permission(lit)
+    };
+    if slot.replace(decl).is_some() {
+        errors.push(syn::Error::new(
+            span,
+            "give either `permission = \"..\"` or `public`, not both",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads `key = "string"`; `Ok(None)` when the value was missing or not a
 /// string literal (already reported: on the key, or on the value).
 fn string(
@@ -543,12 +603,12 @@ mod tests {
         assert_eq!(
             messages,
             [
-                "unknown option `colour` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`",
+                "unknown option `colour` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`, `permission`, `public`",
                 "`package` takes a string literal, like `package = \"demo\"`",
                 "`name` takes a string literal, like `name = \"Calculator\"`",
                 "duplicate option `package`",
-                "unknown option `nested` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`",
-                "unknown option `flag` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`",
+                "unknown option `nested` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`, `permission`, `public`",
+                "unknown option `flag` in `#[prism::service(...)]`; expected one of `package`, `name`, `codec`, `codecs`, `permission`, `public`",
             ]
         );
         // A repeated key is skipped, even when its first value was bad.
@@ -559,7 +619,7 @@ mod tests {
     #[test]
     fn method_options_reject_unknown_keys_and_bad_forms() {
         let attrs: Vec<Attribute> = vec![
-            parse_quote!(#[prism(codec = rkyv, permission = "x")]),
+            parse_quote!(#[prism(codec = rkyv, colour = "x")]),
             parse_quote!(#[prism(codecs = [rkyv, tensor, rkyv, my::Codec])]),
             parse_quote!(#[prism]),
             parse_quote!(#[prism = "fast"]),
@@ -571,7 +631,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `permission` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`",
+                "unknown option `colour` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`, `permission`, `public`",
                 "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",

@@ -37,12 +37,13 @@ use proc_macro::TokenStream;
 ///     DivideByZero,
 /// }
 ///
-/// /// A calculator.
-/// #[prism::service(package = "demo")]
+/// /// A calculator: callers need `calc.use`, except to ping it.
+/// #[prism::service(package = "demo", permission = "calc.use")]
 /// pub trait Calc {
 ///     /// Adds two numbers.
 ///     async fn add(&self, a: i64, b: i64) -> i64;
 ///     async fn div(&self, a: i64, b: i64) -> Result<i64, DivError>;
+///     #[prism(public)]
 ///     async fn ping(&self);
 /// }
 ///
@@ -79,9 +80,16 @@ use proc_macro::TokenStream;
 ///   the trait name by default.
 /// - `#[prism::service(codec = rkyv)]` or `codecs = [rkyv, flatbuffers]`:
 ///   the codecs of every op, in preference order; postcard by default.
+/// - `#[prism::service(permission = "model.read")]` or
+///   `#[prism::service(public)]`: the access of every op that declares none.
 ///
 /// On a method, `#[prism(...)]` takes:
 ///
+/// - `permission = ".."` or `public`: who may call the op (or open its
+///   stream): callers whose identity holds the permission, or anyone. Every
+///   op needs one, its own or the service's: an op with neither is a
+///   compile error. A permission is letters, digits and `.`, `_`, `-`, `:`
+///   or `/`.
 /// - `codec = ..` / `codecs = [..]`: this op's codecs (built-in names
 ///   `postcard`, `rkyv`, `flatbuffers`, `segments`, or a codec type's path);
 /// - `spawn` or `inline`: where its handler runs (each call in a task of its
@@ -107,8 +115,8 @@ use proc_macro::TokenStream;
 /// Misuse is a compile error on the offending tokens, all reported at once:
 /// a method that is not `async`, a receiver other than `&self`, generics,
 /// argument patterns, borrowed or `impl Trait` types, default bodies,
-/// associated items, supertraits, unknown options, and method names whose
-/// generated names collide.
+/// associated items, supertraits, unknown options, ops that declare no
+/// access, and method names whose generated names collide.
 ///
 /// # Limitations
 ///

@@ -29,6 +29,7 @@ pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
         check_signature(method, errors);
         check_receiver(method, errors);
         check_method_attrs(method, errors);
+        check_access(method, errors);
         check_arguments(method, errors);
         check_views(method, errors);
         check_streams(method, errors);
@@ -184,6 +185,19 @@ fn check_method_attrs(method: &Method<'_>, errors: &mut Errors) {
                 "`#[cfg]` is not supported on service methods: the op table is fixed when the macro runs",
             );
         }
+    }
+}
+
+/// Every op says who may call it: closed unless declared otherwise.
+fn check_access(method: &Method<'_>, errors: &mut Errors) {
+    if method.access.is_none() {
+        errors.spanned(
+            &method.item.sig.ident,
+            format!(
+                "op `{}` declares no access: add `#[prism(permission = \"..\")]` (the permission a caller needs) or `#[prism(public)]` (anyone may call it), or give the service a default with `#[prism::service(permission = \"..\")]`",
+                method.name
+            ),
+        );
     }
 }
 

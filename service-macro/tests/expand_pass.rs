@@ -14,6 +14,8 @@
 //!   also uses, and `self::` paths.
 //! - `calls_round_trip`: the generated client and dispatcher talk to each
 //!   other over the in-memory transport.
+//! - `access`: a service-wide permission or `public`, and ops overriding
+//!   it, land in the descriptors.
 
 // An integration test is its own crate: nothing in it is reachable from
 // outside, but `pub` is what real services write.
@@ -49,7 +51,7 @@ mod hygiene {
     pub use super::DivError;
 
     /// A calculator.
-    #[::prism::service(package = "hygiene")]
+    #[::prism::service(public, package = "hygiene")]
     pub trait Calc {
         /// Adds two numbers.
         async fn add(&self, a: i64, b: i64) -> i64;
@@ -125,14 +127,14 @@ mod ordinary {
     }
 
     /// Search, gRPC-style: one request type per method.
-    #[prism::service(package = "demo.search", name = "Search")]
+    #[prism::service(public, package = "demo.search", name = "Search")]
     pub(crate) trait SearchService {
         async fn search(&self, req: SearchRequest) -> self::types::Hits;
         async fn count(&self, query: String) -> Result<u64, String>;
     }
 
     /// A private service with no ops.
-    #[prism::service]
+    #[prism::service(public)]
     trait Empty {}
 
     pub(crate) struct Engine;
@@ -157,6 +159,52 @@ mod ordinary {
 use prism::__private::Dispatch;
 use prism::Execution;
 use prism::reflect::{OpId, OpKind};
+
+/// Access as declared: a service default, and ops overriding it either way.
+mod access {
+    #[prism::service(package = "access", permission = "store.read")]
+    pub trait Store {
+        async fn get(&self, key: String) -> Vec<u8>;
+        #[prism(permission = "store.write")]
+        async fn put(&self, key: String, value: Vec<u8>);
+        #[prism(public)]
+        async fn health(&self) -> bool;
+    }
+
+    #[prism::service(package = "access", public)]
+    pub trait Open {
+        async fn ping(&self);
+        #[prism(permission = "open:admin/reset")]
+        async fn reset(&self);
+    }
+}
+
+#[test]
+fn ops_carry_their_declared_access() {
+    use prism::reflect::Access;
+    let access = |service: &prism::reflect::ServiceDescriptor| -> Vec<_> {
+        service
+            .ops()
+            .iter()
+            .map(|op| (op.method(), op.access()))
+            .collect()
+    };
+    assert_eq!(
+        access(&access::store::SERVICE),
+        [
+            ("get", Some(Access::Permission("store.read"))),
+            ("put", Some(Access::Permission("store.write"))),
+            ("health", Some(Access::Public)),
+        ]
+    );
+    assert_eq!(
+        access(&access::open::SERVICE),
+        [
+            ("ping", Some(Access::Public)),
+            ("reset", Some(Access::Permission("open:admin/reset"))),
+        ]
+    );
+}
 
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 

@@ -276,6 +276,10 @@ impl ServerBuilder {
         let mut ops = Vec::new();
         for service in &self.services {
             for op in service.descriptor().ops() {
+                if op.access().is_none() {
+                    let op = op.full_name();
+                    return Err(BuildError::UndeclaredAccess { op });
+                }
                 ops.push((op, op_entry(op).map_err(BuildError::Ops)?));
             }
         }

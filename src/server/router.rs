@@ -1,12 +1,13 @@
 //! Routing: each call is looked up once, by op id, to its service and
-//! method, then passes the server's layer stack down to the dispatcher.
+//! method, checked against the op's declared access, then passes the
+//! server's layer stack down to the dispatcher.
 
 use std::sync::Arc;
 
 use prism_codecs::Limits;
 use prism_core::Status;
 use prism_proto::int_map::IntMap;
-use prism_reflect::{OpDescriptor, OpId};
+use prism_reflect::{Access, OpDescriptor, OpId};
 use prism_transport::driver::{Dispatched, Execution, Handler, IncomingCall};
 
 use super::dispatch::Dispatch;
@@ -81,6 +82,11 @@ impl Handler for Router {
                 OpId::new(call.op)
             )));
         };
+        // Before any layer or codec sees the payload: a refused call or
+        // stream open is never decoded, its handler never runs.
+        if let Err(status) = authorize(route.op) {
+            return Dispatched::fail(status);
+        }
         let call = Call {
             route: *route,
             codec: call.codec,
@@ -91,6 +97,27 @@ impl Handler for Router {
             extensions: Default::default(),
         };
         self.stack.handle(call)
+    }
+}
+
+/// Whether a call of `op` may go on, decided from its op id alone.
+///
+/// Public ops run. An op that needs a permission needs a channel identity
+/// that holds it, and no channel carries one yet (the server has no
+/// authenticator), so it is refused with `UNAUTHENTICATED`: access stays
+/// closed until it can be checked.
+fn authorize(op: &'static OpDescriptor) -> Result<(), Status> {
+    match op.access() {
+        Some(Access::Public) => Ok(()),
+        Some(Access::Permission(permission)) => Err(Status::unauthenticated(format!(
+            "{} needs the permission `{permission}`, and this connection is not authenticated",
+            op.full_name()
+        ))),
+        // A server never routes such an op: `build` refuses it.
+        None => Err(Status::permission_denied(format!(
+            "{} declares no access",
+            op.full_name()
+        ))),
     }
 }
 

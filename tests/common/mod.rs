@@ -90,7 +90,7 @@ pub struct CallInfo {
 }
 
 /// Integer arithmetic and a few probes of the runtime.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Calc {
     /// Adds two numbers (wrapping).
     async fn add(&self, a: i64, b: i64) -> i64;
@@ -113,7 +113,7 @@ pub trait Calc {
 
 /// A second service; its `add` shares a method name with `Calc::add` but
 /// has another op id and another response type.
-#[prism::service(package = "tests")]
+#[prism::service(public, package = "tests")]
 pub trait Greeter {
     /// Greets someone.
     async fn greet(&self, name: String) -> String;

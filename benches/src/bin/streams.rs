@@ -34,7 +34,7 @@ pub struct Item {
 }
 
 /// Streams for the benchmarks.
-#[prism::service(package = "bench")]
+#[prism::service(public, package = "bench")]
 pub trait Flow {
     /// `n` items of `size` bytes.
     async fn items(&self, n: u64, size: u64) -> Streaming<Item>;
@@ -230,7 +230,7 @@ async fn items_scenario(
 ) -> Result<(), Error> {
     let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        p.push(prism_items(&client, items, 64).await?);
+        p.push(prism_items(client, items, 64).await?);
         t.push(items as f64 / timed(|| tonic.items(items, 64)).await?);
         r.push(raw_items(items, 64).await?);
     }
@@ -256,7 +256,7 @@ async fn bulk_scenario(
     let n = bulk >> 20;
     let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
-        p.push(bulk as f64 / timed(|| prism_items(&client, n, 1 << 20)).await? / 1e9);
+        p.push(bulk as f64 / timed(|| prism_items(client, n, 1 << 20)).await? / 1e9);
         t.push(bulk as f64 / timed(|| tonic.items(n, 1 << 20)).await? / 1e9);
         r.push(raw_bulk(bulk).await?);
     }

@@ -63,6 +63,10 @@ fn getters_and_names() {
     assert_eq!(ADD_NO_ERROR.codecs(), [CodecId::POSTCARD]);
     assert_eq!(ADD.permission(), Some("calc.use"));
     assert_eq!(ADD_NO_ERROR.permission(), None);
+    assert_eq!(ADD.access(), Some(Access::Permission("calc.use")));
+    assert_eq!(ADD_NO_ERROR.access(), None, "declared nowhere");
+    assert_eq!(ADD_NO_ERROR.public().access(), Some(Access::Public));
+    assert_eq!(ADD_NO_ERROR.public().permission(), None);
     assert_eq!(ADD.doc(), "Adds.");
     assert!(ADD.error().is_some() && ADD_NO_ERROR.error().is_none());
     assert_eq!(CALC.full_name(), "demo.Calc");

@@ -8,6 +8,7 @@ use syn::spanned::Spanned;
 
 use super::Gen;
 use crate::ast::{Method, RequestKind};
+use crate::attr::AccessDecl;
 
 impl Gen<'_, '_> {
     /// `mod calc { use super::*; … }`.
@@ -244,6 +245,13 @@ impl Gen<'_, '_> {
         if let Some(max) = method.max_message {
             let max = Literal::u64_suffixed(max);
             op.extend(quote!(.with_max_message(#max)));
+        }
+        match &method.access {
+            Some(AccessDecl::Public) => op.extend(quote!(.public())),
+            Some(AccessDecl::Permission(permission)) => {
+                op.extend(quote!(.with_permission(#permission)));
+            }
+            None => {} // reported by the checks
         }
         let doc = &method.doc;
         if !doc.is_empty() {

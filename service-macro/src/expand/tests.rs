@@ -96,7 +96,7 @@ fn structs(items: &[Item]) -> Vec<&syn::ItemStruct> {
 
 #[test]
 fn generates_every_item() {
-    let file = expand(quote!(), calc());
+    let file = expand(quote!(public), calc());
     let names = item_names(&file.items);
     let expected = [
         "trait Calc",
@@ -134,7 +134,7 @@ fn generates_every_item() {
 
 #[test]
 fn trait_methods_return_send_futures() {
-    let file = expand(quote!(), calc());
+    let file = expand(quote!(public), calc());
     let Item::Trait(tr) = &file.items[0] else {
         panic!("first item is not the trait")
     };
@@ -177,7 +177,7 @@ fn trait_methods_return_send_futures() {
 
 #[test]
 fn request_structs_carry_the_arguments() {
-    let file = expand(quote!(), calc());
+    let file = expand(quote!(public), calc());
     let structs = structs(module_items(&file, "calc"));
     let add = structs[0];
     let fields: Vec<_> = add.fields.iter().map(|f| text(&f.ident)).collect();
@@ -195,7 +195,10 @@ fn request_structs_carry_the_arguments() {
 
 #[test]
 fn descriptors_emit_names_and_shapes() {
-    let file = expand(quote!(package = "demo", name = "Calculator"), calc());
+    let file = expand(
+        quote!(public, package = "demo", name = "Calculator"),
+        calc(),
+    );
     let module = text(module(&file, "calc"));
     assert!(
         module.contains(&text(quote!(::prism::reflect::OpId::from_name(
@@ -223,7 +226,7 @@ fn descriptors_emit_names_and_shapes() {
 
 #[test]
 fn defaults_use_the_trait_name_and_no_package() {
-    let file = expand(quote!(), calc());
+    let file = expand(quote!(public), calc());
     let module = text(module(&file, "calc"));
     assert!(
         module.contains(&text(quote!(::prism::reflect::OpId::from_name(
@@ -235,7 +238,7 @@ fn defaults_use_the_trait_name_and_no_package() {
 
 #[test]
 fn client_and_dispatcher_use_the_right_wrappers() {
-    let out = text(service(quote!(), calc()));
+    let out = text(service(quote!(public), calc()));
     assert!(out.contains(&text(quote!(
         ::prism::client::UnaryCall<
             ::prism::codec::Postcard,
@@ -286,7 +289,7 @@ fn client_and_dispatcher_use_the_right_wrappers() {
 #[test]
 fn method_options_and_the_context_shape_the_dispatcher() {
     let out = text(service(
-        quote!(),
+        quote!(public),
         quote! {
             pub trait Work {
                 #[prism(spawn)]
@@ -334,7 +337,7 @@ fn visibility_reaches_as_far_as_the_trait() {
     ];
     for (vis, outer, inner) in cases {
         let file = expand(
-            quote!(),
+            quote!(public),
             quote!(#vis trait Calc { async fn add(&self, a: i64); }),
         );
         for item in &file.items {
@@ -362,7 +365,7 @@ fn visibility_reaches_as_far_as_the_trait() {
 #[test]
 fn result_detection() {
     let file = expand(
-        quote!(),
+        quote!(public),
         quote! {
             pub trait Io {
                 async fn a(&self) -> std::result::Result<u8, E>;
@@ -380,7 +383,7 @@ fn result_detection() {
 #[test]
 fn names_follow_the_case_rules() {
     let file = expand(
-        quote!(),
+        quote!(public),
         quote! {
             pub trait KeyValueStore {
                 async fn get_value(&self, key: String) -> String;
@@ -411,7 +414,7 @@ fn names_follow_the_case_rules() {
 #[test]
 fn keyword_trait_names_make_raw_modules() {
     let file = expand(
-        quote!(),
+        quote!(public),
         quote!(
             pub trait Type {
                 async fn a(&self);
@@ -425,7 +428,7 @@ fn keyword_trait_names_make_raw_modules() {
 #[test]
 fn user_types_keep_their_meaning_inside_the_module() {
     let file = expand(
-        quote!(),
+        quote!(public),
         quote! {
             pub trait Search {
                 async fn search(&self, req: SearchRequest, scope: self::Scope) -> super::Hits;
@@ -537,7 +540,7 @@ fn output_uses_absolute_paths_only() {
             async fn ping(&self);
         }
     };
-    let out = service(quote!(package = "demo"), input);
+    let out = service(quote!(public, package = "demo"), input);
     assert_no_bare_prelude(out.clone());
 
     let file: File = syn::parse2(out).unwrap();
@@ -600,7 +603,7 @@ fn output_uses_absolute_paths_only() {
 
 #[test]
 fn user_types_pass_through_untouched() {
-    let out = text(service(quote!(), calc()));
+    let out = text(service(quote!(public), calc()));
     // `Result` is the user's: it appears in the trait method only.
     assert_eq!(out.matches("Result<").count(), 1, "{out}");
 }
@@ -612,7 +615,7 @@ fn error_count(out: &TokenStream) -> usize {
 #[test]
 fn errors_are_collected() {
     let out = service(
-        quote!(),
+        quote!(public),
         quote! {
             pub trait Bad {
                 fn sync(&self);
@@ -630,7 +633,7 @@ fn errors_are_collected() {
 #[test]
 fn every_broken_rule_is_reported() {
     let out = service(
-        quote!(package = 1, colour = "red", name = "a/b"),
+        quote!(public, package = 1, colour = "red", name = "a/b"),
         quote! {
             pub trait Bad<T>: Clone {
                 type Item;
@@ -688,7 +691,7 @@ fn every_broken_rule_is_reported() {
 #[test]
 fn fallback_trait_strips_what_would_error_again() {
     let out = service(
-        quote!(),
+        quote!(public),
         quote! {
             pub trait Bad {
                 #[prism(nope)]
@@ -709,7 +712,7 @@ fn fallback_trait_strips_what_would_error_again() {
 #[test]
 fn non_traits_are_rejected_and_kept() {
     let out = service(
-        quote!(),
+        quote!(public),
         quote!(
             pub struct NotATrait;
         ),
@@ -722,7 +725,7 @@ fn non_traits_are_rejected_and_kept() {
 #[test]
 fn an_empty_service_has_an_empty_op_table_and_only_the_fallback_arm() {
     let out = text(service(
-        quote!(),
+        quote!(public),
         quote!(
             pub trait Empty {}
         ),
@@ -739,7 +742,7 @@ fn an_empty_service_has_an_empty_op_table_and_only_the_fallback_arm() {
 #[test]
 fn a_trait_named_s_does_not_shadow_the_type_parameter() {
     let out = text(service(
-        quote!(),
+        quote!(public),
         quote!(
             pub trait S {
                 async fn a(&self);
@@ -755,5 +758,5 @@ fn a_trait_named_s_does_not_shadow_the_type_parameter() {
 #[test]
 #[ignore = "prints the expansion for review"]
 fn print_calc() {
-    println!("{}", service(quote!(package = "demo"), calc()));
+    println!("{}", service(quote!(public, package = "demo"), calc()));
 }

@@ -13,7 +13,7 @@ use crate::rpc::Result;
 use crate::rpc::drive::Handle;
 
 /// Echoes bytes back.
-#[prism::service(package = "bench")]
+#[prism::service(public, package = "bench")]
 pub trait PostcardEcho {
     /// Returns `data` unchanged.
     async fn echo(&self, data: Bytes) -> Bytes;

@@ -12,7 +12,7 @@ use crate::rpc::Result;
 use crate::rpc::drive::Handle;
 
 /// Echoes bytes back.
-#[prism::service(package = "bench", codec = rkyv)]
+#[prism::service(public, package = "bench", codec = rkyv)]
 pub trait RkyvEcho {
     /// Returns `data` unchanged.
     async fn echo(&self, data: Archived<Vec<u8>>) -> Vec<u8>;

@@ -12,7 +12,7 @@ use crate::rpc::Result;
 use crate::rpc::drive::Handle;
 
 /// Echoes bytes back.
-#[prism::service(package = "bench", codec = segments)]
+#[prism::service(public, package = "bench", codec = segments)]
 pub trait SegmentsEcho {
     /// Returns `data` unchanged.
     #[prism(bare)]

@@ -1,6 +1,6 @@
 use prism::Archived;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Store {
     #[prism(bare)]
     async fn two(&self, a: u64, b: u64) -> u64;

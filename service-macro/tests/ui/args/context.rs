@@ -1,6 +1,6 @@
 use prism::Context;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Calc {
     async fn twice(&self, a: &Context, b: &Context) -> u64;
     async fn mutable(&self, cx: &mut Context) -> u64;

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Greeter {
     async fn greet(&self, name: impl Into<String>) -> String;
 }

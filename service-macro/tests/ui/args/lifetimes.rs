@@ -1,6 +1,6 @@
 use std::borrow::Cow;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Greeter {
     async fn greet(&self, name: Cow<'_, str>) -> String;
     async fn fixed(&self, name: Cow<'static, str>) -> String;

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Greeter {
     async fn greet(&self, name: &str) -> String;
     async fn greet_all(&self, names: Vec<&'static str>) -> String;

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Greeter {
     async fn merge(&self, other: Box<Self>) -> String;
 }

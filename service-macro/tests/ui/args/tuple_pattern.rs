@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Geometry {
     async fn area(&self, (w, h): (u32, u32)) -> u64;
     async fn origin(&self, Point { x, y }: Point) -> u64;

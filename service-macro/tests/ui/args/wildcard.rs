@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Geometry {
     async fn area(&self, _: u32) -> u64;
 }

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Calc {
     fn add(&self, a: i64, b: i64) -> i64;
 }

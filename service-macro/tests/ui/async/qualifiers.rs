@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Calc {
     const async fn a(&self);
     async unsafe fn b(&self);

@@ -1,4 +1,4 @@
-#[prism::service(package = "acme..billing", name = "Calc/v2")]
+#[prism::service(public, package = "acme..billing", name = "Calc/v2")]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

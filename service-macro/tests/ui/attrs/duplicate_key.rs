@@ -1,4 +1,4 @@
-#[prism::service(package = "demo", package = "other")]
+#[prism::service(public, package = "demo", package = "other")]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

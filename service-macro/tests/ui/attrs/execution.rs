@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Work {
     #[prism(spawn, inline)]
     async fn both(&self, n: u64) -> u64;

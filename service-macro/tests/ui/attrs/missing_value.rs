@@ -1,4 +1,4 @@
-#[prism::service(package)]
+#[prism::service(public, package)]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

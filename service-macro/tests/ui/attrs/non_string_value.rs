@@ -1,4 +1,4 @@
-#[prism::service(package = demo, name = 7)]
+#[prism::service(public, package = demo, name = 7)]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

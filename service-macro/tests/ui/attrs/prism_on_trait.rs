@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 #[prism(package = "demo")]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;

@@ -1,11 +1,11 @@
-#[prism::service(package = )]
+#[prism::service(public, package = )]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }
 
 fn main() {}
 
-#[prism::service(name = , package = "demo", colour = )]
+#[prism::service(public, name = , package = "demo", colour = )]
 pub trait Calc2 {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

@@ -1,6 +1,6 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Calc {
-    #[prism(codec = rkyv, permission = "calc.use")]
+    #[prism(codec = rkyv, colour = "red")]
     async fn add(&self, a: i64, b: i64) -> i64;
 }
 

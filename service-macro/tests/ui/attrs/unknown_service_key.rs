@@ -1,4 +1,4 @@
-#[prism::service(package = "demo", colour = "red", codec(postcard))]
+#[prism::service(public, package = "demo", colour = "red", codec(postcard))]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Calc {
     #[prism(codec = postcard, codecs = [postcard])]
     async fn add(&self, a: i64, b: i64) -> i64;

@@ -32,7 +32,7 @@ pub struct Point {
     pub y: i32,
 }
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Geometry {
     #[prism(codec = Counter, bare)]
     async fn norm(&self, p: Point) -> u64;

@@ -1,4 +1,4 @@
-#[prism::service(codec = tensor)]
+#[prism::service(public, codec = tensor)]
 pub trait Calc {
     async fn add(&self, a: i64, b: i64) -> i64;
 }

@@ -26,7 +26,7 @@ impl Decode<Counter> for u64 {
 
 // The request is a generated struct unless the op says `bare`: the user
 // codec carries `u64`, not `CountRequest`.
-#[prism::service]
+#[prism::service(public)]
 pub trait Counting {
     #[prism(codec = Counter)]
     async fn count(&self, n: u64) -> u64;

@@ -1,6 +1,6 @@
 use prism::Archived;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Blobs {
     #[prism(codecs = [rkyv, postcard])]
     async fn put(&self, blob: Archived<Vec<u8>>) -> u64;

@@ -1,5 +1,5 @@
 // Every mistake is reported in one run, not just the first.
-#[prism::service(colour = "red")]
+#[prism::service(public, colour = "red")]
 pub trait Calc {
     fn add(&self, a: i64, b: i64) -> i64;
     async fn sub(&mut self, a: i64, b: i64) -> i64;

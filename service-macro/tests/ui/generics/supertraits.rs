@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Store: Clone + Send {
     async fn len(&self) -> u64;
 }

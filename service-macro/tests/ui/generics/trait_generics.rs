@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Store<T>
 where
     T: Clone,

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Store {
     type Key;
     const LIMIT: usize;

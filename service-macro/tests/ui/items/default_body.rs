@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Store {
     async fn len(&self) -> u64 {
         0

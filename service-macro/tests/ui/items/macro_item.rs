@@ -2,7 +2,7 @@ macro_rules! methods {
     () => {};
 }
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Store {
     methods!();
     async fn len(&self) -> u64;

@@ -1,9 +1,9 @@
-#[prism::service]
+#[prism::service(public)]
 pub struct Store {
     len: u64,
 }
 
-#[prism::service]
+#[prism::service(public)]
 pub fn len() -> u64 {
     0
 }

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Registry {
     async fn ops(&self) -> u64;
     async fn service(&self) -> u64;

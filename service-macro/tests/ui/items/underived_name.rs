@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Store {
     async fn __(&self) -> u64;
 }

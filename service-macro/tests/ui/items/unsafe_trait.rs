@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub unsafe trait Store {
     async fn len(&self) -> u64;
 }

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Greeter {
     async fn names(&self) -> impl Iterator<Item = String>;
 }

@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Greeter {
     async fn name(&self) -> &'static str;
     async fn names(&self) -> Result<Vec<&'static str>, String>;

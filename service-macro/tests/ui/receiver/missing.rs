@@ -1,4 +1,4 @@
-#[prism::service]
+#[prism::service(public)]
 pub trait Counter {
     async fn create(start: u64) -> u64;
 }

@@ -2,7 +2,7 @@ use prism::Streaming;
 
 pub struct NotAMessage;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Feed {
     // Items must be types the op's codec carries.
     async fn feed(&self) -> Streaming<NotAMessage>;

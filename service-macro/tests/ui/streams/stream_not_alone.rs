@@ -1,6 +1,6 @@
 use prism::Streaming;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Upload {
     // A stream argument must be the op's only argument.
     async fn put(&self, name: String, chunks: Streaming<Vec<u8>>) -> u64;

@@ -5,7 +5,7 @@ pub struct Tick {
     pub n: u64,
 }
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Feed {
     // A handler streams owned items.
     #[prism(codec = rkyv)]

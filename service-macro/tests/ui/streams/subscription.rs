@@ -1,6 +1,6 @@
 use prism::Streaming;
 
-#[prism::service]
+#[prism::service(public)]
 pub trait Feed {
     // A subscription is a server stream.
     #[prism(subscription)]
