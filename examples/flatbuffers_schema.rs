@@ -76,6 +76,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", fbs_schema_of::<Profile>()?);
 
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(ProfilesServer::new(Directory))
         .build()?;
     let (listener, connector) = prism::mem::endpoint();

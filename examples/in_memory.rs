@@ -39,6 +39,7 @@ impl Echo for MyEcho {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(EchoServer::new(MyEcho))
         .build()?;
     // An in-process listener and the connector that reaches it.

@@ -95,6 +95,7 @@ impl Greeter for MyGreeter {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dropped = Arc::new(AtomicUsize::new(0));
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(CalcServer::new(MyCalc {
             dropped: Arc::clone(&dropped),
         }))

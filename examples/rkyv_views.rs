@@ -59,6 +59,7 @@ impl Stats for MyStats {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(StatsServer::new(MyStats))
         .build()?;
     let path = std::env::temp_dir().join(format!("prism-rkyv-{}.sock", std::process::id()));

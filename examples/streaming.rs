@@ -119,6 +119,7 @@ impl Market for MyMarket {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(MarketServer::new(MyMarket))
         .allow_plaintext()
         .build()?;

@@ -8,6 +8,8 @@ use prism_reflect::OpDescriptor;
 use prism_transport::driver::{ConnectionInfo, ConnectionStats};
 use prism_transport::{LinkInfo, PeerAddr, SecurityProperties};
 
+use crate::auth::ChannelIdentity;
+
 tokio::task_local! {
     static CURRENT: Context;
 }
@@ -105,6 +107,12 @@ impl Context {
         self.connection.link.kind.security
     }
 
+    /// Who the call's connection authenticated as; `None` on a connection
+    /// without identity (only public ops run there).
+    pub fn identity(&self) -> Option<&ChannelIdentity> {
+        self.connection.extensions.get::<ChannelIdentity>()
+    }
+
     /// The value of type `T` a layer attached to this call, if any.
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.extensions().get::<T>()
@@ -128,6 +136,7 @@ impl core::fmt::Debug for Context {
             .field("codec", &self.codec)
             .field("deadline", &self.deadline)
             .field("peer", &self.connection.link.peer)
+            .field("identity", &self.identity().map(ChannelIdentity::subject))
             .field("extensions", &self.extensions().len())
             .finish()
     }

@@ -47,6 +47,13 @@ pub enum ConnectError {
     /// without a wire schema.
     #[error("cannot describe a declared op: {0}")]
     Schema(#[source] ReflectError),
+    /// The channel has credentials, and the link would carry them in
+    /// plaintext across a network: refused before anything was sent.
+    #[error("refusing to send credentials over a plaintext network link")]
+    ProofOverPlaintext,
+    /// The credential source gave no proof.
+    #[error("no credentials to present: {0}")]
+    Credentials(#[source] crate::auth::AuthError),
     /// The handshake failed otherwise: the link broke, the peer broke the
     /// protocol, lacked a required feature, or did not answer in time.
     #[error("the handshake failed: {0}")]
@@ -82,6 +89,12 @@ pub enum BuildError {
         /// The op's full name.
         op: String,
     },
+    /// The server has no authenticator and was not built with
+    /// `ServerBuilder::allow_unauthenticated`.
+    #[error(
+        "the server has no authenticator: give it one (`authenticator`) or say that it has none (`allow_unauthenticated`)"
+    )]
+    NoAuthenticator,
 }
 
 /// Serving stopped with an error.

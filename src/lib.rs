@@ -38,6 +38,7 @@
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
 //! let addr = listener.local_addr()?;
 //! let server = Server::builder()
+//!     .allow_unauthenticated()
 //!     .add_service(CalcServer::new(MyCalc))
 //!     .allow_plaintext()
 //!     .build()?;
@@ -59,6 +60,7 @@
 //! [`reflect`], middleware in [`client`] and [`server`], and transports in
 //! [`transport`], [`tcp`], [`unix`] and [`mem`].
 
+pub mod auth;
 mod checks;
 pub mod client;
 mod context;

@@ -1,8 +1,9 @@
 //! Declared access, end to end over the in-memory, TCP and Unix transports:
 //! public ops run; an op that needs a permission is refused with
-//! `UNAUTHENTICATED` on a connection that carries no identity (no server
-//! has an authenticator yet), for a unary call and for each stream kind's
-//! open, before any layer, codec or handler sees it.
+//! `UNAUTHENTICATED` on a connection that carries no identity (a server
+//! without authenticator), for a unary call and for each stream kind's
+//! open, before any layer, codec or handler sees it. Identities and their
+//! permissions are in `tests/auth.rs`.
 
 #[macro_use]
 mod common;
@@ -70,6 +71,7 @@ async fn only_public_ops_run_on_a_connection_without_identity(transport: Transpo
     let layered = Arc::new(AtomicUsize::new(0));
     let seen = Arc::clone(&layered);
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(StoreServer::new(Stores(Arc::clone(&handled))))
         .layer(layer_fn(move |call, next| {
             seen.fetch_add(1, Ordering::SeqCst);

@@ -57,6 +57,7 @@ impl Store for MyStore {
 
 fn server() -> Server {
     Server::builder()
+        .allow_unauthenticated()
         .add_service(StoreServer::new(MyStore))
         .allow_plaintext()
         .build()

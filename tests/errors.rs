@@ -59,6 +59,7 @@ mod v2 {
 async fn serve_v1(transport: Transport) -> (Fixture, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(v1::StoreServer::new(v1::MyStore {
             calls: Arc::clone(&calls),
         }))
@@ -280,6 +281,7 @@ async fn a_panicking_handler_fails_only_its_own_call() {
     {
         let counters = Arc::new(Counters::default());
         let server = Server::builder()
+            .allow_unauthenticated()
             .execution(execution)
             .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
                 &counters,

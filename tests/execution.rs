@@ -144,6 +144,7 @@ where
 async fn an_op_declared_spawn_runs_beside_the_other_calls_of_its_connection() {
     let worker = Arc::new(Worker::default());
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(WorkServer::from_arc(Arc::clone(&worker)))
         .build()
         .expect("server");
@@ -158,6 +159,7 @@ async fn an_op_declared_spawn_runs_beside_the_other_calls_of_its_connection() {
 async fn a_server_can_spawn_every_handler() {
     let worker = Arc::new(Worker::default());
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(PlainWorkServer::from_arc(Arc::clone(&worker)))
         .execution(Execution::Spawn)
         .allow_plaintext()
@@ -174,6 +176,7 @@ async fn a_server_can_spawn_every_handler() {
 async fn a_per_op_declaration_overrides_the_servers_default_either_way() {
     for default in [Execution::Inline, Execution::Spawn] {
         let server = Server::builder()
+            .allow_unauthenticated()
             .add_service(WhereServer::new(Here))
             .execution(default)
             .build()
@@ -218,6 +221,7 @@ async fn a_per_op_declaration_overrides_the_servers_default_either_way() {
 async fn spawned_handlers_are_cancelled_by_deadlines() {
     let counters = Arc::new(Counters::default());
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
             &counters,
         ))))
@@ -248,6 +252,7 @@ async fn the_drain_timeout_ends_a_shutdown_that_calls_would_hold_forever() {
     let session =
         prism::transport::SessionConfig::default().with_drain_timeout(Duration::from_millis(100));
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
             &counters,
         ))))

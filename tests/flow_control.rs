@@ -68,6 +68,7 @@ const FRAME: u64 = 64 * KIB + 32;
 /// A server and a client connection, both with `config`'s windows.
 async fn start(transport: Transport, config: SessionConfig) -> (Fixture, PipeClient, Channel) {
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(PipeServer::new(Pipes))
         .session_config(config.clone())
         .allow_plaintext()

@@ -78,6 +78,7 @@ fn server(reached: &Arc<AtomicUsize>, order: &Arc<std::sync::Mutex<Vec<&'static 
     let first = Arc::clone(order);
     let second = Arc::clone(order);
     Server::builder()
+        .allow_unauthenticated()
         .add_service(TenantsServer::new(MyTenants {
             reached: Arc::clone(reached),
         }))
@@ -219,6 +220,7 @@ async fn a_layer_may_wait_before_passing_the_call_on() {
     });
     let counters = Arc::new(Counters::default());
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
             &counters,
         ))))

@@ -258,6 +258,7 @@ async fn a_peer_that_stops_reading_cannot_hold_a_shutdown_open() {
     let drain_timeout = Duration::from_millis(200);
     let session = prism::transport::SessionConfig::default().with_drain_timeout(drain_timeout);
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(BlobServer::new(Blobs))
         .session_config(session)
         .allow_plaintext()
@@ -397,6 +398,7 @@ async fn plaintext_tcp_is_refused_by_the_client_unless_allowed() {
 async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
     install_panic_hook();
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(CalcServer::new(TestCalc::new(Arc::default())))
         .build()
         .unwrap();
@@ -478,6 +480,7 @@ fn colliding_op_ids_fail_the_build() {
     // The same service twice.
     let counters = Arc::new(Counters::default());
     let err = Server::builder()
+        .allow_unauthenticated()
         .add_service(CalcServer::new(TestCalc::new(Arc::clone(&counters))))
         .add_service(GreeterServer::new(TestGreeter))
         .add_service(CalcServer::new(TestCalc::new(counters)))
@@ -492,6 +495,7 @@ fn colliding_op_ids_fail_the_build() {
 
     // Two traits that declare the same package, service and method.
     let err = Server::builder()
+        .allow_unauthenticated()
         .add_service(CalcServer::new(TestCalc::new(Arc::default())))
         .add_service(twin::CalcTwinServer::new(twin::Twin))
         .build()

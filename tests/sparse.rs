@@ -136,6 +136,7 @@ per_transport!(only_the_data_of_a_sparse_file_travels);
 
 async fn only_the_data_of_a_sparse_file_travels(transport: Transport) {
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(FilesServer::new(Disk))
         .allow_plaintext()
         .build()

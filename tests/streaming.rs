@@ -168,6 +168,7 @@ async fn start(transport: Transport) -> (Fixture, FeedClient, Arc<AtomicUsize>) 
     let feeds = Feeds::default();
     let dropped = Arc::clone(&feeds.dropped);
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(FeedServer::new(feeds))
         .allow_plaintext()
         .build()

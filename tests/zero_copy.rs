@@ -46,6 +46,7 @@ impl Sink for MySink {
 async fn a_one_mebibyte_view_is_never_copied() {
     for transport in Transport::ALL {
         let server = Server::builder()
+            .allow_unauthenticated()
             .add_service(SinkServer::new(MySink))
             .allow_plaintext()
             .build()

@@ -37,6 +37,7 @@ impl Model for Echo {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = Server::builder()
+        .allow_unauthenticated()
         .add_service(ModelServer::new(Echo))
         .build()?;
     let (listener, connector) = prism::mem::endpoint();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use prism_codecs::Limits;
 use prism_core::{CodecId, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{Hello, SessionConfig};
+use prism_proto::session::{Extension, Hello, SessionConfig};
 use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{self, Client, ConnectionError, ConnectionStats, Setup};
 use prism_transport::{Connector, Link, LinkConfig, LinkInfo};
@@ -25,6 +25,7 @@ pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
 pub use stream_call::{ClientStreamCall, Single, StreamCall, StreamFuture, StreamRequest};
 
 use crate::ConnectError;
+use crate::auth::{AuthError, CredentialSource, MAX_PROOF_LEN, PROOF_EXTENSION};
 use crate::op_table::op_entry;
 
 /// A connection to a server, shared by every client made from it.
@@ -222,6 +223,8 @@ pub struct ChannelBuilder {
     session: SessionConfig,
     services: Vec<&'static ServiceDescriptor>,
     layers: Vec<Arc<dyn Layer>>,
+    credentials: Option<Arc<dyn CredentialSource>>,
+    audience: Option<String>,
 }
 
 impl core::fmt::Debug for ChannelBuilder {
@@ -232,6 +235,8 @@ impl core::fmt::Debug for ChannelBuilder {
             .field("codecs", &self.codecs)
             .field("services", &self.services.len())
             .field("layers", &self.layers.len())
+            .field("credentials", &self.credentials.is_some())
+            .field("audience", &self.audience)
             .finish_non_exhaustive()
     }
 }
@@ -279,6 +284,23 @@ impl ChannelBuilder {
     /// the same check happens per op, on its first call.
     pub fn service(mut self, service: &'static ServiceDescriptor) -> Self {
         self.services.push(service);
+        self
+    }
+
+    /// Authenticates the channel: `source` gives the proof presented once,
+    /// in the handshake (a [`Proof`](crate::auth::Proof) is a source of
+    /// itself). A proof travels only over a link that keeps it
+    /// confidential (in-process, Unix sockets, TLS); over plaintext TCP the
+    /// connection is refused before anything is sent.
+    pub fn credentials(mut self, source: impl CredentialSource) -> Self {
+        self.credentials = Some(Arc::new(source));
+        self
+    }
+
+    /// The audience this channel's credentials are for: the service it
+    /// reaches, as the credential source and the server name it.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
         self
     }
 
@@ -332,8 +354,28 @@ impl ChannelBuilder {
                 ops.push(op_entry(op).map_err(ConnectError::Schema)?);
             }
         }
+        let mut hello = Hello::new(ops);
+        if let Some(source) = &self.credentials {
+            if !link.info().kind.security.confidential {
+                return Err(ConnectError::ProofOverPlaintext);
+            }
+            let proof = source
+                .credential(self.audience.as_deref())
+                .await
+                .map_err(ConnectError::Credentials)?;
+            if proof.len() > MAX_PROOF_LEN {
+                let len = proof.len();
+                return Err(ConnectError::Credentials(AuthError::new(format!(
+                    "the proof is {len} bytes, more than the {MAX_PROOF_LEN} a server reads"
+                ))));
+            }
+            hello.extensions.push(Extension {
+                kind: PROOF_EXTENSION,
+                data: proof.into_bytes(),
+            });
+        }
         let setup = Setup::new(self.session);
-        let client = driver::connect(link, setup, Hello::new(ops)).await?;
+        let client = driver::connect(link, setup, hello).await?;
         let peer_ops = client
             .info()
             .peer_accept

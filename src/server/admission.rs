@@ -1,14 +1,20 @@
 //! The server's verdict on a client's handshake: the ops the client
-//! declared must be served here with the same schema; an accepted client
-//! gets the op table.
+//! declared must be served here with the same schema, and a proof it
+//! presents must verify; an accepted client gets the op table, and its
+//! connection the identity the proof established.
 
 use core::fmt::Write;
-use prism_core::Status;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use prism_core::{Extensions, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{Accept, Hello, OpEntry};
 use prism_reflect::OpDescriptor;
 use prism_transport::LinkInfo;
 use prism_transport::driver::{Admission, AdmitFuture, Admitted};
+
+use crate::auth::{Authenticator, MAX_PROOF_LEN, PROOF_EXTENSION, Proof};
 
 /// Refuses a client that declared an op this server does not serve, or
 /// serves with another schema; accepts others with the server's op table.
@@ -17,10 +23,15 @@ pub(crate) struct SchemaCheck {
     accept: Accept,
     /// The served ops by id, for names in refusals.
     ops: IntMap<u64, (&'static OpDescriptor, u64)>,
+    /// Checks proofs; `None`: the server authenticates no one.
+    authenticator: Option<Arc<dyn Authenticator>>,
 }
 
 impl SchemaCheck {
-    pub(crate) fn new(ops: Vec<(&'static OpDescriptor, OpEntry)>) -> SchemaCheck {
+    pub(crate) fn new(
+        ops: Vec<(&'static OpDescriptor, OpEntry)>,
+        authenticator: Option<Arc<dyn Authenticator>>,
+    ) -> SchemaCheck {
         let table = ops
             .iter()
             .map(|(op, entry)| (entry.op, (*op, entry.fingerprint)))
@@ -28,6 +39,7 @@ impl SchemaCheck {
         SchemaCheck {
             accept: Accept::new(ops.into_iter().map(|(_, entry)| entry).collect()),
             ops: table,
+            authenticator,
         }
     }
 
@@ -54,16 +66,67 @@ impl SchemaCheck {
 }
 
 impl Admission for SchemaCheck {
-    fn admit(&self, peer: &Hello, _link: &LinkInfo) -> AdmitFuture {
-        let verdict = match self.mismatches(&peer.ops) {
-            Some(problems) => Err(Status::failed_precondition(format!(
+    fn admit(&self, peer: &Hello, link: &LinkInfo) -> AdmitFuture {
+        if let Some(problems) = self.mismatches(&peer.ops) {
+            return refuse(Status::failed_precondition(format!(
                 "the client expects ops this server does not serve as declared: {problems}"
-            ))),
-            None => Ok(Admitted {
-                accept: self.accept.clone(),
-                extensions: Default::default(),
-            }),
+            )));
+        }
+        let accept = self.accept.clone();
+        let proof = match proof(peer) {
+            Ok(None) => {
+                // No proof: a connection without identity (public ops only).
+                let extensions = Extensions::new();
+                return Box::pin(core::future::ready(Ok(Admitted { accept, extensions })));
+            }
+            Ok(Some(proof)) => proof,
+            Err(status) => return refuse(status),
         };
-        Box::pin(core::future::ready(verdict))
+        let Some(authenticator) = &self.authenticator else {
+            return refuse(Status::unauthenticated(
+                "this server authenticates no one, and the client presented a proof",
+            ));
+        };
+        let verdict = authenticator.authenticate(proof, link);
+        Box::pin(async move {
+            let identity = verdict
+                .await
+                .map_err(|e| Status::unauthenticated(format!("authentication failed: {e}")))?;
+            if identity.is_expired(SystemTime::now()) {
+                return Err(Status::unauthenticated(
+                    "authentication failed: the credentials have expired",
+                ));
+            }
+            let mut extensions = Extensions::new();
+            extensions.insert(identity);
+            Ok(Admitted { accept, extensions })
+        })
     }
+}
+
+fn refuse(status: Status) -> AdmitFuture {
+    Box::pin(core::future::ready(Err(status)))
+}
+
+/// The proof in the client's HELLO, if it presented one.
+fn proof(peer: &Hello) -> Result<Option<Proof>, Status> {
+    let mut proofs = peer
+        .extensions
+        .iter()
+        .filter(|ext| ext.kind == PROOF_EXTENSION);
+    let Some(first) = proofs.next() else {
+        return Ok(None);
+    };
+    if proofs.next().is_some() {
+        return Err(Status::unauthenticated(
+            "the client presented several proofs",
+        ));
+    }
+    if first.data.len() > MAX_PROOF_LEN {
+        return Err(Status::unauthenticated(format!(
+            "the client's proof is {} bytes, more than the {MAX_PROOF_LEN} this server reads",
+            first.data.len()
+        )));
+    }
+    Ok(Some(Proof::from_bytes(first.data.clone())))
 }

@@ -165,7 +165,10 @@ pub trait Handle: Send + Sync + 'static {
 ///     }
 /// }
 ///
-/// let server = prism::Server::builder().layer(Deny("delete")).build();
+/// let server = prism::Server::builder()
+///     .allow_unauthenticated()
+///     .layer(Deny("delete"))
+///     .build();
 /// # drop(server);
 /// ```
 pub trait Layer: Send + Sync + 'static {
@@ -188,7 +191,10 @@ pub trait Layer: Send + Sync + 'static {
 ///     call.extensions_mut().insert(Tenant("acme".into()));
 ///     next.handle(call)
 /// });
-/// let server = prism::Server::builder().layer(tag).build();
+/// let server = prism::Server::builder()
+///     .allow_unauthenticated()
+///     .layer(tag)
+///     .build();
 /// # drop(server);
 /// ```
 pub fn layer_fn<F>(f: F) -> LayerFn<F>

@@ -23,6 +23,7 @@ pub use layer::{Call, Handle, Layer, layer_fn};
 #[doc(inline)]
 pub use prism_transport::driver::{Answer, Dispatched};
 
+use crate::auth::{Authenticator, Authorizer, HeldPermissions};
 use crate::op_table::op_entry;
 use crate::{BuildError, ConnectionStats, ServeError};
 use admission::SchemaCheck;
@@ -40,6 +41,7 @@ use stats::ServerStats;
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// let server = prism::Server::builder()
 ///     // .add_service(CalcServer::new(MyCalc)) for each generated service
+///     .allow_unauthenticated() // or .authenticator(..): see `prism::auth`
 ///     .allow_plaintext()
 ///     .build()?;
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:7000").await?;
@@ -203,6 +205,9 @@ pub struct ServerBuilder {
     execution: Execution,
     limits: Limits,
     session: SessionConfig,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    allow_unauthenticated: bool,
+    authorizer: Option<Arc<dyn Authorizer>>,
 }
 
 impl core::fmt::Debug for ServerBuilder {
@@ -212,6 +217,8 @@ impl core::fmt::Debug for ServerBuilder {
             .field("layers", &self.layers.len())
             .field("allow_plaintext", &self.allow_plaintext)
             .field("execution", &self.execution)
+            .field("authenticator", &self.authenticator.is_some())
+            .field("allow_unauthenticated", &self.allow_unauthenticated)
             .finish()
     }
 }
@@ -251,6 +258,33 @@ impl ServerBuilder {
         self
     }
 
+    /// Checks the proof each client presents at its handshake and binds
+    /// the connection to the identity it establishes (see [`crate::auth`]).
+    /// A client that presents none gets a connection without identity, on
+    /// which only public ops run.
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Builds a server without an authenticator: no connection has an
+    /// identity, so only public ops run, and a client that presents a proof
+    /// is refused (nothing here could check it). Without this or an
+    /// [`authenticator`](ServerBuilder::authenticator), `build` fails:
+    /// access is closed unless said otherwise.
+    pub fn allow_unauthenticated(mut self) -> Self {
+        self.allow_unauthenticated = true;
+        self
+    }
+
+    /// Decides whether an identity may call an op that needs a permission;
+    /// by default ([`HeldPermissions`](crate::auth::HeldPermissions)) the
+    /// identity must hold it. Plug a policy engine in here.
+    pub fn authorizer(mut self, authorizer: impl Authorizer) -> Self {
+        self.authorizer = Some(Arc::new(authorizer));
+        self
+    }
+
     /// Codec limits for decoding requests and encoding responses.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -268,10 +302,15 @@ impl ServerBuilder {
     ///
     /// # Errors
     ///
-    /// Fails when two ops share an id or an op's types cannot be fingerprinted.
+    /// Fails when two ops share an id, an op's types cannot be
+    /// fingerprinted, an op declares no access, or the server has neither
+    /// an authenticator nor [`ServerBuilder::allow_unauthenticated`].
     pub fn build(self) -> Result<Server, BuildError> {
         if let Some(error) = self.error {
             return Err(error);
+        }
+        if self.authenticator.is_none() && !self.allow_unauthenticated {
+            return Err(BuildError::NoAuthenticator);
         }
         let mut ops = Vec::new();
         for service in &self.services {
@@ -289,11 +328,12 @@ impl ServerBuilder {
             self.execution,
             self.limits,
             self.session.max_message,
+            self.authorizer.unwrap_or_else(|| Arc::new(HeldPermissions)),
         );
         Ok(Server {
             inner: Arc::new(Inner {
                 router: Arc::new(router),
-                admission: Arc::new(SchemaCheck::new(ops)),
+                admission: Arc::new(SchemaCheck::new(ops, self.authenticator)),
                 session: self.session,
                 allow_plaintext: self.allow_plaintext,
                 shutdown: CancellationToken::new(),

@@ -1,17 +1,19 @@
 //! Routing: each call is looked up once, by op id, to its service and
-//! method, checked against the op's declared access, then passes the
-//! server's layer stack down to the dispatcher.
+//! method, authorized against the op's declared access and the
+//! connection's identity, then passes the server's layer stack down to the
+//! dispatcher.
 
 use std::sync::Arc;
 
 use prism_codecs::Limits;
 use prism_core::Status;
 use prism_proto::int_map::IntMap;
-use prism_reflect::{Access, OpDescriptor, OpId};
+use prism_reflect::{OpDescriptor, OpId};
 use prism_transport::driver::{Dispatched, Execution, Handler, IncomingCall};
 
 use super::dispatch::Dispatch;
 use super::layer::{Call, Handle, Layer};
+use crate::auth::{Authorizer, ChannelIdentity, authorize};
 
 /// Where one op's calls go. Plain data, copied into each call: routing
 /// touches no reference count.
@@ -32,6 +34,8 @@ pub(crate) struct Route {
 /// lookup takes no lock.
 pub(crate) struct Router {
     routes: IntMap<u64, Route>,
+    /// Decides calls of ops that need a permission.
+    authorizer: Arc<dyn Authorizer>,
     /// The layers, wrapped around the dispatcher.
     stack: Arc<dyn Handle>,
 }
@@ -43,6 +47,7 @@ impl Router {
         execution: Execution,
         limits: Limits,
         max_message: u64,
+        authorizer: Arc<dyn Authorizer>,
     ) -> Router {
         let mut routes = IntMap::default();
         for (index, service) in services.iter().enumerate() {
@@ -65,7 +70,11 @@ impl Router {
         for layer in layers.iter().rev() {
             stack = layer.layer(stack);
         }
-        Router { routes, stack }
+        Router {
+            routes,
+            authorizer,
+            stack,
+        }
     }
 
     /// How many ops are routed.
@@ -84,7 +93,8 @@ impl Handler for Router {
         };
         // Before any layer or codec sees the payload: a refused call or
         // stream open is never decoded, its handler never runs.
-        if let Err(status) = authorize(route.op) {
+        let identity = call.connection.extensions.get::<ChannelIdentity>();
+        if let Err(status) = authorize(route.op, identity, &*self.authorizer) {
             return Dispatched::fail(status);
         }
         let call = Call {
@@ -97,27 +107,6 @@ impl Handler for Router {
             extensions: Default::default(),
         };
         self.stack.handle(call)
-    }
-}
-
-/// Whether a call of `op` may go on, decided from its op id alone.
-///
-/// Public ops run. An op that needs a permission needs a channel identity
-/// that holds it, and no channel carries one yet (the server has no
-/// authenticator), so it is refused with `UNAUTHENTICATED`: access stays
-/// closed until it can be checked.
-fn authorize(op: &'static OpDescriptor) -> Result<(), Status> {
-    match op.access() {
-        Some(Access::Public) => Ok(()),
-        Some(Access::Permission(permission)) => Err(Status::unauthenticated(format!(
-            "{} needs the permission `{permission}`, and this connection is not authenticated",
-            op.full_name()
-        ))),
-        // A server never routes such an op: `build` refuses it.
-        None => Err(Status::permission_denied(format!(
-            "{} declares no access",
-            op.full_name()
-        ))),
     }
 }
 

@@ -6,6 +6,32 @@
 
 pub mod raw;
 
+/// [`per_transport!`] over the links that keep a proof confidential: the
+/// in-memory and Unix transports.
+#[allow(unused_macros)]
+macro_rules! per_local_transport {
+    ($($test:ident),* $(,)?) => {
+        mod mem {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Mem).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+        mod unix {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Unix).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+    };
+}
+
 /// Generates one test per (transport, scenario): `mem::round_trip`,
 /// `tcp::round_trip`, `unix::round_trip`, … Each scenario is an
 /// `async fn(Transport)` beside the invocation, as are `Transport` and
@@ -258,6 +284,7 @@ impl Greeter for TestGreeter {
 /// A server with `Calc` and `Greeter`, plaintext allowed.
 pub fn test_server(counters: &Arc<Counters>) -> Server {
     Server::builder()
+        .allow_unauthenticated()
         .add_service(CalcServer::new(TestCalc::new(Arc::clone(counters))))
         .add_service(GreeterServer::new(TestGreeter))
         .allow_plaintext()

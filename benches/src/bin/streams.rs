@@ -75,6 +75,7 @@ async fn prism_pair() -> Result<(Server, FlowClient), Error> {
         config = config.with_windows(window, connection);
     }
     let server = Server::builder()
+        .allow_unauthenticated()
         .session_config(config.clone())
         .add_service(FlowServer::new(Flows))
         .allow_plaintext()

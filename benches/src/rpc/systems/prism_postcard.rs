@@ -42,6 +42,7 @@ impl PrismCodec for Postcard {
 
     fn server(session: SessionConfig) -> Result<prism::Server> {
         Ok(prism::Server::builder()
+            .allow_unauthenticated()
             .add_service(PostcardEchoServer::new(Echoer))
             .session_config(session)
             .allow_plaintext()

@@ -41,6 +41,7 @@ impl PrismCodec for Rkyv {
 
     fn server(session: SessionConfig) -> Result<prism::Server> {
         Ok(prism::Server::builder()
+            .allow_unauthenticated()
             .add_service(RkyvEchoServer::new(Echoer))
             .session_config(session)
             .allow_plaintext()

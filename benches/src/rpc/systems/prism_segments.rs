@@ -42,6 +42,7 @@ impl PrismCodec for Segments {
 
     fn server(session: SessionConfig) -> Result<prism::Server> {
         Ok(prism::Server::builder()
+            .allow_unauthenticated()
             .add_service(SegmentsEchoServer::new(Echoer))
             .session_config(session)
             .allow_plaintext()
