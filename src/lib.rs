@@ -139,8 +139,8 @@ pub mod transport {
     pub use prism_transport::driver::ConnectionInfo;
     #[doc(inline)]
     pub use prism_transport::{
-        Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
-        PlaintextRefused, SecurityProperties, UnixCredentials, testing,
+        ChannelBinding, Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener,
+        PeerAddr, PlaintextRefused, SecurityProperties, UnixCredentials, testing,
     };
 }
 

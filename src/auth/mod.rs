@@ -20,12 +20,16 @@
 
 mod authenticator;
 mod authorizer;
+mod authz_version;
 mod credential;
 mod identity;
+#[cfg(feature = "jwt")]
+pub mod jwt;
 mod proof;
 
 pub use authenticator::{AuthError, AuthFuture, Authenticator};
 pub use authorizer::{Authorizer, HeldPermissions};
+pub use authz_version::AuthzVersion;
 pub use credential::{CredentialFuture, CredentialSource};
 pub use identity::ChannelIdentity;
 pub use proof::{MAX_PROOF_LEN, PROOF_EXTENSION, Proof};

@@ -19,6 +19,6 @@ pub mod unix;
 
 #[doc(inline)]
 pub use link::{
-    Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
+    ChannelBinding, Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
     PlaintextRefused, SecurityProperties, UnixCredentials,
 };

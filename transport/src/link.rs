@@ -198,12 +198,67 @@ impl fmt::Display for PeerAddr {
 }
 
 /// Facts about a link, fixed when it is made.
+///
+/// # Examples
+///
+/// ```
+/// use prism_transport::{LinkInfo, PeerAddr, unix};
+///
+/// let info = LinkInfo::new(unix::KIND, PeerAddr::Other("duplex".into()));
+/// assert_eq!(info.peer_identity, None);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkInfo {
     /// The kind of link: transport, network or not, security.
     pub kind: LinkKind,
     /// The peer's address, for logs and `Context::peer`.
     pub peer: PeerAddr,
+    /// Who the link itself proved the peer to be, when it proved anyone:
+    /// a TLS client or server certificate's URI SAN (a SPIFFE id), else its
+    /// first DNS name.
+    pub peer_identity: Option<String>,
+    /// A value both ends of this link compute and nobody else can (TLS
+    /// exported keying material, RFC 9266): binds what travels on the link
+    /// to this one connection.
+    pub channel_binding: Option<ChannelBinding>,
+}
+
+impl LinkInfo {
+    /// A link of `kind` to `peer` that proved no identity.
+    pub fn new(kind: LinkKind, peer: PeerAddr) -> LinkInfo {
+        LinkInfo {
+            kind,
+            peer,
+            peer_identity: None,
+            channel_binding: None,
+        }
+    }
+
+    /// The same, with the identity the link proved.
+    #[must_use]
+    pub fn with_peer_identity(mut self, identity: impl Into<String>) -> LinkInfo {
+        self.peer_identity = Some(identity.into());
+        self
+    }
+
+    /// The same, with a channel binding.
+    #[must_use]
+    pub fn with_channel_binding(mut self, binding: ChannelBinding) -> LinkInfo {
+        self.channel_binding = Some(binding);
+        self
+    }
+}
+
+/// A link's channel binding: 32 bytes both ends derive from the link's
+/// keys. `Debug` shows no bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ChannelBinding(pub [u8; 32]);
+
+impl fmt::Debug for ChannelBinding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChannelBinding(..)")
+    }
 }
 
 /// What the runtime asks of a link it accepts or opens.

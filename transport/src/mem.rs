@@ -89,10 +89,7 @@ pub struct MemLink {
 impl MemLink {
     fn new(tx: Sender<Frame>, rx: Receiver<Frame>) -> MemLink {
         MemLink {
-            info: LinkInfo {
-                kind: KIND,
-                peer: PeerAddr::Mem,
-            },
+            info: LinkInfo::new(KIND, PeerAddr::Mem),
             tx: Some(tx),
             rx,
             pending: VecDeque::new(),

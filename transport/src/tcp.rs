@@ -34,10 +34,7 @@ impl TcpLink {
     /// Fails when `TCP_NODELAY` cannot be set or the peer address is unknown.
     pub fn new(stream: TcpStream, config: &LinkConfig) -> io::Result<TcpLink> {
         stream.set_nodelay(true)?;
-        let info = LinkInfo {
-            kind: KIND,
-            peer: PeerAddr::Socket(stream.peer_addr()?),
-        };
+        let info = LinkInfo::new(KIND, PeerAddr::Socket(stream.peer_addr()?));
         Ok(TcpLink {
             inner: StreamLink::new(stream, info, config),
         })

@@ -40,10 +40,7 @@ impl UnixLink {
             gid: cred.gid(),
             pid: cred.pid(),
         });
-        let info = LinkInfo {
-            kind: KIND,
-            peer: PeerAddr::Unix { path, credentials },
-        };
+        let info = LinkInfo::new(KIND, PeerAddr::Unix { path, credentials });
         Ok(UnixLink {
             inner: StreamLink::new(stream, info, config),
         })

@@ -88,7 +88,7 @@ pub const MAX_IOVECS: usize = 64;
 ///
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let (left, right) = tokio::io::duplex(1024);
-/// let info = LinkInfo { kind: unix::KIND, peer: PeerAddr::Other("duplex".into()) };
+/// let info = LinkInfo::new(unix::KIND, PeerAddr::Other("duplex".into()));
 /// let mut a = StreamLink::new(left, info.clone(), &LinkConfig::default());
 /// let mut b = StreamLink::new(right, info, &LinkConfig::default());
 /// a.queue(Frame::new(FrameHeader::new(FrameKind::Ping), b"hi"[..].into())).unwrap();

@@ -279,10 +279,7 @@ async fn queue_after_close_fails() {
 async fn a_dropped_receive_loses_nothing() {
     use tokio::io::AsyncWriteExt;
 
-    let info = LinkInfo {
-        kind: crate::unix::KIND,
-        peer: crate::PeerAddr::Other("duplex".into()),
-    };
+    let info = LinkInfo::new(crate::unix::KIND, crate::PeerAddr::Other("duplex".into()));
     for len in [100, 200_000] {
         let (mut raw, theirs) = tokio::io::duplex(1 << 20);
         let mut link = StreamLink::new(theirs, info.clone(), &crate::LinkConfig::default());

@@ -1,0 +1,66 @@
+//! [`AuthzVersion`]: the server's current authorization version, which
+//! revokes what was issued before it.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+/// The authorization version a server accepts credentials for. Tokens name
+/// the version they were issued under (`authz_version`); an authenticator
+/// built with this handle accepts only the current one. Bumping it revokes
+/// every credential issued before: new connections must present a token of
+/// the new version.
+///
+/// Clones share one version.
+///
+/// # Examples
+///
+/// ```
+/// use prism::auth::AuthzVersion;
+///
+/// let version = AuthzVersion::new(7);
+/// let shared = version.clone();
+/// assert_eq!(shared.bump(), 8);
+/// assert_eq!(version.current(), 8);
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthzVersion {
+    version: Arc<watch::Sender<u64>>,
+}
+
+impl AuthzVersion {
+    /// A version starting at `version`.
+    pub fn new(version: u64) -> AuthzVersion {
+        AuthzVersion {
+            version: Arc::new(watch::Sender::new(version)),
+        }
+    }
+
+    /// The current version.
+    pub fn current(&self) -> u64 {
+        *self.version.borrow()
+    }
+
+    /// Moves to the next version, revoking credentials of the older ones,
+    /// and returns it.
+    pub fn bump(&self) -> u64 {
+        let mut next = 0;
+        self.version.send_modify(|version| {
+            *version += 1;
+            next = *version;
+        });
+        next
+    }
+
+    /// Moves to `version` if it is newer than the current one (a version
+    /// learned from a policy store); returns whether it moved.
+    pub fn advance_to(&self, version: u64) -> bool {
+        self.version.send_if_modified(|current| {
+            let newer = version > *current;
+            if newer {
+                *current = version;
+            }
+            newer
+        })
+    }
+}
