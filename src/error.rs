@@ -3,7 +3,7 @@
 use prism_core::Code;
 use prism_proto::session::{SessionError, VersionRange};
 use prism_reflect::ReflectError;
-use prism_transport::PlaintextRefused;
+use prism_transport::InsecureLink;
 use prism_transport::driver::ConnectionError;
 
 /// A [`Channel`](crate::Channel) could not connect. Each way a connection
@@ -12,10 +12,11 @@ use prism_transport::driver::ConnectionError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The link would cross a network in plaintext, which was not allowed
-    /// (`ChannelBuilder::allow_plaintext`).
+    /// The link falls short of the channel's security policy: plaintext
+    /// that was not allowed (`ChannelBuilder::allow_plaintext`), or no
+    /// peer authentication where it is required.
     #[error(transparent)]
-    PlaintextRefused(#[from] PlaintextRefused),
+    InsecureLink(#[from] InsecureLink),
     /// The peer could not be reached.
     #[error("could not connect to {target}: {source}")]
     Connect {
@@ -101,10 +102,11 @@ pub enum BuildError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ServeError {
-    /// The listener or link would cross a network in plaintext, which was
-    /// not allowed (`ServerBuilder::allow_plaintext`).
+    /// The listener or link falls short of the server's security policy:
+    /// plaintext that was not allowed (`ServerBuilder::allow_plaintext`),
+    /// or no peer authentication where it is required.
     #[error(transparent)]
-    PlaintextRefused(#[from] PlaintextRefused),
+    InsecureLink(#[from] InsecureLink),
     /// The server was shut down before serving began.
     #[error("the server has been shut down")]
     ShutDown,

@@ -139,8 +139,21 @@ pub mod transport {
     pub use prism_transport::driver::ConnectionInfo;
     #[doc(inline)]
     pub use prism_transport::{
-        ChannelBinding, Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener,
-        PeerAddr, PlaintextRefused, SecurityProperties, UnixCredentials, testing,
+        ChannelBinding, Connector, InsecureLink, Link, LinkConfig, LinkError, LinkInfo, LinkKind,
+        Listener, PeerAddr, SecurityPolicy, SecurityProperties, UnixCredentials, testing,
+    };
+}
+
+/// TLS 1.3 and mutual TLS over TCP: a [`TlsListener`](tls::TlsListener)
+/// serves, a [`TlsConnector`](tls::TlsConnector) connects; no
+/// `allow_plaintext` needed.
+#[cfg(feature = "tls")]
+pub mod tls {
+    #[doc(inline)]
+    pub use prism_transport::tls::{
+        ALPN_PROTOCOL, AUTHENTICATED_KIND, ClientTls, DEFAULT_HANDSHAKE_TIMEOUT,
+        DEFAULT_MAX_PENDING_HANDSHAKES, KIND, ServerTls, TlsConfigError, TlsConnector, TlsLink,
+        TlsListener,
     };
 }
 

@@ -537,3 +537,119 @@ fn the_authenticator_refuses_a_weak_configuration() {
     );
     assert!(!text.contains("secret"), "{text}");
 }
+
+const TOPOLOGY: &str = r#"{
+    "services": ["spy", "jobs"],
+    "edges": [
+        { "caller": "spiffe://test/worker", "callee": "spy", "permissions": ["spy.use", "spy.admin"] },
+        { "caller": "spiffe://test/scheduler", "callee": "jobs", "permissions": ["jobs.run"] }
+    ]
+}"#;
+
+#[test]
+fn an_issuer_signs_only_what_the_topology_allows() {
+    let topology = prism::auth::Topology::from_json(TOPOLOGY).expect("topology");
+    let key = SigningKey::hmac("hs", Algorithm::HS256, SECRET).expect("key");
+    let issuer = TokenIssuer::new(ISSUER, key).with_topology(topology);
+    assert!(
+        issuer
+            .request("spiffe://test/worker", "spy")
+            .permissions(["spy.use"])
+            .issue()
+            .is_ok()
+    );
+    let beyond = issuer
+        .request("spiffe://test/worker", "spy")
+        .permissions(["spy.use", "spy.read"])
+        .issue()
+        .expect_err("beyond the edge");
+    assert!(beyond.reason().contains("`spy.read`"), "{beyond}");
+    let no_edge = issuer
+        .request("spiffe://test/worker", "jobs")
+        .permissions(["jobs.run"])
+        .issue()
+        .expect_err("no edge");
+    assert!(no_edge.reason().contains("no edge"), "{no_edge}");
+
+    // Malformed topologies are refused, naming the problem.
+    for (bad, says) in [
+        ("{", "not JSON"),
+        (
+            r#"{"services": ["a"], "edges": [{"caller": "x", "callee": "b", "permissions": []}]}"#,
+            "not one of its services",
+        ),
+        (
+            r#"{"services": ["a"], "edges": [{"caller": "x", "permissions": []}]}"#,
+            "`callee`",
+        ),
+        (
+            r#"{"services": ["a"], "edges": [{"caller": "x", "callee": "a", "permissions": []}, {"caller": "x", "callee": "a", "permissions": []}]}"#,
+            "twice",
+        ),
+    ] {
+        let error = prism::auth::Topology::from_json(bad).expect_err(bad);
+        assert!(error.reason().contains(says), "{bad}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn the_manifest_and_the_topology_are_checked_against_each_other() {
+    let server = Server::builder()
+        .add_service(SpyServer::new(Spies(Arc::default())))
+        .allow_unauthenticated()
+        .build()
+        .expect("server");
+    let manifest = server.manifest();
+    let json = manifest.to_json();
+    let kinds: Vec<(&str, &str, &str)> = json["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|op| {
+            (
+                op["name"].as_str().expect("name"),
+                op["kind"].as_str().expect("kind"),
+                op["permission"].as_str().expect("permission"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("tests.Spy/chat", "bidi", "spy.use"),
+            ("tests.Spy/echo", "unary", "spy.use"),
+            ("tests.Spy/feed", "client_stream", "spy.use"),
+            ("tests.Spy/watch", "server_stream", "spy.use"),
+            ("tests.Spy/whoami", "unary", "spy.read"),
+        ]
+    );
+    assert_eq!(json["ops"][0]["transport"], "binary");
+    assert_eq!(json["ops"][0]["codecs"], json!([SpyCodec::ID.get()]));
+
+    let topology = prism::auth::Topology::from_json(TOPOLOGY).expect("topology");
+    let report = topology.check("spy", manifest);
+    assert_eq!(report.ungranted, ["spy.read"]);
+    assert_eq!(report.unknown.len(), 1);
+    assert_eq!(report.unknown[0].permission, "spy.admin");
+    assert!(!report.is_clean());
+    assert!(
+        report.to_string().contains("no edge grants `spy.read`"),
+        "{report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_granting_permissions_the_server_does_not_declare_is_refused() {
+    let setup = start(Transport::Mem).await;
+    let mut claims = good_claims();
+    claims["permissions"] = json!(["spy.use", "spy.admin"]);
+    match connect(&setup, hs256("hs", &claims)).await {
+        Err(ConnectError::Rejected { code, reason }) => {
+            assert_eq!(code, Code::Unauthenticated, "{reason}");
+            assert!(reason.contains("spy.admin"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    setup.fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}

@@ -370,7 +370,7 @@ async fn plaintext_tcp_is_refused_by_the_client_unless_allowed() {
         .await
         .expect_err("plaintext tcp was not allowed");
     assert!(
-        matches!(&err, ConnectError::PlaintextRefused(refused) if refused.transport == "tcp"),
+        matches!(&err, ConnectError::InsecureLink(refused) if refused.transport() == "tcp"),
         "{err:?}"
     );
     assert!(err.to_string().contains("allow_plaintext"), "{err}");
@@ -388,7 +388,7 @@ async fn plaintext_tcp_is_refused_by_the_client_unless_allowed() {
         .await
         .expect_err("plaintext tcp was not allowed");
     assert!(
-        matches!(&err, ConnectError::PlaintextRefused(refused) if refused.transport == "tcp"),
+        matches!(&err, ConnectError::InsecureLink(refused) if refused.transport() == "tcp"),
         "{err:?}"
     );
     assert_no_panics();
@@ -408,7 +408,7 @@ async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
         .expect("refused at once")
         .expect_err("plaintext tcp was not allowed");
     assert!(
-        matches!(&err, ServeError::PlaintextRefused(refused) if refused.transport == "tcp"),
+        matches!(&err, ServeError::InsecureLink(refused) if refused.transport() == "tcp"),
         "{err:?}"
     );
     assert!(err.to_string().contains("allow_plaintext"), "{err}");
@@ -421,7 +421,7 @@ async fn plaintext_tcp_is_refused_by_the_server_unless_allowed() {
     let link = TcpLink::new(accepted.unwrap().0, &LinkConfig::default()).unwrap();
     let err = server.serve_link(link).await.expect_err("refused");
     assert!(
-        matches!(&err, ServeError::PlaintextRefused(refused) if refused.transport == "tcp"),
+        matches!(&err, ServeError::InsecureLink(refused) if refused.transport() == "tcp"),
         "{err:?}"
     );
 

@@ -518,3 +518,29 @@ async fn streams_work_where_the_peer_does_not_unpack(transport: Transport) {
     );
     fx.shutdown().await.expect("clean shutdown");
 }
+
+#[test]
+fn the_manifest_names_each_stream_kind_and_subscriptions() {
+    let manifest = prism::reflect::PermissionManifest::from_services(&[&feed::SERVICE]);
+    let kind = |name: &str| {
+        let entry = manifest
+            .entries()
+            .iter()
+            .find(|e| e.full_name == format!("tests.Feed/{name}"))
+            .expect("op");
+        manifest.to_json()["ops"]
+            .as_array()
+            .expect("ops")
+            .iter()
+            .find(|op| op["name"] == entry.full_name.as_str())
+            .expect("json op")["kind"]
+            .as_str()
+            .expect("kind")
+            .to_owned()
+    };
+    assert_eq!(kind("count"), "server_stream");
+    assert_eq!(kind("ticker"), "subscription");
+    assert_eq!(kind("paced"), "subscription");
+    assert_eq!(kind("sum"), "client_stream");
+    assert_eq!(kind("echo"), "bidi");
+}

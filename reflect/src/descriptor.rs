@@ -48,6 +48,7 @@ pub struct OpDescriptor {
     codecs: &'static [CodecId],
     access: Option<Access>,
     max_message: Option<u64>,
+    subscription: bool,
     doc: &'static str,
 }
 
@@ -89,6 +90,7 @@ impl OpDescriptor {
             codecs: &[CodecId::POSTCARD],
             access: None,
             max_message: None,
+            subscription: false,
             doc: "",
         }
     }
@@ -129,6 +131,19 @@ impl OpDescriptor {
     pub const fn with_max_message(mut self, max_message: u64) -> Self {
         self.max_message = Some(max_message);
         self
+    }
+
+    /// Marks a server stream as a push subscription
+    /// (`#[prism(subscription)]`). Not part of the wire meaning: not in the
+    /// fingerprint.
+    pub const fn subscription(mut self) -> Self {
+        self.subscription = true;
+        self
+    }
+
+    /// Whether the op is a push subscription.
+    pub const fn is_subscription(&self) -> bool {
+        self.subscription
     }
 
     /// The op's own largest message, if it set one.

@@ -20,6 +20,8 @@ pub struct ManifestEntry {
     pub id: OpId,
     /// Unary or streaming.
     pub kind: OpKind,
+    /// A server stream that is a push subscription.
+    pub subscription: bool,
     /// The permission required; `None` for a public op.
     pub permission: Option<&'static str>,
     /// Declared public: anyone may call it, authenticated or not.
@@ -44,7 +46,8 @@ pub struct ManifestEntry {
 ///              "transport": "binary" }, … ] }
 /// ```
 ///
-/// `kind` is `unary`, `server_stream`, `client_stream` or `bidi`; `id` is a
+/// `kind` is `unary`, `server_stream`, `subscription` (a push server
+/// stream), `client_stream` or `bidi`; `id` is a
 /// hex string because JSON numbers lose precision above 2^53.
 ///
 /// # Examples
@@ -87,6 +90,7 @@ impl PermissionManifest {
                     service: service.full_name(),
                     id: op.id(),
                     kind: op.kind(),
+                    subscription: op.is_subscription(),
                     permission: op.permission(),
                     public: op.access() == Some(Access::Public),
                     codecs: op.codecs().to_vec(),
@@ -109,6 +113,11 @@ impl PermissionManifest {
         self.entries.iter().filter(|e| e.permission.is_none())
     }
 
+    /// Every permission some op requires, sorted, each once.
+    pub fn permissions(&self) -> std::collections::BTreeSet<&'static str> {
+        self.entries.iter().filter_map(|e| e.permission).collect()
+    }
+
     /// The manifest as JSON, in the shape documented on the type.
     pub fn to_json(&self) -> Value {
         let ops: Vec<Value> = self
@@ -120,7 +129,7 @@ impl PermissionManifest {
                     "name": e.full_name,
                     "service": e.service,
                     "id": e.id.to_string(),
-                    "kind": e.kind.as_str(),
+                    "kind": if e.subscription { "subscription" } else { e.kind.as_str() },
                     "permission": e.permission,
                     "public": e.public,
                     "codecs": codecs,

@@ -61,6 +61,15 @@ pub trait Authenticator: Send + Sync + 'static {
     /// The identity `proof` establishes on a connection over `link`, or
     /// why it establishes none.
     fn authenticate(&self, proof: Proof, link: &LinkInfo) -> AuthFuture;
+
+    /// The identity of a client that presented no proof, from what the
+    /// link itself proved (a client certificate under mutual TLS).
+    /// `None`, the default: such a client has no identity and calls public
+    /// ops only.
+    fn authenticate_link(&self, link: &LinkInfo) -> Option<AuthFuture> {
+        let _ = link;
+        None
+    }
 }
 
 impl<F> Authenticator for F

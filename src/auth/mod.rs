@@ -25,13 +25,17 @@ mod credential;
 mod identity;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+mod mtls;
 mod proof;
+mod topology;
 
 pub use authenticator::{AuthError, AuthFuture, Authenticator};
 pub use authorizer::{Authorizer, HeldPermissions};
 pub use authz_version::AuthzVersion;
-pub use credential::{CredentialFuture, CredentialSource};
+pub use credential::{CachedCredentials, CredentialFuture, CredentialSource, DEFAULT_MAX_AGE};
 pub use identity::ChannelIdentity;
+pub use mtls::MtlsAuthenticator;
 pub use proof::{MAX_PROOF_LEN, PROOF_EXTENSION, Proof};
+pub use topology::{Topology, TopologyReport, UnknownGrant};
 
 pub(crate) use authorizer::authorize;

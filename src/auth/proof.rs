@@ -1,6 +1,7 @@
 //! [`Proof`]: what a client presents once, in its HELLO.
 
 use core::fmt;
+use std::time::SystemTime;
 
 use bytes::Bytes;
 
@@ -24,49 +25,71 @@ pub const MAX_PROOF_LEN: usize = 16 << 10;
 ///
 /// let proof = Proof::bearer("secret-token");
 /// assert_eq!(proof.as_bytes(), b"secret-token");
-/// assert_eq!(format!("{proof:?}"), "Proof { len: 12 }");
+/// assert_eq!(format!("{proof:?}"), "Proof { len: 12, .. }");
 /// ```
 #[derive(Clone, PartialEq, Eq)]
-pub struct Proof(Bytes);
+pub struct Proof {
+    bytes: Bytes,
+    expires_at: Option<SystemTime>,
+}
 
 impl Proof {
     /// A bearer token.
     pub fn bearer(token: impl Into<String>) -> Proof {
-        Proof(Bytes::from(token.into()))
+        Proof::from_bytes(Bytes::from(token.into()))
     }
 
     /// A proof of raw bytes.
     pub fn from_bytes(bytes: impl Into<Bytes>) -> Proof {
-        Proof(bytes.into())
+        Proof {
+            bytes: bytes.into(),
+            expires_at: None,
+        }
+    }
+
+    /// The same proof, known to expire at `at` (a token's `exp`): a
+    /// [`CachedCredentials`](super::CachedCredentials) refreshes it before
+    /// then. Only the client reads this; it is not sent.
+    #[must_use]
+    pub fn with_expiry(mut self, at: SystemTime) -> Proof {
+        self.expires_at = Some(at);
+        self
+    }
+
+    /// When the proof expires, if known.
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
     }
 
     /// The proof's bytes.
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 
     /// The proof as UTF-8 text, as a bearer token is; `None` otherwise.
     pub fn as_str(&self) -> Option<&str> {
-        core::str::from_utf8(&self.0).ok()
+        core::str::from_utf8(&self.bytes).ok()
     }
 
     /// Its length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.bytes.len()
     }
 
     /// Whether it is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.bytes.is_empty()
     }
 
     pub(crate) fn into_bytes(self) -> Bytes {
-        self.0
+        self.bytes
     }
 }
 
 impl fmt::Debug for Proof {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Proof").field("len", &self.0.len()).finish()
+        f.debug_struct("Proof")
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
     }
 }

@@ -13,7 +13,7 @@ use prism_proto::int_map::IntMap;
 use prism_proto::session::{Extension, Hello, SessionConfig};
 use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{self, Client, ConnectionError, ConnectionStats, Setup};
-use prism_transport::{Connector, Link, LinkConfig, LinkInfo};
+use prism_transport::{Connector, Link, LinkConfig, LinkInfo, SecurityPolicy};
 
 pub use crate::layer_fn::LayerFn;
 #[doc(inline)]
@@ -216,7 +216,7 @@ impl PeerOp {
 /// Configures and opens a [`Channel`].
 #[derive(Clone, Default)]
 pub struct ChannelBuilder {
-    allow_plaintext: bool,
+    policy: SecurityPolicy,
     limits: Limits,
     timeout: Option<Duration>,
     codecs: Option<Vec<CodecId>>,
@@ -230,7 +230,7 @@ pub struct ChannelBuilder {
 impl core::fmt::Debug for ChannelBuilder {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ChannelBuilder")
-            .field("allow_plaintext", &self.allow_plaintext)
+            .field("policy", &self.policy)
             .field("timeout", &self.timeout)
             .field("codecs", &self.codecs)
             .field("services", &self.services.len())
@@ -245,7 +245,15 @@ impl ChannelBuilder {
     /// Allows links that cross a network without encryption (plain TCP).
     /// Without it, such links are refused before connecting.
     pub fn allow_plaintext(mut self) -> Self {
-        self.allow_plaintext = true;
+        self.policy = self.policy.allow_plaintext();
+        self
+    }
+
+    /// The links this channel connects over (default: links that keep
+    /// bytes confidential and intact: in-memory, Unix, TLS). Checked
+    /// against the connector's kind before connecting.
+    pub fn security_policy(mut self, policy: SecurityPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -323,7 +331,7 @@ impl ChannelBuilder {
     /// OS error), the versions do not match, the server refuses the
     /// connection, or the handshake fails otherwise.
     pub async fn connect<C: Connector>(self, connector: C) -> Result<Channel, ConnectError> {
-        connector.kind().check_plaintext(self.allow_plaintext)?;
+        self.policy.check(&connector.kind())?;
         let config = LinkConfig::with_max_frame(self.session.link_max_frame());
         let link = connector
             .connect(&config)
@@ -343,7 +351,7 @@ impl ChannelBuilder {
     /// Fails when the link is a plaintext network link that was not
     /// allowed, or the handshake fails.
     pub async fn connect_link(self, link: impl Link) -> Result<Channel, ConnectError> {
-        link.info().kind.check_plaintext(self.allow_plaintext)?;
+        self.policy.check(&link.info().kind)?;
         self.handshake(link).await
     }
 

@@ -1,9 +1,11 @@
 //! The server's verdict on a client's handshake: the ops the client
 //! declared must be served here with the same schema, and a proof it
-//! presents must verify; an accepted client gets the op table, and its
-//! connection the identity the proof established.
+//! presents must verify into an unexpired identity that names no
+//! permission this server's ops do not declare; an accepted client gets the
+//! op table, and its connection the identity the proof established.
 
 use core::fmt::Write;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -25,12 +27,16 @@ pub(crate) struct SchemaCheck {
     ops: IntMap<u64, (&'static OpDescriptor, u64)>,
     /// Checks proofs; `None`: the server authenticates no one.
     authenticator: Option<Arc<dyn Authenticator>>,
+    /// Every permission an op here requires: an identity naming another
+    /// was issued for something else (or by mistake) and is refused.
+    permissions: Arc<BTreeSet<String>>,
 }
 
 impl SchemaCheck {
     pub(crate) fn new(
         ops: Vec<(&'static OpDescriptor, OpEntry)>,
         authenticator: Option<Arc<dyn Authenticator>>,
+        permissions: BTreeSet<String>,
     ) -> SchemaCheck {
         let table = ops
             .iter()
@@ -40,6 +46,7 @@ impl SchemaCheck {
             accept: Accept::new(ops.into_iter().map(|(_, entry)| entry).collect()),
             ops: table,
             authenticator,
+            permissions: Arc::new(permissions),
         }
     }
 
@@ -73,21 +80,30 @@ impl Admission for SchemaCheck {
             )));
         }
         let accept = self.accept.clone();
-        let proof = match proof(peer) {
-            Ok(None) => {
-                // No proof: a connection without identity (public ops only).
-                let extensions = Extensions::new();
-                return Box::pin(core::future::ready(Ok(Admitted { accept, extensions })));
+        let verdict = match (proof(peer), &self.authenticator) {
+            (Err(status), _) => return refuse(status),
+            (Ok(Some(_)), None) => {
+                return refuse(Status::unauthenticated(
+                    "this server authenticates no one, and the client presented a proof",
+                ));
             }
-            Ok(Some(proof)) => proof,
-            Err(status) => return refuse(status),
+            (Ok(Some(proof)), Some(authenticator)) => authenticator.authenticate(proof, link),
+            (Ok(None), authenticator) => {
+                match authenticator
+                    .as_ref()
+                    .and_then(|a| a.authenticate_link(link))
+                {
+                    Some(verdict) => verdict,
+                    None => {
+                        // No proof and none from the link: a connection
+                        // without identity (public ops only).
+                        let extensions = Extensions::new();
+                        return Box::pin(core::future::ready(Ok(Admitted { accept, extensions })));
+                    }
+                }
+            }
         };
-        let Some(authenticator) = &self.authenticator else {
-            return refuse(Status::unauthenticated(
-                "this server authenticates no one, and the client presented a proof",
-            ));
-        };
-        let verdict = authenticator.authenticate(proof, link);
+        let known = Arc::clone(&self.permissions);
         Box::pin(async move {
             let identity = verdict
                 .await
@@ -96,6 +112,16 @@ impl Admission for SchemaCheck {
                 return Err(Status::unauthenticated(
                     "authentication failed: the credentials have expired",
                 ));
+            }
+            let unknown: Vec<&str> = identity
+                .permissions()
+                .filter(|p| !known.contains(*p))
+                .collect();
+            if !unknown.is_empty() {
+                return Err(Status::unauthenticated(format!(
+                    "authentication failed: the credentials grant permissions no op of this server declares ({})",
+                    unknown.join(", ")
+                )));
             }
             let mut extensions = Extensions::new();
             extensions.insert(identity);

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use prism_codecs::Limits;
 use prism_proto::session::{Hello, SessionConfig};
-use prism_reflect::OpTable;
+use prism_reflect::{OpTable, PermissionManifest};
 use prism_transport::driver::{self, Execution, Setup};
-use prism_transport::{Link, LinkConfig, Listener};
+use prism_transport::{Link, LinkConfig, Listener, SecurityPolicy};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -61,9 +61,10 @@ pub struct Server {
 
 struct Inner {
     router: Arc<Router>,
+    manifest: PermissionManifest,
     admission: Arc<SchemaCheck>,
     session: SessionConfig,
-    allow_plaintext: bool,
+    policy: SecurityPolicy,
     shutdown: CancellationToken,
     stats: ServerStats,
 }
@@ -96,9 +97,7 @@ impl Server {
     /// shut down. Errors of single connections and of accepting are logged,
     /// not returned: the server goes on.
     pub async fn serve<L: Listener>(&self, mut listener: L) -> Result<(), ServeError> {
-        listener
-            .kind()
-            .check_plaintext(self.inner.allow_plaintext)?;
+        self.inner.policy.check(&listener.kind())?;
         if self.inner.shutdown.is_cancelled() {
             return Err(ServeError::ShutDown);
         }
@@ -111,6 +110,10 @@ impl Server {
                 () = shutdown.cancelled() => break,
                 accepted = listener.accept(&config) => match accepted {
                     Ok(link) => {
+                        if let Err(e) = self.inner.policy.check(&link.info().kind) {
+                            tracing::warn!(error = %e, peer = %link.info().peer, "link refused");
+                            continue;
+                        }
                         let server = self.clone();
                         connections.spawn(async move { server.run(link).await });
                     }
@@ -141,9 +144,7 @@ impl Server {
     /// connection ended other than gracefully (the link broke, the peer
     /// broke the protocol or was refused, a timer expired).
     pub async fn serve_link(&self, link: impl Link) -> Result<(), ServeError> {
-        link.info()
-            .kind
-            .check_plaintext(self.inner.allow_plaintext)?;
+        self.inner.policy.check(&link.info().kind)?;
         if self.inner.shutdown.is_cancelled() {
             return Err(ServeError::ShutDown);
         }
@@ -184,6 +185,14 @@ impl Server {
     pub fn connections(&self) -> usize {
         self.inner.stats.open_count()
     }
+
+    /// Every op this server serves, merged over its services, with its
+    /// access (a permission or public), kind, codecs and transport kind:
+    /// `server.manifest().to_json_string()` exports it for review and for
+    /// a [`Topology`](crate::auth::Topology) check.
+    pub fn manifest(&self) -> &PermissionManifest {
+        &self.inner.manifest
+    }
 }
 
 fn log_end(done: Result<Result<(), driver::ConnectionError>, tokio::task::JoinError>) {
@@ -201,7 +210,7 @@ pub struct ServerBuilder {
     layers: Vec<Arc<dyn Layer>>,
     table: OpTable,
     error: Option<BuildError>,
-    allow_plaintext: bool,
+    policy: SecurityPolicy,
     execution: Execution,
     limits: Limits,
     session: SessionConfig,
@@ -215,7 +224,7 @@ impl core::fmt::Debug for ServerBuilder {
         f.debug_struct("ServerBuilder")
             .field("services", &self.services.len())
             .field("layers", &self.layers.len())
-            .field("allow_plaintext", &self.allow_plaintext)
+            .field("policy", &self.policy)
             .field("execution", &self.execution)
             .field("authenticator", &self.authenticator.is_some())
             .field("allow_unauthenticated", &self.allow_unauthenticated)
@@ -252,9 +261,19 @@ impl ServerBuilder {
         self
     }
 
-    /// Allows links that cross a network without encryption (plain TCP).
+    /// Allows links that do not keep bytes confidential and intact (plain
+    /// TCP): shorthand for a [`security_policy`](Self::security_policy)
+    /// that allows plaintext.
     pub fn allow_plaintext(mut self) -> Self {
-        self.allow_plaintext = true;
+        self.policy = self.policy.allow_plaintext();
+        self
+    }
+
+    /// The links this server accepts (default: links that keep bytes
+    /// confidential and intact: in-memory, Unix, TLS). Checked against the
+    /// listener's kind before serving and against each link's own.
+    pub fn security_policy(mut self, policy: SecurityPolicy) -> Self {
+        self.policy = policy;
         self
     }
 
@@ -322,6 +341,8 @@ impl ServerBuilder {
                 ops.push((op, op_entry(op).map_err(BuildError::Ops)?));
             }
         }
+        let descriptors: Vec<_> = self.services.iter().map(|s| s.descriptor()).collect();
+        let manifest = PermissionManifest::from_services(&descriptors);
         let router = Router::new(
             &self.services,
             &self.layers,
@@ -333,9 +354,18 @@ impl ServerBuilder {
         Ok(Server {
             inner: Arc::new(Inner {
                 router: Arc::new(router),
-                admission: Arc::new(SchemaCheck::new(ops, self.authenticator)),
+                manifest: manifest.clone(),
+                admission: Arc::new(SchemaCheck::new(
+                    ops,
+                    self.authenticator,
+                    manifest
+                        .permissions()
+                        .into_iter()
+                        .map(str::to_owned)
+                        .collect(),
+                )),
                 session: self.session,
-                allow_plaintext: self.allow_plaintext,
+                policy: self.policy,
                 shutdown: CancellationToken::new(),
                 stats: ServerStats::default(),
             }),

@@ -4,6 +4,8 @@
 //! Each test file uses a different subset of these helpers.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../../examples/secure/pki.rs"]
+pub mod pki;
 pub mod raw;
 
 /// [`per_transport!`] over the links that keep a proof confidential: the

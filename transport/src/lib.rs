@@ -11,14 +11,19 @@
 pub mod driver;
 mod link;
 pub mod mem;
+mod policy;
 pub mod stream;
 pub mod tcp;
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(unix)]
 pub mod unix;
 
 #[doc(inline)]
 pub use link::{
     ChannelBinding, Connector, Link, LinkConfig, LinkError, LinkInfo, LinkKind, Listener, PeerAddr,
-    PlaintextRefused, SecurityProperties, UnixCredentials,
+    SecurityProperties, UnixCredentials,
 };
+#[doc(inline)]
+pub use policy::{InsecureLink, SecurityPolicy};

@@ -15,9 +15,10 @@ use prism_proto::frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
 
 /// What a link guarantees about the bytes it carries.
 ///
-/// The runtime refuses plaintext network links unless the user allowed them
-/// explicitly ([`LinkKind::check_plaintext`]); authentication (later)
-/// checks these before trusting a channel.
+/// A [`SecurityPolicy`](crate::SecurityPolicy) checks them before any
+/// byte moves: by default a link must keep bytes confidential and intact.
+/// `SecurityProperties::default()` is [`NONE`](SecurityProperties::NONE):
+/// an adapter that declares nothing is treated as protecting nothing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SecurityProperties {
     /// Nobody between the peers can read the bytes.
@@ -59,9 +60,8 @@ impl SecurityProperties {
 /// ```
 /// use prism_transport::{LinkKind, SecurityProperties, tcp, unix};
 ///
-/// assert!(tcp::KIND.check_plaintext(false).is_err()); // plain TCP needs consent
-/// assert!(tcp::KIND.check_plaintext(true).is_ok());
-/// assert!(unix::KIND.check_plaintext(false).is_ok()); // never leaves the machine
+/// assert!(tcp::KIND.is_plaintext_network());
+/// assert!(!unix::KIND.is_plaintext_network());
 /// let custom = LinkKind::new("carrier-pigeon", true, SecurityProperties::NONE);
 /// assert_eq!(custom.to_string(), "carrier-pigeon");
 /// ```
@@ -107,38 +107,12 @@ impl LinkKind {
     pub const fn is_plaintext_network(&self) -> bool {
         self.network && !self.security.confidential
     }
-
-    /// The plaintext rule, in the one place it lives: a link whose bytes
-    /// cross a network unencrypted is refused unless `allowed`.
-    ///
-    /// # Errors
-    ///
-    /// [`PlaintextRefused`] names the transport.
-    pub const fn check_plaintext(&self, allowed: bool) -> Result<(), PlaintextRefused> {
-        if self.is_plaintext_network() && !allowed {
-            return Err(PlaintextRefused {
-                transport: self.transport,
-            });
-        }
-        Ok(())
-    }
 }
 
 impl fmt::Display for LinkKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.transport)
     }
-}
-
-/// A link that would carry bytes across a network unencrypted, which was
-/// not allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "refusing a plaintext {transport} link: its bytes cross a network unencrypted; call allow_plaintext() to permit it"
-)]
-pub struct PlaintextRefused {
-    /// The transport's name.
-    pub transport: &'static str,
 }
 
 /// Who is at the other end of a link, as the link knows it.

@@ -246,6 +246,9 @@ impl Gen<'_, '_> {
             let max = Literal::u64_suffixed(max);
             op.extend(quote!(.with_max_message(#max)));
         }
+        if method.subscription.is_some() {
+            op.extend(quote!(.subscription()));
+        }
         match &method.access {
             Some(AccessDecl::Public) => op.extend(quote!(.public())),
             Some(AccessDecl::Permission(permission)) => {

@@ -7,7 +7,7 @@ use jsonwebtoken::{Header, encode};
 
 use super::claims::{Audience, Claims, DEFAULT_TOKEN_TYPE};
 use super::keys::SigningKey;
-use crate::auth::{AuthError, Proof};
+use crate::auth::{AuthError, Proof, Topology};
 
 /// How long an issued token lives unless the request says otherwise.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(15 * 60);
@@ -36,6 +36,7 @@ pub struct TokenIssuer {
     key: SigningKey,
     token_type: String,
     lifetime: Duration,
+    topology: Option<Topology>,
 }
 
 impl TokenIssuer {
@@ -46,7 +47,17 @@ impl TokenIssuer {
             key,
             token_type: DEFAULT_TOKEN_TYPE.to_owned(),
             lifetime: DEFAULT_TOKEN_LIFETIME,
+            topology: None,
         }
+    }
+
+    /// Signs only what `topology` allows: a token for a caller and
+    /// audience with an edge between them, with no permission beyond the
+    /// edge's.
+    #[must_use]
+    pub fn with_topology(mut self, topology: Topology) -> Self {
+        self.topology = Some(topology);
+        self
     }
 
     /// The token type written into `token_type`.
@@ -87,16 +98,20 @@ impl TokenIssuer {
     }
 
     fn sign(&self, request: TokenRequest<'_>, now: SystemTime) -> Result<Proof, AuthError> {
+        if let Some(topology) = &self.topology {
+            topology.allows(&request.subject, &request.audience, &request.permissions)?;
+        }
         let seconds = |at: SystemTime| {
             at.duration_since(UNIX_EPOCH)
                 .map(|d| d.as_secs())
                 .map_err(|_| AuthError::new("the clock is before 1970"))
         };
+        let expires = now + request.lifetime;
         let claims = Claims {
             iss: Some(self.issuer.clone()),
             sub: Some(request.subject),
             aud: Some(Audience::One(request.audience)),
-            exp: Some(seconds(now + request.lifetime)?),
+            exp: Some(seconds(expires)?),
             nbf: request.not_before.map(seconds).transpose()?,
             iat: Some(seconds(now)?),
             jti: None,
@@ -109,7 +124,7 @@ impl TokenIssuer {
         header.kid = Some(self.key.id().to_owned());
         let token = encode(&header, &claims, self.key.encoding())
             .map_err(|e| AuthError::new(format!("cannot sign the token: {e}")))?;
-        Ok(Proof::bearer(token))
+        Ok(Proof::bearer(token).with_expiry(expires))
     }
 }
 
@@ -167,7 +182,7 @@ impl TokenRequest<'_> {
     ///
     /// # Errors
     ///
-    /// Signing failed.
+    /// The issuer's topology does not allow it, or signing failed.
     pub fn issue(self) -> Result<Proof, AuthError> {
         self.issue_at(SystemTime::now())
     }
@@ -176,7 +191,7 @@ impl TokenRequest<'_> {
     ///
     /// # Errors
     ///
-    /// Signing failed.
+    /// The issuer's topology does not allow it, or signing failed.
     pub fn issue_at(self, now: SystemTime) -> Result<Proof, AuthError> {
         let issuer = self.issuer;
         issuer.sign(self, now)

@@ -1,0 +1,81 @@
+//! What a finished TLS handshake proved: the protocol, the peer's
+//! identity, and the channel binding.
+
+use std::io;
+
+use rustls::pki_types::CertificateDer;
+use rustls::{CommonState, ProtocolVersion};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsStream;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::FromDer;
+
+use super::ALPN_PROTOCOL;
+use crate::link::ChannelBinding;
+
+/// RFC 9266's exporter label for TLS 1.3 channel bindings.
+const BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+
+pub(super) struct Facts {
+    pub(super) peer_identity: Option<String>,
+    pub(super) binding: ChannelBinding,
+}
+
+/// Checks the version and ALPN of a finished handshake and reads what it
+/// proved.
+pub(super) fn facts(stream: &TlsStream<TcpStream>) -> io::Result<Facts> {
+    let mut binding = [0u8; 32];
+    let (common, exported) = match stream {
+        TlsStream::Client(s) => {
+            let conn = s.get_ref().1;
+            let exported = conn.export_keying_material(&mut binding, BINDING_LABEL, None);
+            let common: &CommonState = conn;
+            (common, exported.map(|_| ()))
+        }
+        TlsStream::Server(s) => {
+            let conn = s.get_ref().1;
+            let exported = conn.export_keying_material(&mut binding, BINDING_LABEL, None);
+            let common: &CommonState = conn;
+            (common, exported.map(|_| ()))
+        }
+    };
+    if common.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
+        return Err(refused("the peer did not negotiate TLS 1.3"));
+    }
+    if common.alpn_protocol() != Some(ALPN_PROTOCOL) {
+        return Err(refused(
+            "the peer did not negotiate the prism/1 ALPN protocol",
+        ));
+    }
+    exported.map_err(|e| refused(&format!("cannot export the channel binding: {e}")))?;
+    let peer_identity = common
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(identity_of);
+    Ok(Facts {
+        peer_identity,
+        binding: ChannelBinding(binding),
+    })
+}
+
+/// A certificate's identity: its first URI SAN (a SPIFFE id), else its
+/// first DNS SAN.
+pub(crate) fn identity_of(cert: &CertificateDer<'_>) -> Option<String> {
+    let (_, cert) = X509Certificate::from_der(cert.as_ref()).ok()?;
+    let names = cert.subject_alternative_name().ok()??.value;
+    let uri = names.general_names.iter().find_map(|name| match name {
+        GeneralName::URI(uri) => Some((*uri).to_owned()),
+        _ => None,
+    });
+    uri.or_else(|| {
+        names.general_names.iter().find_map(|name| match name {
+            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+            _ => None,
+        })
+    })
+}
+
+fn refused(message: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::PermissionDenied, message.to_owned())
+}
