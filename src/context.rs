@@ -8,6 +8,7 @@ use prism_reflect::OpDescriptor;
 use prism_transport::driver::{ConnectionInfo, ConnectionStats};
 use prism_transport::{LinkInfo, PeerAddr, SecurityProperties};
 
+use crate::ConnectionState;
 use crate::auth::ChannelIdentity;
 
 tokio::task_local! {
@@ -111,6 +112,19 @@ impl Context {
     /// without identity (only public ops run there).
     pub fn identity(&self) -> Option<&ChannelIdentity> {
         self.connection.extensions.get::<ChannelIdentity>()
+    }
+
+    /// The values calls on this connection leave for later calls on it
+    /// (a login op's session).
+    /// It is a handle: clones share the map.
+    pub fn connection_state(&self) -> ConnectionState {
+        // Every connection a server admits has one; a fresh one otherwise,
+        // so nothing is ever shared across connections.
+        self.connection
+            .extensions
+            .get::<ConnectionState>()
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The value of type `T` a layer attached to this call, if any.

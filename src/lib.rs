@@ -63,6 +63,7 @@
 pub mod auth;
 mod checks;
 pub mod client;
+mod connection_state;
 mod context;
 mod error;
 mod layer_fn;
@@ -87,6 +88,7 @@ pub use prism_macros::{message, service};
 #[doc(inline)]
 pub use client::{Channel, ChannelBuilder};
 #[doc(inline)]
+pub use connection_state::ConnectionState;
 pub use context::Context;
 #[doc(inline)]
 pub use error::{BuildError, ConnectError, ServeError};

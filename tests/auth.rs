@@ -243,3 +243,62 @@ fn no_debug_output_shows_a_proof() {
         assert!(!text.contains(secret), "{text}");
     }
 }
+
+/// A login op (public) leaves a session on its connection; later calls on
+/// that connection read it, other connections do not see it, and it grants
+/// no permission.
+#[prism::service(package = "tests", public)]
+pub trait Sessions {
+    /// Stores `name` as this connection's session.
+    async fn login(&self, cx: &Context, name: String) -> bool;
+    /// The session of this connection, if it logged in.
+    async fn session(&self, cx: &Context) -> Option<String>;
+    /// Needs a permission a login does not give.
+    #[prism(permission = "sessions.admin")]
+    async fn admin(&self) -> bool;
+}
+
+#[derive(Clone)]
+struct LoggedIn(String);
+
+struct SessionDesk;
+
+impl Sessions for SessionDesk {
+    async fn login(&self, cx: &Context, name: String) -> bool {
+        cx.connection_state().insert(LoggedIn(name)).is_none()
+    }
+    async fn session(&self, cx: &Context) -> Option<String> {
+        cx.connection_state().get::<LoggedIn>().map(|s| s.0)
+    }
+    async fn admin(&self) -> bool {
+        true
+    }
+}
+
+#[tokio::test]
+async fn a_login_op_leaves_state_for_its_connection_only() {
+    let server = Server::builder()
+        .add_service(SessionsServer::new(SessionDesk))
+        .allow_unauthenticated()
+        .build()
+        .expect("server");
+    let fx = Fixture::start_with(Transport::Mem, server, Arc::new(Counters::default())).await;
+    let first = SessionsClient::new(fx.channel.clone());
+    let second = SessionsClient::new(fx.connect().await.expect("connect"));
+    assert_eq!(first.session().await.expect("session"), None);
+    assert!(first.login("ada".into()).await.expect("login"));
+    assert_eq!(
+        first.session().await.expect("session").as_deref(),
+        Some("ada")
+    );
+    assert!(!first.login("bob".into()).await.expect("login again"));
+    assert_eq!(
+        second.session().await.expect("session"),
+        None,
+        "another connection"
+    );
+    let status = first.admin().await.expect_err("a login grants nothing");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}

@@ -16,6 +16,7 @@ use prism_reflect::OpDescriptor;
 use prism_transport::LinkInfo;
 use prism_transport::driver::{Admission, AdmitFuture, Admitted};
 
+use crate::ConnectionState;
 use crate::auth::{Authenticator, MAX_PROOF_LEN, PROOF_EXTENSION, Proof};
 
 /// Refuses a client that declared an op this server does not serve, or
@@ -97,7 +98,8 @@ impl Admission for SchemaCheck {
                     None => {
                         // No proof and none from the link: a connection
                         // without identity (public ops only).
-                        let extensions = Extensions::new();
+                        let mut extensions = Extensions::new();
+                        extensions.insert(ConnectionState::default());
                         return Box::pin(core::future::ready(Ok(Admitted { accept, extensions })));
                     }
                 }
@@ -125,6 +127,7 @@ impl Admission for SchemaCheck {
             }
             let mut extensions = Extensions::new();
             extensions.insert(identity);
+            extensions.insert(ConnectionState::default());
             Ok(Admitted { accept, extensions })
         })
     }
