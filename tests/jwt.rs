@@ -653,3 +653,79 @@ async fn a_token_granting_permissions_the_server_does_not_declare_is_refused() {
     setup.fx.shutdown().await.expect("clean shutdown");
     assert_no_panics();
 }
+
+mod fuzz {
+    //! The verifier against arbitrary input: never a panic, never an
+    //! identity from anything but the exact signed token.
+
+    use std::time::SystemTime;
+
+    use proptest::prelude::*;
+
+    use super::{AUDIENCE, ISSUER, SECRET, good_claims, hs256};
+    use prism::auth::jwt::{Algorithm, JwtAuthenticator, JwtKey};
+    use prism::transport::{LinkInfo, PeerAddr};
+
+    fn authenticator() -> JwtAuthenticator {
+        JwtAuthenticator::builder(ISSUER, AUDIENCE)
+            .key(JwtKey::hmac("hs", Algorithm::HS256, SECRET).expect("key"))
+            .build()
+            .expect("jwt")
+    }
+
+    fn link() -> LinkInfo {
+        LinkInfo::new(prism::mem::KIND, PeerAddr::Mem)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn arbitrary_text_is_refused(text in ".{0,400}") {
+            prop_assert!(authenticator().verify(&text, &link(), SystemTime::now()).is_err());
+        }
+
+        #[test]
+        fn arbitrary_three_part_tokens_are_refused(
+            head in "[A-Za-z0-9_-]{0,80}",
+            body in "[A-Za-z0-9_-]{0,200}",
+            signature in "[A-Za-z0-9_-]{0,90}",
+        ) {
+            let token = format!("{head}.{body}.{signature}");
+            prop_assert!(authenticator().verify(&token, &link(), SystemTime::now()).is_err());
+        }
+
+        #[test]
+        fn any_change_to_a_good_token_is_refused(position in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let good = hs256("hs", &good_claims());
+            let auth = authenticator();
+            prop_assert!(auth.verify(&good, &link(), SystemTime::now()).is_ok());
+            let mut bytes = good.clone().into_bytes();
+            let at = position.index(bytes.len());
+            prop_assume!(bytes[at] != byte);
+            bytes[at] = byte;
+            if let Ok(changed) = String::from_utf8(bytes) {
+                // Base64url has a few encodings that decode to the same
+                // bytes (the unused low bits of the last character);
+                // anything the verifier accepts must decode to the very
+                // same header, claims and signature.
+                if auth.verify(&changed, &link(), SystemTime::now()).is_ok() {
+                    let (a, b) = (segments(&good), segments(&changed));
+                    prop_assert_eq!(a, b);
+                }
+            }
+        }
+    }
+
+    fn segments(token: &str) -> Vec<Vec<u8>> {
+        use base64::Engine as _;
+        token
+            .split('.')
+            .map(|part| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(part)
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+}
