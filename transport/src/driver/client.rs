@@ -161,6 +161,21 @@ pub(crate) enum Sink {
     Stream(Feed),
 }
 
+impl Sink {
+    /// The credit a reply's messages that nobody read still hold, taken
+    /// from it: what to release when the call ends without handing them
+    /// over.
+    fn unread(&mut self) -> u64 {
+        match self {
+            Sink::Reply {
+                assembly: Some(assembly),
+                ..
+            } => assembly.message.take().map_or(0, |m| m.held) + assembly.messages.clear(),
+            Sink::Reply { assembly: None, .. } | Sink::Stream(_) => 0,
+        }
+    }
+}
+
 /// A unary response arriving in chunks.
 #[derive(Default)]
 pub(crate) struct Assembly {
@@ -553,7 +568,9 @@ impl<L: Link> ClientDriver<L> {
     fn cancel(&mut self, ticket: u64) {
         if let Some(channel) = self.tickets.remove(&ticket) {
             self.conn.stats.calls_failed += 1;
-            self.pending.remove(&channel);
+            if let Some((_, mut sink)) = self.pending.remove(&channel) {
+                self.release(channel, sink.unread());
+            }
             self.pumps.cancel(channel);
             self.conn.session.cancel(channel);
         }
@@ -570,6 +587,10 @@ impl<L: Link> ClientDriver<L> {
     /// caller gets the status it closed with.
     fn cancel_ended(&mut self) {
         while let Some(Ended::Closed(channel, reply)) = self.ended.pop() {
+            if let Some((_, sink)) = self.pending.get_mut(&channel) {
+                let held = sink.unread();
+                self.release(channel, held);
+            }
             self.conn.session.cancel(channel);
             if let Some((ticket, sink)) = self.pending.remove(&channel) {
                 self.tickets.remove(&ticket);
@@ -586,10 +607,18 @@ impl<L: Link> ClientDriver<L> {
     /// A call ended: its sink gets `reply`, its request stream stops.
     fn finish_call(&mut self, channel: ChannelId, reply: Reply) {
         self.pumps.cancel(channel);
-        if let Some((ticket, sink)) = self.pending.remove(&channel) {
+        if let Some((ticket, mut sink)) = self.pending.remove(&channel) {
+            self.release(channel, sink.unread());
             self.tickets.remove(&ticket);
             // The caller may have gone; then nobody needs it.
             sink.deliver(reply);
+        }
+    }
+
+    /// Returns `held` bytes of credit to the session.
+    fn release(&mut self, channel: ChannelId, held: u64) {
+        if held > 0 {
+            self.conn.session.release(channel, held);
         }
     }
 
@@ -613,9 +642,12 @@ impl<L: Link> ClientDriver<L> {
                         let mut release = pushed.release;
                         if let Some(message) = pushed.message {
                             if assembly.message.is_some() {
+                                // One answer too many: not kept.
                                 assembly.extra = true;
+                                release += message.held;
+                            } else {
+                                assembly.message = Some(message);
                             }
-                            assembly.message = Some(message);
                         }
                         // More messages packed in: one answer too many.
                         while let Some(extra) = assembly.messages.pop() {
@@ -624,7 +656,7 @@ impl<L: Link> ClientDriver<L> {
                         }
                         release
                     }
-                    Err(_) => cost, // the session holds the same limit
+                    Err(_) => cost, // too large: dropped unread
                 }
             }
         };
@@ -657,9 +689,16 @@ impl<L: Link> ClientDriver<L> {
                         response.app_error = message.app_error;
                         Ok(response)
                     }
-                    Some(Assembly { extra: true, .. }) => Err(Status::internal(
-                        "the server sent several messages for one answer",
-                    )),
+                    Some(Assembly {
+                        message,
+                        extra: true,
+                        ..
+                    }) => {
+                        self.release(channel, message.map_or(0, |m| m.held));
+                        Err(Status::internal(
+                            "the server sent several messages for one answer",
+                        ))
+                    }
                     _ => Err(Status::internal(
                         "the server ended the call without an answer",
                     )),
