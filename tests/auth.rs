@@ -302,3 +302,72 @@ async fn a_login_op_leaves_state_for_its_connection_only() {
     fx.shutdown().await.expect("clean shutdown");
     assert_no_panics();
 }
+
+/// Peers that connect and never say HELLO hold at most the server's
+/// pending-handshake slots, each for at most the handshake timeout; a good
+/// client waits its turn in the backlog and is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_silent_connections_is_bounded_and_a_good_client_is_served() {
+    use tokio::io::AsyncReadExt;
+
+    let server = Server::builder()
+        .add_service(StoreServer::new(Stores(Arc::default())))
+        .authenticator(tokens)
+        .max_pending_handshakes(2)
+        .session_config(
+            prism::transport::SessionConfig::default()
+                .with_handshake_timeout(Duration::from_millis(300)),
+        )
+        .build()
+        .expect("server");
+    let path = common::SocketPath::new();
+    let listener = tokio::net::UnixListener::bind(path.path()).expect("bind");
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(listener).await }
+    });
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(
+            tokio::net::UnixStream::connect(path.path())
+                .await
+                .expect("connect"),
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        server.connections() <= 2,
+        "{} connections were taken in while two handshakes were pending",
+        server.connections()
+    );
+    let channel = tokio::time::timeout(
+        Duration::from_secs(30),
+        Channel::builder()
+            .credentials(Proof::bearer("reader-token"))
+            .connect(prism::unix::UnixConnector::new(path.path())),
+    )
+    .await
+    .expect("the good client gets in once the silent ones time out")
+    .expect("connect");
+    assert_eq!(
+        StoreClient::new(channel).whoami().await.expect("whoami"),
+        "reader"
+    );
+    // Every silent peer was closed by the server.
+    for mut peer in silent {
+        let mut buf = [0u8; 64];
+        let closed = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match peer.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent peer stays open");
+    }
+    server.shutdown();
+    let _ = serving.await;
+    assert_no_panics();
+}

@@ -6,7 +6,7 @@
 
 use core::fmt::Write;
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
 use prism_core::{Extensions, Status};
@@ -15,6 +15,7 @@ use prism_proto::session::{Accept, Hello, OpEntry};
 use prism_reflect::OpDescriptor;
 use prism_transport::LinkInfo;
 use prism_transport::driver::{Admission, AdmitFuture, Admitted};
+use tokio::sync::OwnedSemaphorePermit;
 
 use crate::ConnectionState;
 use crate::auth::{Authenticator, MAX_PROOF_LEN, PROOF_EXTENSION, Proof};
@@ -129,6 +130,39 @@ impl Admission for SchemaCheck {
             extensions.insert(identity);
             extensions.insert(ConnectionState::default());
             Ok(Admitted { accept, extensions })
+        })
+    }
+}
+
+/// One connection's admission while it holds a pending-handshake slot: the
+/// slot is given back once the handshake is judged (or with the connection,
+/// if it ends first).
+pub(crate) struct Pending {
+    check: Arc<SchemaCheck>,
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Pending {
+    pub(crate) fn new(check: Arc<SchemaCheck>, slot: OwnedSemaphorePermit) -> Pending {
+        Pending {
+            check,
+            slot: Mutex::new(Some(slot)),
+        }
+    }
+}
+
+impl Admission for Pending {
+    fn admit(&self, peer: &Hello, link: &LinkInfo) -> AdmitFuture {
+        let slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let verdict = self.check.admit(peer, link);
+        Box::pin(async move {
+            let verdict = verdict.await;
+            drop(slot);
+            verdict
         })
     }
 }

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use prism_codecs::Limits;
 use prism_proto::session::{Hello, SessionConfig};
 use prism_reflect::{OpTable, PermissionManifest};
-use prism_transport::driver::{self, Execution, Setup};
+use prism_transport::driver::{self, Admission, Execution, Setup};
 use prism_transport::{Link, LinkConfig, Listener, SecurityPolicy};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -26,7 +27,7 @@ pub use prism_transport::driver::{Answer, Dispatched};
 use crate::auth::{Authenticator, Authorizer, HeldPermissions};
 use crate::op_table::op_entry;
 use crate::{BuildError, ConnectionStats, ServeError};
-use admission::SchemaCheck;
+use admission::{Pending, SchemaCheck};
 use router::Router;
 use stats::ServerStats;
 
@@ -65,6 +66,7 @@ struct Inner {
     admission: Arc<SchemaCheck>,
     session: SessionConfig,
     policy: SecurityPolicy,
+    max_pending_handshakes: usize,
     shutdown: CancellationToken,
     stats: ServerStats,
 }
@@ -104,7 +106,19 @@ impl Server {
         let config = LinkConfig::with_max_frame(self.inner.session.link_max_frame());
         let mut connections = JoinSet::new();
         let shutdown = self.inner.shutdown.clone();
+        let pending = Arc::new(Semaphore::new(self.inner.max_pending_handshakes));
         loop {
+            // A slot for one more connection whose handshake is not judged
+            // yet; with none free, new peers wait in the listener's backlog.
+            let slot = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                slot = Arc::clone(&pending).acquire_owned() => slot.expect("the semaphore is never closed"),
+                Some(done) = connections.join_next(), if !connections.is_empty() => {
+                    log_end(done);
+                    continue;
+                }
+            };
             tokio::select! {
                 biased;
                 () = shutdown.cancelled() => break,
@@ -115,7 +129,7 @@ impl Server {
                             continue;
                         }
                         let server = self.clone();
-                        connections.spawn(async move { server.run(link).await });
+                        connections.spawn(async move { server.run(link, Some(slot)).await });
                     }
                     Err(e) => {
                         // Out of descriptors and the like: back off briefly, keep serving.
@@ -148,14 +162,24 @@ impl Server {
         if self.inner.shutdown.is_cancelled() {
             return Err(ServeError::ShutDown);
         }
-        self.run(link).await.map_err(ServeError::Connection)
+        self.run(link, None).await.map_err(ServeError::Connection)
     }
 
-    async fn run(&self, link: impl Link) -> Result<(), driver::ConnectionError> {
+    /// Serves one connection; `slot` (a pending-handshake slot) is given
+    /// back once its handshake is judged, or when it ends first.
+    async fn run(
+        &self,
+        link: impl Link,
+        slot: Option<OwnedSemaphorePermit>,
+    ) -> Result<(), driver::ConnectionError> {
         // Counted as open until this future ends or is dropped.
         let open = self.inner.stats.open();
+        let admission: Arc<dyn Admission> = match slot {
+            Some(slot) => Arc::new(Pending::new(Arc::clone(&self.inner.admission), slot)),
+            None => self.inner.admission.clone(),
+        };
         let setup = Setup::new(self.inner.session.clone())
-            .with_admission(self.inner.admission.clone())
+            .with_admission(admission)
             .with_stats(open.cell());
         let router: Arc<dyn driver::Handler> = self.inner.router.clone();
         driver::serve(
@@ -203,6 +227,11 @@ fn log_end(done: Result<Result<(), driver::ConnectionError>, tokio::task::JoinEr
     }
 }
 
+/// How many accepted connections may wait for their handshake to be judged
+/// at once, unless set otherwise
+/// ([`ServerBuilder::max_pending_handshakes`]).
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
+
 /// Configures a [`Server`].
 #[derive(Default)]
 pub struct ServerBuilder {
@@ -211,6 +240,7 @@ pub struct ServerBuilder {
     table: OpTable,
     error: Option<BuildError>,
     policy: SecurityPolicy,
+    max_pending_handshakes: Option<usize>,
     execution: Execution,
     limits: Limits,
     session: SessionConfig,
@@ -274,6 +304,17 @@ impl ServerBuilder {
     /// listener's kind before serving and against each link's own.
     pub fn security_policy(mut self, policy: SecurityPolicy) -> Self {
         self.policy = policy;
+        self
+    }
+
+    /// How many accepted connections may wait for their handshake to be
+    /// judged at once (default [`DEFAULT_MAX_PENDING_HANDSHAKES`], at least
+    /// 1): past it the server stops accepting, so a flood of peers that
+    /// connect and say nothing waits in the listener's backlog (each for at
+    /// most the session's handshake timeout) instead of holding memory,
+    /// and clients that complete their handshake are served.
+    pub fn max_pending_handshakes(mut self, max: usize) -> Self {
+        self.max_pending_handshakes = Some(max.max(1));
         self
     }
 
@@ -366,6 +407,9 @@ impl ServerBuilder {
                 )),
                 session: self.session,
                 policy: self.policy,
+                max_pending_handshakes: self
+                    .max_pending_handshakes
+                    .unwrap_or(DEFAULT_MAX_PENDING_HANDSHAKES),
                 shutdown: CancellationToken::new(),
                 stats: ServerStats::default(),
             }),
