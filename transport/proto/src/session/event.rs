@@ -88,7 +88,8 @@ impl Chunk {
         super::flow::cost(self.payload.len())
     }
 
-    /// Whether the chunk is a whole message.
+    /// Whether the chunk arrived in one frame, not cut into chunks: one
+    /// whole message, or, when [`packed`](Chunk::packed), several.
     pub fn is_whole(&self) -> bool {
         self.total.is_none() && !self.more
     }

@@ -94,7 +94,7 @@
 //! | RESPONSE | id      | 0  | codec | `APP_ERROR` | 0                            | response or application error   |
 //! | ERROR    | id      | 0  | 0     | 0           | status code                  | UTF-8 message (≤ 4 KiB)         |
 //! | CANCEL   | id      | 0  | 0     | 0           | status code, 0 = `CANCELLED` | empty                           |
-//! | DATA     | id      | 0  | codec | see below   | first chunk: total; SKIPPED: count | a chunk of a message, or empty |
+//! | DATA     | id      | 0  | codec | see below   | first chunk: total; SKIPPED: count; PACKED: message count | a chunk of a message, or empty |
 //! | CREDIT   | id or 0 | 0  | 0     | 0           | bytes granted                | empty                           |
 //! | PING     | 0       | 0  | 0     | 0           | ping id                      | empty                           |
 //! | PONG     | 0       | 0  | 0     | 0           | the ping's id                | empty                           |

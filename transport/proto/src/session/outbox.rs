@@ -162,7 +162,6 @@ impl Outbox {
     }
 }
 
-/// DATA with `END` on `channel`.
 /// The first-frame flags of a message (or of an application error).
 pub(crate) fn whole(app_error: bool) -> (Flags, u64) {
     match app_error {
@@ -171,6 +170,7 @@ pub(crate) fn whole(app_error: bool) -> (Flags, u64) {
     }
 }
 
+/// DATA with `END` on `channel`.
 pub(crate) fn end_frame(channel: u32) -> Frame {
     let mut header = FrameHeader::new(FrameKind::Data);
     header.channel = channel;
