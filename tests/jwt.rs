@@ -338,6 +338,16 @@ fn bad_tokens(setup: &Setup) -> Vec<(&'static str, String, &'static str)> {
             "authorization version",
         ),
         ("no exp", without("exp"), "`exp`"),
+        (
+            "exp beyond any clock",
+            with("exp", json!(u64::MAX)),
+            "`exp` is out of range",
+        ),
+        (
+            "nbf beyond any clock",
+            with("nbf", json!(u64::MAX)),
+            "`nbf` is out of range",
+        ),
         ("no aud", without("aud"), "`aud`"),
         ("no iss", without("iss"), "`iss`"),
         ("no sub", without("sub"), "`sub`"),

@@ -190,14 +190,21 @@ impl JwtAuthenticator {
                 )));
             }
         }
-        let expires = UNIX_EPOCH + Duration::from_secs(required(claims.exp, "exp")?);
-        if expires + self.leeway <= now {
-            return Err(AuthError::new("the token has expired"));
+        // Claims are numbers a signer chose: add with checks, never panic.
+        let expires = instant(required(claims.exp, "exp")?, "exp")?;
+        match expires.checked_add(self.leeway) {
+            Some(end) if end > now => {}
+            Some(_) => return Err(AuthError::new("the token has expired")),
+            None => return Err(AuthError::new("the token's `exp` is out of range")),
         }
-        if let Some(nbf) = claims.nbf
-            && now + self.leeway < UNIX_EPOCH + Duration::from_secs(nbf)
-        {
-            return Err(AuthError::new("the token is not valid yet (`nbf`)"));
+        if let Some(nbf) = claims.nbf {
+            let not_before = instant(nbf, "nbf")?;
+            if now
+                .checked_add(self.leeway)
+                .is_some_and(|late| late < not_before)
+            {
+                return Err(AuthError::new("the token is not valid yet (`nbf`)"));
+            }
         }
         let token_type = required(claims.token_type, "token_type")?;
         if token_type != self.token_type {
@@ -280,6 +287,13 @@ fn signature_only(key: &JwtKey) -> Validation {
     validation.validate_aud = false;
     validation.leeway = 0;
     validation
+}
+
+/// The time `seconds` after the epoch names, if the clock can hold it.
+fn instant(seconds: u64, name: &str) -> Result<SystemTime, AuthError> {
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(seconds))
+        .ok_or_else(|| AuthError::new(format!("the token's `{name}` is out of range")))
 }
 
 fn required<T>(claim: Option<T>, name: &str) -> Result<T, AuthError> {

@@ -106,7 +106,9 @@ impl TokenIssuer {
                 .map(|d| d.as_secs())
                 .map_err(|_| AuthError::new("the clock is before 1970"))
         };
-        let expires = now + request.lifetime;
+        let expires = now
+            .checked_add(request.lifetime)
+            .ok_or_else(|| AuthError::new("the token's lifetime is beyond any clock"))?;
         let claims = Claims {
             iss: Some(self.issuer.clone()),
             sub: Some(request.subject),
