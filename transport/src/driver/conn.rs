@@ -52,6 +52,10 @@ pub(crate) struct Conn<L> {
     linger_until: Option<Instant>,
     /// Why the connection ended; the first cause wins.
     exit: Option<ConnectionError>,
+    /// Sending failed while frames may still wait to be read: the peer may
+    /// have closed right after saying why (a GOAWAY refusing our
+    /// handshake), so that is read first, until `linger_until`.
+    write_error: Option<LinkError>,
 }
 
 impl<L: Link> Conn<L> {
@@ -73,6 +77,7 @@ impl<L: Link> Conn<L> {
         Conn {
             linger: config.drain_timeout,
             linger_until: None,
+            write_error: None,
             link,
             session: Session::new(role, config, hello, Instant::now()),
             admission,
@@ -148,6 +153,12 @@ impl<L: Link> Conn<L> {
     /// Step: the session's timers.
     #[inline]
     pub(crate) fn drive_timer(&mut self, now: Instant) -> bool {
+        if self.write_error.is_some() && self.linger_until.is_some_and(|at| at <= now) {
+            // The peer said nothing more after our send failed.
+            let error = self.write_error.take();
+            self.link_failed(now, error);
+            return true;
+        }
         match self.session.poll_timeout() {
             Some(at) if at <= now => {
                 self.session.handle_timeout(now);
@@ -160,7 +171,7 @@ impl<L: Link> Conn<L> {
     /// Step: frames from the session onto the link, then one flush.
     pub(crate) fn drive_transmit(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         while let Some(frame) = self.session.poll_transmit() {
-            if self.link_done {
+            if self.link_done || self.write_error.is_some() {
                 continue; // the link is gone: the frame has nowhere to go
             }
             let bytes = frame.size() as u64;
@@ -169,24 +180,42 @@ impl<L: Link> Conn<L> {
                     self.stats.frames_sent += 1;
                     self.stats.bytes_sent += bytes;
                 }
-                Err(error) => self.link_failed(now, Some(error)),
+                Err(error) => self.send_failed(now, error),
             }
         }
-        if self.link_done {
+        if self.link_done || self.write_error.is_some() {
             return false;
         }
         match self.link.poll_flush(cx) {
             Poll::Ready(Err(error)) => {
-                self.link_failed(now, Some(error));
+                self.send_failed(now, error);
                 true
             }
             Poll::Ready(Ok(())) | Poll::Pending => false,
         }
     }
 
+    /// Sending failed. The peer may have closed right after telling us why
+    /// (a GOAWAY refusing our handshake, say) in frames not read yet: those
+    /// are read first, for at most the linger, and the send error is the
+    /// cause only if they say nothing.
+    fn send_failed(&mut self, now: Instant, error: LinkError) {
+        if self.recv_done || self.session.is_closed() || self.write_error.is_some() {
+            self.link_failed(now, Some(error));
+            return;
+        }
+        self.write_error = Some(error);
+        self.linger_until = Some(now.checked_add(self.linger).unwrap_or(now));
+    }
+
     /// The one path for every link failure: the peer closed (`None`), sent
     /// bytes that are not frames, or the link failed.
     pub(crate) fn link_failed(&mut self, now: Instant, error: Option<LinkError>) {
+        // A send that failed before the peer closed: that is the cause.
+        let error = match self.write_error.take() {
+            Some(written) if error.is_none() => Some(written),
+            _ => error,
+        };
         if let Some(LinkError::Frame(error)) = error {
             // The stream cannot be resynchronized, but the sending side
             // still works: tell the peer why before closing.
@@ -263,7 +292,7 @@ impl<L: Link> Conn<L> {
         if !self.session.is_closed() {
             return false;
         }
-        if self.link_done || self.link.queued_bytes() == 0 {
+        if self.link_done || self.write_error.is_some() || self.link.queued_bytes() == 0 {
             return true;
         }
         let until = *self
@@ -300,7 +329,11 @@ impl<L: Link> Conn<L> {
     /// session's linger), then returns pending.
     pub(crate) fn park(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
         self.publish();
-        if let Some(at) = self.session.poll_timeout().or(self.linger_until) {
+        let next = match (self.session.poll_timeout(), self.linger_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if let Some(at) = next {
             let at = tokio::time::Instant::from_std(at);
             if self.timer.deadline() != at {
                 self.timer.as_mut().reset(at);
