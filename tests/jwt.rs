@@ -384,6 +384,18 @@ async fn every_bad_token_ends_the_handshake_before_anything_runs(transport: Tran
     }
     assert_eq!(setup.handled.load(Ordering::SeqCst), 0);
 
+    // Within the leeway (5 s here), a token just past `exp` still connects
+    // and calls.
+    let mut late = good_claims();
+    late["exp"] = json!(now() - 2);
+    let spy = connect(&setup, hs256("hs", &late))
+        .await
+        .expect("within the leeway");
+    assert_eq!(
+        spy.whoami().await.expect("whoami")[0],
+        "spiffe://test/worker"
+    );
+
     // Revocation: bumping the version refuses the tokens of the old one.
     let good = hs256("hs", &good_claims());
     let spy = connect(&setup, good.clone())

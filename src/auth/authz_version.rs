@@ -7,9 +7,11 @@ use tokio::sync::watch;
 
 /// The authorization version a server accepts credentials for. Tokens name
 /// the version they were issued under (`authz_version`); an authenticator
-/// built with this handle accepts only the current one. Bumping it revokes
-/// every credential issued before: new connections must present a token of
-/// the new version.
+/// built with this handle accepts only the current one. Bumping it refuses
+/// every credential issued before to new connections, which must present a
+/// token of the new version. Connections already open keep the identity
+/// they authenticated with until it expires (revoking open connections
+/// comes with in-band re-authentication).
 ///
 /// Clones share one version.
 ///

@@ -43,10 +43,11 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 /// A [`CredentialSource`] that asks another one once per audience and
 /// reuses the proof until shortly before it expires: once less than a
 /// fifth of its lifetime is left it is fetched again (a proof of unknown
-/// expiry is reused for at most [`DEFAULT_MAX_AGE`]). Fetches are
+/// expiry is refreshed after [`DEFAULT_MAX_AGE`]). Fetches are
 /// single-flight: many channels connecting at once for one audience wait
-/// for one fetch. If a refresh fails while the old proof is still valid,
-/// the old one is used and the next request tries again.
+/// for one fetch. If a refresh fails while the old proof is still valid
+/// (before its expiry; always, for a proof of unknown expiry), the old one
+/// is used and the next request tries again.
 ///
 /// # Examples
 ///
@@ -135,7 +136,10 @@ impl<S> Cache<S> {
                     .checked_sub(lifetime.mul_f64(REFRESH_AT_REMAINING))
                     .unwrap_or(expires)
             }
-            None => cached.fetched + self.max_age,
+            None => cached
+                .fetched
+                .checked_add(self.max_age)
+                .unwrap_or(cached.fetched),
         };
         now < refresh_at
     }

@@ -189,8 +189,7 @@ pub struct LinkInfo {
     /// The peer's address, for logs and `Context::peer`.
     pub peer: PeerAddr,
     /// Who the link itself proved the peer to be, when it proved anyone:
-    /// a TLS client or server certificate's URI SAN (a SPIFFE id), else its
-    /// first DNS name.
+    /// a TLS client or server certificate's one URI SAN (a SPIFFE id).
     pub peer_identity: Option<String>,
     /// A value both ends of this link compute and nobody else can (TLS
     /// exported keying material, RFC 9266): binds what travels on the link

@@ -41,9 +41,9 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
 ///   understood.
 ///
 /// The identity carries the token's subject, issuer, audience, type,
-/// tenant, authz version, expiry, key id and `permissions` (an array of
+/// tenant, authz version, expiry (`exp` plus the leeway), key id and `permissions` (an array of
 /// strings), and the link's own peer identity (a TLS client certificate's
-/// URI SAN). With [`bind_to_peer`](JwtAuthenticatorBuilder::bind_to_peer),
+/// one URI SAN). With [`bind_to_peer`](JwtAuthenticatorBuilder::bind_to_peer),
 /// the subject must equal that peer identity (token and mTLS together).
 ///
 /// Refusals name the claim that failed, never the token's bytes.
@@ -192,16 +192,18 @@ impl JwtAuthenticator {
         }
         // Claims are numbers a signer chose: add with checks, never panic.
         let expires = instant(required(claims.exp, "exp")?, "exp")?;
-        match expires.checked_add(self.leeway) {
-            Some(end) if end > now => {}
+        // The leeway holds for as long as the channel uses the identity,
+        // not only at this check.
+        let expires = match expires.checked_add(self.leeway) {
+            Some(end) if end > now => end,
             Some(_) => return Err(AuthError::new("the token has expired")),
             None => return Err(AuthError::new("the token's `exp` is out of range")),
-        }
+        };
         if let Some(nbf) = claims.nbf {
             let not_before = instant(nbf, "nbf")?;
             if now
                 .checked_add(self.leeway)
-                .is_some_and(|late| late < not_before)
+                .is_none_or(|late| late < not_before)
             {
                 return Err(AuthError::new("the token is not valid yet (`nbf`)"));
             }

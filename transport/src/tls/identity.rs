@@ -59,21 +59,20 @@ pub(super) fn facts(stream: &TlsStream<TcpStream>) -> io::Result<Facts> {
     })
 }
 
-/// A certificate's identity: its first URI SAN (a SPIFFE id), else its
-/// first DNS SAN.
+/// A certificate's identity: its URI SAN (a SPIFFE id), when it has
+/// exactly one. A DNS name is never taken for an identity (a DNS SAN could
+/// spell `spiffe://…`), and several URI SANs make none (SPIFFE allows one).
 pub(crate) fn identity_of(cert: &CertificateDer<'_>) -> Option<String> {
     let (_, cert) = X509Certificate::from_der(cert.as_ref()).ok()?;
     let names = cert.subject_alternative_name().ok()??.value;
-    let uri = names.general_names.iter().find_map(|name| match name {
-        GeneralName::URI(uri) => Some((*uri).to_owned()),
+    let mut uris = names.general_names.iter().filter_map(|name| match name {
+        GeneralName::URI(uri) => Some(*uri),
         _ => None,
     });
-    uri.or_else(|| {
-        names.general_names.iter().find_map(|name| match name {
-            GeneralName::DNSName(dns) => Some((*dns).to_owned()),
-            _ => None,
-        })
-    })
+    match (uris.next(), uris.next()) {
+        (Some(uri), None) => Some(uri.to_owned()),
+        _ => None,
+    }
 }
 
 fn refused(message: &str) -> io::Error {

@@ -114,10 +114,16 @@ impl TlsListener {
         let accept = self.acceptor.accept(stream);
         let (kind, timeout) = (self.kind, self.handshake_timeout);
         Box::pin(async move {
-            let stream = tokio::time::timeout(timeout, accept).await.map_err(|_| {
-                io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out")
-            })??;
-            TlsLink::new(TlsStream::Server(stream), kind, peer, &config)
+            let handshake = async {
+                let stream = tokio::time::timeout(timeout, accept).await.map_err(|_| {
+                    io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out")
+                })??;
+                TlsLink::new(TlsStream::Server(stream), kind, peer, &config)
+            };
+            // The peer's address goes into the error, for the log.
+            handshake
+                .await
+                .map_err(|e| io::Error::new(e.kind(), format!("TLS from {peer}: {e}")))
         })
     }
 }

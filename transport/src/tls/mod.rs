@@ -10,8 +10,8 @@
 //! A TLS link keeps bytes confidential and intact, so it passes the
 //! default [`SecurityPolicy`](crate::SecurityPolicy) without
 //! `allow_plaintext`. Its [`LinkInfo`] carries the identity the peer's
-//! certificate proved (its URI SAN, as a SPIFFE id, else its first DNS
-//! name) and a channel binding (RFC 9266 exported keying material).
+//! certificate proved (its one URI SAN, as a SPIFFE id) and a channel
+//! binding (RFC 9266 exported keying material).
 
 mod config;
 mod identity;
@@ -92,11 +92,6 @@ impl TlsLink {
             LinkInfo::new(kind, PeerAddr::Socket(peer)).with_channel_binding(facts.binding);
         if let Some(identity) = facts.peer_identity {
             info = info.with_peer_identity(identity);
-        } else if kind.security.peer_authenticated {
-            return Err(io::Error::new(
-                io::ErrorKind::PermissionDenied,
-                "the peer's certificate names no identity (no URI or DNS SAN)",
-            ));
         }
         Ok(TlsLink {
             inner: StreamLink::new(stream, info, config),
