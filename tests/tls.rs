@@ -343,7 +343,7 @@ async fn silent_connections_cannot_keep_a_good_client_out() {
 }
 
 #[tokio::test]
-async fn plain_tcp_is_refused_by_the_default_policy_and_tls_is_not() {
+async fn plain_tcp_and_tls_without_client_certificates_are_refused_where_the_policy_says() {
     let pki = pki();
     let tls = ServerTls::from_pem(
         pki.server.cert_pem.as_bytes(),

@@ -2,8 +2,7 @@
 //! revokes what was issued before it.
 
 use std::sync::Arc;
-
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The authorization version a server accepts credentials for. Tokens name
 /// the version they were issued under (`authz_version`); an authenticator
@@ -24,45 +23,37 @@ use tokio::sync::watch;
 /// let shared = version.clone();
 /// assert_eq!(shared.bump(), 8);
 /// assert_eq!(version.current(), 8);
+/// assert!(!version.advance_to(5)); // never backwards
+/// assert!(version.advance_to(12));
+/// assert_eq!(shared.current(), 12);
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthzVersion {
-    version: Arc<watch::Sender<u64>>,
+    version: Arc<AtomicU64>,
 }
 
 impl AuthzVersion {
     /// A version starting at `version`.
     pub fn new(version: u64) -> AuthzVersion {
         AuthzVersion {
-            version: Arc::new(watch::Sender::new(version)),
+            version: Arc::new(AtomicU64::new(version)),
         }
     }
 
     /// The current version.
     pub fn current(&self) -> u64 {
-        *self.version.borrow()
+        self.version.load(Ordering::Acquire)
     }
 
-    /// Moves to the next version, revoking credentials of the older ones,
+    /// Moves to the next version (new connections then need a token of it)
     /// and returns it.
     pub fn bump(&self) -> u64 {
-        let mut next = 0;
-        self.version.send_modify(|version| {
-            *version += 1;
-            next = *version;
-        });
-        next
+        self.version.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Moves to `version` if it is newer than the current one (a version
     /// learned from a policy store); returns whether it moved.
     pub fn advance_to(&self, version: u64) -> bool {
-        self.version.send_if_modified(|current| {
-            let newer = version > *current;
-            if newer {
-                *current = version;
-            }
-            newer
-        })
+        self.version.fetch_max(version, Ordering::AcqRel) < version
     }
 }

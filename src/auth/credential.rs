@@ -63,11 +63,12 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);
 /// ```
 pub struct CachedCredentials<S> {
     inner: Arc<Cache<S>>,
+    /// How long a proof of unknown expiry is reused.
+    max_age: Duration,
 }
 
 struct Cache<S> {
     source: S,
-    max_age: Duration,
     entries: Mutex<HashMap<Option<String>, Slot>>,
 }
 
@@ -84,6 +85,7 @@ impl<S> Clone for CachedCredentials<S> {
     fn clone(&self) -> Self {
         CachedCredentials {
             inner: Arc::clone(&self.inner),
+            max_age: self.max_age,
         }
     }
 }
@@ -91,7 +93,7 @@ impl<S> Clone for CachedCredentials<S> {
 impl<S> fmt::Debug for CachedCredentials<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedCredentials")
-            .field("max_age", &self.inner.max_age)
+            .field("max_age", &self.max_age)
             .finish_non_exhaustive()
     }
 }
@@ -102,56 +104,47 @@ impl<S: CredentialSource> CachedCredentials<S> {
         CachedCredentials {
             inner: Arc::new(Cache {
                 source,
-                max_age: DEFAULT_MAX_AGE,
                 entries: Mutex::new(HashMap::new()),
             }),
+            max_age: DEFAULT_MAX_AGE,
         }
     }
 
     /// How long a proof of unknown expiry is reused (default
-    /// [`DEFAULT_MAX_AGE`]).
-    ///
-    /// # Panics
-    ///
-    /// When called on a clone that shares its cache.
+    /// [`DEFAULT_MAX_AGE`]) by this handle.
     #[must_use]
     pub fn with_max_age(mut self, max_age: Duration) -> Self {
-        Arc::get_mut(&mut self.inner)
-            .expect("with_max_age is called before the cache is shared")
-            .max_age = max_age;
+        self.max_age = max_age;
         self
     }
 }
 
-impl<S> Cache<S> {
-    /// Whether `cached` is still good to hand out at `now` without a
-    /// refresh.
-    fn fresh(&self, cached: &Cached, now: SystemTime) -> bool {
-        let refresh_at = match cached.proof.expires_at() {
+impl Cached {
+    /// Whether it is still good to hand out at `now` without a refresh.
+    fn fresh(&self, now: SystemTime, max_age: Duration) -> bool {
+        let refresh_at = match self.proof.expires_at() {
             Some(expires) => {
                 let lifetime = expires
-                    .duration_since(cached.fetched)
+                    .duration_since(self.fetched)
                     .unwrap_or(Duration::ZERO);
                 expires
                     .checked_sub(lifetime.mul_f64(REFRESH_AT_REMAINING))
                     .unwrap_or(expires)
             }
-            None => cached
-                .fetched
-                .checked_add(self.max_age)
-                .unwrap_or(cached.fetched),
+            None => self.fetched.checked_add(max_age).unwrap_or(self.fetched),
         };
         now < refresh_at
     }
-}
 
-fn usable(cached: &Cached, now: SystemTime) -> bool {
-    cached.proof.expires_at().is_none_or(|at| now < at)
+    /// Whether it may still be handed out at `now` when a refresh failed.
+    fn usable(&self, now: SystemTime) -> bool {
+        self.proof.expires_at().is_none_or(|at| now < at)
+    }
 }
 
 impl<S: CredentialSource> CredentialSource for CachedCredentials<S> {
     fn credential(&self, audience: Option<&str>) -> CredentialFuture {
-        let inner = Arc::clone(&self.inner);
+        let (inner, max_age) = (Arc::clone(&self.inner), self.max_age);
         let key = audience.map(str::to_owned);
         Box::pin(async move {
             let slot = {
@@ -163,7 +156,7 @@ impl<S: CredentialSource> CredentialSource for CachedCredentials<S> {
             let mut cached = slot.lock().await;
             let now = SystemTime::now();
             if let Some(entry) = cached.as_ref()
-                && inner.fresh(entry, now)
+                && entry.fresh(now, max_age)
             {
                 return Ok(entry.proof.clone());
             }
@@ -176,7 +169,7 @@ impl<S: CredentialSource> CredentialSource for CachedCredentials<S> {
                     Ok(proof)
                 }
                 Err(e) => match cached.as_ref() {
-                    Some(entry) if usable(entry, now) => {
+                    Some(entry) if entry.usable(now) => {
                         tracing::warn!(error = %e, "refreshing a credential failed; the cached one is still valid");
                         Ok(entry.proof.clone())
                     }

@@ -364,7 +364,9 @@ impl ChannelBuilder {
         }
         let mut hello = Hello::new(ops);
         if let Some(source) = &self.credentials {
-            if !link.info().kind.security.confidential {
+            // Whatever this channel allows, a proof needs a link the
+            // default policy accepts: one that keeps it confidential.
+            if SecurityPolicy::default().check(&link.info().kind).is_err() {
                 return Err(ConnectError::ProofOverPlaintext);
             }
             let proof = source

@@ -49,11 +49,6 @@ impl SecurityPolicy {
         self
     }
 
-    /// Whether plaintext links are allowed.
-    pub const fn allows_plaintext(&self) -> bool {
-        self.allow_plaintext
-    }
-
     /// Whether a link of `kind` meets the policy.
     ///
     /// # Errors

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Validation, decode, decode_header};
+use jsonwebtoken::{decode, decode_header};
 use prism_transport::LinkInfo;
 
 use super::claims::{Audience, Claims, DEFAULT_TOKEN_TYPE};
@@ -142,7 +142,7 @@ impl JwtAuthenticator {
                 key.algorithm()
             )));
         }
-        let claims = decode::<Claims>(token, key.decoding(), &signature_only(key))
+        let claims = decode::<Claims>(token, key.decoding(), key.validation())
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature => AuthError::new("the token's signature is invalid"),
                 ErrorKind::InvalidAlgorithm => AuthError::new(format!(
@@ -276,19 +276,6 @@ impl Authenticator for JwtAuthenticator {
         };
         Box::pin(core::future::ready(verdict))
     }
-}
-
-/// Verifies the signature with the key's one algorithm and nothing else:
-/// every claim is checked by [`JwtAuthenticator::check`], which requires
-/// each instead of checking it only when present.
-fn signature_only(key: &JwtKey) -> Validation {
-    let mut validation = Validation::new(key.algorithm());
-    validation.required_spec_claims.clear();
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.leeway = 0;
-    validation
 }
 
 /// The time `seconds` after the epoch names, if the clock can hold it.

@@ -74,11 +74,6 @@ impl TokenIssuer {
         self
     }
 
-    /// The issuer's name.
-    pub fn issuer(&self) -> &str {
-        &self.issuer
-    }
-
     /// Starts a token for `subject` to call `audience`.
     pub fn request(
         &self,

@@ -3,7 +3,8 @@
 
 use core::fmt;
 
-use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey};
+use jsonwebtoken::errors::Result as JwtResult;
+use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Validation};
 
 use crate::auth::AuthError;
 
@@ -28,6 +29,9 @@ pub struct JwtKey {
     id: String,
     algorithm: Algorithm,
     key: DecodingKey,
+    /// The signature check with this key's one algorithm and nothing
+    /// else, built once: every claim is checked by the authenticator.
+    validation: Validation,
 }
 
 impl JwtKey {
@@ -43,22 +47,7 @@ impl JwtKey {
         algorithm: Algorithm,
         pem: &[u8],
     ) -> Result<JwtKey, AuthError> {
-        let key = match algorithm.family() {
-            AlgorithmFamily::Rsa => DecodingKey::from_rsa_pem(pem),
-            AlgorithmFamily::Ec => DecodingKey::from_ec_pem(pem),
-            AlgorithmFamily::Ed => DecodingKey::from_ed_pem(pem),
-            AlgorithmFamily::Hmac => {
-                return Err(AuthError::new(
-                    "an HMAC key is a shared secret, not a PEM key: use JwtKey::hmac",
-                ));
-            }
-        }
-        .map_err(|e| AuthError::new(format!("cannot read the {algorithm:?} key: {e}")))?;
-        Ok(JwtKey {
-            id: id.into(),
-            algorithm,
-            key,
-        })
+        Ok(JwtKey::new(id.into(), algorithm, read_pem(algorithm, pem)?))
     }
 
     /// A shared secret for an HMAC `algorithm` (`HS256`, `HS384`,
@@ -74,11 +63,26 @@ impl JwtKey {
         secret: &[u8],
     ) -> Result<JwtKey, AuthError> {
         check_hmac(algorithm, secret)?;
-        Ok(JwtKey {
-            id: id.into(),
+        Ok(JwtKey::new(
+            id.into(),
             algorithm,
-            key: DecodingKey::from_secret(secret),
-        })
+            DecodingKey::from_secret(secret),
+        ))
+    }
+
+    fn new(id: String, algorithm: Algorithm, key: DecodingKey) -> JwtKey {
+        let mut validation = Validation::new(algorithm);
+        validation.required_spec_claims.clear();
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        JwtKey {
+            id,
+            algorithm,
+            key,
+            validation,
+        }
     }
 
     /// The key id tokens name in their `kid` header.
@@ -94,14 +98,15 @@ impl JwtKey {
     pub(crate) fn decoding(&self) -> &DecodingKey {
         &self.key
     }
+
+    pub(crate) fn validation(&self) -> &Validation {
+        &self.validation
+    }
 }
 
 impl fmt::Debug for JwtKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("JwtKey")
-            .field("id", &self.id)
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
+        debug_key(f, "JwtKey", &self.id, self.algorithm)
     }
 }
 
@@ -128,21 +133,10 @@ impl SigningKey {
         algorithm: Algorithm,
         pem: &[u8],
     ) -> Result<SigningKey, AuthError> {
-        let key = match algorithm.family() {
-            AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(pem),
-            AlgorithmFamily::Ec => EncodingKey::from_ec_pem(pem),
-            AlgorithmFamily::Ed => EncodingKey::from_ed_pem(pem),
-            AlgorithmFamily::Hmac => {
-                return Err(AuthError::new(
-                    "an HMAC key is a shared secret, not a PEM key: use SigningKey::hmac",
-                ));
-            }
-        }
-        .map_err(|e| AuthError::new(format!("cannot read the {algorithm:?} key: {e}")))?;
         Ok(SigningKey {
             id: id.into(),
             algorithm,
-            key,
+            key: read_pem(algorithm, pem)?,
         })
     }
 
@@ -182,11 +176,68 @@ impl SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("id", &self.id)
-            .field("algorithm", &self.algorithm)
-            .finish_non_exhaustive()
+        debug_key(f, "SigningKey", &self.id, self.algorithm)
     }
+}
+
+/// A key type read from PEM by algorithm family: the verifying and the
+/// signing keys alike.
+trait PemKey: Sized {
+    fn rsa(pem: &[u8]) -> JwtResult<Self>;
+    fn ec(pem: &[u8]) -> JwtResult<Self>;
+    fn ed(pem: &[u8]) -> JwtResult<Self>;
+}
+
+impl PemKey for DecodingKey {
+    fn rsa(pem: &[u8]) -> JwtResult<Self> {
+        DecodingKey::from_rsa_pem(pem)
+    }
+    fn ec(pem: &[u8]) -> JwtResult<Self> {
+        DecodingKey::from_ec_pem(pem)
+    }
+    fn ed(pem: &[u8]) -> JwtResult<Self> {
+        DecodingKey::from_ed_pem(pem)
+    }
+}
+
+impl PemKey for EncodingKey {
+    fn rsa(pem: &[u8]) -> JwtResult<Self> {
+        EncodingKey::from_rsa_pem(pem)
+    }
+    fn ec(pem: &[u8]) -> JwtResult<Self> {
+        EncodingKey::from_ec_pem(pem)
+    }
+    fn ed(pem: &[u8]) -> JwtResult<Self> {
+        EncodingKey::from_ed_pem(pem)
+    }
+}
+
+/// The key of `algorithm`'s family in `pem`; HMAC keys are secrets, not
+/// PEM.
+fn read_pem<K: PemKey>(algorithm: Algorithm, pem: &[u8]) -> Result<K, AuthError> {
+    match algorithm.family() {
+        AlgorithmFamily::Rsa => K::rsa(pem),
+        AlgorithmFamily::Ec => K::ec(pem),
+        AlgorithmFamily::Ed => K::ed(pem),
+        AlgorithmFamily::Hmac => {
+            return Err(AuthError::new(
+                "an HMAC key is a shared secret, not a PEM key: use hmac()",
+            ));
+        }
+    }
+    .map_err(|e| AuthError::new(format!("cannot read the {algorithm:?} key: {e}")))
+}
+
+fn debug_key(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    id: &str,
+    algorithm: Algorithm,
+) -> fmt::Result {
+    f.debug_struct(name)
+        .field("id", &id)
+        .field("algorithm", &algorithm)
+        .finish_non_exhaustive()
 }
 
 /// The shortest HMAC secret accepted: 256 bits, as RFC 7518 §3.2 asks of

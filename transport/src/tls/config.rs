@@ -109,7 +109,6 @@ impl core::fmt::Debug for ServerTls {
 #[derive(Clone)]
 pub struct ClientTls {
     config: Arc<ClientConfig>,
-    presents_certificate: bool,
 }
 
 impl ClientTls {
@@ -151,11 +150,7 @@ impl ClientTls {
         if config.alpn_protocols.is_empty() {
             Arc::make_mut(&mut config).alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
         }
-        let presents_certificate = config.client_auth_cert_resolver.has_certs();
-        ClientTls {
-            config,
-            presents_certificate,
-        }
+        ClientTls { config }
     }
 
     pub(crate) fn config(&self) -> Arc<ClientConfig> {
@@ -166,7 +161,10 @@ impl ClientTls {
 impl core::fmt::Debug for ClientTls {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("ClientTls")
-            .field("presents_certificate", &self.presents_certificate)
+            .field(
+                "presents_certificate",
+                &self.config.client_auth_cert_resolver.has_certs(),
+            )
             .finish_non_exhaustive()
     }
 }
