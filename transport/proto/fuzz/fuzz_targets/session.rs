@@ -18,7 +18,8 @@
 //! into `handle_frame`, then maybe acts as the application would: answer or
 //! fail the oldest open call, send a stream item on it (some larger than a
 //! chunk, some packed with others), finish it or stop its request direction, release the credit of
-//! what arrived, ping, go away, or close. The application
+//! what arrived, ping, accept a re-authentication proof or ask for one, go
+//! away, or close. The application
 //! judges the client's HELLO (accept, or reject per flag bit 3) as soon as
 //! `Event::Hello` arrives. A malformed frame closes the session as the
 //! driver does (`close`), and the end of the input is `handle_link_closed`.
@@ -38,6 +39,9 @@
 //!   cost; `Writable` only after a `send` said the channel
 //!   was full, once; never `Reply` or `StopSending` (a server opens no
 //!   calls); a `Pong` only for a ping; `GoAway` at most once;
+//!   `Reauthenticate` only once both sides offered re-authentication, never
+//!   while an earlier proof waits, its proof within the limit; an AUTH
+//!   answer only for a proof that waits (or a request, aux 0);
 //! - `accept`/`reject` succeed exactly once, right after `Hello`;
 //! - `respond` answers exactly the calls that are still open, a status
 //!   always as a status;
@@ -56,8 +60,8 @@ use libfuzzer_sys::fuzz_target;
 use prism_core::{Code, CodecId, Payload, Response, Status};
 use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
 use prism_proto::session::{
-    Accept, Answered, ChannelId, Event, Features, Hello, OpEntry, Packer, Reassembler, Role,
-    SendError, Session, SessionConfig,
+    Accept, Answered, ChannelId, Event, Features, Hello, Lifetime, MAX_AUTH_PROOF, OpEntry,
+    Packer, Reassembler, Role, SendError, Session, SessionConfig,
 };
 
 /// Longest message kept in an ERROR or a GOAWAY reason (`wire::MAX_MESSAGE`).
@@ -91,6 +95,10 @@ struct Model {
     peer_goaway: bool,
     pings_sent: u64,
     pongs: u64,
+    /// A re-authentication proof waits for the application's verdict.
+    proof_pending: bool,
+    /// Proofs the session raised.
+    proofs: u64,
 }
 
 impl Model {
@@ -151,6 +159,11 @@ impl Model {
                 "message frame of {len} bytes, peer max_chunk {}",
                 peer.max_chunk
             ),
+            FrameKind::Auth => {
+                assert!(self.session.features().contains(Features::REAUTH));
+                assert!(frame.header.aux <= self.proofs, "an answer to no proof");
+                assert!(len == 0 || len == 8, "AUTH of {len} bytes");
+            }
             _ => {}
         }
     }
@@ -245,6 +258,17 @@ impl Model {
             }
             Event::Reply { .. } => {
                 panic!("a server opened no calls, yet got {event:?}")
+            }
+            Event::Reauthenticate { proof } => {
+                assert!(self.established, "a proof before Established");
+                assert!(self.session.features().contains(Features::REAUTH));
+                assert!(!self.proof_pending, "a proof while another waits");
+                assert!(proof.len() <= MAX_AUTH_PROOF);
+                self.proof_pending = true;
+                self.proofs += 1;
+            }
+            Event::Reauthenticated { .. } | Event::ReauthRequested { .. } => {
+                panic!("a server presents no proofs, yet got {event:?}")
             }
             Event::GoAway { .. } => {
                 assert!(!self.peer_goaway, "GoAway event twice");
@@ -362,6 +386,15 @@ impl Model {
                 }
                 self.held_bytes = 0;
             }
+            5 if arg % 4 == 2 => {
+                let lifetime = (arg & 4 != 0).then(|| Lifetime::new(step(arg)));
+                self.session.confirm_reauth(self.now, lifetime);
+                self.proof_pending = false;
+            }
+            5 if arg % 4 == 3 => {
+                let within = (arg & 4 != 0).then(|| Lifetime::new(step(arg)));
+                self.session.request_reauth(self.now, within);
+            }
             5 => {
                 if !self.closed {
                     self.pings_sent += 1;
@@ -391,7 +424,7 @@ fn op() -> OpEntry {
 fn client_handshake() -> Bytes {
     let mut wire = BytesMut::new();
     let mut hello = Hello::new(vec![op()]);
-    hello.features = Features::PACKED;
+    hello.features = Features::PACKED.union(Features::REAUTH);
     let hello = Payload::new(hello.encode());
     encode_frame(
         &Frame::new(FrameHeader::new(FrameKind::Hello), hello),
@@ -447,6 +480,8 @@ fuzz_target!(|data: &[u8]| {
         peer_goaway: false,
         pings_sent: 0,
         pongs: 0,
+        proof_pending: false,
+        proofs: 0,
     };
     model.drain();
 

@@ -49,6 +49,11 @@ pub enum FrameKind {
     /// The sender accepted the peer's HELLO: carries the op table a server
     /// serves, and extensions.
     Accept = 11,
+    /// In-band re-authentication, once both sides offered
+    /// [`Features::REAUTH`](crate::session::Features::REAUTH): a client's
+    /// fresh proof, or a server's answer (the new session lifetime) or
+    /// request for one.
+    Auth = 12,
 }
 
 impl FrameKind {
@@ -66,6 +71,7 @@ impl FrameKind {
             9 => FrameKind::Pong,
             10 => FrameKind::GoAway,
             11 => FrameKind::Accept,
+            12 => FrameKind::Auth,
             _ => return None,
         })
     }
@@ -84,6 +90,7 @@ impl FrameKind {
             FrameKind::Pong => "pong",
             FrameKind::GoAway => "goaway",
             FrameKind::Accept => "accept",
+            FrameKind::Auth => "auth",
         }
     }
 }

@@ -131,7 +131,8 @@ pub struct SessionConfig {
     /// within another `interval`. Default `None`; a zero interval is off too.
     pub keepalive: Option<Duration>,
     /// Optional features this side offers. Default:
-    /// [`Features::PACKED`] (small stream messages share DATA frames).
+    /// [`Features::PACKED`] (small stream messages share DATA frames) and
+    /// [`Features::REAUTH`] (in-band re-authentication).
     pub features: Features,
     /// Features this side cannot work without; a peer that does not offer
     /// them is refused at the handshake. Default: none.
@@ -150,7 +151,7 @@ impl Default for SessionConfig {
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             keepalive: None,
-            features: Features::PACKED,
+            features: Features::PACKED.union(Features::REAUTH),
             required_features: Features::EMPTY,
         }
     }

@@ -266,6 +266,36 @@ pub enum OpenError {
     Closed,
 }
 
+/// [`Session::reauthenticate`](super::Session::reauthenticate) could not
+/// send the proof.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReauthError {
+    /// The handshake has not finished yet.
+    #[error("session is not established yet")]
+    NotEstablished,
+    /// The peer did not offer in-band re-authentication.
+    #[error("the peer does not re-authenticate in band")]
+    NotNegotiated,
+    /// An earlier proof still waits for its answer.
+    #[error("a proof already waits for its answer")]
+    Pending,
+    /// The proof is larger than an AUTH frame carries.
+    #[error("a proof of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The proof's length.
+        len: usize,
+        /// [`MAX_AUTH_PROOF`](super::MAX_AUTH_PROOF).
+        max: usize,
+    },
+    /// Only clients present proofs.
+    #[error("only client sessions present proofs")]
+    WrongRole,
+    /// The session is closed.
+    #[error("session is closed")]
+    Closed,
+}
+
 /// [`Session::send`](super::Session::send) or
 /// [`Session::finish`](super::Session::finish) could not queue anything.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

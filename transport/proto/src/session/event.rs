@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use prism_core::{Code, CodecId, Payload, Reply};
 
-use super::SessionError;
+use super::{Lifetime, SessionError};
 
 /// A channel: one call or stream between two peers.
 ///
@@ -202,6 +202,28 @@ pub enum Event {
         code: Code,
         /// The reason in the GOAWAY.
         reason: String,
+    },
+    /// Server: the client presented a fresh proof in band. Check it, then
+    /// [`Session::confirm_reauth`](super::Session::confirm_reauth) with the
+    /// new lifetime, or [`Session::close`](super::Session::close) to
+    /// refuse it. Open calls go on meanwhile. `Debug` shows the proof's
+    /// length only.
+    Reauthenticate {
+        /// The proof, opaque to the session.
+        proof: Payload,
+    },
+    /// Client: the server accepted the proof of
+    /// [`Session::reauthenticate`](super::Session::reauthenticate).
+    Reauthenticated {
+        /// How long the new authentication holds; `None`: it does not
+        /// expire.
+        lifetime: Option<Lifetime>,
+    },
+    /// Client: the server asks for a fresh proof (its authorization
+    /// changed).
+    ReauthRequested {
+        /// How long the server waits for it; `None`: it did not say.
+        within: Option<Lifetime>,
     },
     /// A [`Session::ping`](super::Session::ping) was answered.
     Pong {

@@ -97,7 +97,8 @@ impl fmt::Display for VersionRange {
 /// does not offer ends the handshake with a clear error
 /// ([`SessionError::PeerLacksFeatures`](super::SessionError::PeerLacksFeatures)),
 /// instead of meeting an unknown frame later. Bits are assigned as
-/// features land; this build defines [`Features::PACKED`]. Unknown bits
+/// features land; this build defines [`Features::PACKED`] and
+/// [`Features::REAUTH`]. Unknown bits
 /// are carried and compared like any other, so two builds agree on what
 /// they share.
 ///
@@ -110,7 +111,7 @@ impl fmt::Display for VersionRange {
 /// let theirs = Features::from_bits(0b0011);
 /// assert_eq!(ours.intersection(theirs), Features::from_bits(0b0010));
 /// assert_eq!(ours.missing_from(theirs), Features::from_bits(0b0100));
-/// assert_eq!(Features::from_bits(0b0101).to_string(), "packed, bit 2");
+/// assert_eq!(Features::from_bits(0b0111).to_string(), "packed, reauth, bit 2");
 /// assert_eq!(Features::EMPTY.to_string(), "none");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -123,6 +124,11 @@ impl Features {
     /// [`PACKED`](crate::frame::Flags::PACKED), several small messages of
     /// one channel in one frame. Offered by default.
     pub const PACKED: Features = Features(1 << 0);
+    /// Bit 1: the side re-authenticates in band with
+    /// [`AUTH`](crate::frame::FrameKind::Auth) frames (see
+    /// [`Session::reauthenticate`](super::Session::reauthenticate)).
+    /// Offered by default.
+    pub const REAUTH: Features = Features(1 << 1);
 
     /// A set from its wire bits.
     pub const fn from_bits(bits: u64) -> Features {
@@ -176,6 +182,7 @@ impl fmt::Display for Features {
             first = false;
             match bit {
                 0 => f.write_str("packed")?,
+                1 => f.write_str("reauth")?,
                 _ => write!(f, "bit {bit}")?,
             }
         }

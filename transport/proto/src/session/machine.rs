@@ -12,6 +12,7 @@ use prism_core::{Code, Status};
 
 use super::channels::{Channels, Send};
 use super::flow::{RecvWindow, SendCredit};
+use super::reauth::Reauth;
 use super::state::State;
 use super::{
     Accept, Event, Features, Hello, Role, SessionConfig, SessionError, VersionRange, wire,
@@ -124,6 +125,8 @@ pub struct Session {
     /// Unanswered [`Session::ping`]s, oldest first.
     pub(crate) pings: VecDeque<(u64, Instant)>,
     pub(crate) next_ping_id: u64,
+    /// In-band re-authentication.
+    pub(crate) reauth: Reauth,
 }
 
 impl Session {
@@ -162,6 +165,7 @@ impl Session {
             },
             pings: VecDeque::new(),
             next_ping_id: 1,
+            reauth: Reauth::default(),
         };
         match hello.validate() {
             Ok(()) => session.transmit.push_back(wire::hello(&hello)),

@@ -73,6 +73,13 @@
 //! - **Deadlines.** Both sides time a call: the caller fails it with
 //!   `DEADLINE_EXCEEDED` and sends CANCEL; the callee cancels its handler
 //!   and sends ERROR `DEADLINE_EXCEEDED`.
+//! - **Re-authentication.** Once both sides offered [`Features::REAUTH`],
+//!   a client presents fresh proofs in band, in AUTH frames, before the
+//!   lifetime its server announced (ACCEPT extension
+//!   [`LIFETIME_EXTENSION`], and each AUTH answer) runs out; a server may
+//!   ask for one. Open calls and streams are not disturbed; a refused
+//!   proof closes the session. The rules are in [`Session::reauthenticate`]
+//!   and the `reauth` module.
 //! - **Liveness.** PING is answered with PONG automatically; optional
 //!   keepalive pings after idle time close a dead session.
 //! - **Shutdown.** GOAWAY names the highest peer channel the sender took;
@@ -99,6 +106,7 @@
 //! | PING     | 0       | 0  | 0     | 0           | ping id                      | empty                           |
 //! | PONG     | 0       | 0  | 0     | 0           | the ping's id                | empty                           |
 //! | GOAWAY   | 0       | 0  | 0     | 0           | last peer channel id taken   | code (u16 LE), UTF-8 reason     |
+//! | AUTH     | 0       | 0  | 0     | 0           | proof sequence; 0 = request  | proof, or [`Lifetime`] / empty  |
 //!
 //! DATA flags: `MORE` (more chunks of this message follow; on a first
 //! chunk, `aux` is the message's total length), `END` (the direction ends;
@@ -134,6 +142,7 @@ mod lifecycle;
 mod machine;
 mod outbox;
 mod packed;
+mod reauth;
 mod recv;
 mod state;
 mod streams;
@@ -148,11 +157,12 @@ pub use config::{
     DEFAULT_CONNECTION_WINDOW, DEFAULT_MAX_CHUNK, DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role,
     SessionConfig,
 };
-pub use error::{HelloError, OpenError, SendError, SessionError};
+pub use error::{HelloError, OpenError, ReauthError, SendError, SessionError};
 pub use event::{ChannelId, Chunk, Event, OutgoingCall, OutgoingStream};
 pub use hello::{
     Accept, Extension, Features, HELLO_MAGIC, Hello, MAX_EXTENSION_LEN, MAX_HELLO_EXTENSIONS,
     MAX_HELLO_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, OpEntry, VersionRange,
 };
 pub use machine::Session;
+pub use reauth::{LIFETIME_EXTENSION, Lifetime, LifetimeError, MAX_AUTH_PROOF};
 pub use packed::Packer;

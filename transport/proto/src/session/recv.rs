@@ -60,6 +60,7 @@ impl Session {
             FrameKind::Data if established => self.on_data(header, payload),
             FrameKind::Credit if established => self.on_credit(header),
             FrameKind::Cancel if established => self.on_cancel(header),
+            FrameKind::Auth if established => self.on_auth(header, payload),
             _ => self.on_control(now, header, payload),
         }
         self.close_if_drained();
@@ -87,7 +88,8 @@ impl Session {
                 | FrameKind::Error
                 | FrameKind::Cancel
                 | FrameKind::Data
-                | FrameKind::Credit,
+                | FrameKind::Credit
+                | FrameKind::Auth,
             ) => self.protocol_error(kind, "frame before the handshake finished"),
         }
     }

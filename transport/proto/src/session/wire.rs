@@ -52,6 +52,14 @@ pub(crate) fn call(
     Frame::new(h, payload)
 }
 
+/// An AUTH: a client's proof numbered `seq`, or a server's answer to it
+/// (`seq` 0: a request to re-authenticate).
+pub(crate) fn auth(seq: u64, payload: Payload) -> Frame {
+    let mut h = header(FrameKind::Auth, 0);
+    h.aux = seq;
+    Frame::new(h, payload)
+}
+
 /// A CREDIT granting `bytes` on `channel` (0: the connection).
 pub(crate) fn credit(channel: u32, bytes: u64) -> Frame {
     let mut h = header(FrameKind::Credit, channel);

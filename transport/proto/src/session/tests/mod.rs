@@ -9,6 +9,7 @@ mod hello;
 mod limits;
 mod liveness;
 mod packed;
+mod reauth;
 mod robustness;
 mod shutdown;
 mod streams;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::*;
 use crate::frame::Flags;
 
-const KINDS: [FrameKind; 11] = [
+const KINDS: [FrameKind; 12] = [
     FrameKind::Hello,
     FrameKind::Accept,
     FrameKind::Call,
@@ -18,6 +18,7 @@ const KINDS: [FrameKind; 11] = [
     FrameKind::GoAway,
     FrameKind::Data,
     FrameKind::Credit,
+    FrameKind::Auth,
 ];
 
 fn random_frame(rng: &mut Rng) -> Frame {
@@ -69,7 +70,12 @@ impl Ledger {
                 }
                 Event::Closed { .. } => self.closed[0] += 1,
                 Event::Data { channel, chunk } => pair.client.release(channel, chunk.cost()),
+                Event::ReauthRequested { .. } => {
+                    let _ = pair.client.reauthenticate(now, Payload::from(&b"proof"[..]));
+                }
                 Event::Opened { .. }
+                | Event::Reauthenticated { .. }
+                | Event::Reauthenticate { .. }
                 | Event::Skipped { .. }
                 | Event::Established
                 | Event::Call { .. }
@@ -98,7 +104,10 @@ impl Ledger {
                 }
                 Event::Closed { .. } => self.closed[1] += 1,
                 Event::Data { channel, chunk } => pair.server.release(channel, chunk.cost()),
+                Event::Reauthenticate { .. } => pair.server.confirm_reauth(now, None),
                 Event::Opened { .. }
+                | Event::Reauthenticated { .. }
+                | Event::ReauthRequested { .. }
                 | Event::Skipped { .. }
                 | Event::Established
                 | Event::Reply { .. }
@@ -160,6 +169,10 @@ fn random_frames_and_actions_never_panic_and_end_every_call_once() {
                 27 => pair.client.ping(now),
                 28 if rng.below(4) == 0 => pair.server.go_away(now, Code::Unavailable, "bye"),
                 29 if rng.below(8) == 0 => pair.client.close(now, Code::Cancelled, "bye"),
+                30 => {
+                    let _ = pair.client.reauthenticate(now, Payload::from(&b"proof"[..]));
+                }
+                31 => pair.server.request_reauth(now, None),
                 _ => pair.pump(),
             }
             ledger.record(&mut pair, &mut rng, 20);
@@ -194,7 +207,7 @@ fn random_frames_and_actions_never_panic_and_end_every_call_once() {
 #[test]
 fn unknown_frame_kinds_never_reach_the_session() {
     let mut bytes = FrameHeader::new(FrameKind::Ping).encode(0);
-    for kind in [0u8, 12, 255] {
+    for kind in [0u8, 13, 255] {
         bytes[0] = kind;
         let decoded = FrameHeader::decode(&bytes, 1024);
         assert_eq!(decoded, Err(crate::frame::FrameError::UnknownKind { kind }));
