@@ -39,6 +39,8 @@ pub struct Context {
     codec: CodecId,
     deadline: Option<Instant>,
     connection: Arc<ConnectionInfo>,
+    /// Who the connection was authenticated as when the call was routed.
+    identity: Option<Arc<ChannelIdentity>>,
     /// The call's own extensions; `None` when no layer added any.
     extensions: Option<Arc<Extensions>>,
 }
@@ -52,6 +54,7 @@ impl Context {
         codec: CodecId,
         deadline: Option<Instant>,
         connection: Arc<ConnectionInfo>,
+        identity: Option<Arc<ChannelIdentity>>,
         extensions: Extensions,
     ) -> Self {
         Context {
@@ -59,6 +62,7 @@ impl Context {
             codec,
             deadline,
             connection,
+            identity,
             extensions: (!extensions.is_empty()).then(|| Arc::new(extensions)),
         }
     }
@@ -108,10 +112,12 @@ impl Context {
         self.connection.link.kind.security
     }
 
-    /// Who the call's connection authenticated as; `None` on a connection
-    /// without identity (only public ops run there).
+    /// Who the call's connection is authenticated as, as of when the call
+    /// was authorized (a re-authentication later does not change it for
+    /// this call); `None` on a connection without identity (only public
+    /// ops run there).
     pub fn identity(&self) -> Option<&ChannelIdentity> {
-        self.connection.extensions.get::<ChannelIdentity>()
+        self.identity.as_deref()
     }
 
     /// The values calls on this connection leave for later calls on it

@@ -5,7 +5,7 @@ use core::pin::Pin;
 
 use prism_transport::LinkInfo;
 
-use super::{ChannelIdentity, Proof};
+use super::{AuthzVersion, ChannelIdentity, Proof};
 
 /// Why a proof was not accepted. The reason goes to the client in the
 /// handshake's refusal (`UNAUTHENTICATED`) and may be logged: never put
@@ -68,6 +68,14 @@ pub trait Authenticator: Send + Sync + 'static {
     /// ops only.
     fn authenticate_link(&self, link: &LinkInfo) -> Option<AuthFuture> {
         let _ = link;
+        None
+    }
+
+    /// The authorization version the identities it establishes are checked
+    /// against, if it keeps one: a server watches it, and asks connections
+    /// authenticated under an older version to re-authenticate. `None`,
+    /// the default: nothing is revoked that way.
+    fn authz_version(&self) -> Option<AuthzVersion> {
         None
     }
 }

@@ -2,15 +2,19 @@
 //! revokes what was issued before it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::watch;
 
 /// The authorization version a server accepts credentials for. Tokens name
 /// the version they were issued under (`authz_version`); an authenticator
-/// built with this handle accepts only the current one. Bumping it refuses
-/// every credential issued before to new connections, which must present a
-/// token of the new version. Connections already open keep the identity
-/// they authenticated with until it expires (revoking open connections
-/// comes with in-band re-authentication).
+/// built with this handle accepts only the current one. Bumping it revokes
+/// every credential issued before: new connections must present a token of
+/// the new version, and open connections authenticated with an older one
+/// are asked to re-authenticate within the server's
+/// [revocation grace](crate::server::ServerBuilder::revocation_grace);
+/// then their calls and streams whose permission the new token lacks end
+/// with `PERMISSION_DENIED`, and a connection that did not re-authenticate
+/// is treated as expired.
 ///
 /// Clones share one version.
 ///
@@ -29,31 +33,46 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthzVersion {
-    version: Arc<AtomicU64>,
+    version: Arc<watch::Sender<u64>>,
 }
 
 impl AuthzVersion {
     /// A version starting at `version`.
     pub fn new(version: u64) -> AuthzVersion {
         AuthzVersion {
-            version: Arc::new(AtomicU64::new(version)),
+            version: Arc::new(watch::Sender::new(version)),
         }
     }
 
     /// The current version.
     pub fn current(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+        *self.version.borrow()
     }
 
-    /// Moves to the next version (new connections then need a token of it)
-    /// and returns it.
+    /// Moves to the next version and returns it.
     pub fn bump(&self) -> u64 {
-        self.version.fetch_add(1, Ordering::AcqRel) + 1
+        let mut bumped = 0;
+        self.version.send_modify(|version| {
+            *version = version.saturating_add(1);
+            bumped = *version;
+        });
+        bumped
     }
 
     /// Moves to `version` if it is newer than the current one (a version
     /// learned from a policy store); returns whether it moved.
     pub fn advance_to(&self, version: u64) -> bool {
-        self.version.fetch_max(version, Ordering::AcqRel) < version
+        self.version.send_if_modified(|current| {
+            let newer = version > *current;
+            if newer {
+                *current = version;
+            }
+            newer
+        })
+    }
+
+    /// Watches for new versions.
+    pub(crate) fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
     }
 }

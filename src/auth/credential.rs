@@ -25,6 +25,13 @@ pub type CredentialFuture =
 pub trait CredentialSource: Send + Sync + 'static {
     /// A proof for `audience` (`None` when the channel names none).
     fn credential(&self, audience: Option<&str>) -> CredentialFuture;
+
+    /// A proof for `audience` that no cache may answer: the server asked
+    /// for a fresh one (its authorization moved on, and a cached proof may
+    /// name the old one). The default asks [`credential`](Self::credential).
+    fn refresh(&self, audience: Option<&str>) -> CredentialFuture {
+        self.credential(audience)
+    }
 }
 
 impl CredentialSource for Proof {
@@ -144,8 +151,21 @@ impl Cached {
 
 impl<S: CredentialSource> CredentialSource for CachedCredentials<S> {
     fn credential(&self, audience: Option<&str>) -> CredentialFuture {
+        self.fetch(audience, false)
+    }
+
+    /// Fetches a new proof (unless one was fetched since this was asked),
+    /// and caches it.
+    fn refresh(&self, audience: Option<&str>) -> CredentialFuture {
+        self.fetch(audience, true)
+    }
+}
+
+impl<S: CredentialSource> CachedCredentials<S> {
+    fn fetch(&self, audience: Option<&str>, force: bool) -> CredentialFuture {
         let (inner, max_age) = (Arc::clone(&self.inner), self.max_age);
         let key = audience.map(str::to_owned);
+        let asked = SystemTime::now();
         Box::pin(async move {
             let slot = {
                 let mut entries = inner.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -155,12 +175,20 @@ impl<S: CredentialSource> CredentialSource for CachedCredentials<S> {
             // find it done.
             let mut cached = slot.lock().await;
             let now = SystemTime::now();
-            if let Some(entry) = cached.as_ref()
-                && entry.fresh(now, max_age)
-            {
-                return Ok(entry.proof.clone());
+            if let Some(entry) = cached.as_ref() {
+                let usable = match force {
+                    true => entry.fetched >= asked,
+                    false => entry.fresh(now, max_age),
+                };
+                if usable {
+                    return Ok(entry.proof.clone());
+                }
             }
-            match inner.source.credential(key.as_deref()).await {
+            let fetched = match force {
+                true => inner.source.refresh(key.as_deref()).await,
+                false => inner.source.credential(key.as_deref()).await,
+            };
+            match fetched {
                 Ok(proof) => {
                     *cached = Some(Cached {
                         proof: proof.clone(),
@@ -169,7 +197,7 @@ impl<S: CredentialSource> CredentialSource for CachedCredentials<S> {
                     Ok(proof)
                 }
                 Err(e) => match cached.as_ref() {
-                    Some(entry) if entry.usable(now) => {
+                    Some(entry) if !force && entry.usable(now) => {
                         tracing::warn!(error = %e, "refreshing a credential failed; the cached one is still valid");
                         Ok(entry.proof.clone())
                     }

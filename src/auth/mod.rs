@@ -13,12 +13,15 @@
 //! built with [`ServerBuilder::allow_unauthenticated`]; a proof that does
 //! not verify, or one sent to a server that cannot check it, ends the
 //! handshake with `UNAUTHENTICATED`; an identity past its expiry calls
-//! nothing but public ops. A proof travels once, in the client's HELLO,
-//! never with calls, and no `Debug` output shows its bytes.
+//! nothing but public ops. A proof travels in the client's HELLO and, to
+//! renew an authentication before it expires, in band (re-authentication,
+//! whose rules the `authority` module states), never with calls; no
+//! `Debug` output shows its bytes.
 //!
 //! [`ServerBuilder::allow_unauthenticated`]: crate::server::ServerBuilder::allow_unauthenticated
 
 mod authenticator;
+pub(crate) mod authority;
 mod authorizer;
 mod authz_version;
 mod credential;
@@ -30,6 +33,7 @@ mod proof;
 mod topology;
 
 pub use authenticator::{AuthError, AuthFuture, Authenticator};
+pub use authority::{DEFAULT_MAX_SESSION_LIFETIME, DEFAULT_REVOCATION_GRACE};
 pub use authorizer::{Authorizer, HeldPermissions};
 pub use authz_version::AuthzVersion;
 pub use credential::{CachedCredentials, CredentialFuture, CredentialSource, DEFAULT_MAX_AGE};

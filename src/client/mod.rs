@@ -2,6 +2,7 @@
 
 mod call;
 mod layer;
+mod reauth;
 mod stream_call;
 
 use std::sync::{Arc, OnceLock};
@@ -295,11 +296,14 @@ impl ChannelBuilder {
         self
     }
 
-    /// Authenticates the channel: `source` gives the proof presented once,
-    /// in the handshake (a [`Proof`](crate::auth::Proof) is a source of
-    /// itself). A proof travels only over a link that keeps it
-    /// confidential (in-process, Unix sockets, TLS); over plaintext TCP the
-    /// connection is refused before anything is sent.
+    /// Authenticates the channel: `source` gives the proof presented in
+    /// the handshake (a [`Proof`](crate::auth::Proof) is a source of
+    /// itself), and a fresh one in band before the lifetime the server
+    /// announced runs out (at a random point between 85% and 95% of it), or
+    /// when the server asks for one after a revocation
+    /// ([`CredentialSource::refresh`]). A proof travels only over a link
+    /// that keeps it confidential (in-process, Unix sockets, TLS); over
+    /// plaintext TCP the connection is refused before anything is sent.
     pub fn credentials(mut self, source: impl CredentialSource) -> Self {
         self.credentials = Some(Arc::new(source));
         self
@@ -384,8 +388,12 @@ impl ChannelBuilder {
                 data: proof.into_bytes(),
             });
         }
+        let ours = self.session.offered_features();
         let setup = Setup::new(self.session);
         let client = driver::connect(link, setup, hello).await?;
+        if let Some(source) = &self.credentials {
+            reauth::spawn(&client, ours, Arc::clone(source), self.audience.clone());
+        }
         let peer_ops = client
             .info()
             .peer_accept

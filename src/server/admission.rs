@@ -2,23 +2,29 @@
 //! declared must be served here with the same schema, and a proof it
 //! presents must verify into an unexpired identity that names no
 //! permission this server's ops do not declare; an accepted client gets the
-//! op table, and its connection the identity the proof established.
+//! op table (and the lifetime of its authentication), and its connection
+//! the identity the proof established, with a guard over it. Fresh proofs
+//! presented in band later pass the same checks, and must name the same
+//! principal.
 
 use core::fmt::Write;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use prism_core::{Extensions, Status};
+use prism_core::{Extensions, Payload, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{Accept, Hello, OpEntry};
+use prism_proto::session::{Accept, Extension, Hello, LIFETIME_EXTENSION, OpEntry};
 use prism_reflect::OpDescriptor;
 use prism_transport::LinkInfo;
-use prism_transport::driver::{Admission, AdmitFuture, Admitted};
+use prism_transport::driver::{Admission, AdmitFuture, Admitted, ConnectionInfo, ReauthFuture};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::ConnectionState;
-use crate::auth::{Authenticator, MAX_PROOF_LEN, PROOF_EXTENSION, Proof};
+use crate::auth::authority::{self, Authority, Lifetimes};
+use crate::auth::{
+    AuthError, Authenticator, ChannelIdentity, MAX_PROOF_LEN, PROOF_EXTENSION, Proof,
+};
 
 /// Refuses a client that declared an op this server does not serve, or
 /// serves with another schema; accepts others with the server's op table.
@@ -32,6 +38,8 @@ pub(crate) struct SchemaCheck {
     /// Every permission an op here requires: an identity naming another
     /// was issued for something else (or by mistake) and is refused.
     permissions: Arc<BTreeSet<String>>,
+    /// How long authentications hold.
+    lifetimes: Lifetimes,
 }
 
 impl SchemaCheck {
@@ -39,6 +47,7 @@ impl SchemaCheck {
         ops: Vec<(&'static OpDescriptor, OpEntry)>,
         authenticator: Option<Arc<dyn Authenticator>>,
         permissions: BTreeSet<String>,
+        lifetimes: Lifetimes,
     ) -> SchemaCheck {
         let table = ops
             .iter()
@@ -49,6 +58,7 @@ impl SchemaCheck {
             ops: table,
             authenticator,
             permissions: Arc::new(permissions),
+            lifetimes,
         }
     }
 
@@ -81,57 +91,125 @@ impl Admission for SchemaCheck {
                 "the client expects ops this server does not serve as declared: {problems}"
             )));
         }
-        let accept = self.accept.clone();
-        let verdict = match (proof(peer), &self.authenticator) {
-            (Err(status), _) => return refuse(status),
-            (Ok(Some(_)), None) => {
+        let mut accept = self.accept.clone();
+        let presented = match proof(peer) {
+            Err(status) => return refuse(status),
+            Ok(proof) => proof,
+        };
+        let (verdict, by_proof) = match (presented, &self.authenticator) {
+            (Some(_), None) => {
                 return refuse(Status::unauthenticated(
                     "this server authenticates no one, and the client presented a proof",
                 ));
             }
-            (Ok(Some(proof)), Some(authenticator)) => authenticator.authenticate(proof, link),
-            (Ok(None), authenticator) => {
+            (Some(proof), Some(authenticator)) => (authenticator.authenticate(proof, link), true),
+            (None, authenticator) => {
                 match authenticator
                     .as_ref()
                     .and_then(|a| a.authenticate_link(link))
                 {
-                    Some(verdict) => verdict,
+                    Some(verdict) => (verdict, false),
                     None => {
                         // No proof and none from the link: a connection
                         // without identity (public ops only).
                         let mut extensions = Extensions::new();
                         extensions.insert(ConnectionState::default());
-                        return Box::pin(core::future::ready(Ok(Admitted { accept, extensions })));
+                        let admitted = Admitted {
+                            accept,
+                            extensions,
+                            guard: None,
+                        };
+                        return Box::pin(core::future::ready(Ok(admitted)));
                     }
                 }
             }
         };
         let known = Arc::clone(&self.permissions);
+        let lifetimes = self.lifetimes;
+        let version = (self.authenticator.as_ref())
+            .and_then(|a| a.authz_version())
+            .map(|version| version.subscribe());
         Box::pin(async move {
-            let identity = verdict
-                .await
-                .map_err(|e| Status::unauthenticated(format!("authentication failed: {e}")))?;
-            if identity.is_expired(SystemTime::now()) {
-                return Err(Status::unauthenticated(
-                    "authentication failed: the credentials have expired",
-                ));
+            let identity = vet(verdict.await, &known, "authentication failed")?;
+            let identity = authority::bounded(identity, by_proof, lifetimes.max);
+            let expires = identity.expires_at().is_some();
+            if let Some(lifetime) = authority::lifetime(&identity).filter(|_| by_proof) {
+                accept.extensions.push(Extension {
+                    kind: LIFETIME_EXTENSION,
+                    data: lifetime.encode().to_vec().into(),
+                });
             }
-            let unknown: Vec<&str> = identity
-                .permissions()
-                .filter(|p| !known.contains(*p))
-                .collect();
-            if !unknown.is_empty() {
-                return Err(Status::unauthenticated(format!(
-                    "authentication failed: the credentials grant permissions no op of this server declares ({})",
-                    unknown.join(", ")
-                )));
-            }
+            let authority = Authority::new(identity, by_proof);
+            let version = version.filter(|_| by_proof);
+            let guard = (expires || version.is_some())
+                .then(|| authority::guard(Arc::clone(&authority), lifetimes, version));
             let mut extensions = Extensions::new();
-            extensions.insert(identity);
+            extensions.insert(authority);
             extensions.insert(ConnectionState::default());
-            Ok(Admitted { accept, extensions })
+            Ok(Admitted {
+                accept,
+                extensions,
+                guard,
+            })
         })
     }
+
+    fn reauthenticate(&self, proof: Payload, connection: &Arc<ConnectionInfo>) -> ReauthFuture {
+        let authority = connection.extensions.get::<Arc<Authority>>();
+        let (Some(authority), Some(authenticator)) = (authority, &self.authenticator) else {
+            return refuse_proof("this connection did not authenticate with a proof");
+        };
+        if !authority.is_renewable() {
+            return refuse_proof("this connection did not authenticate with a proof");
+        }
+        if proof.len() > MAX_PROOF_LEN {
+            return refuse_proof(&format!(
+                "re-authentication failed: the proof is {} bytes, more than the {MAX_PROOF_LEN} this server reads",
+                proof.len()
+            ));
+        }
+        let verdict = authenticator.authenticate(
+            Proof::from_bytes(proof.as_bytes().clone()),
+            &connection.link,
+        );
+        let (authority, known) = (Arc::clone(authority), Arc::clone(&self.permissions));
+        let max = self.lifetimes.max;
+        Box::pin(async move {
+            let identity = vet(verdict.await, &known, "re-authentication failed")?;
+            authority.renew(authority::bounded(identity, true, max))?;
+            Ok(authority::lifetime(&authority.identity()))
+        })
+    }
+}
+
+/// The identity a verdict established, if it is unexpired and names no
+/// permission unknown here; else why not, after `failed`.
+fn vet(
+    verdict: Result<ChannelIdentity, AuthError>,
+    known: &BTreeSet<String>,
+    failed: &str,
+) -> Result<ChannelIdentity, Status> {
+    let identity = verdict.map_err(|e| Status::unauthenticated(format!("{failed}: {e}")))?;
+    if identity.is_expired(SystemTime::now()) {
+        return Err(Status::unauthenticated(format!(
+            "{failed}: the credentials have expired"
+        )));
+    }
+    let unknown: Vec<&str> = identity
+        .permissions()
+        .filter(|p| !known.contains(*p))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Status::unauthenticated(format!(
+            "{failed}: the credentials grant permissions no op of this server declares ({})",
+            unknown.join(", ")
+        )));
+    }
+    Ok(identity)
+}
+
+fn refuse_proof(reason: &str) -> ReauthFuture {
+    Box::pin(core::future::ready(Err(Status::unauthenticated(reason))))
 }
 
 /// One connection's admission while it holds a pending-handshake slot: the
@@ -164,6 +242,10 @@ impl Admission for Pending {
             drop(slot);
             verdict
         })
+    }
+
+    fn reauthenticate(&self, proof: Payload, connection: &Arc<ConnectionInfo>) -> ReauthFuture {
+        self.check.reauthenticate(proof, connection)
     }
 }
 

@@ -18,11 +18,14 @@ use prism_transport::{LinkInfo, PeerAddr};
 
 use super::router::Route;
 use crate::Context;
+use crate::auth::ChannelIdentity;
 use crate::layer_fn::LayerFn;
 
 /// One call on its way to its op: routed by op id, not yet decoded.
 pub struct Call {
     pub(crate) route: Route,
+    /// Who the connection was authenticated as when the call was routed.
+    pub(crate) identity: Option<Arc<ChannelIdentity>>,
     pub(crate) codec: CodecId,
     pub(crate) deadline: Option<Instant>,
     pub(crate) payload: Payload,
@@ -70,6 +73,13 @@ impl Call {
         self.request.is_some()
     }
 
+    /// Who the call's connection is authenticated as (the identity the
+    /// call was authorized against); `None` on a connection without
+    /// identity.
+    pub fn identity(&self) -> Option<&ChannelIdentity> {
+        self.identity.as_deref()
+    }
+
     /// The peer's address.
     pub fn peer(&self) -> &PeerAddr {
         &self.connection.link.peer
@@ -105,6 +115,7 @@ impl Call {
             self.codec,
             self.deadline,
             self.connection,
+            self.identity,
             self.extensions,
         );
         (context, self.payload, self.request)

@@ -8,6 +8,7 @@ mod router;
 mod stats;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use prism_codecs::Limits;
 use prism_proto::session::{Hello, SessionConfig};
@@ -24,6 +25,7 @@ pub use layer::{Call, Handle, Layer, layer_fn};
 #[doc(inline)]
 pub use prism_transport::driver::{Answer, Dispatched};
 
+use crate::auth::authority::Lifetimes;
 use crate::auth::{Authenticator, Authorizer, HeldPermissions};
 use crate::op_table::op_entry;
 use crate::{BuildError, ConnectionStats, ServeError};
@@ -247,6 +249,7 @@ pub struct ServerBuilder {
     authenticator: Option<Arc<dyn Authenticator>>,
     allow_unauthenticated: bool,
     authorizer: Option<Arc<dyn Authorizer>>,
+    lifetimes: Lifetimes,
 }
 
 impl core::fmt::Debug for ServerBuilder {
@@ -337,6 +340,35 @@ impl ServerBuilder {
         self
     }
 
+    /// The longest an authentication by proof holds before the client
+    /// must present a fresh one in band (default
+    /// [`DEFAULT_MAX_SESSION_LIFETIME`](crate::auth::DEFAULT_MAX_SESSION_LIFETIME),
+    /// one hour). A connection's lifetime is the shorter of this and its
+    /// token's expiry; the client learns it at the handshake and after
+    /// each fresh proof, and re-authenticates between 85% and 95% of it.
+    pub fn max_session_lifetime(mut self, max: Duration) -> Self {
+        self.lifetimes.max = max;
+        self
+    }
+
+    /// How long open calls and streams outlive a connection's expired
+    /// authentication (default zero). New calls of ops that need a
+    /// permission fail `UNAUTHENTICATED` from the expiry on either way.
+    pub fn expiry_grace(mut self, grace: Duration) -> Self {
+        self.lifetimes.grace = grace;
+        self
+    }
+
+    /// How long a connection authenticated under an older
+    /// [`AuthzVersion`](crate::auth::AuthzVersion) has to present a fresh
+    /// proof once the version moved (default
+    /// [`DEFAULT_REVOCATION_GRACE`](crate::auth::DEFAULT_REVOCATION_GRACE),
+    /// ten seconds); after it the connection counts as expired.
+    pub fn revocation_grace(mut self, grace: Duration) -> Self {
+        self.lifetimes.revocation = grace;
+        self
+    }
+
     /// Decides whether an identity may call an op that needs a permission;
     /// by default ([`HeldPermissions`](crate::auth::HeldPermissions)) the
     /// identity must hold it. Plug a policy engine in here.
@@ -404,6 +436,7 @@ impl ServerBuilder {
                         .into_iter()
                         .map(str::to_owned)
                         .collect(),
+                    self.lifetimes,
                 )),
                 session: self.session,
                 policy: self.policy,

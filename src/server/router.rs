@@ -9,11 +9,12 @@ use prism_codecs::Limits;
 use prism_core::Status;
 use prism_proto::int_map::IntMap;
 use prism_reflect::{OpDescriptor, OpId};
-use prism_transport::driver::{Dispatched, Execution, Handler, IncomingCall};
+use prism_transport::driver::{ConnectionInfo, Dispatched, Execution, Handler, IncomingCall};
 
 use super::dispatch::Dispatch;
 use super::layer::{Call, Handle, Layer};
-use crate::auth::{Authorizer, ChannelIdentity, authorize};
+use crate::auth::authority::identity_of;
+use crate::auth::{Authorizer, authorize};
 
 /// Where one op's calls go. Plain data, copied into each call: routing
 /// touches no reference count.
@@ -93,12 +94,13 @@ impl Handler for Router {
         };
         // Before any layer or codec sees the payload: a refused call or
         // stream open is never decoded, its handler never runs.
-        let identity = call.connection.extensions.get::<ChannelIdentity>();
-        if let Err(status) = authorize(route.op, identity, &*self.authorizer) {
+        let identity = identity_of(&call.connection);
+        if let Err(status) = authorize(route.op, identity.as_deref(), &*self.authorizer) {
             return Dispatched::fail(status);
         }
         let call = Call {
             route: *route,
+            identity,
             codec: call.codec,
             deadline: call.deadline,
             payload: call.payload,
@@ -107,6 +109,15 @@ impl Handler for Router {
             extensions: Default::default(),
         };
         self.stack.handle(call)
+    }
+
+    fn recheck(&self, op: u64, connection: &ConnectionInfo) -> Result<(), Status> {
+        // An op that is open was routed; one that is not has nothing to end.
+        let Some(route) = self.routes.get(&op) else {
+            return Ok(());
+        };
+        let identity = identity_of(connection);
+        authorize(route.op, identity.as_deref(), &*self.authorizer)
     }
 }
 

@@ -276,6 +276,10 @@ impl Authenticator for JwtAuthenticator {
         };
         Box::pin(core::future::ready(verdict))
     }
+
+    fn authz_version(&self) -> Option<AuthzVersion> {
+        self.authz_version.clone()
+    }
 }
 
 /// The time `seconds` after the epoch names, if the clock can hold it.

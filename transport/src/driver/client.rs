@@ -6,16 +6,16 @@ use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Instant;
 
 use futures_util::FutureExt;
 use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{
-    ChannelId, Chunk, Event, Hello, Message, OpenError, OutgoingCall, OutgoingStream, Reassembler,
-    Role,
+    ChannelId, Chunk, Event, Hello, Lifetime, Message, OpenError, OutgoingCall, OutgoingStream,
+    Reassembler, Role,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -43,6 +43,7 @@ pub async fn connect<L: Link>(
     let (commands_tx, commands_rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(None);
+    let (requests_tx, requests_rx) = watch::channel(Requested::default());
     let max_message = setup.session.max_message;
     let mut driver = ClientDriver {
         conn: Conn::new(link, Role::Client, setup, hello),
@@ -53,6 +54,8 @@ pub async fn connect<L: Link>(
         pumps: Pumps::default(),
         ended: Vec::new(),
         exit: exit_tx,
+        reauth: None,
+        requests: requests_tx,
     };
     tokio::spawn(async move {
         let outcome = AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
@@ -71,10 +74,54 @@ pub async fn connect<L: Link>(
                 max_message,
                 info,
                 exit: exit_rx,
+                requests: requests_rx,
             }),
         }),
         Ok(Err(error)) => Err(error),
         Err(_) => Err(wait_exit(exit_rx).await),
+    }
+}
+
+/// A [`Client`] that does not keep its connection open (a background
+/// task's handle), from [`Client::downgrade`].
+#[derive(Clone)]
+pub struct WeakClient {
+    shared: Weak<Shared>,
+}
+
+impl WeakClient {
+    /// The client, while some [`Client`] still holds the connection.
+    pub fn upgrade(&self) -> Option<Client> {
+        self.shared.upgrade().map(|shared| Client { shared })
+    }
+}
+
+impl core::fmt::Debug for WeakClient {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("WeakClient")
+            .field("alive", &(self.shared.strong_count() > 0))
+            .finish()
+    }
+}
+
+/// The server's requests for a fresh proof on one connection, from
+/// [`Client::reauth_requests`].
+#[derive(Debug)]
+pub struct ReauthRequests {
+    requests: watch::Receiver<Requested>,
+}
+
+impl ReauthRequests {
+    /// Waits for the next request; yields the time the server gives (if
+    /// it said), or `None` once the connection ended. Requests that came
+    /// while nobody waited count as one.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: a request is taken only when this returns it.
+    pub async fn next(&mut self) -> Option<Option<Lifetime>> {
+        self.requests.changed().await.ok()?;
+        Some(self.requests.borrow_and_update().within)
     }
 }
 
@@ -107,6 +154,18 @@ pub(crate) enum Command {
     Control(Control),
     /// Finish in-flight calls, refuse new ones, then close.
     GoAway,
+    /// Present a fresh proof in band.
+    Reauth {
+        proof: Payload,
+        answer: oneshot::Sender<Result<Option<Lifetime>, Status>>,
+    },
+}
+
+/// The server's last request for a fresh proof: the time it gave. Each
+/// request notifies the handles, whatever it says.
+#[derive(Clone, Copy, Debug, Default)]
+struct Requested {
+    within: Option<Lifetime>,
 }
 
 /// A call to open whose request, response or both are streams.
@@ -191,6 +250,7 @@ struct Shared {
     max_message: u64,
     info: Arc<ConnectionInfo>,
     exit: Exit,
+    requests: watch::Receiver<Requested>,
 }
 
 /// A cheap, cloneable handle for making calls on one connection.
@@ -320,6 +380,49 @@ impl Client {
         self.shared.exit.borrow().clone()
     }
 
+    /// Presents a fresh proof to the server in band (re-authentication),
+    /// without disturbing open calls; resolves to the lifetime of the new
+    /// authentication (`None`: it does not expire). One proof at a time.
+    ///
+    /// # Errors
+    ///
+    /// `FAILED_PRECONDITION` when the server does not re-authenticate in
+    /// band, a proof already waits for its answer, or the proof is too
+    /// large; the reason the connection ended when it ended first. A
+    /// refused proof closes the connection: the error is its close reason
+    /// (the server's code and message).
+    pub async fn reauthenticate(&self, proof: Payload) -> Result<Option<Lifetime>, Status> {
+        let (answer, rx) = oneshot::channel();
+        if self
+            .shared
+            .commands
+            .send(Command::Reauth { proof, answer })
+            .is_err()
+        {
+            return Err(self.closed().await.status());
+        }
+        match rx.await {
+            Ok(answer) => answer,
+            Err(_) => Err(self.closed().await.status()),
+        }
+    }
+
+    /// A handle that does not keep the connection open: once every
+    /// [`Client`] is gone the connection says goodbye, whatever weak
+    /// handles remain.
+    pub fn downgrade(&self) -> WeakClient {
+        WeakClient {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
+    /// The server's requests for a fresh proof, from now on.
+    pub fn reauth_requests(&self) -> ReauthRequests {
+        let mut requests = self.shared.requests.clone();
+        requests.mark_unchanged();
+        ReauthRequests { requests }
+    }
+
     /// Waits until the connection ends, and says why.
     ///
     /// # Cancel safety
@@ -406,6 +509,10 @@ struct ClientDriver<L: Link> {
     /// Request streams that closed with an answer: their calls are cancelled.
     ended: Vec<Ended>,
     exit: watch::Sender<Option<ConnectionError>>,
+    /// Where the answer to the proof in flight goes.
+    reauth: Option<oneshot::Sender<Result<Option<Lifetime>, Status>>>,
+    /// The server's requests for a fresh proof, to the handles.
+    requests: watch::Sender<Requested>,
 }
 
 impl<L: Link> ClientDriver<L> {
@@ -536,6 +643,14 @@ impl<L: Link> ClientDriver<L> {
                 .conn
                 .session
                 .go_away(now, Code::Ok, "the client is done"),
+            Command::Reauth { proof, answer } => {
+                match self.conn.session.reauthenticate(now, proof) {
+                    Ok(()) => self.reauth = Some(answer),
+                    Err(error) => {
+                        let _ = answer.send(Err(Status::failed_precondition(error.to_string())));
+                    }
+                }
+            }
         }
     }
 
@@ -762,6 +877,17 @@ impl<L: Link> ClientDriver<L> {
                 // The session already failed the calls the peer did not take.
                 Event::GoAway { .. } => {}
                 Event::Pong { .. } => {}
+                Event::Reauthenticated { lifetime } => {
+                    if let Some(answer) = self.reauth.take() {
+                        let _ = answer.send(Ok(lifetime));
+                    }
+                }
+                Event::ReauthRequested { within } => {
+                    self.requests
+                        .send_modify(|requested| requested.within = within);
+                }
+                // Only servers check proofs.
+                Event::Reauthenticate { .. } => {}
                 Event::Closed { error } => self.conn.on_closed(error),
             }
         }
@@ -822,6 +948,8 @@ impl<L: Link> ClientDriver<L> {
         }
         self.tickets.clear();
         self.pumps.cancel_all();
+        // Its caller reads the reason the connection ended.
+        self.reauth = None;
         if let Some(mut commands) = self.commands.take() {
             commands.close();
             while let Ok(command) = commands.try_recv() {
@@ -837,7 +965,11 @@ impl<L: Link> ClientDriver<L> {
                         self.conn.stats.calls_failed += 1;
                         sink.deliver(Err(status.clone()));
                     }
-                    Command::Cancel { .. } | Command::Control(_) | Command::GoAway => {}
+                    // Dropping its answer tells the caller the reason.
+                    Command::Cancel { .. }
+                    | Command::Control(_)
+                    | Command::GoAway
+                    | Command::Reauth { .. } => {}
                 }
             }
         }

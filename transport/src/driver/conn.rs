@@ -14,7 +14,8 @@ use prism_proto::session::{Accept, Hello, Role, Session, SessionError};
 use tokio::time::Sleep;
 
 use super::{
-    Admission, AdmitFuture, ConnectionError, ConnectionInfo, ConnectionStats, Setup, StatsCell,
+    Admission, AdmitFuture, ConnectionError, ConnectionInfo, ConnectionStats, Guard, Setup,
+    StatsCell,
 };
 use crate::{Link, LinkError};
 
@@ -35,6 +36,9 @@ pub(crate) struct Conn<L> {
     admitting: Option<AdmitFuture>,
     /// What the admission attached, until the connection is established.
     extensions: Option<Extensions>,
+    /// The admission's watch over the connection's authority, until the
+    /// server driver takes it.
+    pub(crate) guard: Option<Guard>,
     /// Set once established.
     pub(crate) info: Option<Arc<ConnectionInfo>>,
     pub(crate) stats: ConnectionStats,
@@ -83,6 +87,7 @@ impl<L: Link> Conn<L> {
             admission,
             admitting: None,
             extensions: None,
+            guard: None,
             info: None,
             stats: ConnectionStats::default(),
             cell: stats,
@@ -141,6 +146,7 @@ impl<L: Link> Conn<L> {
         match verdict {
             Ok(admitted) => {
                 self.extensions = Some(admitted.extensions);
+                self.guard = admitted.guard;
                 self.session.accept(now, admitted.accept);
             }
             Err(status) => {
@@ -243,6 +249,11 @@ impl<L: Link> Conn<L> {
         if let Some(hello) = self.session.peer_hello() {
             self.admitting = Some(self.admission.admit(hello, self.link.info()));
         }
+    }
+
+    /// The judge of the peer's handshake and of its fresh proofs.
+    pub(crate) fn admission(&self) -> &Arc<dyn Admission> {
+        &self.admission
     }
 
     /// Both sides accepted: the facts every call on the connection shares.

@@ -1,6 +1,7 @@
 //! The seams the runtime plugs into a connection: an [`Admission`] judges
-//! the peer's handshake, a [`Handler`] serves its calls, and
-//! [`ConnectionInfo`] is what both learn about the connection.
+//! the peer's handshake (and its fresh proofs later), a [`Handler`] serves
+//! its calls, a [`Guard`] keeps what a connection may do current, and
+//! [`ConnectionInfo`] is what they all learn about the connection.
 
 use core::fmt;
 use core::future::Future;
@@ -8,8 +9,9 @@ use core::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::Stream;
 use prism_core::{CodecId, Extensions, Payload, Reply, Status};
-use prism_proto::session::{Accept, ChannelId, Hello};
+use prism_proto::session::{Accept, ChannelId, Hello, Lifetime};
 
 use super::streams::{Inbound, Outbound};
 use super::{ConnectionStats, StatsCell};
@@ -109,6 +111,20 @@ impl fmt::Debug for Dispatched {
 pub trait Handler: Send + Sync + 'static {
     /// Starts serving one call.
     fn call(&self, call: IncomingCall) -> Dispatched;
+
+    /// Whether a call of `op` that is already open on `connection` may go
+    /// on, asked of every open call when the connection's [`Guard`] says
+    /// [`Directive::Recheck`] and after each accepted re-authentication.
+    /// The default lets every call go on.
+    ///
+    /// # Errors
+    ///
+    /// The status the call ends with instead: its handler is stopped, its
+    /// stream dropped, and the caller gets the status.
+    fn recheck(&self, op: u64, connection: &ConnectionInfo) -> Result<(), Status> {
+        let _ = (op, connection);
+        Ok(())
+    }
 }
 
 /// One call, as the driver hands it to a [`Handler`].
@@ -142,19 +158,67 @@ pub trait Admission: Send + Sync + 'static {
     /// connection's [`ConnectionInfo::extensions`]) or refuses it with a
     /// status, sent to the peer in a GOAWAY.
     fn admit(&self, peer: &Hello, link: &LinkInfo) -> AdmitFuture;
+
+    /// Server: the client presented a fresh proof in band. Resolves to the
+    /// lifetime of the new authentication, sent back to the client, after
+    /// which every open call is [rechecked](Handler::recheck); or to a
+    /// status, which closes the connection (a GOAWAY with it). Open calls
+    /// go on meanwhile. The default refuses: this side authenticates no
+    /// one in band.
+    fn reauthenticate(&self, proof: Payload, connection: &Arc<ConnectionInfo>) -> ReauthFuture {
+        let _ = (proof, connection);
+        Box::pin(core::future::ready(Err(Status::unauthenticated(
+            "this server does not re-authenticate in band",
+        ))))
+    }
 }
 
 /// The answer of an [`Admission`].
 pub type AdmitFuture = Pin<Box<dyn Future<Output = Result<Admitted, Status>> + Send + 'static>>;
 
+/// The answer of [`Admission::reauthenticate`]: the new lifetime (`None`:
+/// it does not expire), or why the proof was refused.
+pub type ReauthFuture =
+    Pin<Box<dyn Future<Output = Result<Option<Lifetime>, Status>> + Send + 'static>>;
+
+/// What a [`Guard`] asks of its connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Directive {
+    /// Ask the client for a fresh proof within the given time.
+    RequestReauth(Option<Lifetime>),
+    /// Ask the [`Handler`] again about every open call
+    /// ([`Handler::recheck`]): what the connection may do changed (its
+    /// authentication expired, say).
+    Recheck,
+}
+
+/// A server connection's watch over what it may do: a stream of
+/// [`Directive`]s the driver polls while the connection lives (timers and
+/// revocations, in whatever form the runtime keeps them). Given by the
+/// [`Admission`] in [`Admitted::guard`].
+pub type Guard = Pin<Box<dyn Stream<Item = Directive> + Send + 'static>>;
+
 /// An accepted peer: what to tell it, and what to remember about it.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Admitted {
     /// The ACCEPT frame's content: a server's op table.
     pub accept: Accept,
     /// Values for [`ConnectionInfo::extensions`], such as the identity a
     /// credential check established.
     pub extensions: Extensions,
+    /// Server: what keeps the connection's authority current, if anything
+    /// does.
+    pub guard: Option<Guard>,
+}
+
+impl fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admitted")
+            .field("accept", &self.accept)
+            .field("extensions", &self.extensions)
+            .field("guard", &self.guard.is_some())
+            .finish()
+    }
 }
 
 /// The [`Admission`] that accepts every peer with the same ACCEPT.
@@ -167,6 +231,7 @@ impl Admission for AcceptAll {
         Box::pin(core::future::ready(Ok(Admitted {
             accept,
             extensions: Extensions::new(),
+            guard: None,
         })))
     }
 }

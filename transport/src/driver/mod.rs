@@ -35,11 +35,11 @@ mod streams;
 
 use std::sync::Arc;
 
-pub use client::{Client, PendingCall, Request, StreamOpen, connect};
+pub use client::{Client, PendingCall, ReauthRequests, Request, StreamOpen, WeakClient, connect};
 pub use error::ConnectionError;
 pub use handler::{
-    AcceptAll, Admission, AdmitFuture, Admitted, Answer, ConnectionInfo, Dispatched, Execution,
-    Handler, HandlerFuture, IncomingCall,
+    AcceptAll, Admission, AdmitFuture, Admitted, Answer, ConnectionInfo, Directive, Dispatched,
+    Execution, Guard, Handler, HandlerFuture, IncomingCall, ReauthFuture,
 };
 pub use server::serve;
 pub use stats::{ConnectionStats, StatsCell};

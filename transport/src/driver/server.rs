@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use prism_core::{Code, CodecId, Reply, Status};
+use prism_core::{Code, CodecId, Payload, Reply, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{Answered, ChannelId, Event, Hello, Role};
 use tokio::sync::mpsc;
@@ -22,7 +22,8 @@ use super::conn::{BUDGET, Conn, TURNS};
 use super::pumps::{Ended, Pumps};
 use super::streams::{Control, ControlTx, Delivery, Feed, Inbound, Key};
 use super::{
-    Answer, ConnectionError, Dispatched, Execution, Handler, HandlerFuture, IncomingCall, Setup,
+    Answer, ConnectionError, Directive, Dispatched, Execution, Guard, Handler, HandlerFuture,
+    IncomingCall, ReauthFuture, Setup,
 };
 use crate::Link;
 
@@ -55,6 +56,9 @@ pub async fn serve<L: Link>(
         control,
         controls,
         shutdown: Some(Box::pin(shutdown.cancelled_owned())),
+        guard: None,
+        reauthing: None,
+        ops: IntMap::default(),
     };
     let exit = match AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
         .catch_unwind()
@@ -155,6 +159,14 @@ struct ServerDriver<L> {
     /// Credit released and request streams dropped by handlers.
     controls: mpsc::UnboundedReceiver<Control>,
     shutdown: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
+    /// The admission's watch over what the connection may do, once
+    /// established.
+    guard: Option<Guard>,
+    /// The verdict on the client's fresh proof.
+    reauthing: Option<ReauthFuture>,
+    /// The op of each call that may be open, on a guarded connection: what
+    /// a recheck asks about. Pruned of ended calls as it grows.
+    ops: IntMap<ChannelId, u64>,
 }
 
 impl<L: Link> ServerDriver<L> {
@@ -175,12 +187,14 @@ impl<L: Link> ServerDriver<L> {
                 keep_going |= self.conn.drive_recv(cx, now);
             }
             keep_going |= self.conn.drive_admission(cx, now);
+            keep_going |= self.drive_guard(cx, now);
+            keep_going |= self.drive_reauth(cx, now);
             if !backpressured {
                 keep_going |= self.drive_handlers(cx);
                 keep_going |= self.drive_pumps(cx);
             }
             keep_going |= self.conn.drive_timer(now);
-            keep_going |= self.drive_events(cx);
+            keep_going |= self.drive_events(cx, now);
             keep_going |= self.conn.drive_transmit(cx, now);
             if self.conn.finished(now) {
                 return self.finish(cx);
@@ -208,6 +222,103 @@ impl<L: Link> ServerDriver<L> {
             .session
             .go_away(now, Code::Unavailable, "the server is shutting down");
         true
+    }
+
+    /// Step: what the guard asks (a recheck of every open call, a request
+    /// for a fresh proof).
+    fn drive_guard(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let mut progressed = false;
+        for _ in 0..BUDGET {
+            let Some(guard) = &mut self.guard else {
+                break;
+            };
+            match guard.as_mut().poll_next(cx) {
+                Poll::Ready(Some(Directive::Recheck)) => self.recheck(),
+                Poll::Ready(Some(Directive::RequestReauth(within))) => {
+                    self.conn.session.request_reauth(now, within);
+                }
+                Poll::Ready(None) => self.guard = None,
+                Poll::Pending => break,
+            }
+            progressed = true;
+        }
+        progressed
+    }
+
+    /// Step: the verdict on the client's fresh proof: the new lifetime
+    /// goes back and every open call is asked about again, or the
+    /// connection closes with the refusal.
+    fn drive_reauth(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        let Some(reauthing) = &mut self.reauthing else {
+            return false;
+        };
+        let Poll::Ready(verdict) = reauthing.as_mut().poll(cx) else {
+            return false;
+        };
+        self.reauthing = None;
+        match verdict {
+            Ok(lifetime) => {
+                self.conn.session.confirm_reauth(now, lifetime);
+                self.recheck();
+            }
+            Err(status) => {
+                (self.conn.session).close(now, status.code(), status.message());
+            }
+        }
+        true
+    }
+
+    /// The client presented a fresh proof: asks the admission about it.
+    fn reauthenticate(&mut self, now: Instant, proof: Payload) {
+        match &self.conn.info {
+            Some(info) => {
+                self.reauthing = Some(self.conn.admission().reauthenticate(proof, info));
+            }
+            // The session raises proofs only once established.
+            None => (self.conn.session).close(now, Code::Internal, "a proof before the handshake"),
+        }
+    }
+
+    /// Asks the handler about every open call of a guarded connection;
+    /// those it refuses end with its status.
+    fn recheck(&mut self) {
+        let Some(info) = self.conn.info.clone() else {
+            return;
+        };
+        let session = &self.conn.session;
+        self.ops.retain(|channel, _| session.is_open(*channel));
+        let refused: Vec<(ChannelId, Status)> = (self.ops.iter())
+            .filter_map(|(channel, op)| {
+                let verdict = self.handler.recheck(*op, &info);
+                verdict.err().map(|status| (*channel, status))
+            })
+            .collect();
+        for (channel, status) in refused {
+            self.fail(channel, status);
+        }
+    }
+
+    /// Ends an open call with `status`: its handler stopped, its stream
+    /// dropped, the caller told.
+    fn fail(&mut self, channel: ChannelId, status: Status) {
+        if let Some(cancel) = self.cancels.remove(&channel) {
+            cancel.cancel();
+        }
+        self.pumps.cancel(channel);
+        self.respond(channel, Err(status));
+    }
+
+    /// Notes the op of a call on a guarded connection, for rechecks; ended
+    /// calls are pruned once they could outnumber the open ones.
+    fn track(&mut self, channel: ChannelId, op: u64) {
+        if self.guard.is_none() {
+            return;
+        }
+        if self.ops.len() >= 2 * self.conn.session.open_channels() + 64 {
+            let session = &self.conn.session;
+            self.ops.retain(|channel, _| session.is_open(*channel));
+        }
+        self.ops.insert(channel, op);
     }
 
     /// Step: answers of handlers that finished.
@@ -258,6 +369,11 @@ impl<L: Link> ServerDriver<L> {
 
     /// Sends what a handler answered: a reply, or a stream to pull.
     fn answer(&mut self, cx: &mut Context<'_>, channel: ChannelId, codec: CodecId, answer: Answer) {
+        if !self.conn.session.is_open(channel) {
+            // Ended meanwhile (a spawned handler that finished as it was
+            // stopped): nobody waits for this answer.
+            return;
+        }
         match answer {
             Answer::Reply(reply) => self.respond(channel, reply),
             Answer::Stream(stream) => {
@@ -278,7 +394,7 @@ impl<L: Link> ServerDriver<L> {
     }
 
     /// Step: everything the session reported.
-    fn drive_events(&mut self, cx: &mut Context<'_>) -> bool {
+    fn drive_events(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut progressed = false;
         while let Some(event) = self.conn.session.poll_event() {
             progressed = true;
@@ -286,7 +402,11 @@ impl<L: Link> ServerDriver<L> {
                 Event::Hello => self.conn.start_admission(),
                 Event::Established => {
                     self.conn.establish();
+                    self.guard = self.conn.guard.take();
                 }
+                Event::Reauthenticate { proof } => self.reauthenticate(now, proof),
+                // A server presents no proofs.
+                Event::Reauthenticated { .. } | Event::ReauthRequested { .. } => {}
                 Event::Call {
                     channel,
                     op,
@@ -310,6 +430,7 @@ impl<L: Link> ServerDriver<L> {
                         self.inbound.insert(channel, feed);
                         inbound
                     });
+                    self.track(channel, op);
                     let call = IncomingCall {
                         channel,
                         op,
@@ -449,7 +570,7 @@ impl<L: Link> ServerDriver<L> {
     fn finish(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
         // What the session said as it closed (a link that failed in the
         // last step leaves its events unread).
-        self.drive_events(cx);
+        self.drive_events(cx, Instant::now());
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }

@@ -159,7 +159,8 @@ pub enum SessionError {
         /// Channels open when the timeout fired.
         open: usize,
     },
-    /// The peer sent GOAWAY and every channel has since finished.
+    /// The peer sent GOAWAY, and every channel has since finished or the
+    /// link closed (a peer that closes at once says why, then hangs up).
     #[error("peer went away ({code}): {reason}")]
     PeerGoneAway {
         /// The code in the peer's GOAWAY.

@@ -8,7 +8,7 @@ use prism_core::{Code, Status};
 
 use super::channels::Send;
 use super::machine::Notify;
-use super::state::State;
+use super::state::{Drain, State};
 use super::{Event, Session, SessionError, wire};
 use crate::frame::FrameKind;
 
@@ -147,15 +147,27 @@ impl Session {
 
     /// The link closed or failed under the session: every open call fails
     /// as in [`Session::close`], queued frames are dropped, and
-    /// `Closed { error: Some(LinkClosed) }` follows. Does nothing once
-    /// closed (e.g. after a graceful shutdown drained).
+    /// `Closed { error: Some(LinkClosed) }` follows, or `PeerGoneAway`
+    /// when the peer had sent GOAWAY first, since its reason says more
+    /// than the closed link (a peer closing at once sends GOAWAY and
+    /// hangs up). Does nothing once closed (e.g. after a graceful
+    /// shutdown drained).
     pub fn handle_link_closed(&mut self, now: Instant) {
         let _ = now;
         if self.is_closed() {
             return;
         }
+        let error = match &self.state {
+            State::Draining(Drain {
+                peer: Some(goaway), ..
+            }) => SessionError::PeerGoneAway {
+                code: goaway.code,
+                reason: goaway.reason.clone(),
+            },
+            _ => SessionError::LinkClosed,
+        };
         self.transmit.clear();
         self.abort_channels("connection lost while the call was open", Notify::Nobody);
-        self.terminate(Some(SessionError::LinkClosed));
+        self.terminate(Some(error));
     }
 }

@@ -263,6 +263,11 @@ impl Session {
         self.channels.len()
     }
 
+    /// Whether `channel` is open: its call or stream has not ended.
+    pub fn is_open(&self, channel: super::ChannelId) -> bool {
+        self.channels.get(channel.get()).is_some()
+    }
+
     /// The lifecycle state's name: `handshaking`, `authenticating`,
     /// `established`, `draining` or `closed`.
     pub fn state_name(&self) -> &'static str {

@@ -164,5 +164,5 @@ pub use hello::{
     MAX_HELLO_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, OpEntry, VersionRange,
 };
 pub use machine::Session;
-pub use reauth::{LIFETIME_EXTENSION, Lifetime, LifetimeError, MAX_AUTH_PROOF};
 pub use packed::Packer;
+pub use reauth::{LIFETIME_EXTENSION, Lifetime, LifetimeError, MAX_AUTH_PROOF};

@@ -168,7 +168,10 @@ impl Session {
             return;
         }
         self.reauth.pending = false;
-        (self.transmit).push_back(super::wire::auth(self.reauth.seq, Lifetime::payload(lifetime)));
+        (self.transmit).push_back(super::wire::auth(
+            self.reauth.seq,
+            Lifetime::payload(lifetime),
+        ));
     }
 
     /// Server: asks the client to re-authenticate within `within` (its
@@ -207,7 +210,8 @@ impl Session {
                 }
                 self.reauth.seq = header.aux;
                 self.reauth.pending = true;
-                self.events.push_back(Event::Reauthenticate { proof: payload });
+                self.events
+                    .push_back(Event::Reauthenticate { proof: payload });
             }
             Role::Client => {
                 let Ok(lifetime) = Lifetime::decode_optional(payload.as_bytes()) else {

@@ -16,7 +16,9 @@ fn presented(pair: &mut Pair, bytes: &'static [u8]) {
     pair.pump();
     assert_eq!(
         pair.server_events(),
-        [Event::Reauthenticate { proof: proof(bytes) }]
+        [Event::Reauthenticate {
+            proof: proof(bytes)
+        }]
     );
 }
 
@@ -25,7 +27,10 @@ fn a_proof_is_answered_with_the_new_lifetime_while_calls_go_on() {
     let mut pair = Pair::connected();
     let channel = pair.call(b"slow", None);
     pair.pump();
-    let Some(Event::Call { channel: incoming, .. }) = pair.server_events().pop() else {
+    let Some(Event::Call {
+        channel: incoming, ..
+    }) = pair.server_events().pop()
+    else {
         panic!("no call");
     };
 
@@ -55,7 +60,13 @@ fn a_proof_is_answered_with_the_new_lifetime_while_calls_go_on() {
     );
     let auths: Vec<u64> = (pair.sent.iter())
         .filter(|(_, h)| h.kind == FrameKind::Auth)
-        .map(|(role, h)| if *role == Role::Client { h.aux } else { 100 + h.aux })
+        .map(|(role, h)| {
+            if *role == Role::Client {
+                h.aux
+            } else {
+                100 + h.aux
+            }
+        })
         .collect();
     assert_eq!(auths, [1, 101, 2, 102]);
 }
@@ -151,7 +162,10 @@ fn a_server_refuses_auth_frames_that_break_the_rules() {
         ("on a channel", vec![raw(FrameKind::Auth, 1, 1, b"t")]),
         ("out of sequence", vec![auth(2, b"t")]),
         ("sequence zero", vec![auth(0, b"t")]),
-        ("a second before the answer", vec![auth(1, b"t"), auth(2, b"t")]),
+        (
+            "a second before the answer",
+            vec![auth(1, b"t"), auth(2, b"t")],
+        ),
         (
             "too large",
             vec![Frame::new(

@@ -71,7 +71,9 @@ impl Ledger {
                 Event::Closed { .. } => self.closed[0] += 1,
                 Event::Data { channel, chunk } => pair.client.release(channel, chunk.cost()),
                 Event::ReauthRequested { .. } => {
-                    let _ = pair.client.reauthenticate(now, Payload::from(&b"proof"[..]));
+                    let _ = pair
+                        .client
+                        .reauthenticate(now, Payload::from(&b"proof"[..]));
                 }
                 Event::Opened { .. }
                 | Event::Reauthenticated { .. }
@@ -170,7 +172,9 @@ fn random_frames_and_actions_never_panic_and_end_every_call_once() {
                 28 if rng.below(4) == 0 => pair.server.go_away(now, Code::Unavailable, "bye"),
                 29 if rng.below(8) == 0 => pair.client.close(now, Code::Cancelled, "bye"),
                 30 => {
-                    let _ = pair.client.reauthenticate(now, Payload::from(&b"proof"[..]));
+                    let _ = pair
+                        .client
+                        .reauthenticate(now, Payload::from(&b"proof"[..]));
                 }
                 31 => pair.server.request_reauth(now, None),
                 _ => pair.pump(),

@@ -177,10 +177,14 @@ fn close_fails_every_open_call_at_once() {
         ],
         "{events:?}"
     );
+    // The peer's reason outlives the link it hung up.
     assert_eq!(
         events.last(),
         Some(&Event::Closed {
-            error: Some(SessionError::LinkClosed)
+            error: Some(SessionError::PeerGoneAway {
+                code: Code::Unavailable,
+                reason: "shutting down".into()
+            })
         })
     );
     assert!(pair.client.poll_transmit().is_none());
