@@ -254,7 +254,7 @@ async fn a_fresh_proof_for_someone_else_closes_the_connection(transport: Transpo
         .expect("the connection closes");
     // The server's reason, with its code, outlives the link it closed…
     match &reason {
-        ConnectionError::Session(SessionError::PeerGoneAway { code, reason }) => {
+        ConnectionError::Session(SessionError::PeerClosed { code, reason }) => {
             assert_eq!(*code, Code::Unauthenticated, "{reason}");
             assert!(reason.contains("another subject"), "{reason}");
         }

@@ -62,7 +62,8 @@ impl Default for Lifetimes {
 /// proof replaces. Kept in the connection's extensions; every call reads
 /// the identity once, when it is routed.
 pub(crate) struct Authority {
-    identity: RwLock<Arc<ChannelIdentity>>,
+    /// The identity, and how many fresh proofs replaced it so far.
+    held: RwLock<Held>,
     /// The identity the handshake established: whom a fresh proof must
     /// name again.
     first: Arc<ChannelIdentity>,
@@ -73,11 +74,22 @@ pub(crate) struct Authority {
     changed: Notify,
 }
 
+/// The identity a connection holds now.
+#[derive(Clone)]
+struct Held {
+    identity: Arc<ChannelIdentity>,
+    /// Counts fresh proofs: the guard acts on a revocation once per proof.
+    renewals: u64,
+}
+
 impl Authority {
     pub(crate) fn new(identity: ChannelIdentity, renewable: bool) -> Arc<Authority> {
         let identity = Arc::new(identity);
         Arc::new(Authority {
-            identity: RwLock::new(Arc::clone(&identity)),
+            held: RwLock::new(Held {
+                identity: Arc::clone(&identity),
+                renewals: 0,
+            }),
             first: identity,
             renewable,
             changed: Notify::new(),
@@ -86,7 +98,14 @@ impl Authority {
 
     /// The identity as of now.
     pub(crate) fn identity(&self) -> Arc<ChannelIdentity> {
-        Arc::clone(&self.identity.read().unwrap_or_else(PoisonError::into_inner))
+        Arc::clone(&self.held().identity)
+    }
+
+    fn held(&self) -> Held {
+        self.held
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Whether a fresh proof may replace the identity.
@@ -114,23 +133,24 @@ impl Authority {
                 "re-authentication failed: the fresh credentials name another {field}"
             )));
         }
-        self.set(identity);
+        self.update(|held| {
+            held.identity = Arc::new(identity);
+            held.renewals += 1;
+        });
         Ok(())
     }
 
     /// Makes the identity expire by `at`, if it would expire later.
     fn expire_by(&self, at: SystemTime) {
-        let identity = self.identity();
-        if identity.expires_at().is_none_or(|expiry| expiry > at) {
-            self.set((*identity).clone().with_expiry(at));
-        }
+        self.update(|held| {
+            if held.identity.expires_at().is_none_or(|expiry| expiry > at) {
+                held.identity = Arc::new((*held.identity).clone().with_expiry(at));
+            }
+        });
     }
 
-    fn set(&self, identity: ChannelIdentity) {
-        *self
-            .identity
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(identity);
+    fn update(&self, change: impl FnOnce(&mut Held)) {
+        change(&mut self.held.write().unwrap_or_else(PoisonError::into_inner));
         self.changed.notify_one();
     }
 }
@@ -179,13 +199,16 @@ struct Watch {
     lifetimes: Lifetimes,
     /// The server's authorization version, if it keeps one.
     version: Option<watch::Receiver<u64>>,
-    /// The current identity's expiry was already acted on.
-    expired: bool,
+    /// The expiry whose recheck was issued: each expiry is acted on once.
+    rechecked: Option<SystemTime>,
+    /// The renewal whose revocation was acted on: each proof is asked to
+    /// be replaced once.
+    revoked: Option<u64>,
 }
 
 /// The guard of a connection: a recheck of its open calls once the grace
 /// after its identity's expiry passed, and a request for a fresh proof
-/// when the authorization version moves past the identity's.
+/// while the identity's authorization version is behind the server's.
 pub(crate) fn guard(
     authority: Arc<Authority>,
     lifetimes: Lifetimes,
@@ -195,7 +218,8 @@ pub(crate) fn guard(
         authority,
         lifetimes,
         version,
-        expired: false,
+        rechecked: None,
+        revoked: None,
     };
     Box::pin(stream::unfold(watch, |mut watch| async move {
         let directive = watch.next().await;
@@ -204,33 +228,43 @@ pub(crate) fn guard(
 }
 
 impl Watch {
+    /// Each turn judges the identity and the version as they are now, so
+    /// a proof accepted while the version moved, or a revocation racing a
+    /// fresh proof, is judged on what holds, not on what was seen before.
     async fn next(&mut self) -> Directive {
         loop {
-            let identity = self.authority.identity();
-            let recheck_at = identity
-                .expires_at()
-                .filter(|_| !self.expired)
-                .and_then(|expiry| expiry.checked_add(self.lifetimes.grace))
-                .and_then(instant_of);
-            tokio::select! {
-                () = sleep_until(recheck_at) => {
-                    self.expired = true;
-                    return Directive::Recheck;
+            let held = self.authority.held();
+            let current = self.version.as_mut().map(|v| *v.borrow_and_update());
+            let stale = (held.identity.authz_version())
+                .zip(current)
+                .is_some_and(|(held, current)| held < current);
+            if stale && self.revoked != Some(held.renewals) {
+                // Revoked: a fresh proof within the grace, or the
+                // connection counts as expired.
+                self.revoked = Some(held.renewals);
+                let window = self.lifetimes.revocation;
+                if let Some(by) = SystemTime::now().checked_add(window) {
+                    self.authority.expire_by(by);
                 }
-                () = self.authority.changed.notified() => self.expired = false,
-                current = changed(&mut self.version) => match current {
-                    Some(current) if identity.authz_version().is_some_and(|v| v < current) => {
-                        // Revoked: a fresh proof within the grace, or the
-                        // connection counts as expired.
-                        let window = self.lifetimes.revocation;
-                        if let Some(by) = SystemTime::now().checked_add(window) {
-                            self.authority.expire_by(by);
-                        }
-                        return Directive::RequestReauth(Some(Lifetime::new(window)));
+                return Directive::RequestReauth(Some(Lifetime::new(window)));
+            }
+            let expiry = (held.identity.expires_at()).filter(|at| self.rechecked != Some(*at));
+            let due = expiry.and_then(|at| at.checked_add(self.lifetimes.grace));
+            tokio::select! {
+                () = sleep_until(due.and_then(instant_of)) => {
+                    // The wall clock decides, as it does for calls: a timer
+                    // early by its measure waits again.
+                    if due.is_some_and(|due| SystemTime::now() >= due) {
+                        self.rechecked = expiry;
+                        return Directive::Recheck;
                     }
-                    Some(_) => {}
-                    None => self.version = None,
-                },
+                }
+                () = self.authority.changed.notified() => {}
+                alive = changed(&mut self.version) => {
+                    if !alive {
+                        self.version = None;
+                    }
+                }
             }
         }
     }
@@ -244,14 +278,101 @@ pub(crate) async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// The next authorization version; `None` once nobody can change it;
-/// forever without one.
-async fn changed(version: &mut Option<watch::Receiver<u64>>) -> Option<u64> {
+/// Waits for the authorization version to move; `false` once nobody can
+/// move it; forever without one.
+async fn changed(version: &mut Option<watch::Receiver<u64>>) -> bool {
     match version {
-        Some(version) => {
-            version.changed().await.ok()?;
-            Some(*version.borrow_and_update())
-        }
+        Some(version) => version.changed().await.is_ok(),
         None => core::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::auth::AuthzVersion;
+
+    fn of_version(version: u64) -> ChannelIdentity {
+        ChannelIdentity::new("alice").with_authz_version(version)
+    }
+
+    fn requested(directive: Option<Directive>) -> bool {
+        matches!(directive, Some(Directive::RequestReauth(_)))
+    }
+
+    /// Whether the guard says something within a moment.
+    async fn says(guard: &mut Guard) -> Option<Directive> {
+        tokio::time::timeout(Duration::from_millis(50), guard.next())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    #[tokio::test]
+    async fn a_version_moved_before_the_guard_started_still_counts() {
+        let version = AuthzVersion::new(1);
+        let authority = Authority::new(of_version(1), true);
+        // The bump lands between the verdict and the subscription.
+        version.bump();
+        let mut guard = guard(Arc::clone(&authority), Lifetimes::default(), {
+            Some(version.subscribe())
+        });
+        assert!(requested(says(&mut guard).await));
+        assert!(
+            authority.identity().expires_at().is_some(),
+            "made to expire"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stale_proof_accepted_after_a_bump_is_asked_again_once() {
+        let version = AuthzVersion::new(1);
+        let authority = Authority::new(of_version(1), true);
+        let mut guard = guard(Arc::clone(&authority), Lifetimes::default(), {
+            Some(version.subscribe())
+        });
+        assert!(says(&mut guard).await.is_none(), "nothing to say yet");
+        version.bump();
+        assert!(requested(says(&mut guard).await));
+        assert!(says(&mut guard).await.is_none(), "asked once per proof");
+        // A proof verified before the bump is accepted after it.
+        authority.renew(of_version(1)).expect("the same principal");
+        assert!(requested(says(&mut guard).await));
+        // One of the new version settles it.
+        authority.renew(of_version(2)).expect("the same principal");
+        assert!(says(&mut guard).await.is_none());
+        assert!(authority.identity().expires_at().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_expiry_is_rechecked_once_after_the_grace() {
+        let lifetimes = Lifetimes {
+            grace: Duration::from_millis(20),
+            ..Lifetimes::default()
+        };
+        let soon = SystemTime::now() + Duration::from_millis(20);
+        let authority = Authority::new(ChannelIdentity::new("alice").with_expiry(soon), true);
+        let mut guard = guard(Arc::clone(&authority), lifetimes, None);
+        let directive = tokio::time::timeout(Duration::from_secs(5), guard.next()).await;
+        assert!(matches!(directive, Ok(Some(Directive::Recheck))));
+        assert!(
+            SystemTime::now() >= soon + lifetimes.grace,
+            "not before the grace"
+        );
+        assert!(says(&mut guard).await.is_none(), "each expiry once");
+    }
+
+    #[test]
+    fn a_fresh_proof_must_name_the_same_principal() {
+        let authority = Authority::new(ChannelIdentity::new("alice").with_tenant("a"), true);
+        let other = ChannelIdentity::new("alice").with_tenant("b");
+        let refused = authority.renew(other).expect_err("another tenant");
+        assert!(refused.message().contains("another tenant"), "{refused}");
+        let mallory = ChannelIdentity::new("mallory").with_tenant("a");
+        let refused = authority.renew(mallory).expect_err("another subject");
+        assert!(refused.message().contains("another subject"), "{refused}");
+        assert_eq!(authority.identity().subject(), "alice");
     }
 }

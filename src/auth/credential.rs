@@ -16,7 +16,9 @@ pub type CredentialFuture =
 
 /// Gives a client the proof to present when it connects, for the audience
 /// it names ([`ChannelBuilder::audience`]). Given to
-/// [`ChannelBuilder::credentials`]; asked once per connection.
+/// [`ChannelBuilder::credentials`]; asked once per connection, and again
+/// before each in-band re-authentication (so wrap a source that mints
+/// tokens in [`CachedCredentials`]).
 ///
 /// A [`Proof`] is a source of itself.
 ///

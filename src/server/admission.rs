@@ -10,11 +10,11 @@
 use core::fmt::Write;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use prism_core::{Extensions, Payload, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{Accept, Extension, Hello, LIFETIME_EXTENSION, OpEntry};
+use prism_proto::session::{Accept, Extension, Features, Hello, LIFETIME_EXTENSION, OpEntry};
 use prism_reflect::OpDescriptor;
 use prism_transport::LinkInfo;
 use prism_transport::driver::{Admission, AdmitFuture, Admitted, ConnectionInfo, ReauthFuture};
@@ -40,6 +40,9 @@ pub(crate) struct SchemaCheck {
     permissions: Arc<BTreeSet<String>>,
     /// How long authentications hold.
     lifetimes: Lifetimes,
+    /// This server re-authenticates in band (it offers the feature): the
+    /// longest a fresh proof's verdict may take, the handshake timeout.
+    reauth: Option<Duration>,
 }
 
 impl SchemaCheck {
@@ -48,6 +51,7 @@ impl SchemaCheck {
         authenticator: Option<Arc<dyn Authenticator>>,
         permissions: BTreeSet<String>,
         lifetimes: Lifetimes,
+        reauth: Option<Duration>,
     ) -> SchemaCheck {
         let table = ops
             .iter()
@@ -59,6 +63,7 @@ impl SchemaCheck {
             authenticator,
             permissions: Arc::new(permissions),
             lifetimes,
+            reauth,
         }
     }
 
@@ -126,22 +131,27 @@ impl Admission for SchemaCheck {
         };
         let known = Arc::clone(&self.permissions);
         let lifetimes = self.lifetimes;
+        // Only a proof can be renewed, and only in band where both sides
+        // offered it: the server's maximum lifetime bounds those alone (a
+        // client that cannot renew keeps its token's expiry).
+        let renewable =
+            by_proof && self.reauth.is_some() && peer.features.contains(Features::REAUTH);
         let version = (self.authenticator.as_ref())
             .and_then(|a| a.authz_version())
-            .map(|version| version.subscribe());
+            .map(|version| version.subscribe())
+            .filter(|_| by_proof);
         Box::pin(async move {
             let identity = vet(verdict.await, &known, "authentication failed")?;
-            let identity = authority::bounded(identity, by_proof, lifetimes.max);
+            let identity = authority::bounded(identity, renewable, lifetimes.max);
             let expires = identity.expires_at().is_some();
-            if let Some(lifetime) = authority::lifetime(&identity).filter(|_| by_proof) {
+            if let Some(lifetime) = authority::lifetime(&identity).filter(|_| renewable) {
                 accept.extensions.push(Extension {
                     kind: LIFETIME_EXTENSION,
                     data: lifetime.encode().to_vec().into(),
                 });
             }
-            let authority = Authority::new(identity, by_proof);
-            let version = version.filter(|_| by_proof);
-            let guard = (expires || version.is_some())
+            let authority = Authority::new(identity, renewable);
+            let guard = (renewable || expires || version.is_some())
                 .then(|| authority::guard(Arc::clone(&authority), lifetimes, version));
             let mut extensions = Extensions::new();
             extensions.insert(authority);
@@ -156,7 +166,9 @@ impl Admission for SchemaCheck {
 
     fn reauthenticate(&self, proof: Payload, connection: &Arc<ConnectionInfo>) -> ReauthFuture {
         let authority = connection.extensions.get::<Arc<Authority>>();
-        let (Some(authority), Some(authenticator)) = (authority, &self.authenticator) else {
+        let (Some(authority), Some(authenticator), Some(timeout)) =
+            (authority, &self.authenticator, self.reauth)
+        else {
             return refuse_proof("this connection did not authenticate with a proof");
         };
         if !authority.is_renewable() {
@@ -175,7 +187,13 @@ impl Admission for SchemaCheck {
         let (authority, known) = (Arc::clone(authority), Arc::clone(&self.permissions));
         let max = self.lifetimes.max;
         Box::pin(async move {
-            let identity = vet(verdict.await, &known, "re-authentication failed")?;
+            // A verdict that never comes must not hold the connection.
+            let Ok(verdict) = tokio::time::timeout(timeout, verdict).await else {
+                return Err(Status::unauthenticated(format!(
+                    "re-authentication failed: the proof was not judged within {timeout:?}"
+                )));
+            };
+            let identity = vet(verdict, &known, "re-authentication failed")?;
             authority.renew(authority::bounded(identity, true, max))?;
             Ok(authority::lifetime(&authority.identity()))
         })

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prism_codecs::Limits;
-use prism_proto::session::{Hello, SessionConfig};
+use prism_proto::session::{Features, Hello, SessionConfig};
 use prism_reflect::{OpTable, PermissionManifest};
 use prism_transport::driver::{self, Admission, Execution, Setup};
 use prism_transport::{Link, LinkConfig, Listener, SecurityPolicy};
@@ -437,6 +437,9 @@ impl ServerBuilder {
                         .map(str::to_owned)
                         .collect(),
                     self.lifetimes,
+                    (self.session.offered_features())
+                        .contains(Features::REAUTH)
+                        .then_some(self.session.handshake_timeout),
                 )),
                 session: self.session,
                 policy: self.policy,

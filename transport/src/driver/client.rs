@@ -15,7 +15,7 @@ use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{
     ChannelId, Chunk, Event, Hello, Lifetime, Message, OpenError, OutgoingCall, OutgoingStream,
-    Reassembler, Role,
+    Reassembler, ReauthError, Role, SessionError,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -384,26 +384,35 @@ impl Client {
     /// without disturbing open calls; resolves to the lifetime of the new
     /// authentication (`None`: it does not expire). One proof at a time.
     ///
+    /// The proof is sent at once; the future only waits for the answer
+    /// and holds no handle, so it never keeps the connection open.
+    ///
     /// # Errors
     ///
     /// `FAILED_PRECONDITION` when the server does not re-authenticate in
     /// band, a proof already waits for its answer, or the proof is too
-    /// large; the reason the connection ended when it ended first. A
-    /// refused proof closes the connection: the error is its close reason
-    /// (the server's code and message).
-    pub async fn reauthenticate(&self, proof: Payload) -> Result<Option<Lifetime>, Status> {
+    /// large. A refused proof closes the connection: the error is then the
+    /// server's code and reason; a connection that ended otherwise gives
+    /// its [`ConnectionError::status`].
+    pub fn reauthenticate(
+        &self,
+        proof: Payload,
+    ) -> impl Future<Output = Result<Option<Lifetime>, Status>> + Send + 'static {
         let (answer, rx) = oneshot::channel();
-        if self
-            .shared
-            .commands
+        let sent = (self.shared.commands)
             .send(Command::Reauth { proof, answer })
-            .is_err()
-        {
-            return Err(self.closed().await.status());
-        }
-        match rx.await {
-            Ok(answer) => answer,
-            Err(_) => Err(self.closed().await.status()),
+            .is_ok();
+        let exit = self.shared.exit.clone();
+        async move {
+            if sent && let Ok(answer) = rx.await {
+                return answer;
+            }
+            Err(match wait_exit(exit).await {
+                ConnectionError::Session(SessionError::PeerClosed { code, reason }) => {
+                    Status::new(code, reason)
+                }
+                other => other.status(),
+            })
         }
     }
 
@@ -646,6 +655,9 @@ impl<L: Link> ClientDriver<L> {
             Command::Reauth { proof, answer } => {
                 match self.conn.session.reauthenticate(now, proof) {
                     Ok(()) => self.reauth = Some(answer),
+                    // The answer is dropped: the caller reads why the
+                    // connection ended.
+                    Err(ReauthError::Closed) => {}
                     Err(error) => {
                         let _ = answer.send(Err(Status::failed_precondition(error.to_string())));
                     }

@@ -19,9 +19,9 @@ pub enum ConnectionError {
     /// asked, or the server shut down and every call finished.
     #[error("the connection was closed by this side")]
     LocallyClosed,
-    /// The session ended it: the peer's goodbye, after every call finished
-    /// or with the link it closed ([`SessionError::PeerGoneAway`], which
-    /// carries the peer's code and reason), a handshake that failed or was
+    /// The session ended it: the peer's goodbye after every call finished
+    /// ([`SessionError::PeerGoneAway`]), the peer closing at once with its
+    /// code and reason ([`SessionError::PeerClosed`]), a handshake that failed or was
     /// refused, a protocol violation, a timeout, or a link that closed
     /// under it.
     #[error(transparent)]
@@ -44,7 +44,7 @@ pub enum ConnectionError {
 
 impl ConnectionError {
     /// Whether the connection ended as intended: closed by this side, or
-    /// by the peer's goodbye (whatever its code says).
+    /// by the peer's goodbye once every call finished.
     pub fn is_graceful(&self) -> bool {
         matches!(
             self,

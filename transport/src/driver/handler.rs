@@ -114,8 +114,9 @@ pub trait Handler: Send + Sync + 'static {
 
     /// Whether a call of `op` that is already open on `connection` may go
     /// on, asked of every open call when the connection's [`Guard`] says
-    /// [`Directive::Recheck`] and after each accepted re-authentication.
-    /// The default lets every call go on.
+    /// [`Directive::Recheck`] and after each accepted re-authentication,
+    /// on connections admitted with a guard (only their calls' ops are
+    /// kept for asking). The default lets every call go on.
     ///
     /// # Errors
     ///
@@ -207,7 +208,9 @@ pub struct Admitted {
     /// credential check established.
     pub extensions: Extensions,
     /// Server: what keeps the connection's authority current, if anything
-    /// does.
+    /// does. A connection whose authority can change (expiry, fresh
+    /// proofs, revocation) needs one, even one that never yields: only a
+    /// guarded connection's open calls are rechecked.
     pub guard: Option<Guard>,
 }
 

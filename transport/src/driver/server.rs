@@ -57,6 +57,7 @@ pub async fn serve<L: Link>(
         controls,
         shutdown: Some(Box::pin(shutdown.cancelled_owned())),
         guard: None,
+        guarded: false,
         reauthing: None,
         ops: IntMap::default(),
     };
@@ -162,6 +163,9 @@ struct ServerDriver<L> {
     /// The admission's watch over what the connection may do, once
     /// established.
     guard: Option<Guard>,
+    /// The connection was given a guard (which may have ended since):
+    /// its calls' ops are tracked.
+    guarded: bool,
     /// The verdict on the client's fresh proof.
     reauthing: Option<ReauthFuture>,
     /// The op of each call that may be open, on a guarded connection: what
@@ -187,8 +191,10 @@ impl<L: Link> ServerDriver<L> {
                 keep_going |= self.conn.drive_recv(cx, now);
             }
             keep_going |= self.conn.drive_admission(cx, now);
-            keep_going |= self.drive_guard(cx, now);
+            // A verdict on a fresh proof first: a proof that came in time
+            // must not lose to the expiry it was meant to prevent.
             keep_going |= self.drive_reauth(cx, now);
+            keep_going |= self.drive_guard(cx, now);
             if !backpressured {
                 keep_going |= self.drive_handlers(cx);
                 keep_going |= self.drive_pumps(cx);
@@ -311,7 +317,7 @@ impl<L: Link> ServerDriver<L> {
     /// Notes the op of a call on a guarded connection, for rechecks; ended
     /// calls are pruned once they could outnumber the open ones.
     fn track(&mut self, channel: ChannelId, op: u64) {
-        if self.guard.is_none() {
+        if !self.guarded {
             return;
         }
         if self.ops.len() >= 2 * self.conn.session.open_channels() + 64 {
@@ -369,9 +375,10 @@ impl<L: Link> ServerDriver<L> {
 
     /// Sends what a handler answered: a reply, or a stream to pull.
     fn answer(&mut self, cx: &mut Context<'_>, channel: ChannelId, codec: CodecId, answer: Answer) {
-        if !self.conn.session.is_open(channel) {
+        if !self.conn.session.awaits_answer(channel) {
             // Ended meanwhile (a spawned handler that finished as it was
-            // stopped): nobody waits for this answer.
+            // stopped, a call failed by a recheck): nobody waits for this
+            // answer, and a stream started now would never be pulled.
             return;
         }
         match answer {
@@ -403,6 +410,7 @@ impl<L: Link> ServerDriver<L> {
                 Event::Established => {
                     self.conn.establish();
                     self.guard = self.conn.guard.take();
+                    self.guarded = self.guard.is_some();
                 }
                 Event::Reauthenticate { proof } => self.reauthenticate(now, proof),
                 // A server presents no proofs.

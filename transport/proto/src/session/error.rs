@@ -159,10 +159,18 @@ pub enum SessionError {
         /// Channels open when the timeout fired.
         open: usize,
     },
-    /// The peer sent GOAWAY, and every channel has since finished or the
-    /// link closed (a peer that closes at once says why, then hangs up).
+    /// The peer sent GOAWAY and every channel has since finished.
     #[error("peer went away ({code}): {reason}")]
     PeerGoneAway {
+        /// The code in the peer's GOAWAY.
+        code: Code,
+        /// The reason in the peer's GOAWAY.
+        reason: String,
+    },
+    /// The peer sent GOAWAY and closed the link while channels were still
+    /// open: it closed at once, and its GOAWAY says why.
+    #[error("peer closed the connection ({code}): {reason}")]
+    PeerClosed {
         /// The code in the peer's GOAWAY.
         code: Code,
         /// The reason in the peer's GOAWAY.
@@ -191,6 +199,7 @@ impl SessionError {
             SessionError::FlowControl { .. } => Code::ResourceExhausted,
             SessionError::RejectedByPeer { .. }
             | SessionError::PeerGoneAway { .. }
+            | SessionError::PeerClosed { .. }
             | SessionError::LinkClosed => Code::Unavailable,
         }
     }

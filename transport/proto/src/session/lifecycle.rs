@@ -147,11 +147,10 @@ impl Session {
 
     /// The link closed or failed under the session: every open call fails
     /// as in [`Session::close`], queued frames are dropped, and
-    /// `Closed { error: Some(LinkClosed) }` follows, or `PeerGoneAway`
-    /// when the peer had sent GOAWAY first, since its reason says more
-    /// than the closed link (a peer closing at once sends GOAWAY and
-    /// hangs up). Does nothing once closed (e.g. after a graceful
-    /// shutdown drained).
+    /// `Closed { error: Some(LinkClosed) }` follows, or `PeerClosed` when
+    /// the peer had sent GOAWAY first, since its reason says more than the
+    /// closed link (a peer closing at once sends GOAWAY and hangs up).
+    /// Does nothing once closed (e.g. after a graceful shutdown drained).
     pub fn handle_link_closed(&mut self, now: Instant) {
         let _ = now;
         if self.is_closed() {
@@ -160,7 +159,7 @@ impl Session {
         let error = match &self.state {
             State::Draining(Drain {
                 peer: Some(goaway), ..
-            }) => SessionError::PeerGoneAway {
+            }) => SessionError::PeerClosed {
                 code: goaway.code,
                 reason: goaway.reason.clone(),
             },

@@ -268,6 +268,15 @@ impl Session {
         self.channels.get(channel.get()).is_some()
     }
 
+    /// Whether the peer's call on `channel` still waits for its answer:
+    /// open, and nothing sent on it ends it yet (no reply, error or end
+    /// queued, and the caller did not stop receiving).
+    pub fn awaits_answer(&self, channel: super::ChannelId) -> bool {
+        let id = channel.get();
+        self.channels.is_peer(id)
+            && (self.channels.get(id)).is_some_and(|ch| ch.send == super::channels::Send::Open)
+    }
+
     /// The lifecycle state's name: `handshaking`, `authenticating`,
     /// `established`, `draining` or `closed`.
     pub fn state_name(&self) -> &'static str {

@@ -181,7 +181,7 @@ fn close_fails_every_open_call_at_once() {
     assert_eq!(
         events.last(),
         Some(&Event::Closed {
-            error: Some(SessionError::PeerGoneAway {
+            error: Some(SessionError::PeerClosed {
                 code: Code::Unavailable,
                 reason: "shutting down".into()
             })
