@@ -5,7 +5,8 @@
 //! The rules, which the README's Security section states for users:
 //!
 //! - An authentication holds until the identity's expiry, and one that a
-//!   proof established for at most the server's maximum session lifetime;
+//!   proof established, on a connection where both sides re-authenticate
+//!   in band, for at most the server's maximum session lifetime;
 //!   the client learns that lifetime in the ACCEPT and after each fresh
 //!   proof, and presents the next one between 85% and 95% of it.
 //! - A fresh proof must name the same subject, issuer, audience, tenant and

@@ -346,6 +346,8 @@ impl ServerBuilder {
     /// one hour). A connection's lifetime is the shorter of this and its
     /// token's expiry; the client learns it at the handshake and after
     /// each fresh proof, and re-authenticates between 85% and 95% of it.
+    /// Only clients that re-authenticate in band are capped: one that
+    /// cannot keeps its token's expiry.
     pub fn max_session_lifetime(mut self, max: Duration) -> Self {
         self.lifetimes.max = max;
         self
