@@ -1,5 +1,6 @@
 //! Where a token must never appear: in any frame a client sends after its
-//! HELLO (every frame is captured), in any log record at TRACE level (a
+//! HELLO (every frame is captured; the token's lifetime is long, so no
+//! in-band re-authentication sends a fresh one in an AUTH frame), in any log record at TRACE level (a
 //! subscriber records every span and event field), or in `Debug` output of
 //! the types that hold credentials or keys.
 
