@@ -83,6 +83,16 @@ fn fields(token: &str) -> HashMap<&str, &str> {
         .collect()
 }
 
+impl Tokens {
+    /// Checks `v` against `version`.
+    fn versioned(version: &AuthzVersion) -> Tokens {
+        Tokens {
+            version: Some(version.clone()),
+            seen: Arc::default(),
+        }
+    }
+}
+
 impl Authenticator for Tokens {
     fn authenticate(&self, proof: Proof, _link: &LinkInfo) -> AuthFuture {
         let token = proof.as_str().unwrap_or_default().to_owned();
@@ -302,10 +312,7 @@ async fn without_a_fresh_proof_calls_fail_at_expiry_and_streams_end_after_the_gr
 
 async fn revocation_takes_a_permission_away_mid_stream(transport: Transport) {
     let version = AuthzVersion::new(1);
-    let tokens = Tokens {
-        version: Some(version.clone()),
-        seen: Arc::default(),
-    };
+    let tokens = Tokens::versioned(&version);
     let fx = start(transport, tokens, |b| b).await;
     let source = Script::new([
         "sub=alice;perms=feed.read,feed.watch;v=1",
@@ -327,10 +334,7 @@ async fn revocation_takes_a_permission_away_mid_stream(transport: Transport) {
 
 async fn revocation_without_a_fresh_proof_ends_streams_after_the_grace(transport: Transport) {
     let version = AuthzVersion::new(1);
-    let tokens = Tokens {
-        version: Some(version.clone()),
-        seen: Arc::default(),
-    };
+    let tokens = Tokens::versioned(&version);
     let fx = start(transport, tokens, |b| {
         b.revocation_grace(Duration::from_millis(500))
     })

@@ -136,13 +136,9 @@ impl<L: Link> Conn<L> {
     /// Step: the admission's verdict on the peer's HELLO, once it is in.
     #[inline]
     pub(crate) fn drive_admission(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let Some(admitting) = &mut self.admitting else {
+        let Some(verdict) = take_ready(&mut self.admitting, cx) else {
             return false;
         };
-        let Poll::Ready(verdict) = admitting.as_mut().poll(cx) else {
-            return false;
-        };
-        self.admitting = None;
         match verdict {
             Ok(admitted) => {
                 self.extensions = Some(admitted.extensions);
@@ -355,4 +351,21 @@ impl<L: Link> Conn<L> {
         }
         Poll::Pending
     }
+}
+
+/// The output of the future in `slot` once it is ready, which empties the
+/// slot; `None` while it runs or when there is none.
+pub(crate) fn take_ready<F: Future + Unpin>(
+    slot: &mut Option<F>,
+    cx: &mut Context<'_>,
+) -> Option<F::Output> {
+    let output = match slot {
+        Some(future) => match Pin::new(future).poll(cx) {
+            Poll::Ready(output) => output,
+            Poll::Pending => return None,
+        },
+        None => return None,
+    };
+    *slot = None;
+    Some(output)
 }

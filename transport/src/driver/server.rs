@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::conn::{BUDGET, Conn, TURNS};
+use super::conn::{BUDGET, Conn, TURNS, take_ready};
 use super::pumps::{Ended, Pumps};
 use super::streams::{Control, ControlTx, Delivery, Feed, Inbound, Key};
 use super::{
@@ -255,13 +255,9 @@ impl<L: Link> ServerDriver<L> {
     /// goes back and every open call is asked about again, or the
     /// connection closes with the refusal.
     fn drive_reauth(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
-        let Some(reauthing) = &mut self.reauthing else {
+        let Some(verdict) = take_ready(&mut self.reauthing, cx) else {
             return false;
         };
-        let Poll::Ready(verdict) = reauthing.as_mut().poll(cx) else {
-            return false;
-        };
-        self.reauthing = None;
         match verdict {
             Ok(lifetime) => {
                 self.conn.session.confirm_reauth(now, lifetime);
@@ -375,14 +371,14 @@ impl<L: Link> ServerDriver<L> {
 
     /// Sends what a handler answered: a reply, or a stream to pull.
     fn answer(&mut self, cx: &mut Context<'_>, channel: ChannelId, codec: CodecId, answer: Answer) {
-        if !self.conn.session.awaits_answer(channel) {
-            // Ended meanwhile (a spawned handler that finished as it was
-            // stopped, a call failed by a recheck): nobody waits for this
-            // answer, and a stream started now would never be pulled.
-            return;
-        }
         match answer {
+            // The session drops a reply nobody waits for.
             Answer::Reply(reply) => self.respond(channel, reply),
+            Answer::Stream(_) if !self.conn.session.awaits_answer(channel) => {
+                // Ended meanwhile (a spawned handler that finished as it
+                // was stopped, a call failed by a recheck): a stream
+                // started now would never be pulled.
+            }
             Answer::Stream(stream) => {
                 // The caller learns at once that its call was accepted.
                 self.conn.session.open_response(channel);
