@@ -99,7 +99,10 @@ pub use prism_core::{Code, Reply, Response, Status};
 #[doc(inline)]
 pub use prism_transport::driver::{ConnectionError, ConnectionStats, Execution};
 #[doc(inline)]
-pub use server::{Server, ServerBuilder};
+pub use server::{
+    ConnectionRefusals, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER, Server,
+    ServerBuilder,
+};
 #[doc(inline)]
 pub use streaming::{Lag, SendError, StreamSender, Streaming};
 

@@ -267,6 +267,32 @@ impl Admission for Pending {
     }
 }
 
+/// Refuses the client whatever it says (the server is over a connection
+/// cap), then gives back its pending-handshake slot.
+pub(crate) struct Refused {
+    status: Status,
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Refused {
+    pub(crate) fn new(status: Status, slot: OwnedSemaphorePermit) -> Refused {
+        Refused {
+            status,
+            slot: Mutex::new(Some(slot)),
+        }
+    }
+}
+
+impl Admission for Refused {
+    fn admit(&self, _peer: &Hello, _link: &LinkInfo) -> AdmitFuture {
+        self.slot
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        refuse(self.status.clone())
+    }
+}
+
 fn refuse(status: Status) -> AdmitFuture {
     Box::pin(core::future::ready(Err(status)))
 }

@@ -3,6 +3,7 @@
 
 mod admission;
 pub(crate) mod dispatch;
+mod gate;
 mod layer;
 mod router;
 mod stats;
@@ -15,21 +16,23 @@ use prism_proto::session::{Features, Hello, SessionConfig};
 use prism_reflect::{OpTable, PermissionManifest};
 use prism_transport::driver::{self, Admission, Execution, Setup};
 use prism_transport::{Link, LinkConfig, Listener, SecurityPolicy};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::layer_fn::LayerFn;
 pub use dispatch::Dispatch;
-pub use layer::{Call, Handle, Layer, layer_fn};
 #[doc(inline)]
+pub use gate::{ConnectionRefusals, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_PEER};
+pub use layer::{Call, Handle, Layer, layer_fn};
 pub use prism_transport::driver::{Answer, Dispatched};
 
 use crate::auth::authority::Lifetimes;
 use crate::auth::{Authenticator, Authorizer, HeldPermissions};
 use crate::op_table::op_entry;
 use crate::{BuildError, ConnectionStats, ServeError};
-use admission::{Pending, SchemaCheck};
+use admission::{Pending, Refused, SchemaCheck};
+use gate::Gate;
 use router::Router;
 use stats::ServerStats;
 
@@ -69,6 +72,7 @@ struct Inner {
     session: SessionConfig,
     policy: SecurityPolicy,
     max_pending_handshakes: usize,
+    gate: Arc<Gate>,
     shutdown: CancellationToken,
     stats: ServerStats,
 }
@@ -131,7 +135,20 @@ impl Server {
                             continue;
                         }
                         let server = self.clone();
-                        connections.spawn(async move { server.run(link, Some(slot)).await });
+                        match self.inner.gate.enter(&link.info().peer) {
+                            Ok(ticket) => connections.spawn(async move {
+                                let _counted = ticket;
+                                let admission = Pending::new(Arc::clone(&server.inner.admission), slot);
+                                server.run(link, Some(Arc::new(admission))).await
+                            }),
+                            Err(status) => {
+                                tracing::warn!(peer = %link.info().peer, reason = status.message(), "connection refused");
+                                // Said at its handshake, so the client reads why.
+                                connections.spawn(async move {
+                                    server.run(link, Some(Arc::new(Refused::new(status, slot)))).await
+                                })
+                            }
+                        };
                     }
                     Err(e) => {
                         // Out of descriptors and the like: back off briefly, keep serving.
@@ -167,19 +184,16 @@ impl Server {
         self.run(link, None).await.map_err(ServeError::Connection)
     }
 
-    /// Serves one connection; `slot` (a pending-handshake slot) is given
-    /// back once its handshake is judged, or when it ends first.
+    /// Serves one connection, its handshake judged by `admission` (by
+    /// default the server's own checks).
     async fn run(
         &self,
         link: impl Link,
-        slot: Option<OwnedSemaphorePermit>,
+        admission: Option<Arc<dyn Admission>>,
     ) -> Result<(), driver::ConnectionError> {
         // Counted as open until this future ends or is dropped.
         let open = self.inner.stats.open();
-        let admission: Arc<dyn Admission> = match slot {
-            Some(slot) => Arc::new(Pending::new(Arc::clone(&self.inner.admission), slot)),
-            None => self.inner.admission.clone(),
-        };
+        let admission = admission.unwrap_or_else(|| self.inner.admission.clone());
         let setup = Setup::new(self.inner.session.clone())
             .with_admission(admission)
             .with_stats(open.cell());
@@ -210,6 +224,13 @@ impl Server {
     /// How many connections are open now.
     pub fn connections(&self) -> usize {
         self.inner.stats.open_count()
+    }
+
+    /// How many connections [`serve`](Self::serve) refused so far for being
+    /// over [`max_connections`](ServerBuilder::max_connections) or
+    /// [`max_connections_per_peer`](ServerBuilder::max_connections_per_peer).
+    pub fn connection_refusals(&self) -> ConnectionRefusals {
+        self.inner.gate.refusals()
     }
 
     /// Every op this server serves, merged over its services, with its
@@ -243,6 +264,8 @@ pub struct ServerBuilder {
     error: Option<BuildError>,
     policy: SecurityPolicy,
     max_pending_handshakes: Option<usize>,
+    max_connections: Option<usize>,
+    max_connections_per_peer: Option<usize>,
     execution: Execution,
     limits: Limits,
     session: SessionConfig,
@@ -318,6 +341,27 @@ impl ServerBuilder {
     /// and clients that complete their handshake are served.
     pub fn max_pending_handshakes(mut self, max: usize) -> Self {
         self.max_pending_handshakes = Some(max.max(1));
+        self
+    }
+
+    /// Most connections [`Server::serve`] holds at once, handshakes
+    /// included (default [`DEFAULT_MAX_CONNECTIONS`], at least 1). One more
+    /// is refused at its handshake: the client's connect fails with
+    /// `RESOURCE_EXHAUSTED` and a reason naming the limit, and
+    /// [`Server::connection_refusals`] counts it. Links served with
+    /// [`Server::serve_link`] are not counted.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = Some(max.max(1));
+        self
+    }
+
+    /// Most connections [`Server::serve`] holds at once from one IP address
+    /// (default [`DEFAULT_MAX_CONNECTIONS_PER_PEER`], at least 1), so one
+    /// misbehaving host cannot take every slot; refused as over
+    /// [`max_connections`](Self::max_connections). Unix and in-memory
+    /// peers have no address and count only toward the total.
+    pub fn max_connections_per_peer(mut self, max: usize) -> Self {
+        self.max_connections_per_peer = Some(max.max(1));
         self
     }
 
@@ -448,6 +492,11 @@ impl ServerBuilder {
                 max_pending_handshakes: self
                     .max_pending_handshakes
                     .unwrap_or(DEFAULT_MAX_PENDING_HANDSHAKES),
+                gate: Arc::new(Gate::new(
+                    self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                    self.max_connections_per_peer
+                        .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_PEER),
+                )),
                 shutdown: CancellationToken::new(),
                 stats: ServerStats::default(),
             }),

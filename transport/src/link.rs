@@ -308,6 +308,15 @@ pub trait Link: Send + 'static {
 
     /// Flushes, then closes the sending side.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>>;
+
+    /// Part of a frame has arrived and the rest has not: the driver then
+    /// holds the peer to the session's
+    /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout).
+    /// Links that only ever hold whole frames (in-memory) keep the
+    /// default, `false`.
+    fn has_partial_frame(&self) -> bool {
+        false
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -333,6 +342,10 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         (**self).poll_close(cx)
+    }
+
+    fn has_partial_frame(&self) -> bool {
+        (**self).has_partial_frame()
     }
 }
 

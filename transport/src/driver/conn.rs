@@ -126,7 +126,12 @@ impl<L: Link> Conn<L> {
                 }
                 Poll::Ready(Ok(None)) => self.link_failed(now, None),
                 Poll::Ready(Err(error)) => self.link_failed(now, Some(error)),
-                Poll::Pending => break,
+                Poll::Pending => {
+                    if self.link.has_partial_frame() {
+                        self.session.handle_partial_frame(now);
+                    }
+                    break;
+                }
             }
             progressed = true;
         }

@@ -154,6 +154,10 @@ where
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         self.writer.poll_close(&mut self.io, cx)
     }
+
+    fn has_partial_frame(&self) -> bool {
+        self.reader.has_partial_frame()
+    }
 }
 
 impl<S> fmt::Debug for StreamLink<S> {
@@ -210,6 +214,10 @@ macro_rules! delegate_link {
                 cx: &mut ::core::task::Context<'_>,
             ) -> ::core::task::Poll<Result<(), $crate::LinkError>> {
                 self.inner.poll_close(cx)
+            }
+
+            fn has_partial_frame(&self) -> bool {
+                self.inner.has_partial_frame()
             }
         }
     };

@@ -58,6 +58,13 @@ impl Reader {
         self.decoder.max_payload()
     }
 
+    /// Bytes of a frame are in and the frame is not whole yet. (Asked after
+    /// `poll_recv` returned `Pending`, which first cuts off every whole
+    /// frame: what is left is part of one.)
+    pub(super) fn has_partial_frame(&self) -> bool {
+        self.state == State::Open && (self.large.is_some() || !self.buf.is_empty())
+    }
+
     pub(super) fn poll_recv<S>(
         &mut self,
         io: &mut S,

@@ -6,7 +6,7 @@
 //! ```text
 //! byte 0        flags: bit 0 = put a valid client HELLO and ACCEPT before the
 //!               wire bytes (so most inputs get past the handshake), bit 1 =
-//!               keepalive every 1 s, bit 2 = max_channels 4, bit 3 = the
+//!               keepalive every 1 s (else 30 s), bit 2 = max_channels 4, bit 3 = the
 //!               application refuses the client's HELLO (else it accepts)
 //! byte 1        n, the length of the control bytes
 //! n bytes       control: read two per step, cyclically
@@ -15,7 +15,8 @@
 //!
 //! Each step advances the clock (0 or 2^k µs, k < 31), fires due timers,
 //! feeds the next chunk of the wire (0 to 2040 bytes) through the decoder
-//! into `handle_frame`, then maybe acts as the application would: answer or
+//! into `handle_frame` (reporting a partial frame left over with
+//! `handle_partial_frame`, so the frame timeout fires too), then maybe acts as the application would: answer or
 //! fail the oldest open call, send a stream item on it (some larger than a
 //! chunk, some packed with others), finish it or stop its request direction, release the credit of
 //! what arrived, ping, accept a re-authentication proof or ask for one, go
@@ -517,7 +518,14 @@ fuzz_target!(|data: &[u8]| {
             loop {
                 match decoder.decode(&mut buf) {
                     Ok(Some(frame)) => model.frame(frame),
-                    Ok(None) => break,
+                    Ok(None) => {
+                        // As the driver does: part of a frame is in.
+                        if !buf.is_empty() {
+                            model.session.handle_partial_frame(model.now);
+                            model.drain();
+                        }
+                        break;
+                    }
                     Err(_) => {
                         wire_open = false;
                         model.session.close(

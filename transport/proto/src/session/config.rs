@@ -19,6 +19,11 @@ pub const DEFAULT_MAX_CHUNK: u32 = 64 << 10;
 pub const DEFAULT_STREAM_WINDOW: u32 = 256 << 10;
 /// The default receive window of a connection: 8 MiB.
 pub const DEFAULT_CONNECTION_WINDOW: u32 = 8 << 20;
+/// The default keepalive interval: 30 s of silence, then a ping, then 30 s
+/// for an answer.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
+/// The default time the rest of a partly received frame may take: 30 s.
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which side of a connection a session is.
 ///
@@ -127,9 +132,25 @@ pub struct SessionConfig {
     /// leave: a peer that stops reading cannot hold a connection open.
     pub drain_timeout: Duration,
     /// When `Some(interval)`: after `interval` without receiving anything,
-    /// ping the peer, and close if nothing (the pong included) arrives
-    /// within another `interval`. Default `None`; a zero interval is off too.
+    /// ping the peer, and close with [`SessionError::KeepaliveTimeout`] if
+    /// nothing (the pong included) arrives within another `interval`, so a
+    /// peer that vanished (its host died, a link stalls) is let go within
+    /// twice the interval. Default [`DEFAULT_KEEPALIVE`] (30 s); `None` or
+    /// a zero interval turns it off.
+    ///
+    /// [`SessionError::KeepaliveTimeout`]: super::SessionError::KeepaliveTimeout
     pub keepalive: Option<Duration>,
+    /// When `Some(timeout)`: once part of a frame has arrived, the rest
+    /// must arrive within `timeout`, else the session closes with
+    /// [`SessionError::FrameTimeout`], so a peer that sends half a frame
+    /// and stops holds nothing for long. The driver reports a partial frame
+    /// with [`Session::handle_partial_frame`]. Default
+    /// [`DEFAULT_FRAME_TIMEOUT`] (30 s: a largest frame of 16 MiB then
+    /// needs about 560 KB/s); `None` or zero turns it off.
+    ///
+    /// [`SessionError::FrameTimeout`]: super::SessionError::FrameTimeout
+    /// [`Session::handle_partial_frame`]: super::Session::handle_partial_frame
+    pub frame_timeout: Option<Duration>,
     /// Optional features this side offers. Default:
     /// [`Features::PACKED`] (small stream messages share DATA frames) and
     /// [`Features::REAUTH`] (in-band re-authentication).
@@ -150,7 +171,8 @@ impl Default for SessionConfig {
             connection_window: DEFAULT_CONNECTION_WINDOW,
             handshake_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
-            keepalive: None,
+            keepalive: Some(DEFAULT_KEEPALIVE),
+            frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
             features: Features::PACKED.union(Features::REAUTH),
             required_features: Features::EMPTY,
         }
@@ -242,6 +264,14 @@ impl SessionConfig {
     #[must_use]
     pub fn with_keepalive(mut self, interval: Option<Duration>) -> Self {
         self.keepalive = interval;
+        self
+    }
+
+    /// Sets how long the rest of a partly received frame may take
+    /// (`None`: as long as it takes).
+    #[must_use]
+    pub fn with_frame_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.frame_timeout = timeout;
         self
     }
 }

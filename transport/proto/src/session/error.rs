@@ -152,6 +152,13 @@ pub enum SessionError {
     /// Keepalive pings went unanswered.
     #[error("keepalive timed out: the peer stopped answering")]
     KeepaliveTimeout,
+    /// Part of a frame arrived and the rest did not within the frame
+    /// timeout ([`SessionConfig::frame_timeout`](super::SessionConfig::frame_timeout)).
+    #[error("the peer sent part of a frame and not the rest within {timeout:?}")]
+    FrameTimeout {
+        /// The frame timeout.
+        timeout: core::time::Duration,
+    },
     /// Calls were still open when the drain timeout after a GOAWAY ran
     /// out; they were cancelled.
     #[error("drain timed out with {open} channels still open; they were cancelled")]
@@ -188,6 +195,7 @@ impl SessionError {
         match self {
             SessionError::HandshakeTimeout
             | SessionError::KeepaliveTimeout
+            | SessionError::FrameTimeout { .. }
             | SessionError::DrainTimeout { .. } => Code::DeadlineExceeded,
             SessionError::BadHello(_)
             | SessionError::OwnHello(_)

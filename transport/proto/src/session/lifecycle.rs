@@ -16,8 +16,9 @@ use crate::frame::FrameKind;
 const MAX_PINGS: usize = 64;
 
 impl Session {
-    /// Fires every timer due at `now`: the handshake timeout, the drain
-    /// timeout, call deadlines and keepalive. Calling it early is harmless.
+    /// Fires every timer due at `now`: the handshake timeout, the frame
+    /// timeout, the drain timeout, call deadlines and keepalive. Calling it
+    /// early is harmless.
     ///
     /// An expired call of ours fails with `DEADLINE_EXCEEDED` and the peer
     /// gets a CANCEL; an expired call of the peer's is cancelled with
@@ -36,6 +37,11 @@ impl Session {
                 return self.cut_drain();
             }
             State::Established | State::Draining(_) => {}
+        }
+        if let Some(timeout) = self.config.frame_timeout
+            && self.frame_due().is_some_and(|at| now >= at)
+        {
+            return self.fail_with(SessionError::FrameTimeout { timeout });
         }
         while let Some((channel, send)) = self.channels.pop_expired(now) {
             let id = channel.get();
@@ -88,6 +94,28 @@ impl Session {
         let interval = self.config.keepalive.filter(|d| !d.is_zero())?;
         let since = self.liveness.probe_sent.unwrap_or(self.liveness.last_recv);
         since.checked_add(interval)
+    }
+
+    /// When the frame timeout fires: `frame_timeout` after the link was
+    /// first reported holding part of a frame.
+    #[inline]
+    pub(crate) fn frame_due(&self) -> Option<Instant> {
+        let timeout = self.config.frame_timeout.filter(|d| !d.is_zero())?;
+        self.liveness.partial_since?.checked_add(timeout)
+    }
+
+    /// The link holds part of a frame that has not arrived whole: the rest
+    /// must come within [`SessionConfig::frame_timeout`] of the first such
+    /// report, or the session closes with [`SessionError::FrameTimeout`]
+    /// (and a GOAWAY saying so). The next frame to arrive clears it. A
+    /// driver calls this whenever its link has nothing whole to give and
+    /// holds a partial frame; repeating it changes nothing.
+    ///
+    /// [`SessionConfig::frame_timeout`]: super::SessionConfig::frame_timeout
+    pub fn handle_partial_frame(&mut self, now: Instant) {
+        if !self.is_closed() && self.liveness.partial_since.is_none() {
+            self.liveness.partial_since = Some(now);
+        }
     }
 
     fn next_ping(&mut self) -> u64 {

@@ -41,6 +41,9 @@ pub(crate) struct Liveness {
     pub(crate) last_recv: Instant,
     /// When the unanswered keepalive ping was sent.
     pub(crate) probe_sent: Option<Instant>,
+    /// Since when the link has held part of a frame (as the driver
+    /// reported it), until a frame arrives.
+    pub(crate) partial_since: Option<Instant>,
 }
 
 /// The sans-IO session protocol of one connection.
@@ -162,6 +165,7 @@ impl Session {
             liveness: Liveness {
                 last_recv: now,
                 probe_sent: None,
+                partial_since: None,
             },
             pings: VecDeque::new(),
             next_ping_id: 1,
@@ -194,9 +198,9 @@ impl Session {
     }
 
     /// When [`Session::handle_timeout`] must next be called: the earliest of
-    /// the handshake timeout, the drain timeout, the call deadlines and the
-    /// keepalive timer. `None` when nothing is pending or the session is
-    /// closed.
+    /// the handshake timeout, the drain timeout, the call deadlines, the
+    /// keepalive timer and the frame timeout. `None` when nothing is
+    /// pending or the session is closed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timer = match &self.state {
             State::Established => self.keepalive_due(),
@@ -204,6 +208,7 @@ impl Session {
             State::Draining(drain) => earliest(drain.deadline, self.keepalive_due()),
             State::Closed => return None,
         };
+        let timer = earliest(timer, self.frame_due());
         earliest(timer, self.channels.next_deadline())
     }
 

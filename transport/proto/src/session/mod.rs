@@ -80,8 +80,10 @@
 //!   ask for one. Open calls and streams are not disturbed; a refused
 //!   proof closes the session. The rules are in [`Session::reauthenticate`]
 //!   and the `reauth` module.
-//! - **Liveness.** PING is answered with PONG automatically; optional
-//!   keepalive pings after idle time close a dead session.
+//! - **Liveness.** PING is answered with PONG automatically; keepalive
+//!   pings after silence close a dead session (on by default, see
+//!   [`SessionConfig::keepalive`]), and a frame that starts arriving must
+//!   arrive whole within [`SessionConfig::frame_timeout`].
 //! - **Shutdown.** GOAWAY names the highest peer channel the sender took;
 //!   calls above it were not processed and fail with `UNAVAILABLE`, calls
 //!   below finish (for up to [`SessionConfig::drain_timeout`], then they are
@@ -154,8 +156,8 @@ mod tests;
 pub use assembly::{Message, Pushed, Reassembler, TooLarge};
 pub use calls::Answered;
 pub use config::{
-    DEFAULT_CONNECTION_WINDOW, DEFAULT_MAX_CHUNK, DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role,
-    SessionConfig,
+    DEFAULT_CONNECTION_WINDOW, DEFAULT_FRAME_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_CHUNK,
+    DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role, SessionConfig,
 };
 pub use error::{HelloError, OpenError, ReauthError, SendError, SessionError};
 pub use event::{ChannelId, Chunk, Event, OutgoingCall, OutgoingStream};

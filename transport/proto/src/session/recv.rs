@@ -29,6 +29,7 @@ impl Session {
         }
         self.liveness.last_recv = now;
         self.liveness.probe_sent = None;
+        self.liveness.partial_since = None;
         let Frame { header, payload } = frame;
         let kind = header.kind;
         // The peer may not know our limit before our HELLO: handshake

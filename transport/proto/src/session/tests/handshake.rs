@@ -54,8 +54,11 @@ fn handshake_exchanges_hellos_and_accepts_with_config_limits() {
         pair.kinds_sent_by(Role::Server),
         [FrameKind::Hello, FrameKind::Accept]
     );
-    // Established, no keepalive and no calls: no timer at all.
-    assert_eq!(pair.client.poll_timeout(), None);
+    // Established, no calls: only keepalive's timer (on by default).
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(pair.now + DEFAULT_KEEPALIVE)
+    );
 }
 
 #[test]

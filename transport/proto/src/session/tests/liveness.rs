@@ -1,4 +1,4 @@
-//! Pings, pongs and keepalive.
+//! Pings, pongs, keepalive and the frame timeout.
 
 use std::time::Duration;
 
@@ -125,4 +125,107 @@ fn zero_keepalive_is_off() {
     let config = SessionConfig::default().with_keepalive(Some(Duration::ZERO));
     let pair = Pair::connected_with(config, SessionConfig::default());
     assert_eq!(pair.client.poll_timeout(), None);
+}
+
+#[test]
+fn keepalive_is_on_by_default_and_lets_a_vanished_peer_go() {
+    let mut pair = Pair::connected();
+    let start = pair.now;
+    assert_eq!(pair.client.poll_timeout(), Some(start + DEFAULT_KEEPALIVE));
+    // The peer vanished: nothing the client sends is answered.
+    pair.client.handle_timeout(start + DEFAULT_KEEPALIVE);
+    assert!(
+        drain_frames(&mut pair.client)
+            .iter()
+            .any(|f| f.header.kind == FrameKind::Ping)
+    );
+    pair.client.handle_timeout(start + 2 * DEFAULT_KEEPALIVE);
+    assert_eq!(
+        pair.client_events(),
+        [Event::Closed {
+            error: Some(SessionError::KeepaliveTimeout)
+        }]
+    );
+}
+
+#[test]
+fn a_partial_frame_must_be_completed_within_the_frame_timeout() {
+    let timeout = Duration::from_secs(4);
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_frame_timeout(Some(timeout));
+    let mut pair = Pair::connected_with(SessionConfig::default(), config);
+    let start = pair.now;
+    assert_eq!(pair.server.poll_timeout(), None);
+    pair.server.handle_partial_frame(start);
+    assert_eq!(pair.server.poll_timeout(), Some(start + timeout));
+    // Reported again while the same frame is still partial: the first
+    // report counts.
+    pair.server
+        .handle_partial_frame(start + Duration::from_secs(3));
+    assert_eq!(pair.server.poll_timeout(), Some(start + timeout));
+    pair.server
+        .handle_timeout(start + timeout - Duration::from_millis(1));
+    assert!(!pair.server.is_closed());
+    pair.server.handle_timeout(start + timeout);
+    assert_eq!(
+        pair.server_events(),
+        [Event::Closed {
+            error: Some(SessionError::FrameTimeout { timeout })
+        }]
+    );
+    let goaway = drain_frames(&mut pair.server)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::GoAway)
+        .expect("a GOAWAY says why");
+    let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
+    assert_eq!(code, Code::DeadlineExceeded);
+    assert!(reason.contains("part of a frame"), "{reason}");
+}
+
+#[test]
+fn a_whole_frame_clears_the_frame_timer() {
+    let config = SessionConfig::default().with_keepalive(None);
+    let mut pair = Pair::connected_with(SessionConfig::default(), config);
+    let start = pair.now;
+    pair.server.handle_partial_frame(start);
+    // The frame completes: a PING arrives whole.
+    pair.server.handle_frame(
+        start + Duration::from_secs(29),
+        raw(FrameKind::Ping, 0, 1, b""),
+    );
+    assert_eq!(pair.server.poll_timeout(), None);
+    pair.server.handle_timeout(start + Duration::from_secs(60));
+    assert!(!pair.server.is_closed());
+    // The next partial frame starts its own clock.
+    let later = start + Duration::from_secs(61);
+    pair.server.handle_partial_frame(later);
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(later + DEFAULT_FRAME_TIMEOUT)
+    );
+}
+
+#[test]
+fn no_frame_timeout_when_it_is_off() {
+    for off in [None, Some(Duration::ZERO)] {
+        let config = SessionConfig::default()
+            .with_keepalive(None)
+            .with_frame_timeout(off);
+        let mut pair = Pair::connected_with(SessionConfig::default(), config);
+        pair.server.handle_partial_frame(pair.now);
+        assert_eq!(pair.server.poll_timeout(), None);
+    }
+}
+
+#[test]
+fn a_partial_handshake_times_out_too() {
+    let config = SessionConfig::default().with_frame_timeout(Some(Duration::from_secs(2)));
+    let now = Instant::now();
+    let mut server = Session::new(Role::Server, config, Hello::default(), now);
+    server.handle_partial_frame(now);
+    // Sooner than the handshake timeout.
+    assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(2)));
+    server.handle_timeout(now + Duration::from_secs(2));
+    assert!(server.is_closed());
 }

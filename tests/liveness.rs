@@ -1,0 +1,175 @@
+//! No connection is held forever, over real sockets: a peer that sends
+//! part of a frame and stops is let go after the frame timeout, one that
+//! completes its handshake and goes silent after keepalive's two
+//! intervals, while a live but idle channel stays up; and a server holds
+//! no more connections than its caps allow, in total and from one address,
+//! refusing the rest at their handshake with a reason and counting them.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::raw::{self, End, RawConn};
+use common::{CalcServer, Counters, Fixture, TestCalc, Transport, assert_no_panics, eventually};
+use prism::transport::SessionConfig;
+use prism::{Code, ConnectError, ConnectionRefusals, Server, ServerBuilder};
+use prism_proto::frame::{FrameHeader, FrameKind};
+
+/// The calculator service, plaintext and unauthenticated allowed.
+fn calc_server(counters: &Arc<Counters>) -> ServerBuilder {
+    Server::builder()
+        .allow_unauthenticated()
+        .allow_plaintext()
+        .add_service(CalcServer::new(TestCalc::new(Arc::clone(counters))))
+}
+
+async fn start(transport: Transport, builder: ServerBuilder, counters: Arc<Counters>) -> Fixture {
+    let server = builder.build().expect("the server builds");
+    Fixture::start_with(transport, server, counters).await
+}
+
+/// Expects one GOAWAY with `code` whose reason contains `says`, then a
+/// clean close.
+async fn expect_goaway(conn: &mut RawConn, code: Code, says: &str) {
+    let (goaways, end) = conn.expect_close().await;
+    assert_eq!(goaways.len(), 1, "one GOAWAY saying why: {goaways:?}");
+    assert_eq!(goaways[0].0, code, "{goaways:?}");
+    assert!(goaways[0].1.contains(says), "{goaways:?}");
+    assert_eq!(end, End::Closed, "closed, not reset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn part_of_a_frame_and_silence_is_let_go_after_the_frame_timeout() {
+    let counters = Arc::new(Counters::default());
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_frame_timeout(Some(Duration::from_millis(300)));
+    let fx = start(
+        Transport::Tcp,
+        calc_server(&counters).session_config(config),
+        counters,
+    )
+    .await;
+
+    // Half a HELLO header, before any handshake.
+    let mut conn = RawConn::connect(fx.tcp_addr()).await;
+    let header = FrameHeader::new(FrameKind::Hello).encode(40);
+    conn.send_bytes(&header[..20]).await;
+    expect_goaway(&mut conn, Code::DeadlineExceeded, "part of a frame").await;
+
+    // A whole header and half a payload, after the handshake.
+    let (mut conn, _) = RawConn::handshake(fx.tcp_addr()).await;
+    let request = raw::encode(&common::calc::AddRequest { a: 1, b: 2 });
+    let header = raw::call_header(1, common::calc::ADD.get()).encode(request.len() as u32);
+    conn.send_bytes(&header).await;
+    conn.send_bytes(&request[..request.len() / 2]).await;
+    expect_goaway(&mut conn, Code::DeadlineExceeded, "part of a frame").await;
+
+    // The server serves the others all along.
+    assert_eq!(fx.calc().add(2, 3).await.expect("add"), 5);
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_goes_silent_after_its_handshake_is_let_go_by_keepalive() {
+    let counters = Arc::new(Counters::default());
+    let config = SessionConfig::default().with_keepalive(Some(Duration::from_millis(200)));
+    let fx = start(
+        Transport::Tcp,
+        calc_server(&counters).session_config(config),
+        counters,
+    )
+    .await;
+    // Handshakes, then never reads or answers a ping.
+    let (mut conn, _) = RawConn::handshake(fx.tcp_addr()).await;
+    expect_goaway(&mut conn, Code::DeadlineExceeded, "keepalive").await;
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_channel_stays_up_across_many_keepalive_intervals() {
+    let counters = Arc::new(Counters::default());
+    let config = SessionConfig::default().with_keepalive(Some(Duration::from_millis(50)));
+    for transport in [Transport::Tcp, Transport::Unix] {
+        let fx = start(
+            transport,
+            calc_server(&counters).session_config(config.clone()),
+            Arc::clone(&counters),
+        )
+        .await;
+        // The client (default keepalive) answers the server's pings.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert!(!fx.channel.is_closed(), "{transport:?}");
+        assert_eq!(fx.calc().add(20, 22).await.expect("add"), 42);
+        fx.shutdown().await.expect("clean shutdown");
+    }
+    assert_no_panics();
+}
+
+/// The reason of a refused connect.
+fn refusal(result: Result<prism::Channel, ConnectError>) -> (Code, String) {
+    match result {
+        Err(ConnectError::Rejected { code, reason }) => (code, reason),
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, got a channel"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_total_cap_are_refused_with_a_reason_and_counted() {
+    let counters = Arc::new(Counters::default());
+    let fx = start(
+        Transport::Unix,
+        calc_server(&counters).max_connections(2),
+        counters,
+    )
+    .await;
+    let second = fx.connect().await.expect("the second connection");
+    let (code, reason) = refusal(fx.connect().await);
+    assert_eq!(code, Code::ResourceExhausted);
+    assert!(reason.contains("limit of 2 connections"), "{reason}");
+    let refusals: ConnectionRefusals = fx.server.connection_refusals();
+    assert_eq!((refusals.total, refusals.per_peer), (1, 0));
+    // The connections held are served; one that closes frees its slot.
+    assert_eq!(fx.calc().add(1, 1).await.expect("add"), 2);
+    drop(second);
+    eventually("the second connection's slot is free", || {
+        fx.server.connections() == 1
+    })
+    .await;
+    let third = fx.connect().await.expect("a slot came free");
+    assert_eq!(
+        common::CalcClient::new(third).add(2, 2).await.expect("add"),
+        4
+    );
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_per_address_cap_are_refused_with_a_reason_and_counted() {
+    let counters = Arc::new(Counters::default());
+    let fx = start(
+        Transport::Tcp,
+        calc_server(&counters).max_connections_per_peer(1),
+        counters,
+    )
+    .await;
+    // The fixture's channel is the one connection 127.0.0.1 may hold.
+    for _ in 0..3 {
+        let (code, reason) = refusal(fx.connect().await);
+        assert_eq!(code, Code::ResourceExhausted);
+        assert!(
+            reason.contains("limit of 1 connections from 127.0.0.1"),
+            "{reason}"
+        );
+    }
+    assert_eq!(fx.server.connection_refusals().per_peer, 3);
+    assert_eq!(fx.server.connection_refusals().total, 0);
+    assert_eq!(fx.calc().add(1, 2).await.expect("add"), 3);
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
