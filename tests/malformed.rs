@@ -70,6 +70,7 @@ cases!(
     oversized_length,
     unknown_frame_kind,
     reserved_header_bytes_set,
+    padding_not_zero,
     call_before_the_hello,
     call_before_the_accept,
     accept_before_the_hello,
@@ -197,6 +198,21 @@ mod cases {
             conn.send_bytes(&header).await;
             expect_clean_close(&mut conn, &format!("reserved byte {byte}")).await;
         }
+    }
+
+    pub(super) async fn padding_not_zero(addr: SocketAddr) {
+        let (mut conn, _) = RawConn::handshake(addr).await;
+        let request = add_request();
+        let header = raw::call_header(1, common::calc::ADD.get()).encode(request.len() as u32);
+        let mut frame = header.to_vec();
+        frame.extend_from_slice(&request);
+        // Padding up to 16 bytes, one of them not zero.
+        frame.resize(frame.len().next_multiple_of(16), 0);
+        assert!(!request.len().is_multiple_of(16), "the request needs padding");
+        let last = frame.len() - 1;
+        frame[last] = 0x5a;
+        conn.send_bytes(&frame).await;
+        expect_clean_close(&mut conn, "padding not zero").await;
     }
 
     pub(super) async fn call_before_the_hello(addr: SocketAddr) {

@@ -356,10 +356,31 @@ fn trailing_bytes() {
             "{tail:?}: {err:?}"
         );
     }
-    // Up to 7 zero bytes cannot be told from alignment padding.
-    let mut padded = bytes.clone();
-    padded.extend_from_slice(&[0; 4]);
-    assert_eq!(&decode_both::<Nested>(&padded).unwrap(), value);
+    // Zero bytes are accepted only as the padding a builder writes after
+    // the last object: to align it to 4 or to 8, nothing more.
+    let extent = (0..=bytes.len())
+        .find(|&len| fb::from_slice::<Nested>(&bytes[..len]).is_ok())
+        .expect("the encoding decodes");
+    let builder_padding =
+        |tail: usize| [0, (4 - extent % 4) % 4, (8 - extent % 8) % 8].contains(&tail);
+    let mut accepted = 0;
+    for extra in 1..=8 {
+        let mut padded = bytes.clone();
+        padded.resize(bytes.len() + extra, 0);
+        let tail = padded.len() - extent;
+        match decode_both::<Nested>(&padded) {
+            Ok(decoded) => {
+                assert!(builder_padding(tail), "{tail} zero bytes accepted");
+                assert_eq!(&decoded, value);
+                accepted += 1;
+            }
+            Err(err) => {
+                assert!(!builder_padding(tail), "{tail} zero bytes refused: {err:?}");
+                assert!(matches!(err, DecodeError::TrailingBytes { .. }), "{err:?}");
+            }
+        }
+    }
+    assert!(accepted <= 2, "at most the two alignments");
 }
 
 #[test]

@@ -90,6 +90,32 @@ fn truncated_and_padded_inputs_are_errors() {
 }
 
 #[test]
+fn padding_that_is_not_zero_is_an_error() {
+    let bytes = encode(&message(&[33, 7])).into_bytes();
+    assert!(decode(&Payload::copy_from_slice(&bytes)).is_ok());
+    // The first segment (33 bytes of 1) starts at the first 16-byte
+    // boundary after the header; the second (7 bytes of 2) ends the
+    // payload, padded to 16.
+    let first = bytes
+        .iter()
+        .position(|&b| b == 1)
+        .expect("the first segment");
+    assert_eq!(first % 16, 0);
+    assert_eq!(bytes[first - 1], 0, "the header is padded");
+    let cases = [
+        ("after the header", first - 1),
+        ("after a segment", first + 33),
+        ("at the end", bytes.len() - 1),
+    ];
+    for (what, at) in cases {
+        let mut bad = bytes.to_vec();
+        bad[at] = 0x77;
+        let err = decode(&Payload::copy_from_slice(&bad)).expect_err(what);
+        assert!(err.to_string().contains("not zero"), "{what}: {err}");
+    }
+}
+
+#[test]
 fn lying_lengths_are_errors_not_allocations() {
     // A huge segment count with no room for its lengths.
     let mut bytes = vec![0u8; 16];

@@ -15,9 +15,14 @@ use crate::{DecodeError, Limits};
 
 type Result<T = ()> = core::result::Result<T, DecodeError>;
 
-/// Bytes after the last reachable object that can be alignment padding:
-/// nothing in the layout is aligned to more than 8.
-const MAX_PADDING: usize = 7;
+/// Whether `tail` bytes after the last reachable object, which ends at
+/// `extent`, are the alignment padding a FlatBuffers builder writes: it
+/// builds back to front, so the first object it places ends the buffer,
+/// followed by the zeros that align that object (to 4, or to 8 for 8-byte
+/// scalars) from the buffer's start. Any other tail is extra bytes.
+fn is_builder_padding(extent: usize, tail: usize) -> bool {
+    tail == 0 || tail == extent.wrapping_neg() % 4 || tail == extent.wrapping_neg() % 8
+}
 
 pub(super) struct Walker<'a, O> {
     layout: &'static Layout,
@@ -70,7 +75,7 @@ impl<'a, O: PcOut> Walker<'a, O> {
         let len = self.buf.len();
         if self.extent_known && self.extent < len {
             let tail = self.buf.slice(self.extent, len - self.extent)?;
-            if tail.len() > MAX_PADDING || tail.iter().any(|&b| b != 0) {
+            if !is_builder_padding(self.extent, tail.len()) || tail.iter().any(|&b| b != 0) {
                 return Err(DecodeError::TrailingBytes {
                     remaining: tail.len(),
                     len,

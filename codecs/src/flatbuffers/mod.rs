@@ -77,10 +77,11 @@
 //!
 //! **Trailing bytes.** A FlatBuffers buffer does not record its own length.
 //! The decoder measures how far the objects it reaches extend (tables, their
-//! vtables, strings with their NUL, vectors) and rejects a buffer with more
-//! than 7 bytes after them, or any non-zero byte there
-//! ([`DecodeError::TrailingBytes`]); up to 7 zero bytes are accepted as
-//! alignment padding. When a table holds fields the layout does not know (a
+//! vtables, strings with their NUL, vectors) and rejects any byte after
+//! them ([`DecodeError::TrailingBytes`]) but the zeros a builder writes
+//! after the last object it places (the first it built) to align that
+//! object to 4 or to 8: those are exactly the zeros that bring the end of
+//! the objects to the next multiple of 4 or of 8. When a table holds fields the layout does not know (a
 //! buffer from a newer schema), their objects are not walked and the check
 //! is skipped. Bytes between objects cannot be checked.
 //!

@@ -63,6 +63,7 @@ impl Layout {
                 ))
             })?;
         let mut at = padded(header_end).ok_or_else(|| invalid("header overflows"))?;
+        zero_padding(payload, header_end..at.min(total), "the header")?;
         let mut segments = Vec::with_capacity(count);
         let mut word = [0u8; 8];
         for i in 0..count {
@@ -78,6 +79,7 @@ impl Layout {
                 })?;
             segments.push(at..end);
             at = padded(end).ok_or_else(|| invalid("segment overflows"))?;
+            zero_padding(payload, end..at.min(total), "a segment")?;
         }
         if at != total {
             return Err(invalid(format!(
@@ -110,6 +112,22 @@ impl Layout {
         );
         Bytes::from(out)
     }
+}
+
+/// Checks that the padding in `range` (at most 15 bytes) is zero: it
+/// carries nothing, and a sender that puts data there is broken.
+fn zero_padding(payload: &Payload, range: Range<usize>, after: &str) -> Result<(), DecodeError> {
+    let mut pad = [0u8; 16];
+    let pad = &mut pad[..range.len()];
+    read_at(payload, range.start, pad)
+        .ok_or_else(|| invalid(format!("the padding after {after} is cut off")))?;
+    if pad.iter().any(|&b| b != 0) {
+        return Err(invalid(format!(
+            "the padding after {after} at byte {} is not zero",
+            range.start
+        )));
+    }
+    Ok(())
 }
 
 /// Copies `out.len()` bytes at `offset` out of the payload's pieces.

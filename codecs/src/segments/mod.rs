@@ -19,6 +19,9 @@
 //! for each segment: its bytes, then zeros up to a multiple of 16
 //! ```
 //!
+//! Decoding checks every length against the payload and every padding
+//! byte to be zero, and refuses bytes after the last segment's padding.
+//!
 //! Use [`Segmented<H>`] directly with the built-in [`Segments`] codec, or build
 //! your own codec on [`write()`] and [`read()`] (see `examples/tensor_codec/`).
 //!

@@ -18,7 +18,12 @@
 //! - reads a payload of [`LARGE_PAYLOAD`] bytes or more straight into an
 //!   aligned buffer of its own once the header is in
 //!   ([`FrameDecoder::peek_header`]); only the prefix that arrived with the
-//!   header is copied. The padding is read into the same buffer and cut off.
+//!   header is copied. The padding is read into the same buffer, checked
+//!   to be zero and cut off. That buffer starts at [`LARGE_RESERVE`] bytes
+//!   at most and doubles as it fills, so a bare header cannot make the
+//!   link reserve the whole announced length (payloads beyond it pay a
+//!   copy per doubling; messages travel in chunks of 64 KiB by default,
+//!   so they seldom do).
 //!
 //! A received payload shares the receive buffer it was read into, so a
 //! small payload kept alive keeps up to [`READ_CHUNK`] bytes alive; copy it
@@ -61,6 +66,11 @@ pub const READ_CHUNK: usize = 64 * 1024;
 
 /// Payloads this long or longer are read into a buffer of their own.
 pub const LARGE_PAYLOAD: usize = 64 * 1024;
+
+/// Most bytes a large payload's header reserves before any of the payload
+/// arrives; its buffer then doubles as it fills (each time copying what
+/// came), so memory follows what the peer sent, not what it announced.
+pub const LARGE_RESERVE: usize = 256 * 1024;
 
 /// A receive buffer with less room than this is replaced before reading,
 /// unless the partial frame in it is longer than this.

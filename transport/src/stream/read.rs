@@ -7,7 +7,7 @@ use std::io;
 use bytes::{BufMut, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use super::{LARGE_PAYLOAD, MIN_READ, READ_CHUNK};
+use super::{LARGE_PAYLOAD, LARGE_RESERVE, MIN_READ, READ_CHUNK};
 use prism_core::aligned::{aligned_buffer, is_aligned};
 use prism_proto::frame::{Frame, FrameDecoder, HEADER_LEN, padding, wire_len};
 
@@ -56,6 +56,13 @@ impl Reader {
 
     pub(super) fn max_frame(&self) -> u32 {
         self.decoder.max_payload()
+    }
+
+    /// Bytes reserved for receiving: the receive buffer's and a large
+    /// payload's.
+    #[cfg(test)]
+    pub(super) fn reserved(&self) -> usize {
+        self.buf.capacity() + self.large.as_ref().map_or(0, |large| large.buf.capacity())
     }
 
     /// Bytes of a frame are in and the frame is not whole yet. (Asked after
@@ -129,7 +136,10 @@ impl Reader {
     /// buffer of its own; the rest is then read straight into that buffer.
     fn start_large(&mut self, len: usize) {
         let wire = len + padding(len);
-        let mut payload = aligned_buffer(wire);
+        // A header alone reserves at most `LARGE_RESERVE` bytes: the
+        // buffer grows with what arrives, so a peer that names a large
+        // length and sends nothing holds little memory.
+        let mut payload = aligned_buffer(wire.min(LARGE_RESERVE));
         // The frame is incomplete, so everything after the header is a
         // prefix of its payload and padding: at most one read's worth.
         payload.extend_from_slice(&self.buf[HEADER_LEN..]);
@@ -148,7 +158,15 @@ impl Reader {
         };
         let wire = large.len + padding(large.len);
         while large.buf.len() < wire {
-            let missing = wire - large.buf.len();
+            if large.buf.len() == large.buf.capacity() {
+                // Full and the payload is longer: twice the room (at most
+                // the payload), in a fresh aligned buffer.
+                let room = wire.min(large.buf.capacity().saturating_mul(2));
+                let mut bigger = aligned_buffer(room);
+                bigger.extend_from_slice(&large.buf);
+                large.buf = bigger;
+            }
+            let missing = (wire - large.buf.len()).min(large.buf.capacity() - large.buf.len());
             let read = ready!(poll_read_buf(io, &mut (&mut large.buf).limit(missing), cx))?;
             if read == 0 {
                 return Poll::Ready(Err(truncated(
@@ -157,14 +175,13 @@ impl Reader {
                 )));
             }
         }
-        let Some(Large { mut buf, len }) = self.large.take() else {
+        let Some(Large { buf, .. }) = self.large.take() else {
             return Poll::Ready(Err(LinkError::Closed));
         };
-        buf.truncate(len);
         debug_assert!(is_aligned(&buf));
         // `peek_header` stored the header when this payload started, so
         // `finish_with_payload` always has one to pair it with.
-        match self.decoder.finish_with_payload(buf.freeze()) {
+        match self.decoder.finish_with_payload(buf)? {
             Some(frame) => Poll::Ready(Ok(frame)),
             None => Poll::Ready(Err(LinkError::Closed)),
         }

@@ -12,7 +12,9 @@ use super::write::Writer;
 use super::*;
 use prism_core::Payload;
 use prism_core::aligned::is_aligned;
-use prism_proto::frame::{DEFAULT_MAX_FRAME, FrameError, FrameHeader, FrameKind, encode_frame};
+use prism_proto::frame::{
+    DEFAULT_MAX_FRAME, FrameError, FrameHeader, FrameKind, HEADER_LEN, encode_frame,
+};
 
 /// Yields `data` at most `step` bytes per read, then end of stream.
 struct Chunked {
@@ -296,5 +298,113 @@ async fn a_dropped_receive_loses_nothing() {
         let got = std::future::poll_fn(|cx| link.poll_recv(cx)).await.unwrap();
         assert_eq!(got, Some(sent), "len {len}");
         assert!(is_aligned(&got.unwrap().payload.into_bytes()));
+    }
+}
+
+/// Yields `data` up to `step` bytes per read, then stays pending: a peer
+/// that sent this much and stopped.
+struct Stalled {
+    data: Vec<u8>,
+    pos: usize,
+}
+
+impl AsyncRead for Stalled {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let n = buf.remaining().min(self.data.len() - self.pos);
+        if n == 0 {
+            return Poll::Pending;
+        }
+        buf.put_slice(&self.data[self.pos..self.pos + n]);
+        self.pos += n;
+        Poll::Ready(Ok(()))
+    }
+}
+
+#[test]
+fn a_bare_header_reserves_little_and_the_buffer_follows_what_arrives() {
+    let len = 8 << 20;
+    let sent = frame(9, len);
+    let bytes = wire(std::slice::from_ref(&sent));
+    let mut reader = Reader::new(DEFAULT_MAX_FRAME);
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut io = Stalled {
+        data: bytes[..HEADER_LEN].to_vec(),
+        pos: 0,
+    };
+    assert!(reader.poll_recv(&mut io, &mut cx).is_pending());
+    assert!(reader.has_partial_frame());
+    let bare = reader.reserved();
+    assert!(
+        bare <= READ_CHUNK + LARGE_RESERVE + 64,
+        "a header announcing 8 MiB reserved {bare} bytes"
+    );
+    // A quarter of the payload: at most twice that is reserved.
+    io.data = bytes[..HEADER_LEN + len / 4].to_vec();
+    assert!(reader.poll_recv(&mut io, &mut cx).is_pending());
+    let quarter = reader.reserved();
+    assert!(quarter <= READ_CHUNK + len / 2 + 64, "{quarter}");
+    // The rest: the frame arrives whole and aligned.
+    io.data = bytes.clone();
+    let Poll::Ready(Ok(Some(got))) = reader.poll_recv(&mut io, &mut cx) else {
+        panic!("the whole frame arrives");
+    };
+    assert_eq!(got, sent);
+    assert!(got.payload.segments().all(|s| is_aligned(s)));
+    assert!(!reader.has_partial_frame());
+}
+
+#[test]
+fn payloads_longer_than_the_first_reservation_arrive_whole_at_any_read_size() {
+    let sent: Vec<Frame> = [LARGE_RESERVE + 1, 1_000_000, 2_500_001, 17]
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| frame(i as u64, len))
+        .collect();
+    let bytes = wire(&sent);
+    for step in [4096, 70_000, 1 << 20, usize::MAX] {
+        let mut io = Chunked {
+            data: bytes.clone(),
+            pos: 0,
+            step,
+            reads: 0,
+        };
+        let mut reader = Reader::new(DEFAULT_MAX_FRAME);
+        let got = read_all(&mut reader, &mut io).unwrap();
+        assert_eq!(got, sent, "step {step}");
+        assert!(
+            got.iter()
+                .all(|frame| frame.payload.segments().all(|s| is_aligned(s))),
+            "step {step}"
+        );
+    }
+}
+
+#[test]
+fn padding_that_is_not_zero_is_refused_in_small_and_large_frames() {
+    for len in [5, 100_001] {
+        let mut bytes = wire(&[frame(1, len)]);
+        let last = bytes.len() - 1;
+        bytes[last] = 0x80;
+        let mut io = Chunked {
+            data: bytes,
+            pos: 0,
+            step: usize::MAX,
+            reads: 0,
+        };
+        let mut reader = Reader::new(DEFAULT_MAX_FRAME);
+        let err = read_all(&mut reader, &mut io).expect_err("non-zero padding");
+        assert!(
+            matches!(
+                err,
+                LinkError::Frame(FrameError::PaddingNotZero {
+                    kind: FrameKind::Response
+                })
+            ),
+            "len {len}: {err:?}"
+        );
     }
 }

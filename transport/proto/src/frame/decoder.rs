@@ -101,6 +101,7 @@ impl FrameDecoder {
             // buffer (see `peek_header`) than into this one.
             return Ok(None);
         }
+        check_padding(header, &buf[HEADER_LEN + len..total])?;
         self.pending = None;
         buf.advance(HEADER_LEN);
         let mut frame = buf.split_to(len + padding(len));
@@ -109,12 +110,39 @@ impl FrameDecoder {
     }
 
     /// Completes a frame whose header [`FrameDecoder::peek_header`] returned
-    /// and whose payload the link read into a buffer of its own. The header
-    /// and padding must already be consumed from the stream.
-    pub fn finish_with_payload(&mut self, payload: bytes::Bytes) -> Option<Frame> {
-        let (header, len) = self.pending.take()?;
-        debug_assert_eq!(payload.len(), len as usize);
-        Some(Frame::new(header, Payload::new(payload)))
+    /// and whose payload the link read into a buffer of its own: `padded`
+    /// is the payload followed by its padding (the header is consumed from
+    /// the stream already). `None` when no header was peeked or `padded`
+    /// is not the payload's length with its padding.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the padding is not zero.
+    pub fn finish_with_payload(
+        &mut self,
+        mut padded: BytesMut,
+    ) -> Result<Option<Frame>, FrameError> {
+        let Some((header, len)) = self.pending else {
+            return Ok(None);
+        };
+        let len = len as usize;
+        if padded.len() != len + padding(len) {
+            return Ok(None);
+        }
+        check_padding(header, &padded[len..])?;
+        self.pending = None;
+        padded.truncate(len);
+        Ok(Some(Frame::new(header, Payload::new(padded.freeze()))))
+    }
+}
+
+/// Padding carries nothing and must be zero: a sender that puts data
+/// there is broken or smuggling.
+fn check_padding(header: FrameHeader, padding: &[u8]) -> Result<(), FrameError> {
+    if padding.iter().all(|&b| b == 0) {
+        Ok(())
+    } else {
+        Err(FrameError::PaddingNotZero { kind: header.kind })
     }
 }
 

@@ -66,6 +66,12 @@ pub enum FrameError {
         /// The frame's kind.
         kind: FrameKind,
     },
+    /// The padding after the payload was not zero.
+    #[error("{kind} frame has padding bytes that are not zero")]
+    PaddingNotZero {
+        /// The frame's kind.
+        kind: FrameKind,
+    },
     /// The payload is longer than the configured maximum.
     #[error("{kind} frame of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge {

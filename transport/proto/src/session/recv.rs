@@ -108,9 +108,19 @@ impl Session {
             return self
                 .protocol_error(header.kind, "a call with an open request carries a payload");
         }
-        if matches!(&self.state, State::Draining(drain) if drain.local) {
-            let message = "server is going away; the call was not processed; retry elsewhere";
-            return self.send_error(id, Code::Unavailable, message);
+        match &self.state {
+            State::Draining(drain) if drain.local => {
+                let message = "server is going away; the call was not processed; retry elsewhere";
+                return self.send_error(id, Code::Unavailable, message);
+            }
+            // A client that said GOAWAY opens nothing more (its own session
+            // refuses to): a call after it is refused, not served, and the
+            // calls it has open go on draining.
+            State::Draining(drain) if drain.peer.is_some() => {
+                let message = "this client sent GOAWAY and may open no new calls";
+                return self.send_error(id, Code::FailedPrecondition, message);
+            }
+            _ => {}
         }
         if self.channels.peer_open() >= self.config.max_channels as usize {
             let message = "too many open channels on this connection";

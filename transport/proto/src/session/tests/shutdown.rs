@@ -307,3 +307,32 @@ fn go_away_before_the_handshake_finished_closes_at_once() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_call_from_a_client_after_its_own_goaway_is_refused_and_the_rest_drain() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"a", None);
+    pair.pump();
+    pair.server_events();
+    pair.client.go_away(pair.now, Code::Ok, "draining");
+    pair.pump();
+    pair.server_events();
+    // A client that breaks its word: a new call after its GOAWAY.
+    let now = pair.now;
+    pair.server
+        .handle_frame(now, raw(FrameKind::Call, 3, 0, b"late"));
+    assert!(
+        pair.server_events().is_empty(),
+        "the late call reaches no handler"
+    );
+    let error = drain_frames(&mut pair.server)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::Error)
+        .expect("an ERROR refuses the late call");
+    assert_eq!(error.header.channel, 3);
+    assert_eq!(error.header.aux, Code::FailedPrecondition as u64);
+    // The call opened before the GOAWAY is still served.
+    assert!(!pair.server.is_closed());
+    assert!(pair.server.respond(channel, ok(1, b"")).is_sent());
+    assert!(pair.server.is_closed());
+}
