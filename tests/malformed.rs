@@ -208,7 +208,10 @@ mod cases {
         frame.extend_from_slice(&request);
         // Padding up to 16 bytes, one of them not zero.
         frame.resize(frame.len().next_multiple_of(16), 0);
-        assert!(!request.len().is_multiple_of(16), "the request needs padding");
+        assert!(
+            !request.len().is_multiple_of(16),
+            "the request needs padding"
+        );
         let last = frame.len() - 1;
         frame[last] = 0x5a;
         conn.send_bytes(&frame).await;

@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::conn::{BUDGET, Conn, TURNS};
 use super::pumps::{Ended, Pumps};
+use super::queue::{Queue, Waiting};
 use super::streams::{Control, ControlTx, Delivery, Feed, Inbound, Key, Outbound};
 use super::{ConnectionError, ConnectionInfo, ConnectionStats, Setup};
 use crate::Link;
@@ -53,6 +54,7 @@ pub async fn connect<L: Link>(
         tickets: IntMap::with_capacity_and_hasher(64, Default::default()),
         pumps: Pumps::default(),
         ended: Vec::new(),
+        queue: Queue::default(),
         exit: exit_tx,
         reauth: None,
         requests: requests_tx,
@@ -174,7 +176,8 @@ pub struct StreamOpen {
     pub op: u64,
     /// The codec of the request and response messages.
     pub codec: CodecId,
-    /// How long the whole call may take, from when it is opened.
+    /// How long the whole call may take, from when it is made (time spent
+    /// waiting for a free channel counts).
     pub deadline: Option<core::time::Duration>,
     /// The request: one message, or a stream the driver pulls as credit
     /// allows.
@@ -204,6 +207,27 @@ impl core::fmt::Debug for Request {
         match self {
             Request::Whole(payload) => f.debug_tuple("Whole").field(payload).finish(),
             Request::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// A call or stream open as the caller made it, until it has a channel.
+pub(crate) enum Start {
+    Call {
+        call: OutgoingCall,
+        reply: oneshot::Sender<Reply>,
+    },
+    Open {
+        open: StreamOpen,
+        sink: Sink,
+    },
+}
+
+impl core::fmt::Debug for Start {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Start::Call { call, .. } => f.debug_tuple("Call").field(&call.op).finish(),
+            Start::Open { open, .. } => f.debug_tuple("Open").field(&open.op).finish(),
         }
     }
 }
@@ -517,6 +541,8 @@ struct ClientDriver<L: Link> {
     pumps: Pumps,
     /// Request streams that closed with an answer: their calls are cancelled.
     ended: Vec<Ended>,
+    /// Calls and stream opens past the server's channel limit, in order.
+    queue: Queue<Start>,
     exit: watch::Sender<Option<ConnectionError>>,
     /// Where the answer to the proof in flight goes.
     reauth: Option<oneshot::Sender<Result<Option<Lifetime>, Status>>>,
@@ -548,12 +574,15 @@ impl<L: Link> ClientDriver<L> {
             keep_going |= self.conn.drive_admission(cx, now);
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events(cx);
+            if !backpressured {
+                keep_going |= self.drive_queue(cx, now);
+            }
             keep_going |= self.conn.drive_transmit(cx, now);
             if self.conn.finished(now) {
                 return self.finish(cx);
             }
             if !keep_going {
-                return self.conn.park(cx).map(|_| ());
+                return self.conn.park(cx, self.queue.next_expiry()).map(|_| ());
             }
         }
         // Still busy: let other tasks run, then come back.
@@ -592,52 +621,12 @@ impl<L: Link> ClientDriver<L> {
                 call,
                 reply,
             } => {
-                let sink = Sink::Reply {
-                    tx: reply,
-                    assembly: None,
-                };
-                let opened = self.conn.session.open_call(now, call);
-                self.opened(ticket, opened, sink);
+                let expires = call.deadline.and_then(|d| now.checked_add(d));
+                self.start(cx, now, ticket, Start::Call { call, reply }, expires);
             }
             Command::Open { ticket, open, sink } => {
-                let StreamOpen {
-                    op,
-                    codec,
-                    deadline,
-                    request,
-                } = open;
-                match request {
-                    Request::Whole(payload) => {
-                        let call = OutgoingCall {
-                            op,
-                            codec,
-                            deadline,
-                            payload,
-                        };
-                        let opened = self.conn.session.open_call(now, call);
-                        self.opened(ticket, opened, sink);
-                    }
-                    Request::Stream(stream) => {
-                        let opening = OutgoingStream {
-                            op,
-                            codec,
-                            deadline,
-                        };
-                        let opened = self.conn.session.open_stream(now, opening);
-                        if let Some(channel) = self.opened(ticket, opened, sink) {
-                            let session = &mut self.conn.session;
-                            (self.pumps).start(
-                                session,
-                                cx,
-                                channel,
-                                codec,
-                                stream,
-                                &mut self.ended,
-                            );
-                            self.cancel_ended();
-                        }
-                    }
-                }
+                let expires = open.deadline.and_then(|d| now.checked_add(d));
+                self.start(cx, now, ticket, Start::Open { open, sink }, expires);
             }
             Command::Cancel { ticket } => self.cancel(ticket),
             Command::Control(Control::Release { channel, bytes }) => {
@@ -666,6 +655,131 @@ impl<L: Link> ClientDriver<L> {
         }
     }
 
+    /// Opens a call or stream the caller made, or queues it behind those
+    /// already waiting when the server has as many of this connection's
+    /// channels open as it accepts.
+    fn start(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+        ticket: u64,
+        start: Start,
+        expires: Option<Instant>,
+    ) {
+        let full = matches!(
+            self.conn.session.check_open(),
+            Err(OpenError::TooManyChannels { .. })
+        );
+        if full || !self.queue.is_empty() {
+            self.queue.push(Waiting {
+                ticket,
+                item: start,
+                expires,
+            });
+            return;
+        }
+        self.open(cx, now, ticket, start, expires);
+    }
+
+    /// Step: queued calls into channels that came free, in order; queued
+    /// calls whose deadline passed fail with `DEADLINE_EXCEEDED`.
+    fn drive_queue(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        if self.queue.is_empty() {
+            return false;
+        }
+        let mut progressed = false;
+        for waiting in self.queue.take_expired(now) {
+            progressed = true;
+            let status = Status::deadline_exceeded(format!(
+                "deadline exceeded while waiting for a free channel (the server accepts {} at once)",
+                self.conn
+                    .session
+                    .peer_hello()
+                    .map_or(0, |hello| hello.max_channels)
+            ));
+            self.fail_queued(waiting.item, status);
+        }
+        while !self.queue.is_empty()
+            && !matches!(
+                self.conn.session.check_open(),
+                Err(OpenError::TooManyChannels { .. })
+            )
+        {
+            let Some(waiting) = self.queue.pop() else {
+                break;
+            };
+            progressed = true;
+            self.open(cx, now, waiting.ticket, waiting.item, waiting.expires);
+        }
+        progressed
+    }
+
+    /// Opens a call or stream in the session now, its deadline what is
+    /// left of the one it was made with; a refusal fails it at once.
+    fn open(
+        &mut self,
+        cx: &mut Context<'_>,
+        now: Instant,
+        ticket: u64,
+        start: Start,
+        expires: Option<Instant>,
+    ) {
+        let deadline = expires.map(|at| at.saturating_duration_since(now));
+        let (open, sink) = match start {
+            Start::Call { mut call, reply } => {
+                call.deadline = deadline;
+                let sink = Sink::Reply {
+                    tx: reply,
+                    assembly: None,
+                };
+                let opened = self.conn.session.open_call(now, call);
+                self.opened(ticket, opened, sink);
+                return;
+            }
+            Start::Open { open, sink } => (open, sink),
+        };
+        let StreamOpen {
+            op, codec, request, ..
+        } = open;
+        match request {
+            Request::Whole(payload) => {
+                let call = OutgoingCall {
+                    op,
+                    codec,
+                    deadline,
+                    payload,
+                };
+                let opened = self.conn.session.open_call(now, call);
+                self.opened(ticket, opened, sink);
+            }
+            Request::Stream(stream) => {
+                let opening = OutgoingStream {
+                    op,
+                    codec,
+                    deadline,
+                };
+                let opened = self.conn.session.open_stream(now, opening);
+                if let Some(channel) = self.opened(ticket, opened, sink) {
+                    let session = &mut self.conn.session;
+                    (self.pumps).start(session, cx, channel, codec, stream, &mut self.ended);
+                    self.cancel_ended();
+                }
+            }
+        }
+    }
+
+    /// Fails a call that never left the queue.
+    fn fail_queued(&mut self, start: Start, status: Status) {
+        self.conn.stats.calls_sent += 1;
+        self.conn.stats.calls_failed += 1;
+        match start {
+            Start::Call { reply, .. } => {
+                let _ = reply.send(Err(status));
+            }
+            Start::Open { sink, .. } => sink.deliver(Err(status)),
+        }
+    }
+
     /// Records a call the session opened (or fails it at once); returns
     /// its channel.
     fn opened(
@@ -691,8 +805,13 @@ impl<L: Link> ClientDriver<L> {
         }
     }
 
-    /// The caller gave up on a call: cancel it on the server.
+    /// The caller gave up on a call: cancel it on the server (or take it
+    /// out of the queue, when it never left).
     fn cancel(&mut self, ticket: u64) {
+        if let Some(waiting) = self.queue.remove(ticket) {
+            let status = Status::cancelled("the caller gave up on the call");
+            return self.fail_queued(waiting.item, status);
+        }
         if let Some(channel) = self.tickets.remove(&ticket) {
             self.conn.stats.calls_failed += 1;
             if let Some((_, mut sink)) = self.pending.remove(&channel) {
@@ -959,6 +1078,10 @@ impl<L: Link> ClientDriver<L> {
             }
         }
         self.tickets.clear();
+        let queued: Vec<Start> = self.queue.drain().map(|waiting| waiting.item).collect();
+        for start in queued {
+            self.fail_queued(start, status.clone());
+        }
         self.pumps.cancel_all();
         // Its caller reads the reason the connection ended.
         self.reauth = None;

@@ -337,14 +337,19 @@ impl<L: Link> Conn<L> {
         self.cell.publish(&self.stats);
     }
 
-    /// Sleeps until the session's next timer (or the end of a closed
-    /// session's linger), then returns pending.
-    pub(crate) fn park(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
+    /// Sleeps until the session's next timer, the end of a closed
+    /// session's linger or the driver's own `also`, whichever comes first,
+    /// then returns pending.
+    pub(crate) fn park(
+        &mut self,
+        cx: &mut Context<'_>,
+        also: Option<Instant>,
+    ) -> Poll<ConnectionError> {
         self.publish();
-        let next = match (self.session.poll_timeout(), self.linger_until) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let next = [self.session.poll_timeout(), self.linger_until, also]
+            .into_iter()
+            .flatten()
+            .min();
         if let Some(at) = next {
             let at = tokio::time::Instant::from_std(at);
             if self.timer.deadline() != at {

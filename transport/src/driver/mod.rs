@@ -29,6 +29,7 @@ mod conn;
 mod error;
 mod handler;
 mod pumps;
+mod queue;
 mod server;
 mod stats;
 mod streams;

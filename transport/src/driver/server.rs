@@ -206,7 +206,7 @@ impl<L: Link> ServerDriver<L> {
                 return self.finish(cx);
             }
             if !keep_going {
-                return self.conn.park(cx);
+                return self.conn.park(cx, None);
             }
         }
         // Still busy: let other tasks run, then come back.

@@ -456,8 +456,12 @@ impl Session {
         None
     }
 
-    /// Why a call or stream cannot be opened now, if it cannot.
-    pub(crate) fn check_open(&self) -> Result<(), OpenError> {
+    /// Why [`open_call`](Self::open_call) or
+    /// [`open_stream`](Self::open_stream) would refuse a call now, if it
+    /// would (other than for its size): a client that gets
+    /// [`OpenError::TooManyChannels`] may hold the call until one of its
+    /// channels ends.
+    pub fn check_open(&self) -> Result<(), OpenError> {
         use super::state::State;
         match self.state {
             State::Established => {}
