@@ -1,6 +1,8 @@
 //! The errors a user sees: a schema that changed on one side, an op the
 //! server does not serve, a request the server cannot decode, a server
-//! that went away. Each is a clear status naming the op, never a timeout.
+//! that went away, a connect nobody answers, a service added twice. Each
+//! is a clear status or error naming the op (or the address, or why the
+//! connection closed), never a timeout.
 
 mod common;
 
@@ -319,4 +321,58 @@ async fn a_panicking_handler_fails_only_its_own_call() {
         );
         fx.shutdown().await.expect("clean shutdown");
     }
+}
+
+#[tokio::test]
+async fn a_refused_connect_names_the_address_and_the_os_error() {
+    install_panic_hook();
+    // A port nobody listens on: bind one, then let it go.
+    let addr = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr")
+    };
+    let err = Channel::builder()
+        .allow_plaintext()
+        .connect(prism::tcp::TcpConnector::new(addr))
+        .await
+        .expect_err("nobody listens");
+    let text = err.to_string();
+    assert!(
+        matches!(err, prism::ConnectError::Connect { .. }),
+        "{err:?}"
+    );
+    assert!(text.contains(&addr.to_string()), "{text}");
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_after_a_close_says_why_the_connection_closed() {
+    let fx = Fixture::start(Transport::Unix).await;
+    let calc = fx.calc();
+    assert_eq!(calc.add(1, 2).await.expect("add"), 3);
+    fx.server.shutdown();
+    common::eventually("the goaway closes the channel", || fx.channel.is_closed()).await;
+    for _ in 0..3 {
+        let status = calc.add(1, 2).await.expect_err("closed");
+        assert_eq!(status.code(), Code::Unavailable, "{status}");
+        assert!(
+            status.message().contains("the server is shutting down"),
+            "the peer's GOAWAY reason: {status}"
+        );
+    }
+    drop(calc);
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+#[test]
+fn a_service_added_twice_fails_the_build_naming_an_op() {
+    let err = Server::builder()
+        .allow_unauthenticated()
+        .add_service(v1::StoreServer::new(v1::MyStore::default()))
+        .add_service(v1::StoreServer::new(v1::MyStore::default()))
+        .build()
+        .expect_err("a duplicate service");
+    let text = err.to_string();
+    assert!(text.contains("t.Store/"), "{text}");
 }
