@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use facet::Facet;
-use prism_codecs::postcard::{encode_into, from_bytes, from_slice, from_slice_with, to_vec};
+use prism_codecs::postcard::{
+    SHARE_BYTES_AT, encode_into, from_bytes, from_slice, from_slice_with, to_vec,
+};
 use prism_codecs::{Decode, DecodeError, EncodeError, Limits, Payload, Postcard};
 
 // ---------------------------------------------------------------------------
@@ -735,10 +737,11 @@ fn within(inner: &[u8], outer: &[u8]) -> bool {
 }
 
 #[test]
-fn bytes_fields_share_the_payload_buffer() {
+fn large_bytes_fields_share_the_payload_buffer_and_small_ones_are_copied() {
+    let big = SHARE_BYTES_AT + 100;
     let frame = Frame {
         id: 7,
-        body: Bytes::from(vec![0xab; 1024]),
+        body: Bytes::from(vec![0xab; big]),
         trailer: Some(Bytes::from_static(b"end")),
     };
     let encoded = to_vec(&frame).unwrap();
@@ -746,16 +749,38 @@ fn bytes_fields_share_the_payload_buffer() {
     let payload = Payload::copy_from_slice(&encoded);
     let decoded = <Frame as Decode<Postcard>>::decode(&payload, &Limits::default()).unwrap();
     assert_eq!(decoded, frame);
+    // The body is most of the message: shared. The 3-byte trailer is
+    // copied, so keeping it does not keep the payload alive.
     assert!(within(&decoded.body, &payload));
-    assert!(within(decoded.trailer.as_ref().unwrap(), &payload));
+    assert!(!within(decoded.trailer.as_ref().unwrap(), &payload));
 
     let shared = Bytes::from(encoded.clone());
     let decoded: Frame = from_bytes(&shared, &Limits::default()).unwrap();
     assert_eq!(decoded, frame);
     assert!(within(&decoded.body, &shared));
-    // The view keeps the buffer alive after the input handle is gone.
+    // The slice keeps the buffer alive after the input handle is gone.
     drop(shared);
-    assert_eq!(decoded.body, vec![0xab; 1024]);
+    assert_eq!(decoded.body, vec![0xab; big]);
+
+    // A field below the threshold, or less than half its message, is
+    // copied even from shared bytes.
+    for (body, padding) in [
+        (SHARE_BYTES_AT - 1, 0),
+        (SHARE_BYTES_AT, 3 * SHARE_BYTES_AT),
+    ] {
+        let frame = Frame {
+            id: 1,
+            body: Bytes::from(vec![1; body]),
+            trailer: Some(Bytes::from(vec![2; padding])),
+        };
+        let shared = Bytes::from(to_vec(&frame).unwrap());
+        let decoded: Frame = from_bytes(&shared, &Limits::default()).unwrap();
+        assert_eq!(decoded, frame);
+        assert!(
+            !within(&decoded.body, &shared),
+            "body {body}, rest {padding}"
+        );
+    }
 
     // From a plain slice there is nothing to share: the bytes are copied.
     let copied: Frame = from_slice(&encoded).unwrap();

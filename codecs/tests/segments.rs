@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use facet::Facet;
+use prism_codecs::postcard::SHARE_BYTES_AT;
 use prism_codecs::segments::{self, Segmented, Segments};
 use prism_codecs::{Decode, DecodeError, Encode, EncodeBuf, Limits, Payload};
 
@@ -45,10 +46,13 @@ fn round_trips_over_a_contiguous_buffer_with_aligned_segments() {
         assert_eq!(back, message);
         for segment in back.segments.iter().filter(|s| !s.is_empty()) {
             assert_eq!(segment.as_ptr().align_offset(16), 0, "segment not aligned");
-            // A slice of the received buffer, not a copy.
+            // A large segment is a slice of the received buffer, not a
+            // copy; a small one is copied, so keeping it does not keep the
+            // buffer alive.
             let base = payload.as_ptr() as usize;
             let at = segment.as_ptr() as usize;
-            assert!(at >= base && at + segment.len() <= base + payload.len());
+            let inside = at >= base && at + segment.len() <= base + payload.len();
+            assert_eq!(inside, segment.len() >= SHARE_BYTES_AT, "{sizes:?}");
         }
     }
 }

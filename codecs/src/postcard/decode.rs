@@ -19,6 +19,12 @@ use crate::{DecodeError, Limits, PlanError};
 
 type Result<T = ()> = core::result::Result<T, DecodeError>;
 
+/// A `Bytes` field this long or longer, and at least half its message, is
+/// a slice of the received payload instead of a copy (see
+/// [`from_bytes`](super::from_bytes)): half a stream link's 64 KiB receive
+/// buffer, so a kept field never holds more than twice its size.
+pub const SHARE_BYTES_AT: usize = 32 * 1024;
+
 /// Lists whose elements take no wire bytes (`Vec<()>`) are capped, since no
 /// input length bounds them.
 const MAX_ZERO_WIRE_LEN: usize = 1 << 20;
@@ -184,8 +190,10 @@ impl<'a> Decoder<'a> {
                 Node::Bytes => {
                     let b = self.bytes("Bytes")?;
                     let value = match self.src {
-                        Some(src) => src.slice_ref(b),
-                        None => Bytes::copy_from_slice(b),
+                        Some(src) if b.len() >= SHARE_BYTES_AT && b.len() * 2 >= src.len() => {
+                            src.slice_ref(b)
+                        }
+                        _ => Bytes::copy_from_slice(b),
                     };
                     dst.cast::<Bytes>().write(value);
                 }

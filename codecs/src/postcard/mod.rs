@@ -62,6 +62,7 @@ use crate::{
     Capabilities, Codec, Decode, DecodeError, Encode, EncodeBuf, EncodeError, Limits, Payload,
 };
 
+pub use decode::SHARE_BYTES_AT;
 pub use plan::Plan;
 
 /// The postcard codec marker, Prism's default.
@@ -170,7 +171,12 @@ pub fn from_slice_with<T: Facet<'static>>(input: &[u8], limits: &Limits) -> Resu
 }
 
 /// Decodes a value from shared bytes; `bytes::Bytes` fields in the value
-/// become slices of `input` rather than copies.
+/// of at least [`SHARE_BYTES_AT`] bytes and at least half of `input`
+/// become slices of `input` rather than copies. Smaller ones are copied: a
+/// slice keeps the whole buffer it points into alive (a received frame's
+/// shares its link's 64 KiB receive buffer with its neighbours), so a small
+/// field kept would hold far more memory than its own bytes. Retained
+/// memory stays within twice the retained data.
 ///
 /// # Errors
 ///

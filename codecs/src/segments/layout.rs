@@ -5,6 +5,9 @@ use core::ops::Range;
 
 use bytes::Bytes;
 
+use prism_core::aligned::aligned_copy;
+
+use crate::postcard::SHARE_BYTES_AT;
 use crate::{DecodeError, Limits, Payload};
 
 /// The most segments one message may carry.
@@ -93,13 +96,19 @@ impl Layout {
     }
 
     /// The bytes of `range`: a slice of one received piece when it lies in
-    /// one (no copy), else a copy.
+    /// one and is the whole piece (an in-process sender's own buffer) or
+    /// at least [`SHARE_BYTES_AT`] long; else a copy, so a small segment
+    /// kept alive does not keep the receive buffer it arrived in alive.
     pub(super) fn range(&self, payload: &Payload, range: Range<usize>) -> Bytes {
         let mut start = 0;
         for piece in payload.segments() {
             let end = start + piece.len();
             if range.start >= start && range.end <= end {
-                return piece.slice(range.start - start..range.end - start);
+                let whole = range.len() == piece.len();
+                if whole || range.len() >= SHARE_BYTES_AT {
+                    return piece.slice(range.start - start..range.end - start);
+                }
+                return aligned_copy(&piece[range.start - start..range.end - start]).freeze();
             }
             start = end;
         }

@@ -26,8 +26,11 @@
 //!   so they seldom do).
 //!
 //! A received payload shares the receive buffer it was read into, so a
-//! small payload kept alive keeps up to [`READ_CHUNK`] bytes alive; copy it
-//! out if it must live long.
+//! small payload kept alive keeps up to [`READ_CHUNK`] bytes alive. Decoded
+//! values do not keep it: the postcard codec copies `Bytes` fields below
+//! `prism_codecs::postcard::SHARE_BYTES_AT` (32 KiB), and the segments
+//! codec small segments; a kept `Payload` or view does, so copy it out if
+//! it must live long.
 //!
 //! # Sending: batched and vectored
 //!
