@@ -30,7 +30,7 @@ pub struct ConnectionRefusals {
     pub total: u64,
     /// Refused because the server held
     /// [`max_connections_per_peer`](super::ServerBuilder::max_connections_per_peer)
-    /// from the same IP address.
+    /// from the same IP address (an IPv6 peer: its /64).
     pub per_peer: u64,
 }
 
@@ -124,10 +124,16 @@ impl Drop for Ticket {
     }
 }
 
-/// An IPv4 peer reached over an IPv6 socket counts as the IPv4 address.
+/// The address a peer counts as: an IPv4 peer reached over an IPv6 socket
+/// as its IPv4 address; an IPv6 peer as its /64, the least a host is
+/// usually given (one peer could otherwise take a fresh address per
+/// connection).
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
         IpAddr::V4(_) => ip,
     }
 }
@@ -172,5 +178,17 @@ mod tests {
         drop((a2, a3, b));
         let state = gate.state();
         assert_eq!((state.total, state.per_peer.len()), (0, 0));
+    }
+
+    #[test]
+    fn an_ipv6_peer_counts_as_its_slash_64() {
+        let gate = Arc::new(Gate::new(10, 1));
+        let one = gate.enter(&from("[2001:db8::1]:1")).expect("v6");
+        let refused = gate
+            .enter(&from("[2001:db8::ffff:2]:1"))
+            .expect_err("same /64");
+        assert!(refused.message().contains("from 2001:db8::"), "{refused}");
+        let other = gate.enter(&from("[2001:db8:0:1::1]:1")).expect("next /64");
+        drop((one, other));
     }
 }

@@ -356,8 +356,10 @@ impl ServerBuilder {
     }
 
     /// Most connections [`Server::serve`] holds at once from one IP address
+    /// (for IPv6, one /64)
     /// (default [`DEFAULT_MAX_CONNECTIONS_PER_PEER`], at least 1), so one
-    /// misbehaving host cannot take every slot; refused as over
+    /// misbehaving host cannot take every slot (raise it for many clients
+    /// behind one NAT or load balancer); refused as over
     /// [`max_connections`](Self::max_connections). Unix and in-memory
     /// peers have no address and count only toward the total.
     pub fn max_connections_per_peer(mut self, max: usize) -> Self {

@@ -2,10 +2,14 @@
 //! payloads that are mostly bytes (tensors, file chunks, sparse ranges).
 //!
 //! The header is encoded with postcard; the segments are `Bytes` that are
-//! never copied or concatenated: the encoder hands each one to the
-//! transport as its own segment (written with vectored I/O, passed by
-//! reference count in memory), and the decoder returns slices of the
-//! received buffer.
+//! never concatenated: the encoder hands each one to the transport as its
+//! own segment (written with vectored I/O, passed by reference count in
+//! memory), and the decoder returns slices of the received buffer for
+//! segments of at least [`SHARE_BYTES_AT`](crate::postcard::SHARE_BYTES_AT)
+//! (32 KiB) and for the very buffers an in-process sender wrote; smaller
+//! segments from a byte stream are copied (aligned), so keeping one does
+//! not keep the receive buffer alive. A shared segment keeps the payload it
+//! came in alive: copy it out to keep a small part of a large message.
 //!
 //! Layout (little-endian), with every segment starting 16-byte aligned when
 //! the payload does:
@@ -143,9 +147,10 @@ pub fn write<H: Facet<'static>>(
     Ok(())
 }
 
-/// Reads a header and segments written by [`write()`]. Segments are slices of
-/// the payload (or, from an in-process link, the very buffers the sender
-/// wrote): no copy unless a segment straddles two received pieces.
+/// Reads a header and segments written by [`write()`]. Segments of 32 KiB
+/// or more are slices of the payload (and, from an in-process link, the
+/// very buffers the sender wrote, whatever their size); smaller ones, and
+/// one that straddles two received pieces, are copied.
 ///
 /// # Errors
 ///

@@ -574,15 +574,21 @@ impl<L: Link> ClientDriver<L> {
             keep_going |= self.conn.drive_admission(cx, now);
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events(cx);
-            if !backpressured {
-                keep_going |= self.drive_queue(cx, now);
-            }
+            // Queued calls whose deadline passed fail even while
+            // backpressured; the others take free channels only when not.
+            keep_going |= self.drive_queue(cx, now, !backpressured);
             keep_going |= self.conn.drive_transmit(cx, now);
             if self.conn.finished(now) {
                 return self.finish(cx);
             }
+            // The link drained this turn: what waited for it (commands,
+            // queued calls) goes on at once, not at the next wake.
+            keep_going |= backpressured && !self.conn.backpressured();
             if !keep_going {
-                return self.conn.park(cx, self.queue.next_expiry()).map(|_| ());
+                let wake = (!self.queue.is_empty())
+                    .then(|| self.queue.next_expiry())
+                    .flatten();
+                return self.conn.park(cx, wake).map(|_| ());
             }
         }
         // Still busy: let other tasks run, then come back.
@@ -681,9 +687,10 @@ impl<L: Link> ClientDriver<L> {
         self.open(cx, now, ticket, start, expires);
     }
 
-    /// Step: queued calls into channels that came free, in order; queued
-    /// calls whose deadline passed fail with `DEADLINE_EXCEEDED`.
-    fn drive_queue(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+    /// Step: queued calls whose deadline passed fail with
+    /// `DEADLINE_EXCEEDED`; then, when `open`, queued calls go into
+    /// channels that came free, in order.
+    fn drive_queue(&mut self, cx: &mut Context<'_>, now: Instant, open: bool) -> bool {
         if self.queue.is_empty() {
             return false;
         }
@@ -699,7 +706,8 @@ impl<L: Link> ClientDriver<L> {
             ));
             self.fail_queued(waiting.item, status);
         }
-        while !self.queue.is_empty()
+        while open
+            && !self.queue.is_empty()
             && !matches!(
                 self.conn.session.check_open(),
                 Err(OpenError::TooManyChannels { .. })

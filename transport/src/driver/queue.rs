@@ -61,7 +61,11 @@ impl<T> Queue<T> {
     /// Takes out the item of `ticket`, if it is still waiting.
     pub(crate) fn remove(&mut self, ticket: u64) -> Option<Waiting<T>> {
         let at = self.items.iter().position(|w| w.ticket == ticket)?;
-        self.items.remove(at)
+        let waiting = self.items.remove(at);
+        if self.items.is_empty() {
+            self.next_expiry = None;
+        }
+        waiting
     }
 
     /// When the earliest deadline of a waiting item may pass.
@@ -130,5 +134,9 @@ mod tests {
         assert!(queue.remove(4).is_none());
         assert_eq!(queue.pop().map(|w| w.ticket), Some(1));
         assert!(queue.is_empty() && queue.next_expiry().is_none());
+        // The last item cancelled: no deadline is left to wake for.
+        queue.push(waiting(5, at(10)));
+        assert!(queue.remove(5).is_some());
+        assert_eq!(queue.next_expiry(), None);
     }
 }

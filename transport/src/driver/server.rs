@@ -187,7 +187,10 @@ impl<L: Link> ServerDriver<L> {
             // No new calls, and no new answers, while earlier answers wait
             // to be written: the peer's reading paces this side.
             let backpressured = self.conn.backpressured();
-            if !backpressured {
+            if backpressured {
+                // Unread frames are this side's doing, not the peer's.
+                self.conn.session.handle_read_paused(now);
+            } else {
                 keep_going |= self.conn.drive_recv(cx, now);
             }
             keep_going |= self.conn.drive_admission(cx, now);

@@ -86,8 +86,8 @@ impl FrameDecoder {
     ///
     /// # Errors
     ///
-    /// Fails on an invalid header; the stream cannot be resynchronized after
-    /// that, so the connection should close.
+    /// Fails on an invalid header or padding that is not zero; the stream
+    /// cannot be resynchronized after that, so the connection should close.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, FrameError> {
         let Some((header, len)) = self.peek_header(buf)? else {
             return Ok(None);

@@ -118,6 +118,22 @@ impl Session {
         }
     }
 
+    /// The driver does not read the link now (it waits for the peer to
+    /// take what was written first): silence from the peer says nothing
+    /// meanwhile, so keepalive and the frame timeout count from the last
+    /// such report, as if a frame had just arrived. A driver calls this on
+    /// every turn it skips reading.
+    pub fn handle_read_paused(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        self.liveness.last_recv = now;
+        self.liveness.probe_sent = None;
+        if self.liveness.partial_since.is_some() {
+            self.liveness.partial_since = Some(now);
+        }
+    }
+
     fn next_ping(&mut self) -> u64 {
         let id = self.next_ping_id;
         self.next_ping_id = self.next_ping_id.wrapping_add(1);

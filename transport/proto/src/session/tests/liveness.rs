@@ -229,3 +229,24 @@ fn a_partial_handshake_times_out_too() {
     server.handle_timeout(now + Duration::from_secs(2));
     assert!(server.is_closed());
 }
+
+#[test]
+fn a_pause_in_reading_is_not_the_peers_silence() {
+    let config = SessionConfig::default().with_keepalive(Some(Duration::from_secs(5)));
+    let mut pair = Pair::connected_with(SessionConfig::default(), config);
+    let start = pair.now;
+    pair.server.handle_partial_frame(start);
+    // The driver stops reading for a minute (its writes are backed up):
+    // neither keepalive nor the frame timeout may blame the peer.
+    let later = start + Duration::from_secs(60);
+    pair.server.handle_read_paused(later);
+    pair.server.handle_timeout(later);
+    assert!(!pair.server.is_closed());
+    assert_eq!(
+        pair.server.poll_timeout(),
+        Some(later + Duration::from_secs(5))
+    );
+    // Reading resumed and nothing came: keepalive counts from the pause.
+    pair.server.handle_timeout(later + Duration::from_secs(5));
+    assert!(!pair.server.is_closed(), "a probe first");
+}
