@@ -176,8 +176,8 @@ pub struct StreamOpen {
     pub op: u64,
     /// The codec of the request and response messages.
     pub codec: CodecId,
-    /// How long the whole call may take, from when it is made (time spent
-    /// waiting for a free channel counts).
+    /// How long the whole call may take, from when the connection takes
+    /// it (time spent waiting for a free channel counts).
     pub deadline: Option<core::time::Duration>,
     /// The request: one message, or a stream the driver pulls as credit
     /// allows.
