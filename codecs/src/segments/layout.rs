@@ -2,6 +2,7 @@
 //! checked before it is used.
 
 use core::ops::Range;
+use std::borrow::Cow;
 
 use bytes::Bytes;
 
@@ -97,30 +98,45 @@ impl Layout {
 
     /// The bytes of `range`: a slice of one received piece when it lies in
     /// one and is the whole piece (an in-process sender's own buffer) or
-    /// at least [`SHARE_BYTES_AT`] long; else a copy, so a small segment
-    /// kept alive does not keep the receive buffer it arrived in alive.
+    /// at least [`SHARE_BYTES_AT`] long; else an aligned copy, so a small
+    /// segment kept alive does not keep the receive buffer it arrived in
+    /// alive.
     pub(super) fn range(&self, payload: &Payload, range: Range<usize>) -> Bytes {
-        let mut start = 0;
-        for piece in payload.segments() {
-            let end = start + piece.len();
-            if range.start >= start && range.end <= end {
-                let whole = range.len() == piece.len();
-                if whole || range.len() >= SHARE_BYTES_AT {
-                    return piece.slice(range.start - start..range.end - start);
-                }
-                return aligned_copy(&piece[range.start - start..range.end - start]).freeze();
+        match piece_of(payload, &range) {
+            Some((piece, local)) if local.len() == piece.len() || local.len() >= SHARE_BYTES_AT => {
+                piece.slice(local)
             }
-            start = end;
+            _ => aligned_copy(&borrow(payload, range)).freeze(),
         }
-        // The range straddles received pieces: copy just its bytes.
-        let mut out = vec![0u8; range.len()];
-        let copied = read_at(payload, range.start, &mut out);
-        debug_assert!(
-            copied.is_some(),
-            "ranges were checked against the payload length"
-        );
-        Bytes::from(out)
     }
+}
+
+/// The bytes of `range` to read in place: borrowed when they lie in one
+/// received piece, else copied out of the pieces.
+pub(super) fn borrow(payload: &Payload, range: Range<usize>) -> Cow<'_, [u8]> {
+    if let Some((piece, local)) = piece_of(payload, &range) {
+        return Cow::Borrowed(&piece[local]);
+    }
+    let mut out = vec![0u8; range.len()];
+    let copied = read_at(payload, range.start, &mut out);
+    debug_assert!(
+        copied.is_some(),
+        "ranges were checked against the payload length"
+    );
+    Cow::Owned(out)
+}
+
+/// The received piece `range` lies in, and `range` within it.
+fn piece_of<'p>(payload: &'p Payload, range: &Range<usize>) -> Option<(&'p Bytes, Range<usize>)> {
+    let mut start = 0;
+    for piece in payload.segments() {
+        let end = start + piece.len();
+        if range.start >= start && range.end <= end {
+            return Some((piece, range.start - start..range.end - start));
+        }
+        start = end;
+    }
+    None
 }
 
 /// Checks that the padding in `range` (at most 15 bytes) is zero: it

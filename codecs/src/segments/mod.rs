@@ -150,7 +150,8 @@ pub fn write<H: Facet<'static>>(
 /// Reads a header and segments written by [`write()`]. Segments of 32 KiB
 /// or more are slices of the payload (and, from an in-process link, the
 /// very buffers the sender wrote, whatever their size); smaller ones, and
-/// one that straddles two received pieces, are copied.
+/// one that straddles two received pieces, are copied (aligned). The header
+/// is read in place.
 ///
 /// # Errors
 ///
@@ -161,7 +162,8 @@ pub fn read<H: Facet<'static>>(
     limits: &Limits,
 ) -> Result<(H, Vec<Bytes>), DecodeError> {
     let layout = layout::Layout::parse(payload, limits)?;
-    let header_bytes = layout.range(payload, layout.header.clone());
+    // Read in place: the header is decoded, never kept.
+    let header_bytes = layout::borrow(payload, layout.header.clone());
     let header = postcard::from_slice_with(&header_bytes, limits)?;
     let segments = layout
         .segments

@@ -672,11 +672,7 @@ impl<L: Link> ClientDriver<L> {
         start: Start,
         expires: Option<Instant>,
     ) {
-        let full = matches!(
-            self.conn.session.check_open(),
-            Err(OpenError::TooManyChannels { .. })
-        );
-        if full || !self.queue.is_empty() {
+        if !self.queue.is_empty() || self.channels_full() {
             self.queue.push(Waiting {
                 ticket,
                 item: start,
@@ -685,6 +681,15 @@ impl<L: Link> ClientDriver<L> {
             return;
         }
         self.open(cx, now, ticket, start, expires);
+    }
+
+    /// The server has as many of this connection's channels open as it
+    /// accepts: a new call must wait.
+    fn channels_full(&self) -> bool {
+        matches!(
+            self.conn.session.check_open(),
+            Err(OpenError::TooManyChannels { .. })
+        )
     }
 
     /// Step: queued calls whose deadline passed fail with
@@ -706,13 +711,7 @@ impl<L: Link> ClientDriver<L> {
             ));
             self.fail_queued(waiting.item, status);
         }
-        while open
-            && !self.queue.is_empty()
-            && !matches!(
-                self.conn.session.check_open(),
-                Err(OpenError::TooManyChannels { .. })
-            )
-        {
+        while open && !self.queue.is_empty() && !self.channels_full() {
             let Some(waiting) = self.queue.pop() else {
                 break;
             };
