@@ -94,7 +94,7 @@ impl Context {
     /// Time left before the deadline: `None` without a deadline, zero once it passed.
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
-            .map(|d| d.saturating_duration_since(Instant::now()))
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now().into_std()))
     }
 
     /// The peer's address as the link reports it.

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::pki::{Ca, Identity};
 use common::{assert_no_panics, install_panic_hook};
@@ -35,6 +35,9 @@ pub trait Jobs {
     /// channel binding.
     #[prism(public)]
     async fn link(&self, cx: &Context) -> (Option<String>, Option<Vec<u8>>);
+    /// When the caller's identity expires, in seconds after the epoch.
+    #[prism(public)]
+    async fn expiry(&self, cx: &Context) -> Option<u64>;
 }
 
 struct JobRunner;
@@ -52,6 +55,19 @@ impl Jobs for JobRunner {
             link.channel_binding.as_ref().map(|b| b.0.to_vec()),
         )
     }
+
+    async fn expiry(&self, cx: &Context) -> Option<u64> {
+        let at = cx.identity()?.expires_at()?;
+        Some(at.duration_since(UNIX_EPOCH).ok()?.as_secs())
+    }
+}
+
+/// Whole seconds since the epoch, now.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
 }
 
 struct Pki {
@@ -296,6 +312,74 @@ async fn a_token_bound_to_the_certificate_must_name_it() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     serving.abort();
+    assert_no_panics();
+}
+
+/// An identity a certificate proved expires with it: calls run until the
+/// certificate's `notAfter` and fail `UNAUTHENTICATED` after it. A token
+/// bound to the certificate holds no longer than the certificate either.
+/// (On real time: the TLS handshake checks certificates against the
+/// system clock, which a test cannot pause.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_identity_from_a_certificate_expires_with_it() {
+    let pki = pki();
+    let tls = || {
+        ServerTls::mutual_from_pem(
+            pki.server.cert_pem.as_bytes(),
+            pki.server.key_pem.as_bytes(),
+            pki.ca.cert_pem.as_bytes(),
+        )
+        .expect("server tls")
+    };
+    let as_client = |id: &Identity| {
+        ClientTls::mutual_from_pem(
+            pki.ca.cert_pem.as_bytes(),
+            id.cert_pem.as_bytes(),
+            id.key_pem.as_bytes(),
+        )
+        .expect("client tls")
+    };
+
+    // Mutual TLS alone: a certificate good for a few more seconds.
+    let mtls = MtlsAuthenticator::new(TRUST_DOMAIN).grant(WORKER, ["jobs.run"]);
+    let (addr, serving) = serve(jobs_server(mtls), tls(), |l| l).await;
+    let not_after = unix_now() + 4;
+    let short = pki.ca.client_until(WORKER, not_after);
+    let channel = Channel::builder()
+        .connect(connector(addr, as_client(&short)))
+        .await
+        .expect("connect");
+    let jobs = JobsClient::new(channel);
+    assert_eq!(jobs.expiry().await.expect("expiry"), Some(not_after));
+    assert!(jobs.run("f".into()).await.is_ok(), "valid until then");
+    let past = UNIX_EPOCH + Duration::from_secs(not_after) + Duration::from_millis(100);
+    let wait = past.duration_since(SystemTime::now()).unwrap_or_default();
+    tokio::time::sleep(wait).await;
+    let refused = jobs.run("g".into()).await.expect_err("expired");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused}");
+    assert!(refused.message().contains("expired"), "{refused}");
+    serving.abort();
+
+    // A token (good for 15 minutes) bound to a certificate good for five
+    // holds five; unbound, it holds its 15.
+    let not_after = unix_now() + 300;
+    let worker = pki.ca.client_until(WORKER, not_after);
+    for bound in [true, false] {
+        let (addr, serving) = serve(jobs_server(jwt(bound)), tls(), |l| l).await;
+        let channel = Channel::builder()
+            .credentials(token(WORKER))
+            .audience("jobs")
+            .connect(connector(addr, as_client(&worker)))
+            .await
+            .expect("connect");
+        let expiry = JobsClient::new(channel).expiry().await.expect("expiry");
+        let expiry = expiry.expect("a token expires");
+        match bound {
+            true => assert_eq!(expiry, not_after),
+            false => assert!(expiry >= not_after + 590, "{expiry} vs {not_after}"),
+        }
+        serving.abort();
+    }
     assert_no_panics();
 }
 

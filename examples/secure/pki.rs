@@ -37,17 +37,29 @@ impl Ca {
     /// A server certificate for `localhost` and 127.0.0.1, identified as
     /// `spiffe_id`.
     pub(crate) fn server(&self, spiffe_id: &str) -> Identity {
-        self.leaf(spiffe_id, true)
+        self.leaf(spiffe_id, true, None)
     }
 
     /// A client certificate identified as `spiffe_id`.
     pub(crate) fn client(&self, spiffe_id: &str) -> Identity {
-        self.leaf(spiffe_id, false)
+        self.leaf(spiffe_id, false, None)
     }
 
-    fn leaf(&self, spiffe_id: &str, server: bool) -> Identity {
+    /// A client certificate identified as `spiffe_id` that is valid until
+    /// `not_after` (whole seconds after the epoch), not for years.
+    #[allow(dead_code)] // the tests use it, the example does not
+    pub(crate) fn client_until(&self, spiffe_id: &str, not_after: u64) -> Identity {
+        self.leaf(spiffe_id, false, Some(not_after))
+    }
+
+    fn leaf(&self, spiffe_id: &str, server: bool, not_after: Option<u64>) -> Identity {
         let key = KeyPair::generate().expect("leaf key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("leaf params");
+        if let Some(seconds) = not_after {
+            let seconds = i64::try_from(seconds).expect("a time rcgen can write");
+            params.not_after =
+                time::OffsetDateTime::from_unix_timestamp(seconds).expect("a valid time");
+        }
         params
             .distinguished_name
             .push(DnType::CommonName, spiffe_id);

@@ -166,7 +166,7 @@ pub(crate) fn identity_of(connection: &ConnectionInfo) -> Option<Arc<ChannelIden
 /// `identity`, expiring no later than `max` after `now` when a proof
 /// established it.
 pub(crate) fn bounded(identity: ChannelIdentity, by_proof: bool, max: Duration) -> ChannelIdentity {
-    let Some(limit) = SystemTime::now().checked_add(max).filter(|_| by_proof) else {
+    let Some(limit) = crate::auth::now().checked_add(max).filter(|_| by_proof) else {
         return identity;
     };
     match identity.expires_at() {
@@ -180,7 +180,7 @@ pub(crate) fn bounded(identity: ChannelIdentity, by_proof: bool, max: Duration) 
 pub(crate) fn lifetime(identity: &ChannelIdentity) -> Option<Lifetime> {
     let expiry = identity.expires_at()?;
     let left = expiry
-        .duration_since(SystemTime::now())
+        .duration_since(crate::auth::now())
         .unwrap_or(Duration::ZERO);
     Some(Lifetime::new(left))
 }
@@ -189,7 +189,7 @@ pub(crate) fn lifetime(identity: &ChannelIdentity) -> Option<Lifetime> {
 /// what the clock holds.
 fn instant_of(at: SystemTime) -> Option<Instant> {
     let left = at
-        .duration_since(SystemTime::now())
+        .duration_since(crate::auth::now())
         .unwrap_or(Duration::ZERO);
     Instant::now().checked_add(left)
 }
@@ -244,7 +244,7 @@ impl Watch {
                 // connection counts as expired.
                 self.revoked = Some(held.renewals);
                 let window = self.lifetimes.revocation;
-                if let Some(by) = SystemTime::now().checked_add(window) {
+                if let Some(by) = crate::auth::now().checked_add(window) {
                     self.authority.expire_by(by);
                 }
                 return Directive::RequestReauth(Some(Lifetime::new(window)));
@@ -255,7 +255,7 @@ impl Watch {
                 () = sleep_until(due.and_then(instant_of)) => {
                     // The wall clock decides, as it does for calls: a timer
                     // early by its measure waits again.
-                    if due.is_some_and(|due| SystemTime::now() >= due) {
+                    if due.is_some_and(|due| crate::auth::now() >= due) {
                         self.rechecked = expiry;
                         return Directive::Recheck;
                     }
@@ -347,20 +347,23 @@ mod tests {
         assert!(authority.identity().expires_at().is_none());
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_expiry_is_rechecked_once_after_the_grace() {
         let lifetimes = Lifetimes {
-            grace: Duration::from_millis(20),
+            grace: Duration::from_secs(10),
             ..Lifetimes::default()
         };
-        let soon = SystemTime::now() + Duration::from_millis(20);
+        let started = Instant::now();
+        let soon = crate::auth::now() + Duration::from_secs(60);
         let authority = Authority::new(ChannelIdentity::new("alice").with_expiry(soon), true);
         let mut guard = guard(Arc::clone(&authority), lifetimes, None);
-        let directive = tokio::time::timeout(Duration::from_secs(5), guard.next()).await;
-        assert!(matches!(directive, Ok(Some(Directive::Recheck))));
+        let directive = guard.next().await;
+        assert!(matches!(directive, Some(Directive::Recheck)));
+        // Exact but for the moment between the wall clock's two reads.
+        let off = started.elapsed().abs_diff(Duration::from_secs(70));
         assert!(
-            SystemTime::now() >= soon + lifetimes.grace,
-            "not before the grace"
+            off < Duration::from_millis(10),
+            "rechecked {off:?} away from the expiry plus the grace"
         );
         assert!(says(&mut guard).await.is_none(), "each expiry once");
     }

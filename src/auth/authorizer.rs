@@ -1,7 +1,5 @@
 //! [`Authorizer`]: the decision on each call and stream open.
 
-use std::time::SystemTime;
-
 use prism_core::Status;
 use prism_reflect::{Access, OpDescriptor};
 
@@ -76,7 +74,7 @@ pub(crate) fn authorize(
             op.full_name()
         )));
     };
-    if identity.is_expired(SystemTime::now()) {
+    if identity.is_expired(crate::auth::now()) {
         return Err(Status::unauthenticated(format!(
             "{} needs the permission `{permission}`, and this connection's credentials expired",
             op.full_name()

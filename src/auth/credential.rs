@@ -167,7 +167,7 @@ impl<S: CredentialSource> CachedCredentials<S> {
     fn fetch(&self, audience: Option<&str>, force: bool) -> CredentialFuture {
         let (inner, max_age) = (Arc::clone(&self.inner), self.max_age);
         let key = audience.map(str::to_owned);
-        let asked = SystemTime::now();
+        let asked = crate::auth::now();
         Box::pin(async move {
             let slot = {
                 let mut entries = inner.entries.lock().unwrap_or_else(PoisonError::into_inner);
@@ -176,7 +176,7 @@ impl<S: CredentialSource> CachedCredentials<S> {
             // One fetch per audience at a time: the others wait here and
             // find it done.
             let mut cached = slot.lock().await;
-            let now = SystemTime::now();
+            let now = crate::auth::now();
             if let Some(entry) = cached.as_ref() {
                 let usable = match force {
                     true => entry.fetched >= asked,
@@ -236,7 +236,7 @@ mod tests {
                 }
                 let proof = Proof::bearer(token);
                 Ok(match lifetime {
-                    Some(lifetime) => proof.with_expiry(SystemTime::now() + lifetime),
+                    Some(lifetime) => proof.with_expiry(crate::auth::now() + lifetime),
                     None => proof,
                 })
             })

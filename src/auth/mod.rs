@@ -24,6 +24,7 @@ mod authenticator;
 pub(crate) mod authority;
 mod authorizer;
 mod authz_version;
+mod clock;
 mod credential;
 mod identity;
 #[cfg(feature = "jwt")]
@@ -36,6 +37,7 @@ pub use authenticator::{AuthError, AuthFuture, Authenticator};
 pub use authority::{DEFAULT_MAX_SESSION_LIFETIME, DEFAULT_REVOCATION_GRACE};
 pub use authorizer::{Authorizer, HeldPermissions};
 pub use authz_version::AuthzVersion;
+pub use clock::now;
 pub use credential::{CachedCredentials, CredentialFuture, CredentialSource, DEFAULT_MAX_AGE};
 pub use identity::ChannelIdentity;
 pub use mtls::MtlsAuthenticator;

@@ -9,7 +9,12 @@ use super::{AuthError, AuthFuture, Authenticator, ChannelIdentity, Proof};
 /// Authenticates a channel by the client certificate of its mutual-TLS
 /// link: the identity is the certificate's URI SAN (a SPIFFE id such as
 /// `spiffe://acme.internal/worker`), which must be inside the trust domain,
-/// and its permissions are the ones granted to that identity here.
+/// and its permissions are the ones granted to that identity here. The
+/// identity expires with the certificate chain (its earliest `notAfter`):
+/// after that, as for any expired identity, new calls fail
+/// `UNAUTHENTICATED` and open ones end after the expiry grace. A
+/// certificate cannot be renewed in band: a client with a fresh one
+/// connects again.
 ///
 /// A client that presents a proof (a token) instead is refused: pair a
 /// [`JwtAuthenticator`](super::jwt::JwtAuthenticator) with
@@ -80,10 +85,14 @@ impl MtlsAuthenticator {
             )));
         }
         let permissions = self.grants.get(peer).into_iter().flatten().cloned();
-        Ok(ChannelIdentity::new(peer)
+        let identity = ChannelIdentity::new(peer)
             .with_token_type("x509")
             .with_peer(peer)
-            .with_permissions(permissions))
+            .with_permissions(permissions);
+        Ok(match link.peer_identity_expiry {
+            Some(expiry) => identity.with_expiry(expiry),
+            None => identity,
+        })
     }
 }
 

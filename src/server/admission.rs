@@ -10,7 +10,7 @@
 use core::fmt::Write;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use prism_core::{Extensions, Payload, Status};
 use prism_proto::int_map::IntMap;
@@ -208,7 +208,7 @@ fn vet(
     failed: &str,
 ) -> Result<ChannelIdentity, Status> {
     let identity = verdict.map_err(|e| Status::unauthenticated(format!("{failed}: {e}")))?;
-    if identity.is_expired(SystemTime::now()) {
+    if identity.is_expired(crate::auth::now()) {
         return Err(Status::unauthenticated(format!(
             "{failed}: the credentials have expired"
         )));

@@ -9,9 +9,32 @@ pub mod pki;
 pub mod raw;
 
 /// [`per_transport!`] over the links that keep a proof confidential: the
-/// in-memory and Unix transports.
+/// in-memory and Unix transports. With `paused:` first, each test runs on
+/// one thread with tokio's clock paused (`start_paused`): timers fire in
+/// simulated time as soon as nothing else can run, and Prism's wall clock
+/// (`prism::auth::now`) moves with them, so tests of expiry are exact.
 #[allow(unused_macros)]
 macro_rules! per_local_transport {
+    (paused: $($test:ident),* $(,)?) => {
+        mod mem {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $test() {
+                    super::$test(super::Transport::Mem).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+        mod unix {
+            $(
+                #[tokio::test(start_paused = true)]
+                async fn $test() {
+                    super::$test(super::Transport::Unix).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
+    };
     ($($test:ident),* $(,)?) => {
         mod mem {
             $(

@@ -10,6 +10,7 @@ use core::task::{Context, Poll};
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use prism_proto::frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
 
@@ -191,6 +192,10 @@ pub struct LinkInfo {
     /// Who the link itself proved the peer to be, when it proved anyone:
     /// a TLS client or server certificate's one URI SAN (a SPIFFE id).
     pub peer_identity: Option<String>,
+    /// When the credentials that proved `peer_identity` stop being valid:
+    /// the earliest `notAfter` of the certificate chain the peer presented.
+    /// An identity established from them expires then.
+    pub peer_identity_expiry: Option<SystemTime>,
     /// A value both ends of this link compute and nobody else can (TLS
     /// exported keying material, RFC 9266): binds what travels on the link
     /// to this one connection.
@@ -204,6 +209,7 @@ impl LinkInfo {
             kind,
             peer,
             peer_identity: None,
+            peer_identity_expiry: None,
             channel_binding: None,
         }
     }
@@ -212,6 +218,14 @@ impl LinkInfo {
     #[must_use]
     pub fn with_peer_identity(mut self, identity: impl Into<String>) -> LinkInfo {
         self.peer_identity = Some(identity.into());
+        self
+    }
+
+    /// The same, with the time the credentials that proved the peer's
+    /// identity expire.
+    #[must_use]
+    pub fn with_peer_identity_expiry(mut self, at: SystemTime) -> LinkInfo {
+        self.peer_identity_expiry = Some(at);
         self
     }
 

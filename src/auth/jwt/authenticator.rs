@@ -252,7 +252,7 @@ impl JwtAuthenticator {
             .with_issuer(issuer)
             .with_audience(self.audience.clone())
             .with_token_type(token_type)
-            .with_expiry(expires)
+            .with_expiry(bound_expiry(expires, link, self.bind_to_peer))
             .with_key_id(key.id())
             .with_permissions(permissions);
         if let Some(tenant) = claims.tenant {
@@ -271,7 +271,7 @@ impl JwtAuthenticator {
 impl Authenticator for JwtAuthenticator {
     fn authenticate(&self, proof: Proof, link: &LinkInfo) -> AuthFuture {
         let verdict = match proof.as_str() {
-            Some(token) => self.verify(token, link, SystemTime::now()),
+            Some(token) => self.verify(token, link, crate::auth::now()),
             None => Err(AuthError::new("the proof is not a JWT (not UTF-8)")),
         };
         Box::pin(core::future::ready(verdict))
@@ -279,6 +279,15 @@ impl Authenticator for JwtAuthenticator {
 
     fn authz_version(&self) -> Option<AuthzVersion> {
         self.authz_version.clone()
+    }
+}
+
+/// A token bound to the link's certificate holds no longer than the
+/// certificate does.
+fn bound_expiry(expires: SystemTime, link: &LinkInfo, bound: bool) -> SystemTime {
+    match link.peer_identity_expiry {
+        Some(certificate) if bound => expires.min(certificate),
+        _ => expires,
     }
 }
 
@@ -339,7 +348,8 @@ impl JwtAuthenticatorBuilder {
 
     /// Requires the token's subject to equal the identity the link proved
     /// (a TLS client certificate's URI SAN): a token stolen from one
-    /// workload is useless over another's connection.
+    /// workload is useless over another's connection. The identity then
+    /// expires no later than the certificate chain does.
     pub fn bind_to_peer(mut self) -> Self {
         self.inner.bind_to_peer = true;
         self

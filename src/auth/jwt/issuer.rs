@@ -181,7 +181,7 @@ impl TokenRequest<'_> {
     ///
     /// The issuer's topology does not allow it, or signing failed.
     pub fn issue(self) -> Result<Proof, AuthError> {
-        self.issue_at(SystemTime::now())
+        self.issue_at(crate::auth::now())
     }
 
     /// Signs the token as if issued at `now` (for tests of expiry).

@@ -83,7 +83,7 @@ impl<L: Link> Conn<L> {
             linger_until: None,
             write_error: None,
             link,
-            session: Session::new(role, config, hello, Instant::now()),
+            session: Session::new(role, config, hello, super::now()),
             admission,
             admitting: None,
             extensions: None,

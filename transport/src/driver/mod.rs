@@ -93,3 +93,10 @@ impl core::fmt::Debug for Setup {
             .finish_non_exhaustive()
     }
 }
+
+/// The time the drivers give their sessions: tokio's clock, so a test that
+/// pauses it (`tokio::time::pause`) moves keepalives, deadlines and frame
+/// timeouts with the timers that wake the drivers for them.
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}

@@ -176,7 +176,7 @@ struct ServerDriver<L> {
 impl<L: Link> ServerDriver<L> {
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
         // One clock read per wake: a wake's turns take microseconds.
-        let now = Instant::now();
+        let now = super::now();
         for _ in 0..TURNS {
             let mut keep_going = self.drive_shutdown(cx, now);
             // What handlers did to their request streams (credit, drops)
@@ -577,7 +577,7 @@ impl<L: Link> ServerDriver<L> {
     fn finish(&mut self, cx: &mut Context<'_>) -> Poll<ConnectionError> {
         // What the session said as it closed (a link that failed in the
         // last step leaves its events unread).
-        self.drive_events(cx, Instant::now());
+        self.drive_events(cx, super::now());
         if self.conn.poll_close(cx).is_pending() {
             return Poll::Pending;
         }

@@ -2,6 +2,7 @@
 //! identity, and the channel binding.
 
 use std::io;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rustls::pki_types::CertificateDer;
 use rustls::{CommonState, ProtocolVersion};
@@ -19,6 +20,8 @@ const BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
 
 pub(super) struct Facts {
     pub(super) peer_identity: Option<String>,
+    /// The earliest `notAfter` of the peer's chain.
+    pub(super) peer_expiry: Option<SystemTime>,
     pub(super) binding: ChannelBinding,
 }
 
@@ -49,12 +52,12 @@ pub(super) fn facts(stream: &TlsStream<TcpStream>) -> io::Result<Facts> {
         ));
     }
     exported.map_err(|e| refused(&format!("cannot export the channel binding: {e}")))?;
-    let peer_identity = common
-        .peer_certificates()
-        .and_then(|chain| chain.first())
-        .and_then(identity_of);
+    let chain = common.peer_certificates().unwrap_or_default();
+    let peer_identity = chain.first().and_then(identity_of);
+    let peer_expiry = chain.iter().filter_map(expiry_of).min();
     Ok(Facts {
         peer_identity,
+        peer_expiry,
         binding: ChannelBinding(binding),
     })
 }
@@ -73,6 +76,15 @@ pub(crate) fn identity_of(cert: &CertificateDer<'_>) -> Option<String> {
         (Some(uri), None) => Some(uri.to_owned()),
         _ => None,
     }
+}
+
+/// When a certificate stops being valid (its `notAfter`); `None` if it
+/// cannot be read (the handshake verified it, so it can) or lies before
+/// 1970.
+fn expiry_of(cert: &CertificateDer<'_>) -> Option<SystemTime> {
+    let (_, cert) = X509Certificate::from_der(cert.as_ref()).ok()?;
+    let seconds = u64::try_from(cert.validity().not_after.timestamp()).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
 fn refused(message: &str) -> io::Error {

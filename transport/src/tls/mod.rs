@@ -92,6 +92,9 @@ impl TlsLink {
             LinkInfo::new(kind, PeerAddr::Socket(peer)).with_channel_binding(facts.binding);
         if let Some(identity) = facts.peer_identity {
             info = info.with_peer_identity(identity);
+            if let Some(expiry) = facts.peer_expiry {
+                info = info.with_peer_identity_expiry(expiry);
+            }
         }
         Ok(TlsLink {
             inner: StreamLink::new(stream, info, config),
