@@ -11,8 +11,10 @@ use prism_codecs::{Codec, CodecId, CodecSet, EncodeAs, EncodeBuf, View};
 use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::PendingCall;
+use tokio::time::Instant;
 
 use super::Channel;
+use super::connection::Connection;
 use super::layer::{Call, ReplyFuture};
 use crate::response::{FromReply, Plain, Viewed};
 
@@ -88,9 +90,9 @@ impl<C, Req, R> core::fmt::Debug for UnaryCall<C, Req, R> {
 
 impl<S, Req, R> IntoFuture for UnaryCall<S, Req, R>
 where
-    S: CodecSet,
-    Req: EncodeAs<S>,
-    R: FromReply<S>,
+    S: CodecSet + 'static,
+    Req: EncodeAs<S> + Send + 'static,
+    R: FromReply<S> + 'static,
 {
     type Output = Result<R::Output, Status>;
     type IntoFuture = CallFuture<S, R>;
@@ -107,12 +109,22 @@ where
         } else {
             tracing::Span::none()
         };
-        let (codec, state) = self
-            .start()
-            .unwrap_or_else(|status| (CodecId::new(0), State::Failed(Some(status))));
+        // Sent at once when the channel has a connection; otherwise once it
+        // has one (a reconnecting channel), as its policy says.
+        let op = self.op;
+        let started = (self.channel).with_ready(|conn| self.start(conn, self.timeout));
+        let (channel, codec, state) = match started {
+            Some(Ok((codec, state))) => (self.channel, codec, state),
+            Some(Err(status)) => (self.channel, CodecId::new(0), State::Failed(Some(status))),
+            None => {
+                let channel = self.channel.clone();
+                let waiting = Mutex::new(self.wait_then_start());
+                (channel, CodecId::new(0), State::Waiting(waiting))
+            }
+        };
         CallFuture {
-            channel: self.channel,
-            op: self.op,
+            channel,
+            op,
             codec,
             state,
             span,
@@ -121,9 +133,29 @@ where
     }
 }
 
-impl<S: CodecSet, Req: EncodeAs<S>, R> UnaryCall<S, Req, R> {
-    fn start(&self) -> Result<(CodecId, State), Status> {
-        let codec = self.channel.check_op(self.op, S::IDS)?;
+impl<S, Req, R> UnaryCall<S, Req, R>
+where
+    S: CodecSet + 'static,
+    Req: EncodeAs<S> + Send + 'static,
+    R: 'static,
+{
+    /// Waits for a connection, then starts the call on it with what is
+    /// left of its timeout.
+    fn wait_then_start(self) -> Waiting {
+        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
+        Box::pin(async move {
+            let conn = self.channel.ready(deadline).await?;
+            let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            self.start(&conn, left)
+        })
+    }
+
+    fn start(
+        &self,
+        conn: &Connection,
+        timeout: Option<Duration>,
+    ) -> Result<(CodecId, State), Status> {
+        let codec = self.channel.check_op(conn, self.op, S::IDS)?;
         let mut buf = EncodeBuf::new();
         self.request
             .encode_as(codec, &mut buf, self.channel.limits())
@@ -136,20 +168,26 @@ impl<S: CodecSet, Req: EncodeAs<S>, R> UnaryCall<S, Req, R> {
         let call = Call {
             op: self.op,
             codec,
-            timeout: self.timeout,
+            timeout,
             payload: buf.finish(),
             extensions: Default::default(),
         };
         // Without layers the call goes straight to the connection, unboxed.
-        let state = match self.channel.stack() {
-            None => State::Pending(self.channel.client().call(call.into_outgoing())),
+        let state = match &conn.stack {
+            None => State::Pending(conn.client.call(call.into_outgoing())),
             Some(stack) => State::Layered(Mutex::new(stack.handle(call))),
         };
         Ok((codec, state))
     }
 }
 
+/// A call waiting for a connection, then started on it.
+type Waiting = Pin<Box<dyn Future<Output = Result<(CodecId, State), Status>> + Send>>;
+
 enum State {
+    /// Waiting for a reconnecting channel's connection; in a mutex for the
+    /// same reason as `Layered`.
+    Waiting(Mutex<Waiting>),
     Pending(PendingCall),
     /// A layer's future. It is only `Send`; the mutex makes the call
     /// future `Sync` too, and is never locked: polling has `&mut` access
@@ -185,15 +223,27 @@ impl<S: CodecSet, R: FromReply<S>> Future for CallFuture<S, R> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
         let _entered = this.span.enter();
-        let reply = match &mut this.state {
-            State::Failed(status) => Err(status
-                .take()
-                .unwrap_or_else(|| Status::internal("call polled after it completed"))),
-            State::Pending(pending) => ready!(Pin::new(pending).poll(cx)),
-            State::Layered(reply) => {
-                let reply = reply.get_mut().unwrap_or_else(PoisonError::into_inner);
-                ready!(reply.as_mut().poll(cx))
-            }
+        let reply = loop {
+            break match &mut this.state {
+                State::Failed(status) => Err(status
+                    .take()
+                    .unwrap_or_else(|| Status::internal("call polled after it completed"))),
+                State::Waiting(waiting) => {
+                    let waiting = waiting.get_mut().unwrap_or_else(PoisonError::into_inner);
+                    match ready!(waiting.as_mut().poll(cx)) {
+                        Ok((codec, state)) => {
+                            (this.codec, this.state) = (codec, state);
+                            continue;
+                        }
+                        Err(status) => Err(status),
+                    }
+                }
+                State::Pending(pending) => ready!(Pin::new(pending).poll(cx)),
+                State::Layered(reply) => {
+                    let reply = reply.get_mut().unwrap_or_else(PoisonError::into_inner);
+                    ready!(reply.as_mut().poll(cx))
+                }
+            };
         };
         Poll::Ready(R::from_reply(
             reply?,

@@ -1,20 +1,23 @@
 //! The client side: a [`Channel`] to a server, and the calls made over it.
 
 mod call;
+mod connection;
 mod layer;
 mod reauth;
+mod reconnect;
 mod stream_call;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prism_codecs::Limits;
 use prism_core::{CodecId, Status};
-use prism_proto::int_map::IntMap;
 use prism_proto::session::{Extension, Hello, SessionConfig};
 use prism_reflect::{OpDescriptor, ServiceDescriptor};
-use prism_transport::driver::{self, Client, ConnectionError, ConnectionStats, Setup};
-use prism_transport::{Connector, Link, LinkConfig, LinkInfo, SecurityPolicy};
+use prism_transport::driver::{self, ConnectionError, ConnectionStats, Setup};
+use prism_transport::{Connector, Link, LinkConfig, LinkInfo, PeerAddr, SecurityPolicy};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 pub use crate::layer_fn::LayerFn;
 #[doc(inline)]
@@ -23,11 +26,14 @@ pub use crate::response::{Fallible, FromReply, Plain, Viewed};
 pub use crate::stream_response::{FallibleStreamed, FromStream, Streamed, ViewedStream};
 pub use call::{CallFuture, UnaryCall};
 pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
+pub use reconnect::{ChannelState, DEFAULT_FIRST_BACKOFF, DEFAULT_MAX_BACKOFF, Reconnect};
 pub use stream_call::{ClientStreamCall, Single, StreamCall, StreamFuture, StreamRequest};
 
 use crate::ConnectError;
 use crate::auth::{AuthError, CredentialSource, MAX_PROOF_LEN, PROOF_EXTENSION};
 use crate::op_table::op_entry;
+use connection::Connection;
+use reconnect::{Start, Supervisor};
 
 /// A connection to a server, shared by every client made from it.
 ///
@@ -35,6 +41,12 @@ use crate::op_table::op_entry;
 /// multiplexed over one connection. The connection closes when the last
 /// clone is dropped (after in-flight calls finish), or when
 /// [`Channel::close`] is called; [`Channel::closed`] says why it ended.
+///
+/// By default a channel has one connection: once it ends, every call fails
+/// with `UNAVAILABLE` naming why. A channel built with
+/// [`ChannelBuilder::reconnect`] or [`ChannelBuilder::connect_lazy`]
+/// connects again instead (see [`Reconnect`] for the policy);
+/// [`Channel::state`] and [`Channel::state_watch`] say where it stands.
 ///
 /// # Examples
 ///
@@ -52,34 +64,29 @@ pub struct Channel {
 }
 
 struct Inner {
-    client: Client,
-    /// The client layers around the connection; `None` without layers.
-    stack: Option<Arc<dyn Handle>>,
+    conn: Conn,
+    states: watch::Receiver<ChannelState>,
     limits: Limits,
     timeout: Option<Duration>,
     /// The only codecs this channel may use, if restricted.
     codecs: Option<Vec<CodecId>>,
-    /// The server's op table from its handshake, each entry with a verdict
-    /// on schema compatibility computed on first use.
-    peer_ops: IntMap<u64, PeerOp>,
 }
 
-struct PeerOp {
-    fingerprint: u64,
-    codecs: Vec<u16>,
-    /// The verdict for the first local descriptor of this op that was used
-    /// (keyed by its address): computed once, then read without a lock.
-    /// Other descriptors of the same op id (another client type built
-    /// against a different schema) are checked on every call.
-    verdict: OnceLock<(usize, Result<(), Status>)>,
+/// The connections of a channel.
+enum Conn {
+    /// One connection, for the channel's life.
+    Single(Arc<Connection>),
+    /// Connections a supervisor replaces as they end.
+    Supervised(Arc<Supervisor>),
 }
 
 impl core::fmt::Debug for Channel {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let link = self.link();
         f.debug_struct("Channel")
-            .field("peer", &self.link().peer)
-            .field("transport", &self.link().kind.transport)
-            .field("closed", &self.is_closed())
+            .field("peer", &link.peer)
+            .field("transport", &link.kind.transport)
+            .field("state", &self.state())
             .finish()
     }
 }
@@ -90,49 +97,99 @@ impl Channel {
         ChannelBuilder::default()
     }
 
-    /// The link this channel runs over.
-    pub fn link(&self) -> &LinkInfo {
-        &self.inner.client.info().link
+    /// The link this channel runs over: its connection's, or, while a
+    /// reconnecting channel has none, the connector's kind and target.
+    pub fn link(&self) -> LinkInfo {
+        match &self.inner.conn {
+            Conn::Single(conn) => conn.client.info().link.clone(),
+            Conn::Supervised(supervisor) => supervisor.link(),
+        }
     }
 
-    /// Whether the connection has closed.
+    /// Where the channel stands: connecting, ready, failing to connect, or
+    /// shut down.
+    pub fn state(&self) -> ChannelState {
+        self.inner.states.borrow().clone()
+    }
+
+    /// Follows the channel's state as it changes (a `tokio` watch: call
+    /// `changed().await`, then `borrow()`).
+    pub fn state_watch(&self) -> watch::Receiver<ChannelState> {
+        self.inner.states.clone()
+    }
+
+    /// Whether the channel is shut down: closed, or (for one that does
+    /// not reconnect) its connection ended.
     pub fn is_closed(&self) -> bool {
-        self.inner.client.is_closed()
+        match &self.inner.conn {
+            Conn::Single(conn) => conn.client.is_closed(),
+            Conn::Supervised(_) => matches!(self.state(), ChannelState::Shutdown),
+        }
     }
 
-    /// Asks the server to finish in-flight calls and close the connection.
+    /// Asks the server to finish in-flight calls and close the connection;
+    /// a reconnecting channel makes no other.
     pub fn close(&self) {
-        self.inner.client.go_away();
+        match &self.inner.conn {
+            Conn::Single(conn) => conn.client.go_away(),
+            Conn::Supervised(supervisor) => supervisor.close(),
+        }
     }
 
-    /// Waits until the connection ends, and says why: this side closed it,
-    /// the server went away, the link failed, a timer expired.
+    /// Waits until the channel shuts down, and says why its (last)
+    /// connection ended: this side closed it, the server went away, the
+    /// link failed, a timer expired. A reconnecting channel shuts down only
+    /// when closed.
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only watches.
     pub async fn closed(&self) -> ConnectionError {
-        self.inner.client.closed().await
+        match &self.inner.conn {
+            Conn::Single(conn) => conn.client.closed().await,
+            Conn::Supervised(supervisor) => {
+                let mut states = supervisor.states();
+                let _ = states
+                    .wait_for(|state| matches!(state, ChannelState::Shutdown))
+                    .await;
+                supervisor
+                    .close_reason()
+                    .unwrap_or(ConnectionError::LocallyClosed)
+            }
+        }
     }
 
-    /// Why the connection ended, if it has. Calls made after that fail with
-    /// `UNAVAILABLE` naming this reason.
+    /// Why the channel shut down, if it has. Calls made after that fail
+    /// with `UNAVAILABLE` naming this reason.
     pub fn close_reason(&self) -> Option<ConnectionError> {
-        self.inner.client.close_reason()
+        match &self.inner.conn {
+            Conn::Single(conn) => conn.client.close_reason(),
+            Conn::Supervised(supervisor) => supervisor.close_reason(),
+        }
     }
 
-    /// What the connection moved so far: frames, bytes, calls, failures,
-    /// alignment copies.
+    /// What the current connection moved so far: frames, bytes, calls,
+    /// failures, alignment copies (zero while there is none).
     pub fn stats(&self) -> ConnectionStats {
-        self.inner.client.stats()
+        self.with_ready(|conn| conn.client.stats())
+            .unwrap_or_default()
     }
 
-    pub(crate) fn client(&self) -> &Client {
-        &self.inner.client
+    /// Runs `f` on the connection, if there is one now.
+    pub(crate) fn with_ready<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
+        match &self.inner.conn {
+            Conn::Single(conn) => Some(f(conn)),
+            Conn::Supervised(supervisor) => supervisor.with_current(f),
+        }
     }
 
-    pub(crate) fn stack(&self) -> Option<&Arc<dyn Handle>> {
-        self.inner.stack.as_ref()
+    /// A connection for a call, waiting for one (until `deadline`) as the
+    /// reconnect policy says.
+    pub(crate) async fn ready(&self, deadline: Option<Instant>) -> Result<Arc<Connection>, Status> {
+        match &self.inner.conn {
+            Conn::Single(conn) => Ok(Arc::clone(conn)),
+            Conn::Supervised(supervisor) => supervisor.ready(deadline).await,
+        }
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -143,74 +200,14 @@ impl Channel {
         self.inner.timeout
     }
 
-    /// Refuses, before anything is sent, an op the server does not serve or
-    /// serves with a different schema; otherwise picks the codec: the first
-    /// of `ours` (the op's codecs, in preference order) that the server
-    /// accepts for the op and this channel allows.
+    /// [`Connection::check_op`] with this channel's codec restriction.
     pub(crate) fn check_op(
         &self,
+        conn: &Connection,
         op: &'static OpDescriptor,
         ours: &[CodecId],
     ) -> Result<CodecId, Status> {
-        let Some(peer) = self.inner.peer_ops.get(&op.id().get()) else {
-            return Err(Status::not_found(format!(
-                "the server does not serve {} (op id {})",
-                op.full_name(),
-                op.id()
-            )));
-        };
-        let key = core::ptr::from_ref(op) as usize;
-        let (first, verdict) = peer.verdict.get_or_init(|| (key, peer.compatible(op)));
-        if *first == key {
-            verdict.clone()?;
-        } else {
-            peer.compatible(op)?;
-        }
-        let allowed_here = |codec: &CodecId| {
-            self.inner
-                .codecs
-                .as_ref()
-                .is_none_or(|only| only.contains(codec))
-        };
-        match ours
-            .iter()
-            .find(|codec| allowed_here(codec) && peer.codecs.contains(&codec.get()))
-        {
-            Some(codec) => Ok(*codec),
-            None => Err(Status::failed_precondition(format!(
-                "no codec in common for {}: this client offers {}, the server accepts {}",
-                op.full_name(),
-                names(ours.iter().copied().filter(allowed_here)),
-                names(peer.codecs.iter().map(|&id| CodecId::new(id))),
-            ))),
-        }
-    }
-}
-
-fn names(ids: impl Iterator<Item = CodecId>) -> String {
-    let names: Vec<String> = ids.map(|id| id.to_string()).collect();
-    if names.is_empty() {
-        String::from("none")
-    } else {
-        names.join(", ")
-    }
-}
-
-impl PeerOp {
-    fn compatible(&self, op: &'static OpDescriptor) -> Result<(), Status> {
-        match op.fingerprint() {
-            Ok(ours) if ours == self.fingerprint => Ok(()),
-            Ok(ours) => Err(Status::failed_precondition(format!(
-                "{} has a different schema on the server (fingerprint {:#018x} here, {:#018x} there)",
-                op.full_name(),
-                ours,
-                self.fingerprint
-            ))),
-            Err(e) => Err(Status::internal(format!(
-                "cannot fingerprint {}: {e}",
-                op.full_name()
-            ))),
-        }
+        conn.check_op(op, ours, self.inner.codecs.as_deref())
     }
 }
 
@@ -226,6 +223,7 @@ pub struct ChannelBuilder {
     layers: Vec<Arc<dyn Layer>>,
     credentials: Option<Arc<dyn CredentialSource>>,
     audience: Option<String>,
+    reconnect: Option<Reconnect>,
 }
 
 impl core::fmt::Debug for ChannelBuilder {
@@ -238,6 +236,7 @@ impl core::fmt::Debug for ChannelBuilder {
             .field("layers", &self.layers.len())
             .field("credentials", &self.credentials.is_some())
             .field("audience", &self.audience)
+            .field("reconnect", &self.reconnect)
             .finish_non_exhaustive()
     }
 }
@@ -323,10 +322,21 @@ impl ChannelBuilder {
         self
     }
 
-    /// Connects with `connector`: [`tcp::TcpConnector`](crate::tcp::TcpConnector),
+    /// Makes the channel connect again whenever its connection ends, as
+    /// `policy` says (see [`Reconnect`]): backoff between failed attempts,
+    /// and whether calls wait for a connection or fail at once while
+    /// attempts fail.
+    pub fn reconnect(mut self, policy: Reconnect) -> Self {
+        self.reconnect = Some(policy);
+        self
+    }
+
+    /// Connects with `connector`:
+    /// [`tcp::TcpConnector`](crate::tcp::TcpConnector),
     /// [`unix::UnixConnector`](crate::unix::UnixConnector),
     /// [`mem::MemConnector`](crate::mem::MemConnector), or any other
-    /// [`Connector`].
+    /// [`Connector`]. With [`reconnect`](Self::reconnect), the first
+    /// connection is made here, and later ones by the channel itself.
     ///
     /// # Errors
     ///
@@ -335,6 +345,59 @@ impl ChannelBuilder {
     /// OS error), the versions do not match, the server refuses the
     /// connection, or the handshake fails otherwise.
     pub async fn connect<C: Connector>(self, connector: C) -> Result<Channel, ConnectError> {
+        let conn = self.open(&connector).await?;
+        Ok(match self.reconnect {
+            Some(policy) => {
+                let target = target_of(&connector);
+                self.supervised(connector, policy, Start::Connected(conn), target)
+            }
+            None => self.single(conn),
+        })
+    }
+
+    /// A channel that connects on its first call, not now, and connects
+    /// again whenever its connection ends (with the [`reconnect`]
+    /// policy, or the default one), like tonic's `connect_lazy`. Its state
+    /// is [`ChannelState::Idle`] until the first call. Must be called
+    /// within a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// Fails at once only for what no attempt can change: plaintext that
+    /// was not allowed for a network link, or credentials that would
+    /// cross one. Everything else is reported by calls (and
+    /// [`Channel::state`]) as attempts fail.
+    ///
+    /// [`reconnect`]: Self::reconnect
+    pub fn connect_lazy<C: Connector>(self, connector: C) -> Result<Channel, ConnectError> {
+        let kind = connector.kind();
+        self.policy.check(&kind)?;
+        if self.credentials.is_some() && SecurityPolicy::default().check(&kind).is_err() {
+            return Err(ConnectError::ProofOverPlaintext);
+        }
+        let policy = self.reconnect.unwrap_or_default();
+        let target = target_of(&connector);
+        Ok(self.supervised(connector, policy, Start::Lazy, target))
+    }
+
+    /// Connects over a link that is already open, such as one end of
+    /// [`mem::pair`](crate::mem::pair). Such a channel cannot reconnect.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the link is a plaintext network link that was not
+    /// allowed, or the handshake fails.
+    pub async fn connect_link(self, link: impl Link) -> Result<Channel, ConnectError> {
+        self.policy.check(&link.info().kind)?;
+        let conn = self.handshake(link).await?;
+        Ok(self.single(conn))
+    }
+
+    /// One connection made with `connector`.
+    pub(crate) async fn open<C: Connector>(
+        &self,
+        connector: &C,
+    ) -> Result<Connection, ConnectError> {
         self.policy.check(&connector.kind())?;
         let config = LinkConfig::with_max_frame(self.session.link_max_frame());
         let link = connector
@@ -347,19 +410,41 @@ impl ChannelBuilder {
         self.handshake(link).await
     }
 
-    /// Connects over a link that is already open, such as one end of
-    /// [`mem::pair`](crate::mem::pair).
-    ///
-    /// # Errors
-    ///
-    /// Fails when the link is a plaintext network link that was not
-    /// allowed, or the handshake fails.
-    pub async fn connect_link(self, link: impl Link) -> Result<Channel, ConnectError> {
-        self.policy.check(&link.info().kind)?;
-        self.handshake(link).await
+    fn single(self, conn: Connection) -> Channel {
+        let (state, states) = watch::channel(ChannelState::Ready);
+        let ended = conn.client.on_close();
+        tokio::spawn(async move {
+            ended.await;
+            state.send_replace(ChannelState::Shutdown);
+        });
+        self.channel(Conn::Single(Arc::new(conn)), states)
     }
 
-    async fn handshake(self, link: impl Link) -> Result<Channel, ConnectError> {
+    fn supervised<C: Connector>(
+        self,
+        connector: C,
+        policy: Reconnect,
+        start: Start,
+        target: LinkInfo,
+    ) -> Channel {
+        let supervisor = Supervisor::spawn(self.clone(), connector, policy, start, target);
+        let states = supervisor.states();
+        self.channel(Conn::Supervised(supervisor), states)
+    }
+
+    fn channel(self, conn: Conn, states: watch::Receiver<ChannelState>) -> Channel {
+        Channel {
+            inner: Arc::new(Inner {
+                conn,
+                states,
+                limits: self.limits,
+                timeout: self.timeout,
+                codecs: self.codecs,
+            }),
+        }
+    }
+
+    async fn handshake(&self, link: impl Link) -> Result<Connection, ConnectError> {
         let mut ops = Vec::new();
         for service in &self.services {
             for op in service.ops() {
@@ -389,25 +474,11 @@ impl ChannelBuilder {
             });
         }
         let ours = self.session.offered_features();
-        let setup = Setup::new(self.session);
+        let setup = Setup::new(self.session.clone());
         let client = driver::connect(link, setup, hello).await?;
         if let Some(source) = &self.credentials {
             reauth::spawn(&client, ours, Arc::clone(source), self.audience.clone());
         }
-        let peer_ops = client
-            .info()
-            .peer_accept
-            .ops
-            .iter()
-            .map(|entry| {
-                let op = PeerOp {
-                    fingerprint: entry.fingerprint,
-                    codecs: entry.codecs.clone(),
-                    verdict: OnceLock::new(),
-                };
-                (entry.op, op)
-            })
-            .collect();
         let stack = (!self.layers.is_empty()).then(|| {
             let mut stack: Arc<dyn Handle> = Arc::new(layer::Connection(client.clone()));
             for layer in self.layers.iter().rev() {
@@ -415,15 +486,11 @@ impl ChannelBuilder {
             }
             stack
         });
-        Ok(Channel {
-            inner: Arc::new(Inner {
-                client,
-                stack,
-                limits: self.limits,
-                timeout: self.timeout,
-                codecs: self.codecs,
-                peer_ops,
-            }),
-        })
+        Ok(Connection::new(client, stack))
     }
+}
+
+/// What a channel says of its link before it has a connection.
+fn target_of<C: Connector>(connector: &C) -> LinkInfo {
+    LinkInfo::new(connector.kind(), PeerAddr::Other(connector.target()))
 }

@@ -5,14 +5,17 @@
 use core::future::{Future, IntoFuture};
 use core::marker::PhantomData;
 use core::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
 use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Request, StreamOpen};
+use tokio::time::Instant;
 
 use super::Channel;
+use super::connection::Connection;
 use crate::response::FromReply;
 use crate::stream_response::FromStream;
 use crate::streaming::{Streaming, outbound, with_status};
@@ -153,7 +156,8 @@ where
             ..
         } = self;
         Box::pin(async move {
-            let codec = channel.check_op(op, S::IDS)?;
+            let (conn, timeout) = connection(&channel, timeout).await?;
+            let codec = channel.check_op(&conn, op, S::IDS)?;
             let limits = *channel.limits();
             let request = request.into_request(codec, op, &limits)?;
             let open = StreamOpen {
@@ -162,7 +166,7 @@ where
                 deadline: timeout,
                 request,
             };
-            let mut inbound = channel.client().open_stream(open);
+            let mut inbound = conn.client.open_stream(open);
             if let Some(max) = op.max_message() {
                 inbound.set_max_message(max);
             }
@@ -240,7 +244,8 @@ where
             ..
         } = self;
         Box::pin(async move {
-            let codec = channel.check_op(op, S::IDS)?;
+            let (conn, timeout) = connection(&channel, timeout).await?;
+            let codec = channel.check_op(&conn, op, S::IDS)?;
             let limits = *channel.limits();
             let open = StreamOpen {
                 op: op.id().get(),
@@ -248,8 +253,20 @@ where
                 deadline: timeout,
                 request: Request::Stream(outbound::<S, T>(request, codec, op, limits, with_status)),
             };
-            let reply = channel.client().call_streaming(open).await;
+            let reply = conn.client.call_streaming(open).await;
             R::from_reply(reply?, codec, op, &limits)
         })
     }
+}
+
+/// The channel's connection for a stream call (waiting for one as a
+/// reconnecting channel's policy says), and what is left of `timeout`.
+async fn connection(
+    channel: &Channel,
+    timeout: Option<Duration>,
+) -> Result<(Arc<Connection>, Option<Duration>), Status> {
+    let deadline = timeout.map(|timeout| Instant::now() + timeout);
+    let conn = channel.ready(deadline).await?;
+    let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+    Ok((conn, left))
 }

@@ -465,6 +465,12 @@ impl Client {
         wait_exit(self.shared.exit.clone()).await
     }
 
+    /// Resolves when the connection ends, with why, without keeping it
+    /// open (unlike [`closed`](Self::closed), it holds no handle).
+    pub fn on_close(&self) -> impl Future<Output = ConnectionError> + Send + 'static {
+        wait_exit(self.shared.exit.clone())
+    }
+
     /// Asks the connection to finish in-flight calls and close.
     pub fn go_away(&self) {
         let _ = self.shared.commands.send(Command::GoAway);

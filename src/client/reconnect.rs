@@ -1,0 +1,428 @@
+//! Channels that come back: the [`Reconnect`] policy, the
+//! [`ChannelState`] a channel reports, and the supervisor task that keeps
+//! a reconnecting channel connected.
+//!
+//! The supervisor holds the channel's current [`Connection`] and replaces
+//! it when it ends: it connects again at once, and after each failed
+//! attempt waits an exponentially growing, jittered backoff. Every new
+//! connection redoes the whole handshake (op table, codecs, credentials),
+//! so a server that came back with another schema is judged per op on the
+//! next call. The task holds the channel only weakly: dropping the last
+//! [`Channel`](super::Channel) ends it, and the connection with it.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use prism_core::Status;
+use prism_transport::driver::ConnectionError;
+use prism_transport::{Connector, LinkInfo};
+use tokio::sync::{Notify, oneshot, watch};
+use tokio::time::Instant;
+
+use super::ChannelBuilder;
+use super::connection::Connection;
+use crate::ConnectError;
+
+/// The default wait after the first failed attempt to reconnect.
+pub const DEFAULT_FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// The default longest wait between attempts to reconnect.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Each wait is this many times the one before, up to the maximum.
+const MULTIPLIER: f64 = 1.6;
+/// Each wait is moved by up to this share of itself, either way, so
+/// clients that lost one server do not come back in step.
+const JITTER: f64 = 0.2;
+
+/// How a channel comes back after its connection ends: given to
+/// [`ChannelBuilder::reconnect`], implied by
+/// [`ChannelBuilder::connect_lazy`].
+///
+/// A reconnecting channel connects again as soon as its connection ends;
+/// after each failed attempt it waits (100 ms at first, 1.6 times longer
+/// after each further failure, at most 30 s, each wait moved by up to 20%
+/// either way) and tries again, until it is closed or dropped.
+///
+/// Calls follow gRPC's policy:
+///
+/// - while the channel is connecting, a call waits for the connection, for
+///   at most its timeout (`DEADLINE_EXCEEDED` after it); the time it waited
+///   counts against the deadline the server sees;
+/// - once an attempt failed, until the next one succeeds, calls fail at
+///   once with `UNAVAILABLE` naming why the attempt failed, unless the
+///   policy [waits for ready](Reconnect::wait_for_ready): then they wait
+///   through failed attempts too, for at most their timeout;
+/// - calls in flight when a connection ends fail with `UNAVAILABLE` (they
+///   may have run on the server: they are not sent again);
+/// - after [`Channel::close`](super::Channel::close), calls fail with
+///   `UNAVAILABLE`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use prism::client::Reconnect;
+///
+/// let policy = Reconnect::default()
+///     .backoff(Duration::from_millis(50), Duration::from_secs(5))
+///     .wait_for_ready();
+/// let builder = prism::Channel::builder().reconnect(policy);
+/// # drop(builder);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Reconnect {
+    first: Duration,
+    max: Duration,
+    wait_for_ready: bool,
+}
+
+impl Default for Reconnect {
+    fn default() -> Self {
+        Reconnect {
+            first: DEFAULT_FIRST_BACKOFF,
+            max: DEFAULT_MAX_BACKOFF,
+            wait_for_ready: false,
+        }
+    }
+}
+
+impl Reconnect {
+    /// Waits `first` after the first failed attempt, growing to at most
+    /// `max` (defaults [`DEFAULT_FIRST_BACKOFF`], [`DEFAULT_MAX_BACKOFF`]).
+    #[must_use]
+    pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.first = first;
+        self.max = max.max(first);
+        self
+    }
+
+    /// Calls wait for a connection through failed attempts too (up to
+    /// their timeout), instead of failing at once with `UNAVAILABLE`.
+    #[must_use]
+    pub fn wait_for_ready(mut self) -> Self {
+        self.wait_for_ready = true;
+        self
+    }
+
+    /// The wait after `failures` failed attempts in a row (from 1).
+    fn delay(&self, failures: u32) -> Duration {
+        let exponent = i32::try_from(failures.saturating_sub(1)).unwrap_or(i32::MAX);
+        let grown = self.first.as_secs_f64() * MULTIPLIER.powi(exponent);
+        let capped = grown.min(self.max.as_secs_f64());
+        Duration::from_secs_f64(capped * (1.0 + JITTER * (2.0 * unit() - 1.0)))
+    }
+}
+
+/// A number in `[0, 1)`, drawn anew each time: jitter, not a secret.
+fn unit() -> f64 {
+    let bits = RandomState::new().hash_one(std::time::Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Where a channel stands, as [`Channel::state`](super::Channel::state)
+/// reports it and [`Channel::state_watch`](super::Channel::state_watch)
+/// follows it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ChannelState {
+    /// Made by [`ChannelBuilder::connect_lazy`] and not used yet: no
+    /// attempt to connect was made.
+    Idle,
+    /// Connecting: the first time, or again after the connection ended.
+    Connecting,
+    /// Connected: calls go out at once.
+    Ready,
+    /// The last attempt to connect failed, for this reason; the next one
+    /// comes after a backoff.
+    TransientFailure(Arc<ConnectError>),
+    /// Closed for good: [`Channel::close`](super::Channel::close) was
+    /// called, or the connection of a channel that does not reconnect
+    /// ended.
+    Shutdown,
+}
+
+/// The state a reconnecting channel shares with its supervisor task.
+pub(crate) struct Supervisor {
+    /// The connection calls use; `None` while there is none.
+    current: RwLock<Option<Arc<Connection>>>,
+    state: watch::Sender<ChannelState>,
+    policy: Reconnect,
+    /// Set by `close`: no connection after the current one.
+    closing: AtomicBool,
+    /// Wakes the task: the first call of a lazy channel, or `close`.
+    /// (Shared, so the task can wait on it without holding the channel.)
+    wake: Arc<Notify>,
+    /// Why the last connection ended.
+    last_exit: Mutex<Option<ConnectionError>>,
+    /// What the channel says of its link while it has no connection.
+    target: LinkInfo,
+    /// Dropped with the channel: tells the task to stop.
+    _dropped: oneshot::Sender<()>,
+}
+
+/// How the supervisor starts.
+pub(crate) enum Start {
+    /// Connected already (the channel's first connection).
+    Connected(Connection),
+    /// Not connected: on the first call.
+    Lazy,
+}
+
+impl Supervisor {
+    /// Spawns the supervisor of a channel built by `builder`, connecting
+    /// with `connector`.
+    pub(crate) fn spawn<C: Connector>(
+        builder: ChannelBuilder,
+        connector: C,
+        policy: Reconnect,
+        start: Start,
+        target: LinkInfo,
+    ) -> Arc<Supervisor> {
+        let (dropped, on_drop) = oneshot::channel();
+        let (current, state) = match start {
+            Start::Connected(conn) => (Some(Arc::new(conn)), ChannelState::Ready),
+            Start::Lazy => (None, ChannelState::Idle),
+        };
+        let supervisor = Arc::new(Supervisor {
+            current: RwLock::new(current),
+            state: watch::Sender::new(state),
+            policy,
+            closing: AtomicBool::new(false),
+            wake: Arc::default(),
+            last_exit: Mutex::new(None),
+            target,
+            _dropped: dropped,
+        });
+        let task = Task {
+            supervisor: Arc::downgrade(&supervisor),
+            builder,
+            connector,
+            failures: 0,
+        };
+        tokio::spawn(task.run(on_drop));
+        supervisor
+    }
+
+    /// The connection, if there is one now. One that ended counts as
+    /// none, though the task may not have let go of it yet: a call then
+    /// waits for the next instead of failing on it.
+    pub(crate) fn current(&self) -> Option<Arc<Connection>> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        current
+            .as_ref()
+            .filter(|conn| !conn.client.is_closed())
+            .cloned()
+    }
+
+    /// Runs `f` on the connection, if there is one now (as [`current`]).
+    ///
+    /// [`current`]: Self::current
+    pub(crate) fn with_current<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
+        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        current
+            .as_deref()
+            .filter(|conn| !conn.client.is_closed())
+            .map(f)
+    }
+
+    pub(crate) fn states(&self) -> watch::Receiver<ChannelState> {
+        self.state.subscribe()
+    }
+
+    /// What the channel says of its link: the connection's, or the
+    /// connector's kind and target while there is none.
+    pub(crate) fn link(&self) -> LinkInfo {
+        self.with_current(|conn| conn.client.info().link.clone())
+            .unwrap_or_else(|| self.target.clone())
+    }
+
+    /// A connection for a call, waiting for one as the policy says, until
+    /// `deadline`.
+    pub(crate) async fn ready(&self, deadline: Option<Instant>) -> Result<Arc<Connection>, Status> {
+        let mut states = self.state.subscribe();
+        loop {
+            if let Some(conn) = self.current() {
+                return Ok(conn);
+            }
+            let state = states.borrow_and_update().clone();
+            match state {
+                ChannelState::Idle => self.wake.notify_one(),
+                ChannelState::Connecting | ChannelState::Ready => {}
+                ChannelState::TransientFailure(error) => {
+                    if !self.policy.wait_for_ready {
+                        return Err(Status::unavailable(format!("not connected: {error}")));
+                    }
+                }
+                ChannelState::Shutdown => return Err(self.closed_status()),
+            }
+            let changed = states.changed();
+            let changed = match deadline {
+                Some(at) => match tokio::time::timeout_at(at, changed).await {
+                    Ok(changed) => changed,
+                    Err(_) => {
+                        return Err(Status::deadline_exceeded(
+                            "the deadline passed while waiting for a connection",
+                        ));
+                    }
+                },
+                None => changed.await,
+            };
+            if changed.is_err() {
+                return Err(self.closed_status());
+            }
+        }
+    }
+
+    fn closed_status(&self) -> Status {
+        match self.close_reason() {
+            Some(reason) => reason.status(),
+            None => Status::unavailable("the channel was closed"),
+        }
+    }
+
+    /// Why the last connection ended, once the channel is shut down.
+    pub(crate) fn close_reason(&self) -> Option<ConnectionError> {
+        if !matches!(*self.state.borrow(), ChannelState::Shutdown) {
+            return None;
+        }
+        let last = self
+            .last_exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Some(last.clone().unwrap_or(ConnectionError::LocallyClosed))
+    }
+
+    /// Closes the channel: the current connection finishes its calls and
+    /// closes, and no other is made.
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        match self.current() {
+            Some(conn) => conn.client.go_away(),
+            None => self.wake.notify_one(),
+        }
+    }
+
+    fn set(&self, state: ChannelState) {
+        self.state.send_replace(state);
+    }
+
+    fn install(&self, conn: Connection) {
+        let client = conn.client.clone();
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(conn));
+        self.set(ChannelState::Ready);
+        if self.closing.load(Ordering::SeqCst) {
+            client.go_away();
+        }
+    }
+
+    /// The connection ended for `reason`.
+    fn lost(&self, reason: ConnectionError) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = None;
+        *self
+            .last_exit
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason);
+    }
+}
+
+/// The supervisor task.
+struct Task<C> {
+    supervisor: Weak<Supervisor>,
+    builder: ChannelBuilder,
+    connector: C,
+    /// Failed attempts in a row.
+    failures: u32,
+}
+
+impl<C: Connector> Task<C> {
+    async fn run(mut self, mut dropped: oneshot::Receiver<()>) {
+        tokio::select! {
+            () = self.supervise() => {}
+            _ = &mut dropped => {}
+        }
+    }
+
+    async fn supervise(&mut self) {
+        loop {
+            let Some(supervisor) = self.supervisor.upgrade() else {
+                return;
+            };
+            let held = (supervisor.current.read())
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            if let Some(conn) = held {
+                // Watch the connection (without holding it) until it ends.
+                let ended = conn.client.on_close();
+                drop((conn, supervisor));
+                let reason = ended.await;
+                let Some(supervisor) = self.supervisor.upgrade() else {
+                    return;
+                };
+                tracing::info!(%reason, "a channel's connection ended");
+                supervisor.lost(reason);
+                continue;
+            }
+            if supervisor.closing.load(Ordering::SeqCst) {
+                supervisor.set(ChannelState::Shutdown);
+                return;
+            }
+            if matches!(*supervisor.state.borrow(), ChannelState::Idle) {
+                // Lazy: not before the first call (or a close).
+                let wake = Arc::clone(&supervisor.wake);
+                drop(supervisor);
+                wake.notified().await;
+                if let Some(supervisor) = self.supervisor.upgrade() {
+                    supervisor.set(ChannelState::Connecting);
+                }
+                continue;
+            }
+            supervisor.set(ChannelState::Connecting);
+            drop(supervisor);
+            let attempt = self.builder.open(&self.connector).await;
+            let Some(supervisor) = self.supervisor.upgrade() else {
+                return;
+            };
+            match attempt {
+                Ok(conn) => {
+                    self.failures = 0;
+                    supervisor.install(conn);
+                }
+                Err(error) => {
+                    self.failures = self.failures.saturating_add(1);
+                    let delay = supervisor.policy.delay(self.failures);
+                    tracing::warn!(%error, ?delay, "connecting failed; retrying after a backoff");
+                    supervisor.set(ChannelState::TransientFailure(Arc::new(error)));
+                    let wake = Arc::clone(&supervisor.wake);
+                    drop(supervisor);
+                    tokio::select! {
+                        () = tokio::time::sleep(delay) => {}
+                        () = wake.notified() => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_jitter() {
+        let policy =
+            Reconnect::default().backoff(Duration::from_millis(100), Duration::from_secs(1));
+        for failures in 1..20 {
+            let nominal = (0.1 * MULTIPLIER.powi(failures - 1)).min(1.0);
+            let delay = policy.delay(failures as u32).as_secs_f64();
+            assert!(
+                delay >= nominal * (1.0 - JITTER) - 1e-9
+                    && delay <= nominal * (1.0 + JITTER) + 1e-9,
+                "{failures}: {delay} vs {nominal}"
+            );
+        }
+    }
+}
