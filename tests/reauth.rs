@@ -28,7 +28,7 @@ use prism::auth::{
     AuthError, AuthFuture, Authenticator, AuthzVersion, ChannelIdentity, CredentialFuture,
     CredentialSource, Proof,
 };
-use prism::transport::{LinkInfo, SessionError};
+use prism::transport::{LinkInfo, SessionConfig, SessionError};
 use prism::{Channel, Code, ConnectionError, Server, Streaming};
 use tokio::time::Instant;
 
@@ -194,21 +194,31 @@ impl CredentialSource for Script {
     }
 }
 
-/// A feed server with `tokens` over `transport`.
+/// A session that never closes for being idle.
+fn never_idle() -> SessionConfig {
+    SessionConfig::default().with_idle_timeout(None)
+}
+
+/// A feed server with `tokens` over `transport`; its connections never
+/// close for being idle unless `configure` sets another session.
 async fn start(
     transport: Transport,
     tokens: Tokens,
     configure: impl FnOnce(prism::ServerBuilder) -> prism::ServerBuilder,
 ) -> Fixture {
     let builder = Server::builder()
+        .session_config(never_idle())
         .add_service(FeedServer::new(Ticks))
         .authenticator(tokens);
     let server = configure(builder).build().expect("server");
     Fixture::start_with(transport, server, Arc::new(Counters::default())).await
 }
 
+/// A channel presenting `source`'s proofs. Idle channels stay open: these
+/// tests hold channels across lifetimes without calls.
 async fn channel(fx: &Fixture, source: &Script) -> Channel {
     let builder = Channel::builder()
+        .session_config(never_idle())
         .credentials(source.clone())
         .audience("feed");
     fx.connect_with(builder).await.expect("connect")

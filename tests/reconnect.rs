@@ -3,7 +3,9 @@
 //! the same Unix socket while clients call it; the channel reconnects with
 //! backoff, redoes its handshake, and reports a changed schema per op.
 //! Also: the fail-fast and wait-for-ready policies, lazy channels, close,
-//! and a deadline that passes while waiting for a connection.
+//! a deadline that passes while waiting for a connection, and connections
+//! closed for being idle, which every channel made from a connector comes
+//! back from.
 
 mod common;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 
 use common::SocketPath;
 use prism::client::{ChannelState, Reconnect};
+use prism::transport::SessionConfig;
 use prism::unix::UnixConnector;
 use prism::{Channel, Code, Server};
 use tokio::net::UnixListener;
@@ -251,13 +254,19 @@ async fn while_attempts_fail_calls_fail_fast_unless_they_wait_for_ready() {
     .await;
     until(&waits, |s| matches!(s, ChannelState::TransientFailure(_))).await;
 
-    // Fail fast: at once, naming why connecting failed.
+    // Fail fast: at once, naming why the last attempt failed (refused,
+    // or reset by a server process that was still dying).
     let refused = v1::EchoClient::new(fail_fast.clone())
         .echo("a".into())
         .await
         .expect_err("no server");
     assert_eq!(refused.code(), Code::Unavailable, "{refused}");
-    assert!(refused.message().contains("could not connect"), "{refused}");
+    let message = refused.message();
+    assert!(message.starts_with("not connected: "), "{refused}");
+    assert!(
+        message.contains("could not connect") || message.contains("the handshake failed"),
+        "{refused}"
+    );
 
     // Wait for ready: until the server is back…
     let call = tokio::spawn({
@@ -373,4 +382,83 @@ async fn a_closed_channel_stays_closed_and_a_dropped_one_lets_go() {
         .await
         .expect("the connection closes with the channel");
     serving.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_for_being_idle_comes_back_on_the_next_call() {
+    let idle = SessionConfig::default().with_idle_timeout(Some(Duration::from_millis(100)));
+    let server = Server::builder()
+        .allow_unauthenticated()
+        .session_config(idle)
+        .add_service(v1::EchoServer::new(v1::Impl))
+        .build()
+        .expect("server");
+    let (listener, connector) = prism::mem::endpoint();
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(listener).await }
+    });
+    // No reconnect policy: an idle close is still not the end.
+    let channel = Channel::builder()
+        .connect(connector)
+        .await
+        .expect("connect");
+    let echo = v1::EchoClient::new(channel.clone());
+    assert_eq!(echo.echo("a".into()).await.expect("first"), "a");
+    until(&channel, |s| matches!(s, ChannelState::Idle)).await;
+    assert!(!channel.is_closed());
+    assert!(channel.close_reason().is_none());
+    let gone = async {
+        while server.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), gone)
+        .await
+        .expect("the server let the idle connection go");
+    // The next call connects again.
+    assert_eq!(echo.echo("b".into()).await.expect("after idle"), "b");
+    assert!(matches!(channel.state(), ChannelState::Ready));
+
+    // A channel over one link cannot come back: it ends, gracefully, and
+    // says it was idle.
+    let (client_link, server_link) = prism::mem::pair();
+    tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_link(server_link).await }
+    });
+    let single = Channel::builder()
+        .connect_link(client_link)
+        .await
+        .expect("connect");
+    let reason = tokio::time::timeout(Duration::from_secs(5), single.closed())
+        .await
+        .expect("closed for being idle");
+    assert!(reason.is_idle() && reason.is_graceful(), "{reason}");
+    let refused = v1::EchoClient::new(single).pid().await.expect_err("ended");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused}");
+    assert!(refused.message().contains("idle"), "{refused}");
+    serving.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_policy_a_connection_lost_otherwise_ends_the_channel() {
+    let socket = SocketPath::new();
+    let server = Process::start(socket.path(), "v1").await;
+    let channel = Channel::builder()
+        .connect(UnixConnector::new(socket.path()))
+        .await
+        .expect("connect");
+    let echo = v1::EchoClient::new(channel.clone());
+    assert!(echo.pid().await.is_ok());
+    server.kill();
+    let reason = tokio::time::timeout(Duration::from_secs(5), channel.closed())
+        .await
+        .expect("the channel ends with its connection");
+    assert!(!reason.is_idle(), "{reason}");
+    assert!(matches!(channel.state(), ChannelState::Shutdown));
+    // A server at the same address again changes nothing.
+    let _server = Process::start(socket.path(), "v1").await;
+    let refused = echo.pid().await.expect_err("ended");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused}");
 }

@@ -42,10 +42,14 @@ use reconnect::{Start, Supervisor};
 /// clone is dropped (after in-flight calls finish), or when
 /// [`Channel::close`] is called; [`Channel::closed`] says why it ended.
 ///
-/// By default a channel has one connection: once it ends, every call fails
-/// with `UNAVAILABLE` naming why. A channel built with
+/// By default a channel connects again only after its connection was
+/// closed for being idle (no call open for the
+/// [idle timeout](crate::transport::SessionConfig::idle_timeout) of either
+/// side), on its next call; once a connection ends otherwise, every call
+/// fails with `UNAVAILABLE` naming why. A channel built with
 /// [`ChannelBuilder::reconnect`] or [`ChannelBuilder::connect_lazy`]
-/// connects again instead (see [`Reconnect`] for the policy);
+/// connects again whenever its connection ends (see [`Reconnect`] for the
+/// policy); one made by [`ChannelBuilder::connect_link`] never does.
 /// [`Channel::state`] and [`Channel::state_watch`] say where it stands.
 ///
 /// # Examples
@@ -118,8 +122,9 @@ impl Channel {
         self.inner.states.clone()
     }
 
-    /// Whether the channel is shut down: closed, or (for one that does
-    /// not reconnect) its connection ended.
+    /// Whether the channel is shut down: closed, or (for one without a
+    /// reconnect policy) its connection ended otherwise than for being
+    /// idle.
     pub fn is_closed(&self) -> bool {
         match &self.inner.conn {
             Conn::Single(conn) => conn.client.is_closed(),
@@ -335,8 +340,9 @@ impl ChannelBuilder {
     /// [`tcp::TcpConnector`](crate::tcp::TcpConnector),
     /// [`unix::UnixConnector`](crate::unix::UnixConnector),
     /// [`mem::MemConnector`](crate::mem::MemConnector), or any other
-    /// [`Connector`]. With [`reconnect`](Self::reconnect), the first
-    /// connection is made here, and later ones by the channel itself.
+    /// [`Connector`]. The first connection is made here; later ones by the
+    /// channel itself, after an idle close or, with
+    /// [`reconnect`](Self::reconnect), whenever a connection ends.
     ///
     /// # Errors
     ///
@@ -346,13 +352,8 @@ impl ChannelBuilder {
     /// connection, or the handshake fails otherwise.
     pub async fn connect<C: Connector>(self, connector: C) -> Result<Channel, ConnectError> {
         let conn = self.open(&connector).await?;
-        Ok(match self.reconnect {
-            Some(policy) => {
-                let target = target_of(&connector);
-                self.supervised(connector, policy, Start::Connected(conn), target)
-            }
-            None => self.single(conn),
-        })
+        let (policy, target) = (self.reconnect, target_of(&connector));
+        Ok(self.supervised(connector, policy, Start::Connected(conn), target))
     }
 
     /// A channel that connects on its first call, not now, and connects
@@ -375,13 +376,14 @@ impl ChannelBuilder {
         if self.credentials.is_some() && SecurityPolicy::default().check(&kind).is_err() {
             return Err(ConnectError::ProofOverPlaintext);
         }
-        let policy = self.reconnect.unwrap_or_default();
+        let policy = Some(self.reconnect.unwrap_or_default());
         let target = target_of(&connector);
         Ok(self.supervised(connector, policy, Start::Lazy, target))
     }
 
     /// Connects over a link that is already open, such as one end of
-    /// [`mem::pair`](crate::mem::pair). Such a channel cannot reconnect.
+    /// [`mem::pair`](crate::mem::pair). Such a channel cannot connect
+    /// again: it ends with its connection, an idle close included.
     ///
     /// # Errors
     ///
@@ -423,7 +425,7 @@ impl ChannelBuilder {
     fn supervised<C: Connector>(
         self,
         connector: C,
-        policy: Reconnect,
+        policy: Option<Reconnect>,
         start: Start,
         target: LinkInfo,
     ) -> Channel {

@@ -1,10 +1,13 @@
 //! Channels that come back: the [`Reconnect`] policy, the
 //! [`ChannelState`] a channel reports, and the supervisor task that keeps
-//! a reconnecting channel connected.
+//! a channel made from a connector connected.
 //!
 //! The supervisor holds the channel's current [`Connection`] and replaces
-//! it when it ends: it connects again at once, and after each failed
-//! attempt waits an exponentially growing, jittered backoff. Every new
+//! it when it ends. A connection closed for being idle is replaced on the
+//! next call, whatever the policy. One that ended otherwise is replaced at
+//! once under a [`Reconnect`] policy (else the channel shuts down), and
+//! after each failed attempt the supervisor waits an exponentially
+//! growing, jittered backoff. Every new
 //! connection redoes the whole handshake (op table, codecs, credentials),
 //! so a server that came back with another schema is judged per op on the
 //! next call. The task holds the channel only weakly: dropping the last
@@ -128,8 +131,10 @@ fn unit() -> f64 {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ChannelState {
-    /// Made by [`ChannelBuilder::connect_lazy`] and not used yet: no
-    /// attempt to connect was made.
+    /// No connection, and none is made until the next call: made by
+    /// [`ChannelBuilder::connect_lazy`] and not used yet, or the last
+    /// connection was closed for being idle (see
+    /// [`SessionConfig::idle_timeout`](crate::transport::SessionConfig::idle_timeout)).
     Idle,
     /// Connecting: the first time, or again after the connection ended.
     Connecting,
@@ -139,8 +144,8 @@ pub enum ChannelState {
     /// comes after a backoff.
     TransientFailure(Arc<ConnectError>),
     /// Closed for good: [`Channel::close`](super::Channel::close) was
-    /// called, or the connection of a channel that does not reconnect
-    /// ended.
+    /// called, or the connection of a channel without a [`Reconnect`]
+    /// policy ended otherwise than for being idle.
     Shutdown,
 }
 
@@ -149,7 +154,8 @@ pub(crate) struct Supervisor {
     /// The connection calls use; `None` while there is none.
     current: RwLock<Option<Arc<Connection>>>,
     state: watch::Sender<ChannelState>,
-    policy: Reconnect,
+    /// `None`: connect again only after an idle close, on the next call.
+    policy: Option<Reconnect>,
     /// Set by `close`: no connection after the current one.
     closing: AtomicBool,
     /// Wakes the task: the first call of a lazy channel, or `close`.
@@ -177,7 +183,7 @@ impl Supervisor {
     pub(crate) fn spawn<C: Connector>(
         builder: ChannelBuilder,
         connector: C,
-        policy: Reconnect,
+        policy: Option<Reconnect>,
         start: Start,
         target: LinkInfo,
     ) -> Arc<Supervisor> {
@@ -242,6 +248,10 @@ impl Supervisor {
     /// A connection for a call, waiting for one as the policy says, until
     /// `deadline`.
     pub(crate) async fn ready(&self, deadline: Option<Instant>) -> Result<Arc<Connection>, Status> {
+        if let Some(conn) = self.current() {
+            return Ok(conn);
+        }
+        let wait_for_ready = self.policy.is_some_and(|policy| policy.wait_for_ready);
         let mut states = self.state.subscribe();
         loop {
             if let Some(conn) = self.current() {
@@ -252,7 +262,7 @@ impl Supervisor {
                 ChannelState::Idle => self.wake.notify_one(),
                 ChannelState::Connecting | ChannelState::Ready => {}
                 ChannelState::TransientFailure(error) => {
-                    if !self.policy.wait_for_ready {
+                    if !wait_for_ready {
                         return Err(Status::unavailable(format!("not connected: {error}")));
                     }
                 }
@@ -362,7 +372,14 @@ impl<C: Connector> Task<C> {
                     return;
                 };
                 tracing::info!(%reason, "a channel's connection ended");
+                let idle = reason.is_idle();
                 supervisor.lost(reason);
+                if idle {
+                    supervisor.set(ChannelState::Idle);
+                } else if supervisor.policy.is_none() {
+                    supervisor.set(ChannelState::Shutdown);
+                    return;
+                }
                 continue;
             }
             if supervisor.closing.load(Ordering::SeqCst) {
@@ -392,7 +409,8 @@ impl<C: Connector> Task<C> {
                 }
                 Err(error) => {
                     self.failures = self.failures.saturating_add(1);
-                    let delay = supervisor.policy.delay(self.failures);
+                    let policy = supervisor.policy;
+                    let delay = policy.unwrap_or_default().delay(self.failures);
                     tracing::warn!(%error, ?delay, "connecting failed; retrying after a backoff");
                     supervisor.set(ChannelState::TransientFailure(Arc::new(error)));
                     let wake = Arc::clone(&supervisor.wake);
@@ -400,6 +418,12 @@ impl<C: Connector> Task<C> {
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
                         () = wake.notified() => {}
+                    }
+                    if policy.is_none()
+                        && let Some(supervisor) = self.supervisor.upgrade()
+                    {
+                        // Without a policy, only a call makes another attempt.
+                        supervisor.set(ChannelState::Idle);
                     }
                 }
             }

@@ -418,7 +418,7 @@ impl ServerBuilder {
     }
 
     /// Decides whether an identity may call an op that needs a permission;
-    /// by default ([`HeldPermissions`](crate::auth::HeldPermissions)) the
+    /// by default ([`HeldPermissions`]) the
     /// identity must hold it. Plug a policy engine in here.
     pub fn authorizer(mut self, authorizer: impl Authorizer) -> Self {
         self.authorizer = Some(Arc::new(authorizer));

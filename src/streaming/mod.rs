@@ -44,8 +44,7 @@ pub fn view_decoder<C: Codec, T: View<C>>() -> Decoder<T::View> {
     |payload, _codec, limits| T::view(payload, limits)
 }
 
-/// A stream of an op's messages, in either direction; see the
-/// [module docs](self).
+/// A stream of an op's messages, in either direction.
 ///
 /// Read it with [`Streaming::message`] (`Ok(None)` at a normal end) or as a
 /// [`futures::Stream`](Stream) of `Result<T, Status>`: an error ends it.

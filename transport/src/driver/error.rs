@@ -43,14 +43,32 @@ pub enum ConnectionError {
 }
 
 impl ConnectionError {
-    /// Whether the connection ended as intended: closed by this side, or
-    /// by the peer's goodbye once every call finished.
+    /// Whether the connection ended as intended: closed by this side, by
+    /// the peer's goodbye once every call finished, or for being idle.
     pub fn is_graceful(&self) -> bool {
         matches!(
             self,
             ConnectionError::LocallyClosed
-                | ConnectionError::Session(SessionError::PeerGoneAway { .. })
+                | ConnectionError::Session(
+                    SessionError::PeerGoneAway { .. } | SessionError::IdleTimeout { .. }
+                )
         )
+    }
+
+    /// Whether the connection ended because it was not needed: this
+    /// side's idle timeout ([`SessionConfig::idle_timeout`]), or a peer's
+    /// GOAWAY carrying `OK` (the peer's idle timeout; a client that is done
+    /// also says `OK`). Nothing failed, and no call was open.
+    ///
+    /// [`SessionConfig::idle_timeout`]: prism_proto::session::SessionConfig::idle_timeout
+    pub fn is_idle(&self) -> bool {
+        match self {
+            ConnectionError::Session(SessionError::IdleTimeout { .. }) => true,
+            ConnectionError::Session(
+                SessionError::PeerGoneAway { code, .. } | SessionError::PeerClosed { code, .. },
+            ) => *code == Code::Ok,
+            _ => false,
+        }
     }
 
     /// The status a call gets when the connection ended before it could be

@@ -24,6 +24,9 @@ pub const DEFAULT_CONNECTION_WINDOW: u32 = 8 << 20;
 pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(30);
 /// The default time the rest of a partly received frame may take: 30 s.
 pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default time a connection may stay without an open call or stream
+/// before it is closed: 5 minutes.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Which side of a connection a session is.
 ///
@@ -151,6 +154,15 @@ pub struct SessionConfig {
     /// [`SessionError::FrameTimeout`]: super::SessionError::FrameTimeout
     /// [`Session::handle_partial_frame`]: super::Session::handle_partial_frame
     pub frame_timeout: Option<Duration>,
+    /// When `Some(timeout)`: once no call or stream has been open (either
+    /// way) for `timeout`, this side closes the connection with a GOAWAY
+    /// carrying `OK` and [`SessionError::IdleTimeout`], so connections
+    /// nobody uses do not hold a server's connection slots. Pings do not
+    /// count as use. Default [`DEFAULT_IDLE_TIMEOUT`] (5 minutes); `None`
+    /// or zero turns it off.
+    ///
+    /// [`SessionError::IdleTimeout`]: super::SessionError::IdleTimeout
+    pub idle_timeout: Option<Duration>,
     /// Optional features this side offers. Default:
     /// [`Features::PACKED`] (small stream messages share DATA frames) and
     /// [`Features::REAUTH`] (in-band re-authentication).
@@ -173,6 +185,7 @@ impl Default for SessionConfig {
             drain_timeout: Duration::from_secs(30),
             keepalive: Some(DEFAULT_KEEPALIVE),
             frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
+            idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             features: Features::PACKED.union(Features::REAUTH),
             required_features: Features::EMPTY,
         }
@@ -272,6 +285,14 @@ impl SessionConfig {
     #[must_use]
     pub fn with_frame_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.frame_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a connection may go without an open call or stream
+    /// before this side closes it (`None`: forever).
+    #[must_use]
+    pub fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 }

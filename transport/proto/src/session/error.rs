@@ -159,6 +159,15 @@ pub enum SessionError {
         /// The frame timeout.
         timeout: core::time::Duration,
     },
+    /// No call or stream was open for the idle timeout
+    /// ([`SessionConfig::idle_timeout`](super::SessionConfig::idle_timeout)):
+    /// this side closed the connection, telling the peer with a GOAWAY
+    /// carrying `OK`.
+    #[error("the connection was idle for {timeout:?}")]
+    IdleTimeout {
+        /// The idle timeout.
+        timeout: core::time::Duration,
+    },
     /// Calls were still open when the drain timeout after a GOAWAY ran
     /// out; they were cancelled.
     #[error("drain timed out with {open} channels still open; they were cancelled")]
@@ -193,6 +202,7 @@ impl SessionError {
     /// The code put in the GOAWAY this error makes us send.
     pub(crate) fn goaway_code(&self) -> Code {
         match self {
+            SessionError::IdleTimeout { .. } => Code::Ok,
             SessionError::HandshakeTimeout
             | SessionError::KeepaliveTimeout
             | SessionError::FrameTimeout { .. }

@@ -2,7 +2,7 @@
 //! [`Session::ping`], [`Session::go_away`], [`Session::close`] and
 //! [`Session::handle_link_closed`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use prism_core::{Code, Status};
 
@@ -17,8 +17,8 @@ const MAX_PINGS: usize = 64;
 
 impl Session {
     /// Fires every timer due at `now`: the handshake timeout, the frame
-    /// timeout, the drain timeout, call deadlines and keepalive. Calling it
-    /// early is harmless.
+    /// timeout, the drain timeout, call deadlines, keepalive and the idle
+    /// timeout. Calling it early is harmless.
     ///
     /// An expired call of ours fails with `DEADLINE_EXCEEDED` and the peer
     /// gets a CANCEL; an expired call of the peer's is cancelled with
@@ -73,7 +73,58 @@ impl Session {
             let id = self.next_ping();
             self.transmit.push_back(wire::ping(FrameKind::Ping, id));
         }
+        if matches!(self.state, State::Established) {
+            self.note_idle(now);
+            if let Some(timeout) = self.idle_timeout()
+                && self.idle_due().is_some_and(|at| now >= at)
+            {
+                return self.fail_with(SessionError::IdleTimeout { timeout });
+            }
+        }
         self.close_if_drained();
+    }
+
+    /// Notes `now` as the start of idleness when no channel is open and
+    /// none has opened since idleness was last noted.
+    #[inline]
+    pub(crate) fn note_idle(&mut self, now: Instant) {
+        if self.config.idle_timeout.is_none() || !self.channels.is_empty() {
+            return;
+        }
+        let opened = self.opened();
+        if !matches!(self.liveness.idle_since, Some((_, at)) if at == opened) {
+            self.liveness.idle_since = Some((now, opened));
+        }
+    }
+
+    /// The idle timeout, when on.
+    #[inline]
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.config.idle_timeout.filter(|d| !d.is_zero())
+    }
+
+    /// How many channels either side has opened so far: ids only grow, so
+    /// their sum moves whenever one opens.
+    #[inline]
+    fn opened(&self) -> u64 {
+        u64::from(self.channels.last_local()) + u64::from(self.channels.last_peer())
+    }
+
+    /// When the idle timeout acts, while no channel is open: `timeout`
+    /// after the session was first seen idle, or at once (a moment already
+    /// past) when it has not been seen idle since the last channel opened
+    /// (the last one closed in a call that has no clock, such as
+    /// [`Session::respond`]), so that `handle_timeout` notes the start.
+    #[inline]
+    pub(crate) fn idle_due(&self) -> Option<Instant> {
+        let timeout = self.idle_timeout()?;
+        if !self.channels.is_empty() {
+            return None;
+        }
+        match self.liveness.idle_since {
+            Some((since, at)) if at == self.opened() => since.checked_add(timeout),
+            _ => Some(self.liveness.last_recv),
+        }
     }
 
     /// The drain timeout passed: every open call ends now, and the peer is

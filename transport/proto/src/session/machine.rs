@@ -44,6 +44,10 @@ pub(crate) struct Liveness {
     /// Since when the link has held part of a frame (as the driver
     /// reported it), until a frame arrives.
     pub(crate) partial_since: Option<Instant>,
+    /// Since when no channel has been open, and the channels opened so
+    /// far at that moment (see `Session::opened`): stale once another
+    /// opened.
+    pub(crate) idle_since: Option<(Instant, u64)>,
 }
 
 /// The sans-IO session protocol of one connection.
@@ -166,6 +170,7 @@ impl Session {
                 last_recv: now,
                 probe_sent: None,
                 partial_since: None,
+                idle_since: None,
             },
             pings: VecDeque::new(),
             next_ping_id: 1,
@@ -199,11 +204,11 @@ impl Session {
 
     /// When [`Session::handle_timeout`] must next be called: the earliest of
     /// the handshake timeout, the drain timeout, the call deadlines, the
-    /// keepalive timer and the frame timeout. `None` when nothing is
+    /// keepalive timer, the frame timeout and the idle timeout. `None` when nothing is
     /// pending or the session is closed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let timer = match &self.state {
-            State::Established => self.keepalive_due(),
+            State::Established => earliest(self.keepalive_due(), self.idle_due()),
             State::Handshaking | State::Authenticating(_) => self.handshake_deadline,
             State::Draining(drain) => earliest(drain.deadline, self.keepalive_due()),
             State::Closed => return None,

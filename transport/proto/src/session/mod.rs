@@ -83,7 +83,10 @@
 //! - **Liveness.** PING is answered with PONG automatically; keepalive
 //!   pings after silence close a dead session (on by default, see
 //!   [`SessionConfig::keepalive`]), and a frame that starts arriving must
-//!   arrive whole within [`SessionConfig::frame_timeout`].
+//!   arrive whole within [`SessionConfig::frame_timeout`]. A session with
+//!   no call or stream open for [`SessionConfig::idle_timeout`] (5 minutes
+//!   by default) closes with a GOAWAY carrying `OK`: not a failure, and a
+//!   channel connects again on its next call.
 //! - **Shutdown.** GOAWAY names the highest peer channel the sender took;
 //!   calls above it were not processed and fail with `UNAVAILABLE`, calls
 //!   below finish (for up to [`SessionConfig::drain_timeout`], then they are
@@ -156,8 +159,8 @@ mod tests;
 pub use assembly::{Message, Pushed, Reassembler, TooLarge};
 pub use calls::Answered;
 pub use config::{
-    DEFAULT_CONNECTION_WINDOW, DEFAULT_FRAME_TIMEOUT, DEFAULT_KEEPALIVE, DEFAULT_MAX_CHUNK,
-    DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role, SessionConfig,
+    DEFAULT_CONNECTION_WINDOW, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE,
+    DEFAULT_MAX_CHUNK, DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role, SessionConfig,
 };
 pub use error::{HelloError, OpenError, ReauthError, SendError, SessionError};
 pub use event::{ChannelId, Chunk, Event, OutgoingCall, OutgoingStream};

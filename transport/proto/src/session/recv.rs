@@ -65,6 +65,7 @@ impl Session {
             _ => self.on_control(now, header, payload),
         }
         self.close_if_drained();
+        self.note_idle(now);
     }
 
     /// The handshake, liveness and shutdown frames, and data frames that

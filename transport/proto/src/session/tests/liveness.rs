@@ -1,4 +1,4 @@
-//! Pings, pongs, keepalive and the frame timeout.
+//! Pings, pongs, keepalive, the frame timeout and the idle timeout.
 
 use std::time::Duration;
 
@@ -122,7 +122,9 @@ fn any_frame_counts_as_liveness() {
 
 #[test]
 fn zero_keepalive_is_off() {
-    let config = SessionConfig::default().with_keepalive(Some(Duration::ZERO));
+    let config = SessionConfig::default()
+        .with_keepalive(Some(Duration::ZERO))
+        .with_idle_timeout(None);
     let pair = Pair::connected_with(config, SessionConfig::default());
     assert_eq!(pair.client.poll_timeout(), None);
 }
@@ -153,6 +155,7 @@ fn a_partial_frame_must_be_completed_within_the_frame_timeout() {
     let timeout = Duration::from_secs(4);
     let config = SessionConfig::default()
         .with_keepalive(None)
+        .with_idle_timeout(None)
         .with_frame_timeout(Some(timeout));
     let mut pair = Pair::connected_with(SessionConfig::default(), config);
     let start = pair.now;
@@ -185,7 +188,9 @@ fn a_partial_frame_must_be_completed_within_the_frame_timeout() {
 
 #[test]
 fn a_whole_frame_clears_the_frame_timer() {
-    let config = SessionConfig::default().with_keepalive(None);
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_idle_timeout(None);
     let mut pair = Pair::connected_with(SessionConfig::default(), config);
     let start = pair.now;
     pair.server.handle_partial_frame(start);
@@ -211,6 +216,7 @@ fn no_frame_timeout_when_it_is_off() {
     for off in [None, Some(Duration::ZERO)] {
         let config = SessionConfig::default()
             .with_keepalive(None)
+            .with_idle_timeout(None)
             .with_frame_timeout(off);
         let mut pair = Pair::connected_with(SessionConfig::default(), config);
         pair.server.handle_partial_frame(pair.now);
@@ -249,4 +255,115 @@ fn a_pause_in_reading_is_not_the_peers_silence() {
     // Reading resumed and nothing came: keepalive counts from the pause.
     pair.server.handle_timeout(later + Duration::from_secs(5));
     assert!(!pair.server.is_closed(), "a probe first");
+}
+
+/// A server that closes connections after `idle` without a channel, and a
+/// client that never does.
+fn idle_pair(idle: Duration) -> Pair {
+    let client = SessionConfig::default().with_idle_timeout(None);
+    let server = SessionConfig::default().with_idle_timeout(Some(idle));
+    Pair::connected_with(client, server)
+}
+
+/// The GOAWAY `session` sent, as (code, reason).
+fn goaway_of(session: &mut Session) -> (Code, String) {
+    let goaway = drain_frames(session)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::GoAway)
+        .expect("a GOAWAY");
+    wire::parse_goaway(&goaway.payload).expect("goaway")
+}
+
+#[test]
+fn an_idle_connection_is_closed_with_ok_and_the_peer_sees_why() {
+    let idle = Duration::from_secs(60);
+    let mut pair = idle_pair(idle);
+    let start = pair.now;
+    assert_eq!(pair.server.poll_timeout(), Some(start + DEFAULT_KEEPALIVE));
+    // Keepalive pings and pongs pass meanwhile: they are not use.
+    pair.advance(idle - Duration::from_millis(1));
+    assert!(!pair.server.is_closed());
+    assert_eq!(pair.server.poll_timeout(), Some(start + idle));
+    pair.server.handle_timeout(start + idle);
+    assert_eq!(
+        pair.server_events(),
+        [Event::Closed {
+            error: Some(SessionError::IdleTimeout { timeout: idle })
+        }]
+    );
+    let (code, reason) = goaway_of(&mut pair.server);
+    assert_eq!(code, Code::Ok);
+    assert!(reason.contains("idle"), "{reason}");
+}
+
+#[test]
+fn a_peer_told_of_an_idle_close_goes_away_gracefully() {
+    let idle = Duration::from_secs(60);
+    let mut pair = idle_pair(idle);
+    pair.advance(idle);
+    assert!(pair.server.is_closed());
+    let events = pair.client_events();
+    let Some(Event::Closed {
+        error: Some(SessionError::PeerGoneAway { code, reason }),
+    }) = events.last()
+    else {
+        panic!("unexpected {events:?}");
+    };
+    assert_eq!(*code, Code::Ok);
+    assert!(reason.contains("idle"), "{reason}");
+}
+
+#[test]
+fn an_open_call_keeps_a_connection_from_being_idle() {
+    let idle = Duration::from_secs(60);
+    let mut pair = idle_pair(idle);
+    let start = pair.now;
+    let channel = pair.call(b"slow", None);
+    pair.pump();
+    assert_eq!(pair.server_events().len(), 1);
+    // The handler runs for three idle timeouts.
+    pair.advance(3 * idle);
+    assert!(!pair.server.is_closed());
+    assert!(pair.server.respond(channel, ok(2, b"done")).is_sent());
+    pair.pump();
+    // The clock starts when the last channel closed, not at the call.
+    let closed_at = pair.now;
+    assert!(closed_at >= start + 3 * idle);
+    pair.advance(idle - Duration::from_millis(1));
+    assert!(!pair.server.is_closed());
+    pair.advance(Duration::from_millis(1));
+    assert!(pair.server.is_closed());
+}
+
+#[test]
+fn each_call_restarts_the_idle_clock() {
+    let idle = Duration::from_secs(60);
+    let mut pair = idle_pair(idle);
+    for _ in 0..5 {
+        pair.advance(idle / 2);
+        let channel = pair.call(b"tick", None);
+        pair.pump();
+        assert!(pair.server.respond(channel, ok(2, b"tock")).is_sent());
+        pair.pump();
+    }
+    assert!(!pair.server.is_closed());
+    pair.advance(idle);
+    assert!(pair.server.is_closed());
+}
+
+#[test]
+fn the_idle_timeout_can_be_off() {
+    for off in [None, Some(Duration::ZERO)] {
+        let config = SessionConfig::default().with_idle_timeout(off);
+        let mut pair = Pair::connected_with(config.clone(), config);
+        pair.advance(Duration::from_secs(24 * 3600));
+        assert!(!pair.server.is_closed() && !pair.client.is_closed());
+    }
+}
+
+#[test]
+fn the_idle_timeout_is_on_by_default() {
+    let mut pair = Pair::connected();
+    pair.advance(DEFAULT_IDLE_TIMEOUT);
+    assert!(pair.client.is_closed() && pair.server.is_closed());
 }

@@ -20,8 +20,8 @@ use bytes::Bytes;
 use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 
 use super::{
-    Accept, ChannelId, DEFAULT_FRAME_TIMEOUT, DEFAULT_KEEPALIVE, Event, Hello, OpEntry,
-    OutgoingCall, Role, Session, SessionConfig, SessionError, wire,
+    Accept, ChannelId, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, Event,
+    Hello, OpEntry, OutgoingCall, Role, Session, SessionConfig, SessionError, wire,
 };
 use crate::frame::{Frame, FrameHeader, FrameKind};
 
