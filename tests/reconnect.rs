@@ -9,14 +9,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::SocketPath;
+use common::process::Process;
 use prism::client::{ChannelState, Reconnect};
 use prism::transport::SessionConfig;
 use prism::unix::UnixConnector;
@@ -98,53 +97,14 @@ fn server_process() {
     });
 }
 
-/// A server process; killed with SIGKILL when dropped.
-struct Process(Child);
-
-impl Process {
-    /// Starts a server process serving `schema` on `path`; returns once
-    /// it listens. The wait for its `ready` runs off the runtime's workers.
-    async fn start(path: &Path, schema: &str) -> Process {
-        let (path, schema) = (path.to_owned(), schema.to_owned());
-        tokio::task::spawn_blocking(move || Process::spawn(&path, &schema))
-            .await
-            .expect("the server process starts")
-    }
-
-    fn spawn(path: &Path, schema: &str) -> Process {
-        let exe = std::env::current_exe().expect("test binary");
-        let mut child = Command::new(exe)
-            .args(["--ignored", "--exact", "server_process", "--nocapture"])
-            .args(["--test-threads", "1"])
-            .env(SERVER_ENV, path)
-            .env(SCHEMA_ENV, schema)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn the server process");
-        let stdout = child.stdout.take().expect("stdout");
-        // libtest prints `test server_process ... ` before the test's own
-        // output, on the same line.
-        let ready = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .any(|line| line.ends_with("ready"));
-        assert!(ready, "the server process did not start");
-        Process(child)
-    }
-
-    /// SIGKILL, and waits for it to be gone.
-    fn kill(mut self) {
-        self.0.kill().expect("kill");
-        self.0.wait().expect("wait");
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// A server process serving `schema` on `path`, once it listens; killed
+/// with SIGKILL when dropped.
+async fn start_server(path: &Path, schema: &str) -> Process {
+    let env = vec![
+        (SERVER_ENV, path.display().to_string()),
+        (SCHEMA_ENV, schema.to_owned()),
+    ];
+    Process::start("server_process", env).await
 }
 
 /// Quick retries, so the tests do not wait long.
@@ -167,7 +127,7 @@ async fn until(channel: &Channel, pick: impl Fn(&ChannelState) -> bool) {
 async fn a_killed_server_is_reconnected_to_under_load() {
     const CALLERS: usize = 8;
     let socket = SocketPath::new();
-    let server = Process::start(socket.path(), "v1").await;
+    let server = start_server(socket.path(), "v1").await;
     let channel = Channel::builder()
         .reconnect(quick().wait_for_ready())
         .connect(UnixConnector::new(socket.path()))
@@ -209,7 +169,7 @@ async fn a_killed_server_is_reconnected_to_under_load() {
     until(&channel, |s| matches!(s, ChannelState::TransientFailure(_))).await;
     // Down for a while: calls wait (wait-for-ready) instead of failing.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let server = Process::start(socket.path(), "v1").await;
+    let server = start_server(socket.path(), "v1").await;
     until(&channel, |s| matches!(s, ChannelState::Ready)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
@@ -236,7 +196,7 @@ async fn a_killed_server_is_reconnected_to_under_load() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_attempts_fail_calls_fail_fast_unless_they_wait_for_ready() {
     let socket = SocketPath::new();
-    let server = Process::start(socket.path(), "v1").await;
+    let server = start_server(socket.path(), "v1").await;
     let fail_fast = Channel::builder()
         .reconnect(quick())
         .connect(UnixConnector::new(socket.path()))
@@ -275,7 +235,7 @@ async fn while_attempts_fail_calls_fail_fast_unless_they_wait_for_ready() {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!call.is_finished(), "the call waits for a connection");
-    let server = Process::start(socket.path(), "v1").await;
+    let server = start_server(socket.path(), "v1").await;
     assert_eq!(call.await.expect("task").expect("answered"), "b");
     // …or until its deadline.
     server.kill();
@@ -295,7 +255,7 @@ async fn while_attempts_fail_calls_fail_fast_unless_they_wait_for_ready() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_back_with_another_schema_is_reported_per_op() {
     let socket = SocketPath::new();
-    let server = Process::start(socket.path(), "v1").await;
+    let server = start_server(socket.path(), "v1").await;
     let channel = Channel::builder()
         .reconnect(quick())
         .connect(UnixConnector::new(socket.path()))
@@ -305,7 +265,7 @@ async fn a_server_back_with_another_schema_is_reported_per_op() {
     assert_eq!(echo.echo("a".into()).await.expect("v1"), "a");
     server.kill();
     until(&channel, |s| !matches!(s, ChannelState::Ready)).await;
-    let _server = Process::start(socket.path(), "v2").await;
+    let _server = start_server(socket.path(), "v2").await;
     until(&channel, |s| matches!(s, ChannelState::Ready)).await;
     // `echo` changed: refused before anything is sent, naming the op…
     let refused = echo.echo("b".into()).await.expect_err("another schema");
@@ -330,7 +290,7 @@ async fn a_lazy_channel_connects_on_its_first_call() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(matches!(channel.state(), ChannelState::Idle));
     assert_eq!(channel.link().kind.transport, "unix");
-    let _server = Process::start(socket.path(), "v1").await;
+    let _server = start_server(socket.path(), "v1").await;
     let echo = v1::EchoClient::new(channel.clone());
     assert_eq!(echo.echo("a".into()).await.expect("connected"), "a");
     assert!(matches!(channel.state(), ChannelState::Ready));
@@ -444,7 +404,7 @@ async fn a_connection_closed_for_being_idle_comes_back_on_the_next_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_policy_a_connection_lost_otherwise_ends_the_channel() {
     let socket = SocketPath::new();
-    let server = Process::start(socket.path(), "v1").await;
+    let server = start_server(socket.path(), "v1").await;
     let channel = Channel::builder()
         .connect(UnixConnector::new(socket.path()))
         .await
@@ -458,7 +418,7 @@ async fn without_a_policy_a_connection_lost_otherwise_ends_the_channel() {
     assert!(!reason.is_idle(), "{reason}");
     assert!(matches!(channel.state(), ChannelState::Shutdown));
     // A server at the same address again changes nothing.
-    let _server = Process::start(socket.path(), "v1").await;
+    let _server = start_server(socket.path(), "v1").await;
     let refused = echo.pid().await.expect_err("ended");
     assert_eq!(refused.code(), Code::Unavailable, "{refused}");
 }

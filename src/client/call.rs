@@ -113,20 +113,21 @@ where
         // has one (a reconnecting channel), as its policy says.
         let op = self.op;
         let started = (self.channel).with_ready(|conn| self.start(conn, self.timeout));
-        let (channel, codec, state) = match started {
-            Some(Ok((codec, state))) => (self.channel, codec, state),
-            Some(Err(status)) => (self.channel, CodecId::new(0), State::Failed(Some(status))),
+        let (channel, started) = match started {
+            Some(Ok(started)) => (self.channel, started),
+            Some(Err(status)) => (self.channel, Started::failed(status)),
             None => {
                 let channel = self.channel.clone();
                 let waiting = Mutex::new(self.wait_then_start());
-                (channel, CodecId::new(0), State::Waiting(waiting))
+                (channel, Started::waiting(waiting))
             }
         };
         CallFuture {
             channel,
             op,
-            codec,
-            state,
+            codec: started.codec,
+            state: started.state,
+            retry: started.retry,
             span,
             _codec: PhantomData,
         }
@@ -142,19 +143,13 @@ where
     /// Waits for a connection, then starts the call on it with what is
     /// left of its timeout.
     fn wait_then_start(self) -> Waiting {
-        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
         Box::pin(async move {
-            let conn = self.channel.ready(deadline).await?;
-            let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+            let (conn, left) = self.channel.ready(self.timeout).await?;
             self.start(&conn, left)
         })
     }
 
-    fn start(
-        &self,
-        conn: &Connection,
-        timeout: Option<Duration>,
-    ) -> Result<(CodecId, State), Status> {
+    fn start(&self, conn: &Connection, timeout: Option<Duration>) -> Result<Started, Status> {
         let codec = self.channel.check_op(conn, self.op, S::IDS)?;
         let mut buf = EncodeBuf::new();
         self.request
@@ -165,24 +160,108 @@ where
                     self.op.full_name()
                 ))
             })?;
+        let payload = buf.finish();
+        let retry = self.channel.reconnects().then(|| Retry {
+            payload: payload.clone(),
+            deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
+        });
         let call = Call {
             op: self.op,
             codec,
             timeout,
-            payload: buf.finish(),
+            payload,
             extensions: Default::default(),
         };
-        // Without layers the call goes straight to the connection, unboxed.
-        let state = match &conn.stack {
-            None => State::Pending(conn.client.call(call.into_outgoing())),
-            Some(stack) => State::Layered(Mutex::new(stack.handle(call))),
-        };
-        Ok((codec, state))
+        Ok(Started {
+            codec,
+            state: send(conn, call),
+            retry,
+        })
+    }
+}
+
+/// Hands `call` to the connection: straight, unboxed, without layers.
+fn send(conn: &Connection, call: Call) -> State {
+    match &conn.stack {
+        None => State::Pending(conn.client.call(call.into_outgoing())),
+        Some(stack) => State::Layered(Mutex::new(stack.handle(call))),
+    }
+}
+
+/// A call as it starts: its codec, its state, and what a second attempt
+/// needs.
+struct Started {
+    codec: CodecId,
+    state: State,
+    retry: Option<Retry>,
+}
+
+impl Started {
+    fn failed(status: Status) -> Started {
+        Started {
+            codec: CodecId::new(0),
+            state: State::Failed(Some(status)),
+            retry: None,
+        }
+    }
+
+    fn waiting(waiting: Mutex<Waiting>) -> Started {
+        Started {
+            codec: CodecId::new(0),
+            state: State::Waiting(waiting),
+            retry: None,
+        }
+    }
+}
+
+/// A request kept for one more attempt, on a channel that reconnects: a
+/// call its connection never processed (it never left, or the server
+/// refused it going away) is sent once more, on the next connection.
+struct Retry {
+    payload: prism_core::Payload,
+    deadline: Option<Instant>,
+}
+
+impl Retry {
+    /// The same request of `op` with `codec` on the channel's next
+    /// connection, within what is left of the deadline; `failed` if that
+    /// connection's server takes the op with another codec.
+    fn resend<S: CodecSet>(
+        self,
+        channel: Channel,
+        op: &'static OpDescriptor,
+        codec: CodecId,
+        failed: Status,
+    ) -> Waiting {
+        Box::pin(async move {
+            let left = self
+                .deadline
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(failed);
+            }
+            let (conn, left) = channel.ready(left).await?;
+            if channel.check_op(&conn, op, S::IDS)? != codec {
+                return Err(failed);
+            }
+            let call = Call {
+                op,
+                codec,
+                timeout: left,
+                payload: self.payload,
+                extensions: Default::default(),
+            };
+            Ok(Started {
+                codec,
+                state: send(&conn, call),
+                retry: None,
+            })
+        })
     }
 }
 
 /// A call waiting for a connection, then started on it.
-type Waiting = Pin<Box<dyn Future<Output = Result<(CodecId, State), Status>> + Send>>;
+type Waiting = Pin<Box<dyn Future<Output = Result<Started, Status>> + Send>>;
 
 enum State {
     /// Waiting for a reconnecting channel's connection; in a mutex for the
@@ -207,6 +286,8 @@ pub struct CallFuture<C, R> {
     /// The codec the request went with; the reply must use it too.
     codec: CodecId,
     state: State,
+    /// The request again, for one more attempt (reconnecting channels).
+    retry: Option<Retry>,
     span: tracing::Span,
     _codec: PhantomData<fn() -> (C, R)>,
 }
@@ -224,18 +305,21 @@ impl<S: CodecSet, R: FromReply<S>> Future for CallFuture<S, R> {
         let this = &mut *self;
         let _entered = this.span.enter();
         let reply = loop {
-            break match &mut this.state {
+            let reply = match &mut this.state {
                 State::Failed(status) => Err(status
                     .take()
                     .unwrap_or_else(|| Status::internal("call polled after it completed"))),
                 State::Waiting(waiting) => {
                     let waiting = waiting.get_mut().unwrap_or_else(PoisonError::into_inner);
                     match ready!(waiting.as_mut().poll(cx)) {
-                        Ok((codec, state)) => {
-                            (this.codec, this.state) = (codec, state);
+                        Ok(started) => {
+                            this.codec = started.codec;
+                            this.state = started.state;
+                            this.retry = this.retry.take().or(started.retry);
                             continue;
                         }
-                        Err(status) => Err(status),
+                        // A failure while waiting is final.
+                        Err(status) => break Err(status),
                     }
                 }
                 State::Pending(pending) => ready!(Pin::new(pending).poll(cx)),
@@ -244,6 +328,17 @@ impl<S: CodecSet, R: FromReply<S>> Future for CallFuture<S, R> {
                     ready!(reply.as_mut().poll(cx))
                 }
             };
+            match reply {
+                Err(status) if status.is_unprocessed() && this.retry.is_some() => {
+                    let retry = this.retry.take().map(|retry| {
+                        retry.resend::<S>(this.channel.clone(), this.op, this.codec, status)
+                    });
+                    if let Some(waiting) = retry {
+                        this.state = State::Waiting(Mutex::new(waiting));
+                    }
+                }
+                reply => break reply,
+            }
         };
         Poll::Ready(R::from_reply(
             reply?,

@@ -184,21 +184,46 @@ impl Channel {
     pub(crate) fn with_ready<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
         match &self.inner.conn {
             Conn::Single(conn) => Some(f(conn)),
-            Conn::Supervised(supervisor) => supervisor.with_current(f),
+            // The lock is let go before `f` runs (it may encode a request).
+            Conn::Supervised(supervisor) => supervisor.current().map(|conn| f(&conn)),
         }
     }
 
-    /// A connection for a call, waiting for one (until `deadline`) as the
-    /// reconnect policy says.
-    pub(crate) async fn ready(&self, deadline: Option<Instant>) -> Result<Arc<Connection>, Status> {
-        match &self.inner.conn {
-            Conn::Single(conn) => Ok(Arc::clone(conn)),
-            Conn::Supervised(supervisor) => supervisor.ready(deadline).await,
+    /// A connection for a call that may take `timeout`, waiting for one as
+    /// the reconnect policy says, and what is left of the timeout then.
+    /// A timeout that runs out while waiting is `DEADLINE_EXCEEDED`, here.
+    pub(crate) async fn ready(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<(Arc<Connection>, Option<Duration>), Status> {
+        let supervisor = match &self.inner.conn {
+            Conn::Single(conn) => return Ok((Arc::clone(conn), timeout)),
+            Conn::Supervised(supervisor) => supervisor,
+        };
+        if let Some(conn) = supervisor.current() {
+            return Ok((conn, timeout));
         }
+        // A timeout too long for the clock is none.
+        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let conn = supervisor.ready(deadline).await?;
+        let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        if left.is_some_and(|left| left.is_zero()) {
+            return Err(Status::deadline_exceeded(
+                "the deadline passed while waiting for a connection",
+            ));
+        }
+        Ok((conn, left.or(timeout)))
     }
 
     pub(crate) fn limits(&self) -> &Limits {
         &self.inner.limits
+    }
+
+    /// Whether the channel makes new connections (all but those made by
+    /// [`ChannelBuilder::connect_link`]): then a call its connection never
+    /// processed is sent once more, on the next.
+    pub(crate) fn reconnects(&self) -> bool {
+        matches!(self.inner.conn, Conn::Supervised(_))
     }
 
     pub(crate) fn default_timeout(&self) -> Option<Duration> {
@@ -402,13 +427,20 @@ impl ChannelBuilder {
     ) -> Result<Connection, ConnectError> {
         self.policy.check(&connector.kind())?;
         let config = LinkConfig::with_max_frame(self.session.link_max_frame());
-        let link = connector
-            .connect(&config)
-            .await
-            .map_err(|source| ConnectError::Connect {
-                target: connector.target(),
-                source,
-            })?;
+        // A peer that drops the connect (a blackholed address) would hold
+        // it for the OS's retries, minutes: the handshake timeout bounds it.
+        let limit = self.session.handshake_timeout;
+        let connected = match tokio::time::timeout(limit, connector.connect(&config)).await {
+            Ok(connected) => connected,
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection within the handshake timeout ({limit:?})"),
+            )),
+        };
+        let link = connected.map_err(|source| ConnectError::Connect {
+            target: connector.target(),
+            source,
+        })?;
         self.handshake(link).await
     }
 

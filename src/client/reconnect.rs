@@ -14,7 +14,6 @@
 //! [`Channel`](super::Channel) ends it, and the connection with it.
 
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use prism_transport::driver::ConnectionError;
 use prism_transport::{Connector, LinkInfo};
 use tokio::sync::{Notify, oneshot, watch};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::ChannelBuilder;
 use super::connection::Connection;
@@ -38,15 +38,21 @@ const MULTIPLIER: f64 = 1.6;
 /// Each wait is moved by up to this share of itself, either way, so
 /// clients that lost one server do not come back in step.
 const JITTER: f64 = 0.2;
+/// The bounds of a backoff setting: never a busy loop, never forever.
+const MIN_BACKOFF: Duration = Duration::from_millis(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
 
 /// How a channel comes back after its connection ends: given to
 /// [`ChannelBuilder::reconnect`], implied by
 /// [`ChannelBuilder::connect_lazy`].
 ///
-/// A reconnecting channel connects again as soon as its connection ends;
-/// after each failed attempt it waits (100 ms at first, 1.6 times longer
-/// after each further failure, at most 30 s, each wait moved by up to 20%
-/// either way) and tries again, until it is closed or dropped.
+/// A reconnecting channel connects again as soon as its connection ends
+/// or the server says it is going away (GOAWAY: the calls it took finish
+/// on the old connection, new ones go to the next), except after an idle
+/// close, when it waits for the next call. After each failed attempt it
+/// waits (100 ms at first, 1.6 times longer after each further failure, at
+/// most 30 s, each wait moved by up to 20% either way) and tries again,
+/// until it is closed or dropped.
 ///
 /// Calls follow gRPC's policy:
 ///
@@ -58,9 +64,12 @@ const JITTER: f64 = 0.2;
 ///   policy [waits for ready](Reconnect::wait_for_ready): then they wait
 ///   through failed attempts too, for at most their timeout;
 /// - calls in flight when a connection ends fail with `UNAVAILABLE` (they
-///   may have run on the server: they are not sent again);
+///   may have run on the server: they are not sent again), but a unary
+///   call the server never processed (see
+///   [`Status::is_unprocessed`](crate::Status::is_unprocessed)) is
+///   sent once more on the next connection, within its deadline;
 /// - after [`Channel::close`](super::Channel::close), calls fail with
-///   `UNAVAILABLE`.
+///   `UNAVAILABLE` at once.
 ///
 /// # Examples
 ///
@@ -95,10 +104,11 @@ impl Default for Reconnect {
 impl Reconnect {
     /// Waits `first` after the first failed attempt, growing to at most
     /// `max` (defaults [`DEFAULT_FIRST_BACKOFF`], [`DEFAULT_MAX_BACKOFF`]).
+    /// Neither is taken below 1 ms nor above a day.
     #[must_use]
     pub fn backoff(mut self, first: Duration, max: Duration) -> Self {
-        self.first = first;
-        self.max = max.max(first);
+        self.first = first.clamp(MIN_BACKOFF, MAX_BACKOFF);
+        self.max = max.clamp(self.first, MAX_BACKOFF);
         self
     }
 
@@ -115,7 +125,8 @@ impl Reconnect {
         let exponent = i32::try_from(failures.saturating_sub(1)).unwrap_or(i32::MAX);
         let grown = self.first.as_secs_f64() * MULTIPLIER.powi(exponent);
         let capped = grown.min(self.max.as_secs_f64());
-        Duration::from_secs_f64(capped * (1.0 + JITTER * (2.0 * unit() - 1.0)))
+        let jittered = capped * (1.0 + JITTER * (2.0 * unit() - 1.0));
+        Duration::try_from_secs_f64(jittered).unwrap_or(self.max)
     }
 }
 
@@ -141,7 +152,10 @@ pub enum ChannelState {
     /// Connected: calls go out at once.
     Ready,
     /// The last attempt to connect failed, for this reason; the next one
-    /// comes after a backoff.
+    /// comes after a backoff (with a [`Reconnect`] policy), or on the
+    /// first call after it (without one: the channel goes [`Idle`]).
+    ///
+    /// [`Idle`]: ChannelState::Idle
     TransientFailure(Arc<ConnectError>),
     /// Closed for good: [`Channel::close`](super::Channel::close) was
     /// called, or the connection of a channel without a [`Reconnect`]
@@ -156,10 +170,11 @@ pub(crate) struct Supervisor {
     state: watch::Sender<ChannelState>,
     /// `None`: connect again only after an idle close, on the next call.
     policy: Option<Reconnect>,
-    /// Set by `close`: no connection after the current one.
-    closing: AtomicBool,
-    /// Wakes the task: the first call of a lazy channel, or `close`.
-    /// (Shared, so the task can wait on it without holding the channel.)
+    /// Cancelled by `close`: no connection after the current one, and an
+    /// attempt under way is dropped. (Shared, so the task can wait on it
+    /// without holding the channel.)
+    closing: CancellationToken,
+    /// Wakes the task of an idle channel: a call wants a connection.
     wake: Arc<Notify>,
     /// Why the last connection ended.
     last_exit: Mutex<Option<ConnectionError>>,
@@ -196,7 +211,7 @@ impl Supervisor {
             current: RwLock::new(current),
             state: watch::Sender::new(state),
             policy,
-            closing: AtomicBool::new(false),
+            closing: CancellationToken::new(),
             wake: Arc::default(),
             last_exit: Mutex::new(None),
             target,
@@ -212,26 +227,18 @@ impl Supervisor {
         supervisor
     }
 
-    /// The connection, if there is one now. One that ended counts as
-    /// none, though the task may not have let go of it yet: a call then
-    /// waits for the next instead of failing on it.
+    /// The connection, if there is one now. One that ended, or (with a
+    /// policy) whose server is going away, counts as none, though the
+    /// task may not have let go of it yet: a call then waits for the next
+    /// instead of failing on it.
     pub(crate) fn current(&self) -> Option<Arc<Connection>> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        current
-            .as_ref()
-            .filter(|conn| !conn.client.is_closed())
-            .cloned()
+        current.as_ref().filter(|conn| self.usable(conn)).cloned()
     }
 
-    /// Runs `f` on the connection, if there is one now (as [`current`]).
-    ///
-    /// [`current`]: Self::current
-    pub(crate) fn with_current<T>(&self, f: impl FnOnce(&Connection) -> T) -> Option<T> {
-        let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        current
-            .as_deref()
-            .filter(|conn| !conn.client.is_closed())
-            .map(f)
+    fn usable(&self, conn: &Connection) -> bool {
+        let moves_on = self.policy.is_some() && conn.client.is_draining();
+        !conn.client.is_closed() && !moves_on
     }
 
     pub(crate) fn states(&self) -> watch::Receiver<ChannelState> {
@@ -241,23 +248,27 @@ impl Supervisor {
     /// What the channel says of its link: the connection's, or the
     /// connector's kind and target while there is none.
     pub(crate) fn link(&self) -> LinkInfo {
-        self.with_current(|conn| conn.client.info().link.clone())
-            .unwrap_or_else(|| self.target.clone())
+        self.current().map_or_else(
+            || self.target.clone(),
+            |conn| conn.client.info().link.clone(),
+        )
     }
 
     /// A connection for a call, waiting for one as the policy says, until
     /// `deadline`.
     pub(crate) async fn ready(&self, deadline: Option<Instant>) -> Result<Arc<Connection>, Status> {
-        if let Some(conn) = self.current() {
-            return Ok(conn);
-        }
         let wait_for_ready = self.policy.is_some_and(|policy| policy.wait_for_ready);
         let mut states = self.state.subscribe();
         loop {
+            if self.closing.is_cancelled() {
+                return Err(self.closed_status());
+            }
+            // The state first: a connection installed after this read
+            // changes the state again, so the wait below cannot miss it.
+            let state = states.borrow_and_update().clone();
             if let Some(conn) = self.current() {
                 return Ok(conn);
             }
-            let state = states.borrow_and_update().clone();
             match state {
                 ChannelState::Idle => self.wake.notify_one(),
                 ChannelState::Connecting | ChannelState::Ready => {}
@@ -306,12 +317,14 @@ impl Supervisor {
     }
 
     /// Closes the channel: the current connection finishes its calls and
-    /// closes, and no other is made.
+    /// closes, an attempt under way is dropped, and no other is made.
     pub(crate) fn close(&self) {
-        self.closing.store(true, Ordering::SeqCst);
-        match self.current() {
-            Some(conn) => conn.client.go_away(),
-            None => self.wake.notify_one(),
+        self.closing.cancel();
+        let held = (self.current.read())
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let Some(conn) = held {
+            conn.client.go_away();
         }
     }
 
@@ -319,22 +332,28 @@ impl Supervisor {
         self.state.send_replace(state);
     }
 
+    /// Makes `conn` the current connection, unless the channel was closed
+    /// meanwhile (then it only says goodbye on it).
     fn install(&self, conn: Connection) {
-        let client = conn.client.clone();
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(conn));
-        self.set(ChannelState::Ready);
-        if self.closing.load(Ordering::SeqCst) {
-            client.go_away();
+        let conn = Arc::new(conn);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::clone(&conn));
+        if self.closing.is_cancelled() {
+            conn.client.go_away();
+        } else {
+            self.set(ChannelState::Ready);
         }
     }
 
-    /// The connection ended for `reason`.
-    fn lost(&self, reason: ConnectionError) {
+    /// Lets go of the current connection: it ended (for `reason`), or its
+    /// server is going away (`None`: its calls finish on their own).
+    fn lost(&self, reason: Option<ConnectionError>) {
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = None;
-        *self
-            .last_exit
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(reason);
+        if let Some(reason) = reason {
+            *self
+                .last_exit
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(reason);
+        }
     }
 }
 
@@ -360,45 +379,66 @@ impl<C: Connector> Task<C> {
             let Some(supervisor) = self.supervisor.upgrade() else {
                 return;
             };
+            let closing = supervisor.closing.clone();
             let held = (supervisor.current.read())
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone();
             if let Some(conn) = held {
-                // Watch the connection (without holding it) until it ends.
+                // Watch the connection (without holding it) until it ends,
+                // or, under a policy, until its server is going away.
                 let ended = conn.client.on_close();
+                let draining = conn.client.on_draining();
+                let policy = supervisor.policy.is_some();
                 drop((conn, supervisor));
-                let reason = ended.await;
+                let reason = if policy {
+                    tokio::select! {
+                        reason = ended => Some(reason),
+                        () = draining => None,
+                    }
+                } else {
+                    Some(ended.await)
+                };
                 let Some(supervisor) = self.supervisor.upgrade() else {
                     return;
                 };
-                tracing::info!(%reason, "a channel's connection ended");
-                let idle = reason.is_idle();
+                let idle = reason.as_ref().is_some_and(ConnectionError::is_idle);
+                match &reason {
+                    Some(reason) => tracing::info!(%reason, "a channel's connection ended"),
+                    None => tracing::info!("a channel's server is going away; connecting again"),
+                }
                 supervisor.lost(reason);
                 if idle {
                     supervisor.set(ChannelState::Idle);
-                } else if supervisor.policy.is_none() {
+                } else if supervisor.policy.is_none() && !closing.is_cancelled() {
                     supervisor.set(ChannelState::Shutdown);
                     return;
                 }
                 continue;
             }
-            if supervisor.closing.load(Ordering::SeqCst) {
+            if closing.is_cancelled() {
                 supervisor.set(ChannelState::Shutdown);
                 return;
             }
             if matches!(*supervisor.state.borrow(), ChannelState::Idle) {
-                // Lazy: not before the first call (or a close).
+                // Not before a call wants a connection (or a close).
                 let wake = Arc::clone(&supervisor.wake);
                 drop(supervisor);
-                wake.notified().await;
+                tokio::select! {
+                    () = wake.notified() => {}
+                    () = closing.cancelled() => continue,
+                }
                 if let Some(supervisor) = self.supervisor.upgrade() {
                     supervisor.set(ChannelState::Connecting);
                 }
                 continue;
             }
             supervisor.set(ChannelState::Connecting);
+            let policy = supervisor.policy;
             drop(supervisor);
-            let attempt = self.builder.open(&self.connector).await;
+            let attempt = tokio::select! {
+                attempt = self.builder.open(&self.connector) => attempt,
+                () = closing.cancelled() => continue,
+            };
             let Some(supervisor) = self.supervisor.upgrade() else {
                 return;
             };
@@ -409,15 +449,13 @@ impl<C: Connector> Task<C> {
                 }
                 Err(error) => {
                     self.failures = self.failures.saturating_add(1);
-                    let policy = supervisor.policy;
                     let delay = policy.unwrap_or_default().delay(self.failures);
                     tracing::warn!(%error, ?delay, "connecting failed; retrying after a backoff");
                     supervisor.set(ChannelState::TransientFailure(Arc::new(error)));
-                    let wake = Arc::clone(&supervisor.wake);
                     drop(supervisor);
                     tokio::select! {
                         () = tokio::time::sleep(delay) => {}
-                        () = wake.notified() => {}
+                        () = closing.cancelled() => continue,
                     }
                     if policy.is_none()
                         && let Some(supervisor) = self.supervisor.upgrade()

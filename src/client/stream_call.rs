@@ -5,17 +5,14 @@
 use core::future::{Future, IntoFuture};
 use core::marker::PhantomData;
 use core::pin::Pin;
-use std::sync::Arc;
 use std::time::Duration;
 
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
 use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Request, StreamOpen};
-use tokio::time::Instant;
 
 use super::Channel;
-use super::connection::Connection;
 use crate::response::FromReply;
 use crate::stream_response::FromStream;
 use crate::streaming::{Streaming, outbound, with_status};
@@ -156,7 +153,7 @@ where
             ..
         } = self;
         Box::pin(async move {
-            let (conn, timeout) = connection(&channel, timeout).await?;
+            let (conn, timeout) = channel.ready(timeout).await?;
             let codec = channel.check_op(&conn, op, S::IDS)?;
             let limits = *channel.limits();
             let request = request.into_request(codec, op, &limits)?;
@@ -244,7 +241,7 @@ where
             ..
         } = self;
         Box::pin(async move {
-            let (conn, timeout) = connection(&channel, timeout).await?;
+            let (conn, timeout) = channel.ready(timeout).await?;
             let codec = channel.check_op(&conn, op, S::IDS)?;
             let limits = *channel.limits();
             let open = StreamOpen {
@@ -257,16 +254,4 @@ where
             R::from_reply(reply?, codec, op, &limits)
         })
     }
-}
-
-/// The channel's connection for a stream call (waiting for one as a
-/// reconnecting channel's policy says), and what is left of `timeout`.
-async fn connection(
-    channel: &Channel,
-    timeout: Option<Duration>,
-) -> Result<(Arc<Connection>, Option<Duration>), Status> {
-    let deadline = timeout.map(|timeout| Instant::now() + timeout);
-    let conn = channel.ready(deadline).await?;
-    let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
-    Ok((conn, left))
 }

@@ -6,6 +6,7 @@
 
 #[path = "../../examples/secure/pki.rs"]
 pub mod pki;
+pub mod process;
 pub mod raw;
 
 /// [`per_transport!`] over the links that keep a proof confidential: the

@@ -26,6 +26,9 @@ pub struct Status {
     code: Code,
     message: String,
     application: Option<Application>,
+    /// The call was never processed by the peer (see
+    /// [`Status::is_unprocessed`]); known to this side only, never sent.
+    unprocessed: bool,
 }
 
 /// An op's application error riding in a [`Status`].
@@ -53,7 +56,25 @@ impl Status {
             code,
             message: message.into(),
             application: None,
+            unprocessed: false,
         }
+    }
+
+    /// This status, saying that the peer never processed the call: it
+    /// never left this side, or the peer refused it before any handler
+    /// saw it (above the last call a GOAWAY says it took). Set by the
+    /// connection, never sent over the wire.
+    #[must_use]
+    pub fn unprocessed(mut self) -> Status {
+        self.unprocessed = true;
+        self
+    }
+
+    /// Whether the peer never processed the call, so sending it again
+    /// (elsewhere, or on a new connection) cannot run it twice, whatever
+    /// the op does. A reconnecting channel does so once by itself.
+    pub fn is_unprocessed(&self) -> bool {
+        self.unprocessed
     }
 
     /// A stream's end with its op's application error (`UNKNOWN`, as gRPC
@@ -149,7 +170,8 @@ impl fmt::Display for Status {
 }
 
 /// Equal when the codes, the messages and the types of the application
-/// errors (if any) are; the errors' values are not compared.
+/// errors (if any) are; the errors' values and whether the call was
+/// processed are not compared.
 impl PartialEq for Status {
     fn eq(&self, other: &Status) -> bool {
         let kind = |s: &Status| s.application.as_ref().map(|a| (*a.error).type_id());
@@ -169,6 +191,9 @@ impl fmt::Debug for Status {
             .field("message", &self.message);
         if let Some(application) = &self.application {
             debug.field("application_error", &application.type_name);
+        }
+        if self.unprocessed {
+            debug.field("unprocessed", &true);
         }
         debug.finish()
     }

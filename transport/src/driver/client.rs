@@ -45,6 +45,7 @@ pub async fn connect<L: Link>(
     let (ready_tx, ready_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(None);
     let (requests_tx, requests_rx) = watch::channel(Requested::default());
+    let (draining_tx, draining_rx) = watch::channel(false);
     let max_message = setup.session.max_message;
     let mut driver = ClientDriver {
         conn: Conn::new(link, Role::Client, setup, hello),
@@ -58,6 +59,7 @@ pub async fn connect<L: Link>(
         exit: exit_tx,
         reauth: None,
         requests: requests_tx,
+        draining: draining_tx,
     };
     tokio::spawn(async move {
         let outcome = AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
@@ -77,6 +79,7 @@ pub async fn connect<L: Link>(
                 info,
                 exit: exit_rx,
                 requests: requests_rx,
+                draining: draining_rx,
             }),
         }),
         Ok(Err(error)) => Err(error),
@@ -275,6 +278,8 @@ struct Shared {
     info: Arc<ConnectionInfo>,
     exit: Exit,
     requests: watch::Receiver<Requested>,
+    /// Set once the server sent GOAWAY.
+    draining: watch::Receiver<bool>,
 }
 
 /// A cheap, cloneable handle for making calls on one connection.
@@ -375,13 +380,13 @@ impl Client {
     }
 
     /// A call on a connection that ended: it fails with the reason, once
-    /// the reason is known.
+    /// the reason is known, never having left.
     fn ended(&self) -> State {
         let status = match self.close_reason() {
             Some(reason) => reason.status(),
             None => stopped(),
         };
-        State::Failed(Some(status))
+        State::Failed(Some(status.unprocessed()))
     }
 
     /// Facts about the connection: link, peer address, the peer's handshake.
@@ -465,6 +470,21 @@ impl Client {
         wait_exit(self.shared.exit.clone()).await
     }
 
+    /// Whether the server sent GOAWAY: it takes no new calls here, and the
+    /// ones it took finish (for up to its drain timeout).
+    pub fn is_draining(&self) -> bool {
+        *self.shared.draining.borrow()
+    }
+
+    /// Resolves once the server sent GOAWAY, or the connection ended
+    /// (whichever first), without keeping it open.
+    pub fn on_draining(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut draining = self.shared.draining.clone();
+        async move {
+            let _ = draining.wait_for(|draining| *draining).await;
+        }
+    }
+
     /// Resolves when the connection ends, with why, without keeping it
     /// open (unlike [`closed`](Self::closed), it holds no handle).
     pub fn on_close(&self) -> impl Future<Output = ConnectionError> + Send + 'static {
@@ -514,7 +534,9 @@ impl Future for PendingCall {
         let reply = match &mut this.state {
             // The driver answers every call it took, even as it ends; a
             // reply dropped unanswered means it stopped without a word.
-            State::Waiting(rx) => ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| Err(stopped())),
+            State::Waiting(rx) => {
+                ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| Err(stopped().unprocessed()))
+            }
             State::Failed(status) => Err(status
                 .take()
                 .unwrap_or_else(|| Status::internal("call polled after it completed"))),
@@ -554,6 +576,8 @@ struct ClientDriver<L: Link> {
     reauth: Option<oneshot::Sender<Result<Option<Lifetime>, Status>>>,
     /// The server's requests for a fresh proof, to the handles.
     requests: watch::Sender<Requested>,
+    /// Tells the handles the server sent GOAWAY.
+    draining: watch::Sender<bool>,
 }
 
 impl<L: Link> ClientDriver<L> {
@@ -811,7 +835,7 @@ impl<L: Link> ClientDriver<L> {
             Err(error) => {
                 // Made, and failed before it left.
                 self.conn.stats.calls_failed += 1;
-                let status = Status::new(open_error_code(&error), error.to_string());
+                let status = Status::new(open_error_code(&error), error.to_string()).unprocessed();
                 sink.deliver(Err(status));
                 None
             }
@@ -1019,7 +1043,9 @@ impl<L: Link> ClientDriver<L> {
                 // Only servers' handlers are cancelled.
                 Event::Cancelled { .. } => {}
                 // The session already failed the calls the peer did not take.
-                Event::GoAway { .. } => {}
+                Event::GoAway { .. } => {
+                    self.draining.send_replace(true);
+                }
                 Event::Pong { .. } => {}
                 Event::Reauthenticated { lifetime } => {
                     if let Some(answer) = self.reauth.take() {
@@ -1091,9 +1117,11 @@ impl<L: Link> ClientDriver<L> {
             }
         }
         self.tickets.clear();
+        // Queued and still in the command queue: they never left.
+        let unsent = status.clone().unprocessed();
         let queued: Vec<Start> = self.queue.drain().map(|waiting| waiting.item).collect();
         for start in queued {
-            self.fail_queued(start, status.clone());
+            self.fail_queued(start, unsent.clone());
         }
         self.pumps.cancel_all();
         // Its caller reads the reason the connection ended.
@@ -1106,12 +1134,12 @@ impl<L: Link> ClientDriver<L> {
                     Command::Call { reply, .. } => {
                         self.conn.stats.calls_sent += 1;
                         self.conn.stats.calls_failed += 1;
-                        let _ = reply.send(Err(status.clone()));
+                        let _ = reply.send(Err(unsent.clone()));
                     }
                     Command::Open { sink, .. } => {
                         self.conn.stats.calls_sent += 1;
                         self.conn.stats.calls_failed += 1;
-                        sink.deliver(Err(status.clone()));
+                        sink.deliver(Err(unsent.clone()));
                     }
                     // Dropping its answer tells the caller the reason.
                     Command::Cancel { .. }

@@ -57,16 +57,14 @@ impl ConnectionError {
 
     /// Whether the connection ended because it was not needed: this
     /// side's idle timeout ([`SessionConfig::idle_timeout`]), or a peer's
-    /// GOAWAY carrying `OK` (the peer's idle timeout; a client that is done
-    /// also says `OK`). Nothing failed, and no call was open.
+    /// GOAWAY carrying `OK` once no call was open (the peer's idle timeout;
+    /// a client that is done also says `OK`). Nothing failed.
     ///
     /// [`SessionConfig::idle_timeout`]: prism_proto::session::SessionConfig::idle_timeout
     pub fn is_idle(&self) -> bool {
         match self {
             ConnectionError::Session(SessionError::IdleTimeout { .. }) => true,
-            ConnectionError::Session(
-                SessionError::PeerGoneAway { code, .. } | SessionError::PeerClosed { code, .. },
-            ) => *code == Code::Ok,
+            ConnectionError::Session(SessionError::PeerGoneAway { code, .. }) => *code == Code::Ok,
             _ => false,
         }
     }

@@ -158,8 +158,11 @@ pub struct SessionConfig {
     /// way) for `timeout`, this side closes the connection with a GOAWAY
     /// carrying `OK` and [`SessionError::IdleTimeout`], so connections
     /// nobody uses do not hold a server's connection slots. Pings do not
-    /// count as use. Default [`DEFAULT_IDLE_TIMEOUT`] (5 minutes); `None`
-    /// or zero turns it off.
+    /// count as use. A client closes at 90% of its timeout, so that with
+    /// equal settings it closes first and no call of its crosses the
+    /// server's GOAWAY: give servers an idle timeout no shorter than their
+    /// clients'. Default [`DEFAULT_IDLE_TIMEOUT`] (5 minutes); `None` or
+    /// zero turns it off.
     ///
     /// [`SessionError::IdleTimeout`]: super::SessionError::IdleTimeout
     pub idle_timeout: Option<Duration>,

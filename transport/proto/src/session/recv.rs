@@ -263,7 +263,7 @@ impl Session {
             let message = "peer is going away; the call was not processed; retry elsewhere";
             self.events.push_back(Event::Reply {
                 channel: ChannelId(id),
-                reply: Err(Status::unavailable(message)),
+                reply: Err(Status::unavailable(message).unprocessed()),
             });
         }
     }

@@ -367,3 +367,25 @@ fn the_idle_timeout_is_on_by_default() {
     pair.advance(DEFAULT_IDLE_TIMEOUT);
     assert!(pair.client.is_closed() && pair.server.is_closed());
 }
+
+#[test]
+fn with_equal_settings_the_client_closes_first() {
+    let idle = Duration::from_secs(100);
+    let config = SessionConfig::default().with_idle_timeout(Some(idle));
+    let mut pair = Pair::connected_with(config.clone(), config);
+    pair.advance(idle * 9 / 10 - Duration::from_millis(1));
+    assert!(!pair.client.is_closed());
+    pair.advance(Duration::from_millis(1));
+    assert!(pair.client.is_closed() && pair.server.is_closed());
+    // The server closed on the client's GOAWAY, not on its own timer.
+    let events = pair.server_events();
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::Closed {
+                error: Some(SessionError::PeerGoneAway { code: Code::Ok, .. })
+            })
+        ),
+        "{events:?}"
+    );
+}

@@ -209,6 +209,15 @@ fn later_goaway_can_only_lower_the_last_id() {
         matches!(events.as_slice(), [Event::GoAway { .. }, failed] if failure(failed) == Some((c, Code::Unavailable))),
         "{events:?}"
     );
+    // The server never saw it: safe to send again elsewhere.
+    let Event::Reply {
+        reply: Err(refused),
+        ..
+    } = &events[1]
+    else {
+        panic!("{events:?}");
+    };
+    assert!(refused.is_unprocessed(), "{refused:?}");
     pair.client.handle_frame(pair.now, goaway(u32::MAX));
     assert!(pair.client_events().is_empty());
     pair.client.handle_frame(pair.now, goaway(a.get()));
