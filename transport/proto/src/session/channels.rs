@@ -111,11 +111,30 @@ pub(crate) struct Channels {
     last_peer: u32,
     local_open: usize,
     peer_open: usize,
+    /// Bytes of DATA the peer may still send on channels that finished
+    /// here (the credit it held when each finished), discarded on arrival;
+    /// see [`Channels::take_discard`].
+    discard_allowance: u64,
+    /// The credit a channel starts with (our stream window), and the most
+    /// the allowance holds (a full table of such channels).
+    stream_window: u64,
+    max_allowance: u64,
 }
 
 impl Channels {
+    #[cfg(test)]
     pub(crate) fn new(role: Role) -> Self {
+        Self::with_windows(role, 1, 1)
+    }
+
+    /// A table whose channels start with `stream_window` of credit, of at
+    /// most `max_channels` at once.
+    pub(crate) fn with_windows(role: Role, stream_window: u32, max_channels: u32) -> Self {
+        let stream_window = u64::from(stream_window.max(1));
         Channels {
+            discard_allowance: 0,
+            stream_window,
+            max_allowance: stream_window.saturating_mul(u64::from(max_channels.max(1))),
             role,
             map: IntMap::with_capacity_and_hasher(INITIAL_CAPACITY, Default::default()),
             deadlines: BinaryHeap::with_capacity(INITIAL_CAPACITY),
@@ -240,11 +259,19 @@ impl Channels {
         }
     }
 
-    /// Forgets a channel; false if it was not open.
+    /// Forgets a channel; false if it was not open. The credit the peer
+    /// still holds on it joins the discard allowance.
     pub(crate) fn remove(&mut self, id: u32) -> bool {
         let Some(channel) = self.map.remove(&id) else {
             return false;
         };
+        let credit = match (channel.recv, &channel.stream) {
+            (Recv::Closed, _) => 0,
+            (Recv::Open | Recv::Stopped, None) => self.stream_window,
+            (Recv::Open | Recv::Stopped, Some(stream)) => stream.window.unused(),
+        };
+        self.discard_allowance =
+            (self.discard_allowance.saturating_add(credit)).min(self.max_allowance);
         if self.is_local(id) {
             self.local_open -= 1;
         } else {
@@ -254,6 +281,17 @@ impl Channels {
             self.live_deadlines -= 1;
             self.prune();
         }
+        true
+    }
+
+    /// Takes a DATA frame costing `cost` for a channel that finished here,
+    /// to be discarded: false when the peer had no credit left on such
+    /// channels (as with a window, a frame may start while some is left).
+    pub(crate) fn take_discard(&mut self, cost: u64) -> bool {
+        if self.discard_allowance == 0 {
+            return false;
+        }
+        self.discard_allowance = self.discard_allowance.saturating_sub(cost);
         true
     }
 

@@ -12,8 +12,13 @@
 //! messages whose layout is checked before it is raised.
 //! DATA for a channel that finished (a race with CANCEL, a deadline, an
 //! answer) or whose direction we stopped is discarded unparsed, its bytes
-//! given back to the connection's window at once. DATA on a channel never
-//! opened, or after its direction's END, is a protocol error.
+//! given back to the connection's window at once, but only within the
+//! credit the peer held on it: a stopped channel's window is charged and
+//! never given back, and a finished channel's unused credit joins an
+//! allowance that discarded frames use up (at most a full table of
+//! windows), so a peer cannot pour data past its credit onto channels it
+//! knows are gone. DATA on a channel never opened, or after its
+//! direction's END, is a protocol error.
 
 use prism_core::{Code, CodecId, Payload, Status};
 
@@ -36,15 +41,19 @@ impl Session {
         }
         let (recv, send) = self.stream_windows();
         let Some(ch) = self.channels.get_mut(id) else {
-            return self.discard(cost); // finished here already
+            // Finished here already: within the credit the peer held.
+            if !self.channels.take_discard(cost) {
+                return self.flow_error(id, "data beyond the window of a finished channel");
+            }
+            return self.discard(cost);
         };
-        match ch.recv {
-            Recv::Open => {}
-            Recv::Stopped => return self.discard(cost),
+        let stopped = match ch.recv {
+            Recv::Open => false,
+            Recv::Stopped => true,
             Recv::Closed => {
                 return self.protocol_error(FrameKind::Data, "data after the end of its direction");
             }
-        }
+        };
         let ours = self.channels.is_local(id);
         let packs = self.features().contains(Features::PACKED);
         let Some(stream) = self.channels.stream(id, recv, send) else {
@@ -52,6 +61,11 @@ impl Session {
         };
         if stream.window.receive(cost).is_err() {
             return self.flow_error(id, "data beyond the channel window");
+        }
+        if stopped {
+            // Discarded; the channel's window is never given back, so a
+            // peer that goes on past its credit breaks it.
+            return self.discard(cost);
         }
         self.conn_window.take(cost);
         let flags = header.flags;

@@ -95,6 +95,11 @@ impl RecvWindow {
         Some(grant)
     }
 
+    /// The credit the peer holds and has not used.
+    pub(crate) fn unused(&self) -> u64 {
+        self.granted.saturating_sub(self.received)
+    }
+
     /// Received and not yet released.
     pub(crate) fn held(&self) -> u64 {
         self.held

@@ -151,6 +151,7 @@ impl Session {
         hello.stream_window = config.stream_window.max(1);
         hello.connection_window = config.connection_window.max(1);
         let conn_window = RecvWindow::new(config.connection_window);
+        let channels = Channels::with_windows(role, config.stream_window, config.max_channels);
         hello.features = config.offered_features();
         hello.required = config.required_features;
         let mut session = Session {
@@ -160,7 +161,7 @@ impl Session {
             state: State::Handshaking,
             peer: None,
             versions: hello.versions,
-            channels: Channels::new(role),
+            channels,
             conn_window,
             conn_credit: SendCredit::new(1),
             ready: VecDeque::new(),

@@ -318,3 +318,42 @@ fn open_and_skipped_markers_carry_nothing_else() {
         assert_protocol_error(&pair.client_events());
     }
 }
+
+#[test]
+fn data_past_the_credit_of_a_finished_channel_is_a_flow_control_error() {
+    let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
+    // The server answers while the request stream is still open: the
+    // channel finishes here, and what the client still sends within the
+    // credit it held is discarded.
+    assert!(server.respond(ChannelId(1), ok(2, b"done")).is_sent());
+    drain_frames(&mut server);
+    drain_events(&mut server);
+    let events = feed(
+        &mut server,
+        [data(1, Flags::NONE, 0, 400), data(1, Flags::NONE, 0, 400)],
+    );
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!server.is_closed());
+    // 864 of 1000 bytes spent: one more frame may start, then none.
+    let events = feed(
+        &mut server,
+        [data(1, Flags::NONE, 0, 400), data(1, Flags::NONE, 0, 8)],
+    );
+    assert_flow_error(&events, 1);
+}
+
+#[test]
+fn data_past_the_window_of_a_stopped_channel_is_a_flow_control_error() {
+    let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
+    server.stop_receiving(ChannelId(1), Code::Cancelled);
+    drain_frames(&mut server);
+    drain_events(&mut server);
+    // Discarded within the window, and the window is never given back.
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 900)]);
+    assert!(events.is_empty(), "{events:?}");
+    let events = feed(
+        &mut server,
+        [data(1, Flags::NONE, 0, 900), data(1, Flags::NONE, 0, 8)],
+    );
+    assert_flow_error(&events, 1);
+}

@@ -12,7 +12,10 @@
 //! ```
 //!
 //! Options: `--clients N` (100), `--in-flight M` (4), `--seconds S` (10),
-//! `--transport unix|tcp` (unix), `--stream-every K` (10; 0: no streams).
+//! `--transport unix|tcp` (unix), `--stream-every K` (10; 0: no streams),
+//! `--flood silent,oversized,credit,channels` (none) with `--flooders N`
+//! tasks per flood (32): see `flood.rs`. With floods, a newcomer connects
+//! once a second during the run, and the tool fails if one is not served.
 //! Client and server share the process, so the memory figures are both
 //! sides'; 1,000 clients need about 2,000 file descriptors (`ulimit -n`).
 
@@ -21,10 +24,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use flood::{Counts, Flood, Newcomers, Target};
 use futures_util::StreamExt;
 use prism::tcp::TcpConnector;
 use prism::unix::UnixConnector;
 use prism::{Channel, Code, Server, Streaming};
+
+mod flood;
 
 /// The service under load.
 #[prism::service(package = "examples", public)]
@@ -33,6 +39,8 @@ pub trait Load {
     async fn add(&self, a: u64, b: u64) -> u64;
     /// Streams `n` numbers.
     async fn count(&self, n: u32) -> Streaming<u32>;
+    /// How many numbers it was sent (a request stream, for floods).
+    async fn sink(&self, numbers: Streaming<u64>) -> u64;
 }
 
 struct Service;
@@ -45,9 +53,17 @@ impl Load for Service {
     async fn count(&self, n: u32) -> Streaming<u32> {
         Streaming::from_stream(futures_util::stream::iter(0..n))
     }
+
+    async fn sink(&self, mut numbers: Streaming<u64>) -> u64 {
+        let mut count = 0;
+        while let Ok(Some(_)) = numbers.message().await {
+            count += 1;
+        }
+        count
+    }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Transport {
     Unix,
     Tcp,
@@ -60,6 +76,8 @@ struct Options {
     seconds: u64,
     transport: Transport,
     stream_every: u64,
+    floods: Vec<Flood>,
+    flooders: usize,
 }
 
 fn options() -> Result<Options, String> {
@@ -69,6 +87,8 @@ fn options() -> Result<Options, String> {
         seconds: 10,
         transport: Transport::Unix,
         stream_every: 10,
+        floods: Vec::new(),
+        flooders: 32,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -83,6 +103,8 @@ fn options() -> Result<Options, String> {
             "--in-flight" => options.in_flight = number()?.max(1) as usize,
             "--seconds" => options.seconds = number()?.max(1),
             "--stream-every" => options.stream_every = number()?,
+            "--flood" => options.floods = Flood::parse(&value)?,
+            "--flooders" => options.flooders = number()?.max(1) as usize,
             "--transport" => {
                 options.transport = match value.as_str() {
                     "unix" => Transport::Unix,
@@ -240,7 +262,7 @@ async fn connect(transport: Transport, target: &str) -> Result<Channel, prism::C
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = options().map_err(|e| {
-        format!("{e}\nusage: load [--clients N] [--in-flight M] [--seconds S] [--transport unix|tcp] [--stream-every K]")
+        format!("{e}\nusage: load [--clients N] [--in-flight M] [--seconds S] [--transport unix|tcp] [--stream-every K] [--flood silent,oversized,credit,channels] [--flooders N]")
     })?;
     println!(
         "{} clients x {} in flight, {} s over {:?}, a stream every {} operations",
@@ -251,11 +273,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         options.stream_every
     );
 
+    // Room for the clients, the flooders and the newcomers: the caps are
+    // not what a flood runs into here.
+    let connections = options.clients + 16 + options.floods.len() * options.flooders;
     let server = Server::builder()
         .allow_unauthenticated()
         .allow_plaintext()
-        .max_connections_per_peer(options.clients + 16)
-        .max_connections(options.clients + 16)
+        .max_connections_per_peer(connections)
+        .max_connections(connections)
         .add_service(LoadServer::new(Service))
         .build()?;
     let socket = std::env::temp_dir().join(format!("prism-load-{}.sock", std::process::id()));
@@ -313,6 +338,32 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
+    let counts = Arc::new(Counts::default());
+    let newcomers = Arc::new(Newcomers::default());
+    let mut floods = tokio::task::JoinSet::new();
+    if !options.floods.is_empty() {
+        let target = Target {
+            transport: options.transport,
+            address: target.clone(),
+        };
+        for &kind in &options.floods {
+            for _ in 0..options.flooders {
+                let (target, stop, counts) =
+                    (target.clone(), Arc::clone(&stop), Arc::clone(&counts));
+                floods.spawn(flood::flooder(kind, target, stop, counts));
+            }
+        }
+        floods.spawn(flood::newcomer(
+            target,
+            Arc::clone(&stop),
+            Arc::clone(&newcomers),
+        ));
+        println!(
+            "floods: {:?}, {} tasks each, and a newcomer connecting once a second",
+            options.floods, options.flooders
+        );
+    }
+
     let started = Instant::now();
     let mut peak = connected;
     let mut last = 0;
@@ -330,6 +381,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     stop.store(true, Ordering::Relaxed);
     let elapsed = started.elapsed();
+    // A flooder blocked on a server that holds it (a silent connection
+    // until the handshake timeout) is not waited for.
+    floods.abort_all();
 
     let mut latencies = Histogram::new();
     let mut errors: BTreeMap<String, u64> = BTreeMap::new();
@@ -370,11 +424,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         mib(peak)
     );
 
+    if !options.floods.is_empty() {
+        for line in counts.report() {
+            println!("{line}");
+        }
+        let refusals = server.connection_refusals();
+        println!("connections refused by the caps: {refusals:?}");
+        println!(
+            "newcomers during the floods: {} served, {} failed, slowest {} ms",
+            newcomers.ok.load(Ordering::Relaxed),
+            newcomers.failed.load(Ordering::Relaxed),
+            newcomers.slowest_ms.load(Ordering::Relaxed)
+        );
+    }
+    let newcomers_failed = newcomers.failed.load(Ordering::Relaxed);
+
     drop(channels);
     server.shutdown();
     let _ = std::fs::remove_file(&socket);
     if failed > 0 {
         return Err(format!("{failed} operations failed").into());
+    }
+    if newcomers_failed > 0 {
+        return Err(format!("{newcomers_failed} newcomers failed during the floods").into());
     }
     Ok(())
 }
