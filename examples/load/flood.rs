@@ -188,7 +188,7 @@ async fn oversized(target: &Target) -> io::Result<String> {
 
 async fn credit(target: &Target, turn: u64) -> io::Result<String> {
     let mut io = handshake(target).await?;
-    if turn % 2 == 0 {
+    if turn.is_multiple_of(2) {
         // Credit for bytes never sent, on the connection's window.
         let mut credit = FrameHeader::new(FrameKind::Credit);
         credit.aux = u64::MAX;
