@@ -5,9 +5,10 @@
 //! - `oversized`: a handshake, then a frame header claiming 1 GiB;
 //! - `credit`: a handshake, then credit granted for bytes never sent, or
 //!   request data far beyond the window (turn about);
-//! - `channels`: a real client opening 4,096 server streams at once on one
-//!   connection (four times the server's channel limit), reading none,
-//!   then dropping them all.
+//! - `channels`: a real client opening 4,096 server streams at once on its
+//!   one connection (four times the server's channel limit: the rest wait
+//!   for a free channel until their 2 s timeout), reading none, then
+//!   dropping them all, round after round.
 //!
 //! Each counts its attempts and how the server ended them. Meanwhile a
 //! fresh client connects once a second and makes one call, so the report
@@ -158,13 +159,16 @@ pub(crate) async fn flooder(
     counts: Arc<Counts>,
 ) {
     let mut turn = 0u64;
+    // The channel flood keeps one connection: it is about calls, not
+    // connections.
+    let mut client = None;
     while !stop.load(Ordering::Relaxed) {
         turn += 1;
         let outcome = match flood {
             Flood::Silent => silent(&target).await,
             Flood::Oversized => oversized(&target).await,
             Flood::Credit => credit(&target, turn).await,
-            Flood::Channels => channels(&target).await,
+            Flood::Channels => channels(&target, &mut client).await,
         };
         counts.add(
             flood,
@@ -214,11 +218,16 @@ async fn credit(target: &Target, turn: u64) -> io::Result<String> {
     Ok(until_closed(&mut io).await)
 }
 
-async fn channels(target: &Target) -> io::Result<String> {
-    let channel = connect(target.transport, &target.address)
-        .await
-        .map_err(|e| io::Error::other(e.to_string()))?;
-    let client = LoadClient::new(channel);
+async fn channels(target: &Target, client: &mut Option<LoadClient>) -> io::Result<String> {
+    if client.is_none() {
+        let channel = connect(target.transport, &target.address)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        *client = Some(LoadClient::new(channel));
+    }
+    let Some(client) = client.as_ref() else {
+        return Err(io::ErrorKind::NotConnected.into());
+    };
     let opens = (0..4096).map(|_| {
         let client = client.clone();
         async move { client.count(u32::MAX).timeout(Duration::from_secs(2)).await }

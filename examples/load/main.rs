@@ -31,6 +31,7 @@ use prism::unix::UnixConnector;
 use prism::{Channel, Code, Server, Streaming};
 
 mod flood;
+mod heap;
 
 /// The service under load.
 #[prism::service(package = "examples", public)]
@@ -306,6 +307,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let baseline = rss();
+    let baseline_heap = heap::live();
     let mut channels = Vec::with_capacity(options.clients);
     for _ in 0..options.clients {
         channels.push(connect(options.transport, &target).await.map_err(|e| {
@@ -317,10 +319,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let connected = rss();
     println!(
-        "connected: RSS {:.1} MiB before, {:.1} MiB with {} connections",
+        "connected: RSS {:.1} MiB before, {:.1} MiB with {} connections; heap {:.1} MiB before, {:.1} MiB connected",
         mib(baseline),
         mib(connected),
-        options.clients
+        options.clients,
+        mib(baseline_heap),
+        mib(heap::live())
     );
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -373,9 +377,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let resident = rss();
         peak = peak.max(resident);
         println!(
-            "{second:>5} s {:>10} ops/s   RSS {:>8.1} MiB",
+            "{second:>5} s {:>10} ops/s   RSS {:>8.1} MiB   heap {:>8.1} MiB",
             now - last,
-            mib(resident)
+            mib(resident),
+            mib(heap::live())
         );
         last = now;
     }
@@ -425,6 +430,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     if !options.floods.is_empty() {
+        // What the floods held is let go: connections closed, streams
+        // cancelled.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        println!(
+            "after the floods stopped: RSS {:.1} MiB, heap {:.1} MiB",
+            mib(rss()),
+            mib(heap::live())
+        );
         for line in counts.report() {
             println!("{line}");
         }
