@@ -161,7 +161,7 @@ where
                 ))
             })?;
         let payload = buf.finish();
-        let retry = self.channel.reconnects().then(|| Retry {
+        let retry = self.channel.resends().then(|| Retry {
             payload: payload.clone(),
             deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
         });
@@ -214,9 +214,10 @@ impl Started {
     }
 }
 
-/// A request kept for one more attempt, on a channel that reconnects: a
-/// call its connection never processed (it never left, or the server
-/// refused it going away) is sent once more, on the next connection.
+/// A request kept for one more attempt, on a channel with a reconnect
+/// policy: a call its connection never processed (it never left, or the
+/// server refused it going away) is sent once more, on the next
+/// connection.
 struct Retry {
     payload: prism_core::Payload,
     deadline: Option<Instant>,

@@ -219,11 +219,14 @@ impl Channel {
         &self.inner.limits
     }
 
-    /// Whether the channel makes new connections (all but those made by
-    /// [`ChannelBuilder::connect_link`]): then a call its connection never
-    /// processed is sent once more, on the next.
-    pub(crate) fn reconnects(&self) -> bool {
-        matches!(self.inner.conn, Conn::Supervised(_))
+    /// Whether the channel has a [`Reconnect`] policy: then a unary call
+    /// its connection never processed is sent once more, on the next (the
+    /// request is kept for it, which costs a little on every call).
+    pub(crate) fn resends(&self) -> bool {
+        match &self.inner.conn {
+            Conn::Single(_) => false,
+            Conn::Supervised(supervisor) => supervisor.has_policy(),
+        }
     }
 
     pub(crate) fn default_timeout(&self) -> Option<Duration> {

@@ -236,6 +236,11 @@ impl Supervisor {
         current.as_ref().filter(|conn| self.usable(conn)).cloned()
     }
 
+    /// Whether the channel has a [`Reconnect`] policy.
+    pub(crate) fn has_policy(&self) -> bool {
+        self.policy.is_some()
+    }
+
     fn usable(&self, conn: &Connection) -> bool {
         let moves_on = self.policy.is_some() && conn.client.is_draining();
         !conn.client.is_closed() && !moves_on

@@ -31,6 +31,7 @@ impl Session {
     /// [`Event::Reply`]: super::Event::Reply
     pub fn open_call(&mut self, now: Instant, call: OutgoingCall) -> Result<ChannelId, OpenError> {
         self.check_open()?;
+        self.liveness.last_open = now;
         let len = call.payload.len();
         let max = self.peer_max_message();
         if len as u64 > max {

@@ -74,7 +74,7 @@ impl Session {
             self.transmit.push_back(wire::ping(FrameKind::Ping, id));
         }
         if matches!(self.state, State::Established) {
-            self.note_idle(now);
+            self.note_idle();
             if let Some(timeout) = self.idle_timeout()
                 && self.idle_due().is_some_and(|at| now >= at)
             {
@@ -84,17 +84,28 @@ impl Session {
         self.close_if_drained();
     }
 
-    /// Notes `now` as the start of idleness when no channel is open and
-    /// none has opened since idleness was last noted.
+    /// Notes the start of idleness when no channel is open and none has
+    /// opened since idleness was last noted: the last moment this side
+    /// knows of activity (a frame arrived, it opened a channel). That is
+    /// exact when the last channel closed on a frame; when it closed on an
+    /// answer of ours (which has no clock), idleness counts from the last
+    /// frame before it, and the idle timeout may act up to that answer's
+    /// handling time early.
     #[inline]
-    pub(crate) fn note_idle(&mut self, now: Instant) {
+    pub(crate) fn note_idle(&mut self) {
         if self.config.idle_timeout.is_none() || !self.channels.is_empty() {
             return;
         }
         let opened = self.opened();
         if !matches!(self.liveness.idle_since, Some((_, at)) if at == opened) {
-            self.liveness.idle_since = Some((now, opened));
+            self.liveness.idle_since = Some((self.last_activity(), opened));
         }
+    }
+
+    /// The last frame received or channel opened here.
+    #[inline]
+    fn last_activity(&self) -> Instant {
+        self.liveness.last_recv.max(self.liveness.last_open)
     }
 
     /// The idle timeout, when on. A client acts at 90% of it: with equal
@@ -117,20 +128,19 @@ impl Session {
     }
 
     /// When the idle timeout acts, while no channel is open: `timeout`
-    /// after the session was first seen idle, or at once (a moment already
-    /// past) when it has not been seen idle since the last channel opened
-    /// (the last one closed in a call that has no clock, such as
-    /// [`Session::respond`]), so that `handle_timeout` notes the start.
+    /// after idleness began (as [`note_idle`](Self::note_idle) counts it;
+    /// when not noted yet, the last activity is where it will count from).
     #[inline]
     pub(crate) fn idle_due(&self) -> Option<Instant> {
         let timeout = self.idle_timeout()?;
         if !self.channels.is_empty() {
             return None;
         }
-        match self.liveness.idle_since {
-            Some((since, at)) if at == self.opened() => since.checked_add(timeout),
-            _ => Some(self.liveness.last_recv),
-        }
+        let since = match self.liveness.idle_since {
+            Some((since, at)) if at == self.opened() => since,
+            _ => self.last_activity(),
+        };
+        since.checked_add(timeout)
     }
 
     /// The drain timeout passed: every open call ends now, and the peer is

@@ -44,6 +44,8 @@ pub(crate) struct Liveness {
     /// Since when the link has held part of a frame (as the driver
     /// reported it), until a frame arrives.
     pub(crate) partial_since: Option<Instant>,
+    /// When this side last opened a channel (or the session started).
+    pub(crate) last_open: Instant,
     /// Since when no channel has been open, and the channels opened so
     /// far at that moment (see `Session::opened`): stale once another
     /// opened.
@@ -171,6 +173,7 @@ impl Session {
                 last_recv: now,
                 probe_sent: None,
                 partial_since: None,
+                last_open: now,
                 idle_since: None,
             },
             pings: VecDeque::new(),

@@ -65,7 +65,7 @@ impl Session {
             _ => self.on_control(now, header, payload),
         }
         self.close_if_drained();
-        self.note_idle(now);
+        self.note_idle();
     }
 
     /// The handshake, liveness and shutdown frames, and data frames that

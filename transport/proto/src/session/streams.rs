@@ -34,6 +34,7 @@ impl Session {
         stream: OutgoingStream,
     ) -> Result<ChannelId, OpenError> {
         self.check_open()?;
+        self.liveness.last_open = now;
         let at = stream.deadline.and_then(|d| now.checked_add(d));
         let channel = self
             .channels
