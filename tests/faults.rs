@@ -5,9 +5,10 @@
 //! that nothing it was told succeeded was lost, and that what the dead
 //! peer held (handlers, connections) was let go.
 //!
-//! The network faults (loss, a slow link, a blackhole, resets) run in
-//! `netfaults.rs`. A server restarted under load is in `reconnect.rs`; a
-//! slow consumer among many streams in `flow_control.rs`.
+//! A slow consumer among many streams is held to its window while the
+//! others go on. The network faults (loss, a slow link, a blackhole,
+//! resets) run in `netfaults.rs`; a server restarted under load is in
+//! `reconnect.rs`.
 
 mod common;
 
@@ -16,8 +17,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::process::Process;
+use common::process::{Process, rss_of};
 use common::{eventually, install_panic_hook};
+use futures_util::StreamExt;
 use prism::client::Reconnect;
 use prism::tcp::TcpConnector;
 use prism::transport::SessionConfig;
@@ -35,6 +37,9 @@ pub trait Faults {
     async fn ticks(&self, every_ms: u64) -> Streaming<u64>;
     /// How many numbers it was sent, once the stream ends.
     async fn upload(&self, numbers: Streaming<u64>) -> u64;
+    /// Items of `size` bytes, each filled with its number (mod 256), as
+    /// fast as the caller reads.
+    async fn bulk(&self, size: u32) -> Streaming<Vec<u8>>;
 }
 
 /// The service, counting its live handlers and finished echoes.
@@ -84,6 +89,14 @@ impl Faults for Impl {
                 Some((n, (n + 1, alive)))
             },
         ))
+    }
+
+    async fn bulk(&self, size: u32) -> Streaming<Vec<u8>> {
+        let alive = Alive::new(&self.alive);
+        Streaming::from_stream(futures_util::stream::iter(0u64..).map(move |n| {
+            let _alive = &alive;
+            vec![n as u8; size as usize]
+        }))
     }
 
     async fn upload(&self, mut numbers: Streaming<u64>) -> u64 {
@@ -492,4 +505,59 @@ async fn under_a_reconnect_policy_a_goaway_moves_new_calls_to_the_next_server() 
     assert_eq!(old.echoed.load(Ordering::SeqCst), 0);
     // The call the old server took finishes there.
     assert_eq!(slow.await.expect("task").expect("drained"), 1_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_among_many_streams_holds_only_its_window() {
+    const SIZE: u32 = 16 << 10;
+    install_panic_hook();
+    let (server, addr) = remote("server").await;
+    let channel = connect(&addr).await.expect("connect");
+    let faults = FaultsClient::new(channel);
+    let mut slow = faults.bulk(SIZE).await.expect("open");
+    assert_eq!(slow.message().await.expect("first").map(|i| i[0]), Some(0));
+    let before = rss_of(server.id());
+    // Seven streams read as fast as they come while one is not read: its
+    // 256 KiB window fills after 16 items of 16 KiB, and its producer waits.
+    let stop = Arc::new(AtomicBool::new(false));
+    let fast: Vec<_> = (0..7)
+        .map(|_| {
+            let (faults, stop) = (faults.clone(), Arc::clone(&stop));
+            tokio::spawn(async move {
+                let mut items = faults.bulk(SIZE).await.expect("open");
+                let mut next = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let item = items.message().await.expect("item").expect("more");
+                    assert_eq!(item[0], next as u8, "in order");
+                    next += 1;
+                }
+                next
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let during = rss_of(server.id());
+    stop.store(true, Ordering::Relaxed);
+    for stream in fast {
+        let read = stream.await.expect("a fast reader");
+        assert!(
+            read > 64,
+            "a fast stream moved on past a window: {read} items"
+        );
+    }
+    // The slow stream lost nothing while it waited.
+    for expected in 1..200u64 {
+        let item = slow.message().await.expect("item").expect("more");
+        assert_eq!(item[0], expected as u8);
+    }
+    // The server held one window for it, not a backlog.
+    eprintln!(
+        "server RSS {} KiB before, {} KiB during",
+        before / 1024,
+        during / 1024
+    );
+    assert!(
+        during < before + (32 << 20),
+        "server memory {before} -> {during}"
+    );
 }
