@@ -425,7 +425,10 @@ async fn goaway_under_load_loses_no_acknowledged_call() {
                             ok += 1;
                         }
                         Err(status) => {
+                            // Refused, never run: the server took no call
+                            // after its GOAWAY.
                             assert_eq!(status.code(), Code::Unavailable, "{status}");
+                            assert!(status.is_unprocessed(), "{status:?}");
                             refused += 1;
                             break;
                         }
@@ -448,10 +451,7 @@ async fn goaway_under_load_loses_no_acknowledged_call() {
     }
     stop.store(true, Ordering::Relaxed);
     assert!(ok > 0, "calls were answered before the GOAWAY");
-    assert_eq!(
-        refused, CALLERS as u64,
-        "each caller was refused once, then stopped"
-    );
+    assert_eq!(refused, CALLERS as u64);
     // Every call the server ran was answered, and every answer arrived:
     // the drain finished them all.
     assert_eq!(local.service.echoed.load(Ordering::SeqCst), ok);
@@ -490,9 +490,14 @@ async fn under_a_reconnect_policy_a_goaway_moves_new_calls_to_the_next_server() 
     .await;
     // A new server takes the address; the old one goes away, draining.
     std::fs::remove_file(socket.path()).expect("unlink");
-    let _new_server = serve(new.clone());
+    let new_server = serve(new.clone());
     old_server.shutdown();
-    // New calls go to the new server at once, while the old drains.
+    // At the GOAWAY the channel connects to the new server at once…
+    eventually("the channel moves to the next server", || {
+        new_server.connections() == 1
+    })
+    .await;
+    // …and new calls go there, while the old drains.
     for n in 0..20 {
         let text = format!("after-{n}");
         let back = faults

@@ -360,7 +360,7 @@ async fn a_connection_closed_for_being_idle_comes_back_on_the_next_call() {
     });
     // No reconnect policy: an idle close is still not the end.
     let channel = Channel::builder()
-        .connect(connector)
+        .connect(connector.clone())
         .await
         .expect("connect");
     let echo = v1::EchoClient::new(channel.clone());
@@ -379,6 +379,24 @@ async fn a_connection_closed_for_being_idle_comes_back_on_the_next_call() {
     // The next call connects again.
     assert_eq!(echo.echo("b".into()).await.expect("after idle"), "b");
     assert!(matches!(channel.state(), ChannelState::Ready));
+
+    // With a reconnect policy too, an idle close waits for the next call:
+    // connecting again at once would defeat the server's idle timeout.
+    let eager = Channel::builder()
+        .reconnect(quick())
+        .connect(connector.clone())
+        .await
+        .expect("connect");
+    let eager_echo = v1::EchoClient::new(eager.clone());
+    assert_eq!(eager_echo.echo("c".into()).await.expect("first"), "c");
+    until(&eager, |s| matches!(s, ChannelState::Idle)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        matches!(eager.state(), ChannelState::Idle),
+        "{:?}",
+        eager.state()
+    );
+    assert_eq!(eager_echo.echo("d".into()).await.expect("after idle"), "d");
 
     // A channel over one link cannot come back: it ends, gracefully, and
     // says it was idle.

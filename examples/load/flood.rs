@@ -5,6 +5,10 @@
 //! - `oversized`: a handshake, then a frame header claiming 1 GiB;
 //! - `credit`: a handshake, then credit granted for bytes never sent, or
 //!   request data far beyond the window (turn about);
+//! - `reauth`: eight channels at a time presenting a proof whose identity
+//!   lives one second, so each re-authenticates in band about once a
+//!   second, held for three seconds, then replaced (Unix only: a proof
+//!   never crosses plaintext TCP);
 //! - `channels`: a real client opening 4,096 server streams at once on its
 //!   one connection (four times the server's channel limit: the rest wait
 //!   for a free channel until their 2 s timeout), reading none, then
@@ -34,6 +38,7 @@ pub(crate) enum Flood {
     Silent,
     Oversized,
     Credit,
+    Reauth,
     Channels,
 }
 
@@ -44,9 +49,10 @@ impl Flood {
                 "silent" => Ok(Flood::Silent),
                 "oversized" => Ok(Flood::Oversized),
                 "credit" => Ok(Flood::Credit),
+                "reauth" => Ok(Flood::Reauth),
                 "channels" => Ok(Flood::Channels),
                 other => Err(format!(
-                    "unknown flood {other} (silent, oversized, credit, channels)"
+                    "unknown flood {other} (silent, oversized, credit, reauth, channels)"
                 )),
             })
             .collect()
@@ -168,12 +174,17 @@ pub(crate) async fn flooder(
             Flood::Silent => silent(&target).await,
             Flood::Oversized => oversized(&target).await,
             Flood::Credit => credit(&target, turn).await,
+            Flood::Reauth => reauth(&target).await,
             Flood::Channels => channels(&target, &mut client).await,
         };
-        counts.add(
-            flood,
-            outcome.unwrap_or_else(|e| format!("refused: {}", e.kind())),
-        );
+        match outcome {
+            Ok(outcome) => counts.add(flood, outcome),
+            Err(e) => {
+                counts.add(flood, format!("failed: {e}"));
+                // Not a busy loop against a server that refuses.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 }
 
@@ -238,6 +249,26 @@ async fn channels(target: &Target, client: &mut Option<LoadClient>) -> io::Resul
     let opened = streams.iter().filter(|s| s.is_ok()).count();
     drop(streams);
     Ok(format!("rounds of 4,096 stream opens, {opened} opened"))
+}
+
+async fn reauth(target: &Target) -> io::Result<String> {
+    let Transport::Unix = target.transport else {
+        return Err(io::Error::other("the reauth flood needs --transport unix"));
+    };
+    let mut channels = Vec::with_capacity(8);
+    for _ in 0..8 {
+        let channel = prism::Channel::builder()
+            .credentials(prism::auth::Proof::bearer("flooder"))
+            .connect(prism::unix::UnixConnector::new(&target.address))
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        channels.push(channel);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let alive = channels.iter().filter(|c| !c.is_closed()).count();
+    Ok(format!(
+        "rounds of 8 channels held 3 s, {alive} alive at the end"
+    ))
 }
 
 /// The postcard codec's id, as a frame header carries it.

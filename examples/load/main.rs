@@ -13,7 +13,7 @@
 //!
 //! Options: `--clients N` (100), `--in-flight M` (4), `--seconds S` (10),
 //! `--transport unix|tcp` (unix), `--stream-every K` (10; 0: no streams),
-//! `--flood silent,oversized,credit,channels` (none) with `--flooders N`
+//! `--flood silent,oversized,credit,reauth,channels` (none) with `--flooders N`
 //! tasks per flood (32): see `flood.rs`. With floods, a newcomer connects
 //! once a second during the run, and the tool fails if one is not served.
 //! Client and server share the process, so the memory figures are both
@@ -263,7 +263,7 @@ async fn connect(transport: Transport, target: &str) -> Result<Channel, prism::C
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = options().map_err(|e| {
-        format!("{e}\nusage: load [--clients N] [--in-flight M] [--seconds S] [--transport unix|tcp] [--stream-every K] [--flood silent,oversized,credit,channels] [--flooders N]")
+        format!("{e}\nusage: load [--clients N] [--in-flight M] [--seconds S] [--transport unix|tcp] [--stream-every K] [--flood silent,oversized,credit,reauth,channels] [--flooders N]")
     })?;
     println!(
         "{} clients x {} in flight, {} s over {:?}, a stream every {} operations",
@@ -276,9 +276,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Room for the clients, the flooders and the newcomers: the caps are
     // not what a flood runs into here.
-    let connections = options.clients + 16 + options.floods.len() * options.flooders;
-    let server = Server::builder()
-        .allow_unauthenticated()
+    let per_flooder: usize = options
+        .floods
+        .iter()
+        // A reauth flooder holds 8 channels, 16 while it replaces them.
+        .map(|flood| if *flood == Flood::Reauth { 16 } else { 1 })
+        .sum();
+    let connections = options.clients + 16 + per_flooder * options.flooders;
+    // Proofs checked, for the reauth flood: any proof is taken, for an
+    // identity that lives one second.
+    let proofs = Arc::new(AtomicU64::new(0));
+    let builder = Server::builder();
+    let builder = if options.floods.contains(&Flood::Reauth) {
+        let proofs = Arc::clone(&proofs);
+        builder.authenticator(
+            move |_proof: prism::auth::Proof, _: &prism::transport::LinkInfo| {
+                proofs.fetch_add(1, Ordering::Relaxed);
+                Ok(prism::auth::ChannelIdentity::new("flooder")
+                    .with_expiry(prism::auth::now() + Duration::from_secs(1)))
+            },
+        )
+    } else {
+        builder.allow_unauthenticated()
+    };
+    let server = builder
         .allow_plaintext()
         .max_connections_per_peer(connections)
         .max_connections(connections)
@@ -432,14 +453,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !options.floods.is_empty() {
         // What the floods held is let go: connections closed, streams
         // cancelled.
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        println!(
-            "after the floods stopped: RSS {:.1} MiB, heap {:.1} MiB",
-            mib(rss()),
-            mib(heap::live())
-        );
+        for (pause, since) in [(2, 2), (8, 10)] {
+            tokio::time::sleep(Duration::from_secs(pause)).await;
+            println!(
+                "{since} s after the floods stopped: RSS {:.1} MiB, heap {:.1} MiB, {} connections open",
+                mib(rss()),
+                mib(heap::live()),
+                server.connections()
+            );
+        }
         for line in counts.report() {
             println!("{line}");
+        }
+        if options.floods.contains(&Flood::Reauth) {
+            println!(
+                "proofs checked (handshakes and re-authentications): {}",
+                proofs.load(Ordering::Relaxed)
+            );
         }
         let refusals = server.connection_refusals();
         println!("connections refused by the caps: {refusals:?}");

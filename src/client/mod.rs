@@ -210,7 +210,8 @@ impl Channel {
         if left.is_some_and(|left| left.is_zero()) {
             return Err(Status::deadline_exceeded(
                 "the deadline passed while waiting for a connection",
-            ));
+            )
+            .unprocessed());
         }
         Ok((conn, left.or(timeout)))
     }

@@ -17,7 +17,7 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
-use prism_core::Status;
+use prism_core::{Code, Status};
 use prism_transport::driver::ConnectionError;
 use prism_transport::{Connector, LinkInfo};
 use tokio::sync::{Notify, oneshot, watch};
@@ -279,7 +279,8 @@ impl Supervisor {
                 ChannelState::Connecting | ChannelState::Ready => {}
                 ChannelState::TransientFailure(error) => {
                     if !wait_for_ready {
-                        return Err(Status::unavailable(format!("not connected: {error}")));
+                        let status = Status::unavailable(format!("not connected: {error}"));
+                        return Err(status.unprocessed());
                     }
                 }
                 ChannelState::Shutdown => return Err(self.closed_status()),
@@ -291,7 +292,8 @@ impl Supervisor {
                     Err(_) => {
                         return Err(Status::deadline_exceeded(
                             "the deadline passed while waiting for a connection",
-                        ));
+                        )
+                        .unprocessed());
                     }
                 },
                 None => changed.await,
@@ -302,11 +304,13 @@ impl Supervisor {
         }
     }
 
+    /// Why a call fails on a shut-down channel (it never left).
     fn closed_status(&self) -> Status {
-        match self.close_reason() {
+        let status = match self.close_reason() {
             Some(reason) => reason.status(),
             None => Status::unavailable("the channel was closed"),
-        }
+        };
+        status.unprocessed()
     }
 
     /// Why the last connection ended, once the channel is shut down.
@@ -396,9 +400,15 @@ impl<C: Connector> Task<C> {
                 let policy = supervisor.policy.is_some();
                 drop((conn, supervisor));
                 let reason = if policy {
+                    tokio::pin!(ended);
                     tokio::select! {
-                        reason = ended => Some(reason),
-                        () = draining => None,
+                        reason = &mut ended => Some(reason),
+                        code = draining => match code {
+                            // An idle close: nothing is open, and the next
+                            // connection waits for the next call.
+                            Some(Code::Ok) | None => Some(ended.await),
+                            Some(_) => None,
+                        },
                     }
                 } else {
                     Some(ended.await)

@@ -4,13 +4,20 @@
 //! netns exec`). A helper prints `ready[ details]` once it is set up, then
 //! one line per thing it reports; it is killed with SIGKILL when dropped.
 
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The longest wait for a line a test expects from a helper: past it the
+/// helper counts as stuck, and the test fails instead of hanging.
+const LINE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A helper process and its output.
 pub struct Process {
     child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
+    /// Its output, line by line, read by a thread of its own.
+    lines: mpsc::Receiver<String>,
     /// What followed `ready` on its ready line.
     pub ready: String,
 }
@@ -37,9 +44,17 @@ impl Process {
             .stderr(Stdio::inherit());
         let mut child = command.spawn().expect("spawn a helper process");
         let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         let mut process = Process {
             child,
-            lines: BufReader::new(stdout).lines(),
+            lines,
             ready: String::new(),
         };
         // libtest prints `test NAME ... ` before the test's own output, on
@@ -70,10 +85,18 @@ impl Process {
             .expect("the helper process starts")
     }
 
-    /// The next line it prints that `pick` picks; `None` once it exits.
-    /// Blocking.
+    /// The next line it prints that `pick` picks; `None` once it exits,
+    /// or when none came within a minute. Blocking.
     pub fn find(&mut self, pick: impl Fn(&str) -> bool) -> Option<String> {
-        self.lines.by_ref().map_while(Result::ok).find(|l| pick(l))
+        let until = Instant::now() + LINE_TIMEOUT;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if pick(&line) => return Some(line),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
     }
 
     /// [`Process::find`] off the runtime's workers; gives the process back.

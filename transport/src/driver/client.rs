@@ -45,7 +45,7 @@ pub async fn connect<L: Link>(
     let (ready_tx, ready_rx) = oneshot::channel();
     let (exit_tx, exit_rx) = watch::channel(None);
     let (requests_tx, requests_rx) = watch::channel(Requested::default());
-    let (draining_tx, draining_rx) = watch::channel(false);
+    let (draining_tx, draining_rx) = watch::channel(None);
     let max_message = setup.session.max_message;
     let mut driver = ClientDriver {
         conn: Conn::new(link, Role::Client, setup, hello),
@@ -278,8 +278,8 @@ struct Shared {
     info: Arc<ConnectionInfo>,
     exit: Exit,
     requests: watch::Receiver<Requested>,
-    /// Set once the server sent GOAWAY.
-    draining: watch::Receiver<bool>,
+    /// The code of the server's GOAWAY, once it sent one.
+    draining: watch::Receiver<Option<Code>>,
 }
 
 /// A cheap, cloneable handle for making calls on one connection.
@@ -473,15 +473,17 @@ impl Client {
     /// Whether the server sent GOAWAY: it takes no new calls here, and the
     /// ones it took finish (for up to its drain timeout).
     pub fn is_draining(&self) -> bool {
-        *self.shared.draining.borrow()
+        self.shared.draining.borrow().is_some()
     }
 
-    /// Resolves once the server sent GOAWAY, or the connection ended
-    /// (whichever first), without keeping it open.
-    pub fn on_draining(&self) -> impl Future<Output = ()> + Send + 'static {
+    /// Resolves once the server sent GOAWAY, with its code (`OK`: the
+    /// connection was idle), or once the connection ended (`None`),
+    /// whichever first, without keeping it open.
+    pub fn on_draining(&self) -> impl Future<Output = Option<Code>> + Send + 'static {
         let mut draining = self.shared.draining.clone();
         async move {
-            let _ = draining.wait_for(|draining| *draining).await;
+            let code = draining.wait_for(Option::is_some).await.ok()?;
+            *code
         }
     }
 
@@ -534,9 +536,7 @@ impl Future for PendingCall {
         let reply = match &mut this.state {
             // The driver answers every call it took, even as it ends; a
             // reply dropped unanswered means it stopped without a word.
-            State::Waiting(rx) => {
-                ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| Err(stopped().unprocessed()))
-            }
+            State::Waiting(rx) => ready!(Pin::new(rx).poll(cx)).unwrap_or_else(|_| Err(stopped())),
             State::Failed(status) => Err(status
                 .take()
                 .unwrap_or_else(|| Status::internal("call polled after it completed"))),
@@ -576,8 +576,8 @@ struct ClientDriver<L: Link> {
     reauth: Option<oneshot::Sender<Result<Option<Lifetime>, Status>>>,
     /// The server's requests for a fresh proof, to the handles.
     requests: watch::Sender<Requested>,
-    /// Tells the handles the server sent GOAWAY.
-    draining: watch::Sender<bool>,
+    /// Tells the handles the server sent GOAWAY, with its code.
+    draining: watch::Sender<Option<Code>>,
 }
 
 impl<L: Link> ClientDriver<L> {
@@ -1043,8 +1043,8 @@ impl<L: Link> ClientDriver<L> {
                 // Only servers' handlers are cancelled.
                 Event::Cancelled { .. } => {}
                 // The session already failed the calls the peer did not take.
-                Event::GoAway { .. } => {
-                    self.draining.send_replace(true);
+                Event::GoAway { code, .. } => {
+                    self.draining.send_replace(Some(code));
                 }
                 Event::Pong { .. } => {}
                 Event::Reauthenticated { lifetime } => {

@@ -166,6 +166,7 @@ impl<L: Link> Conn<L> {
             self.link_failed(now, error);
             return true;
         }
+        self.session.note_time(now);
         match self.session.poll_timeout() {
             Some(at) if at <= now => {
                 self.session.handle_timeout(now);

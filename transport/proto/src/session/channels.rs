@@ -112,29 +112,39 @@ pub(crate) struct Channels {
     local_open: usize,
     peer_open: usize,
     /// Bytes of DATA the peer may still send on channels that finished
-    /// here (the credit it held when each finished), discarded on arrival;
+    /// here (the credit it held when each finished, and one frame more:
+    /// a frame may start while any credit is left), discarded on arrival;
     /// see [`Channels::take_discard`].
     discard_allowance: u64,
-    /// The credit a channel starts with (our stream window), and the most
-    /// the allowance holds (a full table of such channels).
+    /// The credit a channel starts with (our stream window).
     stream_window: u64,
-    max_allowance: u64,
+    /// The most one frame may overdraw a window: a largest chunk's cost.
+    overdraw: u64,
+    /// The most channels open at once (the limit of whichever side opens
+    /// them), which bounds the allowance to a full table of windows.
+    max_channels: u64,
 }
 
 impl Channels {
     #[cfg(test)]
     pub(crate) fn new(role: Role) -> Self {
-        Self::with_windows(role, 1, 1)
+        Self::with_windows(role, 1, 1, 1)
     }
 
-    /// A table whose channels start with `stream_window` of credit, of at
-    /// most `max_channels` at once.
-    pub(crate) fn with_windows(role: Role, stream_window: u32, max_channels: u32) -> Self {
-        let stream_window = u64::from(stream_window.max(1));
+    /// A table whose channels start with `stream_window` of credit, whose
+    /// frames are at most `max_chunk` long, of at most `max_channels` at
+    /// once (for a client, set again from the server's HELLO).
+    pub(crate) fn with_windows(
+        role: Role,
+        stream_window: u32,
+        max_chunk: u32,
+        max_channels: u32,
+    ) -> Self {
         Channels {
             discard_allowance: 0,
-            stream_window,
-            max_allowance: stream_window.saturating_mul(u64::from(max_channels.max(1))),
+            stream_window: u64::from(stream_window.max(1)),
+            overdraw: super::flow::cost(max_chunk as usize),
+            max_channels: u64::from(max_channels.max(1)),
             role,
             map: IntMap::with_capacity_and_hasher(INITIAL_CAPACITY, Default::default()),
             deadlines: BinaryHeap::with_capacity(INITIAL_CAPACITY),
@@ -145,6 +155,11 @@ impl Channels {
             local_open: 0,
             peer_open: 0,
         }
+    }
+
+    /// The most channels open at once: for a client, the server's limit.
+    pub(crate) fn set_max_channels(&mut self, max_channels: u32) {
+        self.max_channels = u64::from(max_channels.max(1));
     }
 
     /// Whether this side opened (or would open) `id`.
@@ -270,8 +285,13 @@ impl Channels {
             (Recv::Open | Recv::Stopped, None) => self.stream_window,
             (Recv::Open | Recv::Stopped, Some(stream)) => stream.window.unused(),
         };
-        self.discard_allowance =
-            (self.discard_allowance.saturating_add(credit)).min(self.max_allowance);
+        if credit > 0 {
+            let most = (self.stream_window + self.overdraw).saturating_mul(self.max_channels);
+            let allowance = self
+                .discard_allowance
+                .saturating_add(credit + self.overdraw);
+            self.discard_allowance = allowance.min(most);
+        }
         if self.is_local(id) {
             self.local_open -= 1;
         } else {

@@ -213,9 +213,12 @@ impl Session {
             self.transmit.push_back(wire::credit(0, grant));
         }
         let (recv, send) = self.stream_windows();
-        if let Some(stream) = self.channels.stream(id, recv, send) {
-            // One byte: batched with the channel's next grant.
-            let _ = stream.window.release(flow::cost(0));
+        let grant = (self.channels.stream(id, recv, send))
+            .and_then(|stream| stream.window.release(flow::cost(0)));
+        // Usually batched with the channel's next grant; sent when it
+        // completes one.
+        if let Some(grant) = grant {
+            self.transmit.push_back(wire::credit(id, grant));
         }
     }
 

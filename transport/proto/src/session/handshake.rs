@@ -18,7 +18,7 @@ use prism_core::{Code, Payload};
 use super::flow::SendCredit;
 use super::machine::Peer;
 use super::state::{Admission, State};
-use super::{Accept, Hello, HelloError, Session, SessionError, VersionRange, wire};
+use super::{Accept, Hello, HelloError, Role, Session, SessionError, VersionRange, wire};
 use crate::frame::FrameKind;
 
 impl Session {
@@ -51,6 +51,10 @@ impl Session {
             return self.fail_with(SessionError::LacksFeatures { missing });
         }
         self.conn_credit = SendCredit::new(hello.connection_window);
+        if self.role == Role::Client {
+            // A client opens the channels: the server's limit bounds them.
+            self.channels.set_max_channels(hello.max_channels);
+        }
         let chunk = hello
             .max_chunk
             .min(hello.max_frame)

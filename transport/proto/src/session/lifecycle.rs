@@ -86,19 +86,33 @@ impl Session {
 
     /// Notes the start of idleness when no channel is open and none has
     /// opened since idleness was last noted: the last moment this side
-    /// knows of activity (a frame arrived, it opened a channel). That is
-    /// exact when the last channel closed on a frame; when it closed on an
-    /// answer of ours (which has no clock), idleness counts from the last
-    /// frame before it, and the idle timeout may act up to that answer's
-    /// handling time early.
+    /// knows of activity (a frame arrived, it opened a channel, or the
+    /// driver said the time with [`Session::note_time`]).
     #[inline]
     pub(crate) fn note_idle(&mut self) {
+        self.note_idle_at(self.last_activity());
+    }
+
+    #[inline]
+    fn note_idle_at(&mut self, at: Instant) {
         if self.config.idle_timeout.is_none() || !self.channels.is_empty() {
             return;
         }
         let opened = self.opened();
-        if !matches!(self.liveness.idle_since, Some((_, at)) if at == opened) {
-            self.liveness.idle_since = Some((self.last_activity(), opened));
+        if !matches!(self.liveness.idle_since, Some((_, was)) if was == opened) {
+            self.liveness.idle_since = Some((at, opened));
+        }
+    }
+
+    /// The time at the end of a driver's turn. Calls can end on inputs
+    /// that carry no clock (an answer, a cancel); if the last one did, the
+    /// idle timeout counts from this. Cheap: a driver calls it once a turn;
+    /// without it, idleness counts from the last frame received or channel
+    /// opened, up to the last call's handling time early.
+    #[inline]
+    pub fn note_time(&mut self, now: Instant) {
+        if matches!(self.state, State::Established) {
+            self.note_idle_at(now);
         }
     }
 

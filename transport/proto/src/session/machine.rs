@@ -153,7 +153,12 @@ impl Session {
         hello.stream_window = config.stream_window.max(1);
         hello.connection_window = config.connection_window.max(1);
         let conn_window = RecvWindow::new(config.connection_window);
-        let channels = Channels::with_windows(role, config.stream_window, config.max_channels);
+        let channels = Channels::with_windows(
+            role,
+            config.stream_window,
+            config.advertised_chunk(),
+            config.max_channels,
+        );
         hello.features = config.offered_features();
         hello.required = config.required_features;
         let mut session = Session {

@@ -319,27 +319,56 @@ fn open_and_skipped_markers_carry_nothing_else() {
     }
 }
 
+/// Windows of 1000 bytes and chunks of at most 1024.
+fn small_windows() -> SessionConfig {
+    let mut config = SessionConfig::default().with_windows(1000, 1 << 20);
+    config.max_chunk = 1024;
+    config
+}
+
 #[test]
 fn data_past_the_credit_of_a_finished_channel_is_a_flow_control_error() {
-    let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
+    let mut server = server_with_stream(small_windows());
     // The server answers while the request stream is still open: the
     // channel finishes here, and what the client still sends within the
-    // credit it held is discarded.
+    // credit it held (1000 bytes, and one frame past it) is discarded.
     assert!(server.respond(ChannelId(1), ok(2, b"done")).is_sent());
     drain_frames(&mut server);
     drain_events(&mut server);
+    let in_credit = (0..4).map(|_| data(1, Flags::NONE, 0, 400));
     let events = feed(
         &mut server,
-        [data(1, Flags::NONE, 0, 400), data(1, Flags::NONE, 0, 400)],
+        in_credit.chain([data(1, Flags::NONE, 0, 1024)]),
     );
     assert!(events.is_empty(), "{events:?}");
     assert!(!server.is_closed());
-    // 864 of 1000 bytes spent: one more frame may start, then none.
-    let events = feed(
-        &mut server,
-        [data(1, Flags::NONE, 0, 400), data(1, Flags::NONE, 0, 8)],
-    );
+    // 2,784 bytes of 1000 + 1,056: nothing more may start.
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 8)]);
     assert_flow_error(&events, 1);
+}
+
+#[test]
+fn each_finished_channel_may_overdraw_by_a_frame() {
+    let mut server = server_with_stream(small_windows());
+    let mut call = raw(FrameKind::Call, 3, 0, b"");
+    call.header.flags = Flags::OPEN;
+    server.handle_frame(Instant::now(), call);
+    drain_events(&mut server);
+    // Both streams are answered (or cancelled) while the client has a
+    // window's worth and a largest chunk in flight on each.
+    for id in [1, 3] {
+        assert!(server.respond(ChannelId(id), ok(2, b"done")).is_sent());
+    }
+    drain_frames(&mut server);
+    let late = [1, 3].into_iter().flat_map(|id| {
+        [
+            data(id, Flags::NONE, 0, 900),
+            data(id, Flags::NONE, 0, 1024),
+        ]
+    });
+    let events = feed(&mut server, late);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!server.is_closed());
 }
 
 #[test]

@@ -389,3 +389,31 @@ fn with_equal_settings_the_client_closes_first() {
         "{events:?}"
     );
 }
+
+#[test]
+fn idleness_counts_from_the_time_the_driver_gives_after_an_answer() {
+    let idle = Duration::from_secs(60);
+    let client = SessionConfig::default()
+        .with_idle_timeout(None)
+        .with_keepalive(None);
+    let server = SessionConfig::default()
+        .with_idle_timeout(Some(idle))
+        .with_keepalive(None);
+    let mut pair = Pair::connected_with(client, server);
+    let channel = pair.call(b"slow", None);
+    pair.pump();
+    assert_eq!(pair.server_events().len(), 1);
+    // A handler that takes three idle timeouts, with no frame meanwhile.
+    pair.advance(3 * idle);
+    assert!(pair.server.respond(channel, ok(2, b"done")).is_sent());
+    // The answer carries no clock; the driver's turn ends at `now`.
+    pair.server.note_time(pair.now);
+    pair.pump();
+    pair.advance(idle - Duration::from_millis(1));
+    assert!(
+        !pair.server.is_closed(),
+        "idle from the answer, not the call"
+    );
+    pair.advance(Duration::from_millis(1));
+    assert!(pair.server.is_closed());
+}
