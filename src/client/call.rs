@@ -180,7 +180,8 @@ where
     }
 }
 
-/// Hands `call` to the connection: straight, unboxed, without layers.
+/// Hands `call` to the connection: through its layers, or straight
+/// (unboxed) when it has none.
 fn send(conn: &Connection, call: Call) -> State {
     match &conn.stack {
         None => State::Pending(conn.client.call(call.into_outgoing())),
