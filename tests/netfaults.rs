@@ -389,6 +389,31 @@ async fn report(client: Process) -> (Vec<String>, Vec<(String, u64)>) {
     .expect("reading the load client")
 }
 
+/// The load client's report once it is done, after what holds of every
+/// run: no reply mismatched, no unexpected code, and the server's memory
+/// (`before` the faults) within 64 MiB of where it was.
+async fn finish(
+    client: Process,
+    server: &Process,
+    before: u64,
+) -> (Vec<String>, Vec<(String, u64)>) {
+    let (lines, summary) = report(client).await;
+    let after = rss_of(server.id());
+    eprintln!("{}", lines.join("\n"));
+    eprintln!(
+        "server RSS {} KiB before, {} KiB after",
+        before / 1024,
+        after / 1024
+    );
+    assert_eq!(count(&summary, "mismatched"), 0, "{lines:?}");
+    assert_eq!(count(&summary, "other"), 0, "{lines:?}");
+    assert!(
+        after < before + (64 << 20),
+        "server memory {before} -> {after}"
+    );
+    (lines, summary)
+}
+
 fn count(summary: &[(String, u64)], name: &str) -> u64 {
     summary
         .iter()
@@ -424,16 +449,7 @@ async fn loss_and_a_slow_link_lose_nothing() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     net.rule(None);
     net.rate(None);
-    let (lines, summary) = report(client).await;
-    let after = rss_of(server.id());
-    eprintln!("{}", lines.join("\n"));
-    eprintln!(
-        "server RSS {} KiB before, {} KiB after",
-        before / 1024,
-        after / 1024
-    );
-    assert_eq!(count(&summary, "mismatched"), 0, "{lines:?}");
-    assert_eq!(count(&summary, "other"), 0, "{lines:?}");
+    let (lines, summary) = finish(client, &server, before).await;
     // TCP hides loss and a slow link: calls slow down, none fail.
     assert_eq!(count(&summary, "unavailable"), 0, "{lines:?}");
     assert_eq!(count(&summary, "deadline"), 0, "{lines:?}");
@@ -441,11 +457,6 @@ async fn loss_and_a_slow_link_lose_nothing() {
         ok_in(&lines, 1, 3) > 0 && ok_in(&lines, 4, 6) > 0,
         "{lines:?}"
     );
-    assert!(
-        after < before + (64 << 20),
-        "server memory {before} -> {after}"
-    );
-    drop(server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,24 +474,10 @@ async fn a_blackhole_and_resets_are_survived_by_reconnecting() {
     net.rule(Some("meta l4proto tcp reject with tcp reset"));
     tokio::time::sleep(Duration::from_secs(1)).await;
     net.rule(None);
-    let (lines, summary) = report(client).await;
-    let after = rss_of(server.id());
-    eprintln!("{}", lines.join("\n"));
-    eprintln!(
-        "server RSS {} KiB before, {} KiB after",
-        before / 1024,
-        after / 1024
-    );
-    assert_eq!(count(&summary, "mismatched"), 0, "{lines:?}");
-    assert_eq!(count(&summary, "other"), 0, "{lines:?}");
+    let (lines, summary) = finish(client, &server, before).await;
     // The blackhole was noticed (keepalive) and the channel connected
     // again, twice at least (after it, and after the resets)…
     assert!(count(&summary, "reconnects") >= 2, "{lines:?}");
     // …and calls went through again in the last seconds.
     assert!(ok_in(&lines, 11, 14) > 0, "{lines:?}");
-    assert!(
-        after < before + (64 << 20),
-        "server memory {before} -> {after}"
-    );
-    drop(server);
 }

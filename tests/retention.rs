@@ -5,48 +5,15 @@
 //! server), so the figure is what the keys really keep alive.
 
 mod common;
+/// The counting allocator the load tool uses.
+#[path = "../examples/load/heap.rs"]
+mod heap;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use common::{Counters, Fixture, Transport, assert_no_panics};
 use prism::Server;
-
-/// The system allocator, counting the bytes live.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-#[allow(unsafe_code)] // The only way to count what the process holds.
-// SAFETY: every call forwards to `System` unchanged; the counter is a side
-// effect.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded from the caller.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded from the caller.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: forwarded from the caller.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 /// Keeps every key it is sent.
 #[prism::service(public, package = "tests")]
@@ -95,7 +62,7 @@ async fn kept_small_bytes_fields_hold_memory_in_proportion_to_themselves() {
                 .await
                 .expect("keep");
         }
-        let before = LIVE.load(Ordering::SeqCst);
+        let before = heap::live() as isize;
         for i in 0..KEYS {
             // One call at a time, each nearly filling a receive buffer
             // (64 KiB): a key that pinned its buffer would pin 64 KiB.
@@ -103,7 +70,7 @@ async fn kept_small_bytes_fields_hold_memory_in_proportion_to_themselves() {
             assert_eq!(key.len(), 16);
             keep.keep(key, filler()).await.expect("keep");
         }
-        let grown = LIVE.load(Ordering::SeqCst) - before;
+        let grown = heap::live() as isize - before;
         assert_eq!(keeper.0.lock().expect("keys").len(), 50 + KEYS as usize);
         // 16 bytes of key plus its allocation and bookkeeping: well under
         // 1 KiB each. Pinning a 64 KiB receive buffer each would be 128 MiB.

@@ -15,7 +15,7 @@ use prism_core::{CodecId, Status};
 use prism_proto::session::{Extension, Hello, SessionConfig};
 use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{self, ConnectionError, ConnectionStats, Setup};
-use prism_transport::{Connector, Link, LinkConfig, LinkInfo, PeerAddr, SecurityPolicy};
+use prism_transport::{Connector, Link, LinkConfig, LinkInfo, LinkKind, PeerAddr, SecurityPolicy};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -400,11 +400,7 @@ impl ChannelBuilder {
     ///
     /// [`reconnect`]: Self::reconnect
     pub fn connect_lazy<C: Connector>(self, connector: C) -> Result<Channel, ConnectError> {
-        let kind = connector.kind();
-        self.policy.check(&kind)?;
-        if self.credentials.is_some() && SecurityPolicy::default().check(&kind).is_err() {
-            return Err(ConnectError::ProofOverPlaintext);
-        }
+        self.check_kind(&connector.kind())?;
         let policy = Some(self.reconnect.unwrap_or_default());
         let target = target_of(&connector);
         Ok(self.supervised(connector, policy, Start::Lazy, target))
@@ -419,7 +415,6 @@ impl ChannelBuilder {
     /// Fails when the link is a plaintext network link that was not
     /// allowed, or the handshake fails.
     pub async fn connect_link(self, link: impl Link) -> Result<Channel, ConnectError> {
-        self.policy.check(&link.info().kind)?;
         let conn = self.handshake(link).await?;
         Ok(self.single(conn))
     }
@@ -429,7 +424,7 @@ impl ChannelBuilder {
         &self,
         connector: &C,
     ) -> Result<Connection, ConnectError> {
-        self.policy.check(&connector.kind())?;
+        self.check_kind(&connector.kind())?;
         let config = LinkConfig::with_max_frame(self.session.link_max_frame());
         // A peer that drops the connect (a blackholed address) would hold
         // it for the OS's retries, minutes: the handshake timeout bounds it.
@@ -482,6 +477,18 @@ impl ChannelBuilder {
         }
     }
 
+    /// Refuses a kind of link this channel may not use: plaintext over a
+    /// network that was not allowed, or any link that does not keep a
+    /// proof confidential when the channel presents one (whatever the
+    /// channel allows, a proof needs what the default policy accepts).
+    fn check_kind(&self, kind: &LinkKind) -> Result<(), ConnectError> {
+        self.policy.check(kind)?;
+        if self.credentials.is_some() && SecurityPolicy::default().check(kind).is_err() {
+            return Err(ConnectError::ProofOverPlaintext);
+        }
+        Ok(())
+    }
+
     async fn handshake(&self, link: impl Link) -> Result<Connection, ConnectError> {
         let mut ops = Vec::new();
         for service in &self.services {
@@ -490,12 +497,9 @@ impl ChannelBuilder {
             }
         }
         let mut hello = Hello::new(ops);
+        // The link itself, which may say more than its connector did.
+        self.check_kind(&link.info().kind)?;
         if let Some(source) = &self.credentials {
-            // Whatever this channel allows, a proof needs a link the
-            // default policy accepts: one that keeps it confidential.
-            if SecurityPolicy::default().check(&link.info().kind).is_err() {
-                return Err(ConnectError::ProofOverPlaintext);
-            }
             let proof = source
                 .credential(self.audience.as_deref())
                 .await

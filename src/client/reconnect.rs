@@ -227,23 +227,23 @@ impl Supervisor {
         supervisor
     }
 
-    /// The connection, if there is one now. One that ended, or (with a
-    /// policy) whose server is going away, counts as none, though the
-    /// task may not have let go of it yet: a call then waits for the next
-    /// instead of failing on it.
+    /// The connection, if there is one now. One that ended counts as
+    /// none, though the task may not have let go of it yet: a call then
+    /// waits for the next instead of failing on it. (Under a policy the
+    /// task lets go of a connection as soon as its server sends GOAWAY; a
+    /// call that meets the GOAWAY first is refused unprocessed and sent
+    /// again.)
     pub(crate) fn current(&self) -> Option<Arc<Connection>> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
-        current.as_ref().filter(|conn| self.usable(conn)).cloned()
+        current
+            .as_ref()
+            .filter(|conn| !conn.client.is_closed())
+            .cloned()
     }
 
     /// Whether the channel has a [`Reconnect`] policy.
     pub(crate) fn has_policy(&self) -> bool {
         self.policy.is_some()
-    }
-
-    fn usable(&self, conn: &Connection) -> bool {
-        let moves_on = self.policy.is_some() && conn.client.is_draining();
-        !conn.client.is_closed() && !moves_on
     }
 
     pub(crate) fn states(&self) -> watch::Receiver<ChannelState> {

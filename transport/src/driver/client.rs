@@ -470,12 +470,6 @@ impl Client {
         wait_exit(self.shared.exit.clone()).await
     }
 
-    /// Whether the server sent GOAWAY: it takes no new calls here, and the
-    /// ones it took finish (for up to its drain timeout).
-    pub fn is_draining(&self) -> bool {
-        self.shared.draining.borrow().is_some()
-    }
-
     /// Resolves once the server sent GOAWAY, with its code (`OK`: the
     /// connection was idle), or once the connection ended (`None`),
     /// whichever first, without keeping it open.
