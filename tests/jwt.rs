@@ -279,8 +279,28 @@ fn bad_tokens(setup: &Setup) -> Vec<(&'static str, String, &'static str)> {
         )
         .expect("sign")
     };
+    // A claim nobody reads holding a number no JSON parser represents:
+    // serde would skip it unread, another verifier would refuse the token.
+    let huge_number = {
+        let claims = serde_json::to_string(&good_claims()).expect("json");
+        let claims = format!("{{\"unread\":5E555555555,{}", &claims[1..]);
+        let header = br#"{"alg":"HS256","typ":"JWT","kid":"hs"}"#;
+        let message = format!("{}.{}", b64(header), b64(claims.as_bytes()));
+        let signature = jsonwebtoken::crypto::sign(
+            message.as_bytes(),
+            &jsonwebtoken::EncodingKey::from_secret(SECRET),
+            Algorithm::HS256,
+        )
+        .expect("sign");
+        format!("{message}.{signature}")
+    };
     vec![
         ("not a JWT", "not-a-jwt".into(), "not a JWT"),
+        (
+            "unrepresentable number in an unread claim",
+            huge_number,
+            "not valid JSON",
+        ),
         (
             "no kid",
             {

@@ -152,6 +152,15 @@ impl JwtAuthenticator {
                 _ => AuthError::new("the token's claims are malformed"),
             })?
             .claims;
+        // The claims struct skips claims it does not name without reading
+        // their values, so a number JSON parsers cannot represent could hide
+        // there and another verifier of the same token would disagree.
+        // Refuse any claims set that is not valid JSON as a whole.
+        if jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token).is_err() {
+            return Err(AuthError::new(
+                "the token's claims are not valid JSON (a value no JSON parser can represent)",
+            ));
+        }
         self.check(claims, key, link, now)
     }
 
