@@ -58,7 +58,7 @@
 //! The crate root holds what a service and its callers name; codec
 //! authors find the codec traits in [`codec`], introspection in
 //! [`reflect`], middleware in [`client`] and [`server`], and transports in
-//! [`transport`], [`tcp`], [`unix`] and [`mem`].
+//! [`transport`], [`tcp`], [`unix`], [`mem`], `tls` and `ws`.
 
 pub mod auth;
 mod checks;
@@ -160,6 +160,21 @@ pub mod tls {
         DEFAULT_MAX_PENDING_HANDSHAKES, KIND, ServerTls, TlsConfigError, TlsConnector, TlsLink,
         TlsListener,
     };
+}
+
+/// WebSocket: a [`WsListener`](ws::WsListener) serves `ws://` (plaintext:
+/// allow it explicitly on both ends) or `wss://`, a
+/// [`WsConnector`](ws::WsConnector) connects to a URL. What browsers and
+/// HTTP proxies can reach.
+#[cfg(feature = "ws")]
+pub mod ws {
+    #[doc(inline)]
+    pub use prism_transport::ws::{
+        KIND, SUBPROTOCOL, WsConnector, WsIo, WsLink, WsListener, WsUrlError,
+    };
+    #[cfg(feature = "tls")]
+    #[doc(inline)]
+    pub use prism_transport::ws::{TLS_AUTHENTICATED_KIND, TLS_KIND};
 }
 
 /// TCP: tokio's `TcpListener` serves, [`TcpConnector`](tcp::TcpConnector)

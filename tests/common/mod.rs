@@ -92,6 +92,15 @@ macro_rules! per_transport {
                 }
             )*
         }
+        mod ws {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Ws).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
     };
 }
 
@@ -331,11 +340,18 @@ pub enum Transport {
     Tcp,
     /// A Unix socket in the temp dir.
     Unix,
+    /// A `ws://` WebSocket on 127.0.0.1.
+    Ws,
 }
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 3] = [Transport::Mem, Transport::Tcp, Transport::Unix];
+    pub const ALL: [Transport; 4] = [
+        Transport::Mem,
+        Transport::Tcp,
+        Transport::Unix,
+        Transport::Ws,
+    ];
 }
 
 /// A Unix socket path in the temp dir, removed on drop.
@@ -371,6 +387,8 @@ pub enum Endpoint {
     Tcp(std::net::SocketAddr),
     /// A Unix listener.
     Unix(SocketPath),
+    /// A `ws://` URL.
+    Ws(String),
 }
 
 /// A running server and one client connection to it.
@@ -415,6 +433,12 @@ impl Fixture {
                 let path = SocketPath::new();
                 let listener = UnixListener::bind(path.path()).expect("bind unix");
                 (serve(&server, listener), Endpoint::Unix(path))
+            }
+            Transport::Ws => {
+                let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind ws");
+                let url = format!("ws://{}/prism", tcp.local_addr().expect("local addr"));
+                let listener = prism::ws::WsListener::new(tcp);
+                (serve(&server, listener), Endpoint::Ws(url))
             }
         };
         let channel = connect_to(&endpoint, Channel::builder())
@@ -504,6 +528,10 @@ pub async fn connect_to(
             builder
                 .connect(prism::unix::UnixConnector::new(path.path()))
                 .await
+        }
+        Endpoint::Ws(url) => {
+            let connector = prism::ws::WsConnector::new(url).expect("a ws:// URL");
+            builder.allow_plaintext().connect(connector).await
         }
     }
 }

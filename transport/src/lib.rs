@@ -1,6 +1,6 @@
 //! Prism transports: the codec-blind [`Link`], [`Listener`] and
-//! [`Connector`] traits, the adapters (in-memory, TCP, Unix sockets), and
-//! the async drivers that run the sans-IO session of
+//! [`Connector`] traits, the adapters (in-memory, TCP, Unix sockets, TLS,
+//! WebSocket), and the async drivers that run the sans-IO session of
 //! [`prism_proto`] over a link.
 //!
 //! Nothing here knows which codec made a payload: op ids and codec ids are
@@ -9,6 +9,8 @@
 //! runtime's builders take any of them.
 
 pub mod driver;
+#[cfg(any(feature = "tls", feature = "ws"))]
+pub mod handshakes;
 mod link;
 pub mod mem;
 mod policy;
@@ -19,6 +21,8 @@ pub mod testing;
 pub mod tls;
 #[cfg(unix)]
 pub mod unix;
+#[cfg(feature = "ws")]
+pub mod ws;
 
 #[doc(inline)]
 pub use link::{

@@ -283,6 +283,15 @@ pub enum LinkError {
     /// resynchronize.
     #[error("malformed frame: {0}")]
     Frame(#[from] FrameError),
+    /// The peer broke the rules of the protocol the link runs on (a
+    /// WebSocket text message, a message that is not one whole frame).
+    #[error("the peer broke the {transport} protocol: {reason}")]
+    Protocol {
+        /// The link's transport, as in [`LinkKind::transport`].
+        transport: &'static str,
+        /// What it did.
+        reason: String,
+    },
     /// The link is closed.
     #[error("link is closed")]
     Closed,

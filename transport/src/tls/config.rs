@@ -92,6 +92,14 @@ impl ServerTls {
     pub(crate) fn config(&self) -> Arc<ServerConfig> {
         Arc::clone(&self.config)
     }
+
+    /// The same configuration offering only `alpn` (a `wss://` listener
+    /// speaks HTTP/1.1 first, as browsers expect).
+    pub(crate) fn config_with_alpn(&self, alpn: &[u8]) -> Arc<ServerConfig> {
+        let mut config = Arc::clone(&self.config);
+        Arc::make_mut(&mut config).alpn_protocols = vec![alpn.to_vec()];
+        config
+    }
 }
 
 impl core::fmt::Debug for ServerTls {
@@ -151,6 +159,13 @@ impl ClientTls {
             Arc::make_mut(&mut config).alpn_protocols = vec![ALPN_PROTOCOL.to_vec()];
         }
         ClientTls { config }
+    }
+
+    /// The same configuration offering only `alpn`.
+    pub(crate) fn config_with_alpn(&self, alpn: &[u8]) -> Arc<ClientConfig> {
+        let mut config = Arc::clone(&self.config);
+        Arc::make_mut(&mut config).alpn_protocols = vec![alpn.to_vec()];
+        config
     }
 
     pub(crate) fn config(&self) -> Arc<ClientConfig> {

@@ -12,7 +12,6 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
 
-use super::ALPN_PROTOCOL;
 use crate::link::ChannelBinding;
 
 /// RFC 9266's exporter label for TLS 1.3 channel bindings.
@@ -26,8 +25,9 @@ pub(super) struct Facts {
 }
 
 /// Checks the version and ALPN of a finished handshake and reads what it
-/// proved.
-pub(super) fn facts(stream: &TlsStream<TcpStream>) -> io::Result<Facts> {
+/// proved. `alpn` is the protocol the peer must have agreed to, when the
+/// link requires one (a WebSocket link checks its own subprotocol instead).
+pub(super) fn facts(stream: &TlsStream<TcpStream>, alpn: Option<&[u8]>) -> io::Result<Facts> {
     let mut binding = [0u8; 32];
     let (common, exported) = match stream {
         TlsStream::Client(s) => {
@@ -46,10 +46,13 @@ pub(super) fn facts(stream: &TlsStream<TcpStream>) -> io::Result<Facts> {
     if common.protocol_version() != Some(ProtocolVersion::TLSv1_3) {
         return Err(refused("the peer did not negotiate TLS 1.3"));
     }
-    if common.alpn_protocol() != Some(ALPN_PROTOCOL) {
-        return Err(refused(
-            "the peer did not negotiate the prism/1 ALPN protocol",
-        ));
+    if let Some(alpn) = alpn
+        && common.alpn_protocol() != Some(alpn)
+    {
+        return Err(refused(&format!(
+            "the peer did not negotiate the {} ALPN protocol",
+            String::from_utf8_lossy(alpn)
+        )));
     }
     exported.map_err(|e| refused(&format!("cannot export the channel binding: {e}")))?;
     let chain = common.peer_certificates().unwrap_or_default();

@@ -1,25 +1,16 @@
 //! [`TlsListener`]: accepts TCP connections and runs their TLS handshakes
 //! side by side, a bounded number at a time, each under a timeout.
 
-use core::future::poll_fn;
-use core::pin::Pin;
-use core::task::Poll;
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::net::TcpListener;
 use tokio_rustls::{TlsAcceptor, TlsStream};
 
-use super::{AUTHENTICATED_KIND, DEFAULT_HANDSHAKE_TIMEOUT, KIND, ServerTls, TlsLink};
+use super::{AUTHENTICATED_KIND, KIND, ServerTls, TlsLink};
+use crate::handshakes::Handshakes;
 use crate::link::{LinkConfig, LinkKind, Listener};
-
-/// How many TLS handshakes a listener runs at once unless set otherwise:
-/// past it, new connections wait in the kernel's backlog.
-pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 256;
-
-type Handshake = Pin<Box<dyn Future<Output = io::Result<TlsLink>> + Send>>;
 
 /// Accepts TLS links on a TCP listener.
 ///
@@ -45,10 +36,7 @@ pub struct TlsListener {
     tcp: TcpListener,
     acceptor: TlsAcceptor,
     kind: LinkKind,
-    handshakes: FuturesUnordered<Handshake>,
-    max_pending: usize,
-    handshake_timeout: Duration,
-    failed: u64,
+    handshakes: Handshakes<TlsLink>,
 }
 
 impl TlsListener {
@@ -63,18 +51,16 @@ impl TlsListener {
             tcp,
             acceptor: TlsAcceptor::from(tls.config()),
             kind,
-            handshakes: FuturesUnordered::new(),
-            max_pending: DEFAULT_MAX_PENDING_HANDSHAKES,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
-            failed: 0,
+            handshakes: Handshakes::new("TLS"),
         }
     }
 
     /// How many handshakes may be in progress at once (default
-    /// [`DEFAULT_MAX_PENDING_HANDSHAKES`], at least 1).
+    /// [`DEFAULT_MAX_PENDING_HANDSHAKES`](super::DEFAULT_MAX_PENDING_HANDSHAKES),
+    /// at least 1).
     #[must_use]
     pub fn with_max_pending(mut self, max: usize) -> Self {
-        self.max_pending = max.max(1);
+        self.handshakes.set_max_pending(max);
         self
     }
 
@@ -82,7 +68,7 @@ impl TlsListener {
     /// [`DEFAULT_HANDSHAKE_TIMEOUT`](super::DEFAULT_HANDSHAKE_TIMEOUT)).
     #[must_use]
     pub fn with_handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        self.handshakes.set_timeout(timeout);
         self
     }
 
@@ -97,34 +83,12 @@ impl TlsListener {
 
     /// Handshakes in progress.
     pub fn pending(&self) -> usize {
-        self.handshakes.len()
+        self.handshakes.pending()
     }
 
     /// Handshakes that failed or timed out so far.
     pub fn failed(&self) -> u64 {
-        self.failed
-    }
-
-    fn handshake(
-        &self,
-        stream: tokio::net::TcpStream,
-        peer: SocketAddr,
-        config: LinkConfig,
-    ) -> Handshake {
-        let accept = self.acceptor.accept(stream);
-        let (kind, timeout) = (self.kind, self.handshake_timeout);
-        Box::pin(async move {
-            let handshake = async {
-                let stream = tokio::time::timeout(timeout, accept).await.map_err(|_| {
-                    io::Error::new(io::ErrorKind::TimedOut, "the TLS handshake timed out")
-                })??;
-                TlsLink::new(TlsStream::Server(stream), kind, peer, &config)
-            };
-            // The peer's address goes into the error, for the log.
-            handshake
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("TLS from {peer}: {e}")))
-        })
+        self.handshakes.failed()
     }
 }
 
@@ -133,10 +97,10 @@ impl core::fmt::Debug for TlsListener {
         f.debug_struct("TlsListener")
             .field("local_addr", &self.tcp.local_addr().ok())
             .field("kind", &self.kind)
-            .field("pending", &self.handshakes.len())
-            .field("max_pending", &self.max_pending)
-            .field("handshake_timeout", &self.handshake_timeout)
-            .field("failed", &self.failed)
+            .field("pending", &self.handshakes.pending())
+            .field("max_pending", &self.handshakes.max_pending())
+            .field("handshake_timeout", &self.handshakes.timeout())
+            .field("failed", &self.handshakes.failed())
             .finish()
     }
 }
@@ -150,35 +114,16 @@ impl Listener for TlsListener {
 
     /// Cancel safe: handshakes in progress live in the listener.
     async fn accept(&mut self, config: &LinkConfig) -> io::Result<TlsLink> {
-        let config = *config;
-        poll_fn(|cx| {
-            loop {
-                match self.handshakes.poll_next_unpin(cx) {
-                    Poll::Ready(Some(Ok(link))) => return Poll::Ready(Ok(link)),
-                    Poll::Ready(Some(Err(e))) => {
-                        self.failed += 1;
-                        tracing::debug!(error = %e, "TLS handshake failed");
-                        continue;
-                    }
-                    Poll::Ready(None) | Poll::Pending => {}
+        let (config, kind) = (*config, self.kind);
+        let acceptor = &self.acceptor;
+        self.handshakes
+            .accept(&self.tcp, |stream, peer: SocketAddr| {
+                let accept = acceptor.accept(stream);
+                async move {
+                    let stream = TlsStream::Server(accept.await?);
+                    TlsLink::new(stream, kind, peer, &config)
                 }
-                if self.handshakes.len() >= self.max_pending {
-                    return Poll::Pending;
-                }
-                match self.tcp.poll_accept(cx) {
-                    Poll::Ready(Ok((stream, peer))) => {
-                        if let Err(e) = stream.set_nodelay(true) {
-                            tracing::debug!(error = %e, %peer, "TCP_NODELAY failed");
-                            continue;
-                        }
-                        let handshake = self.handshake(stream, peer, config);
-                        self.handshakes.push(handshake);
-                    }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
-            }
-        })
-        .await
+            })
+            .await
     }
 }

@@ -25,8 +25,9 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsStream;
 
+pub use crate::handshakes::{DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_PENDING_HANDSHAKES};
 pub use config::{ClientTls, ServerTls, TlsConfigError};
-pub use listener::{DEFAULT_MAX_PENDING_HANDSHAKES, TlsListener};
+pub use listener::TlsListener;
 
 use crate::link::{Connector, LinkConfig, LinkInfo, LinkKind, PeerAddr, SecurityProperties};
 use crate::stream::StreamLink;
@@ -34,9 +35,6 @@ use crate::stream::StreamLink;
 /// The ALPN protocol both ends offer: a TLS peer that speaks something else
 /// fails the handshake instead of reading Prism frames as its own.
 pub const ALPN_PROTOCOL: &[u8] = b"prism/1";
-
-/// How long a TLS handshake may take, unless set otherwise.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TLS link whose peer proved no identity (a server not asking for
 /// client certificates): confidential, intact, replay-protected.
@@ -87,19 +85,31 @@ impl TlsLink {
         peer: SocketAddr,
         config: &LinkConfig,
     ) -> io::Result<TlsLink> {
-        let facts = identity::facts(&stream)?;
-        let mut info =
-            LinkInfo::new(kind, PeerAddr::Socket(peer)).with_channel_binding(facts.binding);
-        if let Some(identity) = facts.peer_identity {
-            info = info.with_peer_identity(identity);
-            if let Some(expiry) = facts.peer_expiry {
-                info = info.with_peer_identity_expiry(expiry);
-            }
-        }
+        let info = LinkInfo::new(kind, PeerAddr::Socket(peer));
+        let info = with_facts(info, &stream, Some(ALPN_PROTOCOL))?;
         Ok(TlsLink {
             inner: StreamLink::new(stream, info, config),
         })
     }
+}
+
+/// `info` with what a finished handshake proved: the peer's identity and
+/// its expiry, the channel binding. Refuses a handshake that did not
+/// negotiate TLS 1.3, or `alpn` when one is required.
+pub(crate) fn with_facts(
+    mut info: LinkInfo,
+    stream: &TlsStream<TcpStream>,
+    alpn: Option<&[u8]>,
+) -> io::Result<LinkInfo> {
+    let facts = identity::facts(stream, alpn)?;
+    info = info.with_channel_binding(facts.binding);
+    if let Some(identity) = facts.peer_identity {
+        info = info.with_peer_identity(identity);
+        if let Some(expiry) = facts.peer_expiry {
+            info = info.with_peer_identity_expiry(expiry);
+        }
+    }
+    Ok(info)
 }
 
 /// Opens TLS links to one address, verifying the server's certificate for
