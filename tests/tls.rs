@@ -1,5 +1,5 @@
-//! TLS 1.3 and mutual TLS over real loopback sockets: a TLS link passes
-//! the default security policy, carries a token, proves the peer's
+//! TLS 1.3 and mutual TLS over real loopback sockets: TLS links pass the
+//! link conformance suite; a TLS link passes the default security policy, carries a token, proves the peer's
 //! certificate identity and a channel binding both ends agree on; mutual
 //! TLS authenticates by certificate alone or binds a token's subject to the
 //! certificate; bad peers fail the handshake while the server goes on; and
@@ -461,4 +461,32 @@ async fn refused(connector: TlsConnector) -> bool {
         Err(_) => true,
         Ok(channel) => JobsClient::new(channel).link().await.is_err(),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_links_conform() {
+    use prism::transport::testing::{self, LinkPair};
+    use prism::transport::{Connector, LinkConfig, Listener};
+    let pki = pki();
+    let tls = ServerTls::from_pem(
+        pki.server.cert_pem.as_bytes(),
+        pki.server.key_pem.as_bytes(),
+    )
+    .expect("server tls");
+    let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = tcp.local_addr().expect("addr");
+    let listener = std::sync::Arc::new(tokio::sync::Mutex::new(TlsListener::new(tcp, tls)));
+    let client_tls = ClientTls::from_pem(pki.ca.cert_pem.as_bytes()).expect("client tls");
+    let connector = connector(addr, client_tls);
+    testing::check_links(|max_frame| {
+        let (listener, connector) = (listener.clone(), connector.clone());
+        async move {
+            let config = LinkConfig::with_max_frame(max_frame);
+            let mut listener = listener.lock().await;
+            let (a, b) = tokio::join!(connector.connect(&config), listener.accept(&config));
+            let pair: LinkPair = (Box::new(a.expect("connect")), Box::new(b.expect("accept")));
+            pair
+        }
+    })
+    .await;
 }

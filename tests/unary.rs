@@ -210,6 +210,7 @@ async fn context_sees_op_deadline_and_peer(transport: Transport) {
         Transport::Mem => "mem",
         Transport::Tcp => "tcp",
         Transport::Unix => "unix",
+        Transport::Tls => "tls",
         Transport::Ws => "ws",
     };
     assert_eq!(info.link, expected_link);
@@ -222,7 +223,7 @@ async fn context_sees_op_deadline_and_peer(transport: Transport) {
             "{}",
             info.peer
         ),
-        Transport::Tcp | Transport::Ws => {
+        Transport::Tcp | Transport::Tls | Transport::Ws => {
             // The client's address: loopback, on an ephemeral port that is
             // not the server's.
             let peer: std::net::SocketAddr = info.peer.parse().expect("a socket address");

@@ -92,6 +92,15 @@ macro_rules! per_transport {
                 }
             )*
         }
+        mod tls {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Tls).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
         mod ws {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,16 +349,20 @@ pub enum Transport {
     Tcp,
     /// A Unix socket in the temp dir.
     Unix,
+    /// TLS 1.3 on 127.0.0.1, with a certificate from a CA made for the
+    /// fixture.
+    Tls,
     /// A `ws://` WebSocket on 127.0.0.1.
     Ws,
 }
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 4] = [
+    pub const ALL: [Transport; 5] = [
         Transport::Mem,
         Transport::Tcp,
         Transport::Unix,
+        Transport::Tls,
         Transport::Ws,
     ];
 }
@@ -387,6 +400,8 @@ pub enum Endpoint {
     Tcp(std::net::SocketAddr),
     /// A Unix listener.
     Unix(SocketPath),
+    /// A TLS listener, and the roots that trust its certificate.
+    Tls(std::net::SocketAddr, prism::tls::ClientTls),
     /// A `ws://` URL.
     Ws(String),
 }
@@ -433,6 +448,21 @@ impl Fixture {
                 let path = SocketPath::new();
                 let listener = UnixListener::bind(path.path()).expect("bind unix");
                 (serve(&server, listener), Endpoint::Unix(path))
+            }
+            Transport::Tls => {
+                let ca = pki::Ca::new("fixture ca");
+                let cert = ca.server("spiffe://test.internal/server");
+                let tls = prism::tls::ServerTls::from_pem(
+                    cert.cert_pem.as_bytes(),
+                    cert.key_pem.as_bytes(),
+                )
+                .expect("server tls");
+                let roots =
+                    prism::tls::ClientTls::from_pem(ca.cert_pem.as_bytes()).expect("client tls");
+                let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind tls");
+                let addr = tcp.local_addr().expect("local addr");
+                let listener = prism::tls::TlsListener::new(tcp, tls);
+                (serve(&server, listener), Endpoint::Tls(addr, roots))
             }
             Transport::Ws => {
                 let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind ws");
@@ -528,6 +558,11 @@ pub async fn connect_to(
             builder
                 .connect(prism::unix::UnixConnector::new(path.path()))
                 .await
+        }
+        Endpoint::Tls(addr, roots) => {
+            let connector = prism::tls::TlsConnector::new(addr, "localhost", roots.clone())
+                .expect("a TLS connector");
+            builder.connect(connector).await
         }
         Endpoint::Ws(url) => {
             let connector = prism::ws::WsConnector::new(url).expect("a ws:// URL");

@@ -122,7 +122,16 @@ impl Reader {
                 None => HEADER_LEN,
             };
             self.make_room(needed);
-            let read = ready!(poll_read_buf(io, &mut self.buf, cx))?;
+            let read = match ready!(poll_read_buf(io, &mut self.buf, cx)) {
+                Ok(read) => read,
+                // TLS reports a peer gone without close_notify (a killed
+                // process, a dropped link) as this error. At a frame
+                // boundary it is the same end as a TCP close there: frames
+                // are whole or absent, and the session knows whether
+                // anything was outstanding. Mid-frame it stays an error.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && self.buf.is_empty() => 0,
+                Err(e) => return Poll::Ready(Err(e.into())),
+            };
             if read == 0 {
                 if self.buf.is_empty() {
                     return Poll::Ready(Ok(None));
