@@ -139,7 +139,7 @@ pub mod transport {
     #[doc(inline)]
     pub use prism_proto::frame::Frame;
     #[doc(inline)]
-    pub use prism_proto::session::{Features, SessionConfig, SessionError, VersionRange};
+    pub use prism_proto::session::{Features, Priority, SessionConfig, SessionError, VersionRange};
     #[doc(inline)]
     pub use prism_transport::driver::ConnectionInfo;
     #[doc(inline)]

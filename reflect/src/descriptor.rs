@@ -48,6 +48,7 @@ pub struct OpDescriptor {
     codecs: &'static [CodecId],
     access: Option<Access>,
     max_message: Option<u64>,
+    priority: u8,
     subscription: bool,
     doc: &'static str,
 }
@@ -90,6 +91,7 @@ impl OpDescriptor {
             codecs: &[CodecId::POSTCARD],
             access: None,
             max_message: None,
+            priority: OpDescriptor::DEFAULT_PRIORITY,
             subscription: false,
             doc: "",
         }
@@ -131,6 +133,32 @@ impl OpDescriptor {
     pub const fn with_max_message(mut self, max_message: u64) -> Self {
         self.max_message = Some(max_message);
         self
+    }
+
+    /// The priority of an op that sets none: the middle level.
+    pub const DEFAULT_PRIORITY: u8 = 3;
+
+    /// The most urgent priority level.
+    pub const MAX_PRIORITY: u8 = 7;
+
+    /// Sets how urgently the op's stream items and large messages leave
+    /// when other channels also have output: 0 (least) to
+    /// [`OpDescriptor::MAX_PRIORITY`]; higher values are taken as the
+    /// maximum. Both ends schedule their own sending by it
+    /// (`#[prism(priority = N)]`). Not part of the wire meaning: not in the
+    /// fingerprint.
+    pub const fn with_priority(mut self, priority: u8) -> Self {
+        self.priority = if priority > OpDescriptor::MAX_PRIORITY {
+            OpDescriptor::MAX_PRIORITY
+        } else {
+            priority
+        };
+        self
+    }
+
+    /// How urgently the op's output leaves: 0 (least) to 7, 3 unless set.
+    pub const fn priority(&self) -> u8 {
+        self.priority
     }
 
     /// Marks a server stream as a push subscription

@@ -65,6 +65,8 @@ pub(crate) struct Method<'a> {
     pub(crate) buffer: Option<(usize, Span)>,
     /// `#[prism(max_message = N)]`: the op's largest message.
     pub(crate) max_message: Option<u64>,
+    /// `#[prism(priority = N)]`: how urgently the op's output leaves.
+    pub(crate) priority: Option<u8>,
     /// Who may call the op: its `permission`/`public`, else the service's;
     /// `None` is an error.
     pub(crate) access: Option<AccessDecl>,
@@ -273,6 +275,7 @@ impl<'a> Method<'a> {
             subscription: options.subscription,
             buffer: options.buffer,
             max_message: options.max_message,
+            priority: options.priority,
             access: options.access.or_else(|| service.access.clone()),
             doc: doc_string(&item.attrs),
             receiver,

@@ -87,6 +87,8 @@ pub(crate) struct MethodOptions {
     /// `max_message = 1048576`: the largest message (request, response or
     /// stream item) the op takes, in bytes.
     pub(crate) max_message: Option<u64>,
+    /// `priority = 6`: how urgently the op's output leaves, 0 to 7.
+    pub(crate) priority: Option<u8>,
     /// `permission = "model.infer"` or `public`: who may call the op.
     pub(crate) access: Option<AccessDecl>,
 }
@@ -128,6 +130,7 @@ impl MethodOptions {
         "subscription",
         "buffer",
         "max_message",
+        "priority",
         "permission",
         "public",
     ];
@@ -204,6 +207,10 @@ impl MethodOptions {
                     "max_message" => {
                         let expected = "`max_message` takes a positive number of bytes, like `max_message = 1048576`";
                         parsed.max_message = positive_int::<u64>(expected, &meta, errors)?;
+                        Ok(())
+                    }
+                    "priority" => {
+                        parsed.priority = priority_level(&meta, errors)?;
                         Ok(())
                     }
                     "permission" | "public" => {
@@ -527,6 +534,31 @@ fn string(
 
 /// Reads `key = <positive integer>`; `Ok(None)` when the value was
 /// missing or not one (already reported with `expected`).
+/// `priority = N` with N from 0 (least urgent) to 7 (most).
+fn priority_level(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<u8>> {
+    let expected = "`priority` takes a level from 0 (least urgent) to 7 (most), like `priority = 6`; 3 is the default";
+    if !meta.input.peek(Token![=]) {
+        errors.push(meta.error(expected));
+        return skip_value(meta).map(|()| None);
+    }
+    let input = meta.value()?;
+    match input.parse::<Expr>()? {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => match int.base10_parse::<u8>() {
+            Ok(n) if n <= 7 => Ok(Some(n)),
+            _ => {
+                errors.spanned(&int, expected);
+                Ok(None)
+            }
+        },
+        other => {
+            errors.spanned(other, expected);
+            Ok(None)
+        }
+    }
+}
+
 fn positive_int<N>(
     expected: &str,
     meta: &ParseNestedMeta<'_>,
@@ -631,7 +663,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `colour` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`, `permission`, `public`",
+                "unknown option `colour` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`, `priority`, `permission`, `public`",
                 "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",

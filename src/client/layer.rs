@@ -73,6 +73,7 @@ impl Call {
             codec: self.codec,
             deadline: self.timeout,
             payload: self.payload,
+            priority: crate::op_table::op_priority(self.op),
         }
     }
 }

@@ -162,6 +162,7 @@ where
                 codec,
                 deadline: timeout,
                 request,
+                priority: crate::op_table::op_priority(op),
             };
             let mut inbound = conn.client.open_stream(open);
             if let Some(max) = op.max_message() {
@@ -249,6 +250,7 @@ where
                 codec,
                 deadline: timeout,
                 request: Request::Stream(outbound::<S, T>(request, codec, op, limits, with_status)),
+                priority: crate::op_table::op_priority(op),
             };
             let reply = conn.client.call_streaming(open).await;
             R::from_reply(reply?, codec, op, &limits)

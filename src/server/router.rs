@@ -8,6 +8,7 @@ use std::sync::Arc;
 use prism_codecs::Limits;
 use prism_core::Status;
 use prism_proto::int_map::IntMap;
+use prism_proto::session::Priority;
 use prism_reflect::{OpDescriptor, OpId};
 use prism_transport::driver::{ConnectionInfo, Dispatched, Execution, Handler, IncomingCall};
 
@@ -15,6 +16,7 @@ use super::dispatch::Dispatch;
 use super::layer::{Call, Handle, Layer};
 use crate::auth::authority::identity_of;
 use crate::auth::{Authorizer, authorize};
+use crate::op_table::op_priority;
 
 /// Where one op's calls go. Plain data, copied into each call: routing
 /// touches no reference count.
@@ -35,6 +37,9 @@ pub(crate) struct Route {
 /// lookup takes no lock.
 pub(crate) struct Router {
     routes: IntMap<u64, Route>,
+    /// Whether any op sets a priority other than the default: when none
+    /// does, calls skip the lookup.
+    prioritized: bool,
     /// Decides calls of ops that need a permission.
     authorizer: Arc<dyn Authorizer>,
     /// The layers, wrapped around the dispatcher.
@@ -71,8 +76,11 @@ impl Router {
         for layer in layers.iter().rev() {
             stack = layer.layer(stack);
         }
+        let prioritized =
+            (routes.values()).any(|route| route.op.priority() != OpDescriptor::DEFAULT_PRIORITY);
         Router {
             routes,
+            prioritized,
             authorizer,
             stack,
         }
@@ -109,6 +117,15 @@ impl Handler for Router {
             extensions: Default::default(),
         };
         self.stack.handle(call)
+    }
+
+    fn priority(&self, op: u64) -> Priority {
+        if !self.prioritized {
+            return Priority::DEFAULT;
+        }
+        self.routes
+            .get(&op)
+            .map_or(Priority::DEFAULT, |route| op_priority(route.op))
     }
 
     fn recheck(&self, op: u64, connection: &ConnectionInfo) -> Result<(), Status> {

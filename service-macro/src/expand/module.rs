@@ -246,6 +246,10 @@ impl Gen<'_, '_> {
             let max = Literal::u64_suffixed(max);
             op.extend(quote!(.with_max_message(#max)));
         }
+        if let Some(priority) = method.priority {
+            let priority = Literal::u8_suffixed(priority);
+            op.extend(quote!(.with_priority(#priority)));
+        }
         if method.subscription.is_some() {
             op.extend(quote!(.subscription()));
         }

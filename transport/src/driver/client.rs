@@ -15,7 +15,7 @@ use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{
     ChannelId, Chunk, Event, Hello, Lifetime, Message, OpenError, OutgoingCall, OutgoingStream,
-    Reassembler, ReauthError, Role, SessionError,
+    Priority, Reassembler, ReauthError, Role, SessionError,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -185,6 +185,8 @@ pub struct StreamOpen {
     /// The request: one message, or a stream the driver pulls as credit
     /// allows.
     pub request: Request,
+    /// How urgently the channel's chunks leave, beside other channels'.
+    pub priority: Priority,
 }
 
 impl core::fmt::Debug for StreamOpen {
@@ -193,6 +195,7 @@ impl core::fmt::Debug for StreamOpen {
             .field("op", &self.op)
             .field("codec", &self.codec)
             .field("deadline", &self.deadline)
+            .field("priority", &self.priority)
             .finish_non_exhaustive()
     }
 }
@@ -770,7 +773,11 @@ impl<L: Link> ClientDriver<L> {
             Start::Open { open, sink } => (open, sink),
         };
         let StreamOpen {
-            op, codec, request, ..
+            op,
+            codec,
+            request,
+            priority,
+            ..
         } = open;
         match request {
             Request::Whole(payload) => {
@@ -779,6 +786,7 @@ impl<L: Link> ClientDriver<L> {
                     codec,
                     deadline,
                     payload,
+                    priority,
                 };
                 let opened = self.conn.session.open_call(now, call);
                 self.opened(ticket, opened, sink);
@@ -788,6 +796,7 @@ impl<L: Link> ClientDriver<L> {
                     op,
                     codec,
                     deadline,
+                    priority,
                 };
                 let opened = self.conn.session.open_stream(now, opening);
                 if let Some(channel) = self.opened(ticket, opened, sink) {

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use futures_util::Stream;
 use prism_core::{CodecId, Extensions, Payload, Reply, Status};
-use prism_proto::session::{Accept, ChannelId, Hello, Lifetime};
+use prism_proto::session::{Accept, ChannelId, Hello, Lifetime, Priority};
 
 use super::streams::{Inbound, Outbound};
 use super::{ConnectionStats, StatsCell};
@@ -125,6 +125,14 @@ pub trait Handler: Send + Sync + 'static {
     fn recheck(&self, op: u64, connection: &ConnectionInfo) -> Result<(), Status> {
         let _ = (op, connection);
         Ok(())
+    }
+
+    /// How urgently the replies and stream items of a call of `op` leave
+    /// beside other channels' (see [`Priority`]). The default is
+    /// [`Priority::DEFAULT`] for every op.
+    fn priority(&self, op: u64) -> Priority {
+        let _ = op;
+        Priority::DEFAULT
     }
 }
 

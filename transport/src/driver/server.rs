@@ -13,7 +13,7 @@ use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use prism_core::{Code, CodecId, Payload, Reply, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{Answered, ChannelId, Event, Hello, Role};
+use prism_proto::session::{Answered, ChannelId, Event, Hello, Priority, Role};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
@@ -438,6 +438,10 @@ impl<L: Link> ServerDriver<L> {
                         inbound
                     });
                     self.track(channel, op);
+                    let priority = self.handler.priority(op);
+                    if priority != Priority::DEFAULT {
+                        self.conn.session.set_priority(channel, priority);
+                    }
                     let call = IncomingCall {
                         channel,
                         op,

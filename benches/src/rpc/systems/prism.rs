@@ -1,5 +1,5 @@
-//! Prism over its three transports, for any codec, through its documented
-//! API: `Server::serve` with a TCP, Unix or in-memory listener and
+//! Prism over its transports, for any codec, through its documented API:
+//! `Server::serve` with a TCP, Unix, WebSocket or in-memory listener and
 //! `ChannelBuilder::connect` with the matching connector.
 //!
 //! The 64 MiB echo needs messages above Prism's 64 MiB default (the
@@ -51,6 +51,8 @@ pub enum Transport {
     Tcp,
     /// A Unix domain socket.
     Unix,
+    /// A `ws://` WebSocket on loopback TCP.
+    Ws,
 }
 
 /// Prism over one transport with codec `C`.
@@ -94,6 +96,8 @@ enum To {
     Tcp(SocketAddr),
     /// A Unix socket path.
     Unix(SocketPath),
+    /// A `ws://` URL.
+    Ws(String),
 }
 
 /// One Prism connection: the codec's client, plus the channel and the
@@ -132,6 +136,7 @@ impl<C: PrismCodec> System for PrismSystem<C> {
             Transport::Mem => "mem",
             Transport::Tcp => "tcp",
             Transport::Unix => "unix",
+            Transport::Ws => "ws",
         };
         SystemId {
             system: "prism",
@@ -141,9 +146,10 @@ impl<C: PrismCodec> System for PrismSystem<C> {
     }
 
     fn supports(&self, scenario: Scenario) -> bool {
-        // Idle connections are measured over TCP, like the peers, with the
-        // default codec.
-        scenario != Scenario::Memory || (self.transport == Transport::Tcp && C::DEFAULT)
+        // Idle connections are measured over TCP, like the peers, and over
+        // WebSocket (its buffers), with the default codec.
+        let socket = matches!(self.transport, Transport::Tcp | Transport::Ws);
+        scenario != Scenario::Memory || (socket && C::DEFAULT)
     }
 
     async fn serve(self) -> Result<Endpoint> {
@@ -167,6 +173,13 @@ impl<C: PrismCodec> System for PrismSystem<C> {
                 tokio::spawn(async move { serving.serve(listener).await });
                 To::Unix(path)
             }
+            Transport::Ws => {
+                let listener = TcpListener::bind("127.0.0.1:0").await?;
+                let url = format!("ws://{}/", listener.local_addr()?);
+                let listener = prism::ws::WsListener::new(listener);
+                tokio::spawn(async move { serving.serve(listener).await });
+                To::Ws(url)
+            }
         };
         Ok(Endpoint { to, server })
     }
@@ -183,6 +196,7 @@ impl<C: PrismCodec> System for PrismSystem<C> {
                     .connect(prism::unix::UnixConnector::new(path.path()))
                     .await?
             }
+            To::Ws(url) => builder.connect(prism::ws::WsConnector::new(url)?).await?,
         };
         Ok(PrismClient {
             shared: Shared(C::client(channel.clone())),

@@ -47,6 +47,7 @@ impl Session {
             .open_local(at, send)
             .ok_or(OpenError::ChannelIdsExhausted)?;
         let id = channel.get();
+        self.set_priority(channel, call.priority);
         let (codec, deadline) = (call.codec, call.deadline);
         if whole {
             let frame = wire::call(id, call.op, codec, deadline, call.payload, false);

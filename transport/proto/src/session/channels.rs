@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::flow::{RecvWindow, SendCredit};
 use super::outbox::Outbox;
-use super::{ChannelId, Role};
+use super::{ChannelId, Priority, Role};
 
 /// Capacity reserved up front for the map and the heap.
 const INITIAL_CAPACITY: usize = 64;
@@ -38,6 +38,8 @@ pub(crate) struct Channel {
     pub(crate) send: Send,
     /// Windows, credit and pending output, once the channel carries DATA.
     pub(crate) stream: Option<Box<StreamState>>,
+    /// Which round robin its chunks wait in.
+    pub(crate) priority: Priority,
 }
 
 /// Our receiving direction of a channel.
@@ -266,6 +268,7 @@ impl Channels {
             recv,
             send,
             stream: None,
+            priority: Priority::DEFAULT,
         };
         self.map.insert(id, channel);
         if let Some(at) = deadline {

@@ -38,6 +38,9 @@ pub struct OutgoingCall {
     pub deadline: Option<Duration>,
     /// The encoded request.
     pub payload: Payload,
+    /// How urgently its chunks leave, when it is large enough to travel in
+    /// chunks (see [`Priority`](super::Priority)).
+    pub priority: super::Priority,
 }
 
 /// A stream to open with [`Session::open_stream`](super::Session::open_stream):
@@ -51,6 +54,8 @@ pub struct OutgoingStream {
     pub codec: CodecId,
     /// How long the whole stream may take, from now; `None` for no deadline.
     pub deadline: Option<Duration>,
+    /// How urgently its chunks leave (see [`Priority`](super::Priority)).
+    pub priority: super::Priority,
 }
 
 /// One DATA chunk of a message, as [`Event::Data`] delivers it.

@@ -70,7 +70,9 @@ pub(crate) struct Liveness {
 /// ```
 /// use std::time::Instant;
 /// use prism_core::{CodecId, Payload, Response};
-/// use prism_proto::session::{Accept, Event, Hello, OutgoingCall, Role, Session, SessionConfig};
+/// use prism_proto::session::{
+///     Accept, Event, Hello, OutgoingCall, Priority, Role, Session, SessionConfig,
+/// };
 ///
 /// fn pump(from: &mut Session, to: &mut Session, now: Instant) {
 ///     while let Some(frame) = from.poll_transmit() {
@@ -94,7 +96,13 @@ pub(crate) struct Liveness {
 /// assert_eq!(server.poll_event(), Some(Event::Established));
 ///
 /// let request = Payload::from(&b"2+3"[..]);
-/// let call = OutgoingCall { op: 7, codec: CodecId::POSTCARD, deadline: None, payload: request };
+/// let call = OutgoingCall {
+///     op: 7,
+///     codec: CodecId::POSTCARD,
+///     deadline: None,
+///     payload: request,
+///     priority: Priority::DEFAULT,
+/// };
 /// let channel = client.open_call(now, call)?;
 /// pump(&mut client, &mut server, now);
 /// let Some(Event::Call { channel: incoming, op: 7, .. }) = server.poll_event() else {
@@ -125,9 +133,10 @@ pub struct Session {
     pub(crate) conn_window: RecvWindow,
     /// What we may still send over all channels (set from the peer's HELLO).
     pub(crate) conn_credit: SendCredit,
-    /// Channels with pending output, served round robin once `transmit`
-    /// is empty.
-    pub(crate) ready: VecDeque<u32>,
+    /// Channels with pending output, one round robin per
+    /// [`Priority`](super::Priority) level, served highest first once
+    /// `transmit` is empty.
+    pub(crate) ready: [VecDeque<u32>; super::Priority::LEVELS],
     pub(crate) transmit: VecDeque<Frame>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) liveness: Liveness,
@@ -171,7 +180,7 @@ impl Session {
             channels,
             conn_window,
             conn_credit: SendCredit::new(1),
-            ready: VecDeque::new(),
+            ready: Default::default(),
             transmit: VecDeque::with_capacity(16),
             events: VecDeque::with_capacity(16),
             liveness: Liveness {
@@ -308,7 +317,7 @@ impl Session {
     /// [`Notify::Peer`] the peer is told too, per channel: a CANCEL for our
     /// calls, an ERROR for its own.
     pub(crate) fn abort_channels(&mut self, message: &str, notify: Notify) {
-        self.ready.clear();
+        self.ready.iter_mut().for_each(VecDeque::clear);
         for (id, send) in self.channels.drain() {
             let channel = super::ChannelId(id);
             let ours = self.role.opens(id);

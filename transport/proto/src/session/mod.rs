@@ -59,7 +59,9 @@
 //!   response that large travels so too (CALL `OPEN`, or DATA instead of a
 //!   RESPONSE, then END). Chunks of different channels interleave, and
 //!   queued whole frames (unary calls, small items, control) go first (see
-//!   [`Session::poll_transmit`]). CALL, RESPONSE and DATA payloads larger
+//!   [`Session::poll_transmit`]); among chunks, a channel of higher
+//!   [`Priority`] goes first, equals take turns ([`Session::set_priority`];
+//!   each side schedules its own sending, nothing of it is on the wire). CALL, RESPONSE and DATA payloads larger
 //!   than the chunk size we announced are protocol errors.
 //! - **Flow control.** DATA costs its length in bytes plus its 32-byte
 //!   header, against
@@ -147,6 +149,7 @@ mod lifecycle;
 mod machine;
 mod outbox;
 mod packed;
+mod priority;
 mod reauth;
 mod recv;
 mod state;
@@ -170,4 +173,5 @@ pub use hello::{
 };
 pub use machine::Session;
 pub use packed::Packer;
+pub use priority::Priority;
 pub use reauth::{LIFETIME_EXTENSION, Lifetime, LifetimeError, MAX_AUTH_PROOF};

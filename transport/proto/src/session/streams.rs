@@ -40,6 +40,7 @@ impl Session {
             .channels
             .open_local(at, Send::Open)
             .ok_or(OpenError::ChannelIdsExhausted)?;
+        self.set_priority(channel, stream.priority);
         let frame = wire::call(
             channel.get(),
             stream.op,
@@ -403,56 +404,81 @@ impl Session {
         }
     }
 
-    /// Puts channel `id` in the round robin, unless it is there.
+    /// Puts channel `id` in the round robin of its priority, unless it is
+    /// there.
     pub(crate) fn schedule(&mut self, id: u32) {
-        let stream = self.channels.get_mut(id).and_then(|ch| ch.stream.as_mut());
-        if let Some(stream) = stream.filter(|s| !s.ready && !s.outbox.is_empty()) {
+        let Some(ch) = self.channels.get_mut(id) else {
+            return;
+        };
+        let level = usize::from(ch.priority.level());
+        if let Some(stream) = ch
+            .stream
+            .as_mut()
+            .filter(|s| !s.ready && !s.outbox.is_empty())
+        {
             stream.ready = true;
-            self.ready.push_back(id);
+            self.ready[level].push_back(id);
+        }
+    }
+
+    /// Sets how urgently channel `id`'s chunks leave (see [`Priority`]).
+    /// Takes effect from the next time the channel has output queued, so
+    /// set it when the channel opens. Unknown channels are ignored.
+    ///
+    /// [`Priority`]: super::Priority
+    pub fn set_priority(&mut self, channel: ChannelId, priority: super::Priority) {
+        if let Some(ch) = self.channels.get_mut(channel.0) {
+            ch.priority = priority;
         }
     }
 
     /// The next chunk (or queued end) of a channel with pending output and
-    /// credit, round robin; `None` when none can go now.
+    /// credit: the highest priority level first, round robin within a
+    /// level; `None` when none can go now.
     pub(crate) fn next_chunk(&mut self) -> Option<Frame> {
         let chunk = self.send_chunk();
-        for _ in 0..self.ready.len() {
-            let id = self.ready.pop_front()?;
-            let Some(stream) = self.channels.get_mut(id).and_then(|ch| ch.stream.as_mut()) else {
-                continue; // finished since it was queued
-            };
-            stream.ready = false;
-            if stream.outbox.is_empty() {
-                continue;
-            }
-            if stream.outbox.next_needs_credit() {
-                if !stream.credit.has_credit() {
-                    continue; // a CREDIT for this channel queues it again
+        for level in (0..self.ready.len()).rev() {
+            for _ in 0..self.ready[level].len() {
+                let Some(id) = self.ready[level].pop_front() else {
+                    break;
+                };
+                let Some(stream) = self.channels.get_mut(id).and_then(|ch| ch.stream.as_mut())
+                else {
+                    continue; // finished since it was queued
+                };
+                stream.ready = false;
+                if stream.outbox.is_empty() {
+                    continue;
                 }
-                if !self.conn_credit.has_credit() {
+                if stream.outbox.next_needs_credit() {
+                    if !stream.credit.has_credit() {
+                        continue; // a CREDIT for this channel queues it again
+                    }
+                    if !self.conn_credit.has_credit() {
+                        stream.ready = true;
+                        self.ready[level].push_front(id);
+                        return None; // a CREDIT for the connection resumes here
+                    }
+                }
+                let piece = stream.outbox.next(id, chunk)?;
+                if let Some(cost) = piece.cost {
+                    stream.credit.spend(cost);
+                    self.conn_credit.spend(cost);
+                }
+                let writable = piece.message_done && core::mem::take(&mut stream.wants_writable);
+                if !stream.outbox.is_empty() {
                     stream.ready = true;
-                    self.ready.push_front(id);
-                    return None; // a CREDIT for the connection resumes here
+                    self.ready[level].push_back(id);
                 }
+                if writable {
+                    let channel = ChannelId(id);
+                    self.events.push_back(Event::Writable { channel });
+                }
+                if piece.terminal {
+                    self.terminal_sent(id);
+                }
+                return Some(piece.frame);
             }
-            let piece = stream.outbox.next(id, chunk)?;
-            if let Some(cost) = piece.cost {
-                stream.credit.spend(cost);
-                self.conn_credit.spend(cost);
-            }
-            let writable = piece.message_done && core::mem::take(&mut stream.wants_writable);
-            if !stream.outbox.is_empty() {
-                stream.ready = true;
-                self.ready.push_back(id);
-            }
-            if writable {
-                let channel = ChannelId(id);
-                self.events.push_back(Event::Writable { channel });
-            }
-            if piece.terminal {
-                self.terminal_sent(id);
-            }
-            return Some(piece.frame);
         }
         None
     }

@@ -21,7 +21,7 @@ use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 
 use super::{
     Accept, ChannelId, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, Event,
-    Hello, OpEntry, OutgoingCall, Role, Session, SessionConfig, SessionError, wire,
+    Hello, OpEntry, OutgoingCall, Priority, Role, Session, SessionConfig, SessionError, wire,
 };
 use crate::frame::{Frame, FrameHeader, FrameKind};
 
@@ -178,6 +178,7 @@ fn outgoing(body: &'static [u8], deadline: Option<Duration>) -> OutgoingCall {
         codec: CodecId::new(1),
         deadline,
         payload: body.into(),
+        priority: Priority::DEFAULT,
     }
 }
 

@@ -11,6 +11,7 @@ pub(super) fn open_stream(pair: &mut Pair) -> ChannelId {
         op: 7,
         codec: CodecId::new(1),
         deadline: None,
+        priority: Priority::DEFAULT,
     };
     match pair.client.open_stream(pair.now, stream) {
         Ok(channel) => channel,
@@ -274,6 +275,7 @@ fn large_unary_messages_travel_in_chunks_both_ways() {
         codec: CodecId::new(1),
         deadline: None,
         payload: request.clone(),
+        priority: Priority::DEFAULT,
     };
     let channel = pair.client.open_call(pair.now, call).unwrap();
     pair.pump();
@@ -347,6 +349,56 @@ fn a_small_call_overtakes_a_bulk_transfer_between_its_chunks() {
         .map(|_| pair.client.poll_transmit().expect("a chunk").header.channel)
         .collect();
     assert_eq!(order, [bulk.get(), other.get(), bulk.get(), other.get()]);
+}
+
+#[test]
+fn a_higher_priority_channel_sends_its_chunks_first_and_equals_take_turns() {
+    let config = SessionConfig::default().with_max_chunk(1024);
+    let mut pair = Pair::connected_with(config.clone(), config);
+    let bulk = open_stream(&mut pair);
+    let urgent = open_stream(&mut pair);
+    let peer = open_stream(&mut pair);
+    pair.pump();
+    pair.client.set_priority(bulk, Priority::LOWEST);
+    pair.client.set_priority(urgent, Priority::HIGHEST);
+    // The bulk transfer starts first, alone: it goes at full speed.
+    assert!(
+        !pair
+            .client
+            .send(bulk, CodecId::new(1), bytes(16 << 10, 3))
+            .unwrap()
+    );
+    let first = pair.client.poll_transmit().expect("a chunk");
+    assert_eq!(first.header.channel, bulk.get());
+    // An urgent message and a default one arrive: the urgent one's chunks
+    // all go first, then the default one's, and the bulk waits for both.
+    assert!(
+        !pair
+            .client
+            .send(urgent, CodecId::new(1), bytes(3 << 10, 4))
+            .unwrap()
+    );
+    assert!(
+        !pair
+            .client
+            .send(peer, CodecId::new(1), bytes(2 << 10, 5))
+            .unwrap()
+    );
+    let order: Vec<u32> = (0..6)
+        .map(|_| pair.client.poll_transmit().expect("a chunk").header.channel)
+        .collect();
+    assert_eq!(
+        order,
+        [
+            urgent.get(),
+            urgent.get(),
+            urgent.get(),
+            peer.get(),
+            peer.get(),
+            bulk.get()
+        ]
+    );
+    assert_eq!(Priority::default(), Priority::DEFAULT);
 }
 
 #[test]
