@@ -287,12 +287,17 @@ async fn unary_calls_are_not_held_behind_streams(transport: Transport) {
     fx.shutdown().await.expect("clean shutdown");
 }
 
-/// A 64 MiB message through a 256 KiB window, over the byte-stream
-/// transports (in-process links move messages whole): it arrives whole,
+/// A 64 MiB message through a 256 KiB window, over the transports that
+/// carry bytes (in-process links move messages whole): it arrives whole,
 /// and what waits unread stays within the window plus a chunk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_mib_message_passes_a_256_kib_window() {
-    for transport in [Transport::Tcp, Transport::Unix] {
+    for transport in [
+        Transport::Tcp,
+        Transport::Unix,
+        Transport::Tls,
+        Transport::Ws,
+    ] {
         let window = 256 * KIB;
         let config = SessionConfig::default()
             .with_windows(window as u32, window as u32)
