@@ -340,6 +340,15 @@ pub trait Link: Send + 'static {
     fn has_partial_frame(&self) -> bool {
         false
     }
+
+    /// Received payloads the link copied so that they start 16-byte
+    /// aligned (a WebSocket message's payload starts 32 bytes into a buffer
+    /// the link did not choose). Links that read into aligned buffers keep
+    /// the default, 0. The connection's statistics count these in
+    /// `alignment_copies`.
+    fn alignment_copies(&self) -> u64 {
+        0
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -369,6 +378,10 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn has_partial_frame(&self) -> bool {
         (**self).has_partial_frame()
+    }
+
+    fn alignment_copies(&self) -> u64 {
+        (**self).alignment_copies()
     }
 }
 

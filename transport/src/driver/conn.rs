@@ -335,7 +335,10 @@ impl<L: Link> Conn<L> {
     /// Publishes the statistics to the handles.
     pub(crate) fn publish(&mut self) {
         self.stats.peak_buffered = self.session.buffered().1;
-        self.cell.publish(&self.stats);
+        let mut stats = self.stats;
+        // Copies the link made itself, before the driver saw the payload.
+        stats.alignment_copies += self.link.alignment_copies();
+        self.cell.publish(&stats);
     }
 
     /// Sleeps until the session's next timer, the end of a closed

@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// without a response, on this side: with a status, past a deadline,
 /// cancelled, or cut by a closing connection (an application error is a
 /// response). `alignment_copies` counts received payloads that
-/// had to be copied to start 16-byte aligned (zero on TCP and Unix links,
-/// which read into aligned buffers). `peak_buffered` is the most stream
+/// had to be copied to start 16-byte aligned, by the link or the driver
+/// (zero on TCP and Unix links, which read into aligned buffers). `peak_buffered` is the most stream
 /// data received and not yet consumed at once, which the receive windows
 /// bound (summed statistics keep the largest).
 ///

@@ -30,7 +30,8 @@
 //! A binary message arrives as one buffer, and its payload starts 32
 //! bytes in. When that is not 16-byte aligned the link copies the payload
 //! once into an aligned buffer (zero-copy codecs need it) and counts it
-//! ([`WsLink::realigned`]).
+//! ([`Link::alignment_copies`], which the connection's statistics add to
+//! their `alignment_copies`).
 //!
 //! # Security
 //!
@@ -155,12 +156,6 @@ impl WsLink {
     /// The largest payload this link accepts.
     pub fn max_frame(&self) -> u32 {
         self.max_frame
-    }
-
-    /// Received payloads that arrived unaligned and were copied once into
-    /// an aligned buffer.
-    pub fn realigned(&self) -> u64 {
-        self.realigned
     }
 
     /// The byte stream underneath, for its addresses and socket options.
@@ -313,6 +308,10 @@ impl Link for WsLink {
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         self.poll_send(cx)
+    }
+
+    fn alignment_copies(&self) -> u64 {
+        self.realigned
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
