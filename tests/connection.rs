@@ -248,7 +248,14 @@ async fn statistics_count_frames_calls_and_failures_on_both_ends() {
         assert!(client.frames_sent >= 14, "{transport:?}: {client:?}");
         assert!(client.frames_received >= 12, "{transport:?}: {client:?}");
         assert!(client.bytes_sent > client.frames_sent * 32);
-        assert_eq!(client.alignment_copies, 0, "{transport:?}");
+        if transport == Transport::Ws {
+            // A WebSocket message's payload starts a few bytes into
+            // tungstenite's read buffer: the link copies it to align it,
+            // and the copy is counted.
+            assert!(client.alignment_copies > 0, "{client:?}");
+        } else {
+            assert_eq!(client.alignment_copies, 0, "{transport:?}");
+        }
 
         // The server took eleven calls and answered one of them with no
         // response (its deadline passed, or the caller cancelled first).

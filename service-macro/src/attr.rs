@@ -532,33 +532,14 @@ fn string(
     }
 }
 
-/// Reads `key = <positive integer>`; `Ok(None)` when the value was
-/// missing or not one (already reported with `expected`).
 /// `priority = N` with N from 0 (least urgent) to 7 (most).
 fn priority_level(meta: &ParseNestedMeta<'_>, errors: &mut Errors) -> syn::Result<Option<u8>> {
     let expected = "`priority` takes a level from 0 (least urgent) to 7 (most), like `priority = 6`; 3 is the default";
-    if !meta.input.peek(Token![=]) {
-        errors.push(meta.error(expected));
-        return skip_value(meta).map(|()| None);
-    }
-    let input = meta.value()?;
-    match input.parse::<Expr>()? {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) => match int.base10_parse::<u8>() {
-            Ok(n) if n <= 7 => Ok(Some(n)),
-            _ => {
-                errors.spanned(&int, expected);
-                Ok(None)
-            }
-        },
-        other => {
-            errors.spanned(other, expected);
-            Ok(None)
-        }
-    }
+    int_where(expected, meta, errors, |n: &u8| *n <= 7)
 }
 
+/// Reads `key = <positive integer>`; `Ok(None)` when the value was
+/// missing or not one (already reported with `expected`).
 fn positive_int<N>(
     expected: &str,
     meta: &ParseNestedMeta<'_>,
@@ -566,6 +547,21 @@ fn positive_int<N>(
 ) -> syn::Result<Option<N>>
 where
     N: core::str::FromStr + PartialOrd + Default,
+    N::Err: core::fmt::Display,
+{
+    int_where(expected, meta, errors, |n: &N| *n > N::default())
+}
+
+/// Reads `key = <integer>` that `accept` takes; `Ok(None)` when the value
+/// was missing or not one (already reported with `expected`).
+fn int_where<N>(
+    expected: &str,
+    meta: &ParseNestedMeta<'_>,
+    errors: &mut Errors,
+    accept: impl Fn(&N) -> bool,
+) -> syn::Result<Option<N>>
+where
+    N: core::str::FromStr,
     N::Err: core::fmt::Display,
 {
     if !meta.input.peek(Token![=]) {
@@ -577,7 +573,7 @@ where
         Expr::Lit(ExprLit {
             lit: Lit::Int(int), ..
         }) => match int.base10_parse::<N>() {
-            Ok(n) if n > N::default() => Ok(Some(n)),
+            Ok(n) if accept(&n) => Ok(Some(n)),
             _ => {
                 errors.spanned(&int, expected);
                 Ok(None)
