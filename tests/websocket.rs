@@ -4,7 +4,8 @@
 //! Prism's subprotocol is refused while the listener goes on; `ws://` is
 //! plaintext and refused unless allowed, `wss://` passes the default policy
 //! and proves the server's identity and a channel binding; silent
-//! connections cannot keep a good client out. (Calls, streams and the rest
+//! connections cannot keep a good client out; a raw peer that sends past
+//! its window is cut off with a flow-control GOAWAY, as over TCP. (Calls, streams and the rest
 //! of the protocol run over `ws://` in every `per_transport!` test.)
 
 mod common;
@@ -299,5 +300,136 @@ async fn silent_connections_cannot_keep_a_good_client_out() {
     assert_eq!(CalcClient::new(channel).add(1, 2).await.expect("call"), 3);
     drop(silent);
     serving.abort();
+    assert_no_panics();
+}
+
+/// Takes anything a client streams in.
+#[prism::service(package = "tests", public)]
+pub trait Swallow {
+    /// Counts the bytes of every item.
+    async fn swallow(&self, items: prism::Streaming<Vec<u8>>) -> u64;
+}
+
+struct Swallower;
+
+impl Swallow for Swallower {
+    async fn swallow(&self, mut items: prism::Streaming<Vec<u8>>) -> u64 {
+        let mut total = 0;
+        while let Some(Ok(item)) = items.next().await {
+            total += item.len() as u64;
+        }
+        total
+    }
+}
+
+/// A raw `ws://` peer that has done the Prism handshake, against a server
+/// that swallows streams.
+async fn raw_prism_client() -> (tokio_tungstenite::WebSocketStream<TcpStream>, Server) {
+    use prism::transport::Frame;
+    use prism_proto::session::{Accept, Hello};
+    let server = Server::builder()
+        .allow_unauthenticated()
+        .allow_plaintext()
+        .add_service(SwallowServer::new(Swallower))
+        .build()
+        .expect("server");
+    let (listener, connector) = ws_endpoint().await;
+    let serving = server.clone();
+    tokio::spawn(async move { serving.serve(listener).await });
+    let mut request = connector.target().into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    let host = request.uri().authority().expect("authority").to_string();
+    let tcp = TcpStream::connect(host).await.expect("connect");
+    let (mut ws, _) = tokio_tungstenite::client_async(request, tcp)
+        .await
+        .expect("upgrade");
+    ws.send(frame_message(
+        FrameKind::Hello,
+        &Hello::new(vec![]).encode(),
+    ))
+    .await
+    .expect("hello");
+    ws.send(frame_message(
+        FrameKind::Accept,
+        &Accept::default().encode(),
+    ))
+    .await
+    .expect("accept");
+    for kind in [FrameKind::Hello, FrameKind::Accept] {
+        let frame: Frame = next_frame(&mut ws).await.expect("the server's handshake");
+        assert_eq!(frame.header.kind, kind);
+    }
+    (ws, server)
+}
+
+/// The next Prism frame from a raw peer, `None` once it closed.
+async fn next_frame(
+    ws: &mut tokio_tungstenite::WebSocketStream<TcpStream>,
+) -> Option<prism::transport::Frame> {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("the server answers or closes promptly");
+        match message {
+            Some(Ok(Message::Binary(bytes))) if bytes.len() >= 32 => {
+                let head = bytes.first_chunk::<32>().expect("a header");
+                let (header, _) = FrameHeader::decode(head, u32::MAX).expect("a valid header");
+                let payload = prism_core::Payload::new(bytes.slice(32..));
+                return Some(prism::transport::Frame::new(header, payload));
+            }
+            Some(Ok(Message::Binary(_) | Message::Close(_))) | None | Some(Err(_)) => {
+                return None;
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ws_peer_that_ignores_credit_is_cut_off_with_a_flow_control_goaway() {
+    install_panic_hook();
+    let (mut ws, server) = raw_prism_client().await;
+    let mut open = FrameHeader::new(FrameKind::Call);
+    open.channel = 1;
+    open.op = swallow::SWALLOW.get();
+    open.codec = prism::codec::CodecId::POSTCARD.get();
+    open.flags = prism_proto::frame::Flags::OPEN;
+    ws.send(Message::Binary(Bytes::from(open.encode(0).to_vec())))
+        .await
+        .expect("open");
+    // 4 MiB of 32 KiB items into a 256 KiB window never granted back.
+    let mut item = FrameHeader::new(FrameKind::Data);
+    item.channel = 1;
+    item.codec = open.codec;
+    let mut body = item.encode(32 << 10).to_vec();
+    body.resize(32 + (32 << 10), 0);
+    let body = Bytes::from(body);
+    for _ in 0..128 {
+        // The server may close before the last items leave.
+        if ws.send(Message::Binary(body.clone())).await.is_err() {
+            break;
+        }
+    }
+    let mut goaways = Vec::new();
+    while let Some(frame) = next_frame(&mut ws).await {
+        if frame.header.kind == FrameKind::GoAway {
+            let body = frame.payload.into_bytes();
+            let code = u16::from_le_bytes(*body.first_chunk::<2>().expect("a code"));
+            goaways.push((code, String::from_utf8_lossy(&body[2..]).into_owned()));
+        }
+    }
+    assert!(
+        goaways.iter().any(
+            |(code, reason)| *code == prism::Code::ResourceExhausted.as_u16()
+                && reason.contains("flow control")
+        ),
+        "{goaways:?}"
+    );
+    let peak = server.stats().peak_buffered;
+    let window = u64::from(prism::transport::SessionConfig::default().stream_window);
+    assert!(peak <= window + (64 << 10), "the server held {peak} bytes");
     assert_no_panics();
 }
