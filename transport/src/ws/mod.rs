@@ -90,6 +90,10 @@ pub const TLS_AUTHENTICATED_KIND: LinkKind =
 /// 128 KiB each, allocated up front).
 const BUFFER: usize = 64 * 1024;
 
+/// Payloads up to this size are written into the link's reused scratch
+/// buffer (a chunk is 64 KiB by default).
+const SCRATCH_MESSAGE: usize = 64 * 1024;
+
 /// The tungstenite configuration for links accepting payloads up to
 /// `config.max_frame` bytes.
 fn ws_config(config: &LinkConfig) -> WebSocketConfig {
@@ -130,6 +134,10 @@ pub struct WsLink {
     max_frame: u32,
     /// Messages queued and not yet handed to tungstenite.
     outgoing: VecDeque<Bytes>,
+    /// Where messages are written: each is split off and frozen, and its
+    /// room is reclaimed once tungstenite has copied it, so a busy link
+    /// does not allocate per frame.
+    scratch: BytesMut,
     queued: usize,
     sending: Sending,
     receiving: Receiving,
@@ -145,6 +153,7 @@ impl WsLink {
             info,
             max_frame: config.max_frame,
             outgoing: VecDeque::new(),
+            scratch: BytesMut::new(),
             queued: 0,
             sending: Sending::Open,
             receiving: Receiving::Open,
@@ -292,13 +301,23 @@ impl Link for WsLink {
                 format!("a payload of {len} bytes does not fit a frame"),
             )));
         };
-        let mut message = BytesMut::with_capacity(HEADER_LEN + len);
-        message.extend_from_slice(&frame.header.encode(len32));
+        // Chunk-sized messages share the scratch buffer; a larger whole
+        // frame gets its own, so the scratch never holds more than a few
+        // chunks' room.
+        let mut own = BytesMut::new();
+        let out = if len <= SCRATCH_MESSAGE {
+            &mut self.scratch
+        } else {
+            &mut own
+        };
+        out.reserve(HEADER_LEN + len);
+        out.extend_from_slice(&frame.header.encode(len32));
         for segment in frame.payload.segments() {
-            message.extend_from_slice(segment);
+            out.extend_from_slice(segment);
         }
+        let message = out.split().freeze();
         self.queued += message.len();
-        self.outgoing.push_back(message.freeze());
+        self.outgoing.push_back(message);
         Ok(())
     }
 
