@@ -58,7 +58,7 @@
 //! The crate root holds what a service and its callers name; codec
 //! authors find the codec traits in [`codec`], introspection in
 //! [`reflect`], middleware in [`client`] and [`server`], and transports in
-//! [`transport`], [`tcp`], [`unix`], [`mem`], `tls` and `ws`.
+//! [`transport`], [`tcp`], [`unix`], [`mem`], `tls`, `ws` and `quic`.
 
 pub mod auth;
 mod checks;
@@ -175,6 +175,19 @@ pub mod ws {
     #[cfg(feature = "tls")]
     #[doc(inline)]
     pub use prism_transport::ws::{TLS_AUTHENTICATED_KIND, TLS_KIND};
+}
+
+/// QUIC: a [`QuicListener`](quic::QuicListener) serves on a UDP socket,
+/// a [`QuicConnector`](quic::QuicConnector) connects; each call and stream
+/// travels on a QUIC stream of its own, so a lost packet holds up only the
+/// channel it belonged to. TLS 1.3 from the same configurations as
+/// [`tls`]; no `allow_plaintext` needed.
+#[cfg(feature = "quic")]
+pub mod quic {
+    #[doc(inline)]
+    pub use prism_transport::quic::{
+        ALPN_PROTOCOL, AUTHENTICATED_KIND, KIND, LINGER, QuicConnector, QuicLink, QuicListener,
+    };
 }
 
 /// TCP: tokio's `TcpListener` serves, [`TcpConnector`](tcp::TcpConnector)

@@ -297,6 +297,7 @@ async fn a_64_mib_message_passes_a_256_kib_window() {
         Transport::Unix,
         Transport::Tls,
         Transport::Ws,
+        Transport::Quic,
     ] {
         let window = 256 * KIB;
         let config = SessionConfig::default()

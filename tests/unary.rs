@@ -212,6 +212,7 @@ async fn context_sees_op_deadline_and_peer(transport: Transport) {
         Transport::Unix => "unix",
         Transport::Tls => "tls",
         Transport::Ws => "ws",
+        Transport::Quic => "quic",
     };
     assert_eq!(info.link, expected_link);
     match transport {
@@ -223,7 +224,7 @@ async fn context_sees_op_deadline_and_peer(transport: Transport) {
             "{}",
             info.peer
         ),
-        Transport::Tcp | Transport::Tls | Transport::Ws => {
+        Transport::Tcp | Transport::Tls | Transport::Ws | Transport::Quic => {
             // The client's address: loopback, on an ephemeral port that is
             // not the server's.
             let peer: std::net::SocketAddr = info.peer.parse().expect("a socket address");

@@ -425,7 +425,7 @@ impl ChannelBuilder {
         connector: &C,
     ) -> Result<Connection, ConnectError> {
         self.check_kind(&connector.kind())?;
-        let config = LinkConfig::with_max_frame(self.session.link_max_frame());
+        let config = LinkConfig::for_session(&self.session);
         // A peer that drops the connect (a blackholed address) would hold
         // it for the OS's retries, minutes: the handshake timeout bounds it.
         let limit = self.session.handshake_timeout;

@@ -109,7 +109,7 @@ impl Server {
         if self.inner.shutdown.is_cancelled() {
             return Err(ServeError::ShutDown);
         }
-        let config = LinkConfig::with_max_frame(self.inner.session.link_max_frame());
+        let config = LinkConfig::for_session(&self.inner.session);
         let mut connections = JoinSet::new();
         let shutdown = self.inner.shutdown.clone();
         let pending = Arc::new(Semaphore::new(self.inner.max_pending_handshakes));

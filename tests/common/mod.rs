@@ -110,6 +110,15 @@ macro_rules! per_transport {
                 }
             )*
         }
+        mod quic {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(super::Transport::Quic).await;
+                    super::assert_no_panics();
+                }
+            )*
+        }
     };
 }
 
@@ -354,16 +363,20 @@ pub enum Transport {
     Tls,
     /// A `ws://` WebSocket on 127.0.0.1.
     Ws,
+    /// QUIC on 127.0.0.1, with a certificate from a CA made for the
+    /// fixture.
+    Quic,
 }
 
 impl Transport {
     /// Every transport.
-    pub const ALL: [Transport; 5] = [
+    pub const ALL: [Transport; 6] = [
         Transport::Mem,
         Transport::Tcp,
         Transport::Unix,
         Transport::Tls,
         Transport::Ws,
+        Transport::Quic,
     ];
 }
 
@@ -404,6 +417,8 @@ pub enum Endpoint {
     Tls(std::net::SocketAddr, prism::tls::ClientTls),
     /// A `ws://` URL.
     Ws(String),
+    /// A QUIC listener, and the roots that trust its certificate.
+    Quic(std::net::SocketAddr, prism::tls::ClientTls),
 }
 
 /// A running server and one client connection to it.
@@ -450,15 +465,7 @@ impl Fixture {
                 (serve(&server, listener), Endpoint::Unix(path))
             }
             Transport::Tls => {
-                let ca = pki::Ca::new("fixture ca");
-                let cert = ca.server("spiffe://test.internal/server");
-                let tls = prism::tls::ServerTls::from_pem(
-                    cert.cert_pem.as_bytes(),
-                    cert.key_pem.as_bytes(),
-                )
-                .expect("server tls");
-                let roots =
-                    prism::tls::ClientTls::from_pem(ca.cert_pem.as_bytes()).expect("client tls");
+                let (tls, roots) = fixture_tls();
                 let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind tls");
                 let addr = tcp.local_addr().expect("local addr");
                 let listener = prism::tls::TlsListener::new(tcp, tls);
@@ -469,6 +476,13 @@ impl Fixture {
                 let url = format!("ws://{}/prism", tcp.local_addr().expect("local addr"));
                 let listener = prism::ws::WsListener::new(tcp);
                 (serve(&server, listener), Endpoint::Ws(url))
+            }
+            Transport::Quic => {
+                let (tls, roots) = fixture_tls();
+                let localhost = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+                let listener = prism::quic::QuicListener::bind(localhost, tls).expect("bind quic");
+                let addr = listener.local_addr().expect("local addr");
+                (serve(&server, listener), Endpoint::Quic(addr, roots))
             }
         };
         let channel = connect_to(&endpoint, Channel::builder())
@@ -532,6 +546,17 @@ impl Fixture {
     }
 }
 
+/// A server certificate from a CA made for one fixture, and the roots
+/// that trust it.
+fn fixture_tls() -> (prism::tls::ServerTls, prism::tls::ClientTls) {
+    let ca = pki::Ca::new("fixture ca");
+    let cert = ca.server("spiffe://test.internal/server");
+    let tls = prism::tls::ServerTls::from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())
+        .expect("server tls");
+    let roots = prism::tls::ClientTls::from_pem(ca.cert_pem.as_bytes()).expect("client tls");
+    (tls, roots)
+}
+
 /// Serves `listener` with `server` in a task of its own.
 fn serve<L: prism::transport::Listener>(
     server: &Server,
@@ -567,6 +592,11 @@ pub async fn connect_to(
         Endpoint::Ws(url) => {
             let connector = prism::ws::WsConnector::new(url).expect("a ws:// URL");
             builder.allow_plaintext().connect(connector).await
+        }
+        Endpoint::Quic(addr, roots) => {
+            let connector = prism::quic::QuicConnector::new(addr, "localhost", roots.clone())
+                .expect("a QUIC connector");
+            builder.connect(connector).await
         }
     }
 }

@@ -1,11 +1,11 @@
-//! Handshakes a listener runs side by side (TLS, WebSocket upgrades): a
+//! Handshakes a listener runs side by side (TLS, WebSocket upgrades, QUIC): a
 //! bounded number at a time, each under its own timeout, so a peer that
 //! connects and says nothing holds one slot for at most the timeout and
 //! never blocks the others.
 
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
-use core::task::Poll;
+use core::task::{Context, Poll, ready};
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -79,6 +79,30 @@ impl<L: 'static> Handshakes<L> {
         F: Fn(TcpStream, SocketAddr) -> Fut,
         Fut: Future<Output = io::Result<L>> + Send + 'static,
     {
+        let incoming = |cx: &mut Context<'_>| loop {
+            match ready!(tcp.poll_accept(cx)) {
+                Ok((stream, peer)) => match stream.set_nodelay(true) {
+                    Ok(()) => return Poll::Ready(Ok((stream, peer))),
+                    Err(e) => tracing::debug!(error = %e, %peer, "TCP_NODELAY failed"),
+                },
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        };
+        self.accept_from(incoming, start).await
+    }
+
+    /// [`Handshakes::accept`] over any source of new peers: `incoming`
+    /// polls for the next one (a QUIC endpoint's incoming connections).
+    pub(crate) async fn accept_from<I, P, F, Fut>(
+        &mut self,
+        mut incoming: P,
+        start: F,
+    ) -> io::Result<L>
+    where
+        P: FnMut(&mut Context<'_>) -> Poll<io::Result<(I, SocketAddr)>>,
+        F: Fn(I, SocketAddr) -> Fut,
+        Fut: Future<Output = io::Result<L>> + Send + 'static,
+    {
         poll_fn(|cx| {
             loop {
                 match self.running.poll_next_unpin(cx) {
@@ -93,32 +117,22 @@ impl<L: 'static> Handshakes<L> {
                 if self.running.len() >= self.max_pending {
                     return Poll::Pending;
                 }
-                match tcp.poll_accept(cx) {
-                    Poll::Ready(Ok((stream, peer))) => {
-                        if let Err(e) = stream.set_nodelay(true) {
-                            tracing::debug!(error = %e, %peer, "TCP_NODELAY failed");
-                            continue;
+                let (io, peer) = ready!(incoming(cx))?;
+                let (what, timeout) = (self.what, self.timeout);
+                let handshake = start(io, peer);
+                self.running.push(Box::pin(async move {
+                    match tokio::time::timeout(timeout, handshake).await {
+                        Ok(Ok(link)) => Ok(link),
+                        // The peer's address goes into the error, for the log.
+                        Ok(Err(e)) => {
+                            Err(io::Error::new(e.kind(), format!("{what} from {peer}: {e}")))
                         }
-                        let (what, timeout) = (self.what, self.timeout);
-                        let handshake = start(stream, peer);
-                        self.running.push(Box::pin(async move {
-                            match tokio::time::timeout(timeout, handshake).await {
-                                Ok(Ok(link)) => Ok(link),
-                                // The peer's address goes into the error, for the log.
-                                Ok(Err(e)) => Err(io::Error::new(
-                                    e.kind(),
-                                    format!("{what} from {peer}: {e}"),
-                                )),
-                                Err(_) => Err(io::Error::new(
-                                    io::ErrorKind::TimedOut,
-                                    format!("{what} from {peer}: the handshake timed out"),
-                                )),
-                            }
-                        }));
+                        Err(_) => Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("{what} from {peer}: the handshake timed out"),
+                        )),
                     }
-                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                    Poll::Pending => return Poll::Pending,
-                }
+                }));
             }
         })
         .await

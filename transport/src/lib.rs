@@ -1,6 +1,6 @@
 //! Prism transports: the codec-blind [`Link`], [`Listener`] and
 //! [`Connector`] traits, the adapters (in-memory, TCP, Unix sockets, TLS,
-//! WebSocket), and the async drivers that run the sans-IO session of
+//! WebSocket, QUIC), and the async drivers that run the sans-IO session of
 //! [`prism_proto`] over a link.
 //!
 //! Nothing here knows which codec made a payload: op ids and codec ids are
@@ -14,6 +14,8 @@ pub mod handshakes;
 mod link;
 pub mod mem;
 mod policy;
+#[cfg(feature = "quic")]
+pub mod quic;
 pub mod stream;
 pub mod tcp;
 pub mod testing;

@@ -12,7 +12,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use prism_proto::frame::{DEFAULT_MAX_FRAME, Frame, FrameError};
+use prism_proto::frame::{Frame, FrameError};
+use prism_proto::session::SessionConfig;
 
 /// What a link guarantees about the bytes it carries.
 ///
@@ -79,6 +80,13 @@ pub struct LinkKind {
     /// then a large message goes whole, its segments untouched, instead
     /// of in chunks (cutting it would only add frames).
     pub by_reference: bool,
+    /// Whether each channel travels on a stream of its own (QUIC), so
+    /// frames of different channels may arrive in another order than they
+    /// were sent. Each channel's frames keep their order, and frames on
+    /// channel 0 sent before a channel's first frame arrive before it (the
+    /// handshake comes first); the session then accepts calls whose ids
+    /// arrive out of order.
+    pub independent_channels: bool,
 }
 
 impl LinkKind {
@@ -93,6 +101,7 @@ impl LinkKind {
             network,
             security,
             by_reference: false,
+            independent_channels: false,
         }
     }
 
@@ -101,6 +110,14 @@ impl LinkKind {
     #[must_use]
     pub const fn moving_by_reference(mut self) -> LinkKind {
         self.by_reference = true;
+        self
+    }
+
+    /// The same kind, carrying each channel on a stream of its own (see
+    /// [`LinkKind::independent_channels`]).
+    #[must_use]
+    pub const fn with_independent_channels(mut self) -> LinkKind {
+        self.independent_channels = true;
         self
     }
 
@@ -255,20 +272,43 @@ pub struct LinkConfig {
     /// The largest frame payload the link must accept (a session's
     /// [`link_max_frame`](prism_proto::session::SessionConfig::link_max_frame)).
     pub max_frame: u32,
+    /// The most channels the peer may hold open at once: a link with
+    /// streams of its own (QUIC) allows the peer that many.
+    pub max_channels: u32,
+    /// Bytes of DATA the peer may send on one channel before the session
+    /// grants more: a link with its own flow control sizes a stream's
+    /// window from it.
+    pub stream_window: u32,
+    /// Bytes of DATA the peer may send over all channels before the
+    /// session grants more: a link with its own flow control bounds the
+    /// connection's window by it.
+    pub connection_window: u32,
 }
 
 impl Default for LinkConfig {
     fn default() -> Self {
-        LinkConfig {
-            max_frame: DEFAULT_MAX_FRAME,
-        }
+        LinkConfig::for_session(&SessionConfig::default())
     }
 }
 
 impl LinkConfig {
-    /// A config accepting payloads up to `max_frame` bytes.
-    pub const fn with_max_frame(max_frame: u32) -> LinkConfig {
-        LinkConfig { max_frame }
+    /// A config accepting payloads up to `max_frame` bytes, with the
+    /// default session's other limits.
+    pub fn with_max_frame(max_frame: u32) -> LinkConfig {
+        LinkConfig {
+            max_frame,
+            ..LinkConfig::default()
+        }
+    }
+
+    /// What a session with `config` needs of its link.
+    pub fn for_session(config: &SessionConfig) -> LinkConfig {
+        LinkConfig {
+            max_frame: config.link_max_frame(),
+            max_channels: config.max_channels,
+            stream_window: config.stream_window,
+            connection_window: config.connection_window,
+        }
     }
 }
 

@@ -78,6 +78,9 @@ impl<L: Link> Conn<L> {
             config.max_frame = config.max_frame.max(whole);
             config.max_chunk = config.max_frame;
         }
+        if link.info().kind.independent_channels {
+            config.ordered_opens = false;
+        }
         Conn {
             linger: config.drain_timeout,
             linger_until: None,

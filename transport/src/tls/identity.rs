@@ -15,7 +15,7 @@ use x509_parser::prelude::FromDer;
 use crate::link::ChannelBinding;
 
 /// RFC 9266's exporter label for TLS 1.3 channel bindings.
-const BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
+pub(crate) const BINDING_LABEL: &[u8] = b"EXPORTER-Channel-Binding";
 
 pub(super) struct Facts {
     pub(super) peer_identity: Option<String>,
@@ -84,12 +84,12 @@ pub(crate) fn identity_of(cert: &CertificateDer<'_>) -> Option<String> {
 /// When a certificate stops being valid (its `notAfter`); `None` if it
 /// cannot be read (the handshake verified it, so it can) or lies before
 /// 1970.
-fn expiry_of(cert: &CertificateDer<'_>) -> Option<SystemTime> {
+pub(crate) fn expiry_of(cert: &CertificateDer<'_>) -> Option<SystemTime> {
     let (_, cert) = X509Certificate::from_der(cert.as_ref()).ok()?;
     let seconds = u64::try_from(cert.validity().not_after.timestamp()).ok()?;
     UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
-fn refused(message: &str) -> io::Error {
+pub(crate) fn refused(message: &str) -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, message.to_owned())
 }

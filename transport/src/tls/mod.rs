@@ -14,7 +14,7 @@
 //! binding (RFC 9266 exported keying material).
 
 mod config;
-mod identity;
+pub(crate) mod identity;
 mod listener;
 
 use std::io;

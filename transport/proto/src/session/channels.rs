@@ -111,6 +111,9 @@ pub(crate) struct Channels {
     last_local: u32,
     /// The highest id the peer opened; 0 for none.
     last_peer: u32,
+    /// Whether the peer's channel opens arrive in the order it made them;
+    /// see [`SessionConfig::ordered_opens`](super::SessionConfig::ordered_opens).
+    ordered_opens: bool,
     local_open: usize,
     peer_open: usize,
     /// Bytes of DATA the peer may still send on channels that finished
@@ -154,6 +157,7 @@ impl Channels {
             next_local: Some(role.first_channel()),
             last_local: 0,
             last_peer: 0,
+            ordered_opens: true,
             local_open: 0,
             peer_open: 0,
         }
@@ -243,16 +247,26 @@ impl Channels {
         }
     }
 
+    /// Accepts the peer's channel opens in any order (a link that carries
+    /// each channel on a stream of its own).
+    pub(crate) fn set_unordered_opens(&mut self) {
+        self.ordered_opens = false;
+    }
+
     /// Records that the peer used `id` to open a channel, without opening
-    /// it: the id must have the peer's parity and exceed every earlier one.
+    /// it: the id must have the peer's parity and exceed every earlier one
+    /// (with unordered opens: must not be open already).
     pub(crate) fn note_peer_id(&mut self, id: u32) -> Result<(), &'static str> {
         if !self.is_peer(id) {
             return Err("channel id has the wrong parity for its sender");
         }
-        if id <= self.last_peer {
+        if self.ordered_opens && id <= self.last_peer {
             return Err("channel id does not increase");
         }
-        self.last_peer = id;
+        if self.map.contains_key(&id) {
+            return Err("channel id is already open");
+        }
+        self.last_peer = self.last_peer.max(id);
         Ok(())
     }
 
@@ -421,6 +435,21 @@ mod tests {
         assert!(server.note_peer_id(5).is_err());
         assert!(server.note_peer_id(3).is_err());
         assert!(server.note_peer_id(7).is_ok());
+        assert_eq!(server.last_peer(), 7);
+    }
+
+    #[test]
+    fn unordered_opens_take_lower_ids_but_never_an_open_one() {
+        let mut server = Channels::new(Role::Server);
+        server.set_unordered_opens();
+        assert!(server.note_peer_id(7).is_ok());
+        server.open_peer(7, None, Recv::Closed);
+        assert!(
+            server.note_peer_id(3).is_ok(),
+            "a call that travelled slower"
+        );
+        assert!(server.note_peer_id(7).is_err(), "channel 7 is open");
+        assert!(server.note_peer_id(4).is_err(), "parity still holds");
         assert_eq!(server.last_peer(), 7);
     }
 

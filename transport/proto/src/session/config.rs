@@ -173,6 +173,15 @@ pub struct SessionConfig {
     /// Features this side cannot work without; a peer that does not offer
     /// them is refused at the handshake. Default: none.
     pub required_features: Features,
+    /// Whether the peer's calls arrive in the order it opened them, as on
+    /// one byte stream (default `true`): then each CALL's channel id must
+    /// exceed every earlier one. A link that carries each channel on its
+    /// own stream (QUIC) delivers a call that travelled slower after a
+    /// later one; the driver turns this off for such links, and a CALL is
+    /// then checked only for the peer's parity and for not naming a
+    /// channel already open. Either way, every frame of one channel keeps
+    /// its order.
+    pub ordered_opens: bool,
 }
 
 impl Default for SessionConfig {
@@ -191,6 +200,7 @@ impl Default for SessionConfig {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             features: Features::PACKED.union(Features::REAUTH),
             required_features: Features::EMPTY,
+            ordered_opens: true,
         }
     }
 }

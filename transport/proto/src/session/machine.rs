@@ -162,12 +162,15 @@ impl Session {
         hello.stream_window = config.stream_window.max(1);
         hello.connection_window = config.connection_window.max(1);
         let conn_window = RecvWindow::new(config.connection_window);
-        let channels = Channels::with_windows(
+        let mut channels = Channels::with_windows(
             role,
             config.stream_window,
             config.advertised_chunk(),
             config.max_channels,
         );
+        if !config.ordered_opens {
+            channels.set_unordered_opens();
+        }
         hello.features = config.offered_features();
         hello.required = config.required_features;
         let mut session = Session {

@@ -255,3 +255,7 @@ fn assert_aligned(frame: &Frame) {
         );
     }
 }
+
+mod multiplexed;
+
+pub use multiplexed::check_multiplexed_links;

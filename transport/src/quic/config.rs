@@ -1,0 +1,66 @@
+//! Quinn's configurations from a [`LinkConfig`] and the TLS configurations.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prism_proto::frame::HEADER_LEN;
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{IdleTimeout, TransportConfig, VarInt};
+
+use super::ALPN_PROTOCOL;
+use crate::link::LinkConfig;
+use crate::tls::{ClientTls, ServerTls, TlsConfigError};
+
+/// QUIC keep-alive interval: a few packets a minute keep NAT bindings and
+/// quinn's idle timer alive while the peer is there.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+
+/// Quinn's idle timeout: a path silent this long is dead.
+const IDLE_TIMEOUT: VarInt = VarInt::from_u32(30_000);
+
+/// Received bytes a link holds at most for the session: its connection
+/// window plus one largest frame (a CALL or RESPONSE costs no credit).
+pub(super) fn receive_budget(config: &LinkConfig) -> u64 {
+    u64::from(config.connection_window) + u64::from(config.max_frame) + HEADER_LEN as u64
+}
+
+/// Transport parameters from the session's limits.
+pub(super) fn transport(config: &LinkConfig) -> Arc<TransportConfig> {
+    let budget = receive_budget(config);
+    let stream_window = (u64::from(config.stream_window) + (1 << 20)).min(budget);
+    let mut transport = TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(VarInt::from_u32(
+            config.max_channels.max(1).saturating_mul(2),
+        ))
+        .max_concurrent_uni_streams(VarInt::from_u32(1))
+        .receive_window(VarInt::from_u64(budget).unwrap_or(VarInt::MAX))
+        .stream_receive_window(VarInt::from_u64(stream_window).unwrap_or(VarInt::MAX))
+        .keep_alive_interval(Some(KEEP_ALIVE))
+        .max_idle_timeout(Some(IdleTimeout::from(IDLE_TIMEOUT)))
+        .datagram_receive_buffer_size(None);
+    Arc::new(transport)
+}
+
+pub(super) fn server(
+    tls: &ServerTls,
+    config: &LinkConfig,
+) -> Result<quinn::ServerConfig, TlsConfigError> {
+    let crypto = QuicServerConfig::try_from(tls.config_with_alpn(ALPN_PROTOCOL)).map_err(|e| {
+        TlsConfigError::new(format!("the TLS configuration cannot serve QUIC: {e}"))
+    })?;
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    server.transport_config(transport(config));
+    Ok(server)
+}
+
+pub(super) fn client(
+    tls: &ClientTls,
+    config: &LinkConfig,
+) -> Result<quinn::ClientConfig, TlsConfigError> {
+    let crypto = QuicClientConfig::try_from(tls.config_with_alpn(ALPN_PROTOCOL))
+        .map_err(|e| TlsConfigError::new(format!("the TLS configuration cannot open QUIC: {e}")))?;
+    let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+    client.transport_config(transport(config));
+    Ok(client)
+}

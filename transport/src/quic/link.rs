@@ -1,0 +1,636 @@
+//! [`QuicLink`]: the [`Link`] over one QUIC connection, a stream per
+//! channel (see the module docs of [`quic`](super) for the mapping).
+//!
+//! Streams are read and written by small tasks, so one stalled stream
+//! never stalls the others: readers hand frames to the link through one
+//! queue bounded in bytes, writers take them from a queue per stream.
+
+use core::task::{Context, Poll};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::task::AtomicWaker;
+use prism_proto::frame::{Flags, Frame, FrameHeader, FrameKind};
+use quinn::{Connection, RecvStream, SendStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::wire::{self, Out, Read};
+use super::{LINGER, config};
+use crate::link::{Link, LinkConfig, LinkError, LinkInfo, LinkKind, PeerAddr};
+
+/// A [`Link`] over a QUIC connection.
+pub struct QuicLink {
+    info: LinkInfo,
+    conn: Connection,
+    shared: Arc<Shared>,
+    inbound: mpsc::UnboundedReceiver<Inbound>,
+    readers: Readers,
+    /// The control stream's writer; `None` once the link closed.
+    control: Option<mpsc::UnboundedSender<Out>>,
+    /// Channels whose stream still takes our frames.
+    routes: HashMap<u32, Route>,
+    /// Control frames queued so far (a new channel's preamble).
+    control_sent: u64,
+    /// Channel streams this side opened (the control trailer).
+    opened: u64,
+    recv: RecvState,
+}
+
+/// What reader tasks need, cloned into each.
+#[derive(Clone)]
+struct Readers {
+    tx: mpsc::UnboundedSender<Inbound>,
+    budget: Arc<Semaphore>,
+    max_frame: u32,
+    /// Control frames delivered so far, which channel streams wait for.
+    control_seen: watch::Receiver<u64>,
+    /// Stops every reader (and the acceptor) when the link drops.
+    stop: CancellationToken,
+}
+
+/// State writers share with the link.
+#[derive(Default)]
+struct Shared {
+    /// Bytes queued and not yet written.
+    queued: AtomicUsize,
+    flushed: AtomicWaker,
+    /// The first write that failed for a reason worth reporting.
+    failure: Mutex<Option<LinkError>>,
+}
+
+impl Shared {
+    fn written(&self, bytes: usize) {
+        if self.queued.fetch_sub(bytes, Ordering::AcqRel) == bytes {
+            self.flushed.wake();
+        }
+    }
+
+    fn fail(&self, error: LinkError) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.get_or_insert(error);
+        drop(failure);
+        self.flushed.wake();
+    }
+}
+
+/// A channel's stream, as far as sending goes.
+struct Route {
+    tx: mpsc::UnboundedSender<Out>,
+    /// We sent the CALL (else the peer did).
+    caller: bool,
+}
+
+/// What readers tell the link.
+enum Inbound {
+    Frame(Frame, tokio::sync::OwnedSemaphorePermit),
+    /// The acceptor took a stream the peer opened.
+    Accepted,
+    /// A stream the peer opened carries this channel; its sending half.
+    Opened(u32, SendStream),
+    /// A channel stream's receiving half ended.
+    StreamEnd(u32),
+    /// The peer's control stream ended, with its trailer when it closed
+    /// the link properly.
+    ControlEnd(Option<u64>),
+    Failed(LinkError),
+}
+
+#[derive(Default)]
+struct RecvState {
+    /// Channel streams whose receiving half is still read.
+    live: u64,
+    accepted: u64,
+    control_end: Option<Option<u64>>,
+    done: bool,
+}
+
+impl RecvState {
+    fn finished(&self) -> bool {
+        match self.control_end {
+            None => false,
+            // A dropped peer: what its open streams still hold, then the end.
+            Some(None) => self.live == 0,
+            Some(Some(opened)) => self.live == 0 && self.accepted >= opened,
+        }
+    }
+}
+
+impl core::fmt::Debug for QuicLink {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("QuicLink")
+            .field("info", &self.info)
+            .field("channels", &self.routes.len())
+            .field("queued", &self.queued_bytes())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QuicLink {
+    /// Wraps an established connection: opens the control stream, starts
+    /// the readers. `kind` is what the handshake made it.
+    pub(super) async fn new(
+        conn: Connection,
+        kind: LinkKind,
+        config: &LinkConfig,
+    ) -> std::io::Result<QuicLink> {
+        let info = facts(
+            &conn,
+            LinkInfo::new(kind, PeerAddr::Socket(conn.remote_address())),
+        )?;
+        let control = conn.open_uni().await.map_err(std::io::Error::other)?;
+        let shared = Arc::new(Shared::default());
+        let (tx, inbound) = mpsc::unbounded_channel();
+        let (seen_tx, control_seen) = watch::channel(0);
+        let budget = usize::try_from(config::receive_budget(config)).unwrap_or(usize::MAX);
+        let readers = Readers {
+            tx,
+            budget: Arc::new(Semaphore::new(budget.min(Semaphore::MAX_PERMITS))),
+            max_frame: config.max_frame,
+            control_seen,
+            stop: CancellationToken::new(),
+        };
+        tokio::spawn(read_control(conn.clone(), readers.clone(), seen_tx));
+        tokio::spawn(accept_streams(conn.clone(), readers.clone()));
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_stream(control, control_rx, Arc::clone(&shared), None));
+        Ok(QuicLink {
+            info,
+            conn,
+            shared,
+            inbound,
+            readers,
+            control: Some(control_tx),
+            routes: HashMap::new(),
+            control_sent: 0,
+            opened: 0,
+            recv: RecvState::default(),
+        })
+    }
+
+    /// The peer's address as QUIC sees it now (it may migrate).
+    pub fn remote_address(&self) -> SocketAddr {
+        self.conn.remote_address()
+    }
+
+    /// The current round-trip time estimate.
+    pub fn rtt(&self) -> Duration {
+        self.conn.rtt()
+    }
+
+    /// Channels whose stream is open for sending.
+    pub fn open_channels(&self) -> usize {
+        self.routes.len()
+    }
+
+    /// Opens a stream for the channel `frame` (a CALL) starts.
+    fn open_channel(&mut self, frame: Frame) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let channel = frame.header.channel;
+        let _ = tx.send(Out::Frame(frame));
+        self.routes.insert(channel, Route { tx, caller: true });
+        self.opened += 1;
+        self.recv.live += 1;
+        let preamble = wire::mark(self.control_sent);
+        let (conn, shared, readers) = (
+            self.conn.clone(),
+            Arc::clone(&self.shared),
+            self.readers.clone(),
+        );
+        tokio::spawn(async move {
+            match conn.open_bi().await {
+                Ok((send, recv)) => {
+                    tokio::spawn(read_channel(recv, channel, readers));
+                    write_stream(send, rx, shared, Some(preamble)).await;
+                }
+                Err(e) => {
+                    let _ = readers.tx.send(Inbound::StreamEnd(channel));
+                    if let Some(error) = wire::connection_end(&e) {
+                        shared.fail(error);
+                    }
+                    discard(rx, &shared).await;
+                }
+            }
+        });
+    }
+
+    /// The peer opened a stream for `channel`: our answers go on it.
+    fn accept_channel(&mut self, channel: u32, send: SendStream) -> Result<(), LinkError> {
+        if self.routes.contains_key(&channel) {
+            return Err(wire::protocol("two streams carry one channel"));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_stream(send, rx, Arc::clone(&self.shared), None));
+        self.routes.insert(channel, Route { tx, caller: false });
+        Ok(())
+    }
+
+    /// Finishes `channel`'s stream after what was queued on it.
+    fn finish(&mut self, channel: u32) {
+        if let Some(route) = self.routes.remove(&channel) {
+            let _ = route.tx.send(Out::Finish(None));
+        }
+    }
+
+    /// A frame arrived: an answer that ends a channel we called finishes
+    /// our half of its stream; so does the caller's CANCEL for one we
+    /// answer (nothing more is owed on it).
+    fn observe(&mut self, header: &FrameHeader) {
+        let Some(route) = self.routes.get(&header.channel) else {
+            return;
+        };
+        let done = if route.caller {
+            ends_channel(header)
+        } else {
+            header.kind == FrameKind::Cancel
+        };
+        if done {
+            self.finish(header.channel);
+        }
+    }
+}
+
+/// Whether a callee's frame ends its channel.
+fn ends_channel(header: &FrameHeader) -> bool {
+    match header.kind {
+        FrameKind::Response | FrameKind::Error => true,
+        FrameKind::Data => header.flags.contains(Flags::END),
+        _ => false,
+    }
+}
+
+impl Link for QuicLink {
+    fn info(&self) -> &LinkInfo {
+        &self.info
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
+        loop {
+            if self.recv.done || self.recv.finished() {
+                self.recv.done = true;
+                return Poll::Ready(Ok(None));
+            }
+            let Some(inbound) = core::task::ready!(self.inbound.poll_recv(cx)) else {
+                // The link holds a sender itself: never reached.
+                return Poll::Ready(Ok(None));
+            };
+            match inbound {
+                Inbound::Frame(frame, permit) => {
+                    drop(permit);
+                    self.observe(&frame.header);
+                    return Poll::Ready(Ok(Some(frame)));
+                }
+                Inbound::Accepted => {
+                    self.recv.live += 1;
+                    self.recv.accepted += 1;
+                }
+                Inbound::Opened(channel, send) => {
+                    if let Err(e) = self.accept_channel(channel, send) {
+                        self.recv.done = true;
+                        return Poll::Ready(Err(e));
+                    }
+                }
+                Inbound::StreamEnd(channel) => {
+                    self.recv.live = self.recv.live.saturating_sub(1);
+                    // The peer is done with the channel; so are we.
+                    if self.routes.get(&channel).is_some_and(|r| !r.caller) {
+                        self.finish(channel);
+                    }
+                }
+                Inbound::ControlEnd(trailer) => self.recv.control_end = Some(trailer),
+                Inbound::Failed(error) => {
+                    self.recv.done = true;
+                    return Poll::Ready(Err(error));
+                }
+            }
+        }
+    }
+
+    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
+        let Some(control) = &self.control else {
+            return Err(LinkError::Closed);
+        };
+        self.shared.queued.fetch_add(frame.size(), Ordering::AcqRel);
+        let header = frame.header;
+        let channel = header.channel;
+        if channel != 0 {
+            if let Some(route) = self.routes.get(&channel) {
+                let caller = route.caller;
+                let _ = route.tx.send(Out::Frame(frame));
+                // The caller owes nothing after its CANCEL; the callee's
+                // CANCEL only stops the request, its answer still comes.
+                let done = if caller {
+                    header.kind == FrameKind::Cancel
+                } else {
+                    ends_channel(&header)
+                };
+                if done {
+                    self.finish(channel);
+                }
+                return Ok(());
+            }
+            if header.kind == FrameKind::Call {
+                self.open_channel(frame);
+                return Ok(());
+            }
+        }
+        // Channel 0, or a late frame of a finished channel.
+        if control.send(Out::Frame(frame)).is_err() {
+            return Err(LinkError::Closed);
+        }
+        self.control_sent += 1;
+        Ok(())
+    }
+
+    fn queued_bytes(&self) -> usize {
+        self.shared.queued.load(Ordering::Acquire)
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        let failed = || {
+            let mut failure = self
+                .shared
+                .failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            failure.take()
+        };
+        if let Some(error) = failed() {
+            return Poll::Ready(Err(error));
+        }
+        if self.queued_bytes() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        self.shared.flushed.register(cx.waker());
+        if let Some(error) = failed() {
+            return Poll::Ready(Err(error));
+        }
+        if self.queued_bytes() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        Poll::Pending
+    }
+
+    fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        if let Some(control) = self.control.take() {
+            for (_, route) in self.routes.drain() {
+                let _ = route.tx.send(Out::Finish(None));
+            }
+            let _ = control.send(Out::Finish(Some(self.opened)));
+        }
+        self.poll_flush(cx)
+    }
+}
+
+impl Drop for QuicLink {
+    fn drop(&mut self) {
+        // Readers stop; writers deliver what they hold, then finish.
+        self.readers.stop.cancel();
+    }
+}
+
+/// Reads the peer's control stream.
+async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u64>) {
+    let stop = readers.stop.clone();
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = async {
+            let mut recv = match conn.accept_uni().await {
+                Ok(recv) => recv,
+                Err(e) => {
+                    let inbound = match wire::connection_end(&e) {
+                        None => Inbound::ControlEnd(None),
+                        Some(e) => Inbound::Failed(e),
+                    };
+                    let _ = readers.tx.send(inbound);
+                    return;
+                }
+            };
+            loop {
+                match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, true).await {
+                    Ok(Read::Frame(frame, permit)) => {
+                        if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
+                            return;
+                        }
+                        seen.send_modify(|n| *n += 1);
+                    }
+                    Ok(Read::End(trailer)) => {
+                        let _ = readers.tx.send(Inbound::ControlEnd(trailer));
+                        return;
+                    }
+                    Err(e) => {
+                        let _ = readers.tx.send(Inbound::Failed(e));
+                        return;
+                    }
+                }
+            }
+        } => {}
+    }
+}
+
+/// Accepts the channel streams the peer opens.
+async fn accept_streams(conn: Connection, readers: Readers) {
+    loop {
+        let accepted = tokio::select! {
+            () = readers.stop.cancelled() => return,
+            accepted = conn.accept_bi() => accepted,
+        };
+        let Ok((send, recv)) = accepted else {
+            // The connection ended; the readers report how.
+            return;
+        };
+        if readers.tx.send(Inbound::Accepted).is_err() {
+            return;
+        }
+        tokio::spawn(read_accepted(send, recv, readers.clone()));
+    }
+}
+
+/// Reads a stream the peer opened: its preamble, then (after as many
+/// control frames) a CALL, whose channel then owns the stream.
+async fn read_accepted(send: SendStream, mut recv: RecvStream, mut readers: Readers) {
+    let stop = readers.stop.clone();
+    let opened = async {
+        let Some(after) = wire::read_preamble(&mut recv).await? else {
+            return Ok(None);
+        };
+        // The control frames sent before this channel opened come first.
+        if readers
+            .control_seen
+            .wait_for(|&seen| seen >= after)
+            .await
+            .is_err()
+        {
+            return Ok(None);
+        }
+        match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, false).await? {
+            Read::Frame(frame, permit)
+                if frame.header.kind == FrameKind::Call && frame.header.channel != 0 =>
+            {
+                Ok(Some((frame, permit)))
+            }
+            Read::Frame(..) => Err(wire::protocol("a channel stream must start with a CALL")),
+            Read::End(_) => Ok(None),
+        }
+    };
+    let first = tokio::select! {
+        () = stop.cancelled() => return,
+        first = opened => first,
+    };
+    match first {
+        Ok(Some((frame, permit))) => {
+            let channel = frame.header.channel;
+            let _ = readers.tx.send(Inbound::Opened(channel, send));
+            let _ = readers.tx.send(Inbound::Frame(frame, permit));
+            read_channel(recv, channel, readers).await;
+        }
+        Ok(None) => {
+            let _ = readers.tx.send(Inbound::StreamEnd(0));
+        }
+        Err(e) => {
+            let _ = readers.tx.send(Inbound::Failed(e));
+        }
+    }
+}
+
+/// Reads a channel's frames until its stream ends.
+async fn read_channel(mut recv: RecvStream, channel: u32, readers: Readers) {
+    let stop = readers.stop.clone();
+    let read = async {
+        loop {
+            match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, false).await {
+                Ok(Read::Frame(frame, permit)) => {
+                    if frame.header.channel != channel {
+                        return Inbound::Failed(wire::protocol(
+                            "a frame on another channel's stream",
+                        ));
+                    }
+                    if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
+                        return Inbound::StreamEnd(channel);
+                    }
+                }
+                Ok(Read::End(_)) => return Inbound::StreamEnd(channel),
+                Err(e) => return Inbound::Failed(e),
+            }
+        }
+    };
+    tokio::select! {
+        () = stop.cancelled() => {}
+        end = read => {
+            let _ = readers.tx.send(end);
+        }
+    }
+}
+
+/// Writes what the link queues for one stream, batching what waits, until
+/// told to finish or the link drops; then lets the peer receive it all
+/// (for up to [`LINGER`]).
+async fn write_stream(
+    mut send: SendStream,
+    mut rx: mpsc::UnboundedReceiver<Out>,
+    shared: Arc<Shared>,
+    mut preamble: Option<Bytes>,
+) {
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut broken = false;
+    let mut trailer = None;
+    'run: while let Some(first) = rx.recv().await {
+        let mut bytes = 0;
+        let mut next = Some(first);
+        while let Some(out) = next.take() {
+            match out {
+                Out::Frame(frame) => {
+                    bytes += frame.size();
+                    if !broken {
+                        chunks.extend(preamble.take());
+                        wire::push_frame(frame, &mut chunks);
+                    }
+                }
+                Out::Finish(count) => {
+                    trailer = Some(count);
+                    break;
+                }
+            }
+            if chunks.len() < 64 {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !chunks.is_empty() {
+            if let Err(e) = send.write_all_chunks(&mut chunks).await {
+                broken = true;
+                if let Some(error) = wire::write_failure(e) {
+                    shared.fail(error);
+                }
+            }
+            chunks.clear();
+        }
+        shared.written(bytes);
+        if trailer.is_some() {
+            break 'run;
+        }
+    }
+    if let Some(Some(count)) = trailer
+        && !broken
+    {
+        let mut mark = [wire::mark(count)];
+        let _ = send.write_all_chunks(&mut mark).await;
+    }
+    let _ = send.finish();
+    // Frames queued after a finish (a race with the link's routing) are
+    // counted as written: nothing will write them.
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        if let Out::Frame(frame) = out {
+            shared.written(frame.size());
+        }
+    }
+    let _ = tokio::time::timeout(LINGER, send.stopped()).await;
+}
+
+/// Counts frames for a stream that never opened as written.
+async fn discard(mut rx: mpsc::UnboundedReceiver<Out>, shared: &Shared) {
+    while let Some(out) = rx.recv().await {
+        match out {
+            Out::Frame(frame) => shared.written(frame.size()),
+            Out::Finish(_) => break,
+        }
+    }
+}
+
+/// `info` with what the QUIC handshake proved: the ALPN protocol, the
+/// peer's identity and its expiry, the channel binding.
+fn facts(conn: &Connection, mut info: LinkInfo) -> std::io::Result<LinkInfo> {
+    use crate::tls::identity;
+    let alpn = conn
+        .handshake_data()
+        .and_then(|data| data.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|data| data.protocol);
+    if alpn.as_deref() != Some(super::ALPN_PROTOCOL) {
+        return Err(identity::refused(
+            "the peer did not negotiate the prism/1 ALPN protocol",
+        ));
+    }
+    let mut binding = [0u8; 32];
+    conn.export_keying_material(&mut binding, identity::BINDING_LABEL, b"")
+        .map_err(|_| identity::refused("cannot export the channel binding"))?;
+    info = info.with_channel_binding(crate::link::ChannelBinding(binding));
+    let chain = conn
+        .peer_identity()
+        .and_then(|any| {
+            any.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .map(|chain| *chain)
+        .unwrap_or_default();
+    if let Some(identity) = chain.first().and_then(identity::identity_of) {
+        info = info.with_peer_identity(identity);
+        if let Some(expiry) = chain.iter().filter_map(identity::expiry_of).min() {
+            info = info.with_peer_identity_expiry(expiry);
+        }
+    }
+    Ok(info)
+}

@@ -1,0 +1,91 @@
+//! QUIC links (quinn, TLS 1.3 from the same rustls configurations as TLS
+//! links): each Prism channel travels on a QUIC stream of its own, so one
+//! lost packet or one slow channel never holds up another.
+//!
+//! [`QuicListener`] accepts links on a UDP socket (handshakes side by side,
+//! a bounded number at a time, each under a timeout); [`QuicConnector`]
+//! opens them. Both speak ALPN [`ALPN_PROTOCOL`].
+//!
+//! # Mapping
+//!
+//! - **Control.** Each side opens one unidirectional stream at once and
+//!   sends every channel-0 frame on it (HELLO, ACCEPT, PING, GOAWAY,
+//!   connection CREDIT, AUTH).
+//! - **Channels.** A CALL opens a bidirectional stream; the channel's
+//!   frames both ways follow on it, in order. The callee finishes its half
+//!   after its answer (RESPONSE, ERROR or DATA `END`); the caller finishes
+//!   its half once that answer arrives, or after its CANCEL. A frame for a
+//!   channel whose stream is done (a race the session ignores anyway)
+//!   takes the control stream.
+//! - **Order.** A channel stream starts with a 16-byte preamble: how many
+//!   control frames its sender had sent when it opened the channel. The
+//!   receiver delivers the channel's frames only after that many control
+//!   frames, so the handshake (and anything else sent earlier on channel
+//!   0) comes first. Calls of different channels may arrive in any order:
+//!   the link's kind says so ([`LinkKind::independent_channels`]) and the
+//!   session then accepts call ids out of order.
+//! - **End.** Closing the link finishes every stream; the control stream
+//!   ends with a 16-byte trailer counting the channel streams its sender
+//!   opened, so the receiver knows when it has read everything. A link
+//!   that is dropped instead lets its streams deliver what they hold (for
+//!   up to [`LINGER`]), then the connection closes with code 0, which the
+//!   peer reads as a clean end.
+//! - **Limits.** The peer may open twice the session's `max_channels`
+//!   streams at once (a channel's stream closes a little after the
+//!   channel); QUIC's connection receive window is the session's
+//!   connection window plus one largest frame (quinn's default is
+//!   unbounded), and received frames not yet taken by the session are
+//!   bounded by the same amount. Quinn's idle timeout (30 s, with QUIC
+//!   keep-alive every 10 s) lets go of a peer whose path died.
+//!
+//! Prism's own credits still apply on top: QUIC's windows only ever slow a
+//! sender down.
+
+mod config;
+mod connector;
+mod link;
+mod listener;
+mod wire;
+
+use std::time::Duration;
+
+pub use connector::QuicConnector;
+pub use link::QuicLink;
+pub use listener::QuicListener;
+
+use crate::link::{LinkKind, SecurityProperties};
+
+/// The ALPN protocol both ends offer (the same as TLS links').
+pub const ALPN_PROTOCOL: &[u8] = crate::tls::ALPN_PROTOCOL;
+
+/// How long a dropped link's streams may take to deliver what they hold
+/// before the connection closes.
+pub const LINGER: Duration = Duration::from_secs(5);
+
+/// A QUIC link whose peer proved no identity (a server not asking for
+/// client certificates).
+pub const KIND: LinkKind = LinkKind::new(
+    "quic",
+    true,
+    SecurityProperties {
+        confidential: true,
+        integrity: true,
+        peer_authenticated: false,
+        replay_protected: true,
+    },
+)
+.with_independent_channels();
+
+/// A QUIC link whose peer proved its identity with a certificate: every
+/// link a client opens, and every link of a mutual-TLS server.
+pub const AUTHENTICATED_KIND: LinkKind = LinkKind::new(
+    "quic",
+    true,
+    SecurityProperties {
+        confidential: true,
+        integrity: true,
+        peer_authenticated: true,
+        replay_protected: true,
+    },
+)
+.with_independent_channels();

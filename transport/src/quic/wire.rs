@@ -1,0 +1,183 @@
+//! What travels on the QUIC streams of a link: frames (a 32-byte header,
+//! then the payload, no padding: each payload is read into a buffer of its
+//! own), the 16-byte preamble of a channel stream and the 16-byte trailer
+//! of a control stream.
+
+use std::io;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use prism_core::Payload;
+use prism_core::aligned::aligned_buffer;
+use prism_proto::frame::{Frame, FrameHeader, HEADER_LEN};
+use quinn::{ConnectionError, ReadError, ReadExactError, RecvStream, WriteError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::link::LinkError;
+
+/// Length of a channel stream's preamble and of a control stream's trailer.
+pub(super) const MARK_LEN: usize = 16;
+
+/// A count in the 16-byte form of a preamble or trailer.
+pub(super) fn mark(count: u64) -> Bytes {
+    let mut bytes = [0u8; MARK_LEN];
+    bytes[..8].copy_from_slice(&count.to_le_bytes());
+    Bytes::copy_from_slice(&bytes)
+}
+
+fn read_mark(bytes: &[u8]) -> Result<u64, LinkError> {
+    let (count, reserved) = bytes.split_at(8);
+    if reserved.iter().any(|&b| b != 0) {
+        return Err(protocol("a stream mark has reserved bytes set"));
+    }
+    let mut word = [0u8; 8];
+    word.copy_from_slice(count);
+    Ok(u64::from_le_bytes(word))
+}
+
+pub(super) fn protocol(reason: &str) -> LinkError {
+    LinkError::Protocol {
+        transport: "quic",
+        reason: reason.to_owned(),
+    }
+}
+
+/// What reading a stream found next.
+pub(super) enum Read {
+    /// A frame, holding its share of the link's receive budget.
+    Frame(Frame, OwnedSemaphorePermit),
+    /// The stream ended at a frame boundary; with a trailer's count when
+    /// one came last.
+    End(Option<u64>),
+}
+
+/// The connection ended: cleanly (`None`: the peer's link closed it with
+/// code 0, or this side closed it) or with an error.
+pub(super) fn connection_end(error: &ConnectionError) -> Option<LinkError> {
+    match error {
+        ConnectionError::ApplicationClosed(close) if close.error_code.into_inner() == 0 => None,
+        ConnectionError::LocallyClosed => None,
+        ConnectionError::TimedOut => Some(LinkError::Io(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the QUIC connection timed out",
+        ))),
+        other => Some(LinkError::Io(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!("the QUIC connection ended: {other}"),
+        ))),
+    }
+}
+
+/// A read error as the end of the stream (`Ok`) or a failure.
+fn read_failed(error: ReadError) -> Result<Read, LinkError> {
+    match error {
+        // The peer abandoned its half: nothing more comes on it.
+        ReadError::Reset(_) | ReadError::ClosedStream => Ok(Read::End(None)),
+        ReadError::ConnectionLost(e) => match connection_end(&e) {
+            None => Ok(Read::End(None)),
+            Some(e) => Err(e),
+        },
+        other => Err(LinkError::Io(io::Error::other(other))),
+    }
+}
+
+/// Reads into `buf` until it is full or the stream ends; returns how much
+/// arrived.
+async fn fill(recv: &mut RecvStream, buf: &mut [u8]) -> Result<Result<usize, Read>, LinkError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match recv.read(&mut buf[filled..]).await {
+            Ok(Some(n)) => filled += n,
+            Ok(None) => break,
+            Err(e) => return read_failed(e).map(Err),
+        }
+    }
+    Ok(Ok(filled))
+}
+
+/// Reads a channel stream's preamble; `None` when the stream ended first.
+pub(super) async fn read_preamble(recv: &mut RecvStream) -> Result<Option<u64>, LinkError> {
+    let mut bytes = [0u8; MARK_LEN];
+    match fill(recv, &mut bytes).await? {
+        Ok(MARK_LEN) => read_mark(&bytes).map(Some),
+        Ok(0) | Err(_) => Ok(None),
+        Ok(_) => Err(protocol("a stream ended inside its preamble")),
+    }
+}
+
+/// Reads the next frame (or, on a control stream, the trailer) from
+/// `recv`. The payload's buffer is allocated only once `budget` grants its
+/// size, so frames read ahead of the session stay bounded.
+pub(super) async fn read_frame(
+    recv: &mut RecvStream,
+    max_frame: u32,
+    budget: &Arc<Semaphore>,
+    trailer_allowed: bool,
+) -> Result<Read, LinkError> {
+    let mut bytes = [0u8; HEADER_LEN];
+    let header = match fill(recv, &mut bytes).await? {
+        Err(end) => return Ok(end),
+        Ok(0) => return Ok(Read::End(None)),
+        Ok(MARK_LEN) if trailer_allowed => {
+            return read_mark(&bytes[..MARK_LEN]).map(|n| Read::End(Some(n)));
+        }
+        Ok(HEADER_LEN) => bytes,
+        Ok(_) => return Err(protocol("a stream ended inside a frame")),
+    };
+    let (header, len) = FrameHeader::decode(&header, max_frame)?;
+    let len = len as usize;
+    let cost = u32::try_from(HEADER_LEN + len).unwrap_or(u32::MAX);
+    let permit = Arc::clone(budget)
+        .acquire_many_owned(cost)
+        .await
+        .map_err(|_| LinkError::Closed)?;
+    let payload = if len == 0 {
+        Payload::empty()
+    } else {
+        let mut buf = aligned_buffer(len);
+        buf.resize(len, 0);
+        match recv.read_exact(&mut buf).await {
+            Ok(()) => {}
+            Err(ReadExactError::FinishedEarly(_)) => {
+                return Err(protocol("a stream ended inside a frame"));
+            }
+            Err(ReadExactError::ReadError(e)) => {
+                return match read_failed(e)? {
+                    Read::End(_) => Err(protocol("a stream ended inside a frame")),
+                    frame @ Read::Frame(..) => Ok(frame),
+                };
+            }
+        }
+        Payload::new(buf.freeze())
+    };
+    Ok(Read::Frame(Frame::new(header, payload), permit))
+}
+
+/// Something for a stream's writer to do.
+pub(super) enum Out {
+    Frame(Frame),
+    /// Finish the stream, after a trailer with this count (control).
+    Finish(Option<u64>),
+}
+
+/// The pieces of `frame` for one vectored write.
+pub(super) fn push_frame(frame: Frame, chunks: &mut Vec<Bytes>) {
+    let len = u32::try_from(frame.payload.len()).unwrap_or(u32::MAX);
+    chunks.push(Bytes::copy_from_slice(&frame.header.encode(len)));
+    let (first, rest) = frame.payload.into_parts();
+    chunks.extend(
+        core::iter::once(first)
+            .chain(rest)
+            .filter(|s| !s.is_empty()),
+    );
+}
+
+/// Whether a write failure is worth reporting: a stream the peer stopped
+/// reading (it dropped the channel or its link) only makes the frames moot.
+pub(super) fn write_failure(error: WriteError) -> Option<LinkError> {
+    match error {
+        WriteError::Stopped(_) | WriteError::ClosedStream => None,
+        WriteError::ConnectionLost(e) => connection_end(&e).or(Some(LinkError::Closed)),
+        other => Some(LinkError::Io(io::Error::other(other))),
+    }
+}
