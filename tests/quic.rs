@@ -5,13 +5,21 @@
 
 mod common;
 
+use core::future::poll_fn;
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
 use common::pki::Ca;
-use prism::quic::{QuicConnector, QuicListener};
+use prism::codec::Payload;
+use prism::quic::{QuicConnector, QuicLink, QuicListener};
 use prism::tls::{ClientTls, ServerTls};
 use prism::transport::testing::{self, LinkPair};
-use prism::transport::{Connector, LinkConfig, Listener};
+use prism::transport::{Connector, Frame, Link, LinkConfig, Listener, Priority};
+use prism_proto::frame::{FrameHeader, FrameKind};
+
+const SERVER_ID: &str = "spiffe://test.internal/server";
+const CLIENT_ID: &str = "spiffe://test.internal/worker";
 
 struct Pki {
     ca: Ca,
@@ -20,7 +28,7 @@ struct Pki {
 
 fn pki() -> Pki {
     let ca = Ca::new("quic test ca");
-    let server = ca.server("spiffe://test.internal/server");
+    let server = ca.server(SERVER_ID);
     Pki { ca, server }
 }
 
@@ -55,4 +63,190 @@ async fn quic_links_conform() {
         }
     })
     .await;
+}
+
+/// A connected pair of QUIC links: (client's, server's).
+async fn pair(listener: &mut QuicListener, connector: &QuicConnector) -> (QuicLink, QuicLink) {
+    let config = LinkConfig::default();
+    let (a, b) = tokio::join!(connector.connect(&config), listener.accept(&config));
+    (a.expect("connect"), b.expect("accept"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_quic_proves_both_identities_and_one_binding() {
+    let pki = pki();
+    let client = pki.ca.client(CLIENT_ID);
+    let tls = ServerTls::mutual_from_pem(
+        pki.server.cert_pem.as_bytes(),
+        pki.server.key_pem.as_bytes(),
+        pki.ca.cert_pem.as_bytes(),
+    )
+    .expect("mutual server tls");
+    let mut listener = QuicListener::bind(localhost(), tls).expect("bind");
+    assert_eq!(listener.kind(), prism::quic::AUTHENTICATED_KIND);
+    let client_tls = ClientTls::mutual_from_pem(
+        pki.ca.cert_pem.as_bytes(),
+        client.cert_pem.as_bytes(),
+        client.key_pem.as_bytes(),
+    )
+    .expect("mutual client tls");
+    let addr = listener.local_addr().expect("addr");
+    let connector = QuicConnector::new(addr, "localhost", client_tls).expect("connector");
+    let (a, b) = pair(&mut listener, &connector).await;
+    assert_eq!(a.info().peer_identity.as_deref(), Some(SERVER_ID));
+    assert_eq!(b.info().peer_identity.as_deref(), Some(CLIENT_ID));
+    assert!(a.info().peer_identity_expiry.is_some());
+    assert!(b.info().peer_identity_expiry.is_some());
+    assert!(a.info().kind.security.peer_authenticated);
+    assert!(b.info().kind.independent_channels);
+    let (ours, theirs) = (&a.info().channel_binding, &b.info().channel_binding);
+    assert!(ours.is_some(), "a QUIC link has a channel binding");
+    assert_eq!(ours, theirs, "both ends derive the same binding");
+
+    // Another connection has another binding.
+    let (c, _d) = pair(&mut listener, &connector).await;
+    assert_ne!(c.info().channel_binding, a.info().channel_binding);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_without_the_servers_roots_is_refused() {
+    let pki = pki();
+    let listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = tokio::spawn(accept_forever(listener));
+    let strangers = Ca::new("another ca");
+    let tls = ClientTls::from_pem(strangers.cert_pem.as_bytes()).expect("client tls");
+    let connector = QuicConnector::new(addr, "localhost", tls).expect("connector");
+    let error = connector
+        .connect(&LinkConfig::default())
+        .await
+        .expect_err("an unknown server");
+    assert!(error.to_string().contains("certificate"), "{error}");
+    serving.abort();
+}
+
+/// Priorities reach QUIC's scheduler: a bulk call on a high-priority
+/// channel, queued after one as large on a low-priority channel, arrives
+/// first. With equal priorities the first queued would finish first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_high_priority_channel_overtakes_a_bulk_one() {
+    let pki = pki();
+    let mut listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    for round in 0..3 {
+        let (mut a, mut b) = pair(&mut listener, &connector).await;
+        let bulk = |channel: u32| {
+            let header = FrameHeader {
+                channel,
+                ..FrameHeader::new(FrameKind::Call)
+            };
+            Frame::new(
+                header,
+                Payload::new(Bytes::from(vec![channel as u8; 8 << 20])),
+            )
+        };
+        a.set_priority(1, Priority::LOWEST);
+        a.set_priority(3, Priority::HIGHEST);
+        a.queue(bulk(1)).expect("queue");
+        a.queue(bulk(3)).expect("queue");
+        let flush = async { poll_fn(|cx| a.poll_flush(cx)).await.expect("flush") };
+        let receive = async {
+            let first = poll_fn(|cx| b.poll_recv(cx))
+                .await
+                .expect("recv")
+                .expect("a frame");
+            let second = poll_fn(|cx| b.poll_recv(cx))
+                .await
+                .expect("recv")
+                .expect("a frame");
+            (first.header.channel, second.header.channel)
+        };
+        let ((), order) = tokio::join!(flush, receive);
+        assert_eq!(
+            order,
+            (3, 1),
+            "round {round}: the urgent channel comes first"
+        );
+    }
+}
+
+/// A peer that opens a stream and sends garbage loses its connection,
+/// with nothing served; the server goes on serving others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_on_a_stream_closes_that_connection_only() {
+    common::install_panic_hook();
+    let pki = pki();
+    let server = common::test_server(&Default::default());
+    let listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener).await })
+    };
+    // A bad preamble; a stream that ends inside its preamble; a frame of
+    // an unknown kind; a first frame that is not a CALL.
+    let unknown_kind = [[0u8; 16].as_slice(), &[99], &[0; 31]].concat();
+    let ping_first = [
+        [0u8; 16].as_slice(),
+        &FrameHeader::new(FrameKind::Ping).encode(0),
+    ]
+    .concat();
+    for garbage in [&[0xFFu8; 64][..], &[0u8; 7][..], &unknown_kind, &ping_first] {
+        let conn = raw_connection(&pki, addr).await;
+        let (mut send, _recv) = conn.open_bi().await.expect("open a stream");
+        send.write_all(garbage).await.expect("write");
+        send.finish().expect("finish");
+        let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed()).await;
+        assert!(
+            closed.is_ok(),
+            "the server closes a connection that sent garbage {garbage:?}"
+        );
+    }
+    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    let channel = prism::Channel::builder()
+        .connect(connector)
+        .await
+        .expect("connect");
+    let calc = common::CalcClient::new(channel);
+    assert_eq!(calc.add(2, 3).await.expect("a call"), 5);
+    server.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    common::assert_no_panics();
+}
+
+/// A QUIC connection made by hand, speaking Prism's ALPN.
+async fn raw_connection(pki: &Pki, addr: std::net::SocketAddr) -> quinn::Connection {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pki.ca.cert_pem.as_bytes()) {
+        roots.add(cert.expect("a certificate")).expect("a root");
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![prism::quic::ALPN_PROTOCOL.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
+    let mut endpoint = quinn::Endpoint::client(localhost()).expect("endpoint");
+    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    endpoint
+        .connect(addr, "localhost")
+        .expect("connect")
+        .await
+        .expect("handshake")
+}
+
+async fn accept_forever(mut listener: QuicListener) {
+    let mut links = Vec::new();
+    while let Ok(link) = listener.accept(&LinkConfig::default()).await {
+        links.push(link);
+    }
+}
+
+fn localhost() -> std::net::SocketAddr {
+    std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use prism_proto::frame::{Frame, FrameError};
-use prism_proto::session::SessionConfig;
+use prism_proto::session::{Priority, SessionConfig};
 
 /// What a link guarantees about the bytes it carries.
 ///
@@ -272,6 +272,11 @@ pub struct LinkConfig {
     /// The largest frame payload the link must accept (a session's
     /// [`link_max_frame`](prism_proto::session::SessionConfig::link_max_frame)).
     pub max_frame: u32,
+    /// The largest DATA chunk, CALL or RESPONSE the session accepts (its
+    /// [`advertised_chunk`](prism_proto::session::SessionConfig::advertised_chunk)):
+    /// each open channel may have one such whole frame in flight beside
+    /// its credit.
+    pub max_chunk: u32,
     /// The most channels the peer may hold open at once: a link with
     /// streams of its own (QUIC) allows the peer that many.
     pub max_channels: u32,
@@ -305,6 +310,7 @@ impl LinkConfig {
     pub fn for_session(config: &SessionConfig) -> LinkConfig {
         LinkConfig {
             max_frame: config.link_max_frame(),
+            max_chunk: config.advertised_chunk(),
             max_channels: config.max_channels,
             stream_window: config.stream_window,
             connection_window: config.connection_window,
@@ -389,6 +395,16 @@ pub trait Link: Send + 'static {
     fn alignment_copies(&self) -> u64 {
         0
     }
+
+    /// Channel `channel`'s send priority (its op's `#[prism(priority)]`),
+    /// told when a call opens it (before its CALL is queued) or a callee
+    /// takes it (after its CALL arrived), and only when it is not
+    /// [`Priority::DEFAULT`]. The session already sends chunks of higher
+    /// levels first; a link with a scheduler of its own (QUIC streams)
+    /// applies it there too. Others keep the default, which ignores it.
+    fn set_priority(&mut self, channel: u32, priority: Priority) {
+        let _ = (channel, priority);
+    }
 }
 
 impl<L: Link + ?Sized> Link for Box<L> {
@@ -422,6 +438,10 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn alignment_copies(&self) -> u64 {
         (**self).alignment_copies()
+    }
+
+    fn set_priority(&mut self, channel: u32, priority: Priority) {
+        (**self).set_priority(channel, priority);
     }
 }
 

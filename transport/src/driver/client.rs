@@ -766,8 +766,9 @@ impl<L: Link> ClientDriver<L> {
                     tx: reply,
                     assembly: None,
                 };
+                let priority = call.priority;
                 let opened = self.conn.session.open_call(now, call);
-                self.opened(ticket, opened, sink);
+                self.opened(ticket, opened, sink, priority);
                 return;
             }
             Start::Open { open, sink } => (open, sink),
@@ -789,7 +790,7 @@ impl<L: Link> ClientDriver<L> {
                     priority,
                 };
                 let opened = self.conn.session.open_call(now, call);
-                self.opened(ticket, opened, sink);
+                self.opened(ticket, opened, sink, priority);
             }
             Request::Stream(stream) => {
                 let opening = OutgoingStream {
@@ -799,7 +800,7 @@ impl<L: Link> ClientDriver<L> {
                     priority,
                 };
                 let opened = self.conn.session.open_stream(now, opening);
-                if let Some(channel) = self.opened(ticket, opened, sink) {
+                if let Some(channel) = self.opened(ticket, opened, sink, priority) {
                     let session = &mut self.conn.session;
                     (self.pumps).start(session, cx, channel, codec, stream, &mut self.ended);
                     self.cancel_ended();
@@ -827,10 +828,14 @@ impl<L: Link> ClientDriver<L> {
         ticket: u64,
         opened: Result<ChannelId, OpenError>,
         sink: Sink,
+        priority: Priority,
     ) -> Option<ChannelId> {
         self.conn.stats.calls_sent += 1;
         match opened {
             Ok(channel) => {
+                if priority != Priority::DEFAULT {
+                    self.conn.link.set_priority(channel.get(), priority);
+                }
                 self.pending.insert(channel, (ticket, sink));
                 self.tickets.insert(ticket, channel);
                 Some(channel)

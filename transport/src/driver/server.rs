@@ -441,6 +441,7 @@ impl<L: Link> ServerDriver<L> {
                     let priority = self.handler.priority(op);
                     if priority != Priority::DEFAULT {
                         self.conn.session.set_priority(channel, priority);
+                        self.conn.link.set_priority(channel.get(), priority);
                     }
                     let call = IncomingCall {
                         channel,

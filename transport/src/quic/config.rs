@@ -18,16 +18,29 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// Quinn's idle timeout: a path silent this long is dead.
 const IDLE_TIMEOUT: VarInt = VarInt::from_u32(30_000);
 
-/// Received bytes a link holds at most for the session: its connection
-/// window plus one largest frame (a CALL or RESPONSE costs no credit).
+/// Room for one whole frame of up to `len` bytes.
+fn frame_room(len: u32) -> u64 {
+    u64::from(len) + HEADER_LEN as u64
+}
+
+/// Received bytes a link holds at most for the session, which is also
+/// QUIC's connection receive window: everything a well-behaved peer can
+/// have in flight at once (its credit, one whole CALL or RESPONSE and a
+/// small frame per channel, and one largest frame), so its frames never
+/// wait for room. A peer that sends more waits, and memory stays bounded.
 pub(super) fn receive_budget(config: &LinkConfig) -> u64 {
-    u64::from(config.connection_window) + u64::from(config.max_frame) + HEADER_LEN as u64
+    let per_channel = frame_room(config.max_chunk) + HEADER_LEN as u64;
+    u64::from(config.connection_window)
+        .saturating_add(u64::from(config.max_channels.max(1)).saturating_mul(per_channel))
+        .saturating_add(frame_room(config.max_frame))
 }
 
 /// Transport parameters from the session's limits.
 pub(super) fn transport(config: &LinkConfig) -> Arc<TransportConfig> {
     let budget = receive_budget(config);
-    let stream_window = (u64::from(config.stream_window) + (1 << 20)).min(budget);
+    // One channel's credit and two whole frames.
+    let stream_window =
+        (u64::from(config.stream_window) + 2 * frame_room(config.max_chunk)).min(budget);
     let mut transport = TransportConfig::default();
     transport
         .max_concurrent_bidi_streams(VarInt::from_u32(

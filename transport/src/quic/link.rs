@@ -6,7 +6,7 @@
 //! queue bounded in bytes, writers take them from a queue per stream.
 
 use core::task::{Context, Poll};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,8 +15,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 use prism_proto::frame::{Flags, Frame, FrameHeader, FrameKind};
+use prism_proto::session::Priority;
 use quinn::{Connection, RecvStream, SendStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::wire::{self, Out, Read};
@@ -38,6 +39,8 @@ pub struct QuicLink {
     control_sent: u64,
     /// Channel streams this side opened (the control trailer).
     opened: u64,
+    /// Priorities of channels we open, told before their CALL is queued.
+    priorities: BTreeMap<u32, i32>,
     recv: RecvState,
 }
 
@@ -87,13 +90,16 @@ struct Route {
 
 /// What readers tell the link.
 enum Inbound {
-    Frame(Frame, tokio::sync::OwnedSemaphorePermit),
+    Frame(Frame, OwnedSemaphorePermit),
     /// The acceptor took a stream the peer opened.
     Accepted,
     /// A stream the peer opened carries this channel; its sending half.
     Opened(u32, SendStream),
-    /// A channel stream's receiving half ended.
-    StreamEnd(u32),
+    /// A channel stream's receiving half ended (with the share of the
+    /// receive budget a stream the peer opened holds until then).
+    StreamEnd(u32, Option<OwnedSemaphorePermit>),
+    /// The peer can open no more streams: the connection ended.
+    AcceptEnd,
     /// The peer's control stream ended, with its trailer when it closed
     /// the link properly.
     ControlEnd(Option<u64>),
@@ -105,6 +111,7 @@ struct RecvState {
     /// Channel streams whose receiving half is still read.
     live: u64,
     accepted: u64,
+    accept_ended: bool,
     control_end: Option<Option<u64>>,
     done: bool,
 }
@@ -113,8 +120,8 @@ impl RecvState {
     fn finished(&self) -> bool {
         match self.control_end {
             None => false,
-            // A dropped peer: what its open streams still hold, then the end.
-            Some(None) => self.live == 0,
+            // A dropped peer: every stream it opened, read to its end.
+            Some(None) => self.live == 0 && self.accept_ended,
             Some(Some(opened)) => self.live == 0 && self.accepted >= opened,
         }
     }
@@ -157,7 +164,15 @@ impl QuicLink {
         tokio::spawn(read_control(conn.clone(), readers.clone(), seen_tx));
         tokio::spawn(accept_streams(conn.clone(), readers.clone()));
         let (control_tx, control_rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_stream(control, control_rx, Arc::clone(&shared), None));
+        // Control frames (pings, credit) never wait behind bulk data.
+        let _ = control_tx.send(Out::Priority(CONTROL_PRIORITY));
+        tokio::spawn(write_stream(
+            control,
+            control_rx,
+            Arc::clone(&shared),
+            None,
+            readers.stop.clone(),
+        ));
         Ok(QuicLink {
             info,
             conn,
@@ -168,6 +183,7 @@ impl QuicLink {
             routes: HashMap::new(),
             control_sent: 0,
             opened: 0,
+            priorities: BTreeMap::new(),
             recv: RecvState::default(),
         })
     }
@@ -191,6 +207,11 @@ impl QuicLink {
     fn open_channel(&mut self, frame: Frame) {
         let (tx, rx) = mpsc::unbounded_channel();
         let channel = frame.header.channel;
+        if let Some(priority) = self.priorities.remove(&channel) {
+            let _ = tx.send(Out::Priority(priority));
+        }
+        // Our ids increase: what was told for lower ones is stale.
+        self.priorities = self.priorities.split_off(&channel);
         let _ = tx.send(Out::Frame(frame));
         self.routes.insert(channel, Route { tx, caller: true });
         self.opened += 1;
@@ -202,18 +223,25 @@ impl QuicLink {
             self.readers.clone(),
         );
         tokio::spawn(async move {
-            match conn.open_bi().await {
-                Ok((send, recv)) => {
-                    tokio::spawn(read_channel(recv, channel, readers));
-                    write_stream(send, rx, shared, Some(preamble)).await;
+            // Waiting for stream credit ends when the link's linger does.
+            let opened = tokio::select! {
+                () = lingered(&readers.stop) => None,
+                opened = conn.open_bi() => Some(opened),
+            };
+            match opened {
+                Some(Ok((send, recv))) => {
+                    let stop = readers.stop.clone();
+                    tokio::spawn(read_channel(recv, channel, readers, None));
+                    write_stream(send, rx, shared, Some(preamble), stop).await;
                 }
-                Err(e) => {
-                    let _ = readers.tx.send(Inbound::StreamEnd(channel));
+                Some(Err(e)) => {
+                    let _ = readers.tx.send(Inbound::StreamEnd(channel, None));
                     if let Some(error) = wire::connection_end(&e) {
                         shared.fail(error);
                     }
                     discard(rx, &shared).await;
                 }
+                None => {}
             }
         });
     }
@@ -224,7 +252,8 @@ impl QuicLink {
             return Err(wire::protocol("two streams carry one channel"));
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_stream(send, rx, Arc::clone(&self.shared), None));
+        let stop = self.readers.stop.clone();
+        tokio::spawn(write_stream(send, rx, Arc::clone(&self.shared), None, stop));
         self.routes.insert(channel, Route { tx, caller: false });
         Ok(())
     }
@@ -252,6 +281,15 @@ impl QuicLink {
             self.finish(header.channel);
         }
     }
+}
+
+/// The QUIC priority of the control stream: above every channel's.
+const CONTROL_PRIORITY: i32 = 16;
+
+/// A channel's QUIC stream priority: quinn sends higher first and starts
+/// every stream at 0, which is Prism's default level.
+fn quic_priority(priority: Priority) -> i32 {
+    i32::from(priority.level()) - i32::from(Priority::DEFAULT.level())
 }
 
 /// Whether a callee's frame ends its channel.
@@ -294,7 +332,8 @@ impl Link for QuicLink {
                         return Poll::Ready(Err(e));
                     }
                 }
-                Inbound::StreamEnd(channel) => {
+                Inbound::AcceptEnd => self.recv.accept_ended = true,
+                Inbound::StreamEnd(channel, _permit) => {
                     self.recv.live = self.recv.live.saturating_sub(1);
                     // The peer is done with the channel; so are we.
                     if self.routes.get(&channel).is_some_and(|r| !r.caller) {
@@ -375,6 +414,18 @@ impl Link for QuicLink {
         Poll::Pending
     }
 
+    fn set_priority(&mut self, channel: u32, priority: Priority) {
+        let level = quic_priority(priority);
+        match self.routes.get(&channel) {
+            Some(route) => {
+                let _ = route.tx.send(Out::Priority(level));
+            }
+            None => {
+                self.priorities.insert(channel, level);
+            }
+        }
+    }
+
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         if let Some(control) = self.control.take() {
             for (_, route) in self.routes.drain() {
@@ -432,27 +483,42 @@ async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u6
     }
 }
 
+/// What a stream the peer opens holds of the receive budget until its end
+/// is taken: its messages to the link, so opening and finishing streams
+/// faster than the session reads stays bounded too.
+const STREAM_COST: u32 = 256;
+
 /// Accepts the channel streams the peer opens.
 async fn accept_streams(conn: Connection, readers: Readers) {
     loop {
+        let budget = Arc::clone(&readers.budget);
         let accepted = tokio::select! {
             () = readers.stop.cancelled() => return,
-            accepted = conn.accept_bi() => accepted,
+            accepted = async {
+                let permit = budget.acquire_many_owned(STREAM_COST).await.ok()?;
+                Some((conn.accept_bi().await, permit))
+            } => accepted,
         };
-        let Ok((send, recv)) = accepted else {
+        let Some((Ok((send, recv)), permit)) = accepted else {
             // The connection ended; the readers report how.
+            let _ = readers.tx.send(Inbound::AcceptEnd);
             return;
         };
         if readers.tx.send(Inbound::Accepted).is_err() {
             return;
         }
-        tokio::spawn(read_accepted(send, recv, readers.clone()));
+        tokio::spawn(read_accepted(send, recv, readers.clone(), permit));
     }
 }
 
 /// Reads a stream the peer opened: its preamble, then (after as many
 /// control frames) a CALL, whose channel then owns the stream.
-async fn read_accepted(send: SendStream, mut recv: RecvStream, mut readers: Readers) {
+async fn read_accepted(
+    send: SendStream,
+    mut recv: RecvStream,
+    mut readers: Readers,
+    permit: OwnedSemaphorePermit,
+) {
     let stop = readers.stop.clone();
     let opened = async {
         let Some(after) = wire::read_preamble(&mut recv).await? else {
@@ -482,14 +548,14 @@ async fn read_accepted(send: SendStream, mut recv: RecvStream, mut readers: Read
         first = opened => first,
     };
     match first {
-        Ok(Some((frame, permit))) => {
+        Ok(Some((frame, first_permit))) => {
             let channel = frame.header.channel;
             let _ = readers.tx.send(Inbound::Opened(channel, send));
-            let _ = readers.tx.send(Inbound::Frame(frame, permit));
-            read_channel(recv, channel, readers).await;
+            let _ = readers.tx.send(Inbound::Frame(frame, first_permit));
+            read_channel(recv, channel, readers, Some(permit)).await;
         }
         Ok(None) => {
-            let _ = readers.tx.send(Inbound::StreamEnd(0));
+            let _ = readers.tx.send(Inbound::StreamEnd(0, Some(permit)));
         }
         Err(e) => {
             let _ = readers.tx.send(Inbound::Failed(e));
@@ -498,47 +564,88 @@ async fn read_accepted(send: SendStream, mut recv: RecvStream, mut readers: Read
 }
 
 /// Reads a channel's frames until its stream ends.
-async fn read_channel(mut recv: RecvStream, channel: u32, readers: Readers) {
+async fn read_channel(
+    mut recv: RecvStream,
+    channel: u32,
+    readers: Readers,
+    held: Option<OwnedSemaphorePermit>,
+) {
     let stop = readers.stop.clone();
     let read = async {
         loop {
             match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, false).await {
                 Ok(Read::Frame(frame, permit)) => {
                     if frame.header.channel != channel {
-                        return Inbound::Failed(wire::protocol(
+                        return Some(Inbound::Failed(wire::protocol(
                             "a frame on another channel's stream",
-                        ));
+                        )));
                     }
                     if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
-                        return Inbound::StreamEnd(channel);
+                        return None;
                     }
                 }
-                Ok(Read::End(_)) => return Inbound::StreamEnd(channel),
-                Err(e) => return Inbound::Failed(e),
+                Ok(Read::End(_)) => return Some(Inbound::StreamEnd(channel, held)),
+                Err(e) => return Some(Inbound::Failed(e)),
             }
         }
     };
     tokio::select! {
         () = stop.cancelled() => {}
         end = read => {
-            let _ = readers.tx.send(end);
+            if let Some(end) = end {
+                let _ = readers.tx.send(end);
+            }
         }
     }
 }
 
 /// Writes what the link queues for one stream, batching what waits, until
-/// told to finish or the link drops; then lets the peer receive it all
-/// (for up to [`LINGER`]).
+/// told to finish or the link drops; then lets the peer receive it all.
+/// Once the link is dropped, all of that has [`LINGER`]: a peer that stops
+/// reading then gets the stream reset.
 async fn write_stream(
     mut send: SendStream,
     mut rx: mpsc::UnboundedReceiver<Out>,
     shared: Arc<Shared>,
+    preamble: Option<Bytes>,
+    stop: CancellationToken,
+) {
+    let delivered = tokio::select! {
+        () = lingered(&stop) => false,
+        () = deliver(&mut send, &mut rx, &shared, preamble) => true,
+    };
+    if !delivered {
+        let _ = send.reset(ABANDONED);
+    }
+    // Frames queued after a finish (a race with the link's routing) or
+    // after the deadline are counted as written: nothing will write them.
+    rx.close();
+    while let Ok(out) = rx.try_recv() {
+        if let Out::Frame(frame) = out {
+            shared.written(frame.size());
+        }
+    }
+}
+
+/// Ready [`LINGER`] after the link dropped.
+async fn lingered(stop: &CancellationToken) {
+    stop.cancelled().await;
+    tokio::time::sleep(LINGER).await;
+}
+
+/// The stream reset code of a stream abandoned after the linger.
+const ABANDONED: quinn::VarInt = quinn::VarInt::from_u32(1);
+
+async fn deliver(
+    send: &mut SendStream,
+    rx: &mut mpsc::UnboundedReceiver<Out>,
+    shared: &Shared,
     mut preamble: Option<Bytes>,
 ) {
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut broken = false;
     let mut trailer = None;
-    'run: while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.recv().await {
         let mut bytes = 0;
         let mut next = Some(first);
         while let Some(out) = next.take() {
@@ -549,6 +656,9 @@ async fn write_stream(
                         chunks.extend(preamble.take());
                         wire::push_frame(frame, &mut chunks);
                     }
+                }
+                Out::Priority(level) => {
+                    let _ = send.set_priority(level);
                 }
                 Out::Finish(count) => {
                     trailer = Some(count);
@@ -570,7 +680,7 @@ async fn write_stream(
         }
         shared.written(bytes);
         if trailer.is_some() {
-            break 'run;
+            break;
         }
     }
     if let Some(Some(count)) = trailer
@@ -580,15 +690,7 @@ async fn write_stream(
         let _ = send.write_all_chunks(&mut mark).await;
     }
     let _ = send.finish();
-    // Frames queued after a finish (a race with the link's routing) are
-    // counted as written: nothing will write them.
-    rx.close();
-    while let Ok(out) = rx.try_recv() {
-        if let Out::Frame(frame) = out {
-            shared.written(frame.size());
-        }
-    }
-    let _ = tokio::time::timeout(LINGER, send.stopped()).await;
+    let _ = send.stopped().await;
 }
 
 /// Counts frames for a stream that never opened as written.
@@ -596,6 +698,7 @@ async fn discard(mut rx: mpsc::UnboundedReceiver<Out>, shared: &Shared) {
     while let Some(out) = rx.recv().await {
         match out {
             Out::Frame(frame) => shared.written(frame.size()),
+            Out::Priority(_) => {}
             Out::Finish(_) => break,
         }
     }

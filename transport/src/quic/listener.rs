@@ -161,10 +161,14 @@ impl Listener for QuicListener {
         let (next, endpoint) = (&mut self.next, &self.endpoint);
         let incoming = |cx: &mut Context<'_>| match next.as_mut().poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::NotConnected,
-                "the QUIC endpoint is closed",
-            ))),
+            Poll::Ready(None) => {
+                // Stays closed: later accepts fail the same way.
+                *next = Box::pin(core::future::ready(None));
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "the QUIC endpoint is closed",
+                )))
+            }
             Poll::Ready(Some(incoming)) => {
                 *next = next_incoming(endpoint);
                 let peer = incoming.remote_address();

@@ -68,15 +68,22 @@ pub(super) fn connection_end(error: &ConnectionError) -> Option<LinkError> {
     }
 }
 
-/// A read error as the end of the stream (`Ok`) or a failure.
+/// A read error: the end of the stream only when this side stopped it;
+/// otherwise the peer broke the stream off (quinn hands out everything that
+/// arrived, and the stream's end, before it reports a lost connection), so
+/// frames may be missing.
 fn read_failed(error: ReadError) -> Result<Read, LinkError> {
     match error {
-        // The peer abandoned its half: nothing more comes on it.
-        ReadError::Reset(_) | ReadError::ClosedStream => Ok(Read::End(None)),
-        ReadError::ConnectionLost(e) => match connection_end(&e) {
-            None => Ok(Read::End(None)),
-            Some(e) => Err(e),
-        },
+        ReadError::ClosedStream => Ok(Read::End(None)),
+        ReadError::Reset(code) => Err(protocol(&format!(
+            "the peer abandoned a stream (reset, code {code})"
+        ))),
+        ReadError::ConnectionLost(e) => Err(connection_end(&e).unwrap_or_else(|| {
+            LinkError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the QUIC connection closed before a stream ended",
+            ))
+        })),
         other => Err(LinkError::Io(io::Error::other(other))),
     }
 }
@@ -156,6 +163,8 @@ pub(super) async fn read_frame(
 /// Something for a stream's writer to do.
 pub(super) enum Out {
     Frame(Frame),
+    /// The stream's QUIC priority from now on.
+    Priority(i32),
     /// Finish the stream, after a trailer with this count (control).
     Finish(Option<u64>),
 }

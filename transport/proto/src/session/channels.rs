@@ -13,7 +13,7 @@
 //! allocates beyond its map slot.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::int_map::IntMap;
 use std::time::Instant;
@@ -114,6 +114,11 @@ pub(crate) struct Channels {
     /// Whether the peer's channel opens arrive in the order it made them;
     /// see [`SessionConfig::ordered_opens`](super::SessionConfig::ordered_opens).
     ordered_opens: bool,
+    /// With unordered opens: the peer's ids below `last_peer` that have
+    /// not arrived yet (calls still on their way), at most [`max_gaps`].
+    ///
+    /// [`max_gaps`]: Channels::max_gaps
+    gaps: BTreeSet<u32>,
     local_open: usize,
     peer_open: usize,
     /// Bytes of DATA the peer may still send on channels that finished
@@ -158,6 +163,7 @@ impl Channels {
             last_local: 0,
             last_peer: 0,
             ordered_opens: true,
+            gaps: BTreeSet::new(),
             local_open: 0,
             peer_open: 0,
         }
@@ -254,20 +260,61 @@ impl Channels {
     }
 
     /// Records that the peer used `id` to open a channel, without opening
-    /// it: the id must have the peer's parity and exceed every earlier one
-    /// (with unordered opens: must not be open already).
+    /// it: the id must have the peer's parity and exceed every earlier one.
+    ///
+    /// With unordered opens, an id below the highest so far must be one
+    /// that has not arrived yet (never one used before); an id above it
+    /// may skip at most [`Channels::max_gaps`] ids, which are then
+    /// expected. Only the latest that many expected ids are remembered.
     pub(crate) fn note_peer_id(&mut self, id: u32) -> Result<(), &'static str> {
         if !self.is_peer(id) {
             return Err("channel id has the wrong parity for its sender");
         }
-        if self.ordered_opens && id <= self.last_peer {
-            return Err("channel id does not increase");
+        if id <= self.last_peer {
+            if self.ordered_opens {
+                return Err("channel id does not increase");
+            }
+            if !self.gaps.remove(&id) {
+                return Err("channel id was used before");
+            }
+            return Ok(());
         }
-        if self.map.contains_key(&id) {
-            return Err("channel id is already open");
+        if !self.ordered_opens {
+            let first = match self.last_peer {
+                0 => self.role.peer().first_channel(),
+                last => last + 2,
+            };
+            let skipped = (id - first) / 2;
+            if skipped as usize > self.max_gaps() {
+                return Err("channel id skips too far ahead");
+            }
+            self.gaps.extend((first..id).step_by(2));
+            while self.gaps.len() > self.max_gaps() {
+                self.gaps.pop_first();
+            }
         }
-        self.last_peer = self.last_peer.max(id);
+        self.last_peer = id;
         Ok(())
+    }
+
+    /// How many of the peer's calls may be on their way at once with
+    /// unordered opens: twice the channels it may hold open (a QUIC link
+    /// allows that many streams).
+    fn max_gaps(&self) -> usize {
+        usize::try_from(self.max_channels.saturating_mul(4))
+            .unwrap_or(usize::MAX)
+            .max(64)
+    }
+
+    /// Whether some of the peer's calls, with ids below its highest, have
+    /// not arrived yet.
+    pub(crate) fn awaits_calls(&self) -> bool {
+        !self.gaps.is_empty()
+    }
+
+    /// Whether the peer's opens may arrive out of order.
+    pub(crate) fn unordered_opens(&self) -> bool {
+        !self.ordered_opens
     }
 
     /// Opens a channel the peer asked for; its id passed [`Channels::note_peer_id`].
@@ -439,18 +486,29 @@ mod tests {
     }
 
     #[test]
-    fn unordered_opens_take_lower_ids_but_never_an_open_one() {
+    fn unordered_opens_take_each_skipped_id_once() {
         let mut server = Channels::new(Role::Server);
         server.set_unordered_opens();
         assert!(server.note_peer_id(7).is_ok());
-        server.open_peer(7, None, Recv::Closed);
+        assert!(server.awaits_calls(), "1, 3 and 5 are on their way");
         assert!(
             server.note_peer_id(3).is_ok(),
             "a call that travelled slower"
         );
-        assert!(server.note_peer_id(7).is_err(), "channel 7 is open");
+        assert!(server.note_peer_id(3).is_err(), "3 arrived already");
+        assert!(server.note_peer_id(7).is_err(), "7 arrived already");
         assert!(server.note_peer_id(4).is_err(), "parity still holds");
+        assert!(server.note_peer_id(1).is_ok());
+        assert!(server.note_peer_id(5).is_ok());
+        assert!(!server.awaits_calls());
         assert_eq!(server.last_peer(), 7);
+        // A jump past what may be on its way is refused; the latest
+        // expected ids are the ones remembered.
+        let far = 9 + 2 * (server.max_gaps() as u32 + 1);
+        assert!(server.note_peer_id(far).is_err());
+        assert!(server.note_peer_id(9 + 2 * 64).is_ok());
+        assert!(server.note_peer_id(9).is_ok());
+        assert!(server.note_peer_id(9 + 2 * 63).is_ok());
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub struct Session {
     /// `transmit` is empty.
     pub(crate) ready: [VecDeque<u32>; super::Priority::LEVELS],
     pub(crate) transmit: VecDeque<Frame>,
+    /// The last peer channel id our GOAWAY said we took, once we sent one.
+    pub(crate) goaway_last: Option<u32>,
     pub(crate) events: VecDeque<Event>,
     pub(crate) liveness: Liveness,
     /// Unanswered [`Session::ping`]s, oldest first.
@@ -185,6 +187,7 @@ impl Session {
             conn_credit: SendCredit::new(1),
             ready: Default::default(),
             transmit: VecDeque::with_capacity(16),
+            goaway_last: None,
             events: VecDeque::with_capacity(16),
             liveness: Liveness {
                 last_recv: now,
@@ -373,6 +376,7 @@ impl Session {
     /// reason cut to fit the peer's limit.
     pub(crate) fn send_goaway(&mut self, code: Code, reason: &str) {
         let last = self.channels.last_peer();
+        self.goaway_last = Some(last);
         let frame = wire::goaway(last, code, reason, self.peer_max_payload());
         self.transmit.push_back(frame);
     }
@@ -390,7 +394,9 @@ impl Session {
         let State::Draining(drain) = &self.state else {
             return;
         };
-        if !self.channels.is_empty() {
+        // Calls still on their way (a link with a stream per channel) are
+        // waited for too, within the drain deadline.
+        if !self.channels.is_empty() || self.channels.awaits_calls() {
             return;
         }
         let error = match (&drain.peer, drain.local) {

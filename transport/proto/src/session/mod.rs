@@ -29,7 +29,13 @@
 //!   [`FrameKind`](crate::frame::FrameKind)).
 //! - **Channels.** One per call or stream. Clients open odd ids, servers
 //!   even ids (only clients open channels today); each side's ids strictly
-//!   increase and never wrap. The peer may hold
+//!   increase and never wrap. On a link that carries each channel on a
+//!   stream of its own (QUIC), calls may arrive out of order
+//!   ([`SessionConfig::ordered_opens`] off): an id below the highest is
+//!   then taken once, if it skipped no more than four times
+//!   `max_channels` ids; a GOAWAY's last id also covers the slower calls
+//!   below it, a draining server waits for them, and calls slower than the
+//!   client's own GOAWAY are still served. The peer may hold
 //!   [`SessionConfig::max_channels`] open; calls and streams above that get
 //!   `RESOURCE_EXHAUSTED` and the session goes on.
 //! - **Calls.** CALL carries the op, codec and a relative deadline in µs;

@@ -101,6 +101,10 @@ impl Session {
         if self.role == Role::Client {
             return self.protocol_error(header.kind, "only clients open calls");
         }
+        // With unordered opens, a call below the peer's highest id was
+        // made before every later one, so before any GOAWAY that came
+        // after those.
+        let late = self.channels.unordered_opens() && id < self.channels.last_peer();
         if let Err(reason) = self.channels.note_peer_id(id) {
             return self.protocol_error(header.kind, reason);
         }
@@ -109,7 +113,10 @@ impl Session {
             return self
                 .protocol_error(header.kind, "a call with an open request carries a payload");
         }
+        let taken = late && self.goaway_last.is_some_and(|last| id <= last);
         match &self.state {
+            // We said we took it: it is served like the others.
+            State::Draining(drain) if drain.local && taken => {}
             State::Draining(drain) if drain.local => {
                 let message = "server is going away; the call was not processed; retry elsewhere";
                 return self.send_error(id, Code::Unavailable, message);
@@ -117,6 +124,9 @@ impl Session {
             // A client that said GOAWAY opens nothing more (its own session
             // refuses to): a call after it is refused, not served, and the
             // calls it has open go on draining.
+            // A call that travelled slower than the client's GOAWAY was
+            // made before it.
+            State::Draining(drain) if drain.peer.is_some() && self.channels.unordered_opens() => {}
             State::Draining(drain) if drain.peer.is_some() => {
                 let message = "this client sent GOAWAY and may open no new calls";
                 return self.send_error(id, Code::FailedPrecondition, message);

@@ -345,3 +345,82 @@ fn a_call_from_a_client_after_its_own_goaway_is_refused_and_the_rest_drain() {
     assert!(pair.server.respond(channel, ok(1, b"")).is_sent());
     assert!(pair.server.is_closed());
 }
+
+/// A server whose link carries each channel on its own stream, established.
+fn unordered_server() -> Session {
+    let now = Instant::now();
+    let config = SessionConfig {
+        ordered_opens: false,
+        ..SessionConfig::default()
+    };
+    let mut server = Session::new(Role::Server, config, Hello::default(), now);
+    server.handle_frame(now, hello_frame(&hello()));
+    assert_eq!(drain_events(&mut server), [Event::Hello]);
+    assert!(server.accept(now, server_accept()));
+    server.handle_frame(now, accept_frame(&Accept::default()));
+    drain_frames(&mut server);
+    assert_eq!(drain_events(&mut server), [Event::Established]);
+    server
+}
+
+fn calls_of(events: &[Event]) -> Vec<u32> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call { channel, .. } => Some(channel.get()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn with_unordered_opens_a_slower_call_the_goaway_covered_is_served() {
+    let now = Instant::now();
+    let mut server = unordered_server();
+    // Call 5 overtook calls 1 and 3.
+    server.handle_frame(now, raw(FrameKind::Call, 5, 0, b"c"));
+    server.go_away(now, Code::Unavailable, "restarting");
+    let goaway = drain_frames(&mut server);
+    assert!(
+        goaway
+            .iter()
+            .any(|f| f.header.kind == FrameKind::GoAway && f.header.aux == 5)
+    );
+    server.handle_frame(now, raw(FrameKind::Call, 1, 0, b"a"));
+    assert_eq!(
+        calls_of(&drain_events(&mut server)),
+        [5, 1],
+        "1 was taken with 5"
+    );
+    // A call the GOAWAY did not cover is refused.
+    server.handle_frame(now, raw(FrameKind::Call, 7, 0, b"d"));
+    assert!(calls_of(&drain_events(&mut server)).is_empty());
+    assert!(
+        drain_frames(&mut server)
+            .iter()
+            .any(|f| f.header.kind == FrameKind::Error && f.header.channel == 7)
+    );
+    // The server waits for call 3, still on its way, before closing.
+    for id in [5, 1] {
+        assert!(server.respond(ChannelId(id), ok(1, b"ok")).is_sent());
+    }
+    assert!(!server.is_closed(), "call 3 is still on its way");
+    server.handle_frame(now, raw(FrameKind::Call, 3, 0, b"b"));
+    assert_eq!(calls_of(&drain_events(&mut server)), [3]);
+    assert!(server.respond(ChannelId(3), ok(1, b"ok")).is_sent());
+    assert!(server.is_closed(), "drained");
+}
+
+#[test]
+fn with_unordered_opens_a_call_slower_than_the_clients_goaway_is_served() {
+    let now = Instant::now();
+    let mut server = unordered_server();
+    server.handle_frame(now, raw(FrameKind::Call, 3, 0, b"b"));
+    server.handle_frame(now, raw(FrameKind::GoAway, 0, 0, b"\x00\x00bye"));
+    server.handle_frame(now, raw(FrameKind::Call, 1, 0, b"a"));
+    let events = drain_events(&mut server);
+    assert_eq!(calls_of(&events), [3, 1], "{events:?}");
+    // An id used before is a protocol error, even out of order.
+    server.handle_frame(now, raw(FrameKind::Call, 3, 0, b"again"));
+    assert_protocol_error(&drain_events(&mut server));
+}
