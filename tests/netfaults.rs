@@ -5,7 +5,8 @@
 //! keepalive must notice, and the channel must come back from), and
 //! resets (which the channel must reconnect after). For each: what the
 //! client saw, that no reply was lost or mismatched, and the server's
-//! memory before and after.
+//! memory before and after. Loss, the slow link and the blackhole are run
+//! over QUIC too (a stream per call, its own loss recovery).
 //!
 //! Faults are made with nftables (loss: `numgen random`; blackhole: drop;
 //! reset: `reject with tcp reset`) and a `tbf` qdisc (slow link). The
@@ -21,10 +22,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::pki::Ca;
 use common::process::{Process, rss_of};
 use prism::client::{ChannelState, Reconnect};
+use prism::quic::{QuicConnector, QuicListener};
 use prism::tcp::TcpConnector;
-use prism::transport::SessionConfig;
+use prism::tls::{ClientTls, ServerTls};
+use prism::transport::{Connector, SessionConfig};
 use prism::{Channel, Code, Server};
 use tokio::net::TcpListener;
 
@@ -47,6 +51,13 @@ const ROLE: &str = "PRISM_NETFAULT_ROLE";
 const ADDR: &str = "PRISM_NETFAULT_ADDR";
 const SECONDS: &str = "PRISM_NETFAULT_SECONDS";
 const KEEPALIVE: &str = "PRISM_NETFAULT_KEEPALIVE_MS";
+/// `tcp` (the default) or `quic`.
+const TRANSPORT: &str = "PRISM_NETFAULT_TRANSPORT";
+/// For QUIC: the server's certificate and key, and the CA the client
+/// trusts (PEM), made by the test.
+const CERT: &str = "PRISM_NETFAULT_CERT";
+const KEY: &str = "PRISM_NETFAULT_KEY";
+const ROOTS: &str = "PRISM_NETFAULT_ROOTS";
 /// The server's address, inside its namespace.
 const SERVER_IP: &str = "10.201.0.1";
 const CLIENT_IP: &str = "10.201.0.2";
@@ -82,7 +93,6 @@ fn netfault_process() {
     runtime.block_on(async move {
         match role.as_str() {
             "server" => {
-                let listener = TcpListener::bind(&addr).await.expect("bind");
                 let server = Server::builder()
                     .allow_unauthenticated()
                     .allow_plaintext()
@@ -90,15 +100,33 @@ fn netfault_process() {
                     .add_service(EchoServer::new(Impl))
                     .build()
                     .expect("server");
-                println!("ready");
-                server.serve(listener).await.expect("serve");
+                if quic() {
+                    let tls = ServerTls::from_pem(env(CERT).as_bytes(), env(KEY).as_bytes())
+                        .expect("server tls");
+                    let listener =
+                        QuicListener::bind(addr.parse().expect("an address"), tls).expect("bind");
+                    println!("ready");
+                    server.serve(listener).await.expect("serve");
+                } else {
+                    let listener = TcpListener::bind(&addr).await.expect("bind");
+                    println!("ready");
+                    server.serve(listener).await.expect("serve");
+                }
             }
             "load" => {
                 let seconds: u64 = std::env::var(SECONDS)
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(10);
-                load(&addr, Duration::from_secs(seconds)).await;
+                let duration = Duration::from_secs(seconds);
+                if quic() {
+                    let roots = ClientTls::from_pem(env(ROOTS).as_bytes()).expect("roots");
+                    let connector =
+                        QuicConnector::new(&addr, "localhost", roots).expect("a connector");
+                    load(connector, duration).await;
+                } else {
+                    load(TcpConnector::new(&addr), duration).await;
+                }
             }
             other => panic!("no role {other}"),
         }
@@ -117,7 +145,15 @@ struct Tally {
     reconnects: AtomicUsize,
 }
 
-async fn load(addr: &str, duration: Duration) {
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| panic!("{name} is set by the tests"))
+}
+
+fn quic() -> bool {
+    std::env::var(TRANSPORT).is_ok_and(|t| t == "quic")
+}
+
+async fn load<C: Connector>(connector: C, duration: Duration) {
     let channel = Channel::builder()
         .allow_plaintext()
         .session_config(session().with_handshake_timeout(Duration::from_secs(2)))
@@ -126,7 +162,7 @@ async fn load(addr: &str, duration: Duration) {
                 .backoff(Duration::from_millis(50), Duration::from_millis(500))
                 .wait_for_ready(),
         )
-        .connect(TcpConnector::new(addr))
+        .connect(connector)
         .await
         .expect("connect");
     let tally = Arc::new(Tally::default());
@@ -332,32 +368,43 @@ fn net_or_skip(tag: &str) -> Option<Net> {
     }
 }
 
+/// The transport a run uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Over {
+    Tcp,
+    Quic,
+}
+
 /// The server in its namespace, and the load client in its own for
-/// `seconds`, both with a keepalive of `keepalive`.
-async fn start(net: &Net, seconds: u64, keepalive: Duration) -> (Process, Process) {
+/// `seconds`, both with a keepalive of `keepalive`, over `over`.
+async fn start(net: &Net, over: Over, seconds: u64, keepalive: Duration) -> (Process, Process) {
     let addr = format!("{SERVER_IP}:{PORT}");
     let keepalive = keepalive.as_millis().to_string();
-    let server = Process::start_in(
-        "netfault_process",
-        vec![
-            (ROLE, "server".into()),
-            (ADDR, addr.clone()),
-            (KEEPALIVE, keepalive.clone()),
-        ],
-        Some(net.server.clone()),
-    )
-    .await;
-    let client = Process::start_in(
-        "netfault_process",
-        vec![
-            (ROLE, "load".into()),
-            (ADDR, addr),
-            (SECONDS, seconds.to_string()),
-            (KEEPALIVE, keepalive),
-        ],
-        Some(net.client.clone()),
-    )
-    .await;
+    let mut server_env = vec![
+        (ROLE, "server".into()),
+        (ADDR, addr.clone()),
+        (KEEPALIVE, keepalive.clone()),
+    ];
+    let mut client_env = vec![
+        (ROLE, "load".into()),
+        (ADDR, addr),
+        (SECONDS, seconds.to_string()),
+        (KEEPALIVE, keepalive),
+    ];
+    if over == Over::Quic {
+        // The client names the server `localhost`, which the certificate
+        // is for, whatever address it dials.
+        let ca = Ca::new("netfault ca");
+        let cert = ca.server("spiffe://test.internal/echo");
+        server_env.extend([
+            (TRANSPORT, "quic".into()),
+            (CERT, cert.cert_pem.clone()),
+            (KEY, cert.key_pem.clone()),
+        ]);
+        client_env.extend([(TRANSPORT, "quic".into()), (ROOTS, ca.cert_pem.clone())]);
+    }
+    let server = Process::start_in("netfault_process", server_env, Some(net.server.clone())).await;
+    let client = Process::start_in("netfault_process", client_env, Some(net.client.clone())).await;
     (server, client)
 }
 
@@ -437,10 +484,19 @@ fn ok_in(lines: &[String], from: u64, to: u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn loss_and_a_slow_link_lose_nothing() {
-    let Some(net) = net_or_skip("l") else { return };
+    loss_and_a_slow_link(Over::Tcp, "l").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loss_and_a_slow_link_lose_nothing_over_quic() {
+    loss_and_a_slow_link(Over::Quic, "q").await;
+}
+
+async fn loss_and_a_slow_link(over: Over, tag: &str) {
+    let Some(net) = net_or_skip(tag) else { return };
     // A long keepalive and call timeout: TCP may stall for seconds when a
     // segment is lost several times in a row, and that is not a failure.
-    let (server, client) = start(&net, 8, Duration::from_secs(5)).await;
+    let (server, client) = start(&net, over, 8, Duration::from_secs(5)).await;
     let before = rss_of(server.id());
     // Seconds 0–3: 10% of packets dropped each way; 3–6: also 2 Mbit/s.
     net.rule(Some("numgen random mod 100 < 10 drop"));
@@ -450,7 +506,7 @@ async fn loss_and_a_slow_link_lose_nothing() {
     net.rule(None);
     net.rate(None);
     let (lines, summary) = finish(client, &server, before).await;
-    // TCP hides loss and a slow link: calls slow down, none fail.
+    // TCP and QUIC hide loss and a slow link: calls slow down, none fail.
     assert_eq!(count(&summary, "unavailable"), 0, "{lines:?}");
     assert_eq!(count(&summary, "deadline"), 0, "{lines:?}");
     assert!(
@@ -460,9 +516,26 @@ async fn loss_and_a_slow_link_lose_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackhole_over_quic_is_survived_by_reconnecting() {
+    let Some(net) = net_or_skip("h") else { return };
+    let (server, client) = start(&net, Over::Quic, 10, Duration::from_secs(1)).await;
+    let before = rss_of(server.id());
+    // Seconds 0–2 fine; 2–6 every packet dropped; 6–10 fine.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    net.rule(Some("drop"));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    net.rule(None);
+    let (lines, summary) = finish(client, &server, before).await;
+    // Keepalive noticed the blackhole; the channel connected again and
+    // calls went through in the last seconds.
+    assert!(count(&summary, "reconnects") >= 1, "{lines:?}");
+    assert!(ok_in(&lines, 8, 10) > 0, "{lines:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackhole_and_resets_are_survived_by_reconnecting() {
     let Some(net) = net_or_skip("b") else { return };
-    let (server, client) = start(&net, 14, Duration::from_secs(1)).await;
+    let (server, client) = start(&net, Over::Tcp, 14, Duration::from_secs(1)).await;
     let before = rss_of(server.id());
     // Seconds 0–2 fine; 2–6 every packet dropped; 6–8 fine; 8–9 every
     // packet answered with a reset; 9–14 fine.

@@ -27,16 +27,23 @@
 //! - **End.** Closing the link finishes every stream; the control stream
 //!   ends with a 16-byte trailer counting the channel streams its sender
 //!   opened, so the receiver knows when it has read everything. A link
-//!   that is dropped instead lets its streams deliver what they hold (for
-//!   up to [`LINGER`]), then the connection closes with code 0, which the
-//!   peer reads as a clean end.
+//!   that is dropped instead finishes its streams too; its peer reads the
+//!   end once the connection closed and every stream was read to its end.
+//!   Everything a dropped link still holds gets [`LINGER`] to be delivered;
+//!   then its streams are reset. A stream reset, or a connection lost
+//!   before a stream ended, is an error, never a clean end.
 //! - **Limits.** The peer may open twice the session's `max_channels`
 //!   streams at once (a channel's stream closes a little after the
-//!   channel); QUIC's connection receive window is the session's
-//!   connection window plus one largest frame (quinn's default is
-//!   unbounded), and received frames not yet taken by the session are
-//!   bounded by the same amount. Quinn's idle timeout (30 s, with QUIC
-//!   keep-alive every 10 s) lets go of a peer whose path died.
+//!   channel). QUIC's connection receive window (quinn's default is
+//!   unbounded) is also the bound on frames read ahead of the session: the
+//!   session's connection window, plus a whole chunk and a small frame per
+//!   channel, plus one largest frame, which is all a peer keeping to its
+//!   credit can have in flight, so its frames never wait for room. Quinn's
+//!   idle timeout (30 s, with QUIC keep-alive every 10 s) lets go of a
+//!   peer whose path died.
+//! - **Priority.** [`Link::set_priority`](crate::Link::set_priority) makes
+//!   an op's priority its stream's QUIC priority; the control stream goes
+//!   above every channel.
 //!
 //! Prism's own credits still apply on top: QUIC's windows only ever slow a
 //! sender down.
