@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
@@ -11,7 +12,8 @@ use crate::link::{Connector, LinkConfig, LinkKind};
 use crate::tls::{ClientTls, DEFAULT_HANDSHAKE_TIMEOUT, TlsConfigError};
 
 /// Opens QUIC links to one address, verifying the server's certificate for
-/// one server name. Each link has a UDP socket of its own.
+/// one server name. The links of one connector (and of its clones) share a
+/// UDP socket, made on the first connect.
 ///
 /// # Examples
 ///
@@ -29,6 +31,8 @@ pub struct QuicConnector {
     server_name: String,
     tls: ClientTls,
     handshake_timeout: Duration,
+    /// The client endpoints (IPv4, IPv6) its links share.
+    endpoints: Arc<Mutex<[Option<quinn::Endpoint>; 2]>>,
 }
 
 impl QuicConnector {
@@ -50,7 +54,23 @@ impl QuicConnector {
             server_name: server_name.to_owned(),
             tls,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            endpoints: Arc::default(),
         })
+    }
+
+    /// The endpoint for peers of `peer`'s address family, made once.
+    fn endpoint(&self, peer: SocketAddr) -> io::Result<quinn::Endpoint> {
+        let mut endpoints = self.endpoints.lock().unwrap_or_else(|e| e.into_inner());
+        let (slot, local): (usize, SocketAddr) = match peer {
+            SocketAddr::V4(_) => (0, (Ipv4Addr::UNSPECIFIED, 0).into()),
+            SocketAddr::V6(_) => (1, (Ipv6Addr::UNSPECIFIED, 0).into()),
+        };
+        if let Some(endpoint) = &endpoints[slot] {
+            return Ok(endpoint.clone());
+        }
+        let endpoint = quinn::Endpoint::client(local)?;
+        endpoints[slot] = Some(endpoint.clone());
+        Ok(endpoint)
     }
 
     /// How long the handshake may take (default
@@ -83,12 +103,8 @@ impl Connector for QuicConnector {
                     format!("{} resolves to no address", self.addr),
                 )
             })?;
-        let local: SocketAddr = match peer {
-            SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-            SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-        };
         let client = config::client(&self.tls, config).map_err(io::Error::other)?;
-        let endpoint = quinn::Endpoint::client(local)?;
+        let endpoint = self.endpoint(peer)?;
         let connecting = endpoint
             .connect_with(client, peer, &self.server_name)
             .map_err(io::Error::other)?;

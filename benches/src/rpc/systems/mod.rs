@@ -119,6 +119,7 @@ pub fn all() -> Vec<Box<dyn Entry>> {
         Box::new(PrismSystem::<Postcard>::new(Transport::Tcp)),
         Box::new(PrismSystem::<Postcard>::new(Transport::Unix)),
         Box::new(PrismSystem::<Postcard>::new(Transport::Ws)),
+        Box::new(PrismSystem::<Postcard>::new(Transport::Quic)),
         // The zero-copy codecs: rkyv views and the bulk segments codec.
         Box::new(PrismSystem::<Rkyv>::new(Transport::Tcp)),
         Box::new(PrismSystem::<Segments>::new(Transport::Tcp)),

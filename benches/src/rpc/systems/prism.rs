@@ -1,6 +1,10 @@
 //! Prism over its transports, for any codec, through its documented API:
-//! `Server::serve` with a TCP, Unix, WebSocket or in-memory listener and
-//! `ChannelBuilder::connect` with the matching connector.
+//! `Server::serve` with a TCP, Unix, WebSocket, QUIC or in-memory listener
+//! and `ChannelBuilder::connect` with the matching connector.
+//!
+//! QUIC has no plaintext mode: its server presents a certificate for
+//! `localhost` from a throwaway CA made with rcgen when it starts, and its
+//! client trusts that CA.
 //!
 //! The 64 MiB echo needs messages above Prism's 64 MiB default (the
 //! payload plus its encoding), so both ends raise `max_message` in their
@@ -10,7 +14,9 @@ use core::marker::PhantomData;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
+use prism::tls::{ClientTls, ServerTls};
 use prism::transport::SessionConfig;
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tokio::net::{TcpListener, UnixListener};
 
 use super::{SocketPath, System};
@@ -53,6 +59,8 @@ pub enum Transport {
     Unix,
     /// A `ws://` WebSocket on loopback TCP.
     Ws,
+    /// QUIC (TLS 1.3) on loopback UDP.
+    Quic,
 }
 
 /// Prism over one transport with codec `C`.
@@ -98,6 +106,8 @@ enum To {
     Unix(SocketPath),
     /// A `ws://` URL.
     Ws(String),
+    /// A QUIC address, with the CA that signed the server's certificate.
+    Quic(prism::quic::QuicConnector),
 }
 
 /// One Prism connection: the codec's client, plus the channel and the
@@ -127,6 +137,20 @@ fn session() -> SessionConfig {
     SessionConfig::default().with_max_message(MAX_MESSAGE)
 }
 
+/// A fresh self-signed CA and a server certificate it signed for
+/// `localhost` and 127.0.0.1: the server's TLS, and the client's trusting
+/// that CA.
+fn quic_tls() -> Result<(ServerTls, ClientTls)> {
+    let mut ca = CertificateParams::new(Vec::<String>::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
+    let key = KeyPair::generate()?;
+    let cert = CertificateParams::new(["localhost".to_owned(), "127.0.0.1".to_owned()])?
+        .signed_by(&key, &ca)?;
+    let server = ServerTls::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())?;
+    Ok((server, ClientTls::from_pem(ca.pem().as_bytes())?))
+}
+
 impl<C: PrismCodec> System for PrismSystem<C> {
     type Endpoint = Endpoint;
     type Client = PrismClient<C::Handle>;
@@ -137,6 +161,7 @@ impl<C: PrismCodec> System for PrismSystem<C> {
             Transport::Tcp => "tcp",
             Transport::Unix => "unix",
             Transport::Ws => "ws",
+            Transport::Quic => "quic",
         };
         SystemId {
             system: "prism",
@@ -147,8 +172,11 @@ impl<C: PrismCodec> System for PrismSystem<C> {
 
     fn supports(&self, scenario: Scenario) -> bool {
         // Idle connections are measured over TCP, like the peers, and over
-        // WebSocket (its buffers), with the default codec.
-        let socket = matches!(self.transport, Transport::Tcp | Transport::Ws);
+        // WebSocket and QUIC (their buffers), with the default codec.
+        let socket = matches!(
+            self.transport,
+            Transport::Tcp | Transport::Ws | Transport::Quic
+        );
         scenario != Scenario::Memory || (socket && C::DEFAULT)
     }
 
@@ -180,6 +208,15 @@ impl<C: PrismCodec> System for PrismSystem<C> {
                 tokio::spawn(async move { serving.serve(listener).await });
                 To::Ws(url)
             }
+            Transport::Quic => {
+                let (server_tls, client_tls) = quic_tls()?;
+                let listener =
+                    prism::quic::QuicListener::bind(([127, 0, 0, 1], 0).into(), server_tls)?;
+                let addr = listener.local_addr()?;
+                tokio::spawn(async move { serving.serve(listener).await });
+                let connector = prism::quic::QuicConnector::new(addr, "localhost", client_tls)?;
+                To::Quic(connector)
+            }
         };
         Ok(Endpoint { to, server })
     }
@@ -197,6 +234,7 @@ impl<C: PrismCodec> System for PrismSystem<C> {
                     .await?
             }
             To::Ws(url) => builder.connect(prism::ws::WsConnector::new(url)?).await?,
+            To::Quic(connector) => builder.connect(connector.clone()).await?,
         };
         Ok(PrismClient {
             shared: Shared(C::client(channel.clone())),
