@@ -335,10 +335,10 @@ impl Link for QuicLink {
                 Inbound::AcceptEnd => self.recv.accept_ended = true,
                 Inbound::StreamEnd(channel, _permit) => {
                     self.recv.live = self.recv.live.saturating_sub(1);
-                    // The peer is done with the channel; so are we.
-                    if self.routes.get(&channel).is_some_and(|r| !r.caller) {
-                        self.finish(channel);
-                    }
+                    // The peer is done with the channel (a caller's
+                    // stream ends after its answer or cancel, a callee's
+                    // after its answer): so are we.
+                    self.finish(channel);
                 }
                 Inbound::ControlEnd(trailer) => self.recv.control_end = Some(trailer),
                 Inbound::Failed(error) => {
@@ -353,13 +353,17 @@ impl Link for QuicLink {
         let Some(control) = &self.control else {
             return Err(LinkError::Closed);
         };
-        self.shared.queued.fetch_add(frame.size(), Ordering::AcqRel);
+        let size = frame.size();
+        self.shared.queued.fetch_add(size, Ordering::AcqRel);
         let header = frame.header;
         let channel = header.channel;
         if channel != 0 {
             if let Some(route) = self.routes.get(&channel) {
                 let caller = route.caller;
-                let _ = route.tx.send(Out::Frame(frame));
+                if route.tx.send(Out::Frame(frame)).is_err() {
+                    // Its writer gave up (the link is going): not written.
+                    self.shared.written(size);
+                }
                 // The caller owes nothing after its CANCEL; the callee's
                 // CANCEL only stops the request, its answer still comes.
                 let done = if caller {
@@ -379,6 +383,7 @@ impl Link for QuicLink {
         }
         // Channel 0, or a late frame of a finished channel.
         if control.send(Out::Frame(frame)).is_err() {
+            self.shared.written(size);
             return Err(LinkError::Closed);
         }
         self.control_sent += 1;
