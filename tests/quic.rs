@@ -250,3 +250,72 @@ async fn accept_forever(mut listener: QuicListener) {
 fn localhost() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], 0))
 }
+
+/// A caller's CANCEL stops its stream both ways: the callee's queued
+/// answer is dropped by QUIC (STOP_SENDING) instead of crossing the
+/// network, so its flush completes and the caller gets little of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_stops_the_answer_at_the_quic_level() {
+    let pki = pki();
+    let mut listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    let (mut a, mut b) = pair(&mut listener, &connector).await;
+    let on = |kind, channel| FrameHeader {
+        channel,
+        ..FrameHeader::new(kind)
+    };
+    a.queue(Frame::new(on(FrameKind::Call, 1), Payload::empty()))
+        .expect("queue");
+    poll_fn(|cx| a.poll_flush(cx)).await.expect("flush");
+    let call = poll_fn(|cx| b.poll_recv(cx))
+        .await
+        .expect("recv")
+        .expect("the call");
+    assert_eq!(call.header.kind, FrameKind::Call);
+    const CHUNKS: usize = 256;
+    for _ in 0..CHUNKS {
+        let chunk = Payload::new(Bytes::from(vec![7u8; 1 << 20]));
+        b.queue(Frame::new(on(FrameKind::Data, 1), chunk))
+            .expect("queue");
+    }
+    let first = poll_fn(|cx| a.poll_recv(cx))
+        .await
+        .expect("recv")
+        .expect("a chunk");
+    assert_eq!(first.header.kind, FrameKind::Data);
+    a.queue(Frame::empty(on(FrameKind::Cancel, 1)))
+        .expect("queue");
+    poll_fn(|cx| a.poll_flush(cx)).await.expect("flush");
+    // The callee's 256 MiB never have to be read for its flush to end.
+    tokio::time::timeout(Duration::from_secs(20), poll_fn(|cx| b.poll_flush(cx)))
+        .await
+        .expect("the callee's flush ends once the caller stopped reading")
+        .expect("flush");
+    let cancel = poll_fn(|cx| b.poll_recv(cx))
+        .await
+        .expect("recv")
+        .expect("the cancel");
+    assert_eq!(cancel.header.kind, FrameKind::Cancel);
+    // What the caller still gets is what its link had read before.
+    a.queue(Frame::empty(on(FrameKind::Ping, 0)))
+        .expect("queue");
+    b.queue(Frame::empty(on(FrameKind::Pong, 0)))
+        .expect("queue");
+    poll_fn(|cx| b.poll_flush(cx)).await.expect("flush");
+    let mut chunks = 1;
+    loop {
+        let frame = poll_fn(|cx| a.poll_recv(cx))
+            .await
+            .expect("recv")
+            .expect("a frame");
+        if frame.header.kind == FrameKind::Pong {
+            break;
+        }
+        chunks += 1;
+    }
+    assert!(
+        chunks < CHUNKS,
+        "{chunks} of {CHUNKS} chunks crossed after the cancel"
+    );
+}

@@ -7,9 +7,12 @@
 //! - a 1 GiB transfer (GB/s): 1 MiB items (Prism cuts each into chunks
 //!   under flow control) beside tonic and raw TCP;
 //! - unary p50/p99 while a bulk stream saturates the same connection,
-//!   beside the idle p50/p99, for Prism and tonic.
+//!   beside the idle p50/p99, for Prism and tonic;
+//! - Prism over QUIC (`quic`): 1 KiB items per second on one stream, the
+//!   time to open a stream and receive its first item, a thousand streams
+//!   open at once, and unary p50/p99 idle and beside a bulk stream.
 //!
-//! `cargo run --release --bin streams [-- --quick] [--only items|bulk|unary]`;
+//! `cargo run --release --bin streams [-- --quick] [--only items|bulk|unary|quic]`;
 //! `PRISM_CHUNK=<bytes>` sets Prism's chunk size on both ends (64 KiB by
 //! default), `PRISM_WINDOW=<bytes>` its stream window (256 KiB by
 //! default). Medians of several runs; nothing is asserted. tonic moves raw bytes (no protobuf),
@@ -18,6 +21,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use prism::quic::{QuicConnector, QuicListener};
 use prism::tcp::TcpConnector;
 use prism::{Channel, Server, Streaming};
 use prism_benches::rpc::pin::{Cpus, Pinned};
@@ -59,7 +63,14 @@ impl Flow for Flows {
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
-async fn prism_pair() -> Result<(Server, FlowClient), Error> {
+/// Which link a Prism pair runs over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Over {
+    Tcp,
+    Quic,
+}
+
+async fn prism_pair(over: Over) -> Result<(Server, FlowClient), Error> {
     let mut config = prism::transport::SessionConfig::default();
     if let Some(chunk) = std::env::var("PRISM_CHUNK")
         .ok()
@@ -80,17 +91,30 @@ async fn prism_pair() -> Result<(Server, FlowClient), Error> {
         .add_service(FlowServer::new(Flows))
         .allow_plaintext()
         .build()?;
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn({
-        let server = server.clone();
-        async move { server.serve(listener).await }
-    });
-    let channel = Channel::builder()
-        .session_config(config)
-        .allow_plaintext()
-        .connect(TcpConnector::new(addr))
-        .await?;
+    let builder = Channel::builder().session_config(config).allow_plaintext();
+    let channel = match over {
+        Over::Tcp => {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            let addr = listener.local_addr()?;
+            tokio::spawn({
+                let server = server.clone();
+                async move { server.serve(listener).await }
+            });
+            builder.connect(TcpConnector::new(addr)).await?
+        }
+        Over::Quic => {
+            let (server_tls, client_tls) = prism_benches::rpc::systems::prism::quic_tls()?;
+            let listener = QuicListener::bind(([127, 0, 0, 1], 0).into(), server_tls)?;
+            let addr = listener.local_addr()?;
+            tokio::spawn({
+                let server = server.clone();
+                async move { server.serve(listener).await }
+            });
+            builder
+                .connect(QuicConnector::new(addr, "localhost", client_tls)?)
+                .await?
+        }
+    };
     Ok((server, FlowClient::new(channel)))
 }
 
@@ -203,7 +227,7 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), Error> {
     let runs = if quick { 3 } else { 5 };
     let items = if quick { 200_000 } else { 1_000_000 };
     let bulk: u64 = if quick { 256 << 20 } else { 1 << 30 };
-    let (server, client) = prism_pair().await?;
+    let (server, client) = prism_pair(Over::Tcp).await?;
     let tonic = TonicFlow::connect(prism_benches::streams::serve().await?).await?;
     // Warm up.
     prism_items(&client, 10_000, 64).await?;
@@ -218,6 +242,86 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), Error> {
     if wanted("unary") {
         unary_scenario(&client, &tonic, quick).await?;
     }
+    server.shutdown();
+    if wanted("quic") {
+        quic_scenario(runs, quick).await?;
+    }
+    Ok(())
+}
+
+/// Prism over QUIC: 1 KiB items/s, stream open time, a thousand streams
+/// at once, unary latency idle and beside a bulk stream.
+async fn quic_scenario(runs: usize, quick: bool) -> Result<(), Error> {
+    let (server, client) = prism_pair(Over::Quic).await?;
+    prism_items(&client, 10_000, 1024).await?;
+    let n = if quick { 100_000 } else { 500_000 };
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        rates.push(prism_items(&client, n, 1024).await?);
+    }
+    println!(
+        "| 1 KiB server stream, prism/quic | {:.0} k items/s | | | |",
+        median(rates) / 1e3
+    );
+    // Opening a stream: the call until its first item arrives.
+    let opens = if quick { 2_000 } else { 10_000 };
+    let open = |_| async {
+        let mut items = client.items(1, 64).await?;
+        items.message().await?;
+        Ok::<_, Error>(())
+    };
+    let (p50, p99) = latency(opens, open).await?;
+    println!("| stream open to first item, prism/quic | p50 {p50:.1} µs, p99 {p99:.1} µs | | | |");
+    // A thousand streams at once, 16 items of 1 KiB each.
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        times.push(
+            timed(|| async {
+                let streams = (0..1_000).map(|_| {
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        let mut items = client.items(16, 1024).await?;
+                        let mut got = 0;
+                        while items.message().await?.is_some() {
+                            got += 1;
+                        }
+                        assert_eq!(got, 16);
+                        Ok::<_, prism::Status>(())
+                    })
+                });
+                for stream in streams.collect::<Vec<_>>() {
+                    stream.await??;
+                }
+                Ok::<_, Error>(())
+            })
+            .await?,
+        );
+    }
+    println!(
+        "| 1,000 streams at once (16 KiB each), prism/quic | {:.1} ms | | | |",
+        median(times) * 1e3
+    );
+    let calls = if quick { 2_000 } else { 10_000 };
+    let ping = |i| {
+        let client = &client;
+        async move { Ok::<_, Error>(client.ping(i).await.map(drop)?) }
+    };
+    let (idle50, idle99) = latency(calls, ping).await?;
+    let hog = tokio::spawn({
+        let client = client.clone();
+        async move {
+            let mut items = client.items(u64::MAX, 1 << 20).await?;
+            while items.message().await?.is_some() {}
+            Ok::<_, prism::Status>(())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (busy50, busy99) = latency(calls, ping).await?;
+    hog.abort();
+    println!(
+        "| unary under a bulk stream, prism/quic | p50 {busy50:.1} µs, p99 {busy99:.1} µs | idle p50 {idle50:.1} µs, p99 {idle99:.1} µs | | p99 {:.2}× idle |",
+        busy99 / idle99
+    );
     server.shutdown();
     Ok(())
 }

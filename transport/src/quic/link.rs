@@ -86,6 +86,9 @@ struct Route {
     tx: mpsc::UnboundedSender<Out>,
     /// We sent the CALL (else the peer did).
     caller: bool,
+    /// For a caller: stops reading the answer (QUIC STOP_SENDING) once
+    /// the call is cancelled.
+    abandon: Option<CancellationToken>,
 }
 
 /// What readers tell the link.
@@ -213,7 +216,15 @@ impl QuicLink {
         // Our ids increase: what was told for lower ones is stale.
         self.priorities = self.priorities.split_off(&channel);
         let _ = tx.send(Out::Frame(frame));
-        self.routes.insert(channel, Route { tx, caller: true });
+        let abandon = self.readers.stop.child_token();
+        self.routes.insert(
+            channel,
+            Route {
+                tx,
+                caller: true,
+                abandon: Some(abandon.clone()),
+            },
+        );
         self.opened += 1;
         self.recv.live += 1;
         let preamble = wire::mark(self.control_sent);
@@ -231,7 +242,7 @@ impl QuicLink {
             match opened {
                 Some(Ok((send, recv))) => {
                     let stop = readers.stop.clone();
-                    tokio::spawn(read_channel(recv, channel, readers, None));
+                    tokio::spawn(read_channel(recv, channel, readers, None, Some(abandon)));
                     write_stream(send, rx, shared, Some(preamble), stop).await;
                 }
                 Some(Err(e)) => {
@@ -254,7 +265,14 @@ impl QuicLink {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = self.readers.stop.clone();
         tokio::spawn(write_stream(send, rx, Arc::clone(&self.shared), None, stop));
-        self.routes.insert(channel, Route { tx, caller: false });
+        self.routes.insert(
+            channel,
+            Route {
+                tx,
+                caller: false,
+                abandon: None,
+            },
+        );
         Ok(())
     }
 
@@ -364,14 +382,17 @@ impl Link for QuicLink {
                     // Its writer gave up (the link is going): not written.
                     self.shared.written(size);
                 }
-                // The caller owes nothing after its CANCEL; the callee's
-                // CANCEL only stops the request, its answer still comes.
-                let done = if caller {
-                    header.kind == FrameKind::Cancel
-                } else {
-                    ends_channel(&header)
-                };
-                if done {
+                // The caller owes nothing after its CANCEL, and wants no
+                // answer: its stream stops both ways (the CANCEL still
+                // arrives). The callee's CANCEL only stops the request,
+                // its answer still comes.
+                if caller && header.kind == FrameKind::Cancel {
+                    if let Some(abandon) = self.routes.get(&channel).and_then(|r| r.abandon.clone())
+                    {
+                        abandon.cancel();
+                    }
+                    self.finish(channel);
+                } else if !caller && ends_channel(&header) {
                     self.finish(channel);
                 }
                 return Ok(());
@@ -557,7 +578,7 @@ async fn read_accepted(
             let channel = frame.header.channel;
             let _ = readers.tx.send(Inbound::Opened(channel, send));
             let _ = readers.tx.send(Inbound::Frame(frame, first_permit));
-            read_channel(recv, channel, readers, Some(permit)).await;
+            read_channel(recv, channel, readers, Some(permit), None).await;
         }
         Ok(None) => {
             let _ = readers.tx.send(Inbound::StreamEnd(0, Some(permit)));
@@ -574,6 +595,7 @@ async fn read_channel(
     channel: u32,
     readers: Readers,
     held: Option<OwnedSemaphorePermit>,
+    abandon: Option<CancellationToken>,
 ) {
     let stop = readers.stop.clone();
     let read = async {
@@ -581,28 +603,41 @@ async fn read_channel(
             match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, false).await {
                 Ok(Read::Frame(frame, permit)) => {
                     if frame.header.channel != channel {
-                        return Some(Inbound::Failed(wire::protocol(
-                            "a frame on another channel's stream",
-                        )));
+                        return Err(Some(wire::protocol("a frame on another channel's stream")));
                     }
                     if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
-                        return None;
+                        return Err(None);
                     }
                 }
-                Ok(Read::End(_)) => return Some(Inbound::StreamEnd(channel, held)),
-                Err(e) => return Some(Inbound::Failed(e)),
+                Ok(Read::End(_)) => return Ok(()),
+                Err(e) => return Err(Some(e)),
             }
         }
     };
-    tokio::select! {
-        () = stop.cancelled() => {}
-        end = read => {
-            if let Some(end) = end {
-                let _ = readers.tx.send(end);
-            }
+    let abandoned = async {
+        match &abandon {
+            Some(abandon) => abandon.cancelled().await,
+            None => core::future::pending().await,
         }
-    }
+    };
+    let ended = tokio::select! {
+        () = stop.cancelled() => return,
+        () = abandoned => {
+            // We cancelled the call: the peer stops sending its answer.
+            let _ = recv.stop(CANCELLED);
+            Ok(())
+        }
+        ended = read => ended,
+    };
+    let _ = match ended {
+        Ok(()) => readers.tx.send(Inbound::StreamEnd(channel, held)),
+        Err(Some(error)) => readers.tx.send(Inbound::Failed(error)),
+        Err(None) => return,
+    };
 }
+
+/// The STOP_SENDING code of a stream whose call the caller cancelled.
+const CANCELLED: quinn::VarInt = quinn::VarInt::from_u32(2);
 
 /// Writes what the link queues for one stream, batching what waits, until
 /// told to finish or the link drops; then lets the peer receive it all.

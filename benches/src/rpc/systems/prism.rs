@@ -140,7 +140,7 @@ fn session() -> SessionConfig {
 /// A fresh self-signed CA and a server certificate it signed for
 /// `localhost` and 127.0.0.1: the server's TLS, and the client's trusting
 /// that CA.
-fn quic_tls() -> Result<(ServerTls, ClientTls)> {
+pub fn quic_tls() -> Result<(ServerTls, ClientTls)> {
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate()?)?;
