@@ -197,7 +197,8 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
         let (mut send, _recv) = conn.open_bi().await.expect("open a stream");
         send.write_all(garbage).await.expect("write");
         send.finish().expect("finish");
-        let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed()).await;
+        // Well before the 10 s handshake timeout would close it anyway.
+        let closed = tokio::time::timeout(Duration::from_secs(3), conn.closed()).await;
         assert!(
             closed.is_ok(),
             "the server closes a connection that sent garbage {garbage:?}"
@@ -253,7 +254,9 @@ fn localhost() -> std::net::SocketAddr {
 
 /// A caller's CANCEL stops its stream both ways: the callee's queued
 /// answer is dropped by QUIC (STOP_SENDING) instead of crossing the
-/// network, so its flush completes and the caller gets little of it.
+/// network, so its flush completes though the caller reads none of it
+/// (without the stop, the caller's link would read ahead only up to its
+/// receive budget, far below 256 MiB, and the flush would never end).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_stops_the_answer_at_the_quic_level() {
     let pki = pki();
@@ -297,13 +300,11 @@ async fn a_cancel_stops_the_answer_at_the_quic_level() {
         .expect("recv")
         .expect("the cancel");
     assert_eq!(cancel.header.kind, FrameKind::Cancel);
-    // What the caller still gets is what its link had read before.
-    a.queue(Frame::empty(on(FrameKind::Ping, 0)))
-        .expect("queue");
+    // The connection goes on: what the caller still gets is what its
+    // link had read before, then the next frame.
     b.queue(Frame::empty(on(FrameKind::Pong, 0)))
         .expect("queue");
     poll_fn(|cx| b.poll_flush(cx)).await.expect("flush");
-    let mut chunks = 1;
     loop {
         let frame = poll_fn(|cx| a.poll_recv(cx))
             .await
@@ -312,10 +313,6 @@ async fn a_cancel_stops_the_answer_at_the_quic_level() {
         if frame.header.kind == FrameKind::Pong {
             break;
         }
-        chunks += 1;
+        assert_eq!(frame.header.channel, 1, "{:?}", frame.header);
     }
-    assert!(
-        chunks < CHUNKS,
-        "{chunks} of {CHUNKS} chunks crossed after the cancel"
-    );
 }

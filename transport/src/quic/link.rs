@@ -41,6 +41,12 @@ pub struct QuicLink {
     opened: u64,
     /// Priorities of channels we open, told before their CALL is queued.
     priorities: BTreeMap<u32, i32>,
+    /// The highest channel the peer opened: a priority told for one at or
+    /// below it is not for a channel of ours (its stream may be gone).
+    last_accepted: u32,
+    /// Opens our channels' streams one at a time, in channel order, so
+    /// QUIC's stream ids (and the order calls may arrive in) follow ours.
+    opener: mpsc::UnboundedSender<Opening>,
     recv: RecvState,
 }
 
@@ -120,6 +126,13 @@ struct RecvState {
 }
 
 impl RecvState {
+    /// The peer's close counted streams that never came, and no more can.
+    fn missing_streams(&self) -> bool {
+        matches!(self.control_end, Some(Some(opened)) if self.accepted < opened)
+            && self.accept_ended
+            && self.live == 0
+    }
+
     fn finished(&self) -> bool {
         match self.control_end {
             None => false,
@@ -166,6 +179,13 @@ impl QuicLink {
         };
         tokio::spawn(read_control(conn.clone(), readers.clone(), seen_tx));
         tokio::spawn(accept_streams(conn.clone(), readers.clone()));
+        let (opener, openings) = mpsc::unbounded_channel();
+        tokio::spawn(open_streams(
+            conn.clone(),
+            openings,
+            Arc::clone(&shared),
+            readers.clone(),
+        ));
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         // Control frames (pings, credit) never wait behind bulk data.
         let _ = control_tx.send(Out::Priority(CONTROL_PRIORITY));
@@ -187,6 +207,8 @@ impl QuicLink {
             control_sent: 0,
             opened: 0,
             priorities: BTreeMap::new(),
+            last_accepted: 0,
+            opener,
             recv: RecvState::default(),
         })
     }
@@ -227,34 +249,17 @@ impl QuicLink {
         );
         self.opened += 1;
         self.recv.live += 1;
-        let preamble = wire::mark(self.control_sent);
-        let (conn, shared, readers) = (
-            self.conn.clone(),
-            Arc::clone(&self.shared),
-            self.readers.clone(),
-        );
-        tokio::spawn(async move {
-            // Waiting for stream credit ends when the link's linger does.
-            let opened = tokio::select! {
-                () = lingered(&readers.stop) => None,
-                opened = conn.open_bi() => Some(opened),
-            };
-            match opened {
-                Some(Ok((send, recv))) => {
-                    let stop = readers.stop.clone();
-                    tokio::spawn(read_channel(recv, channel, readers, None, Some(abandon)));
-                    write_stream(send, rx, shared, Some(preamble), stop).await;
-                }
-                Some(Err(e)) => {
-                    let _ = readers.tx.send(Inbound::StreamEnd(channel, None));
-                    if let Some(error) = wire::connection_end(&e) {
-                        shared.fail(error);
-                    }
-                    discard(rx, &shared).await;
-                }
-                None => {}
-            }
-        });
+        let opening = Opening {
+            channel,
+            rx,
+            preamble: wire::mark(self.control_sent),
+            abandon,
+        };
+        if let Err(mpsc::error::SendError(opening)) = self.opener.send(opening) {
+            // The opener stopped with the connection: nothing will open.
+            self.recv.live -= 1;
+            self.shared.written(queued_in(opening.rx));
+        }
     }
 
     /// The peer opened a stream for `channel`: our answers go on it.
@@ -262,6 +267,7 @@ impl QuicLink {
         if self.routes.contains_key(&channel) {
             return Err(wire::protocol("two streams carry one channel"));
         }
+        self.last_accepted = self.last_accepted.max(channel);
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = self.readers.stop.clone();
         tokio::spawn(write_stream(send, rx, Arc::clone(&self.shared), None, stop));
@@ -329,6 +335,12 @@ impl Link for QuicLink {
             if self.recv.done || self.recv.finished() {
                 self.recv.done = true;
                 return Poll::Ready(Ok(None));
+            }
+            if self.recv.missing_streams() {
+                self.recv.done = true;
+                return Poll::Ready(Err(wire::protocol(
+                    "the connection ended before every stream the peer opened arrived",
+                )));
             }
             let Some(inbound) = core::task::ready!(self.inbound.poll_recv(cx)) else {
                 // The link holds a sender itself: never reached.
@@ -446,9 +458,12 @@ impl Link for QuicLink {
             Some(route) => {
                 let _ = route.tx.send(Out::Priority(level));
             }
-            None => {
+            // One of ours about to open (a peer's channel whose stream is
+            // gone needs nothing).
+            None if channel > self.last_accepted => {
                 self.priorities.insert(channel, level);
             }
+            None => {}
         }
     }
 
@@ -506,6 +521,79 @@ async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u6
                 }
             }
         } => {}
+    }
+}
+
+/// A channel of ours waiting for its stream.
+struct Opening {
+    channel: u32,
+    /// What the link queued for it meanwhile.
+    rx: mpsc::UnboundedReceiver<Out>,
+    preamble: Bytes,
+    abandon: CancellationToken,
+}
+
+/// Bytes of frames waiting in `rx`, which nothing will write.
+fn queued_in(mut rx: mpsc::UnboundedReceiver<Out>) -> usize {
+    rx.close();
+    let mut bytes = 0;
+    while let Ok(out) = rx.try_recv() {
+        if let Out::Frame(frame) = out {
+            bytes += frame.size();
+        }
+    }
+    bytes
+}
+
+/// Opens our channels' streams in the order the link asked, waiting for
+/// stream credit when the peer's limit is reached (until the link's
+/// linger ends), then starts each stream's reader and writer.
+async fn open_streams(
+    conn: Connection,
+    mut openings: mpsc::UnboundedReceiver<Opening>,
+    shared: Arc<Shared>,
+    readers: Readers,
+) {
+    while let Some(opening) = openings.recv().await {
+        let opened = tokio::select! {
+            () = lingered(&readers.stop) => return,
+            opened = conn.open_bi() => opened,
+        };
+        let Opening {
+            channel,
+            rx,
+            preamble,
+            abandon,
+        } = opening;
+        match opened {
+            Ok((send, recv)) => {
+                let stop = readers.stop.clone();
+                tokio::spawn(read_channel(
+                    recv,
+                    channel,
+                    readers.clone(),
+                    None,
+                    Some(abandon),
+                ));
+                tokio::spawn(write_stream(
+                    send,
+                    rx,
+                    Arc::clone(&shared),
+                    Some(preamble),
+                    stop,
+                ));
+            }
+            Err(e) => {
+                let _ = readers.tx.send(Inbound::StreamEnd(channel, None));
+                if let Some(error) = wire::connection_end(&e) {
+                    shared.fail(error);
+                }
+                tokio::spawn({
+                    let shared = Arc::clone(&shared);
+                    async move { discard(rx, &shared).await }
+                });
+            }
+        }
     }
 }
 

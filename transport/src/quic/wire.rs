@@ -6,14 +6,15 @@
 use std::io;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use prism_core::Payload;
 use prism_core::aligned::aligned_buffer;
 use prism_proto::frame::{Frame, FrameHeader, HEADER_LEN};
-use quinn::{ConnectionError, ReadError, ReadExactError, RecvStream, WriteError};
+use quinn::{ConnectionError, ReadError, RecvStream, WriteError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::link::LinkError;
+use crate::stream::LARGE_RESERVE;
 
 /// Length of a channel stream's preamble and of a control stream's trailer.
 pub(super) const MARK_LEN: usize = 16;
@@ -141,23 +142,33 @@ pub(super) async fn read_frame(
     let payload = if len == 0 {
         Payload::empty()
     } else {
-        let mut buf = aligned_buffer(len);
-        buf.resize(len, 0);
-        match recv.read_exact(&mut buf).await {
-            Ok(()) => {}
-            Err(ReadExactError::FinishedEarly(_)) => {
-                return Err(protocol("a stream ended inside a frame"));
-            }
-            Err(ReadExactError::ReadError(e)) => {
-                return match read_failed(e)? {
-                    Read::End(_) => Err(protocol("a stream ended inside a frame")),
-                    frame @ Read::Frame(..) => Ok(frame),
-                };
-            }
-        }
-        Payload::new(buf.freeze())
+        Payload::new(read_payload(recv, len).await?.freeze())
     };
     Ok(Read::Frame(Frame::new(header, payload), permit))
+}
+
+/// Reads a payload of `len` bytes into an aligned buffer that grows with
+/// what arrives (from at most [`LARGE_RESERVE`]), so a header that names a
+/// large length and is followed by nothing holds little memory.
+async fn read_payload(recv: &mut RecvStream, len: usize) -> Result<BytesMut, LinkError> {
+    let mut buf = aligned_buffer(len.min(LARGE_RESERVE));
+    while buf.len() < len {
+        if buf.len() == buf.capacity() {
+            let mut bigger = aligned_buffer(len.min(buf.capacity().saturating_mul(2)));
+            bigger.extend_from_slice(&buf);
+            buf = bigger;
+        }
+        let room = (len - buf.len()).min(buf.capacity() - buf.len());
+        match recv.read_chunk(room, true).await {
+            Ok(Some(chunk)) => buf.extend_from_slice(&chunk.bytes),
+            Ok(None) => return Err(protocol("a stream ended inside a frame")),
+            Err(e) => {
+                read_failed(e)?;
+                return Err(protocol("a stream ended inside a frame"));
+            }
+        }
+    }
+    Ok(buf)
 }
 
 /// Something for a stream's writer to do.

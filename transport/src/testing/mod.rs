@@ -25,6 +25,10 @@
 //! streams re-align them; in-process links keep the sender's buffers); a
 //! 20 MiB payload arrives intact and aligned. The suite needs a multi-thread tokio runtime with time
 //! enabled; each case fails after 60 seconds rather than hang.
+//!
+//! A link that carries each channel on a stream of its own (QUIC) keeps
+//! order only within a channel: it runs [`check_multiplexed_links`]
+//! instead.
 
 use core::future::{Future, poll_fn};
 use std::time::Duration;
@@ -35,6 +39,10 @@ use prism_core::aligned::{aligned_copy, is_aligned};
 use prism_proto::frame::{Flags, Frame, FrameHeader, FrameKind};
 
 use crate::{Link, LinkError};
+
+mod multiplexed;
+
+pub use multiplexed::check_multiplexed_links;
 
 /// Two connected links, type-erased so one suite serves every adapter.
 pub type LinkPair = (Box<dyn Link>, Box<dyn Link>);
@@ -255,7 +263,3 @@ fn assert_aligned(frame: &Frame) {
         );
     }
 }
-
-mod multiplexed;
-
-pub use multiplexed::check_multiplexed_links;

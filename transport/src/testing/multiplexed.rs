@@ -1,7 +1,7 @@
 //! The conformance suite for links that carry each channel on a stream of
 //! its own ([`LinkKind::independent_channels`](crate::LinkKind)): frames of
-//! one channel keep their order, channels do not wait for each other, and
-//! channel 0 frames sent before a channel opened arrive before it.
+//! one channel keep their order, and channel 0 frames sent before a channel
+//! opened arrive before it; the order across channels is free.
 
 use core::future::Future;
 

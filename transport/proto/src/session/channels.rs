@@ -298,8 +298,9 @@ impl Channels {
     }
 
     /// How many of the peer's calls may be on their way at once with
-    /// unordered opens: twice the channels it may hold open (a QUIC link
-    /// allows that many streams).
+    /// unordered opens: four times the channels it may hold open (a QUIC
+    /// link allows twice as many streams, opened in channel order), at
+    /// least 64.
     fn max_gaps(&self) -> usize {
         usize::try_from(self.max_channels.saturating_mul(4))
             .unwrap_or(usize::MAX)

@@ -177,10 +177,14 @@ pub struct SessionConfig {
     /// one byte stream (default `true`): then each CALL's channel id must
     /// exceed every earlier one. A link that carries each channel on its
     /// own stream (QUIC) delivers a call that travelled slower after a
-    /// later one; the driver turns this off for such links, and a CALL is
-    /// then checked only for the peer's parity and for not naming a
-    /// channel already open. Either way, every frame of one channel keeps
-    /// its order.
+    /// later one; the driver turns this off for such links. A CALL is then
+    /// taken if it has the peer's parity and its id either exceeds every
+    /// earlier one by at most four times `max_channels` ids or is one of
+    /// those skipped ids, once; a GOAWAY's last id covers the slower calls
+    /// below it, a draining side waits for them (within its drain
+    /// timeout), and calls arriving after the client's GOAWAY are served
+    /// (the client opens none after it). Either way, every frame of one
+    /// channel keeps its order.
     pub ordered_opens: bool,
 }
 

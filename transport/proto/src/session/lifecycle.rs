@@ -241,9 +241,11 @@ impl Session {
     /// from the peer with `UNAVAILABLE` and new calls of ours with
     /// [`OpenError::GoingAway`](super::OpenError::GoingAway), lets open
     /// calls finish for up to the drain timeout, and closes with
-    /// `Closed { error: None }` once none is open (at once if none is).
-    /// Before the handshake finished there is nothing to drain: it closes
-    /// at once. A second call does nothing.
+    /// `Closed { error: None }` once none is open (at once if none is,
+    /// unless, with unordered opens, calls the GOAWAY covers are still on
+    /// their way: it waits for those too). Before the handshake finished
+    /// there is nothing to drain: it closes at once. A second call does
+    /// nothing.
     pub fn go_away(&mut self, now: Instant, code: Code, reason: &str) {
         match &self.state {
             State::Closed => {}
