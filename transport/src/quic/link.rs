@@ -554,9 +554,12 @@ async fn open_streams(
     shared: Arc<Shared>,
     readers: Readers,
 ) {
+    // One deadline for all waiting, however many opens are queued.
+    let linger = lingered(&readers.stop);
+    tokio::pin!(linger);
     while let Some(opening) = openings.recv().await {
         let opened = tokio::select! {
-            () = lingered(&readers.stop) => return,
+            () = &mut linger => return,
             opened = conn.open_bi() => opened,
         };
         let Opening {
