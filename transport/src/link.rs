@@ -278,7 +278,8 @@ pub struct LinkConfig {
     /// its credit.
     pub max_chunk: u32,
     /// The most channels the peer may hold open at once: a link with
-    /// streams of its own (QUIC) allows the peer that many.
+    /// streams of its own (QUIC) lets the peer open twice that many
+    /// streams (a channel's stream closes a little after the channel).
     pub max_channels: u32,
     /// Bytes of DATA the peer may send on one channel before the session
     /// grants more: a link with its own flow control sizes a stream's
