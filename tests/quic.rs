@@ -21,37 +21,20 @@ use prism_proto::frame::{FrameHeader, FrameKind};
 const SERVER_ID: &str = "spiffe://test.internal/server";
 const CLIENT_ID: &str = "spiffe://test.internal/worker";
 
-struct Pki {
-    ca: Ca,
-    server: common::pki::Identity,
-}
+type Pki = common::TestPki;
 
 fn pki() -> Pki {
-    let ca = Ca::new("quic test ca");
-    let server = ca.server(SERVER_ID);
-    Pki { ca, server }
-}
-
-fn server_tls(pki: &Pki) -> ServerTls {
-    ServerTls::from_pem(
-        pki.server.cert_pem.as_bytes(),
-        pki.server.key_pem.as_bytes(),
-    )
-    .expect("server tls")
-}
-
-fn client_tls(pki: &Pki) -> ClientTls {
-    ClientTls::from_pem(pki.ca.cert_pem.as_bytes()).expect("client tls")
+    Pki::new(SERVER_ID)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quic_links_conform() {
     let pki = pki();
     let listener =
-        QuicListener::bind("127.0.0.1:0".parse().expect("addr"), server_tls(&pki)).expect("bind");
+        QuicListener::bind("127.0.0.1:0".parse().expect("addr"), pki.server_tls()).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let listener = Arc::new(tokio::sync::Mutex::new(listener));
-    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
     testing::check_multiplexed_links(|max_frame| {
         let (listener, connector) = (listener.clone(), connector.clone());
         async move {
@@ -111,7 +94,7 @@ async fn mutual_quic_proves_both_identities_and_one_binding() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_without_the_servers_roots_is_refused() {
     let pki = pki();
-    let listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let serving = tokio::spawn(accept_forever(listener));
     let strangers = Ca::new("another ca");
@@ -131,9 +114,9 @@ async fn a_client_without_the_servers_roots_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_high_priority_channel_overtakes_a_bulk_one() {
     let pki = pki();
-    let mut listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let mut listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
     for round in 0..3 {
         let (mut a, mut b) = pair(&mut listener, &connector).await;
         let bulk = |channel: u32| {
@@ -178,7 +161,7 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
     common::install_panic_hook();
     let pki = pki();
     let server = common::test_server(&Default::default());
-    let listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
     let addr = listener.local_addr().expect("addr");
     let serving = {
         let server = server.clone();
@@ -204,7 +187,7 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
             "the server closes a connection that sent garbage {garbage:?}"
         );
     }
-    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
     let channel = prism::Channel::builder()
         .connect(connector)
         .await
@@ -260,9 +243,9 @@ fn localhost() -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancel_stops_the_answer_at_the_quic_level() {
     let pki = pki();
-    let mut listener = QuicListener::bind(localhost(), server_tls(&pki)).expect("bind");
+    let mut listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let connector = QuicConnector::new(addr, "localhost", client_tls(&pki)).expect("connector");
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
     let (mut a, mut b) = pair(&mut listener, &connector).await;
     let on = |kind, channel| FrameHeader {
         channel,

@@ -70,24 +70,10 @@ fn unix_now() -> u64 {
         .as_secs()
 }
 
-struct Pki {
-    ca: Ca,
-    server: Identity,
-}
+type Pki = common::TestPki;
 
 fn pki() -> Pki {
-    let ca = Ca::new("test ca");
-    let server = ca.server(SERVER_ID);
-    Pki { ca, server }
-}
-
-/// The server's TLS, without client certificates.
-fn server_tls(pki: &Pki) -> ServerTls {
-    ServerTls::from_pem(
-        pki.server.cert_pem.as_bytes(),
-        pki.server.key_pem.as_bytes(),
-    )
-    .expect("server tls")
+    Pki::new(SERVER_ID)
 }
 
 async fn serve(
@@ -138,7 +124,7 @@ fn jobs_server(authenticator: impl prism::auth::Authenticator) -> Server {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_travels_over_tls_without_allowing_plaintext() {
     let pki = pki();
-    let tls = server_tls(&pki);
+    let tls = pki.server_tls();
     let (addr, serving) = serve(jobs_server(jwt(false)), tls, |l| l).await;
     let client_tls = ClientTls::from_pem(pki.ca.cert_pem.as_bytes()).expect("client tls");
     let channel = Channel::builder()
@@ -391,7 +377,7 @@ async fn an_identity_from_a_certificate_expires_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_connections_cannot_keep_a_good_client_out() {
     let pki = pki();
-    let tls = server_tls(&pki);
+    let tls = pki.server_tls();
     let server = Server::builder()
         .add_service(JobsServer::new(JobRunner))
         .allow_unauthenticated()
@@ -430,7 +416,7 @@ async fn silent_connections_cannot_keep_a_good_client_out() {
 #[tokio::test]
 async fn plain_tcp_and_tls_without_client_certificates_are_refused_where_the_policy_says() {
     let pki = pki();
-    let tls = server_tls(&pki);
+    let tls = pki.server_tls();
     let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let server = jobs_server(jwt(false));
     assert!(matches!(
@@ -465,7 +451,7 @@ async fn tls_links_conform() {
     use prism::transport::testing::{self, LinkPair};
     use prism::transport::{Connector, LinkConfig, Listener};
     let pki = pki();
-    let tls = server_tls(&pki);
+    let tls = pki.server_tls();
     let tcp = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = tcp.local_addr().expect("addr");
     let listener = std::sync::Arc::new(tokio::sync::Mutex::new(TlsListener::new(tcp, tls)));

@@ -546,15 +546,38 @@ impl Fixture {
     }
 }
 
+/// A CA made for one test and a server certificate it signed (for
+/// `localhost` and 127.0.0.1).
+pub struct TestPki {
+    pub ca: pki::Ca,
+    pub server: pki::Identity,
+}
+
+impl TestPki {
+    /// A fresh CA and a server certificate identified as `server_id`.
+    pub fn new(server_id: &str) -> TestPki {
+        let ca = pki::Ca::new("test ca");
+        let server = ca.server(server_id);
+        TestPki { ca, server }
+    }
+
+    /// The server's TLS, without client certificates.
+    pub fn server_tls(&self) -> prism::tls::ServerTls {
+        let (cert, key) = (&self.server.cert_pem, &self.server.key_pem);
+        prism::tls::ServerTls::from_pem(cert.as_bytes(), key.as_bytes()).expect("server tls")
+    }
+
+    /// A client's TLS trusting the CA, presenting no certificate.
+    pub fn client_tls(&self) -> prism::tls::ClientTls {
+        prism::tls::ClientTls::from_pem(self.ca.cert_pem.as_bytes()).expect("client tls")
+    }
+}
+
 /// A server certificate from a CA made for one fixture, and the roots
 /// that trust it.
 fn fixture_tls() -> (prism::tls::ServerTls, prism::tls::ClientTls) {
-    let ca = pki::Ca::new("fixture ca");
-    let cert = ca.server("spiffe://test.internal/server");
-    let tls = prism::tls::ServerTls::from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())
-        .expect("server tls");
-    let roots = prism::tls::ClientTls::from_pem(ca.cert_pem.as_bytes()).expect("client tls");
-    (tls, roots)
+    let pki = TestPki::new("spiffe://test.internal/server");
+    (pki.server_tls(), pki.client_tls())
 }
 
 /// Serves `listener` with `server` in a task of its own.

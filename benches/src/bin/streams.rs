@@ -307,14 +307,7 @@ async fn quic_scenario(runs: usize, quick: bool) -> Result<(), Error> {
         async move { Ok::<_, Error>(client.ping(i).await.map(drop)?) }
     };
     let (idle50, idle99) = latency(calls, ping).await?;
-    let hog = tokio::spawn({
-        let client = client.clone();
-        async move {
-            let mut items = client.items(u64::MAX, 1 << 20).await?;
-            while items.message().await?.is_some() {}
-            Ok::<_, prism::Status>(())
-        }
-    });
+    let hog = tokio::spawn(bulk_reader(client.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let (busy50, busy99) = latency(calls, ping).await?;
     hog.abort();
@@ -323,6 +316,13 @@ async fn quic_scenario(runs: usize, quick: bool) -> Result<(), Error> {
         busy99 / idle99
     );
     server.shutdown();
+    Ok(())
+}
+
+/// A bulk stream of 1 MiB items read as fast as it comes, until aborted.
+async fn bulk_reader(client: FlowClient) -> Result<(), prism::Status> {
+    let mut items = client.items(u64::MAX, 1 << 20).await?;
+    while items.message().await?.is_some() {}
     Ok(())
 }
 
@@ -384,14 +384,7 @@ async fn unary_scenario(client: &FlowClient, tonic: &TonicFlow, quick: bool) -> 
     let prism_idle = latency(calls, prism_ping).await?;
     let tonic_idle = latency(calls, tonic_ping).await?;
     // A bulk stream read as fast as it comes, on the same connection.
-    let hog = tokio::spawn({
-        let client = client.clone();
-        async move {
-            let mut items = client.items(u64::MAX, 1 << 20).await?;
-            while items.message().await?.is_some() {}
-            Ok::<_, prism::Status>(())
-        }
-    });
+    let hog = tokio::spawn(bulk_reader(client.clone()));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let prism_busy = latency(calls, prism_ping).await?;
     hog.abort();

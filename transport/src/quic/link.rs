@@ -90,11 +90,16 @@ impl Shared {
 /// A channel's stream, as far as sending goes.
 struct Route {
     tx: mpsc::UnboundedSender<Out>,
-    /// We sent the CALL (else the peer did).
-    caller: bool,
-    /// For a caller: stops reading the answer (QUIC STOP_SENDING) once
-    /// the call is cancelled.
+    /// Set when we sent the CALL (we are the caller): stops reading the
+    /// answer (QUIC STOP_SENDING) once the call is cancelled.
     abandon: Option<CancellationToken>,
+}
+
+impl Route {
+    /// We sent the CALL (else the peer did).
+    fn caller(&self) -> bool {
+        self.abandon.is_some()
+    }
 }
 
 /// What readers tell the link.
@@ -243,7 +248,6 @@ impl QuicLink {
             channel,
             Route {
                 tx,
-                caller: true,
                 abandon: Some(abandon.clone()),
             },
         );
@@ -271,14 +275,7 @@ impl QuicLink {
         let (tx, rx) = mpsc::unbounded_channel();
         let stop = self.readers.stop.clone();
         tokio::spawn(write_stream(send, rx, Arc::clone(&self.shared), None, stop));
-        self.routes.insert(
-            channel,
-            Route {
-                tx,
-                caller: false,
-                abandon: None,
-            },
-        );
+        self.routes.insert(channel, Route { tx, abandon: None });
         Ok(())
     }
 
@@ -296,7 +293,7 @@ impl QuicLink {
         let Some(route) = self.routes.get(&header.channel) else {
             return;
         };
-        let done = if route.caller {
+        let done = if route.caller() {
             ends_channel(header)
         } else {
             header.kind == FrameKind::Cancel
@@ -389,7 +386,7 @@ impl Link for QuicLink {
         let channel = header.channel;
         if channel != 0 {
             if let Some(route) = self.routes.get(&channel) {
-                let caller = route.caller;
+                let abandon = route.abandon.clone();
                 if route.tx.send(Out::Frame(frame)).is_err() {
                     // Its writer gave up (the link is going): not written.
                     self.shared.written(size);
@@ -398,14 +395,13 @@ impl Link for QuicLink {
                 // answer: its stream stops both ways (the CANCEL still
                 // arrives). The callee's CANCEL only stops the request,
                 // its answer still comes.
-                if caller && header.kind == FrameKind::Cancel {
-                    if let Some(abandon) = self.routes.get(&channel).and_then(|r| r.abandon.clone())
-                    {
+                match abandon {
+                    Some(abandon) if header.kind == FrameKind::Cancel => {
                         abandon.cancel();
+                        self.finish(channel);
                     }
-                    self.finish(channel);
-                } else if !caller && ends_channel(&header) {
-                    self.finish(channel);
+                    None if ends_channel(&header) => self.finish(channel),
+                    _ => {}
                 }
                 return Ok(());
             }

@@ -60,7 +60,7 @@ pub use connector::QuicConnector;
 pub use link::QuicLink;
 pub use listener::QuicListener;
 
-use crate::link::{LinkKind, SecurityProperties};
+use crate::link::LinkKind;
 
 /// The ALPN protocol both ends offer (the same as TLS links').
 pub const ALPN_PROTOCOL: &[u8] = crate::tls::ALPN_PROTOCOL;
@@ -70,29 +70,17 @@ pub const ALPN_PROTOCOL: &[u8] = crate::tls::ALPN_PROTOCOL;
 pub const LINGER: Duration = Duration::from_secs(5);
 
 /// A QUIC link whose peer proved no identity (a server not asking for
-/// client certificates).
-pub const KIND: LinkKind = LinkKind::new(
-    "quic",
-    true,
-    SecurityProperties {
-        confidential: true,
-        integrity: true,
-        peer_authenticated: false,
-        replay_protected: true,
-    },
-)
+/// client certificates): what a TLS link protects.
+pub const KIND: LinkKind = LinkKind {
+    transport: "quic",
+    ..crate::tls::KIND
+}
 .with_independent_channels();
 
 /// A QUIC link whose peer proved its identity with a certificate: every
 /// link a client opens, and every link of a mutual-TLS server.
-pub const AUTHENTICATED_KIND: LinkKind = LinkKind::new(
-    "quic",
-    true,
-    SecurityProperties {
-        confidential: true,
-        integrity: true,
-        peer_authenticated: true,
-        replay_protected: true,
-    },
-)
+pub const AUTHENTICATED_KIND: LinkKind = LinkKind {
+    transport: "quic",
+    ..crate::tls::AUTHENTICATED_KIND
+}
 .with_independent_channels();

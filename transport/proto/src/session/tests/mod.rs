@@ -251,13 +251,13 @@ fn accept_frame(accept: &Accept) -> Frame {
 /// A server that got the client's HELLO and ACCEPT and accepted the
 /// client, with the frames it queued (its HELLO and ACCEPT) drained.
 fn established_server() -> Session {
+    established_server_with(SessionConfig::default())
+}
+
+/// A server session with `config`, past its handshake.
+fn established_server_with(config: SessionConfig) -> Session {
     let now = Instant::now();
-    let mut server = Session::new(
-        Role::Server,
-        SessionConfig::default(),
-        Hello::default(),
-        now,
-    );
+    let mut server = Session::new(Role::Server, config, Hello::default(), now);
     server.handle_frame(now, hello_frame(&hello()));
     assert_eq!(drain_events(&mut server), [Event::Hello]);
     assert!(server.accept(now, server_accept()));

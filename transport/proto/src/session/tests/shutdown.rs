@@ -348,19 +348,10 @@ fn a_call_from_a_client_after_its_own_goaway_is_refused_and_the_rest_drain() {
 
 /// A server whose link carries each channel on its own stream, established.
 fn unordered_server() -> Session {
-    let now = Instant::now();
-    let config = SessionConfig {
+    established_server_with(SessionConfig {
         ordered_opens: false,
         ..SessionConfig::default()
-    };
-    let mut server = Session::new(Role::Server, config, Hello::default(), now);
-    server.handle_frame(now, hello_frame(&hello()));
-    assert_eq!(drain_events(&mut server), [Event::Hello]);
-    assert!(server.accept(now, server_accept()));
-    server.handle_frame(now, accept_frame(&Accept::default()));
-    drain_frames(&mut server);
-    assert_eq!(drain_events(&mut server), [Event::Established]);
-    server
+    })
 }
 
 fn calls_of(events: &[Event]) -> Vec<u32> {
