@@ -2,7 +2,8 @@
 //! own, so a bulk transfer and urgent calls share one connection without
 //! queueing behind each other (and a lost packet holds up only its own
 //! channel). The urgent op also carries a higher priority, which QUIC's
-//! scheduler honours.
+//! scheduler honours. Access hints go as unreliable QUIC datagrams
+//! (`#[prism(datagram)]`): fire-and-forget, nothing answered.
 //!
 //! The certificate is made at start by a throwaway CA (`secure/pki.rs`);
 //! a deployment loads its own from PEM files.
@@ -13,7 +14,9 @@
 #[allow(dead_code)] // client certificates: this example does not use them
 mod pki;
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use prism::quic::{QuicConnector, QuicListener};
 use prism::tls::{ClientTls, ServerTls};
@@ -27,9 +30,14 @@ pub trait Blobs {
     /// Answers at once, ahead of bulk traffic.
     #[prism(priority = 7)]
     async fn ping(&self, n: u32) -> u32;
+    /// A hint that a blob was read: a datagram, which may be lost.
+    #[prism(datagram)]
+    async fn accessed(&self, blob: u32);
 }
 
-struct Store;
+struct Store {
+    hints: Arc<AtomicU64>,
+}
 
 impl Blobs for Store {
     async fn download(&self, count: u32, size: u32) -> Streaming<Vec<u8>> {
@@ -40,6 +48,10 @@ impl Blobs for Store {
     async fn ping(&self, n: u32) -> u32 {
         n
     }
+
+    async fn accessed(&self, _blob: u32) {
+        self.hints.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 #[tokio::main]
@@ -49,9 +61,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tls = ServerTls::from_pem(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes())?;
     let listener = QuicListener::bind("127.0.0.1:0".parse()?, tls)?;
     let addr = listener.local_addr()?;
+    let hints = Arc::new(AtomicU64::new(0));
+    let store = Store {
+        hints: Arc::clone(&hints),
+    };
     let server = Server::builder()
         .allow_unauthenticated()
-        .add_service(BlobsServer::new(Store))
+        .add_service(BlobsServer::new(store))
         .build()?;
     let serving = tokio::spawn({
         let server = server.clone();
@@ -93,6 +109,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "download: {} MiB in {took:.2?}; 200 pings beside it, the slowest {slowest:.2?}",
         bytes >> 20
+    );
+
+    // Datagrams: each `.await` returns once the connection took it.
+    for blob in 0..1000 {
+        blobs.accessed(blob).await?;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    println!(
+        "hints: 1000 sent as datagrams, {} arrived",
+        hints.load(Ordering::Relaxed)
     );
 
     server.shutdown();

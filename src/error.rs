@@ -48,6 +48,16 @@ pub enum ConnectError {
     /// without a wire schema.
     #[error("cannot describe a declared op: {0}")]
     Schema(#[source] ReflectError),
+    /// A declared op is a datagram op that refuses to travel in band
+    /// (`#[prism(datagram)]`), and the link has no unreliable datagrams:
+    /// refused before anything was sent.
+    #[error("{op} needs unreliable datagrams, and a {transport} link has none")]
+    NoDatagrams {
+        /// The op's full name.
+        op: String,
+        /// The link's transport.
+        transport: &'static str,
+    },
     /// The channel has credentials, and the link would carry them in
     /// plaintext across a network: refused before anything was sent.
     #[error("refusing to send credentials over a plaintext network link")]

@@ -6,7 +6,9 @@
 //! resets (which the channel must reconnect after). For each: what the
 //! client saw, that no reply was lost or mismatched, and the server's
 //! memory before and after. Loss, the slow link and the blackhole are run
-//! over QUIC too (a stream per call, its own loss recovery).
+//! over QUIC too (a stream per call, its own loss recovery). Datagram
+//! ops under loss: over QUIC some are lost (unreliable datagrams), over
+//! TCP (in band) none.
 //!
 //! Faults are made with nftables (loss: `numgen random`; blackhole: drop;
 //! reset: `reject with tcp reset`) and a `tbf` qdisc (slow link). The
@@ -32,18 +34,34 @@ use prism::transport::{Connector, SessionConfig};
 use prism::{Channel, Code, Server};
 use tokio::net::TcpListener;
 
-/// Echoes text back.
+/// Echoes text back, and counts heartbeats.
 #[prism::service(package = "tests.netfaults", public)]
 pub trait Echo {
     /// Returns `text`.
     async fn echo(&self, text: String) -> String;
+    /// A heartbeat: an unreliable datagram over QUIC, in band over TCP.
+    #[prism(datagram = "reliable")]
+    async fn beat(&self, n: u64);
+    /// How many heartbeats arrived.
+    async fn beats(&self) -> u64;
 }
+
+/// Heartbeats the server process took.
+static BEATS: AtomicU64 = AtomicU64::new(0);
 
 struct Impl;
 
 impl Echo for Impl {
     async fn echo(&self, text: String) -> String {
         text
+    }
+
+    async fn beat(&self, _n: u64) {
+        BEATS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    async fn beats(&self) -> u64 {
+        BEATS.load(Ordering::Relaxed)
     }
 }
 
@@ -79,7 +97,8 @@ fn session() -> SessionConfig {
 /// `load` calls it from 4 callers for `PRISM_NETFAULT_SECONDS` over a
 /// reconnecting channel that waits for ready (each call with a timeout of
 /// twice the keepalive), prints `second N ok=…` each second and a last
-/// `summary` line.
+/// `summary` line; `beats` sends a heartbeat each millisecond for as long,
+/// then prints how many it sent and how many the server counted.
 #[test]
 #[ignore = "a helper process the network fault tests start; not a test by itself"]
 fn netfault_process() {
@@ -113,17 +132,24 @@ fn netfault_process() {
                     server.serve(listener).await.expect("serve");
                 }
             }
-            "load" => {
+            "load" | "beats" => {
                 let seconds: u64 = std::env::var(SECONDS)
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(10);
                 let duration = Duration::from_secs(seconds);
+                let beats = role == "beats";
                 if quic() {
                     let roots = ClientTls::from_pem(env(ROOTS).as_bytes()).expect("roots");
                     let connector =
                         QuicConnector::new(&addr, "localhost", roots).expect("a connector");
-                    load(connector, duration).await;
+                    if beats {
+                        heartbeats(connector, duration).await;
+                    } else {
+                        load(connector, duration).await;
+                    }
+                } else if beats {
+                    heartbeats(TcpConnector::new(&addr), duration).await;
                 } else {
                     load(TcpConnector::new(&addr), duration).await;
                 }
@@ -229,6 +255,29 @@ async fn load<C: Connector>(connector: C, duration: Duration) {
         tally.other.load(Ordering::SeqCst),
         tally.reconnects.load(Ordering::SeqCst),
     );
+}
+
+/// Sends a heartbeat each millisecond for `duration`, waits a second for
+/// the last ones, then prints `summary sent=… arrived=…`.
+async fn heartbeats<C: Connector>(connector: C, duration: Duration) {
+    let channel = Channel::builder()
+        .allow_plaintext()
+        .session_config(session())
+        .connect(connector)
+        .await
+        .expect("connect");
+    let echo = EchoClient::new(channel);
+    println!("ready");
+    let end = tokio::time::Instant::now() + duration;
+    let mut sent = 0;
+    while tokio::time::Instant::now() < end {
+        echo.beat(sent).await.expect("a heartbeat is sent");
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let arrived = echo.beats().await.expect("the connection went on");
+    println!("summary sent={sent} arrived={arrived}");
 }
 
 /// Two namespaces joined by a veth pair; deleted on drop.
@@ -378,6 +427,17 @@ enum Over {
 /// The server in its namespace, and the load client in its own for
 /// `seconds`, both with a keepalive of `keepalive`, over `over`.
 async fn start(net: &Net, over: Over, seconds: u64, keepalive: Duration) -> (Process, Process) {
+    start_as(net, over, "load", seconds, keepalive).await
+}
+
+/// The same, with the client in `role` (`load` or `beats`).
+async fn start_as(
+    net: &Net,
+    over: Over,
+    role: &str,
+    seconds: u64,
+    keepalive: Duration,
+) -> (Process, Process) {
     let addr = format!("{SERVER_IP}:{PORT}");
     let keepalive = keepalive.as_millis().to_string();
     let mut server_env = vec![
@@ -386,7 +446,7 @@ async fn start(net: &Net, over: Over, seconds: u64, keepalive: Duration) -> (Pro
         (KEEPALIVE, keepalive.clone()),
     ];
     let mut client_env = vec![
-        (ROLE, "load".into()),
+        (ROLE, role.into()),
         (ADDR, addr),
         (SECONDS, seconds.to_string()),
         (KEEPALIVE, keepalive),
@@ -513,6 +573,35 @@ async fn loss_and_a_slow_link(over: Over, tag: &str) {
         ok_in(&lines, 1, 3) > 0 && ok_in(&lines, 4, 6) > 0,
         "{lines:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagrams_under_loss_are_lost_over_quic_and_kept_in_band_over_tcp() {
+    for (over, tag) in [(Over::Quic, "d"), (Over::Tcp, "e")] {
+        let Some(net) = net_or_skip(tag) else { return };
+        let (server, client) = start_as(&net, over, "beats", 4, Duration::from_secs(5)).await;
+        let before = rss_of(server.id());
+        // Seconds 0–3: 10% of packets dropped each way; then none.
+        net.rule(Some("numgen random mod 100 < 10 drop"));
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        net.rule(None);
+        let (lines, summary) = report(client).await;
+        eprintln!("{over:?}: {}", lines.join("\n"));
+        let (sent, arrived) = (count(&summary, "sent"), count(&summary, "arrived"));
+        assert!(sent > 1000, "{lines:?}");
+        match over {
+            // Unreliable: about a tenth lost, the rest arrived, and the
+            // connection went on (the count came back).
+            Over::Quic => assert!(arrived < sent && arrived > sent / 2, "{lines:?}"),
+            // In band: TCP retransmits; nothing lost.
+            Over::Tcp => assert_eq!(arrived, sent, "{lines:?}"),
+        }
+        let after = rss_of(server.id());
+        assert!(
+            after < before + (64 << 20),
+            "server memory {before} -> {after}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,7 @@ pub struct OpDescriptor {
     max_message: Option<u64>,
     priority: u8,
     subscription: bool,
+    reliable_fallback: bool,
     doc: &'static str,
 }
 
@@ -93,6 +94,7 @@ impl OpDescriptor {
             max_message: None,
             priority: OpDescriptor::DEFAULT_PRIORITY,
             subscription: false,
+            reliable_fallback: false,
             doc: "",
         }
     }
@@ -172,6 +174,27 @@ impl OpDescriptor {
     /// Whether the op is a push subscription.
     pub const fn is_subscription(&self) -> bool {
         self.subscription
+    }
+
+    /// Lets a [datagram op](OpKind::Datagram) travel reliably, in band, on
+    /// links without unreliable datagrams (`#[prism(datagram =
+    /// "reliable")]`); without it, such a link is refused at the handshake.
+    /// Not part of the wire meaning: not in the fingerprint.
+    pub const fn with_reliable_fallback(mut self) -> Self {
+        self.reliable_fallback = true;
+        self
+    }
+
+    /// Whether a datagram op may travel reliably on links without
+    /// unreliable datagrams.
+    pub const fn reliable_fallback(&self) -> bool {
+        self.reliable_fallback
+    }
+
+    /// Whether the op needs a link with unreliable datagrams: a datagram
+    /// op without a reliable fallback.
+    pub const fn needs_datagrams(&self) -> bool {
+        matches!(self.kind, OpKind::Datagram) && !self.reliable_fallback
     }
 
     /// The op's own largest message, if it set one.

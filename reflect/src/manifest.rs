@@ -47,7 +47,7 @@ pub struct ManifestEntry {
 /// ```
 ///
 /// `kind` is `unary`, `server_stream`, `subscription` (a push server
-/// stream), `client_stream` or `bidi`; `id` is a
+/// stream), `client_stream`, `bidi` or `datagram` (fire-and-forget); `id` is a
 /// hex string because JSON numbers lose precision above 2^53.
 ///
 /// # Examples

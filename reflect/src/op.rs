@@ -79,6 +79,10 @@ pub enum OpKind {
     ClientStream,
     /// Streams both ways.
     Bidi,
+    /// One request and nothing back: fire-and-forget, sent as an
+    /// unreliable datagram where the link has them (QUIC), with no channel
+    /// and no answer (`#[prism(datagram)]`).
+    Datagram,
 }
 
 impl OpKind {
@@ -89,6 +93,7 @@ impl OpKind {
             OpKind::ServerStream => "server_stream",
             OpKind::ClientStream => "client_stream",
             OpKind::Bidi => "bidi",
+            OpKind::Datagram => "datagram",
         }
     }
 
@@ -109,6 +114,7 @@ impl OpKind {
             OpKind::ServerStream => 1,
             OpKind::ClientStream => 2,
             OpKind::Bidi => 3,
+            OpKind::Datagram => 4,
         }
     }
 }

@@ -15,7 +15,8 @@ use syn::{
 };
 
 use crate::attr::{
-    AccessDecl, CodecList, Execution, LagPolicy, MethodOptions, ServiceArgs, is_method_attr,
+    AccessDecl, CodecList, DatagramFallback, Execution, LagPolicy, MethodOptions, ServiceArgs,
+    is_method_attr,
 };
 use crate::case;
 use crate::ctxt::Errors;
@@ -67,6 +68,9 @@ pub(crate) struct Method<'a> {
     pub(crate) max_message: Option<u64>,
     /// `#[prism(priority = N)]`: how urgently the op's output leaves.
     pub(crate) priority: Option<u8>,
+    /// `#[prism(datagram ..)]`: a fire-and-forget op, and what it does on
+    /// links without unreliable datagrams.
+    pub(crate) datagram: Option<(DatagramFallback, Span)>,
     /// Who may call the op: its `permission`/`public`, else the service's;
     /// `None` is an error.
     pub(crate) access: Option<AccessDecl>,
@@ -276,6 +280,7 @@ impl<'a> Method<'a> {
             buffer: options.buffer,
             max_message: options.max_message,
             priority: options.priority,
+            datagram: options.datagram,
             access: options.access.or_else(|| service.access.clone()),
             doc: doc_string(&item.attrs),
             receiver,
@@ -355,8 +360,12 @@ impl<'a> Output<'a> {
 }
 
 impl Method<'_> {
-    /// gRPC's four kinds, from whether each direction is a stream.
+    /// gRPC's four kinds, from whether each direction is a stream, or a
+    /// datagram op.
     pub(crate) fn kind(&self) -> OpKind {
+        if self.datagram.is_some() {
+            return OpKind::Datagram;
+        }
         match (
             matches!(self.request_kind, RequestKind::Stream(_)),
             self.output.is_stream(),
@@ -376,6 +385,7 @@ pub(crate) enum OpKind {
     ServerStream,
     ClientStream,
     Bidi,
+    Datagram,
 }
 
 impl OpKind {
@@ -386,6 +396,7 @@ impl OpKind {
             OpKind::ServerStream => "ServerStream",
             OpKind::ClientStream => "ClientStream",
             OpKind::Bidi => "Bidi",
+            OpKind::Datagram => "Datagram",
         }
     }
 }

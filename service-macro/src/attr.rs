@@ -91,6 +91,18 @@ pub(crate) struct MethodOptions {
     pub(crate) priority: Option<u8>,
     /// `permission = "model.infer"` or `public`: who may call the op.
     pub(crate) access: Option<AccessDecl>,
+    /// `datagram` or `datagram = "refuse"` / `"reliable"`: a fire-and-forget
+    /// op, with what it does on links without unreliable datagrams.
+    pub(crate) datagram: Option<(DatagramFallback, proc_macro2::Span)>,
+}
+
+/// What a datagram op does on a link without unreliable datagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DatagramFallback {
+    /// `"refuse"` (the default): the handshake refuses such a link.
+    Refuse,
+    /// `"reliable"`: it travels in band, reliably.
+    Reliable,
 }
 
 /// Who may call an op, as declared.
@@ -133,6 +145,7 @@ impl MethodOptions {
         "priority",
         "permission",
         "public",
+        "datagram",
     ];
 
     /// Reads every `#[prism(...)]` among `attrs` (a key may appear once
@@ -215,6 +228,25 @@ impl MethodOptions {
                     }
                     "permission" | "public" => {
                         set_access(&mut parsed.access, "prism", key, &meta, errors)
+                    }
+                    "datagram" => {
+                        let span = meta.path.span();
+                        if !meta.input.peek(Token![=]) {
+                            parsed.datagram = Some((DatagramFallback::Refuse, span));
+                            return flag("prism", key, &meta, errors);
+                        }
+                        let expected = "`datagram` takes `\"refuse\"` (links without datagrams are refused) or `\"reliable\"` (it travels in band there), or no value (refuse)";
+                        let Some(lit) = string(key, "reliable", &meta, errors)? else {
+                            return Ok(());
+                        };
+                        match lit.value().as_str() {
+                            "refuse" => parsed.datagram = Some((DatagramFallback::Refuse, span)),
+                            "reliable" => {
+                                parsed.datagram = Some((DatagramFallback::Reliable, span));
+                            }
+                            _ => errors.spanned(&lit, expected),
+                        }
+                        Ok(())
                     }
                     _ => unreachable!("`{key}` is in KEYS but has no arm"),
                 },
@@ -659,7 +691,7 @@ mod tests {
         assert_eq!(
             messages(errors),
             [
-                "unknown option `colour` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`, `priority`, `permission`, `public`",
+                "unknown option `colour` in `#[prism(...)]`; expected one of `codec`, `codecs`, `spawn`, `inline`, `bare`, `subscription`, `buffer`, `max_message`, `priority`, `permission`, `public`, `datagram`",
                 "give either `codec = ..` or `codecs = [..]`, not both",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",
                 "`#[prism]` takes its options in parentheses: `#[prism(...)]`",

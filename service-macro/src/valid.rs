@@ -34,6 +34,7 @@ pub(crate) fn check(service: &Service<'_>, errors: &mut Errors) {
         check_views(method, errors);
         check_streams(method, errors);
         check_subscription(method, errors);
+        check_datagram(method, errors);
         check_options(method, errors);
         check_output(method, errors);
     }
@@ -287,6 +288,31 @@ fn check_options(method: &Method<'_>, errors: &mut Errors) {
                 "a stream's items already travel as they are: remove `bare`",
             ));
         }
+    }
+}
+
+/// A datagram op sends one message and gets nothing back, on no channel.
+fn check_datagram(method: &Method<'_>, errors: &mut Errors) {
+    let Some((_, span)) = method.datagram else {
+        return;
+    };
+    if let RequestKind::Stream(_) = method.request_kind {
+        errors.push(syn::Error::new(
+            span,
+            "a datagram op sends one message: its request cannot be a stream",
+        ));
+    }
+    if !matches!(method.output, Output::Unit) {
+        errors.push(syn::Error::new(
+            span,
+            "a datagram op gets nothing back, not even an error: it returns `()`",
+        ));
+    }
+    if method.priority.is_some() {
+        errors.push(syn::Error::new(
+            span,
+            "a datagram travels on no channel, so nothing of it is scheduled: remove `priority`",
+        ));
     }
 }
 

@@ -206,6 +206,36 @@ fn ops_carry_their_declared_access() {
     );
 }
 
+/// Datagram ops: their kind, and what they do without datagrams.
+mod datagrams {
+    #[prism::service(package = "datagrams", public)]
+    pub trait Sensor {
+        #[prism(datagram)]
+        async fn sample(&self, value: f64);
+        #[prism(datagram = "reliable")]
+        async fn event(&self, name: String, at: u64);
+        #[prism(datagram = "refuse", bare)]
+        async fn raw(&self, bytes: Vec<u8>);
+    }
+}
+
+#[test]
+fn datagram_ops_are_their_own_kind() {
+    use datagrams::sensor;
+
+    assert!(sensor::OPS.iter().all(|op| op.kind() == OpKind::Datagram));
+    let fallback: Vec<_> = (sensor::OPS.iter())
+        .map(|op| (op.reliable_fallback(), op.needs_datagrams()))
+        .collect();
+    assert_eq!(fallback, [(false, true), (true, false), (false, true)]);
+    // The generated client returns a `DatagramCall` for each.
+    fn _client(client: &datagrams::SensorClient) {
+        let _: prism::client::DatagramCall<prism::codec::Postcard, sensor::SampleRequest> =
+            client.sample(1.0);
+        let _: prism::client::DatagramCall<prism::codec::Postcard, Vec<u8>> = client.raw(vec![1]);
+    }
+}
+
 fn assert_send_sync<T: Send + Sync + 'static>() {}
 
 #[test]

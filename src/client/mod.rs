@@ -2,6 +2,7 @@
 
 mod call;
 mod connection;
+mod datagram;
 mod layer;
 mod reauth;
 mod reconnect;
@@ -25,6 +26,7 @@ pub use crate::response::{Fallible, FromReply, Plain, Viewed};
 #[doc(inline)]
 pub use crate::stream_response::{FallibleStreamed, FromStream, Streamed, ViewedStream};
 pub use call::{CallFuture, UnaryCall};
+pub use datagram::DatagramCall;
 pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
 pub use reconnect::{ChannelState, DEFAULT_FIRST_BACKOFF, DEFAULT_MAX_BACKOFF, Reconnect};
 pub use stream_call::{ClientStreamCall, Single, StreamCall, StreamFuture, StreamRequest};
@@ -498,7 +500,18 @@ impl ChannelBuilder {
         }
         let mut hello = Hello::new(ops);
         // The link itself, which may say more than its connector did.
-        self.check_kind(&link.info().kind)?;
+        let kind = link.info().kind;
+        self.check_kind(&kind)?;
+        if !kind.datagrams
+            && let Some(op) = (self.services.iter())
+                .flat_map(|service| service.ops())
+                .find(|op| op.needs_datagrams())
+        {
+            return Err(ConnectError::NoDatagrams {
+                op: op.full_name(),
+                transport: kind.transport,
+            });
+        }
         if let Some(source) = &self.credentials {
             let proof = source
                 .credential(self.audience.as_deref())

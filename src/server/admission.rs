@@ -96,6 +96,17 @@ impl Admission for SchemaCheck {
                 "the client expects ops this server does not serve as declared: {problems}"
             )));
         }
+        if !link.kind.datagrams
+            && let Some(op) = (peer.ops.iter())
+                .filter_map(|entry| self.ops.get(&entry.op))
+                .find(|(op, _)| op.needs_datagrams())
+        {
+            return refuse(Status::failed_precondition(format!(
+                "{} needs unreliable datagrams, and this {} link has none",
+                op.0.full_name(),
+                link.kind.transport
+            )));
+        }
         let mut accept = self.accept.clone();
         let presented = match proof(peer) {
             Err(status) => return refuse(status),

@@ -9,7 +9,7 @@ use prism_codecs::Limits;
 use prism_core::Status;
 use prism_proto::int_map::IntMap;
 use prism_proto::session::Priority;
-use prism_reflect::{OpDescriptor, OpId};
+use prism_reflect::{OpDescriptor, OpId, OpKind};
 use prism_transport::driver::{ConnectionInfo, Dispatched, Execution, Handler, IncomingCall};
 
 use super::dispatch::Dispatch;
@@ -100,6 +100,17 @@ impl Handler for Router {
                 OpId::new(call.op)
             )));
         };
+        // A datagram op's message comes as a datagram, everything else on
+        // a channel.
+        let datagram = route.op.kind() == OpKind::Datagram;
+        if datagram != call.channel.is_none() {
+            let name = route.op.full_name();
+            return Dispatched::fail(Status::failed_precondition(if datagram {
+                format!("{name} is a datagram op: it is sent as a datagram, not called")
+            } else {
+                format!("{name} is not a datagram op")
+            }));
+        }
         // Before any layer or codec sees the payload: a refused call or
         // stream open is never decoded, its handler never runs.
         let identity = identity_of(&call.connection);

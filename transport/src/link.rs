@@ -87,6 +87,10 @@ pub struct LinkKind {
     /// handshake comes first); the session then accepts calls whose ids
     /// arrive out of order.
     pub independent_channels: bool,
+    /// Whether the link carries unreliable datagrams (QUIC): a datagram op
+    /// that refuses to travel in band needs one (see
+    /// [`Link::max_datagram_size`]).
+    pub datagrams: bool,
 }
 
 impl LinkKind {
@@ -102,6 +106,7 @@ impl LinkKind {
             security,
             by_reference: false,
             independent_channels: false,
+            datagrams: false,
         }
     }
 
@@ -118,6 +123,14 @@ impl LinkKind {
     #[must_use]
     pub const fn with_independent_channels(mut self) -> LinkKind {
         self.independent_channels = true;
+        self
+    }
+
+    /// The same kind, with unreliable datagrams (see
+    /// [`LinkKind::datagrams`]).
+    #[must_use]
+    pub const fn with_datagrams(mut self) -> LinkKind {
+        self.datagrams = true;
         self
     }
 
@@ -394,6 +407,24 @@ pub trait Link: Send + 'static {
     /// the default, 0. The connection's statistics count these in
     /// `alignment_copies`.
     fn alignment_copies(&self) -> u64 {
+        0
+    }
+
+    /// The largest DATAGRAM frame payload the link now sends as an
+    /// unreliable datagram (QUIC: what the path and the peer allow, less
+    /// the frame header), or `None` when it has none: DATAGRAM frames then
+    /// travel in band like any other frame. Links without datagrams keep
+    /// the default. A link with them sends a DATAGRAM frame in one where
+    /// it fits and in band otherwise, and may deliver received ones ahead
+    /// of frames sent before them.
+    fn max_datagram_size(&self) -> Option<usize> {
+        None
+    }
+
+    /// Received datagrams the link dropped before the driver saw them
+    /// (no room to hold them, or not a frame). Counted in the connection's
+    /// `datagrams_dropped`; links without datagrams keep the default, 0.
+    fn dropped_datagrams(&self) -> u64 {
         0
     }
 

@@ -1,6 +1,7 @@
 //! The generated client (`CalcClient`): one method per op, each returning
 //! a call to `.await`: a `::prism::client::UnaryCall`, a `StreamCall` (the
-//! response is a stream) or a `ClientStreamCall` (the request is).
+//! response is a stream), a `ClientStreamCall` (the request is) or a
+//! `DatagramCall` (nothing comes back).
 
 use proc_macro2::{Literal, TokenStream};
 use quote::{ToTokens, quote};
@@ -137,11 +138,16 @@ impl Gen<'_, '_> {
                 quote!(::prism::client::StreamCall<#set, ::prism::Streaming<#request_ty>, #response>),
                 value,
             ),
+            OpKind::Datagram => (
+                quote!(::prism::client::DatagramCall<#set, #request_ty>),
+                value,
+            ),
         };
         let constructor = match method.kind() {
             OpKind::Unary => quote!(::prism::client::UnaryCall::new),
             OpKind::ServerStream | OpKind::Bidi => quote!(::prism::client::StreamCall::new),
             OpKind::ClientStream => quote!(::prism::client::ClientStreamCall::new),
+            OpKind::Datagram => quote!(::prism::client::DatagramCall::new),
         };
         quote! {
             #(#docs)*

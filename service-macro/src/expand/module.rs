@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 
 use super::Gen;
 use crate::ast::{Method, RequestKind};
-use crate::attr::AccessDecl;
+use crate::attr::{AccessDecl, DatagramFallback};
 
 impl Gen<'_, '_> {
     /// `mod calc { use super::*; … }`.
@@ -252,6 +252,9 @@ impl Gen<'_, '_> {
         }
         if method.subscription.is_some() {
             op.extend(quote!(.subscription()));
+        }
+        if let Some((DatagramFallback::Reliable, _)) = method.datagram {
+            op.extend(quote!(.with_reliable_fallback()));
         }
         match &method.access {
             Some(AccessDecl::Public) => op.extend(quote!(.public())),

@@ -14,8 +14,8 @@ use futures_util::FutureExt;
 use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{
-    ChannelId, Chunk, Event, Hello, Lifetime, Message, OpenError, OutgoingCall, OutgoingStream,
-    Priority, Reassembler, ReauthError, Role, SessionError,
+    ChannelId, Chunk, DatagramError, Event, Hello, Lifetime, Message, OpenError, OutgoingCall,
+    OutgoingDatagram, OutgoingStream, Priority, Reassembler, ReauthError, Role, SessionError,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -164,6 +164,22 @@ pub(crate) enum Command {
         proof: Payload,
         answer: oneshot::Sender<Result<Option<Lifetime>, Status>>,
     },
+    /// Send a datagram op's message.
+    Datagram {
+        datagram: OutgoingDatagram,
+        fallback: DatagramFallback,
+        sent: oneshot::Sender<Result<(), Status>>,
+    },
+}
+
+/// What a datagram op's message does on a link without unreliable
+/// datagrams (where the link has them, it always travels in one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatagramFallback {
+    /// It is refused (`FAILED_PRECONDITION`).
+    Refuse,
+    /// It travels in band with the other frames, reliably.
+    InBand,
 }
 
 /// The server's last request for a fresh proof: the time it gave. Each
@@ -448,6 +464,39 @@ impl Client {
         }
     }
 
+    /// Sends a datagram op's message: fire-and-forget, nothing answers it.
+    /// Resolves once the connection took it (while the link is
+    /// backpressured, that waits), not when it arrived, which nobody
+    /// learns: an unreliable datagram may be lost.
+    ///
+    /// # Errors
+    ///
+    /// `FAILED_PRECONDITION` when the link has no unreliable datagrams
+    /// and `fallback` refuses, or the server does not take datagram ops;
+    /// `RESOURCE_EXHAUSTED` when the message does not fit the link's
+    /// datagram size (or, in band, one chunk); `UNAVAILABLE` (never sent)
+    /// when the connection is going away or gone.
+    pub fn send_datagram(
+        &self,
+        datagram: OutgoingDatagram,
+        fallback: DatagramFallback,
+    ) -> impl Future<Output = Result<(), Status>> + Send + 'static {
+        let (sent, rx) = oneshot::channel();
+        let command = Command::Datagram {
+            datagram,
+            fallback,
+            sent,
+        };
+        let queued = self.shared.commands.send(command).is_ok();
+        let exit = self.shared.exit.clone();
+        async move {
+            if queued && let Ok(sent) = rx.await {
+                return sent;
+            }
+            Err(wait_exit(exit).await.status().unprocessed())
+        }
+    }
+
     /// A handle that does not keep the connection open: once every
     /// [`Client`] is gone the connection says goodbye, whatever weak
     /// handles remain.
@@ -685,6 +734,45 @@ impl<L: Link> ClientDriver<L> {
                     }
                 }
             }
+            Command::Datagram {
+                datagram,
+                fallback,
+                sent,
+            } => {
+                let _ = sent.send(self.send_datagram(now, datagram, fallback));
+            }
+        }
+    }
+
+    /// Hands a datagram op's message to the session, where the link can
+    /// carry it as `fallback` allows and it fits.
+    fn send_datagram(
+        &mut self,
+        now: Instant,
+        datagram: OutgoingDatagram,
+        fallback: DatagramFallback,
+    ) -> Result<(), Status> {
+        let len = datagram.payload.len();
+        match (self.conn.link.max_datagram_size(), fallback) {
+            (Some(max), _) if len > max => {
+                return Err(Status::resource_exhausted(format!(
+                    "a datagram of {len} bytes exceeds this link's datagram size of {max} bytes"
+                )));
+            }
+            (Some(_), _) | (None, DatagramFallback::InBand) => {}
+            (None, DatagramFallback::Refuse) => {
+                return Err(Status::failed_precondition(format!(
+                    "the op needs unreliable datagrams and this {} link has none",
+                    self.conn.link.info().kind
+                )));
+            }
+        }
+        match self.conn.session.send_datagram(now, datagram) {
+            Ok(()) => {
+                self.conn.stats.datagrams_sent += 1;
+                Ok(())
+            }
+            Err(error) => Err(datagram_status(&error)),
         }
     }
 
@@ -1064,8 +1152,8 @@ impl<L: Link> ClientDriver<L> {
                     self.requests
                         .send_modify(|requested| requested.within = within);
                 }
-                // Only servers check proofs.
-                Event::Reauthenticate { .. } => {}
+                // Only servers check proofs, or take datagrams.
+                Event::Reauthenticate { .. } | Event::Datagram { .. } => {}
                 Event::Closed { error } => self.conn.on_closed(error),
             }
         }
@@ -1153,7 +1241,8 @@ impl<L: Link> ClientDriver<L> {
                     Command::Cancel { .. }
                     | Command::Control(_)
                     | Command::GoAway
-                    | Command::Reauth { .. } => {}
+                    | Command::Reauth { .. }
+                    | Command::Datagram { .. } => {}
                 }
             }
         }
@@ -1177,6 +1266,17 @@ impl Sink {
             }
             Sink::Stream(feed) => feed.close(reply),
         }
+    }
+}
+
+/// The status a caller sees when its datagram could not be sent.
+fn datagram_status(error: &DatagramError) -> Status {
+    let message = error.to_string();
+    match error {
+        DatagramError::TooLarge { .. } => Status::resource_exhausted(message),
+        DatagramError::NotNegotiated => Status::failed_precondition(message),
+        DatagramError::WrongRole => Status::internal(message),
+        _ => Status::unavailable(message).unprocessed(),
     }
 }
 

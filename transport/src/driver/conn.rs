@@ -341,6 +341,8 @@ impl<L: Link> Conn<L> {
         let mut stats = self.stats;
         // Copies the link made itself, before the driver saw the payload.
         stats.alignment_copies += self.link.alignment_copies();
+        // Those the session or the link dropped before the driver saw them.
+        stats.datagrams_dropped += self.session.dropped_datagrams() + self.link.dropped_datagrams();
         self.cell.publish(&stats);
     }
 

@@ -136,11 +136,14 @@ pub trait Handler: Send + Sync + 'static {
     }
 }
 
-/// One call, as the driver hands it to a [`Handler`].
+/// One call, as the driver hands it to a [`Handler`]: a call or stream
+/// open on a channel, or a datagram op's message, which has none.
 #[derive(Debug)]
 pub struct IncomingCall {
-    /// The channel the call arrived on.
-    pub channel: ChannelId,
+    /// The channel the call arrived on; `None` for a datagram op's message
+    /// (its handler's answer goes nowhere: only whether it succeeded is
+    /// counted).
+    pub channel: Option<ChannelId>,
     /// The op id from the call frame.
     pub op: u64,
     /// The codec id from the call frame.

@@ -26,6 +26,7 @@
 
 mod client;
 mod conn;
+mod datagrams;
 mod error;
 mod handler;
 mod pumps;
@@ -36,7 +37,9 @@ mod streams;
 
 use std::sync::Arc;
 
-pub use client::{Client, PendingCall, ReauthRequests, Request, StreamOpen, WeakClient, connect};
+pub use client::{
+    Client, DatagramFallback, PendingCall, ReauthRequests, Request, StreamOpen, WeakClient, connect,
+};
 pub use error::ConnectionError;
 pub use handler::{
     AcceptAll, Admission, AdmitFuture, Admitted, Answer, ConnectionInfo, Directive, Dispatched,

@@ -19,6 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 use super::conn::{BUDGET, Conn, TURNS, take_ready};
+use super::datagrams::{DatagramHandlers, Served};
 use super::pumps::{Ended, Pumps};
 use super::streams::{Control, ControlTx, Delivery, Feed, Inbound, Key};
 use super::{
@@ -45,6 +46,8 @@ pub async fn serve<L: Link>(
     shutdown: CancellationToken,
 ) -> Result<(), ConnectionError> {
     let (control, controls) = mpsc::unbounded_channel();
+    // As many datagram handlers as calls may run at once.
+    let setup_limit = setup.session.max_channels as usize;
     let mut driver = ServerDriver {
         conn: Conn::new(link, Role::Server, setup, hello),
         handler,
@@ -60,6 +63,7 @@ pub async fn serve<L: Link>(
         guarded: false,
         reauthing: None,
         ops: IntMap::default(),
+        datagrams: DatagramHandlers::new(setup_limit),
     };
     let exit = match AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
         .catch_unwind()
@@ -135,7 +139,7 @@ fn handler_panicked() -> Answer {
 /// panicking handler fails its own call, not the connection. The future is
 /// never polled again after a panic (it is dropped at once), so no broken
 /// state is observed: that is why the assertion of unwind safety holds.
-fn poll_caught<F: Future + Unpin>(
+pub(super) fn poll_caught<F: Future + Unpin>(
     fut: &mut F,
     cx: &mut Context<'_>,
 ) -> Poll<Result<F::Output, Answer>> {
@@ -171,6 +175,8 @@ struct ServerDriver<L> {
     /// The op of each call that may be open, on a guarded connection: what
     /// a recheck asks about. Pruned of ended calls as it grows.
     ops: IntMap<ChannelId, u64>,
+    /// Handlers of datagram ops' messages.
+    datagrams: DatagramHandlers,
 }
 
 impl<L: Link> ServerDriver<L> {
@@ -202,6 +208,7 @@ impl<L: Link> ServerDriver<L> {
                 keep_going |= self.drive_handlers(cx);
                 keep_going |= self.drive_pumps(cx);
             }
+            keep_going |= self.drive_datagrams(cx);
             keep_going |= self.conn.drive_timer(now);
             keep_going |= self.drive_events(cx, now);
             keep_going |= self.conn.drive_transmit(cx, now);
@@ -343,6 +350,47 @@ impl<L: Link> ServerDriver<L> {
         progressed
     }
 
+    /// Step: datagram handlers that finished (nothing to answer).
+    fn drive_datagrams(&mut self, cx: &mut Context<'_>) -> bool {
+        let (progressed, failed) = self.datagrams.drive(cx, BUDGET);
+        self.conn.stats.datagrams_dropped += failed;
+        progressed
+    }
+
+    /// A datagram op's message arrived: it passes the handler's checks
+    /// like a call, and runs where there is room; nothing is answered.
+    fn on_datagram(&mut self, cx: &mut Context<'_>, op: u64, codec: CodecId, mut payload: Payload) {
+        self.conn.stats.datagrams_received += 1;
+        let Some(connection) = self.conn.info.clone() else {
+            // The session raises datagrams only once established.
+            self.conn.stats.datagrams_dropped += 1;
+            return;
+        };
+        if !self.datagrams.has_room() {
+            // Not even routed: a flood costs no decoding.
+            self.conn.stats.datagrams_dropped += 1;
+            return;
+        }
+        self.conn.align(&mut payload);
+        let call = IncomingCall {
+            channel: None,
+            op,
+            codec,
+            deadline: None,
+            payload,
+            request: None,
+            connection,
+        };
+        let handler = &self.handler;
+        let served = match std::panic::catch_unwind(AssertUnwindSafe(|| handler.call(call))) {
+            Ok(dispatched) => self.datagrams.start(cx, dispatched),
+            Err(_) => Served::Dropped,
+        };
+        if served == Served::Dropped {
+            self.conn.stats.datagrams_dropped += 1;
+        }
+    }
+
     /// Step: response streams whose next item came in.
     fn drive_pumps(&mut self, cx: &mut Context<'_>) -> bool {
         let progressed = (self.pumps).drive(&mut self.conn.session, cx, &mut self.ended);
@@ -444,7 +492,7 @@ impl<L: Link> ServerDriver<L> {
                         self.conn.link.set_priority(channel.get(), priority);
                     }
                     let call = IncomingCall {
-                        channel,
+                        channel: Some(channel),
                         op,
                         codec,
                         deadline,
@@ -482,6 +530,7 @@ impl<L: Link> ServerDriver<L> {
                     (self.pumps).on_writable(session, cx, channel, &mut self.ended);
                     self.answer_ended();
                 }
+                Event::Datagram { op, codec, payload } => self.on_datagram(cx, op, codec, payload),
                 // A server opens no calls.
                 Event::StopSending { .. } | Event::Opened { .. } | Event::Skipped { .. } => {}
                 // A server opens no calls, so none is answered.
@@ -575,6 +624,7 @@ impl<L: Link> ServerDriver<L> {
             cancel.cancel();
         }
         self.running = FuturesUnordered::new();
+        self.datagrams.cancel_all();
         self.pumps.cancel_all();
         self.inbound.clear();
     }

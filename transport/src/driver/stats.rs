@@ -19,7 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// had to be copied to start 16-byte aligned, by the link or the driver
 /// (zero on TCP and Unix links, which read into aligned buffers). `peak_buffered` is the most stream
 /// data received and not yet consumed at once, which the receive windows
-/// bound (summed statistics keep the largest).
+/// bound (summed statistics keep the largest). Datagram ops' messages
+/// count apart from calls: `datagrams_sent` on the client,
+/// `datagrams_received` (handed to a handler) and `datagrams_dropped`
+/// (arrived and not served: before the handshake finished, while going
+/// away, refused, over the limit of running datagram handlers, or failed
+/// in their handler) on the server.
 ///
 /// # Examples
 ///
@@ -52,6 +57,12 @@ pub struct ConnectionStats {
     pub alignment_copies: u64,
     /// The most DATA bytes received and not yet consumed at once.
     pub peak_buffered: u64,
+    /// Datagram ops' messages this side sent.
+    pub datagrams_sent: u64,
+    /// Datagram ops' messages handed to a handler.
+    pub datagrams_received: u64,
+    /// Datagram ops' messages that arrived and were not served.
+    pub datagrams_dropped: u64,
 }
 
 impl AddAssign for ConnectionStats {
@@ -65,6 +76,9 @@ impl AddAssign for ConnectionStats {
         self.calls_failed += other.calls_failed;
         self.alignment_copies += other.alignment_copies;
         self.peak_buffered = self.peak_buffered.max(other.peak_buffered);
+        self.datagrams_sent += other.datagrams_sent;
+        self.datagrams_received += other.datagrams_received;
+        self.datagrams_dropped += other.datagrams_dropped;
     }
 }
 
@@ -86,6 +100,9 @@ pub struct StatsCell {
     calls_failed: AtomicU64,
     alignment_copies: AtomicU64,
     peak_buffered: AtomicU64,
+    datagrams_sent: AtomicU64,
+    datagrams_received: AtomicU64,
+    datagrams_dropped: AtomicU64,
 }
 
 impl StatsCell {
@@ -102,6 +119,9 @@ impl StatsCell {
             calls_failed: load(&self.calls_failed),
             alignment_copies: load(&self.alignment_copies),
             peak_buffered: load(&self.peak_buffered),
+            datagrams_sent: load(&self.datagrams_sent),
+            datagrams_received: load(&self.datagrams_received),
+            datagrams_dropped: load(&self.datagrams_dropped),
         }
     }
 
@@ -118,5 +138,8 @@ impl StatsCell {
         store(&self.calls_failed, stats.calls_failed);
         store(&self.alignment_copies, stats.alignment_copies);
         store(&self.peak_buffered, stats.peak_buffered);
+        store(&self.datagrams_sent, stats.datagrams_sent);
+        store(&self.datagrams_received, stats.datagrams_received);
+        store(&self.datagrams_dropped, stats.datagrams_dropped);
     }
 }

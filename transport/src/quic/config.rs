@@ -18,6 +18,14 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 /// Quinn's idle timeout: a path silent this long is dead.
 const IDLE_TIMEOUT: VarInt = VarInt::from_u32(30_000);
 
+/// Received datagrams quinn holds until the link's reader takes them
+/// (quinn drops the oldest beyond it); the reader hands them on at once.
+const DATAGRAM_RECEIVE_BUFFER: usize = 256 * 1024;
+
+/// Datagrams quinn holds until the path takes them (it drops the oldest
+/// beyond it: they are unreliable, and a sender never waits for them).
+const DATAGRAM_SEND_BUFFER: usize = 1024 * 1024;
+
 /// Room for one whole frame of up to `len` bytes.
 fn frame_room(len: u32) -> u64 {
     u64::from(len) + HEADER_LEN as u64
@@ -51,7 +59,8 @@ pub(super) fn transport(config: &LinkConfig) -> Arc<TransportConfig> {
         .stream_receive_window(VarInt::from_u64(stream_window).unwrap_or(VarInt::MAX))
         .keep_alive_interval(Some(KEEP_ALIVE))
         .max_idle_timeout(Some(IdleTimeout::from(IDLE_TIMEOUT)))
-        .datagram_receive_buffer_size(None);
+        .datagram_receive_buffer_size(Some(DATAGRAM_RECEIVE_BUFFER))
+        .datagram_send_buffer_size(DATAGRAM_SEND_BUFFER);
     Arc::new(transport)
 }
 

@@ -8,13 +8,13 @@
 use core::task::{Context, Poll};
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use prism_proto::frame::{Flags, Frame, FrameHeader, FrameKind};
+use prism_proto::frame::{Flags, Frame, FrameHeader, FrameKind, HEADER_LEN};
 use prism_proto::session::Priority;
 use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
@@ -70,6 +70,8 @@ struct Shared {
     flushed: AtomicWaker,
     /// The first write that failed for a reason worth reporting.
     failure: Mutex<Option<LinkError>>,
+    /// Received datagrams dropped for want of room.
+    datagrams_dropped: AtomicU64,
 }
 
 impl Shared {
@@ -184,6 +186,11 @@ impl QuicLink {
         };
         tokio::spawn(read_control(conn.clone(), readers.clone(), seen_tx));
         tokio::spawn(accept_streams(conn.clone(), readers.clone()));
+        tokio::spawn(read_datagrams(
+            conn.clone(),
+            readers.clone(),
+            Arc::clone(&shared),
+        ));
         let (opener, openings) = mpsc::unbounded_channel();
         tokio::spawn(open_streams(
             conn.clone(),
@@ -264,6 +271,28 @@ impl QuicLink {
             self.recv.live -= 1;
             self.shared.written(queued_in(opening.rx));
         }
+    }
+
+    /// Sends a DATAGRAM frame in an unreliable datagram, or gives it back
+    /// when the peer takes none or it does not fit the path now.
+    fn send_datagram(&self, frame: Frame) -> Result<(), Frame> {
+        let fits = self
+            .conn
+            .max_datagram_size()
+            .is_some_and(|max| frame.size() <= max);
+        if !fits {
+            return Err(frame);
+        }
+        let len = frame.payload.len();
+        let mut datagram = Vec::with_capacity(HEADER_LEN + len);
+        datagram.extend_from_slice(&frame.header.encode(len as u32));
+        for segment in frame.payload.segments() {
+            datagram.extend_from_slice(segment);
+        }
+        // Quinn drops the oldest datagrams it cannot send in time, and a
+        // lost connection is reported by the readers: nothing to return.
+        let _ = self.conn.send_datagram(Bytes::from(datagram));
+        Ok(())
     }
 
     /// The peer opened a stream for `channel`: our answers go on it.
@@ -377,6 +406,18 @@ impl Link for QuicLink {
     }
 
     fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
+        if self.control.is_none() {
+            return Err(LinkError::Closed);
+        }
+        let frame = if frame.header.kind == FrameKind::Datagram {
+            match self.send_datagram(frame) {
+                Ok(()) => return Ok(()),
+                // In band, on the control stream.
+                Err(frame) => frame,
+            }
+        } else {
+            frame
+        };
         let Some(control) = &self.control else {
             return Err(LinkError::Closed);
         };
@@ -448,6 +489,15 @@ impl Link for QuicLink {
         Poll::Pending
     }
 
+    fn max_datagram_size(&self) -> Option<usize> {
+        let max = self.conn.max_datagram_size()?;
+        Some(max.saturating_sub(HEADER_LEN))
+    }
+
+    fn dropped_datagrams(&self) -> u64 {
+        self.shared.datagrams_dropped.load(Ordering::Relaxed)
+    }
+
     fn set_priority(&mut self, channel: u32, priority: Priority) {
         let level = quic_priority(priority);
         match self.routes.get(&channel) {
@@ -514,6 +564,43 @@ async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u6
                         let _ = readers.tx.send(Inbound::Failed(e));
                         return;
                     }
+                }
+            }
+        } => {}
+    }
+}
+
+/// Control frames of the peer's before its first datagram can have been
+/// sent: its HELLO and its ACCEPT.
+const BEFORE_DATAGRAMS: u64 = 2;
+
+/// Reads the peer's datagrams, once its handshake frames arrived, into
+/// the receive budget; one that finds no room there is dropped.
+async fn read_datagrams(conn: Connection, mut readers: Readers, shared: Arc<Shared>) {
+    let stop = readers.stop.clone();
+    tokio::select! {
+        () = stop.cancelled() => {}
+        () = async {
+            let seen = readers.control_seen.wait_for(|n| *n >= BEFORE_DATAGRAMS);
+            if seen.await.map(|_| ()).is_err() {
+                return;
+            }
+            // Ends with the connection, which the other readers report.
+            while let Ok(datagram) = conn.read_datagram().await {
+                let frame = match wire::datagram_frame(&datagram, readers.max_frame) {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        let _ = readers.tx.send(Inbound::Failed(e));
+                        return;
+                    }
+                };
+                let cost = u32::try_from(frame.size()).unwrap_or(u32::MAX);
+                let Ok(permit) = Arc::clone(&readers.budget).try_acquire_many_owned(cost) else {
+                    shared.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
+                    return;
                 }
             }
         } => {}

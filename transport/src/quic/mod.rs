@@ -41,6 +41,14 @@
 //!   credit can have in flight, so its frames never wait for room. Quinn's
 //!   idle timeout (30 s, with QUIC keep-alive every 10 s) lets go of a
 //!   peer whose path died.
+//! - **Datagrams.** A DATAGRAM frame (a datagram op's message) travels in
+//!   one unreliable QUIC datagram, header and payload, where it fits the
+//!   path ([`Link::max_datagram_size`](crate::Link::max_datagram_size)
+//!   says how much does), and on the control stream otherwise. Received
+//!   datagrams are held until the peer's HELLO and ACCEPT arrived (a
+//!   datagram is sent only after both), take their room in the same
+//!   bounded budget as frames, and are dropped and counted when there is
+//!   none. A datagram that is not one DATAGRAM frame closes the link.
 //! - **Priority.** [`Link::set_priority`](crate::Link::set_priority) makes
 //!   an op's priority its stream's QUIC priority; the control stream goes
 //!   above every channel.
@@ -75,7 +83,8 @@ pub const KIND: LinkKind = LinkKind {
     transport: "quic",
     ..crate::tls::KIND
 }
-.with_independent_channels();
+.with_independent_channels()
+.with_datagrams();
 
 /// A QUIC link whose peer proved its identity with a certificate: every
 /// link a client opens, and every link of a mutual-TLS server.
@@ -83,4 +92,5 @@ pub const AUTHENTICATED_KIND: LinkKind = LinkKind {
     transport: "quic",
     ..crate::tls::AUTHENTICATED_KIND
 }
-.with_independent_channels();
+.with_independent_channels()
+.with_datagrams();

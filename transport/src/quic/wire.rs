@@ -1,7 +1,7 @@
 //! What travels on the QUIC streams of a link: frames (a 32-byte header,
 //! then the payload, no padding: each payload is read into a buffer of its
 //! own), the 16-byte preamble of a channel stream and the 16-byte trailer
-//! of a control stream.
+//! of a control stream; and the one frame a datagram carries.
 
 use std::io;
 use std::sync::Arc;
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use prism_core::Payload;
 use prism_core::aligned::aligned_buffer;
-use prism_proto::frame::{Frame, FrameHeader, HEADER_LEN};
+use prism_proto::frame::{Frame, FrameHeader, FrameKind, HEADER_LEN};
 use quinn::{ConnectionError, ReadError, RecvStream, WriteError};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
@@ -169,6 +169,27 @@ async fn read_payload(recv: &mut RecvStream, len: usize) -> Result<BytesMut, Lin
         }
     }
     Ok(buf)
+}
+
+/// The DATAGRAM frame one received datagram carries: a header naming
+/// exactly the rest as its payload, which is copied to start aligned.
+pub(super) fn datagram_frame(datagram: &[u8], max_frame: u32) -> Result<Frame, LinkError> {
+    let not_a_frame = || protocol("a datagram that is not one DATAGRAM frame");
+    let Some((header, payload)) = datagram.split_first_chunk::<HEADER_LEN>() else {
+        return Err(not_a_frame());
+    };
+    let (header, len) = FrameHeader::decode(header, max_frame)?;
+    if header.kind != FrameKind::Datagram || len as usize != payload.len() {
+        return Err(not_a_frame());
+    }
+    let payload = if payload.is_empty() {
+        Payload::empty()
+    } else {
+        let mut buf = aligned_buffer(payload.len());
+        buf.extend_from_slice(payload);
+        Payload::new(buf.freeze())
+    };
+    Ok(Frame::new(header, payload))
 }
 
 /// Something for a stream's writer to do.

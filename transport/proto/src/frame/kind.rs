@@ -54,6 +54,12 @@ pub enum FrameKind {
     /// fresh proof, or a server's answer (the new session lifetime) or
     /// request for one.
     Auth = 12,
+    /// A datagram op's one message, once both sides offered
+    /// [`Features::DATAGRAM`](crate::session::Features::DATAGRAM): no
+    /// channel, no answer, no credit. A link with unreliable datagrams
+    /// (QUIC) may carry it in one, where it can be lost or overtake other
+    /// frames.
+    Datagram = 13,
 }
 
 impl FrameKind {
@@ -72,6 +78,7 @@ impl FrameKind {
             10 => FrameKind::GoAway,
             11 => FrameKind::Accept,
             12 => FrameKind::Auth,
+            13 => FrameKind::Datagram,
             _ => return None,
         })
     }
@@ -91,6 +98,7 @@ impl FrameKind {
             FrameKind::GoAway => "goaway",
             FrameKind::Accept => "accept",
             FrameKind::Auth => "auth",
+            FrameKind::Datagram => "datagram",
         }
     }
 }

@@ -167,8 +167,9 @@ pub struct SessionConfig {
     /// [`SessionError::IdleTimeout`]: super::SessionError::IdleTimeout
     pub idle_timeout: Option<Duration>,
     /// Optional features this side offers. Default:
-    /// [`Features::PACKED`] (small stream messages share DATA frames) and
-    /// [`Features::REAUTH`] (in-band re-authentication).
+    /// [`Features::PACKED`] (small stream messages share DATA frames),
+    /// [`Features::REAUTH`] (in-band re-authentication) and
+    /// [`Features::DATAGRAM`] (fire-and-forget datagram ops).
     pub features: Features,
     /// Features this side cannot work without; a peer that does not offer
     /// them is refused at the handshake. Default: none.
@@ -202,7 +203,9 @@ impl Default for SessionConfig {
             keepalive: Some(DEFAULT_KEEPALIVE),
             frame_timeout: Some(DEFAULT_FRAME_TIMEOUT),
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
-            features: Features::PACKED.union(Features::REAUTH),
+            features: Features::PACKED
+                .union(Features::REAUTH)
+                .union(Features::DATAGRAM),
             required_features: Features::EMPTY,
             ordered_opens: true,
         }

@@ -294,6 +294,36 @@ pub enum OpenError {
     Closed,
 }
 
+/// [`Session::send_datagram`](super::Session::send_datagram) could not
+/// send the message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatagramError {
+    /// The handshake has not finished yet.
+    #[error("session is not established yet")]
+    NotEstablished,
+    /// This side or the peer sent GOAWAY: the peer takes nothing new.
+    #[error("session is going away")]
+    GoingAway,
+    /// The peer did not offer datagram ops.
+    #[error("the peer does not take datagram ops")]
+    NotNegotiated,
+    /// The message does not fit one frame the peer takes.
+    #[error("a datagram of {len} bytes exceeds the peer's limit of {max} bytes")]
+    TooLarge {
+        /// The message's length.
+        len: usize,
+        /// The largest the peer takes in one frame.
+        max: usize,
+    },
+    /// This is a server session; only clients call datagram ops.
+    #[error("only client sessions send datagrams")]
+    WrongRole,
+    /// The session is closed.
+    #[error("session is closed")]
+    Closed,
+}
+
 /// [`Session::reauthenticate`](super::Session::reauthenticate) could not
 /// send the proof.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

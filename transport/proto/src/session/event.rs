@@ -43,6 +43,18 @@ pub struct OutgoingCall {
     pub priority: super::Priority,
 }
 
+/// A datagram op's message to send with
+/// [`Session::send_datagram`](super::Session::send_datagram).
+#[derive(Clone, Debug)]
+pub struct OutgoingDatagram {
+    /// The op to invoke.
+    pub op: u64,
+    /// The codec that encoded `payload`.
+    pub codec: CodecId,
+    /// The encoded request.
+    pub payload: Payload,
+}
+
 /// A stream to open with [`Session::open_stream`](super::Session::open_stream):
 /// a call whose request direction stays open for
 /// [`Session::send`](super::Session::send).
@@ -137,6 +149,17 @@ pub enum Event {
         /// [`Event::Data`], then [`Event::End`] (a stream, or a request
         /// too large for one chunk).
         open: bool,
+    },
+    /// Server: a datagram op's message arrived: route it, check it, run its
+    /// handler; nothing is answered. Like [`Event::Call`], the one point
+    /// where it is admitted, before anything of it is decoded.
+    Datagram {
+        /// The op to run.
+        op: u64,
+        /// The codec that encoded `payload`.
+        codec: CodecId,
+        /// The encoded request.
+        payload: Payload,
     },
     /// Client: the callee opened its response stream (its handler
     /// accepted the call); messages may follow.
@@ -264,6 +287,11 @@ mod tests {
                 deadline: None,
                 payload: secret.clone(),
                 open: false,
+            },
+            Event::Datagram {
+                op: 7,
+                codec: CodecId::POSTCARD,
+                payload: secret.clone(),
             },
             Event::Data {
                 channel: ChannelId(1),

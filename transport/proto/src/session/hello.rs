@@ -97,8 +97,8 @@ impl fmt::Display for VersionRange {
 /// does not offer ends the handshake with a clear error
 /// ([`SessionError::PeerLacksFeatures`](super::SessionError::PeerLacksFeatures)),
 /// instead of meeting an unknown frame later. Bits are assigned as
-/// features land; this build defines [`Features::PACKED`] and
-/// [`Features::REAUTH`]. Unknown bits
+/// features land; this build defines [`Features::PACKED`],
+/// [`Features::REAUTH`] and [`Features::DATAGRAM`]. Unknown bits
 /// are carried and compared like any other, so two builds agree on what
 /// they share.
 ///
@@ -111,7 +111,7 @@ impl fmt::Display for VersionRange {
 /// let theirs = Features::from_bits(0b0011);
 /// assert_eq!(ours.intersection(theirs), Features::from_bits(0b0010));
 /// assert_eq!(ours.missing_from(theirs), Features::from_bits(0b0100));
-/// assert_eq!(Features::from_bits(0b0111).to_string(), "packed, reauth, bit 2");
+/// assert_eq!(Features::from_bits(0b1111).to_string(), "packed, reauth, datagram, bit 3");
 /// assert_eq!(Features::EMPTY.to_string(), "none");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -129,6 +129,11 @@ impl Features {
     /// [`Session::reauthenticate`](super::Session::reauthenticate)).
     /// Offered by default.
     pub const REAUTH: Features = Features(1 << 1);
+    /// Bit 2: the side takes [`DATAGRAM`](crate::frame::FrameKind::Datagram)
+    /// frames, fire-and-forget messages of datagram ops (see
+    /// [`Session::send_datagram`](super::Session::send_datagram)). Offered
+    /// by default.
+    pub const DATAGRAM: Features = Features(1 << 2);
 
     /// A set from its wire bits.
     pub const fn from_bits(bits: u64) -> Features {
@@ -183,6 +188,7 @@ impl fmt::Display for Features {
             match bit {
                 0 => f.write_str("packed")?,
                 1 => f.write_str("reauth")?,
+                2 => f.write_str("datagram")?,
                 _ => write!(f, "bit {bit}")?,
             }
         }

@@ -134,11 +134,14 @@ impl Session {
         })
     }
 
-    /// How many channels either side has opened so far: ids only grow, so
-    /// their sum moves whenever one opens.
+    /// How many channels either side has opened so far, and datagrams
+    /// sent or taken: ids only grow, so the sum moves whenever one opens
+    /// (or a datagram passes, which is activity too).
     #[inline]
     fn opened(&self) -> u64 {
-        u64::from(self.channels.last_local()) + u64::from(self.channels.last_peer())
+        u64::from(self.channels.last_local())
+            + u64::from(self.channels.last_peer())
+            + self.datagrams.moved
     }
 
     /// When the idle timeout acts, while no channel is open: `timeout`

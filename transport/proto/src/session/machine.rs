@@ -11,6 +11,7 @@ use std::time::Instant;
 use prism_core::{Code, Status};
 
 use super::channels::{Channels, Send};
+use super::datagram::Datagrams;
 use super::flow::{RecvWindow, SendCredit};
 use super::reauth::Reauth;
 use super::state::State;
@@ -147,6 +148,8 @@ pub struct Session {
     pub(crate) next_ping_id: u64,
     /// In-band re-authentication.
     pub(crate) reauth: Reauth,
+    /// Datagrams sent, taken and dropped.
+    pub(crate) datagrams: Datagrams,
 }
 
 impl Session {
@@ -199,6 +202,7 @@ impl Session {
             pings: VecDeque::new(),
             next_ping_id: 1,
             reauth: Reauth::default(),
+            datagrams: Datagrams::default(),
         };
         match hello.validate() {
             Ok(()) => session.transmit.push_back(wire::hello(&hello)),

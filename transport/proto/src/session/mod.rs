@@ -81,6 +81,14 @@
 //! - **Deadlines.** Both sides time a call: the caller fails it with
 //!   `DEADLINE_EXCEEDED` and sends CANCEL; the callee cancels its handler
 //!   and sends ERROR `DEADLINE_EXCEEDED`.
+//! - **Datagram ops.** Once both sides offered [`Features::DATAGRAM`], a
+//!   client sends a datagram op's one message in a DATAGRAM frame: no
+//!   channel, no answer, no credit, at most one chunk
+//!   ([`Session::send_datagram`]); the server raises [`Event::Datagram`].
+//!   A link with unreliable datagrams may lose it or let it overtake
+//!   other frames, so one that arrives while the session is not
+//!   established is dropped and counted ([`Session::dropped_datagrams`]),
+//!   not a protocol error.
 //! - **Re-authentication.** Once both sides offered [`Features::REAUTH`],
 //!   a client presents fresh proofs in band, in AUTH frames, before the
 //!   lifetime its server announced (ACCEPT extension
@@ -120,6 +128,7 @@
 //! | PONG     | 0       | 0  | 0     | 0           | the ping's id                | empty                           |
 //! | GOAWAY   | 0       | 0  | 0     | 0           | last peer channel id taken   | code (u16 LE), UTF-8 reason     |
 //! | AUTH     | 0       | 0  | 0     | 0           | proof sequence; 0 = request  | proof, or [`Lifetime`] / empty  |
+//! | DATAGRAM | 0       | op | codec | 0           | 0                            | request (≤ the chunk size)      |
 //!
 //! DATA flags: `MORE` (more chunks of this message follow; on a first
 //! chunk, `aux` is the message's total length), `END` (the direction ends;
@@ -145,6 +154,7 @@ mod calls;
 mod channels;
 mod config;
 mod data;
+mod datagram;
 mod error;
 mod event;
 mod flow;
@@ -171,8 +181,8 @@ pub use config::{
     DEFAULT_CONNECTION_WINDOW, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE,
     DEFAULT_MAX_CHUNK, DEFAULT_MAX_MESSAGE, DEFAULT_STREAM_WINDOW, Role, SessionConfig,
 };
-pub use error::{HelloError, OpenError, ReauthError, SendError, SessionError};
-pub use event::{ChannelId, Chunk, Event, OutgoingCall, OutgoingStream};
+pub use error::{DatagramError, HelloError, OpenError, ReauthError, SendError, SessionError};
+pub use event::{ChannelId, Chunk, Event, OutgoingCall, OutgoingDatagram, OutgoingStream};
 pub use hello::{
     Accept, Extension, Features, HELLO_MAGIC, Hello, MAX_EXTENSION_LEN, MAX_HELLO_EXTENSIONS,
     MAX_HELLO_LEN, MAX_HELLO_OPS, MAX_OP_CODECS, OpEntry, VersionRange,

@@ -45,7 +45,7 @@ impl Session {
         // larger ones come as DATA chunks, paid for with credit.
         let carries_message = matches!(
             kind,
-            FrameKind::Call | FrameKind::Response | FrameKind::Data
+            FrameKind::Call | FrameKind::Response | FrameKind::Data | FrameKind::Datagram
         );
         if carries_message && payload.len() > self.config.advertised_chunk() as usize {
             return self.protocol_error(kind, "payload exceeds the chunk limit");
@@ -62,6 +62,9 @@ impl Session {
             FrameKind::Credit if established => self.on_credit(header),
             FrameKind::Cancel if established => self.on_cancel(header),
             FrameKind::Auth if established => self.on_auth(header, payload),
+            // It may overtake the handshake on a link of its own: the
+            // session's state decides, not a protocol error.
+            FrameKind::Datagram => self.on_datagram(header, payload),
             _ => self.on_control(now, header, payload),
         }
         self.close_if_drained();
@@ -91,7 +94,8 @@ impl Session {
                 | FrameKind::Cancel
                 | FrameKind::Data
                 | FrameKind::Credit
-                | FrameKind::Auth,
+                | FrameKind::Auth
+                | FrameKind::Datagram,
             ) => self.protocol_error(kind, "frame before the handshake finished"),
         }
     }

@@ -52,6 +52,14 @@ pub(crate) fn call(
     Frame::new(h, payload)
 }
 
+/// A DATAGRAM: one message of a datagram op.
+pub(crate) fn datagram(op: u64, codec: CodecId, payload: Payload) -> Frame {
+    let mut h = header(FrameKind::Datagram, 0);
+    h.op = op;
+    h.codec = codec.get();
+    Frame::new(h, payload)
+}
+
 /// An AUTH: a client's proof numbered `seq`, or a server's answer to it
 /// (`seq` 0: a request to re-authenticate).
 pub(crate) fn auth(seq: u64, payload: Payload) -> Frame {

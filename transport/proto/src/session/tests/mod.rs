@@ -2,6 +2,7 @@
 //! simulated clock, no sockets, no sleeps.
 
 mod calls;
+mod datagrams;
 mod deadlines;
 mod flow_errors;
 mod handshake;

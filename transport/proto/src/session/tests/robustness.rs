@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::frame::Flags;
+use crate::session::OutgoingDatagram;
 
-const KINDS: [FrameKind; 12] = [
+const KINDS: [FrameKind; 13] = [
     FrameKind::Hello,
     FrameKind::Accept,
     FrameKind::Call,
@@ -19,6 +20,7 @@ const KINDS: [FrameKind; 12] = [
     FrameKind::Data,
     FrameKind::Credit,
     FrameKind::Auth,
+    FrameKind::Datagram,
 ];
 
 fn random_frame(rng: &mut Rng) -> Frame {
@@ -81,6 +83,7 @@ impl Ledger {
                 | Event::Skipped { .. }
                 | Event::Established
                 | Event::Call { .. }
+                | Event::Datagram { .. }
                 | Event::Cancelled { .. }
                 | Event::GoAway { .. }
                 | Event::StopSending { .. }
@@ -108,6 +111,7 @@ impl Ledger {
                 Event::Data { channel, chunk } => pair.server.release(channel, chunk.cost()),
                 Event::Reauthenticate { .. } => pair.server.confirm_reauth(now, None),
                 Event::Opened { .. }
+                | Event::Datagram { .. }
                 | Event::Reauthenticated { .. }
                 | Event::ReauthRequested { .. }
                 | Event::Skipped { .. }
@@ -177,6 +181,14 @@ fn random_frames_and_actions_never_panic_and_end_every_call_once() {
                         .reauthenticate(now, Payload::from(&b"proof"[..]));
                 }
                 31 => pair.server.request_reauth(now, None),
+                32 => {
+                    let datagram = OutgoingDatagram {
+                        op: 7,
+                        codec: CodecId::new(1),
+                        payload: Payload::from(&b"fire"[..]),
+                    };
+                    let _ = pair.client.send_datagram(now, datagram);
+                }
                 _ => pair.pump(),
             }
             ledger.record(&mut pair, &mut rng, 20);
@@ -211,7 +223,7 @@ fn random_frames_and_actions_never_panic_and_end_every_call_once() {
 #[test]
 fn unknown_frame_kinds_never_reach_the_session() {
     let mut bytes = FrameHeader::new(FrameKind::Ping).encode(0);
-    for kind in [0u8, 13, 255] {
+    for kind in [0u8, 14, 255] {
         bytes[0] = kind;
         let decoded = FrameHeader::decode(&bytes, 1024);
         assert_eq!(decoded, Err(crate::frame::FrameError::UnknownKind { kind }));
