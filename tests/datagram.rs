@@ -307,9 +307,10 @@ async fn a_flood_of_slow_datagrams_holds_a_bounded_number_of_handlers() {
     for _ in 0..3 * LIMIT {
         client.hold().await.expect("sent");
     }
+    // As many run as there are slots; the rest are dropped unread.
     eventually("every datagram was taken or dropped", || {
         let stats = fixture.server.stats();
-        stats.datagrams_received == u64::from(3 * LIMIT)
+        stats.datagrams_received == u64::from(LIMIT)
             && stats.datagrams_dropped == u64::from(2 * LIMIT)
     })
     .await;

@@ -299,3 +299,69 @@ async fn a_cancel_stops_the_answer_at_the_quic_level() {
         assert_eq!(frame.header.channel, 1, "{:?}", frame.header);
     }
 }
+
+/// DATAGRAM frames travel in QUIC datagrams where they fit, in band where
+/// they do not; received ones wait until the peer's HELLO and ACCEPT (its
+/// first two control frames) arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn datagram_frames_travel_as_quic_datagrams_after_the_handshake() {
+    let pki = pki();
+    let mut listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
+    let (mut a, mut b) = pair(&mut listener, &connector).await;
+    let max = a.max_datagram_size().expect("QUIC links carry datagrams");
+    assert!((1000..1500).contains(&max), "{max}");
+    let datagram = |len: usize| {
+        let header = FrameHeader {
+            op: 7,
+            ..FrameHeader::new(FrameKind::Datagram)
+        };
+        Frame::new(header, Payload::new(Bytes::from(vec![9; len])))
+    };
+    let ping = |n: u64| {
+        Frame::new(
+            FrameHeader {
+                aux: n,
+                ..FrameHeader::new(FrameKind::Ping)
+            },
+            Payload::empty(),
+        )
+    };
+    // A datagram first: it is held until two control frames came.
+    a.queue(datagram(16)).expect("queue");
+    poll_fn(|cx| a.poll_flush(cx)).await.expect("flush");
+    // Counted once quinn put it in a packet.
+    let sent = async {
+        while a.datagrams_sent() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), sent)
+        .await
+        .expect("the datagram left as a QUIC datagram");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    a.queue(ping(1)).expect("queue");
+    a.queue(ping(2)).expect("queue");
+    // One too large for any datagram (QUIC may find a larger path MTU
+    // meanwhile, never one this large) goes in band, after the pings.
+    a.queue(datagram(2000)).expect("queue");
+    poll_fn(|cx| a.poll_flush(cx)).await.expect("flush");
+    let mut arrived = Vec::new();
+    for _ in 0..4 {
+        let frame = tokio::time::timeout(Duration::from_secs(10), poll_fn(|cx| b.poll_recv(cx)))
+            .await
+            .expect("in time")
+            .expect("recv")
+            .expect("a frame");
+        arrived.push((frame.header.kind, frame.payload.len()));
+    }
+    assert_eq!(&arrived[..2], [(FrameKind::Ping, 0), (FrameKind::Ping, 0)]);
+    let mut rest = arrived[2..].to_vec();
+    rest.sort_by_key(|(_, len)| *len);
+    assert_eq!(
+        rest,
+        [(FrameKind::Datagram, 16), (FrameKind::Datagram, 2000)]
+    );
+    assert_eq!(a.datagrams_sent(), 1, "the large one went in band");
+}

@@ -111,6 +111,13 @@ impl Handler for Router {
                 format!("{name} is not a datagram op")
             }));
         }
+        // As the op declared: it does not travel in band.
+        if route.op.needs_datagrams() && !call.connection.link.kind.datagrams {
+            return Dispatched::fail(Status::failed_precondition(format!(
+                "{} needs unreliable datagrams, and this link has none",
+                route.op.full_name()
+            )));
+        }
         // Before any layer or codec sees the payload: a refused call or
         // stream open is never decoded, its handler never runs.
         let identity = identity_of(&call.connection);

@@ -291,8 +291,8 @@ pub struct LinkConfig {
     /// its credit.
     pub max_chunk: u32,
     /// The most channels the peer may hold open at once: a link with
-    /// streams of its own (QUIC) lets the peer open twice that many
-    /// streams (a channel's stream closes a little after the channel).
+    /// streams of its own (QUIC) lets the peer open a quarter more streams
+    /// (a channel's stream closes a little after the channel).
     pub max_channels: u32,
     /// Bytes of DATA the peer may send on one channel before the session
     /// grants more: a link with its own flow control sizes a stream's
@@ -415,14 +415,14 @@ pub trait Link: Send + 'static {
     /// the frame header), or `None` when it has none: DATAGRAM frames then
     /// travel in band like any other frame. Links without datagrams keep
     /// the default. A link with them sends a DATAGRAM frame in one where
-    /// it fits and in band otherwise, and may deliver received ones ahead
-    /// of frames sent before them.
+    /// it fits (and its send buffer has room) and in band otherwise, and
+    /// may deliver received ones ahead of frames sent before them.
     fn max_datagram_size(&self) -> Option<usize> {
         None
     }
 
     /// Received datagrams the link dropped before the driver saw them
-    /// (no room to hold them, or not a frame). Counted in the connection's
+    /// (no room to hold them). Counted in the connection's
     /// `datagrams_dropped`; links without datagrams keep the default, 0.
     fn dropped_datagrams(&self) -> u64 {
         0
@@ -470,6 +470,14 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn alignment_copies(&self) -> u64 {
         (**self).alignment_copies()
+    }
+
+    fn max_datagram_size(&self) -> Option<usize> {
+        (**self).max_datagram_size()
+    }
+
+    fn dropped_datagrams(&self) -> u64 {
+        (**self).dropped_datagrams()
     }
 
     fn set_priority(&mut self, channel: u32, priority: Priority) {

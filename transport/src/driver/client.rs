@@ -173,8 +173,9 @@ pub(crate) enum Command {
 }
 
 /// What a datagram op's message does on a link without unreliable
-/// datagrams (where the link has them, it always travels in one).
+/// datagrams (where the link has them, it travels in one whenever it can).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DatagramFallback {
     /// It is refused (`FAILED_PRECONDITION`).
     Refuse,

@@ -1,17 +1,37 @@
 //! A server connection's running datagram handlers: fire-and-forget, so
 //! nothing is answered, and bounded, so a flood of datagrams holds no more
 //! than a channel limit's worth of handlers. A datagram that finds the
-//! limit reached is dropped and counted: it is at-most-once by nature.
+//! limit reached is dropped and counted: it is at-most-once by nature. A
+//! datagram has no deadline from its sender, so a handler that has not
+//! finished after [`DATAGRAM_TIMEOUT`] is stopped (and counted as
+//! dropped): a hung handler cannot hold its slot for ever.
 
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use tokio::task::JoinHandle;
 
 use super::server::poll_caught;
 use super::{Answer, Dispatched, Execution, HandlerFuture};
+
+/// The longest a datagram op's handler runs: a datagram has no deadline of
+/// its own.
+pub const DATAGRAM_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `future`, given up (as failed) after [`DATAGRAM_TIMEOUT`].
+fn bounded(future: HandlerFuture) -> HandlerFuture {
+    Box::pin(async move {
+        match tokio::time::timeout(DATAGRAM_TIMEOUT, future).await {
+            Ok(answer) => answer,
+            Err(_) => Answer::Reply(Err(prism_core::Status::deadline_exceeded(
+                "the datagram's handler ran past its time",
+            ))),
+        }
+    })
+}
 
 /// What became of one datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,12 +110,14 @@ impl DatagramHandlers {
             return Served::Dropped;
         }
         let running = match execution {
+            // Bounded only once it waits: one that finishes at once costs
+            // no timer.
             Execution::Inline => match poll_caught(&mut future, cx) {
                 Poll::Ready(Ok(answer)) => return served(Some(answer)),
                 Poll::Ready(Err(_panicked)) => return Served::Dropped,
-                Poll::Pending => Running::Inline(future),
+                Poll::Pending => Running::Inline(bounded(future)),
             },
-            Execution::Spawn => Running::Spawned(tokio::spawn(future)),
+            Execution::Spawn => Running::Spawned(tokio::spawn(bounded(future))),
         };
         self.running.push(running);
         Served::Ok
@@ -121,8 +143,11 @@ impl DatagramHandlers {
         (progressed, failed)
     }
 
-    /// Stops every running handler (the connection ended).
-    pub(super) fn cancel_all(&mut self) {
+    /// Stops every running handler (the connection ended); returns how
+    /// many were stopped.
+    pub(super) fn cancel_all(&mut self) -> u64 {
+        let stopped = self.running.len() as u64;
         self.running = FuturesUnordered::new();
+        stopped
     }
 }

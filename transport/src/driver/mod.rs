@@ -40,6 +40,7 @@ use std::sync::Arc;
 pub use client::{
     Client, DatagramFallback, PendingCall, ReauthRequests, Request, StreamOpen, WeakClient, connect,
 };
+pub use datagrams::DATAGRAM_TIMEOUT;
 pub use error::ConnectionError;
 pub use handler::{
     AcceptAll, Admission, AdmitFuture, Admitted, Answer, ConnectionInfo, Directive, Dispatched,

@@ -360,7 +360,6 @@ impl<L: Link> ServerDriver<L> {
     /// A datagram op's message arrived: it passes the handler's checks
     /// like a call, and runs where there is room; nothing is answered.
     fn on_datagram(&mut self, cx: &mut Context<'_>, op: u64, codec: CodecId, mut payload: Payload) {
-        self.conn.stats.datagrams_received += 1;
         let Some(connection) = self.conn.info.clone() else {
             // The session raises datagrams only once established.
             self.conn.stats.datagrams_dropped += 1;
@@ -371,6 +370,7 @@ impl<L: Link> ServerDriver<L> {
             self.conn.stats.datagrams_dropped += 1;
             return;
         }
+        self.conn.stats.datagrams_received += 1;
         self.conn.align(&mut payload);
         let call = IncomingCall {
             channel: None,
@@ -624,7 +624,7 @@ impl<L: Link> ServerDriver<L> {
             cancel.cancel();
         }
         self.running = FuturesUnordered::new();
-        self.datagrams.cancel_all();
+        self.conn.stats.datagrams_dropped += self.datagrams.cancel_all();
         self.pumps.cancel_all();
         self.inbound.clear();
     }

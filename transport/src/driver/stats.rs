@@ -21,10 +21,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// data received and not yet consumed at once, which the receive windows
 /// bound (summed statistics keep the largest). Datagram ops' messages
 /// count apart from calls: `datagrams_sent` on the client,
-/// `datagrams_received` (handed to a handler) and `datagrams_dropped`
+/// `datagrams_received` (handed to the handler) and `datagrams_dropped`
 /// (arrived and not served: before the handshake finished, while going
-/// away, refused, over the limit of running datagram handlers, or failed
-/// in their handler) on the server.
+/// away, without room at the link or among the running datagram handlers,
+/// refused by the handler, failed, past their time, or stopped by the
+/// connection's end) on the server. A datagram lost on the way is counted
+/// nowhere.
 ///
 /// # Examples
 ///

@@ -19,11 +19,12 @@ const KEEP_ALIVE: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: VarInt = VarInt::from_u32(30_000);
 
 /// Received datagrams quinn holds until the link's reader takes them
-/// (quinn drops the oldest beyond it); the reader hands them on at once.
+/// (quinn drops the oldest beyond it, uncounted); the reader takes them
+/// as they come once the peer's handshake arrived.
 const DATAGRAM_RECEIVE_BUFFER: usize = 256 * 1024;
 
-/// Datagrams quinn holds until the path takes them (it drops the oldest
-/// beyond it: they are unreliable, and a sender never waits for them).
+/// Datagrams quinn holds until the path takes them; the link sends in
+/// band what would not fit, so quinn never drops one to make room.
 const DATAGRAM_SEND_BUFFER: usize = 1024 * 1024;
 
 /// Room for one whole frame of up to `len` bytes.
@@ -43,17 +44,32 @@ pub(super) fn receive_budget(config: &LinkConfig) -> u64 {
         .saturating_add(frame_room(config.max_frame))
 }
 
-/// Transport parameters from the session's limits.
-pub(super) fn transport(config: &LinkConfig) -> Arc<TransportConfig> {
+/// Channel streams the client may have open at once: one per channel,
+/// and a quarter more for channels that ended a moment ago (a stream
+/// closes about a round trip after its channel; a call that finds none
+/// free waits for one).
+pub(super) fn channel_streams(config: &LinkConfig) -> u32 {
+    let channels = config.max_channels.max(1);
+    channels.saturating_add(channels / 4)
+}
+
+/// Transport parameters from the session's limits, for the side that
+/// accepts channel streams (the server) or opens them (the client, which
+/// accepts none: quinn sets aside state for each stream the peer may
+/// open, so a limit nobody uses still costs memory).
+pub(super) fn transport(config: &LinkConfig, accepts_channels: bool) -> Arc<TransportConfig> {
     let budget = receive_budget(config);
     // One channel's credit and two whole frames.
     let stream_window =
         (u64::from(config.stream_window) + 2 * frame_room(config.max_chunk)).min(budget);
+    let channels = if accepts_channels {
+        channel_streams(config)
+    } else {
+        0
+    };
     let mut transport = TransportConfig::default();
     transport
-        .max_concurrent_bidi_streams(VarInt::from_u32(
-            config.max_channels.max(1).saturating_mul(2),
-        ))
+        .max_concurrent_bidi_streams(VarInt::from_u32(channels))
         .max_concurrent_uni_streams(VarInt::from_u32(1))
         .receive_window(VarInt::from_u64(budget).unwrap_or(VarInt::MAX))
         .stream_receive_window(VarInt::from_u64(stream_window).unwrap_or(VarInt::MAX))
@@ -72,7 +88,7 @@ pub(super) fn server(
         TlsConfigError::new(format!("the TLS configuration cannot serve QUIC: {e}"))
     })?;
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-    server.transport_config(transport(config));
+    server.transport_config(transport(config, true));
     Ok(server)
 }
 
@@ -83,6 +99,6 @@ pub(super) fn client(
     let crypto = QuicClientConfig::try_from(tls.config_with_alpn(ALPN_PROTOCOL))
         .map_err(|e| TlsConfigError::new(format!("the TLS configuration cannot open QUIC: {e}")))?;
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
-    client.transport_config(transport(config));
+    client.transport_config(transport(config, false));
     Ok(client)
 }

@@ -240,6 +240,12 @@ impl QuicLink {
         self.routes.len()
     }
 
+    /// QUIC datagrams sent so far (DATAGRAM frames that went in band are
+    /// not among them).
+    pub fn datagrams_sent(&self) -> u64 {
+        self.conn.stats().frame_tx.datagram
+    }
+
     /// Opens a stream for the channel `frame` (a CALL) starts.
     fn open_channel(&mut self, frame: Frame) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -274,25 +280,30 @@ impl QuicLink {
     }
 
     /// Sends a DATAGRAM frame in an unreliable datagram, or gives it back
-    /// when the peer takes none or it does not fit the path now.
+    /// (to go in band) when the peer takes none, it does not fit the path
+    /// now, or quinn's send buffer has no room for it: quinn would make
+    /// room by dropping older datagrams unseen, and in band the link's
+    /// queued bytes hold the sender back instead.
     fn send_datagram(&self, frame: Frame) -> Result<(), Frame> {
-        let fits = self
-            .conn
-            .max_datagram_size()
-            .is_some_and(|max| frame.size() <= max);
+        let size = frame.size();
+        let fits = self.conn.max_datagram_size().is_some_and(|max| size <= max)
+            && self.conn.datagram_send_buffer_space() >= size;
         if !fits {
             return Err(frame);
         }
         let len = frame.payload.len();
-        let mut datagram = Vec::with_capacity(HEADER_LEN + len);
+        let mut datagram = Vec::with_capacity(size);
         datagram.extend_from_slice(&frame.header.encode(len as u32));
         for segment in frame.payload.segments() {
             datagram.extend_from_slice(segment);
         }
-        // Quinn drops the oldest datagrams it cannot send in time, and a
-        // lost connection is reported by the readers: nothing to return.
-        let _ = self.conn.send_datagram(Bytes::from(datagram));
-        Ok(())
+        match self.conn.send_datagram(Bytes::from(datagram)) {
+            Ok(()) => Ok(()),
+            // The readers report a lost connection.
+            Err(quinn::SendDatagramError::ConnectionLost(_)) => Ok(()),
+            // The path shrank since, or the peer said no after all.
+            Err(_) => Err(frame),
+        }
     }
 
     /// The peer opened a stream for `channel`: our answers go on it.
@@ -574,9 +585,15 @@ async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u6
 /// sent: its HELLO and its ACCEPT.
 const BEFORE_DATAGRAMS: u64 = 2;
 
+/// Received datagrams the link holds for the session at most; one that
+/// finds no room is dropped. Apart from the receive budget, which is sized
+/// for stream frames (QUIC's flow control does not cover datagrams).
+const DATAGRAM_BUDGET: usize = 256 * 1024;
+
 /// Reads the peer's datagrams, once its handshake frames arrived, into
-/// the receive budget; one that finds no room there is dropped.
+/// their own budget; one that finds no room there is dropped.
 async fn read_datagrams(conn: Connection, mut readers: Readers, shared: Arc<Shared>) {
+    let budget = Arc::new(Semaphore::new(DATAGRAM_BUDGET));
     let stop = readers.stop.clone();
     tokio::select! {
         () = stop.cancelled() => {}
@@ -595,7 +612,7 @@ async fn read_datagrams(conn: Connection, mut readers: Readers, shared: Arc<Shar
                     }
                 };
                 let cost = u32::try_from(frame.size()).unwrap_or(u32::MAX);
-                let Ok(permit) = Arc::clone(&readers.budget).try_acquire_many_owned(cost) else {
+                let Ok(permit) = Arc::clone(&budget).try_acquire_many_owned(cost) else {
                     shared.datagrams_dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };

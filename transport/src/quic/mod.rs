@@ -32,9 +32,10 @@
 //!   Everything a dropped link still holds gets [`LINGER`] to be delivered;
 //!   then its streams are reset. A stream reset, or a connection lost
 //!   before a stream ended, is an error, never a clean end.
-//! - **Limits.** The peer may open twice the session's `max_channels`
-//!   streams at once (a channel's stream closes a little after the
-//!   channel). QUIC's connection receive window (quinn's default is
+//! - **Limits.** A client may open the session's `max_channels` streams
+//!   at once and a quarter more (a channel's stream closes a little after
+//!   the channel); a server opens channels on none, so its client takes
+//!   none (quinn keeps state for every stream a peer may open). QUIC's connection receive window (quinn's default is
 //!   unbounded) is also the bound on frames read ahead of the session: the
 //!   session's connection window, plus a whole chunk and a small frame per
 //!   channel, plus one largest frame, which is all a peer keeping to its
@@ -44,10 +45,11 @@
 //! - **Datagrams.** A DATAGRAM frame (a datagram op's message) travels in
 //!   one unreliable QUIC datagram, header and payload, where it fits the
 //!   path ([`Link::max_datagram_size`](crate::Link::max_datagram_size)
-//!   says how much does), and on the control stream otherwise. Received
-//!   datagrams are held until the peer's HELLO and ACCEPT arrived (a
-//!   datagram is sent only after both), take their room in the same
-//!   bounded budget as frames, and are dropped and counted when there is
+//!   says how much does) and quinn's send buffer has room, and on the
+//!   control stream otherwise. Received datagrams are held until the
+//!   peer's HELLO and ACCEPT arrived (a datagram is sent only after both;
+//!   quinn keeps up to 256 KiB of them meanwhile), take room in a budget
+//!   of their own (256 KiB), and are dropped and counted when there is
 //!   none. A datagram that is not one DATAGRAM frame closes the link.
 //! - **Priority.** [`Link::set_priority`](crate::Link::set_priority) makes
 //!   an op's priority its stream's QUIC priority; the control stream goes

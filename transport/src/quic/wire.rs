@@ -222,3 +222,57 @@ pub(super) fn write_failure(error: WriteError) -> Option<LinkError> {
         other => Some(LinkError::Io(io::Error::other(other))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datagram(kind: FrameKind, len_in_header: u32, payload: &[u8]) -> Vec<u8> {
+        let mut header = FrameHeader::new(kind);
+        header.op = 7;
+        let mut bytes = header.encode(len_in_header).to_vec();
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    #[test]
+    fn a_datagram_is_exactly_one_datagram_frame() {
+        let frame = datagram_frame(&datagram(FrameKind::Datagram, 3, b"abc"), 1024)
+            .expect("a datagram frame");
+        assert_eq!(frame.header.op, 7);
+        assert_eq!(&frame.payload[..], b"abc");
+        assert!(frame.payload.is_contiguous_aligned());
+        let empty = datagram_frame(&datagram(FrameKind::Datagram, 0, b""), 1024).expect("empty");
+        assert!(empty.payload.is_empty());
+    }
+
+    #[test]
+    fn anything_else_in_a_datagram_is_refused() {
+        let cases: [(&str, Vec<u8>); 6] = [
+            ("empty", Vec::new()),
+            (
+                "short header",
+                datagram(FrameKind::Datagram, 0, b"")[..31].to_vec(),
+            ),
+            ("another kind", datagram(FrameKind::Call, 3, b"abc")),
+            (
+                "payload shorter than said",
+                datagram(FrameKind::Datagram, 4, b"abc"),
+            ),
+            (
+                "payload longer than said",
+                datagram(FrameKind::Datagram, 2, b"abc"),
+            ),
+            (
+                "over the frame limit",
+                datagram(FrameKind::Datagram, 2048, &[0; 2048]),
+            ),
+        ];
+        for (what, bytes) in cases {
+            assert!(datagram_frame(&bytes, 1024).is_err(), "{what}");
+        }
+        let mut bad_kind = datagram(FrameKind::Datagram, 0, b"");
+        bad_kind[0] = 0xEE;
+        assert!(datagram_frame(&bad_kind, 1024).is_err(), "unknown kind");
+    }
+}

@@ -42,7 +42,8 @@
 //!   calls); a `Pong` only for a ping; `GoAway` at most once;
 //!   `Reauthenticate` only once both sides offered re-authentication, never
 //!   while an earlier proof waits, its proof within the limit; an AUTH
-//!   answer only for a proof that waits (or a request, aux 0);
+//!   answer only for a proof that waits (or a request, aux 0); `Datagram`
+//!   only once established with the feature, within the chunk size;
 //! - `accept`/`reject` succeed exactly once, right after `Hello`;
 //! - `respond` answers exactly the calls that are still open, a status
 //!   always as a status;
@@ -257,6 +258,15 @@ impl Model {
                 self.receiving.remove(&channel.get());
                 self.blocked.remove(&channel.get());
             }
+            Event::Datagram { payload, .. } => {
+                assert!(self.established, "a datagram before Established");
+                assert!(
+                    self.session.features().contains(Features::DATAGRAM),
+                    "a datagram without the feature"
+                );
+                let chunk = self.session.config().advertised_chunk() as usize;
+                assert!(payload.len() <= chunk, "a datagram over our chunk size");
+            }
             Event::Reply { .. } => {
                 panic!("a server opened no calls, yet got {event:?}")
             }
@@ -425,7 +435,9 @@ fn op() -> OpEntry {
 fn client_handshake() -> Bytes {
     let mut wire = BytesMut::new();
     let mut hello = Hello::new(vec![op()]);
-    hello.features = Features::PACKED.union(Features::REAUTH);
+    hello.features = Features::PACKED
+        .union(Features::REAUTH)
+        .union(Features::DATAGRAM);
     let hello = Payload::new(hello.encode());
     encode_frame(
         &Frame::new(FrameHeader::new(FrameKind::Hello), hello),

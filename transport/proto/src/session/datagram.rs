@@ -8,8 +8,8 @@
 //! DATAGRAM that arrives while the session is not established (not yet,
 //! or no longer: draining) is dropped and counted, not a protocol error.
 //! Every other rule holds as for any frame: it must fit our chunk size,
-//! travel on channel 0, come from a client, and only once the feature was
-//! negotiated.
+//! travel on channel 0 with no flags and no `aux`, come from a client, and
+//! only once the feature was negotiated.
 
 use std::time::Instant;
 
@@ -17,7 +17,7 @@ use prism_core::Payload;
 
 use super::state::State;
 use super::{DatagramError, Event, Features, OutgoingDatagram, Role, Session, wire};
-use crate::frame::{FrameHeader, FrameKind};
+use crate::frame::{Flags, FrameHeader, FrameKind};
 
 /// What passed through the session as datagrams.
 #[derive(Clone, Copy, Debug, Default)]
@@ -95,6 +95,9 @@ impl Session {
         }
         if header.channel != 0 {
             return self.protocol_error(kind, "a datagram on a channel");
+        }
+        if header.flags != Flags::NONE || header.aux != 0 {
+            return self.protocol_error(kind, "a datagram with flags or aux set");
         }
         if self.role == Role::Client {
             return self.protocol_error(kind, "only clients send datagrams");

@@ -2,6 +2,7 @@
 //! wrong or at the wrong time.
 
 use super::*;
+use crate::frame::Flags;
 use crate::session::{DatagramError, Features, OutgoingDatagram};
 
 fn datagram(body: &'static [u8]) -> OutgoingDatagram {
@@ -107,10 +108,17 @@ fn datagrams_need_the_feature_on_both_sides() {
 }
 
 #[test]
-fn a_datagram_on_a_channel_or_from_a_server_is_a_protocol_error() {
+fn a_datagram_on_a_channel_with_flags_or_from_a_server_is_a_protocol_error() {
     let mut server = server_taking_datagrams(Instant::now(), true);
     server.handle_frame(Instant::now(), datagram_frame(1, b"x"));
     assert_protocol_error(&drain_events(&mut server));
+    for (flags, aux) in [(Flags::MORE, 0), (Flags::NONE, 5)] {
+        let mut server = server_taking_datagrams(Instant::now(), true);
+        let mut frame = datagram_frame(0, b"x");
+        (frame.header.flags, frame.header.aux) = (flags, aux);
+        server.handle_frame(Instant::now(), frame);
+        assert_protocol_error(&drain_events(&mut server));
+    }
 
     let mut pair = Pair::connected();
     pair.client.handle_frame(pair.now, datagram_frame(0, b"x"));
