@@ -1,7 +1,9 @@
 //! `Context`: what a handler knows about the call it is serving.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use prism_transport::rt::{self, Instant};
 
 use prism_core::{CodecId, Extensions};
 use prism_reflect::OpDescriptor;
@@ -94,7 +96,7 @@ impl Context {
     /// Time left before the deadline: `None` without a deadline, zero once it passed.
     pub fn remaining(&self) -> Option<Duration> {
         self.deadline
-            .map(|d| d.saturating_duration_since(tokio::time::Instant::now().into_std()))
+            .map(|d| d.saturating_duration_since(rt::now()))
     }
 
     /// The peer's address as the link reports it.

@@ -192,6 +192,7 @@ pub mod quic {
 
 /// TCP: tokio's `TcpListener` serves, [`TcpConnector`](tcp::TcpConnector)
 /// connects. Plaintext: allow it explicitly on both ends.
+#[cfg(feature = "native")]
 pub mod tcp {
     #[doc(inline)]
     pub use prism_transport::tcp::{KIND, TcpConnector, TcpLink};
@@ -199,7 +200,7 @@ pub mod tcp {
 
 /// Unix domain sockets: tokio's `UnixListener` serves,
 /// [`UnixConnector`](unix::UnixConnector) connects.
-#[cfg(unix)]
+#[cfg(all(unix, feature = "native"))]
 pub mod unix {
     #[doc(inline)]
     pub use prism_transport::unix::{KIND, UnixConnector, UnixLink};

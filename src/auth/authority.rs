@@ -28,8 +28,8 @@ use futures_util::stream;
 use prism_core::Status;
 use prism_proto::session::Lifetime;
 use prism_transport::driver::{ConnectionInfo, Directive, Guard};
+use prism_transport::rt::{self, Instant};
 use tokio::sync::{Notify, watch};
-use tokio::time::Instant;
 
 use super::ChannelIdentity;
 
@@ -191,7 +191,7 @@ fn instant_of(at: SystemTime) -> Option<Instant> {
     let left = at
         .duration_since(crate::auth::now())
         .unwrap_or(Duration::ZERO);
-    Instant::now().checked_add(left)
+    rt::now().checked_add(left)
 }
 
 /// What the guard of one connection watches.
@@ -274,7 +274,7 @@ impl Watch {
 /// Sleeps until `at`; forever without it.
 pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {
-        Some(at) => tokio::time::sleep_until(at).await,
+        Some(at) => rt::sleep_until(at).await,
         None => core::future::pending().await,
     }
 }
@@ -353,14 +353,14 @@ mod tests {
             grace: Duration::from_secs(10),
             ..Lifetimes::default()
         };
-        let started = Instant::now();
+        let started = rt::now();
         let soon = crate::auth::now() + Duration::from_secs(60);
         let authority = Authority::new(ChannelIdentity::new("alice").with_expiry(soon), true);
         let mut guard = guard(Arc::clone(&authority), lifetimes, None);
         let directive = guard.next().await;
         assert!(matches!(directive, Some(Directive::Recheck)));
         // Exact but for the moment between the wall clock's two reads.
-        let off = started.elapsed().abs_diff(Duration::from_secs(70));
+        let off = (rt::now() - started).abs_diff(Duration::from_secs(70));
         assert!(
             off < Duration::from_millis(10),
             "rechecked {off:?} away from the expiry plus the grace"

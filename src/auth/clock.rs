@@ -29,6 +29,7 @@ use std::time::{Duration, SystemTime};
 /// ```
 ///
 /// [`Authenticator`]: super::Authenticator
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn now() -> SystemTime {
     // Read in this order, tokio's clock is never ahead of the monotonic
     // one unless paused and advanced: the shift is then zero or a few
@@ -42,10 +43,21 @@ pub fn now() -> SystemTime {
     }
 }
 
+/// The wall time in a browser, where std has no clock: the page's
+/// (`Date.now()`).
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub fn now() -> SystemTime {
+    let since = (web_time::SystemTime::now())
+        .duration_since(web_time::UNIX_EPOCH)
+        .unwrap_or_default();
+    add(SystemTime::UNIX_EPOCH, since)
+}
+
 fn add(at: SystemTime, by: Duration) -> SystemTime {
     at.checked_add(by).unwrap_or(at)
 }
 
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 fn sub(at: SystemTime, by: Duration) -> SystemTime {
     at.checked_sub(by).unwrap_or(at)
 }

@@ -11,7 +11,7 @@ use prism_codecs::{Codec, CodecId, CodecSet, EncodeAs, EncodeBuf, View};
 use prism_core::Status;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::PendingCall;
-use tokio::time::Instant;
+use prism_transport::rt::{self, Instant};
 
 use super::Channel;
 use super::connection::Connection;
@@ -163,7 +163,7 @@ where
         let payload = buf.finish();
         let retry = self.channel.resends().then(|| Retry {
             payload: payload.clone(),
-            deadline: timeout.and_then(|timeout| Instant::now().checked_add(timeout)),
+            deadline: timeout.and_then(|timeout| rt::now().checked_add(timeout)),
         });
         let call = Call {
             op: self.op,
@@ -238,7 +238,7 @@ impl Retry {
         Box::pin(async move {
             let left = self
                 .deadline
-                .map(|at| at.saturating_duration_since(Instant::now()));
+                .map(|at| at.saturating_duration_since(rt::now()));
             if left.is_some_and(|left| left.is_zero()) {
                 return Err(failed);
             }

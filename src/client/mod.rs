@@ -16,9 +16,9 @@ use prism_core::{CodecId, Status};
 use prism_proto::session::{Extension, Hello, SessionConfig};
 use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{self, ConnectionError, ConnectionStats, Setup};
+use prism_transport::rt;
 use prism_transport::{Connector, Link, LinkConfig, LinkInfo, LinkKind, PeerAddr, SecurityPolicy};
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 pub use crate::layer_fn::LayerFn;
 #[doc(inline)]
@@ -206,9 +206,9 @@ impl Channel {
             return Ok((conn, timeout));
         }
         // A timeout too long for the clock is none.
-        let deadline = timeout.and_then(|timeout| Instant::now().checked_add(timeout));
+        let deadline = timeout.and_then(|timeout| rt::now().checked_add(timeout));
         let conn = supervisor.ready(deadline).await?;
-        let left = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+        let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
         if left.is_some_and(|left| left.is_zero()) {
             return Err(Status::deadline_exceeded(
                 "the deadline passed while waiting for a connection",
@@ -431,7 +431,7 @@ impl ChannelBuilder {
         // A peer that drops the connect (a blackholed address) would hold
         // it for the OS's retries, minutes: the handshake timeout bounds it.
         let limit = self.session.handshake_timeout;
-        let connected = match tokio::time::timeout(limit, connector.connect(&config)).await {
+        let connected = match rt::timeout(limit, connector.connect(&config)).await {
             Ok(connected) => connected,
             Err(_) => Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
@@ -448,7 +448,7 @@ impl ChannelBuilder {
     fn single(self, conn: Connection) -> Channel {
         let (state, states) = watch::channel(ChannelState::Ready);
         let ended = conn.client.on_close();
-        tokio::spawn(async move {
+        rt::spawn(async move {
             ended.await;
             state.send_replace(ChannelState::Shutdown);
         });

@@ -12,7 +12,7 @@ use std::time::Duration;
 use prism_core::Payload;
 use prism_proto::session::{Features, LIFETIME_EXTENSION, Lifetime};
 use prism_transport::driver::{Client, ReauthRequests, WeakClient};
-use tokio::time::Instant;
+use prism_transport::rt::{self, Instant};
 
 use crate::auth::authority::sleep_until;
 use crate::auth::{CredentialSource, MAX_PROOF_LEN};
@@ -52,7 +52,7 @@ pub(crate) fn spawn(
         source,
         audience,
     };
-    tokio::spawn(task.run(lifetime));
+    rt::spawn(task.run(lifetime));
 }
 
 struct Task {
@@ -88,7 +88,7 @@ impl Schedule {
     /// The server accepted a proof: the next is due at a random share of
     /// the new lifetime.
     fn renewed(&mut self, lifetime: Option<Lifetime>) -> bool {
-        let now = Instant::now();
+        let now = rt::now();
         let end = lifetime.and_then(|l| now.checked_add(l.remaining()));
         let moved = match (self.end, end) {
             (Some(was), Some(end)) => end > was,
@@ -156,7 +156,7 @@ impl Task {
                     // Not sent (one already waited for its answer): again
                     // shortly.
                     tracing::debug!(%status, "re-authentication not sent; retrying");
-                    schedule.due = Some(Instant::now() + wait);
+                    schedule.due = Some(rt::now() + wait);
                     wait = (wait * 2).min(MAX_RETRY);
                 }
             }
@@ -185,7 +185,7 @@ impl Task {
                 Err(error) => error.to_string(),
             };
             tracing::warn!(%error, "fetching fresh credentials failed; retrying");
-            tokio::time::sleep(wait).await;
+            rt::sleep(wait).await;
             wait = (wait * 2).min(MAX_RETRY);
         }
     }
@@ -195,7 +195,7 @@ impl Task {
 /// each time: jitter, not a secret, so the standard library's randomly
 /// keyed hasher is source enough.
 fn share() -> f64 {
-    let bits = RandomState::new().hash_one(std::time::Instant::now());
+    let bits = RandomState::new().hash_one(rt::now());
     let unit = (bits >> 11) as f64 / (1u64 << 53) as f64;
     EARLIEST + (LATEST - EARLIEST) * unit
 }

@@ -19,9 +19,9 @@ use std::time::Duration;
 
 use prism_core::{Code, Status};
 use prism_transport::driver::ConnectionError;
+use prism_transport::rt::{self, Instant};
 use prism_transport::{Connector, LinkInfo};
 use tokio::sync::{Notify, oneshot, watch};
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::ChannelBuilder;
@@ -132,7 +132,7 @@ impl Reconnect {
 
 /// A number in `[0, 1)`, drawn anew each time: jitter, not a secret.
 fn unit() -> f64 {
-    let bits = RandomState::new().hash_one(std::time::Instant::now());
+    let bits = RandomState::new().hash_one(rt::now());
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
@@ -223,7 +223,7 @@ impl Supervisor {
             connector,
             failures: 0,
         };
-        tokio::spawn(task.run(on_drop));
+        rt::spawn(task.run(on_drop));
         supervisor
     }
 
@@ -287,7 +287,7 @@ impl Supervisor {
             }
             let changed = states.changed();
             let changed = match deadline {
-                Some(at) => match tokio::time::timeout_at(at, changed).await {
+                Some(at) => match rt::timeout_at(at, changed).await {
                     Ok(changed) => changed,
                     Err(_) => {
                         return Err(Status::deadline_exceeded(
@@ -469,7 +469,7 @@ impl<C: Connector> Task<C> {
                     supervisor.set(ChannelState::TransientFailure(Arc::new(error)));
                     drop(supervisor);
                     tokio::select! {
-                        () = tokio::time::sleep(delay) => {}
+                        () = rt::sleep(delay) => {}
                         () = closing.cancelled() => continue,
                     }
                     if policy.is_none()

@@ -8,8 +8,8 @@
 //! layers, and a refusal happens before any codec reads a byte.
 
 use core::fmt;
+use prism_transport::rt::Instant;
 use std::sync::Arc;
-use std::time::Instant;
 
 use prism_core::{CodecId, Extensions, Payload};
 use prism_reflect::OpDescriptor;

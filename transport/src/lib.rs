@@ -16,12 +16,14 @@ pub mod mem;
 mod policy;
 #[cfg(feature = "quic")]
 pub mod quic;
+pub mod rt;
 pub mod stream;
+#[cfg(feature = "native")]
 pub mod tcp;
 pub mod testing;
 #[cfg(feature = "tls")]
 pub mod tls;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "native"))]
 pub mod unix;
 #[cfg(feature = "ws")]
 pub mod ws;

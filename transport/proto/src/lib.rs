@@ -11,7 +11,13 @@
 //!
 //! The protocol never looks inside a call's payload: op ids and codec ids
 //! are opaque numbers in frame headers.
+//!
+//! Time comes in as an [`Instant`]: `std::time::Instant` itself on every
+//! target but `wasm32-unknown-unknown`, where std has no clock and
+//! [`web_time`]'s reads the browser's `performance.now()`.
 
 pub mod frame;
 pub mod int_map;
 pub mod session;
+
+pub use web_time::Instant;

@@ -2,13 +2,13 @@
 //! is the handle calls and streams go through, [`PendingCall`] one call's
 //! future, an [`Inbound`] one stream's responses.
 
+use crate::rt::Instant;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Instant;
 
 use futures_util::FutureExt;
 use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
@@ -61,7 +61,7 @@ pub async fn connect<L: Link>(
         requests: requests_tx,
         draining: draining_tx,
     };
-    tokio::spawn(async move {
+    crate::rt::spawn(async move {
         let outcome = AssertUnwindSafe(poll_fn(|cx| driver.poll(cx)))
             .catch_unwind()
             .await;

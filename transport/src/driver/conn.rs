@@ -7,11 +7,12 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::rt::Instant;
 
 use prism_core::{Code, Extensions, Payload};
 use prism_proto::session::{Accept, Hello, Role, Session, SessionError};
-use tokio::time::Sleep;
 
 use super::{
     Admission, AdmitFuture, ConnectionError, ConnectionInfo, ConnectionStats, Guard, Setup,
@@ -43,7 +44,7 @@ pub(crate) struct Conn<L> {
     pub(crate) info: Option<Arc<ConnectionInfo>>,
     pub(crate) stats: ConnectionStats,
     cell: Arc<StatsCell>,
-    timer: Pin<Box<Sleep>>,
+    timer: crate::rt::Timer,
     /// Nothing more will arrive: the peer closed, or sent bytes that are
     /// not frames.
     recv_done: bool,
@@ -94,7 +95,7 @@ impl<L: Link> Conn<L> {
             info: None,
             stats: ConnectionStats::default(),
             cell: stats,
-            timer: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            timer: crate::rt::Timer::new(),
             recv_done: false,
             link_done: false,
             exit: None,
@@ -360,11 +361,8 @@ impl<L: Link> Conn<L> {
             .flatten()
             .min();
         if let Some(at) = next {
-            let at = tokio::time::Instant::from_std(at);
-            if self.timer.deadline() != at {
-                self.timer.as_mut().reset(at);
-            }
-            if self.timer.as_mut().poll(cx).is_ready() {
+            self.timer.reset(at);
+            if self.timer.poll(cx).is_ready() {
                 cx.waker().wake_by_ref();
             }
         }

@@ -3,11 +3,11 @@
 //! its calls, a [`Guard`] keeps what a connection may do current, and
 //! [`ConnectionInfo`] is what they all learn about the connection.
 
+use crate::rt::Instant;
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::Stream;
 use prism_core::{CodecId, Extensions, Payload, Reply, Status};

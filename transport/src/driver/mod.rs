@@ -98,9 +98,10 @@ impl core::fmt::Debug for Setup {
     }
 }
 
-/// The time the drivers give their sessions: tokio's clock, so a test that
-/// pauses it (`tokio::time::pause`) moves keepalives, deadlines and frame
-/// timeouts with the timers that wake the drivers for them.
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
+/// The time the drivers give their sessions: the runtime's clock (tokio's
+/// on native targets, so a test that pauses it with `tokio::time::pause`
+/// moves keepalives, deadlines and frame timeouts with the timers that
+/// wake the drivers for them).
+fn now() -> crate::rt::Instant {
+    crate::rt::now()
 }

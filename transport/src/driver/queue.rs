@@ -3,8 +3,8 @@
 //! in order, as HTTP/2 clients do, instead of failing them. Each leaves
 //! when a channel frees up, or fails when its deadline passes first.
 
+use crate::rt::Instant;
 use std::collections::VecDeque;
-use std::time::Instant;
 
 /// One queued call or stream open.
 #[derive(Debug)]

@@ -1,12 +1,12 @@
 //! The server side's driver: serves one connection's calls with a
 //! [`Handler`], inline or in spawned tasks, until the connection ends.
 
+use crate::rt::Instant;
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Instant;
 
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable, Aborted};

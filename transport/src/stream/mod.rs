@@ -189,6 +189,7 @@ mod tests;
 /// Implements [`Link`](crate::Link) for a newtype whose field `inner` is a
 /// [`StreamLink`], by delegation: the TCP and Unix links differ only in how
 /// they are built.
+#[cfg(feature = "native")]
 macro_rules! delegate_link {
     ($link:ty) => {
         impl $crate::Link for $link {
@@ -236,4 +237,5 @@ macro_rules! delegate_link {
     };
 }
 
+#[cfg(feature = "native")]
 pub(crate) use delegate_link;

@@ -1,7 +1,7 @@
 //! What the application does to calls: open and cancel them (client),
 //! answer or fail them (server).
 
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::{Code, Payload, Reply};
 

@@ -16,7 +16,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::int_map::IntMap;
-use std::time::Instant;
+use web_time::Instant;
 
 use super::flow::{RecvWindow, SendCredit};
 use super::outbox::Outbox;

@@ -11,7 +11,7 @@
 //! travel on channel 0 with no flags and no `aux`, come from a client, and
 //! only once the feature was negotiated.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::Payload;
 

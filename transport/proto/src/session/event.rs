@@ -1,7 +1,9 @@
 //! What a session reports to its driver, and what a caller hands it.
 
 use core::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use prism_core::{Code, CodecId, Payload, Reply};
 

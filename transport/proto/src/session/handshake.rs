@@ -11,7 +11,7 @@
 //! established once it accepted its peer and its peer accepted it; the
 //! handshake timeout bounds the whole exchange.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::{Code, Payload};
 

@@ -2,7 +2,9 @@
 //! [`Session::ping`], [`Session::go_away`], [`Session::close`] and
 //! [`Session::handle_link_closed`].
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use prism_core::{Code, Status};
 

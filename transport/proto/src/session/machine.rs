@@ -6,7 +6,7 @@
 //! lifecycle and its transitions.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::{Code, Status};
 
@@ -69,7 +69,7 @@ pub(crate) struct Liveness {
 /// A client and a server joined by hand, one unary call:
 ///
 /// ```
-/// use std::time::Instant;
+/// use web_time::Instant;
 /// use prism_core::{CodecId, Payload, Response};
 /// use prism_proto::session::{
 ///     Accept, Event, Hello, OutgoingCall, Priority, Role, Session, SessionConfig,

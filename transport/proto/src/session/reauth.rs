@@ -19,7 +19,9 @@
 //! the handshake, out of sequence, answering no proof, with a malformed
 //! lifetime, or without the feature) is a protocol error.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use prism_core::Payload;
 

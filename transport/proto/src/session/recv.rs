@@ -9,7 +9,7 @@
 //! frames naming channels that were never opened, or opened by the wrong
 //! side, are protocol errors.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::{Code, Payload, Response, Status};
 

@@ -20,7 +20,7 @@
 //! (its HELLO, its ACCEPT, the negotiated version) lives beside the state,
 //! never in place of it.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::Code;
 

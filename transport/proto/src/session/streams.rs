@@ -9,7 +9,7 @@
 //! turn. A 1 GiB transfer therefore never sits in front of a small call:
 //! the call's frame goes out before the transfer's next chunk.
 
-use std::time::Instant;
+use web_time::Instant;
 
 use prism_core::{Code, CodecId, Payload};
 

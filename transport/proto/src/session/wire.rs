@@ -6,7 +6,9 @@
 //! (invalid UTF-8 is replaced, at most [`MAX_MESSAGE`] bytes kept) since
 //! they are for humans.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use web_time::Instant;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use prism_core::{Code, CodecId, Payload, Response};
