@@ -206,6 +206,17 @@ pub mod unix {
     pub use prism_transport::unix::{KIND, UnixConnector, UnixLink};
 }
 
+/// WebSocket links from a browser (on `wasm32-unknown-unknown`): a
+/// [`WebSocketConnector`](web::WebSocketConnector) opens them on the page's
+/// own `WebSocket`, to a server's `ws::WsListener`.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod web {
+    #[doc(inline)]
+    pub use prism_transport::web::{
+        KIND, SUBPROTOCOL, TLS_KIND, WebSocketConnector, WebSocketLink,
+    };
+}
+
 /// The in-memory transport: an [`endpoint`](mem::endpoint) (listener and
 /// connector) or a connected [`pair`](mem::pair) of links in one process.
 /// Payloads pass by reference count, never copied.

@@ -25,6 +25,8 @@ pub mod testing;
 pub mod tls;
 #[cfg(all(unix, feature = "native"))]
 pub mod unix;
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+pub mod web;
 #[cfg(feature = "ws")]
 pub mod ws;
 

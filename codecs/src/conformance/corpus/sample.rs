@@ -164,15 +164,21 @@ impl Sample for Ints {
 impl Sample for Sizes {
     fn edges() -> Vec<Self> {
         let sizes = |n_usize, n_isize| Sizes { n_usize, n_isize };
-        vec![
+        let mut edges = vec![
             sizes(0, 0),
             sizes(1, -1),
             sizes(u32::MAX as usize, i32::MIN as isize),
-            // The first values that need more than 32 bits.
-            sizes(u32::MAX as usize + 1, i32::MIN as isize - 1),
             sizes(usize::MAX, isize::MIN),
             sizes(usize::MAX, isize::MAX),
-        ]
+        ];
+        // The first values that need more than 32 bits, where they exist.
+        if let (Some(n_usize), Some(n_isize)) = (
+            (u32::MAX as usize).checked_add(1),
+            (i32::MIN as isize).checked_sub(1),
+        ) {
+            edges.insert(3, sizes(n_usize, n_isize));
+        }
+        edges
     }
 
     fn generate(rng: &mut Rng, _: usize) -> Self {
