@@ -81,15 +81,19 @@ browser! {
 
     /// A timer that can be moved: wakes its task once its deadline passed.
     ///
-    /// A `setTimeout` is armed only when none would fire by the deadline:
-    /// one for a later deadline wakes the task early, and the next poll
-    /// arms another, so a deadline that moves often leaves one or two
-    /// timeouts outstanding, each freed once it fired.
+    /// A `setTimeout` is armed for the deadline (rounded up to whole
+    /// milliseconds, plus one) unless one armed for that deadline or an
+    /// earlier one has not fired yet: a timeout for an earlier deadline
+    /// wakes the task early, and the next poll arms another. So a deadline
+    /// that moves often leaves one or two timeouts outstanding, each freed
+    /// once it fired, and a timeout that fires early (a coarse clock, a
+    /// deadline beyond `setTimeout`'s range) is followed by another.
     #[derive(Debug)]
     pub struct Timer {
         deadline: Instant,
-        /// When the last `setTimeout` armed fires.
-        armed: Option<Instant>,
+        /// The deadline the last `setTimeout` was armed for, and whether it
+        /// fired.
+        armed: Option<(Instant, std::sync::Arc<std::sync::atomic::AtomicBool>)>,
         waker: std::sync::Arc<futures_util::task::AtomicWaker>,
     }
 
@@ -110,31 +114,48 @@ browser! {
 
         /// Ready once the deadline passed; otherwise wakes the task then.
         pub fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+            use std::sync::atomic::{AtomicBool, Ordering};
             let now = now();
             if self.deadline <= now {
                 return Poll::Ready(());
             }
             self.waker.register(cx.waker());
-            let covered = self.armed.is_some_and(|at| at > now && at <= self.deadline);
+            let covered = (self.armed.as_ref())
+                .is_some_and(|(at, fired)| *at <= self.deadline && !fired.load(Ordering::Acquire));
             if !covered {
-                set_timeout(self.deadline - now, std::sync::Arc::clone(&self.waker));
-                self.armed = Some(self.deadline);
+                let fired = std::sync::Arc::new(AtomicBool::new(false));
+                set_timeout(
+                    self.deadline - now,
+                    std::sync::Arc::clone(&self.waker),
+                    std::sync::Arc::clone(&fired),
+                );
+                self.armed = Some((self.deadline, fired));
             }
             Poll::Pending
         }
     }
 
-    /// Wakes `waker` after `after`; the callback frees itself once called.
-    fn set_timeout(after: core::time::Duration, waker: std::sync::Arc<futures_util::task::AtomicWaker>) {
-        use wasm_bindgen::JsCast;
-        let callback = wasm_bindgen::closure::Closure::once_into_js(move || waker.wake());
-        let millis = i32::try_from(after.as_millis().saturating_add(1)).unwrap_or(i32::MAX);
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(
-                callback.unchecked_ref(),
-                millis,
-            );
-        }
+    #[wasm_bindgen::prelude::wasm_bindgen]
+    extern "C" {
+        /// The global `setTimeout`: a page's or a worker's.
+        #[wasm_bindgen(js_name = setTimeout)]
+        fn global_set_timeout(handler: &wasm_bindgen::JsValue, millis: i32) -> wasm_bindgen::JsValue;
+    }
+
+    /// Wakes `waker` after `after` (or `setTimeout`'s longest, about 24
+    /// days), noting that it `fired`; the callback frees itself once called.
+    fn set_timeout(
+        after: core::time::Duration,
+        waker: std::sync::Arc<futures_util::task::AtomicWaker>,
+        fired: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        let callback = wasm_bindgen::closure::Closure::once_into_js(move || {
+            fired.store(true, std::sync::atomic::Ordering::Release);
+            waker.wake();
+        });
+        let millis = after.as_micros().div_ceil(1000).saturating_add(1);
+        let millis = i32::try_from(millis).unwrap_or(i32::MAX);
+        let _ = global_set_timeout(&callback, millis);
     }
 }
 

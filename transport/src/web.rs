@@ -125,21 +125,39 @@ enum State {
     Failed,
 }
 
+/// Received bytes the link holds for the session at most: a browser reads
+/// each message whole before the page sees it, so the link's own bound is
+/// on what piles up before the session takes it. A peer that sends past
+/// it fails the link.
+const MAX_BUFFERED: usize = 64 << 20;
+
 /// What the callbacks fill and the link drains.
 #[derive(Debug)]
 struct Inbox {
     state: State,
     frames: VecDeque<Result<Frame, LinkError>>,
+    /// Bytes of the frames waiting in `frames`.
+    buffered: usize,
     /// Why it failed or closed, for the error.
     reason: String,
+    /// The failure was returned once: later receives are `Closed`.
+    reported: bool,
+    /// Our direction ended (`poll_close`): the peer's end closes the socket.
+    ended_here: bool,
     waker: Option<Waker>,
     realigned: u64,
 }
 
 impl Inbox {
-    fn wake(&mut self) {
-        if let Some(waker) = self.waker.take() {
-            waker.wake();
+    /// The waker to wake once the lock is let go.
+    fn take_waker(&mut self) -> Option<Waker> {
+        self.waker.take()
+    }
+
+    fn fail(&mut self, reason: impl Into<String>) {
+        self.state = State::Failed;
+        if self.reason.is_empty() {
+            self.reason = reason.into();
         }
     }
 }
@@ -176,74 +194,118 @@ fn open(url: &str, kind: LinkKind, max_frame: u32) -> io::Result<WebSocketLink> 
     let ws = WebSocket::new_with_str(url, SUBPROTOCOL)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{e:?}")))?;
     ws.set_binary_type(BinaryType::Arraybuffer);
+    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
     let shared: Shared = Arc::new(Mutex::new(Inbox {
         state: State::Connecting,
         frames: VecDeque::new(),
+        buffered: 0,
         reason: String::new(),
+        reported: false,
+        ended_here: false,
         waker: None,
         realigned: 0,
     }));
+    // Each callback wakes the link after letting go of the lock.
     let on_open = Closure::<dyn FnMut(Event)>::new({
         let shared = Arc::clone(&shared);
         move |_: Event| {
-            let mut inbox = lock(&shared);
-            if inbox.state == State::Connecting {
-                inbox.state = State::Open;
+            let waker = {
+                let mut inbox = lock(&shared);
+                let protocol = with_socket(key, WebSocket::protocol).unwrap_or_default();
+                match inbox.state {
+                    State::Connecting if protocol == SUBPROTOCOL => inbox.state = State::Open,
+                    State::Connecting => inbox.fail(format!(
+                        "the server speaks subprotocol {protocol:?}, not {SUBPROTOCOL}"
+                    )),
+                    State::Open | State::Ended | State::Failed => {}
+                }
+                inbox.take_waker()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
             }
-            inbox.wake();
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
         let shared = Arc::clone(&shared);
         move |event: MessageEvent| {
-            let mut inbox = lock(&shared);
-            if inbox.state != State::Open {
-                return;
-            }
-            match message(&event, max_frame) {
-                Ok(Some((frame, realigned))) => {
-                    inbox.realigned += u64::from(realigned);
-                    inbox.frames.push_back(Ok(frame));
+            let waker = {
+                let mut inbox = lock(&shared);
+                if inbox.state != State::Open {
+                    return;
                 }
-                // The peer ended its direction.
-                Ok(None) => inbox.state = State::Ended,
-                Err(e) => {
-                    inbox.frames.push_back(Err(e));
-                    inbox.state = State::Failed;
+                match message(&event, max_frame) {
+                    Ok(Some((frame, realigned))) => {
+                        inbox.realigned += u64::from(realigned);
+                        inbox.buffered += frame.size();
+                        if inbox.buffered > MAX_BUFFERED {
+                            inbox.fail("the peer sent more than the page has read, past 64 MiB");
+                        } else {
+                            inbox.frames.push_back(Ok(frame));
+                        }
+                    }
+                    // The peer ended its direction; once ours is ended
+                    // too, the socket closes.
+                    Ok(None) => {
+                        inbox.state = State::Ended;
+                        if inbox.ended_here {
+                            with_socket(key, |ws| ws.close());
+                        }
+                    }
+                    Err(e) => {
+                        inbox.frames.push_back(Err(e));
+                        inbox.fail("the peer broke the WebSocket framing");
+                    }
                 }
+                inbox.take_waker()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
             }
-            inbox.wake();
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new({
         let shared = Arc::clone(&shared);
         move |event: CloseEvent| {
-            let mut inbox = lock(&shared);
-            inbox.state = match inbox.state {
-                State::Connecting => State::Failed,
-                State::Open if !event.was_clean() => State::Failed,
-                State::Open | State::Ended => State::Ended,
-                State::Failed => State::Failed,
+            let waker = {
+                let mut inbox = lock(&shared);
+                match inbox.state {
+                    State::Connecting => inbox.fail(format!(
+                        "closed before it opened, with code {}",
+                        event.code()
+                    )),
+                    // Closed, cleanly or not: messages are whole or absent,
+                    // so as over TCP this is the end, and the session knows
+                    // whether anything was outstanding.
+                    State::Open => inbox.state = State::Ended,
+                    State::Ended | State::Failed => {}
+                }
+                inbox.take_waker()
             };
-            if inbox.reason.is_empty() {
-                inbox.reason = format!("closed with code {} {}", event.code(), event.reason());
+            if let Some(waker) = waker {
+                waker.wake();
             }
-            inbox.wake();
         }
     });
     let on_error = Closure::<dyn FnMut(Event)>::new({
         let shared = Arc::clone(&shared);
         move |_: Event| {
-            let mut inbox = lock(&shared);
-            inbox.reason = String::from("the WebSocket failed");
-            inbox.wake();
+            let waker = {
+                let mut inbox = lock(&shared);
+                if inbox.reason.is_empty() {
+                    inbox.reason = String::from("the WebSocket failed");
+                }
+                inbox.take_waker()
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
     ws.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-    let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
     let socket = Socket {
         ws,
         _on_open: on_open,
@@ -341,7 +403,15 @@ impl Link for WebSocketLink {
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
         let mut inbox = lock(&self.shared);
+        if inbox.reported {
+            return Poll::Ready(Err(LinkError::Closed));
+        }
         if let Some(frame) = inbox.frames.pop_front() {
+            if let Ok(frame) = &frame {
+                inbox.buffered -= frame.size();
+            } else {
+                inbox.reported = true;
+            }
             return Poll::Ready(frame.map(Some));
         }
         match inbox.state {
@@ -350,10 +420,13 @@ impl Link for WebSocketLink {
                 Poll::Pending
             }
             State::Ended => Poll::Ready(Ok(None)),
-            State::Failed => Poll::Ready(Err(LinkError::Io(io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                inbox.reason.clone(),
-            )))),
+            State::Failed => {
+                inbox.reported = true;
+                Poll::Ready(Err(LinkError::Io(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    inbox.reason.clone(),
+                ))))
+            }
         }
     }
 
@@ -392,11 +465,16 @@ impl Link for WebSocketLink {
     fn poll_close(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         if self.sending {
             self.sending = false;
-            // An empty message ends our direction; the peer's end closes
-            // the socket.
+            // An empty message ends our direction; whichever side ends
+            // second closes the socket.
             let ended = with_socket(self.key, |ws| ws.send_with_u8_array(&[]));
             if let Some(Err(e)) = ended {
                 return Poll::Ready(Err(LinkError::Io(io::Error::other(format!("{e:?}")))));
+            }
+            let mut inbox = lock(&self.shared);
+            inbox.ended_here = true;
+            if inbox.state == State::Ended {
+                with_socket(self.key, |ws| ws.close());
             }
         }
         Poll::Ready(Ok(()))

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     if !dir.join("pkg").exists() {
         eprintln!(
-            "examples/browser/pkg is missing: build the page first (cargo doc -p prism-browser-example, or the README)"
+            "examples/browser/pkg is missing: build the page first (the README's \"Browser client\" section)"
         );
     }
     let server = Server::builder()

@@ -13,6 +13,12 @@ use tokio::sync::mpsc;
 /// The largest result body the page may post.
 const MAX_RESULT: usize = 64 * 1024;
 
+/// The most a request's line and headers may take.
+const MAX_HEAD: u64 = 16 * 1024;
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves the page in `dir` (its `index.html` and `pkg/`) on `listener`
 /// until the task is dropped; each result the page posts goes to
 /// `results`.
@@ -23,7 +29,7 @@ pub async fn serve(listener: TcpListener, dir: PathBuf, results: mpsc::Unbounded
         };
         let (dir, results) = (dir.clone(), results.clone());
         tokio::spawn(async move {
-            let _ = answer(stream, &dir, &results).await;
+            let _ = tokio::time::timeout(REQUEST_TIMEOUT, answer(stream, &dir, &results)).await;
         });
     }
 }
@@ -35,12 +41,13 @@ async fn answer(
     results: &mpsc::UnboundedSender<String>,
 ) -> io::Result<()> {
     let mut stream = BufReader::new(stream);
+    let mut head = (&mut stream).take(MAX_HEAD);
     let mut request = String::new();
-    stream.read_line(&mut request).await?;
+    head.read_line(&mut request).await?;
     let mut length = 0usize;
     loop {
         let mut line = String::new();
-        if stream.read_line(&mut line).await? == 0 || line.trim().is_empty() {
+        if head.read_line(&mut line).await? == 0 || line.trim().is_empty() {
             break;
         }
         if let Some((name, value)) = line.split_once(':')
@@ -78,14 +85,16 @@ async fn answer(
 }
 
 /// The file a path names, and its content type: `index.html`, or a file
-/// directly in `pkg/`; nothing else (no `..`, no other directory).
+/// directly in `pkg/` with a plain name; nothing else (no `..`, no other
+/// directory, no separators of any platform).
 fn file(dir: &Path, path: &str) -> Option<(PathBuf, &'static str)> {
     let path = path.split(['?', '#']).next().unwrap_or("/");
     if path == "/" || path == "/index.html" {
         return Some((dir.join("index.html"), "text/html; charset=utf-8"));
     }
     let name = path.strip_prefix("/pkg/")?;
-    if name.is_empty() || name.contains('/') || name.contains("..") {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if name.is_empty() || name.starts_with('.') || !name.chars().all(plain) {
         return None;
     }
     let kind = match Path::new(name).extension()?.to_str()? {

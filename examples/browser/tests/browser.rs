@@ -39,6 +39,31 @@ fn tool(name: &str) -> Result<(), String> {
     run(Command::new(name).arg("--version")).map_err(|e| format!("no usable `{name}`: {e}"))
 }
 
+/// `wasm-bindgen`'s CLI in the version of the lockfile's `wasm-bindgen`
+/// (it refuses wasm made with another), or why not.
+fn bindgen() -> Result<(), String> {
+    let lock = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.lock");
+    let lock = std::fs::read_to_string(lock).map_err(|e| format!("Cargo.lock: {e}"))?;
+    let wanted = lock
+        .split("[[package]]")
+        .find(|package| package.contains("\nname = \"wasm-bindgen\"\n"))
+        .and_then(|package| package.split("version = \"").nth(1))
+        .and_then(|rest| rest.split('"').next())
+        .ok_or("no wasm-bindgen in Cargo.lock")?;
+    let output = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("no usable `wasm-bindgen`: {e}"))?;
+    let found = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if found == format!("wasm-bindgen {wanted}") {
+        Ok(())
+    } else {
+        Err(format!(
+            "`wasm-bindgen --version` says {found:?}, the lockfile wants {wanted} (cargo install wasm-bindgen-cli --version {wanted})"
+        ))
+    }
+}
+
 /// The wasm target's standard library, or why not.
 fn wasm_target() -> Result<(), String> {
     let output = Command::new("rustc")
@@ -70,6 +95,7 @@ fn build_page(out: &Path) -> Result<(), String> {
             "--target",
             "wasm32-unknown-unknown",
             "--release",
+            "--locked",
             "--target-dir",
         ])
         .arg(&target))?;
@@ -127,7 +153,7 @@ fn scratch(name: &str) -> PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_wasm_client_calls_a_native_server_from_headless_chromium() {
     let ready = wasm_target()
-        .and_then(|()| tool("wasm-bindgen"))
+        .and_then(|()| bindgen())
         .and_then(|()| tool("chromium"));
     if let Err(why) = ready {
         assert!(

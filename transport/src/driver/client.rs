@@ -699,15 +699,19 @@ impl<L: Link> ClientDriver<L> {
 
     fn on_command(&mut self, cx: &mut Context<'_>, now: Instant, command: Command) {
         match command {
+            // A deadline counts from a fresh clock read: the wake's may
+            // predate the call, and a deadline must never pass early.
             Command::Call {
                 ticket,
                 call,
                 reply,
             } => {
+                let now = call.deadline.map_or(now, |_| super::now());
                 let expires = call.deadline.and_then(|d| now.checked_add(d));
                 self.start(cx, now, ticket, Start::Call { call, reply }, expires);
             }
             Command::Open { ticket, open, sink } => {
+                let now = open.deadline.map_or(now, |_| super::now());
                 let expires = open.deadline.and_then(|d| now.checked_add(d));
                 self.start(cx, now, ticket, Start::Open { open, sink }, expires);
             }
