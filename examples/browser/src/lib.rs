@@ -1,6 +1,6 @@
 //! A Prism client in the browser: the generated `BoardClient`, compiled to
 //! `wasm32-unknown-unknown`, calls a native Prism server over the page's
-//! own WebSocket (`prism::web`). [`run`] makes one call of each kind and
+//! own WebSocket (`prism::web`). `browser::run` makes one call of each kind and
 //! says what came back; `index.html` runs it and shows the result.
 //!
 //! Build and serve it (the README's "Browser client" section):
