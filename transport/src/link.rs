@@ -42,6 +42,16 @@ impl SecurityProperties {
         replay_protected: false,
     };
 
+    /// TLS 1.3 (or QUIC, or a browser's `wss://`) whose peer proved who it
+    /// is with a certificate: confidential, intact, authenticated, not
+    /// replayable.
+    pub const TLS_AUTHENTICATED: SecurityProperties = SecurityProperties {
+        confidential: true,
+        integrity: true,
+        peer_authenticated: true,
+        replay_protected: true,
+    };
+
     /// Bytes that never leave this machine's kernel or process: nobody
     /// in between can read, change or replay them.
     pub const LOCAL: SecurityProperties = SecurityProperties {

@@ -50,16 +50,7 @@ pub const KIND: LinkKind = LinkKind::new("ws", true, SecurityProperties::NONE);
 /// A `wss://` link: the browser speaks TLS and checked the server's
 /// certificate against its roots (it tells the page no identity, and no
 /// channel binding).
-pub const TLS_KIND: LinkKind = LinkKind::new(
-    "wss",
-    true,
-    SecurityProperties {
-        confidential: true,
-        integrity: true,
-        peer_authenticated: true,
-        replay_protected: true,
-    },
-);
+pub const TLS_KIND: LinkKind = LinkKind::new("wss", true, SecurityProperties::TLS_AUTHENTICATED);
 
 /// Opens browser WebSocket links to one `ws://` or `wss://` URL.
 #[derive(Clone, Debug)]
@@ -148,12 +139,20 @@ struct Inbox {
     realigned: u64,
 }
 
-impl Inbox {
-    /// The waker to wake once the lock is let go.
-    fn take_waker(&mut self) -> Option<Waker> {
-        self.waker.take()
+/// Runs a callback's change of the inbox, then wakes the link, after
+/// letting go of the lock.
+fn update(shared: &Shared, change: impl FnOnce(&mut Inbox)) {
+    let waker = {
+        let mut inbox = lock(shared);
+        change(&mut inbox);
+        inbox.waker.take()
+    };
+    if let Some(waker) = waker {
+        waker.wake();
     }
+}
 
+impl Inbox {
     fn fail(&mut self, reason: impl Into<String>) {
         self.state = State::Failed;
         if self.reason.is_empty() {
@@ -205,12 +204,10 @@ fn open(url: &str, kind: LinkKind, max_frame: u32) -> io::Result<WebSocketLink> 
         waker: None,
         realigned: 0,
     }));
-    // Each callback wakes the link after letting go of the lock.
     let on_open = Closure::<dyn FnMut(Event)>::new({
         let shared = Arc::clone(&shared);
         move |_: Event| {
-            let waker = {
-                let mut inbox = lock(&shared);
+            update(&shared, |inbox| {
                 let protocol = with_socket(key, WebSocket::protocol).unwrap_or_default();
                 match inbox.state {
                     State::Connecting if protocol == SUBPROTOCOL => inbox.state = State::Open,
@@ -219,18 +216,13 @@ fn open(url: &str, kind: LinkKind, max_frame: u32) -> io::Result<WebSocketLink> 
                     )),
                     State::Open | State::Ended | State::Failed => {}
                 }
-                inbox.take_waker()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            });
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new({
         let shared = Arc::clone(&shared);
         move |event: MessageEvent| {
-            let waker = {
-                let mut inbox = lock(&shared);
+            update(&shared, |inbox| {
                 if inbox.state != State::Open {
                     return;
                 }
@@ -257,18 +249,13 @@ fn open(url: &str, kind: LinkKind, max_frame: u32) -> io::Result<WebSocketLink> 
                         inbox.fail("the peer broke the WebSocket framing");
                     }
                 }
-                inbox.take_waker()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            });
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new({
         let shared = Arc::clone(&shared);
         move |event: CloseEvent| {
-            let waker = {
-                let mut inbox = lock(&shared);
+            update(&shared, |inbox| {
                 match inbox.state {
                     State::Connecting => inbox.fail(format!(
                         "closed before it opened, with code {}",
@@ -280,26 +267,17 @@ fn open(url: &str, kind: LinkKind, max_frame: u32) -> io::Result<WebSocketLink> 
                     State::Open => inbox.state = State::Ended,
                     State::Ended | State::Failed => {}
                 }
-                inbox.take_waker()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            });
         }
     });
     let on_error = Closure::<dyn FnMut(Event)>::new({
         let shared = Arc::clone(&shared);
         move |_: Event| {
-            let waker = {
-                let mut inbox = lock(&shared);
+            update(&shared, |inbox| {
                 if inbox.reason.is_empty() {
                     inbox.reason = String::from("the WebSocket failed");
                 }
-                inbox.take_waker()
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            });
         }
     });
     ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));

@@ -52,16 +52,8 @@ pub const KIND: LinkKind = LinkKind::new(
 /// A TLS link whose peer proved its identity with a certificate: every
 /// link a client opens (the server always proves its name), and every link
 /// of a mutual-TLS server.
-pub const AUTHENTICATED_KIND: LinkKind = LinkKind::new(
-    "tls",
-    true,
-    SecurityProperties {
-        confidential: true,
-        integrity: true,
-        peer_authenticated: true,
-        replay_protected: true,
-    },
-);
+pub const AUTHENTICATED_KIND: LinkKind =
+    LinkKind::new("tls", true, SecurityProperties::TLS_AUTHENTICATED);
 
 /// A [`Link`](crate::Link) over a TLS 1.3 connection on TCP.
 #[derive(Debug)]
