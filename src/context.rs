@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use prism_transport::rt::{self, Instant};
 
-use prism_core::{CodecId, Extensions};
+use prism_core::{CodecId, Extensions, Metadata};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{ConnectionInfo, ConnectionStats};
 use prism_transport::{LinkInfo, PeerAddr, SecurityProperties};
@@ -26,8 +26,9 @@ tokio::task_local! {
 /// [`Context::current`]. Cancellation needs no polling: when the caller
 /// cancels, or the deadline passes, the handler's future is dropped.
 ///
-/// Values server layers attach to the call before the handler runs (an
-/// identity, request metadata) travel in its extensions.
+/// The caller's [`Metadata`] is [`Context::metadata`]; values server
+/// layers attach to the call before the handler runs travel in its
+/// extensions.
 ///
 /// # Examples
 ///
@@ -43,12 +44,17 @@ pub struct Context {
     connection: Arc<ConnectionInfo>,
     /// Who the connection was authenticated as when the call was routed.
     identity: Option<Arc<ChannelIdentity>>,
+    /// The caller's metadata; `None` when it sent none.
+    metadata: Option<Arc<Metadata>>,
     /// The call's own extensions; `None` when no layer added any.
     extensions: Option<Arc<Extensions>>,
 }
 
 /// An empty map for calls without extensions of their own.
 static NO_EXTENSIONS: Extensions = Extensions::new();
+
+/// Empty metadata for calls that came without.
+static NO_METADATA: Metadata = Metadata::new();
 
 impl Context {
     pub(crate) fn new(
@@ -57,6 +63,7 @@ impl Context {
         deadline: Option<Instant>,
         connection: Arc<ConnectionInfo>,
         identity: Option<Arc<ChannelIdentity>>,
+        metadata: Metadata,
         extensions: Extensions,
     ) -> Self {
         Context {
@@ -65,6 +72,7 @@ impl Context {
             deadline,
             connection,
             identity,
+            metadata: (!metadata.is_empty()).then(|| Arc::new(metadata)),
             extensions: (!extensions.is_empty()).then(|| Arc::new(extensions)),
         }
     }
@@ -135,6 +143,14 @@ impl Context {
             .unwrap_or_default()
     }
 
+    /// The metadata the caller sent with the call (empty if none): a
+    /// request id, a trace context. Never a credential: the session
+    /// refuses calls whose metadata carries one, before they reach a
+    /// handler.
+    pub fn metadata(&self) -> &Metadata {
+        self.metadata.as_deref().unwrap_or(&NO_METADATA)
+    }
+
     /// The value of type `T` a layer attached to this call, if any.
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.extensions().get::<T>()
@@ -159,6 +175,7 @@ impl core::fmt::Debug for Context {
             .field("deadline", &self.deadline)
             .field("peer", &self.connection.link.peer)
             .field("identity", &self.identity().map(ChannelIdentity::subject))
+            .field("metadata", self.metadata())
             .field("extensions", &self.extensions().len())
             .finish()
     }

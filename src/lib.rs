@@ -95,7 +95,7 @@ pub use error::{BuildError, ConnectError, ServeError};
 #[doc(inline)]
 pub use prism_codecs::{Archived, Limits, Segmented};
 #[doc(inline)]
-pub use prism_core::{Code, Reply, Response, Status};
+pub use prism_core::{Code, Metadata, MetadataError, Reply, Response, Status};
 #[doc(inline)]
 pub use prism_transport::driver::{ConnectionError, ConnectionStats, Execution};
 #[doc(inline)]

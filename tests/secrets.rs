@@ -168,6 +168,13 @@ async fn a_token_crosses_the_wire_once_and_never_reaches_a_log() {
     // A payload that is itself secret-looking, and calls of each shape.
     let payload = b"payload-bytes-that-must-not-be-logged".to_vec();
     assert_eq!(vault.echo(payload.clone()).await.expect("echo"), payload);
+    // Call metadata is the caller's data too: never logged either.
+    let mut metadata = prism::Metadata::new();
+    metadata
+        .insert("note", &b"metadata-value-that-must-not-be-logged"[..])
+        .expect("plain entry");
+    let echoed = vault.echo(payload.clone()).metadata(metadata.clone());
+    assert_eq!(echoed.await.expect("echo"), payload);
     let items = Streaming::iter(vec![payload.clone(); 3]);
     let mut replies = vault.chat(items).await.expect("chat");
     while let Some(item) = replies.message().await.expect("item") {
@@ -206,7 +213,8 @@ async fn a_token_crosses_the_wire_once_and_never_reaches_a_log() {
     server.shutdown();
     let _ = serving.await;
     let logs = recorder.text.lock().expect("text").clone();
-    for secret in [&token[..], &forged[..], &payload[..], SECRET] {
+    let value = b"metadata-value-that-must-not-be-logged";
+    for secret in [&token[..], &forged[..], &payload[..], SECRET, value] {
         assert!(
             !contains(logs.as_bytes(), secret),
             "a log record shows a secret: {logs}"
@@ -229,11 +237,13 @@ async fn a_token_crosses_the_wire_once_and_never_reaches_a_log() {
             SigningKey::hmac("k1", Algorithm::HS256, SECRET).expect("key")
         ),
         format!("{issuer:?}"),
+        format!("{metadata:?}"),
     ];
     for text in texts {
         assert!(!contains(text.as_bytes(), &token), "{text}");
         assert!(!text.contains("a test secret"), "{text}");
         assert!(!text.contains("97, 32, 116"), "{text}");
+        assert!(!text.contains("metadata-value"), "{text}");
     }
     assert_no_panics();
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use prism_codecs::{Codec, CodecId, CodecSet, EncodeAs, EncodeBuf, View};
-use prism_core::Status;
+use prism_core::{Metadata, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::PendingCall;
 use prism_transport::rt::{self, Instant};
@@ -35,6 +35,7 @@ pub struct UnaryCall<C, Req, R> {
     op: &'static OpDescriptor,
     request: Req,
     timeout: Option<Duration>,
+    metadata: Metadata,
     _codec: PhantomData<fn() -> (C, R)>,
 }
 
@@ -47,6 +48,7 @@ impl<C, Req, R> UnaryCall<C, Req, R> {
             op,
             request,
             timeout,
+            metadata: Metadata::new(),
             _codec: PhantomData,
         }
     }
@@ -55,6 +57,13 @@ impl<C, Req, R> UnaryCall<C, Req, R> {
     /// the same deadline and drops its handler when it passes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends `metadata` with the call (the handler reads it from its
+    /// [`Context::metadata`](crate::Context::metadata)).
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
         self
     }
 
@@ -74,6 +83,7 @@ impl<C: Codec, Req, T: View<C>> UnaryCall<C, Req, Plain<T>> {
             op: self.op,
             request: self.request,
             timeout: self.timeout,
+            metadata: self.metadata,
             _codec: PhantomData,
         }
     }
@@ -84,6 +94,7 @@ impl<C, Req, R> core::fmt::Debug for UnaryCall<C, Req, R> {
         f.debug_struct("UnaryCall")
             .field("op", &self.op)
             .field("timeout", &self.timeout)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }
@@ -163,6 +174,7 @@ where
         let payload = buf.finish();
         let retry = self.channel.resends().then(|| Retry {
             payload: payload.clone(),
+            metadata: self.metadata.clone(),
             deadline: timeout.and_then(|timeout| rt::now().checked_add(timeout)),
         });
         let call = Call {
@@ -170,6 +182,7 @@ where
             codec,
             timeout,
             payload,
+            metadata: self.metadata.clone(),
             extensions: Default::default(),
         };
         Ok(Started {
@@ -221,6 +234,7 @@ impl Started {
 /// connection.
 struct Retry {
     payload: prism_core::Payload,
+    metadata: Metadata,
     deadline: Option<Instant>,
 }
 
@@ -251,6 +265,7 @@ impl Retry {
                 codec,
                 timeout: left,
                 payload: self.payload,
+                metadata: self.metadata,
                 extensions: Default::default(),
             };
             Ok(Started {

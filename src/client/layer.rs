@@ -12,7 +12,7 @@ use core::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prism_core::{CodecId, Extensions, Payload, Reply};
+use prism_core::{CodecId, Extensions, Metadata, Payload, Reply};
 use prism_proto::session::OutgoingCall;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::Client;
@@ -28,6 +28,7 @@ pub struct Call {
     pub(crate) codec: CodecId,
     pub(crate) timeout: Option<Duration>,
     pub(crate) payload: Payload,
+    pub(crate) metadata: Metadata,
     pub(crate) extensions: Extensions,
 }
 
@@ -57,6 +58,17 @@ impl Call {
         &self.payload
     }
 
+    /// The metadata sent with the call.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The metadata sent with the call, to add to (a trace context, a
+    /// request id). It refuses credentials: see [`Metadata::insert`].
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
     /// Values layers attached to this call, for layers below them.
     pub fn extensions(&self) -> &Extensions {
         &self.extensions
@@ -74,6 +86,7 @@ impl Call {
             deadline: self.timeout,
             payload: self.payload,
             priority: crate::op_table::op_priority(self.op),
+            metadata: self.metadata,
         }
     }
 }
@@ -85,6 +98,7 @@ impl fmt::Debug for Call {
             .field("codec", &self.codec)
             .field("timeout", &self.timeout)
             .field("len", &self.payload.len())
+            .field("metadata", &self.metadata)
             .finish()
     }
 }

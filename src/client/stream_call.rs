@@ -8,7 +8,7 @@ use core::pin::Pin;
 use std::time::Duration;
 
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
-use prism_core::Status;
+use prism_core::{Metadata, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Request, StreamOpen};
 
@@ -95,6 +95,7 @@ pub struct StreamCall<S, Req, R> {
     op: &'static OpDescriptor,
     request: Req,
     timeout: Option<Duration>,
+    metadata: Metadata,
     _codec: PhantomData<fn() -> (S, R)>,
 }
 
@@ -106,6 +107,7 @@ impl<S, Req, R> StreamCall<S, Req, R> {
             op,
             request,
             timeout: None,
+            metadata: Metadata::new(),
             _codec: PhantomData,
         }
     }
@@ -114,6 +116,13 @@ impl<S, Req, R> StreamCall<S, Req, R> {
     /// server drops its handler then too.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends `metadata` with the stream's open (the handler reads it from
+    /// its [`Context::metadata`](crate::Context::metadata)).
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
         self
     }
 
@@ -128,6 +137,7 @@ impl<S, Req, R> core::fmt::Debug for StreamCall<S, Req, R> {
         f.debug_struct("StreamCall")
             .field("op", &self.op)
             .field("timeout", &self.timeout)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }
@@ -150,6 +160,7 @@ where
             op,
             request,
             timeout,
+            metadata,
             ..
         } = self;
         Box::pin(async move {
@@ -163,6 +174,7 @@ where
                 deadline: timeout,
                 request,
                 priority: crate::op_table::op_priority(op),
+                metadata,
             };
             let mut inbound = conn.client.open_stream(open);
             if let Some(max) = op.max_message() {
@@ -187,6 +199,7 @@ pub struct ClientStreamCall<S, T, R> {
     op: &'static OpDescriptor,
     request: Streaming<T>,
     timeout: Option<Duration>,
+    metadata: Metadata,
     _codec: PhantomData<fn() -> (S, R)>,
 }
 
@@ -198,6 +211,7 @@ impl<S, T, R> ClientStreamCall<S, T, R> {
             op,
             request,
             timeout: None,
+            metadata: Metadata::new(),
             _codec: PhantomData,
         }
     }
@@ -206,6 +220,13 @@ impl<S, T, R> ClientStreamCall<S, T, R> {
     /// drops its handler then too.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sends `metadata` with the stream's open (the handler reads it from
+    /// its [`Context::metadata`](crate::Context::metadata)).
+    pub fn metadata(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
         self
     }
 
@@ -220,6 +241,7 @@ impl<S, T, R> core::fmt::Debug for ClientStreamCall<S, T, R> {
         f.debug_struct("ClientStreamCall")
             .field("op", &self.op)
             .field("timeout", &self.timeout)
+            .field("metadata", &self.metadata)
             .finish()
     }
 }
@@ -239,6 +261,7 @@ where
             op,
             request,
             timeout,
+            metadata,
             ..
         } = self;
         Box::pin(async move {
@@ -251,6 +274,7 @@ where
                 deadline: timeout,
                 request: Request::Stream(outbound::<S, T>(request, codec, op, limits, with_status)),
                 priority: crate::op_table::op_priority(op),
+                metadata,
             };
             let reply = conn.client.call_streaming(open).await;
             R::from_reply(reply?, codec, op, &limits)

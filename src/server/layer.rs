@@ -11,7 +11,7 @@ use core::fmt;
 use prism_transport::rt::Instant;
 use std::sync::Arc;
 
-use prism_core::{CodecId, Extensions, Payload};
+use prism_core::{CodecId, Extensions, Metadata, Payload};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{ConnectionInfo, Dispatched, Execution, Inbound};
 use prism_transport::{LinkInfo, PeerAddr};
@@ -32,6 +32,7 @@ pub struct Call {
     /// The request's messages, when the caller streams them (or sends one
     /// too large for a single frame).
     pub(crate) request: Option<Inbound>,
+    pub(crate) metadata: Metadata,
     pub(crate) connection: Arc<ConnectionInfo>,
     pub(crate) extensions: Extensions,
 }
@@ -65,6 +66,11 @@ impl Call {
     /// large for a single frame (it arrives in chunks, read by the op).
     pub fn payload(&self) -> &Payload {
         &self.payload
+    }
+
+    /// The caller's metadata (the session refused credentials in it).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
     }
 
     /// Whether the request arrives as messages after the call opened (a
@@ -116,6 +122,7 @@ impl Call {
             self.deadline,
             self.connection,
             self.identity,
+            self.metadata,
             self.extensions,
         );
         (context, self.payload, self.request)
@@ -129,6 +136,7 @@ impl fmt::Debug for Call {
             .field("codec", &self.codec)
             .field("deadline", &self.deadline)
             .field("len", &self.payload.len())
+            .field("metadata", &self.metadata)
             .field("peer", &self.connection.link.peer)
             .finish()
     }

@@ -131,6 +131,7 @@ impl Handler for Router {
             deadline: call.deadline,
             payload: call.payload,
             request: call.request,
+            metadata: call.metadata,
             connection: call.connection,
             extensions: Default::default(),
         };

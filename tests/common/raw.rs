@@ -8,7 +8,7 @@ use bytes::{Bytes, BytesMut};
 use prism::codec::{Codec, Encode, EncodeBuf, Postcard};
 use prism::{Code, Limits};
 use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame, padding};
-use prism_proto::session::{Accept, Hello};
+use prism_proto::session::{Accept, Features, Hello};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -71,8 +71,16 @@ impl RawConn {
     /// the server's HELLO and ACCEPT in. Returns the server's ACCEPT (its
     /// op table).
     pub async fn handshake(addr: SocketAddr) -> (RawConn, Accept) {
+        RawConn::handshake_offering(addr, Features::EMPTY).await
+    }
+
+    /// [`RawConn::handshake`], offering `features` in our HELLO.
+    pub async fn handshake_offering(addr: SocketAddr, features: Features) -> (RawConn, Accept) {
         let mut conn = RawConn::connect(addr).await;
-        conn.send_hello().await;
+        let mut hello = Hello::new(vec![]);
+        hello.features = features;
+        conn.send(FrameHeader::new(FrameKind::Hello), &hello.encode())
+            .await;
         let frame = conn
             .recv()
             .await

@@ -13,6 +13,8 @@
 //! - [`Response`] and [`Reply`]: how a call ended, from the handler's
 //!   return to the caller's decode.
 //! - [`Extensions`]: typed values a layer attaches to a connection or a call.
+//! - [`Metadata`]: key–value pairs a caller sends beside a call's request
+//!   (never credentials).
 //!
 //! This crate has no I/O, no async code and one dependency (`bytes`).
 
@@ -20,6 +22,7 @@ pub mod aligned;
 mod code;
 mod codec_id;
 mod extensions;
+mod metadata;
 mod payload;
 mod reply;
 mod status;
@@ -30,6 +33,8 @@ pub use code::Code;
 pub use codec_id::CodecId;
 #[doc(inline)]
 pub use extensions::Extensions;
+#[doc(inline)]
+pub use metadata::{MAX_KEY_LEN, MAX_METADATA_ENTRIES, MAX_METADATA_LEN, Metadata, MetadataError};
 #[doc(inline)]
 pub use payload::Payload;
 #[doc(inline)]

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use futures_util::FutureExt;
-use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
+use prism_core::{Code, CodecId, Metadata, Payload, Reply, Response, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{
     ChannelId, Chunk, DatagramError, Event, Hello, Lifetime, Message, OpenError, OutgoingCall,
@@ -204,6 +204,8 @@ pub struct StreamOpen {
     pub request: Request,
     /// How urgently the channel's chunks leave, beside other channels'.
     pub priority: Priority,
+    /// The call's metadata; empty for none.
+    pub metadata: Metadata,
 }
 
 impl core::fmt::Debug for StreamOpen {
@@ -213,6 +215,7 @@ impl core::fmt::Debug for StreamOpen {
             .field("codec", &self.codec)
             .field("deadline", &self.deadline)
             .field("priority", &self.priority)
+            .field("metadata", &self.metadata)
             .finish_non_exhaustive()
     }
 }
@@ -871,6 +874,7 @@ impl<L: Link> ClientDriver<L> {
             codec,
             request,
             priority,
+            metadata,
             ..
         } = open;
         match request {
@@ -881,6 +885,7 @@ impl<L: Link> ClientDriver<L> {
                     deadline,
                     payload,
                     priority,
+                    metadata,
                 };
                 let opened = self.conn.session.open_call(now, call);
                 self.opened(ticket, opened, sink, priority);
@@ -891,6 +896,7 @@ impl<L: Link> ClientDriver<L> {
                     codec,
                     deadline,
                     priority,
+                    metadata,
                 };
                 let opened = self.conn.session.open_stream(now, opening);
                 if let Some(channel) = self.opened(ticket, opened, sink, priority) {
@@ -1288,7 +1294,10 @@ fn datagram_status(error: &DatagramError) -> Status {
 /// The status a caller sees when its call could not be opened.
 fn open_error_code(error: &OpenError) -> Code {
     match error {
-        OpenError::TooManyChannels { .. } | OpenError::TooLarge { .. } => Code::ResourceExhausted,
+        OpenError::TooManyChannels { .. }
+        | OpenError::TooLarge { .. }
+        | OpenError::MetadataTooLarge { .. } => Code::ResourceExhausted,
+        OpenError::NoMetadata => Code::FailedPrecondition,
         OpenError::WrongRole => Code::Internal,
         _ => Code::Unavailable,
     }

@@ -10,7 +10,7 @@ use core::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::Stream;
-use prism_core::{CodecId, Extensions, Payload, Reply, Status};
+use prism_core::{CodecId, Extensions, Metadata, Payload, Reply, Status};
 use prism_proto::session::{Accept, ChannelId, Hello, Lifetime, Priority};
 
 use super::streams::{Inbound, Outbound};
@@ -157,6 +157,9 @@ pub struct IncomingCall {
     /// client or bidirectional stream, or a request too large for one
     /// chunk). Dropping it stops the caller's sends.
     pub request: Option<Inbound>,
+    /// The caller's metadata, checked by the session (no credentials);
+    /// empty for none and for a datagram.
+    pub metadata: Metadata,
     /// The connection the call arrived on.
     pub connection: Arc<ConnectionInfo>,
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use futures_util::FutureExt;
 use futures_util::future::{AbortHandle, Abortable, Aborted};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use prism_core::{Code, CodecId, Payload, Reply, Status};
+use prism_core::{Code, CodecId, Metadata, Payload, Reply, Status};
 use prism_proto::int_map::IntMap;
 use prism_proto::session::{Answered, ChannelId, Event, Hello, Priority, Role};
 use tokio::sync::mpsc;
@@ -379,6 +379,7 @@ impl<L: Link> ServerDriver<L> {
             deadline: None,
             payload,
             request: None,
+            metadata: Metadata::new(),
             connection,
         };
         let handler = &self.handler;
@@ -469,6 +470,7 @@ impl<L: Link> ServerDriver<L> {
                     deadline,
                     mut payload,
                     open,
+                    metadata,
                 } => {
                     self.conn.stats.calls_received += 1;
                     self.conn.align(&mut payload);
@@ -498,6 +500,7 @@ impl<L: Link> ServerDriver<L> {
                         deadline,
                         payload,
                         request,
+                        metadata,
                         connection,
                     };
                     // Layers run here, in the connection task: one that

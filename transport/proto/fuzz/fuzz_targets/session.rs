@@ -43,7 +43,9 @@
 //!   `Reauthenticate` only once both sides offered re-authentication, never
 //!   while an earlier proof waits, its proof within the limit; an AUTH
 //!   answer only for a proof that waits (or a request, aux 0); `Datagram`
-//!   only once established with the feature, within the chunk size;
+//!   only once established with the feature, within the chunk size; a
+//!   call's metadata only with its feature, and only what a map holds
+//!   (it re-encodes and decodes to itself);
 //! - `accept`/`reject` succeed exactly once, right after `Hello`;
 //! - `respond` answers exactly the calls that are still open, a status
 //!   always as a status;
@@ -59,7 +61,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use libfuzzer_sys::fuzz_target;
-use prism_core::{Code, CodecId, Payload, Response, Status};
+use prism_core::{Code, CodecId, Metadata, Payload, Response, Status};
 use prism_proto::frame::{Frame, FrameDecoder, FrameHeader, FrameKind, encode_frame};
 use prism_proto::session::{
     Accept, Answered, ChannelId, Event, Features, Hello, Lifetime, MAX_AUTH_PROOF, OpEntry,
@@ -193,8 +195,22 @@ impl Model {
                 assert!(self.accepted, "Established without accepting the client");
                 self.established = true;
             }
-            Event::Call { channel, open, .. } => {
+            Event::Call {
+                channel,
+                open,
+                metadata,
+                ..
+            } => {
                 assert!(self.established, "call before Established");
+                assert!(
+                    metadata.is_empty() || self.session.features().contains(Features::METADATA),
+                    "metadata without the feature"
+                );
+                // What the session admitted is what a map would hold.
+                if !metadata.is_empty() {
+                    let decoded = Metadata::decode(&metadata.encode());
+                    assert_eq!(decoded, Ok((metadata.clone(), metadata.encoded_len())));
+                }
                 let id = channel.get();
                 assert!(id % 2 == 1, "incoming call on server parity id {id}");
                 assert!(id > self.last_call, "call ids must increase");
@@ -437,7 +453,8 @@ fn client_handshake() -> Bytes {
     let mut hello = Hello::new(vec![op()]);
     hello.features = Features::PACKED
         .union(Features::REAUTH)
-        .union(Features::DATAGRAM);
+        .union(Features::DATAGRAM)
+        .union(Features::METADATA);
     let hello = Payload::new(hello.encode());
     encode_frame(
         &Frame::new(FrameHeader::new(FrameKind::Hello), hello),

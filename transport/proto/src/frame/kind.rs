@@ -138,6 +138,11 @@ impl Flags {
     /// is `aux` whole messages of the frame's codec, packed (see
     /// [`Packer`](crate::session::Packer)), not one.
     pub const PACKED: Flags = Flags(1 << 5);
+    /// On CALL, once both sides offered
+    /// [`Features::METADATA`](crate::session::Features::METADATA): the
+    /// payload starts with the call's [`Metadata`](prism_core::Metadata)
+    /// block; the request follows it.
+    pub const METADATA: Flags = Flags(1 << 6);
 
     /// Flags from their wire byte.
     pub const fn from_bits(bits: u8) -> Flags {

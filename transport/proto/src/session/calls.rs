@@ -22,8 +22,9 @@ impl Session {
     /// Fails, sending nothing, when the session is closed, not yet
     /// established or going away (either side sent GOAWAY), when as many
     /// calls and streams are open as the peer accepts, when the body
-    /// exceeds the peer's `max_message`, when channel ids are exhausted
-    /// (open a new session), or on a server session.
+    /// exceeds the peer's `max_message`, when the call carries metadata the
+    /// peer does not take (see the `metadata` module), when channel ids are
+    /// exhausted (open a new session), or on a server session.
     ///
     /// [`Event::Data`]: super::Event::Data
     /// [`Event::End`]: super::Event::End
@@ -31,16 +32,17 @@ impl Session {
     /// [`Event::Reply`]: super::Event::Reply
     pub fn open_call(&mut self, now: Instant, call: OutgoingCall) -> Result<ChannelId, OpenError> {
         self.check_open()?;
-        self.liveness.last_open = now;
         let len = call.payload.len();
         let max = self.peer_max_message();
         if len as u64 > max {
             return Err(OpenError::TooLarge { len, max });
         }
+        let metadata = self.metadata_block(&call.metadata)?;
+        self.liveness.last_open = now;
         // A deadline beyond representable time is no deadline locally; the
         // wire value saturates.
         let at = call.deadline.and_then(|d| now.checked_add(d));
-        let whole = len <= self.send_chunk();
+        let whole = len + metadata.len() <= self.send_chunk();
         let send = if whole { Send::Closed } else { Send::Ending };
         let channel = self
             .channels
@@ -50,12 +52,20 @@ impl Session {
         self.set_priority(channel, call.priority);
         let (codec, deadline) = (call.codec, call.deadline);
         if whole {
-            let frame = wire::call(id, call.op, codec, deadline, call.payload, false);
+            let frame = wire::call(id, call.op, codec, deadline, call.payload, false, metadata);
             self.transmit.push_back(frame);
         } else {
             // Too large for one frame: the request travels as one chunked
             // message on an open request direction, then its end.
-            let frame = wire::call(id, call.op, codec, deadline, Payload::empty(), true);
+            let frame = wire::call(
+                id,
+                call.op,
+                codec,
+                deadline,
+                Payload::empty(),
+                true,
+                metadata,
+            );
             self.transmit.push_back(frame);
             self.enqueue_message(id, codec.get(), call.payload, outbox::whole(false));
             self.enqueue_terminal(id, Terminal::End);

@@ -350,13 +350,7 @@ impl Channels {
             (Recv::Open | Recv::Stopped, None) => self.stream_window,
             (Recv::Open | Recv::Stopped, Some(stream)) => stream.window.unused(),
         };
-        if credit > 0 {
-            let most = (self.stream_window + self.overdraw).saturating_mul(self.max_channels);
-            let allowance = self
-                .discard_allowance
-                .saturating_add(credit + self.overdraw);
-            self.discard_allowance = allowance.min(most);
-        }
+        self.allow_discard(credit);
         if self.is_local(id) {
             self.local_open -= 1;
         } else {
@@ -367,6 +361,25 @@ impl Channels {
             self.prune();
         }
         true
+    }
+
+    /// A stream open of the peer's, refused: the window it holds on the
+    /// channel joins the discard allowance (its DATA may be on the way).
+    pub(crate) fn refuse_open(&mut self) {
+        self.allow_discard(self.stream_window);
+    }
+
+    /// Adds `credit` the peer held on a channel that is gone (and the one
+    /// frame that may overdraw it) to the discard allowance, which stays
+    /// within a full table of windows.
+    fn allow_discard(&mut self, credit: u64) {
+        if credit > 0 {
+            let most = (self.stream_window + self.overdraw).saturating_mul(self.max_channels);
+            let allowance = self
+                .discard_allowance
+                .saturating_add(credit + self.overdraw);
+            self.discard_allowance = allowance.min(most);
+        }
     }
 
     /// Takes a DATA frame costing `cost` for a channel that finished here,

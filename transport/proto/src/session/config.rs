@@ -168,8 +168,9 @@ pub struct SessionConfig {
     pub idle_timeout: Option<Duration>,
     /// Optional features this side offers. Default:
     /// [`Features::PACKED`] (small stream messages share DATA frames),
-    /// [`Features::REAUTH`] (in-band re-authentication) and
-    /// [`Features::DATAGRAM`] (fire-and-forget datagram ops).
+    /// [`Features::REAUTH`] (in-band re-authentication),
+    /// [`Features::DATAGRAM`] (fire-and-forget datagram ops) and
+    /// [`Features::METADATA`] (call metadata).
     pub features: Features,
     /// Features this side cannot work without; a peer that does not offer
     /// them is refused at the handshake. Default: none.
@@ -205,7 +206,8 @@ impl Default for SessionConfig {
             idle_timeout: Some(DEFAULT_IDLE_TIMEOUT),
             features: Features::PACKED
                 .union(Features::REAUTH)
-                .union(Features::DATAGRAM),
+                .union(Features::DATAGRAM)
+                .union(Features::METADATA),
             required_features: Features::EMPTY,
             ordered_opens: true,
         }

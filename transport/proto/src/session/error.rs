@@ -283,6 +283,18 @@ pub enum OpenError {
         /// The peer's advertised `max_message`.
         max: u64,
     },
+    /// The call carries metadata and the peer did not offer
+    /// [`Features::METADATA`](super::Features::METADATA).
+    #[error("the peer does not take call metadata")]
+    NoMetadata,
+    /// The call's metadata block does not fit one chunk of the peer's.
+    #[error("call metadata of {len} bytes exceeds the peer's chunk size of {max} bytes")]
+    MetadataTooLarge {
+        /// The encoded block's length.
+        len: usize,
+        /// The peer's chunk size.
+        max: usize,
+    },
     /// Every channel id of this side's parity is used; open a new session.
     #[error("channel ids are exhausted")]
     ChannelIdsExhausted,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use web_time::Instant;
 
-use prism_core::{Code, CodecId, Payload, Reply};
+use prism_core::{Code, CodecId, Metadata, Payload, Reply};
 
 use super::{Lifetime, SessionError};
 
@@ -43,6 +43,8 @@ pub struct OutgoingCall {
     /// How urgently its chunks leave, when it is large enough to travel in
     /// chunks (see [`Priority`](super::Priority)).
     pub priority: super::Priority,
+    /// The call's metadata, sent in its CALL frame; empty for none.
+    pub metadata: Metadata,
 }
 
 /// A datagram op's message to send with
@@ -60,7 +62,7 @@ pub struct OutgoingDatagram {
 /// A stream to open with [`Session::open_stream`](super::Session::open_stream):
 /// a call whose request direction stays open for
 /// [`Session::send`](super::Session::send).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct OutgoingStream {
     /// The op to invoke.
     pub op: u64,
@@ -70,6 +72,8 @@ pub struct OutgoingStream {
     pub deadline: Option<Duration>,
     /// How urgently its chunks leave (see [`Priority`](super::Priority)).
     pub priority: super::Priority,
+    /// The stream's metadata, sent in its CALL frame; empty for none.
+    pub metadata: Metadata,
 }
 
 /// One DATA chunk of a message, as [`Event::Data`] delivers it.
@@ -151,6 +155,9 @@ pub enum Event {
         /// [`Event::Data`], then [`Event::End`] (a stream, or a request
         /// too large for one chunk).
         open: bool,
+        /// The caller's metadata, checked (no credentials); empty for
+        /// none.
+        metadata: Metadata,
     },
     /// Server: a datagram op's message arrived: route it, check it, run its
     /// handler; nothing is answered. Like [`Event::Call`], the one point
@@ -289,6 +296,11 @@ mod tests {
                 deadline: None,
                 payload: secret.clone(),
                 open: false,
+                metadata: {
+                    let mut metadata = prism_core::Metadata::new();
+                    metadata.insert("note", "secret-token").unwrap();
+                    metadata
+                },
             },
             Event::Datagram {
                 op: 7,

@@ -98,7 +98,7 @@ impl fmt::Display for VersionRange {
 /// ([`SessionError::PeerLacksFeatures`](super::SessionError::PeerLacksFeatures)),
 /// instead of meeting an unknown frame later. Bits are assigned as
 /// features land; this build defines [`Features::PACKED`],
-/// [`Features::REAUTH`] and [`Features::DATAGRAM`]. Unknown bits
+/// [`Features::REAUTH`], [`Features::DATAGRAM`] and [`Features::METADATA`]. Unknown bits
 /// are carried and compared like any other, so two builds agree on what
 /// they share.
 ///
@@ -111,7 +111,7 @@ impl fmt::Display for VersionRange {
 /// let theirs = Features::from_bits(0b0011);
 /// assert_eq!(ours.intersection(theirs), Features::from_bits(0b0010));
 /// assert_eq!(ours.missing_from(theirs), Features::from_bits(0b0100));
-/// assert_eq!(Features::from_bits(0b1111).to_string(), "packed, reauth, datagram, bit 3");
+/// assert_eq!(Features::from_bits(0b11111).to_string(), "packed, reauth, datagram, metadata, bit 4");
 /// assert_eq!(Features::EMPTY.to_string(), "none");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -134,6 +134,11 @@ impl Features {
     /// [`Session::send_datagram`](super::Session::send_datagram)). Offered
     /// by default.
     pub const DATAGRAM: Features = Features(1 << 2);
+    /// Bit 3: the side takes CALL frames flagged
+    /// [`METADATA`](crate::frame::Flags::METADATA), whose payload starts
+    /// with the call's [`Metadata`](prism_core::Metadata). Offered by
+    /// default.
+    pub const METADATA: Features = Features(1 << 3);
 
     /// A set from its wire bits.
     pub const fn from_bits(bits: u64) -> Features {
@@ -189,6 +194,7 @@ impl fmt::Display for Features {
                 0 => f.write_str("packed")?,
                 1 => f.write_str("reauth")?,
                 2 => f.write_str("datagram")?,
+                3 => f.write_str("metadata")?,
                 _ => write!(f, "bit {bit}")?,
             }
         }

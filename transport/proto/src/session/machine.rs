@@ -70,7 +70,7 @@ pub(crate) struct Liveness {
 ///
 /// ```
 /// use web_time::Instant;
-/// use prism_core::{CodecId, Payload, Response};
+/// use prism_core::{CodecId, Metadata, Payload, Response};
 /// use prism_proto::session::{
 ///     Accept, Event, Hello, OutgoingCall, Priority, Role, Session, SessionConfig,
 /// };
@@ -103,6 +103,7 @@ pub(crate) struct Liveness {
 ///     deadline: None,
 ///     payload: request,
 ///     priority: Priority::DEFAULT,
+///     metadata: Metadata::new(),
 /// };
 /// let channel = client.open_call(now, call)?;
 /// pump(&mut client, &mut server, now);

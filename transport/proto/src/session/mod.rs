@@ -81,6 +81,16 @@
 //! - **Deadlines.** Both sides time a call: the caller fails it with
 //!   `DEADLINE_EXCEEDED` and sends CANCEL; the callee cancels its handler
 //!   and sends ERROR `DEADLINE_EXCEEDED`.
+//! - **Call metadata.** Once both sides offered [`Features::METADATA`], a
+//!   CALL flagged `METADATA` carries the call's
+//!   [`Metadata`](prism_core::Metadata) in a block before its request
+//!   (a multiple of 16 bytes, so the request stays aligned; see
+//!   [`Metadata::encode`](prism_core::Metadata::encode)). The server's
+//!   session checks it before raising [`Event::Call`]: a block that carries
+//!   a credential (a channel authenticates once, at its handshake; tokens
+//!   never travel per call) or breaks the wire form fails the call with
+//!   `INVALID_ARGUMENT`; the session goes on, and a refused stream open's
+//!   DATA is discarded within its window.
 //! - **Datagram ops.** Once both sides offered [`Features::DATAGRAM`], a
 //!   client sends a datagram op's one message in a DATAGRAM frame: no
 //!   channel, no answer, no credit, at most one chunk
@@ -118,7 +128,7 @@
 //! |----------|---------|----|-------|-------------|------------------------------|---------------------------------|
 //! | HELLO    | 0       | 0  | 0     | 0           | 0                            | [`Hello`] encoding              |
 //! | ACCEPT   | 0       | 0  | 0     | 0           | 0                            | [`Accept`] encoding             |
-//! | CALL     | id      | op | codec | `OPEN`      | relative deadline µs, 0 none | request; empty with `OPEN`      |
+//! | CALL     | id      | op | codec | `OPEN`, `METADATA` | relative deadline µs, 0 none | [metadata block,] request; no request with `OPEN` |
 //! | RESPONSE | id      | 0  | codec | `APP_ERROR` | 0                            | response or application error   |
 //! | ERROR    | id      | 0  | 0     | 0           | status code                  | UTF-8 message (≤ 4 KiB)         |
 //! | CANCEL   | id      | 0  | 0     | 0           | status code, 0 = `CANCELLED` | empty                           |
@@ -163,6 +173,7 @@ mod hello;
 mod hello_codec;
 mod lifecycle;
 mod machine;
+mod metadata;
 mod outbox;
 mod packed;
 mod priority;

@@ -11,12 +11,12 @@
 
 use web_time::Instant;
 
-use prism_core::{Code, Payload, Response, Status};
+use prism_core::{Code, Metadata, Payload, Response, Status};
 
 use super::channels::{Recv, Send};
 use super::state::{PeerGoAway, State};
 use super::wire;
-use super::{ChannelId, Event, MAX_HELLO_LEN, Role, Session, SessionError};
+use super::{ChannelId, Event, Features, MAX_HELLO_LEN, Role, Session, SessionError};
 use crate::frame::{Flags, Frame, FrameHeader, FrameKind};
 
 impl Session {
@@ -113,7 +113,11 @@ impl Session {
             return self.protocol_error(header.kind, reason);
         }
         let open = header.flags.contains(Flags::OPEN);
-        if open && !payload.is_empty() {
+        let with_metadata = header.flags.contains(Flags::METADATA);
+        if with_metadata && !self.features().contains(Features::METADATA) {
+            return self.protocol_error(header.kind, "call metadata without the feature");
+        }
+        if open && !with_metadata && !payload.is_empty() {
             return self
                 .protocol_error(header.kind, "a call with an open request carries a payload");
         }
@@ -123,7 +127,7 @@ impl Session {
             State::Draining(drain) if drain.local && taken => {}
             State::Draining(drain) if drain.local => {
                 let message = "server is going away; the call was not processed; retry elsewhere";
-                return self.send_error(id, Code::Unavailable, message);
+                return self.refuse_call(id, open, Code::Unavailable, message);
             }
             // A client that said GOAWAY opens nothing more (its own session
             // refuses to): a call after it is refused, not served, and the
@@ -133,13 +137,28 @@ impl Session {
             State::Draining(drain) if drain.peer.is_some() && self.channels.unordered_opens() => {}
             State::Draining(drain) if drain.peer.is_some() => {
                 let message = "this client sent GOAWAY and may open no new calls";
-                return self.send_error(id, Code::FailedPrecondition, message);
+                return self.refuse_call(id, open, Code::FailedPrecondition, message);
             }
             _ => {}
         }
         if self.channels.peer_open() >= self.config.max_channels as usize {
             let message = "too many open channels on this connection";
-            return self.send_error(id, Code::ResourceExhausted, message);
+            return self.refuse_call(id, open, Code::ResourceExhausted, message);
+        }
+        // Before the call is admitted: a refused block answers the call
+        // here, and nothing of its request is read.
+        let (metadata, payload) = match with_metadata {
+            false => (Metadata::new(), payload),
+            true => match self.split_metadata(id, open, payload) {
+                Some(split) => split,
+                None => return,
+            },
+        };
+        if open && !payload.is_empty() {
+            return self.protocol_error(
+                header.kind,
+                "a call with an open request carries a payload after its metadata",
+            );
         }
         let deadline = wire::deadline_from_micros(now, header.aux);
         let recv = if open { Recv::Open } else { Recv::Closed };
@@ -151,7 +170,19 @@ impl Session {
             deadline,
             payload,
             open,
+            metadata,
         });
+    }
+
+    /// Refuses a call the peer opened with an ERROR. For one whose request
+    /// direction is open, the peer may already be sending DATA within the
+    /// window it holds on it: that much is discarded, not a flow-control
+    /// error.
+    pub(crate) fn refuse_call(&mut self, id: u32, open: bool, code: Code, message: &str) {
+        if open {
+            self.channels.refuse_open();
+        }
+        self.send_error(id, code, message);
     }
 
     /// RESPONSE or ERROR: ends one of our calls.

@@ -34,6 +34,7 @@ impl Session {
         stream: OutgoingStream,
     ) -> Result<ChannelId, OpenError> {
         self.check_open()?;
+        let metadata = self.metadata_block(&stream.metadata)?;
         self.liveness.last_open = now;
         let at = stream.deadline.and_then(|d| now.checked_add(d));
         let channel = self
@@ -48,6 +49,7 @@ impl Session {
             stream.deadline,
             Payload::empty(),
             true,
+            metadata,
         );
         self.transmit.push_back(frame);
         Ok(channel)

@@ -36,6 +36,8 @@ pub(crate) fn accept(accept: &Accept) -> Frame {
     Frame::new(header(FrameKind::Accept, 0), Payload::new(accept.encode()))
 }
 
+/// A CALL; `metadata` is the encoded block (empty: none), sent before the
+/// request in the same payload.
 pub(crate) fn call(
     channel: u32,
     op: u64,
@@ -43,6 +45,7 @@ pub(crate) fn call(
     deadline: Option<Duration>,
     payload: Payload,
     open: bool,
+    metadata: Bytes,
 ) -> Frame {
     let mut h = header(FrameKind::Call, channel);
     h.op = op;
@@ -51,6 +54,20 @@ pub(crate) fn call(
     if open {
         h.flags = Flags::OPEN;
     }
+    if metadata.is_empty() {
+        return Frame::new(h, payload);
+    }
+    h.flags = h.flags.with(Flags::METADATA);
+    let payload = match payload.is_empty() {
+        true => Payload::new(metadata),
+        false => {
+            let (first, rest) = payload.into_parts();
+            let mut segments = Vec::with_capacity(rest.len() + 1);
+            segments.push(first);
+            segments.extend(rest);
+            Payload::from_segments(metadata, segments)
+        }
+    };
     Frame::new(h, payload)
 }
 

@@ -21,6 +21,7 @@ fn unary_round_trip() {
             deadline: None,
             payload,
             open: false,
+            metadata,
         },
     ] = events.as_slice()
     else {
@@ -30,6 +31,7 @@ fn unary_round_trip() {
         (incoming, codec.get(), &payload[..]),
         (&channel, 1, &b"ping?"[..])
     );
+    assert!(metadata.is_empty());
     assert_eq!(
         (pair.client.open_channels(), pair.server.open_channels()),
         (1, 1)

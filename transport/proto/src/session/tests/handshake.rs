@@ -364,7 +364,7 @@ fn peers_settle_on_the_highest_common_version() {
 
 #[test]
 fn required_features_the_peer_lacks_end_the_handshake_on_both_sides() {
-    let bit = Features::from_bits(1 << 3);
+    let bit = Features::from_bits(1 << 40);
     let client = SessionConfig::default().with_features(Features::EMPTY, bit);
     let mut pair = Pair::new(client, SessionConfig::default());
     pair.pump();

@@ -9,6 +9,7 @@ mod handshake;
 mod hello;
 mod limits;
 mod liveness;
+mod metadata;
 mod packed;
 mod reauth;
 mod robustness;
@@ -18,7 +19,7 @@ mod streams;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use prism_core::{Code, CodecId, Payload, Reply, Response, Status};
+use prism_core::{Code, CodecId, Metadata, Payload, Reply, Response, Status};
 
 use super::{
     Accept, ChannelId, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_KEEPALIVE, Event,
@@ -180,6 +181,7 @@ fn outgoing(body: &'static [u8], deadline: Option<Duration>) -> OutgoingCall {
         deadline,
         payload: body.into(),
         priority: Priority::DEFAULT,
+        metadata: Metadata::new(),
     }
 }
 

@@ -12,6 +12,7 @@ pub(super) fn open_stream(pair: &mut Pair) -> ChannelId {
         codec: CodecId::new(1),
         deadline: None,
         priority: Priority::DEFAULT,
+        metadata: Metadata::new(),
     };
     match pair.client.open_stream(pair.now, stream) {
         Ok(channel) => channel,
@@ -276,6 +277,7 @@ fn large_unary_messages_travel_in_chunks_both_ways() {
         deadline: None,
         payload: request.clone(),
         priority: Priority::DEFAULT,
+        metadata: Metadata::new(),
     };
     let channel = pair.client.open_call(pair.now, call).unwrap();
     pair.pump();
