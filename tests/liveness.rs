@@ -1,7 +1,9 @@
 //! No connection is held forever, over real sockets: a peer that sends
 //! part of a frame and stops is let go after the frame timeout, one that
 //! completes its handshake and goes silent after keepalive's two
-//! intervals, while a live but idle channel stays up; and a server holds
+//! intervals, while a live but idle channel stays up; one that stops
+//! reading what the server writes is let go after the frame timeout, while
+//! a slow reader stays; and a server holds
 //! no more connections than its caps allow, in total and from one address,
 //! refusing the rest at their handshake with a reason and counting them.
 
@@ -15,6 +17,32 @@ use common::{CalcServer, Counters, Fixture, TestCalc, Transport, assert_no_panic
 use prism::transport::SessionConfig;
 use prism::{Code, ConnectError, ConnectionRefusals, Server, ServerBuilder};
 use prism_proto::frame::{FrameHeader, FrameKind};
+
+/// Large answers to small requests.
+#[prism::service(package = "test.liveness", public)]
+pub trait Bulk {
+    /// `len` bytes.
+    async fn bytes(&self, len: u32) -> Vec<u8>;
+}
+
+struct BulkImpl;
+
+impl Bulk for BulkImpl {
+    async fn bytes(&self, len: u32) -> Vec<u8> {
+        vec![7; len as usize]
+    }
+}
+
+/// A raw connection that asks for `calls` answers of 60 KiB each.
+async fn ask_for_much(addr: std::net::SocketAddr, calls: u32) -> RawConn {
+    let (mut conn, _) = RawConn::handshake(addr).await;
+    let request = raw::encode(&bulk::BytesRequest { len: 60 << 10 });
+    for i in 0..calls {
+        let header = raw::call_header(1 + 2 * i, bulk::BYTES.get());
+        conn.send(header, &request).await;
+    }
+    conn
+}
 
 /// The calculator service, plaintext and unauthenticated allowed.
 fn calc_server(counters: &Arc<Counters>) -> ServerBuilder {
@@ -170,6 +198,57 @@ async fn connections_over_the_per_address_cap_are_refused_with_a_reason_and_coun
     assert_eq!(fx.server.connection_refusals().per_peer, 3);
     assert_eq!(fx.server.connection_refusals().total, 0);
     assert_eq!(fx.calc().add(1, 2).await.expect("add"), 3);
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+/// The server's frame timeout is 300 ms, keepalive off: only the stall
+/// can end the connection.
+async fn bulk_fixture() -> Fixture {
+    let counters = Arc::new(Counters::default());
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_frame_timeout(Some(Duration::from_millis(300)));
+    let builder = calc_server(&counters)
+        .add_service(BulkServer::new(BulkImpl))
+        .session_config(config);
+    start(Transport::Tcp, builder, counters).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_stops_reading_is_let_go_after_the_frame_timeout() {
+    let fx = bulk_fixture().await;
+    // 60 MiB of answers: far more than the sockets and the server's
+    // write queue hold, so the server's writes stop moving.
+    let mut conn = ask_for_much(fx.tcp_addr(), 1000).await;
+    eventually("the server lets the connection go", || {
+        fx.server.connections() == 1
+    })
+    .await;
+    // What was written arrives (the last frame cut short: the server
+    // stopped writing mid-frame), then the end.
+    conn.until_end(Duration::from_secs(10)).await;
+    // The server serves the others all along.
+    assert_eq!(fx.calc().add(2, 3).await.expect("add"), 5);
+    fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_is_not_let_go() {
+    let fx = bulk_fixture().await;
+    let mut conn = ask_for_much(fx.tcp_addr(), 300).await;
+    // One answer every 5 ms, with stalls of the server's writes far
+    // shorter than its frame timeout: every one of the 300 arrives.
+    let mut answered = 0;
+    while answered < 300 {
+        let frame = conn.recv().await.expect("the connection stays");
+        if frame.header.kind == FrameKind::Response {
+            answered += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    assert_eq!(fx.server.connections(), 2);
     fx.shutdown().await.expect("clean shutdown");
     assert_no_panics();
 }

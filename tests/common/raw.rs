@@ -176,6 +176,23 @@ impl RawConn {
         }
     }
 
+    /// Reads and discards bytes, frames or not, until the connection
+    /// ends; fails the test if it does not within `within`.
+    pub async fn until_end(&mut self, within: std::time::Duration) -> End {
+        let read = async {
+            loop {
+                self.buf.clear();
+                match self.stream.read_buf(&mut self.buf).await {
+                    Ok(0) => return End::Closed,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return End::Reset,
+                    Err(e) => panic!("raw read failed: {e}"),
+                }
+            }
+        };
+        (tokio::time::timeout(within, read).await).expect("the connection ends")
+    }
+
     /// The next frame; fails the test if the connection ended instead.
     pub async fn recv(&mut self) -> Option<Frame> {
         self.next().await.ok()

@@ -55,6 +55,9 @@ pub(crate) struct Conn<L> {
     /// When they stop getting it: set once the session is closed with
     /// bytes still unwritten.
     linger_until: Option<Instant>,
+    /// What the link held after the last flush (or timer check), to tell
+    /// whether the peer takes what is written.
+    last_queued: usize,
     /// Why the connection ended; the first cause wins.
     exit: Option<ConnectionError>,
     /// Sending failed while frames may still wait to be read: the peer may
@@ -85,6 +88,7 @@ impl<L: Link> Conn<L> {
         Conn {
             linger: config.drain_timeout,
             linger_until: None,
+            last_queued: 0,
             write_error: None,
             link,
             session: Session::new(role, config, hello, super::now()),
@@ -171,6 +175,13 @@ impl<L: Link> Conn<L> {
             return true;
         }
         self.session.note_time(now);
+        // A link that writes in tasks of its own (QUIC) may have moved
+        // bytes since the last flush: that counts before a stall times out.
+        let queued = self.link.queued_bytes();
+        if queued < self.last_queued {
+            self.session.handle_send_progress();
+        }
+        self.last_queued = queued;
         match self.session.poll_timeout() {
             Some(at) if at <= now => {
                 self.session.handle_timeout(now);
@@ -198,7 +209,18 @@ impl<L: Link> Conn<L> {
         if self.link_done || self.write_error.is_some() {
             return false;
         }
-        match self.link.poll_flush(cx) {
+        let before = self.link.queued_bytes();
+        let flushed = self.link.poll_flush(cx);
+        // Whether the peer takes what this side writes: bytes that wait
+        // and do not move for the frame timeout close the session.
+        let after = self.link.queued_bytes();
+        if after == 0 || after < before.max(self.last_queued) {
+            self.session.handle_send_progress();
+        } else {
+            self.session.handle_send_stalled(now);
+        }
+        self.last_queued = after;
+        match flushed {
             Poll::Ready(Err(error)) => {
                 self.send_failed(now, error);
                 true
@@ -282,6 +304,10 @@ impl<L: Link> Conn<L> {
     /// The session closed: records why.
     pub(crate) fn on_closed(&mut self, error: Option<SessionError>) {
         self.admitting = None;
+        // The peer takes nothing: what waits would wait out the linger.
+        if matches!(error, Some(SessionError::SendTimeout { .. })) {
+            self.link_done = true;
+        }
         self.record(match error {
             None => ConnectionError::LocallyClosed,
             Some(error) => ConnectionError::Session(error),

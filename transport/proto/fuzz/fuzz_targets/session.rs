@@ -19,7 +19,7 @@
 //! `handle_partial_frame`, so the frame timeout fires too), then maybe acts as the application would: answer or
 //! fail the oldest open call, send a stream item on it (some larger than a
 //! chunk, some packed with others), finish it or stop its request direction, release the credit of
-//! what arrived, ping, accept a re-authentication proof or ask for one, go
+//! what arrived, report its writes stalled or moving (so the send timeout fires too), ping, accept a re-authentication proof or ask for one, go
 //! away, or close. The application
 //! judges the client's HELLO (accept, or reject per flag bit 3) as soon as
 //! `Event::Hello` arrives. A malformed frame closes the session as the
@@ -407,6 +407,9 @@ impl Model {
                 let Some(&id) = self.receiving.keys().next() else { return };
                 self.session.stop_receiving(self.known[&id], Code::Cancelled);
             }
+            // As a driver does when its link's writes stall or move.
+            2 if arg % 8 == 5 => self.session.handle_send_stalled(self.now),
+            2 if arg % 8 == 6 => self.session.handle_send_progress(),
             2 => {
                 for (channel, bytes) in self.held.drain(..) {
                     self.session.release(channel, bytes);

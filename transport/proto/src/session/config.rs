@@ -146,13 +146,19 @@ pub struct SessionConfig {
     /// When `Some(timeout)`: once part of a frame has arrived, the rest
     /// must arrive within `timeout`, else the session closes with
     /// [`SessionError::FrameTimeout`], so a peer that sends half a frame
-    /// and stops holds nothing for long. The driver reports a partial frame
-    /// with [`Session::handle_partial_frame`]. Default
+    /// and stops holds nothing for long; and once bytes wait to be
+    /// written, the peer must take some within `timeout`, else the session
+    /// closes with [`SessionError::SendTimeout`], so a peer that stops
+    /// reading holds nothing for long either. The driver reports a partial
+    /// frame with [`Session::handle_partial_frame`] and a write that moved
+    /// nothing with [`Session::handle_send_stalled`]. Default
     /// [`DEFAULT_FRAME_TIMEOUT`] (30 s: a largest frame of 16 MiB then
     /// needs about 560 KB/s); `None` or zero turns it off.
     ///
     /// [`SessionError::FrameTimeout`]: super::SessionError::FrameTimeout
+    /// [`SessionError::SendTimeout`]: super::SessionError::SendTimeout
     /// [`Session::handle_partial_frame`]: super::Session::handle_partial_frame
+    /// [`Session::handle_send_stalled`]: super::Session::handle_send_stalled
     pub frame_timeout: Option<Duration>,
     /// When `Some(timeout)`: once no call or stream has been open (either
     /// way) for `timeout`, this side closes the connection with a GOAWAY

@@ -159,6 +159,15 @@ pub enum SessionError {
         /// The frame timeout.
         timeout: core::time::Duration,
     },
+    /// Bytes waited to be written and the peer took none of them within
+    /// the frame timeout
+    /// ([`SessionConfig::frame_timeout`](super::SessionConfig::frame_timeout)):
+    /// it stopped reading.
+    #[error("the peer took nothing of what waited to be written for {timeout:?}")]
+    SendTimeout {
+        /// The frame timeout.
+        timeout: core::time::Duration,
+    },
     /// No call or stream was open for the idle timeout
     /// ([`SessionConfig::idle_timeout`](super::SessionConfig::idle_timeout)):
     /// this side closed the connection, telling the peer with a GOAWAY
@@ -206,6 +215,7 @@ impl SessionError {
             SessionError::HandshakeTimeout
             | SessionError::KeepaliveTimeout
             | SessionError::FrameTimeout { .. }
+            | SessionError::SendTimeout { .. }
             | SessionError::DrainTimeout { .. } => Code::DeadlineExceeded,
             SessionError::BadHello(_)
             | SessionError::OwnHello(_)

@@ -19,7 +19,7 @@ const MAX_PINGS: usize = 64;
 
 impl Session {
     /// Fires every timer due at `now`: the handshake timeout, the frame
-    /// timeout, the drain timeout, call deadlines, keepalive and the idle
+    /// timeout (both ways), the drain timeout, call deadlines, keepalive and the idle
     /// timeout. Calling it early is harmless.
     ///
     /// An expired call of ours fails with `DEADLINE_EXCEEDED` and the peer
@@ -40,10 +40,18 @@ impl Session {
             }
             State::Established | State::Draining(_) => {}
         }
-        if let Some(timeout) = self.config.frame_timeout
-            && self.frame_due().is_some_and(|at| now >= at)
-        {
-            return self.fail_with(SessionError::FrameTimeout { timeout });
+        if let Some(timeout) = self.config.frame_timeout.filter(|d| !d.is_zero()) {
+            let due = |since: Option<Instant>| {
+                since
+                    .and_then(|at| at.checked_add(timeout))
+                    .is_some_and(|at| now >= at)
+            };
+            if due(self.liveness.partial_since) {
+                return self.fail_with(SessionError::FrameTimeout { timeout });
+            }
+            if due(self.liveness.stalled_since) {
+                return self.fail_with(SessionError::SendTimeout { timeout });
+            }
         }
         while let Some((channel, send)) = self.channels.pop_expired(now) {
             let id = channel.get();
@@ -183,11 +191,16 @@ impl Session {
     }
 
     /// When the frame timeout fires: `frame_timeout` after the link was
-    /// first reported holding part of a frame.
+    /// first reported holding part of a frame, or holding bytes the peer
+    /// does not take.
     #[inline]
     pub(crate) fn frame_due(&self) -> Option<Instant> {
         let timeout = self.config.frame_timeout.filter(|d| !d.is_zero())?;
-        self.liveness.partial_since?.checked_add(timeout)
+        let since = match (self.liveness.partial_since, self.liveness.stalled_since) {
+            (Some(a), Some(b)) => a.min(b),
+            (a, b) => a.or(b)?,
+        };
+        since.checked_add(timeout)
     }
 
     /// The link holds part of a frame that has not arrived whole: the rest
@@ -202,6 +215,27 @@ impl Session {
         if !self.is_closed() && self.liveness.partial_since.is_none() {
             self.liveness.partial_since = Some(now);
         }
+    }
+
+    /// The link holds bytes to write and took none since the last report:
+    /// the peer must take some within [`SessionConfig::frame_timeout`] of
+    /// the first such report, or the session closes with
+    /// [`SessionError::SendTimeout`], so a peer that stops reading (while
+    /// this side has answers for it) holds nothing for long. A driver
+    /// reports each turn its flush moved nothing; repeating it changes
+    /// nothing. [`Session::handle_send_progress`] clears it.
+    ///
+    /// [`SessionConfig::frame_timeout`]: super::SessionConfig::frame_timeout
+    pub fn handle_send_stalled(&mut self, now: Instant) {
+        if !self.is_closed() && self.liveness.stalled_since.is_none() {
+            self.liveness.stalled_since = Some(now);
+        }
+    }
+
+    /// The link wrote something, or holds nothing to write: the peer is
+    /// taking what this side sends.
+    pub fn handle_send_progress(&mut self) {
+        self.liveness.stalled_since = None;
     }
 
     /// The driver does not read the link now (it waits for the peer to

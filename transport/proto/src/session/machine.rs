@@ -45,6 +45,9 @@ pub(crate) struct Liveness {
     /// Since when the link has held part of a frame (as the driver
     /// reported it), until a frame arrives.
     pub(crate) partial_since: Option<Instant>,
+    /// Since when the link has held bytes to write and the peer took none
+    /// of them (as the driver reported it), until it takes some.
+    pub(crate) stalled_since: Option<Instant>,
     /// When this side last opened a channel (or the session started).
     pub(crate) last_open: Instant,
     /// Since when no channel has been open, and the channels opened so
@@ -197,6 +200,7 @@ impl Session {
                 last_recv: now,
                 probe_sent: None,
                 partial_since: None,
+                stalled_since: None,
                 last_open: now,
                 idle_since: None,
             },

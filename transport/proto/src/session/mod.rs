@@ -108,8 +108,10 @@
 //!   and the `reauth` module.
 //! - **Liveness.** PING is answered with PONG automatically; keepalive
 //!   pings after silence close a dead session (on by default, see
-//!   [`SessionConfig::keepalive`]), and a frame that starts arriving must
-//!   arrive whole within [`SessionConfig::frame_timeout`]. A session with
+//!   [`SessionConfig::keepalive`]), a frame that starts arriving must
+//!   arrive whole within [`SessionConfig::frame_timeout`], and bytes
+//!   waiting to be written must start moving within it (the driver reports
+//!   a stalled write with [`Session::handle_send_stalled`]). A session with
 //!   no call or stream open for [`SessionConfig::idle_timeout`] (5 minutes
 //!   by default) closes with a GOAWAY carrying `OK`: not a failure, and a
 //!   channel connects again on its next call.

@@ -417,3 +417,56 @@ fn idleness_counts_from_the_time_the_driver_gives_after_an_answer() {
     pair.advance(Duration::from_millis(1));
     assert!(pair.server.is_closed());
 }
+
+#[test]
+fn a_peer_that_takes_nothing_written_is_let_go_after_the_frame_timeout() {
+    let timeout = Duration::from_secs(30);
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_idle_timeout(None);
+    let mut pair = Pair::connected_with(config.clone(), config);
+    let start = pair.now;
+    assert_eq!(pair.server.poll_timeout(), None);
+    pair.server.handle_send_stalled(start);
+    assert_eq!(pair.server.poll_timeout(), Some(start + timeout));
+    // Reported again while nothing moves: the first report counts.
+    pair.server
+        .handle_send_stalled(start + Duration::from_secs(10));
+    assert_eq!(pair.server.poll_timeout(), Some(start + timeout));
+    // The peer takes something: the clock stops, and starts afresh.
+    pair.server.handle_send_progress();
+    assert_eq!(pair.server.poll_timeout(), None);
+    let later = start + Duration::from_secs(20);
+    pair.server.handle_send_stalled(later);
+    pair.server
+        .handle_timeout(later + timeout - Duration::from_millis(1));
+    assert!(!pair.server.is_closed());
+    pair.server.handle_timeout(later + timeout);
+    assert_eq!(
+        pair.server_events(),
+        [Event::Closed {
+            error: Some(SessionError::SendTimeout { timeout })
+        }]
+    );
+    let goaway = drain_frames(&mut pair.server)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::GoAway)
+        .expect("a GOAWAY says why, should the peer read again");
+    let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
+    assert_eq!(code, Code::DeadlineExceeded);
+    assert!(reason.contains("took nothing"), "{reason}");
+}
+
+#[test]
+fn without_a_frame_timeout_a_stalled_peer_is_not_timed() {
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_idle_timeout(None)
+        .with_frame_timeout(None);
+    let mut pair = Pair::connected_with(config.clone(), config);
+    pair.server.handle_send_stalled(pair.now);
+    assert_eq!(pair.server.poll_timeout(), None);
+    pair.server
+        .handle_timeout(pair.now + Duration::from_secs(3600));
+    assert!(!pair.server.is_closed());
+}
