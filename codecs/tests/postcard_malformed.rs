@@ -788,6 +788,52 @@ fn large_bytes_fields_share_the_payload_buffer_and_small_ones_are_copied() {
     assert!(!within(&copied.body, &encoded));
 }
 
+#[test]
+fn large_bytes_fields_are_sent_as_segments_of_their_own() {
+    use prism_codecs::{Encode, EncodeBuf};
+
+    let body = Bytes::from(vec![0xcd; SHARE_BYTES_AT]);
+    let trailer = Bytes::from(vec![0xef; SHARE_BYTES_AT + 1]);
+    let frame = Frame {
+        id: 9,
+        body: body.clone(),
+        trailer: Some(trailer.clone()),
+    };
+    // After a header already in the buffer, as a frame writer starts.
+    let mut out = EncodeBuf::from_bytes_mut(bytes::BytesMut::from(&b"head"[..]));
+    Encode::<Postcard>::encode(&frame, &mut out, &Limits::default()).unwrap();
+    let payload = out.finish();
+    // head+id+prefix, the body, the option tag and prefix, the trailer.
+    let segments: Vec<&Bytes> = payload.segments().collect();
+    assert_eq!(segments.len(), 4, "{payload:?}");
+    assert_eq!(
+        segments[1].as_ptr(),
+        body.as_ptr(),
+        "the body is not copied"
+    );
+    assert_eq!(
+        segments[3].as_ptr(),
+        trailer.as_ptr(),
+        "the trailer is not copied"
+    );
+    // The bytes are exactly what the copying encoder writes.
+    let mut expected = b"head".to_vec();
+    expected.extend(to_vec(&frame).unwrap());
+    assert_eq!(payload.to_vec(), expected);
+    let decoded: Frame = from_slice(&payload.to_vec()[4..]).unwrap();
+    assert_eq!(decoded, frame);
+
+    // Below the threshold, one contiguous segment.
+    let small = Frame {
+        id: 1,
+        body: Bytes::from(vec![1; SHARE_BYTES_AT - 1]),
+        trailer: None,
+    };
+    let mut out = EncodeBuf::new();
+    Encode::<Postcard>::encode(&small, &mut out, &Limits::default()).unwrap();
+    assert_eq!(out.finish().segment_count(), 1);
+}
+
 // ---------------------------------------------------------------------------
 // Skipped fields.
 // ---------------------------------------------------------------------------

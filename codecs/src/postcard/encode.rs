@@ -11,6 +11,7 @@ use std::borrow::Cow;
 use bytes::BytesMut;
 use facet::{ListDef, MapDef, OptionDef, PtrConst, ResultDef, SetDef, Shape};
 
+use super::SHARE_BYTES_AT;
 use super::plan::{EnumPlan, Field, Node, NodeId, Plan, Scalar, Slot, StructPlan, Tag};
 use super::wire::{Sink, zigzag_i64, zigzag_i128};
 use crate::{EncodeError, PlanError};
@@ -18,6 +19,10 @@ use crate::{EncodeError, PlanError};
 pub(super) struct Encoder<'a> {
     plan: &'a Plan,
     out: Sink<'a>,
+    /// Where large `Bytes` fields go instead of being copied, when the
+    /// caller can send segments: each with the output length at which its
+    /// bytes belong (after its length prefix).
+    shared: Option<&'a mut Vec<(usize, bytes::Bytes)>>,
     depth_left: usize,
     max_depth: usize,
 }
@@ -33,10 +38,19 @@ fn unsupported(shape: &'static Shape, reason: &'static str) -> EncodeError {
 }
 
 impl<'a> Encoder<'a> {
-    pub(super) fn new(plan: &'a Plan, out: &'a mut BytesMut, max_depth: usize) -> Self {
+    /// An encoder appending to `out`; `Bytes` fields of at least
+    /// [`SHARE_BYTES_AT`] bytes are listed in `shared` (by reference count)
+    /// instead of copied, when given.
+    pub(super) fn new(
+        plan: &'a Plan,
+        out: &'a mut BytesMut,
+        shared: Option<&'a mut Vec<(usize, bytes::Bytes)>>,
+        max_depth: usize,
+    ) -> Self {
         Encoder {
             plan,
             out: Sink::new(out),
+            shared,
             depth_left: max_depth,
             max_depth,
         }
@@ -86,6 +100,18 @@ impl<'a> Encoder<'a> {
         }
     }
 
+    /// A `Bytes` field: its length prefix, then its bytes, copied, or
+    /// when large and the caller takes segments, shared.
+    fn bytes(&mut self, bytes: &bytes::Bytes) {
+        match self.shared.as_deref_mut() {
+            Some(shared) if bytes.len() >= SHARE_BYTES_AT => {
+                self.out.put_varint_u64(bytes.len() as u64);
+                shared.push((self.out.len(), bytes.clone()));
+            }
+            _ => self.out.put_bytes(bytes),
+        }
+    }
+
     /// # Safety
     ///
     /// `ptr` must point to a live, initialized value of node `id`'s type.
@@ -102,7 +128,7 @@ impl<'a> Encoder<'a> {
                 Node::Str => self.out.put_bytes((*ptr.cast::<&str>()).as_bytes()),
                 Node::CowStr => self.out.put_bytes((*ptr.cast::<Cow<'_, str>>()).as_bytes()),
                 Node::VecU8 => self.out.put_bytes(&*ptr.cast::<Vec<u8>>()),
-                Node::Bytes => self.out.put_bytes(&*ptr.cast::<bytes::Bytes>()),
+                Node::Bytes => self.bytes(&*ptr.cast::<bytes::Bytes>()),
                 Node::BytesMut => self.out.put_bytes(&*ptr.cast::<BytesMut>()),
                 Node::Struct(st) => self.structure(st, ptr)?,
                 Node::Enum(en) => self.enumeration(en, ptr)?,

@@ -75,10 +75,37 @@ impl Codec for Postcard {
     const CAPABILITIES: Capabilities = Capabilities::NONE;
 }
 
+/// `Bytes` fields of at least [`SHARE_BYTES_AT`] bytes are not copied:
+/// they join the payload as segments of their own, by reference count, and
+/// the link writes them with vectored I/O (a tensor or a file chunk in a
+/// `Bytes` field costs no copy to send).
 impl<'f, T: Facet<'f>> Encode<Postcard> for T {
     fn encode(&self, out: &mut EncodeBuf, limits: &Limits) -> Result<(), EncodeError> {
-        encode_sized(Plan::for_shape(T::SHAPE)?, self, out.tail(), limits)
+        let mut shared = Vec::new();
+        let plan = Plan::for_shape(T::SHAPE)?;
+        encode_sized(plan, self, out.tail(), Some(&mut shared), limits)?;
+        splice(out, shared);
+        Ok(())
     }
+}
+
+/// Puts each shared `Bytes` field in place: the tail is cut where each
+/// belongs and the field goes between as a segment of its own. `shared`
+/// holds tail offsets, in order.
+fn splice(out: &mut EncodeBuf, shared: Vec<(usize, bytes::Bytes)>) {
+    if shared.is_empty() {
+        return;
+    }
+    let mut rest = out.tail().split();
+    let mut at = 0;
+    for (offset, bytes) in shared {
+        // Taking the written part back into the (now empty) tail moves it,
+        // it does not copy it.
+        out.tail().unsplit(rest.split_to(offset - at));
+        out.push_segment(bytes);
+        at = offset;
+    }
+    out.tail().unsplit(rest);
 }
 
 /// Encodes after reserving the size of the last message of this type (up
@@ -89,12 +116,13 @@ fn encode_sized<'f, T: Facet<'f>>(
     plan: &Plan,
     value: &T,
     out: &mut BytesMut,
+    shared: Option<&mut Vec<(usize, bytes::Bytes)>>,
     limits: &Limits,
 ) -> Result<(), EncodeError> {
     let hint = plan.size_hint.load(Ordering::Relaxed);
     out.reserve(hint.min(64 << 10));
     let start = out.len();
-    encode_with_plan(plan, value, out, limits)?;
+    encode_with_plan(plan, value, out, shared, limits)?;
     let len = out.len() - start;
     if len != hint {
         // Written only when the size changes, so steady traffic does not
@@ -122,6 +150,7 @@ pub fn to_vec<'f, T: Facet<'f>>(value: &T) -> Result<Vec<u8>, EncodeError> {
         Plan::for_shape(T::SHAPE)?,
         value,
         &mut out,
+        None,
         &Limits::default(),
     )?;
     Ok(Vec::from(out))
@@ -138,16 +167,17 @@ pub fn encode_into<'f, T: Facet<'f>>(
     out: &mut BytesMut,
     limits: &Limits,
 ) -> Result<(), EncodeError> {
-    encode_with_plan(Plan::for_shape(T::SHAPE)?, value, out, limits)
+    encode_with_plan(Plan::for_shape(T::SHAPE)?, value, out, None, limits)
 }
 
 fn encode_with_plan<'f, T: Facet<'f>>(
     plan: &Plan,
     value: &T,
     out: &mut BytesMut,
+    shared: Option<&mut Vec<(usize, bytes::Bytes)>>,
     limits: &Limits,
 ) -> Result<(), EncodeError> {
-    let mut encoder = encode::Encoder::new(plan, out, limits.max_depth());
+    let mut encoder = encode::Encoder::new(plan, out, shared, limits.max_depth());
     // SAFETY: `plan` was compiled from `T::SHAPE` and `value` is a live `T`.
     unsafe { encoder.root((value as *const T).cast()) }
 }

@@ -16,6 +16,12 @@ impl<'a> Sink<'a> {
         Sink { out }
     }
 
+    /// Bytes written so far (including what the output held before).
+    #[inline]
+    pub(super) fn len(&self) -> usize {
+        self.out.len()
+    }
+
     #[inline]
     pub(super) fn put_u8(&mut self, byte: u8) {
         self.out.reserve(1);
