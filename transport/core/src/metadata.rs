@@ -366,30 +366,29 @@ fn authorization_value(value: &[u8]) -> bool {
     })
 }
 
+/// Whether a compact JWS or JWE is in `value`: a token starts a run of
+/// base64url characters and dots, or follows one of its dots, with `eyJ`,
+/// then has two dots after it (a payload between them; the signature is
+/// empty when unsigned) or four (a JWE, its key empty in direct mode).
+/// Each run is read once, so a hostile value costs linear time.
 fn contains_jwt(value: &[u8]) -> bool {
-    let base64url = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
-    let mut from = 0;
-    while let Some(at) = find(&value[from..], b"eyJ") {
-        let start = from + at;
-        let run = value[start..]
-            .iter()
-            .take_while(|b| base64url(b) || **b == b'.')
-            .count();
-        let parts: Vec<&[u8]> = value[start..start + run].split(|&b| b == b'.').collect();
-        // A JWS has a header, a payload and a signature (empty when
-        // unsigned); a JWE five parts, its key empty in direct mode.
-        match parts.len() {
-            3 if !parts[1].is_empty() => return true,
-            5 => return true,
-            _ => {}
-        }
-        from = start + 3;
-    }
-    false
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+    let base64url = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_');
+    value.split(|&b| !(base64url(b) || b == b'.')).any(|run| {
+        let dots: Vec<usize> = (run.iter().enumerate())
+            .filter(|(_, b)| **b == b'.')
+            .map(|(at, _)| at)
+            .collect();
+        let starts = core::iter::once(0).chain(dots.iter().map(|at| at + 1));
+        starts.enumerate().any(|(i, start)| {
+            let after = &dots[i..];
+            run[start..].starts_with(b"eyJ")
+                && match after.len() {
+                    2 => after[1] > after[0] + 1,
+                    4 => true,
+                    _ => false,
+                }
+        })
+    })
 }
 
 impl<'a> IntoIterator for &'a Metadata {
@@ -589,6 +588,7 @@ mod tests {
             "ghp_0123456789abcdefABCDEF0123456789abcd".to_owned(),
             "AKIAIOSFODNN7EXAMPLE".to_owned(),
             "xoxb-1234-5678-abcdefghijkl".to_owned(),
+            format!("v1.{jws}"),
         ] {
             let refused = Metadata::new().insert("trace", &value);
             assert_eq!(
@@ -599,6 +599,18 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn a_hostile_value_is_read_once() {
+        // Thousands of token starts or dots, no token: each run is read
+        // once, not once per start.
+        let value = "eyJ".repeat(2700);
+        assert!(!looks_like_credential(value.as_bytes()));
+        let value = "eyJ".to_owned() + &".".repeat(8000);
+        assert!(!looks_like_credential(value.as_bytes()));
+        assert!(looks_like_credential(b"eyJ.eyJ.x"));
+        assert!(!looks_like_credential(b"eyJ..x"));
     }
 
     #[test]
