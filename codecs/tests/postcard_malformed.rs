@@ -823,6 +823,12 @@ fn large_bytes_fields_are_sent_as_segments_of_their_own() {
     let decoded: Frame = from_slice(&payload.to_vec()[4..]).unwrap();
     assert_eq!(decoded, frame);
 
+    // A producer reusing its buffer keeps the room it had.
+    let mut out = EncodeBuf::with_capacity(4096);
+    Encode::<Postcard>::encode(&frame, &mut out, &Limits::default()).unwrap();
+    assert_eq!(out.split().len(), expected.len() - 4);
+    assert!(out.spare_capacity() >= 4000, "{}", out.spare_capacity());
+
     // Below the threshold, one contiguous segment.
     let small = Frame {
         id: 1,

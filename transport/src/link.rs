@@ -411,6 +411,16 @@ pub trait Link: Send + 'static {
         false
     }
 
+    /// Whether [`Link::queued_bytes`] falls as bytes are written, so a
+    /// server can tell a peer that takes nothing from one that reads
+    /// slowly and close the first after the session's
+    /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout).
+    /// Default `true`. A link that writes in tasks of its own and counts
+    /// whole batches at once (QUIC) says `false`: its writes are not timed.
+    fn tracks_writes(&self) -> bool {
+        true
+    }
+
     /// Received payloads the link copied so that they start 16-byte
     /// aligned (a WebSocket message's payload starts 32 bytes into a buffer
     /// the link did not choose). Links that read into aligned buffers keep
@@ -476,6 +486,10 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn has_partial_frame(&self) -> bool {
         (**self).has_partial_frame()
+    }
+
+    fn tracks_writes(&self) -> bool {
+        (**self).tracks_writes()
     }
 
     fn alignment_copies(&self) -> u64 {

@@ -97,6 +97,8 @@ fn splice(out: &mut EncodeBuf, shared: Vec<(usize, bytes::Bytes)>) {
         return;
     }
     let mut rest = out.tail().split();
+    // The room left after the written part, kept for later messages.
+    let spare = core::mem::take(out.tail());
     let mut at = 0;
     for (offset, bytes) in shared {
         // Taking the written part back into the (now empty) tail moves it,
@@ -105,6 +107,8 @@ fn splice(out: &mut EncodeBuf, shared: Vec<(usize, bytes::Bytes)>) {
         out.push_segment(bytes);
         at = offset;
     }
+    // Adjacent in one allocation: joined without a copy.
+    rest.unsplit(spare);
     out.tail().unsplit(rest);
 }
 

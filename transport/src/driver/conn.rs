@@ -55,6 +55,10 @@ pub(crate) struct Conn<L> {
     /// When they stop getting it: set once the session is closed with
     /// bytes still unwritten.
     linger_until: Option<Instant>,
+    /// Whether a write that moves nothing is reported to the session (a
+    /// server over a link that [tracks its writes](Link::tracks_writes):
+    /// a client always reads, and its keepalive catches a dead server).
+    time_writes: bool,
     /// What the link held after the last flush (or timer check), to tell
     /// whether the peer takes what is written.
     last_queued: usize,
@@ -88,6 +92,7 @@ impl<L: Link> Conn<L> {
         Conn {
             linger: config.drain_timeout,
             linger_until: None,
+            time_writes: role == Role::Server && link.tracks_writes(),
             last_queued: 0,
             write_error: None,
             link,
@@ -175,13 +180,15 @@ impl<L: Link> Conn<L> {
             return true;
         }
         self.session.note_time(now);
-        // A link that writes in tasks of its own (QUIC) may have moved
-        // bytes since the last flush: that counts before a stall times out.
-        let queued = self.link.queued_bytes();
-        if queued < self.last_queued {
-            self.session.handle_send_progress();
+        // Bytes that moved since the last flush count before a stall
+        // times out.
+        if self.time_writes {
+            let queued = self.link.queued_bytes();
+            if queued < self.last_queued {
+                self.session.handle_send_progress();
+            }
+            self.last_queued = queued;
         }
-        self.last_queued = queued;
         match self.session.poll_timeout() {
             Some(at) if at <= now => {
                 self.session.handle_timeout(now);
@@ -193,6 +200,8 @@ impl<L: Link> Conn<L> {
 
     /// Step: frames from the session onto the link, then one flush.
     pub(crate) fn drive_transmit(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
+        // Whether bytes moved since the last look, before more are queued.
+        let moved = self.time_writes && self.link.queued_bytes() < self.last_queued;
         while let Some(frame) = self.session.poll_transmit() {
             if self.link_done || self.write_error.is_some() {
                 continue; // the link is gone: the frame has nowhere to go
@@ -209,17 +218,23 @@ impl<L: Link> Conn<L> {
         if self.link_done || self.write_error.is_some() {
             return false;
         }
-        let before = self.link.queued_bytes();
+        let before = if self.time_writes {
+            self.link.queued_bytes()
+        } else {
+            0
+        };
         let flushed = self.link.poll_flush(cx);
         // Whether the peer takes what this side writes: bytes that wait
         // and do not move for the frame timeout close the session.
-        let after = self.link.queued_bytes();
-        if after == 0 || after < before.max(self.last_queued) {
-            self.session.handle_send_progress();
-        } else {
-            self.session.handle_send_stalled(now);
+        if self.time_writes {
+            let after = self.link.queued_bytes();
+            if after == 0 || after < before || moved {
+                self.session.handle_send_progress();
+            } else {
+                self.session.handle_send_stalled(now);
+            }
+            self.last_queued = after;
         }
-        self.last_queued = after;
         match flushed {
             Poll::Ready(Err(error)) => {
                 self.send_failed(now, error);

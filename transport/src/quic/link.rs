@@ -475,6 +475,12 @@ impl Link for QuicLink {
         self.shared.queued.load(Ordering::Acquire)
     }
 
+    /// Writer tasks count a batch of up to 64 frames at once: a slow
+    /// reader could look stalled for as long as a batch takes.
+    fn tracks_writes(&self) -> bool {
+        false
+    }
+
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         let failed = || {
             let mut failure = self

@@ -451,7 +451,7 @@ fn a_peer_that_takes_nothing_written_is_let_go_after_the_frame_timeout() {
     let goaway = drain_frames(&mut pair.server)
         .into_iter()
         .find(|f| f.header.kind == FrameKind::GoAway)
-        .expect("a GOAWAY says why, should the peer read again");
+        .expect("a GOAWAY says why (a driver whose link is stuck drops it)");
     let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
     assert_eq!(code, Code::DeadlineExceeded);
     assert!(reason.contains("took nothing"), "{reason}");
