@@ -1,5 +1,6 @@
-//! Decodes arbitrary bytes as a session HELLO payload and as an ACCEPT
-//! payload.
+//! Decodes arbitrary bytes as a session HELLO payload, as an ACCEPT
+//! payload, and as the session [`Lifetime`] a server announces in its
+//! ACCEPT and in its answers to re-authentication.
 //!
 //! Checks, besides "never panics": whatever decodes is canonical, so
 //! `encode()` gives back exactly the input (the formats have no optional or
@@ -10,7 +11,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use prism_proto::session::{Accept, Hello};
+use prism_proto::session::{Accept, Hello, Lifetime};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(hello) = Hello::decode(data) {
@@ -31,5 +32,9 @@ fuzz_target!(|data: &[u8]| {
             panic!("decoded an accept that validate() refuses: {e}");
         }
         assert_eq!(Accept::decode(&encoded).expect("decode our own"), accept);
+    }
+    match Lifetime::decode(data) {
+        Ok(lifetime) => assert_eq!(&lifetime.encode()[..], data, "lifetimes are canonical"),
+        Err(e) => assert_ne!(data.len(), 8, "an 8-byte lifetime refused: {e}"),
     }
 });
