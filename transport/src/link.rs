@@ -402,6 +402,14 @@ pub trait Link: Send + 'static {
     /// Flushes, then closes the sending side.
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>>;
 
+    /// The link is about to be dropped with bytes the peer did not take
+    /// (it stopped reading): end it at once instead of leaving them to be
+    /// delivered. TCP links set a zero linger, so dropping them sends a
+    /// reset and the kernel frees the socket and its unsent bytes now,
+    /// not after its own retries. Default: nothing (the drop closes the
+    /// link as usual).
+    fn abort(&mut self) {}
+
     /// Part of a frame has arrived and the rest has not: the driver then
     /// holds the peer to the session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout).
@@ -482,6 +490,10 @@ impl<L: Link + ?Sized> Link for Box<L> {
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         (**self).poll_close(cx)
+    }
+
+    fn abort(&mut self) {
+        (**self).abort();
     }
 
     fn has_partial_frame(&self) -> bool {

@@ -49,6 +49,12 @@ impl TcpLink {
     pub fn get_ref(&self) -> &TcpStream {
         self.inner.get_ref()
     }
+
+    /// A zero linger: dropped, the connection is reset at once.
+    fn reset(&self) {
+        // Best effort: a socket that refuses it closes as usual.
+        let _ = self.get_ref().set_zero_linger();
+    }
 }
 
 crate::stream::delegate_link!(TcpLink);

@@ -321,6 +321,7 @@ impl<L: Link> Conn<L> {
         self.admitting = None;
         // The peer takes nothing: what waits would wait out the linger.
         if matches!(error, Some(SessionError::SendTimeout { .. })) {
+            self.link.abort();
             self.link_done = true;
         }
         self.record(match error {
@@ -357,6 +358,7 @@ impl<L: Link> Conn<L> {
             .linger_until
             .get_or_insert_with(|| now.checked_add(self.linger).unwrap_or(now));
         if now >= until {
+            self.link.abort();
             self.link_done = true;
             return true;
         }

@@ -188,7 +188,7 @@ mod tests;
 
 /// Implements [`Link`](crate::Link) for a newtype whose field `inner` is a
 /// [`StreamLink`], by delegation: the TCP and Unix links differ only in how
-/// they are built.
+/// they are built, and in `reset`, their [`Link::abort`](crate::Link::abort).
 #[cfg(feature = "native")]
 macro_rules! delegate_link {
     ($link:ty) => {
@@ -232,6 +232,10 @@ macro_rules! delegate_link {
 
             fn has_partial_frame(&self) -> bool {
                 self.inner.has_partial_frame()
+            }
+
+            fn abort(&mut self) {
+                self.reset();
             }
         }
     };

@@ -69,6 +69,12 @@ impl TlsLink {
         self.inner.max_frame()
     }
 
+    /// A zero linger on the TCP connection: dropped, it is reset at once
+    /// (no close_notify: the peer was not reading).
+    fn reset(&self) {
+        let _ = self.inner.get_ref().get_ref().0.set_zero_linger();
+    }
+
     /// Wraps a finished handshake: checks the version and ALPN, reads the
     /// peer's identity and the channel binding.
     fn new(
