@@ -18,8 +18,11 @@
 //! - reads a payload of [`LARGE_PAYLOAD`] bytes or more straight into an
 //!   aligned buffer of its own once the header is in
 //!   ([`FrameDecoder::peek_header`]); only the prefix that arrived with the
-//!   header is copied. The padding is read into the same buffer, checked
-//!   to be zero and cut off. That buffer starts at [`LARGE_RESERVE`] bytes
+//!   header is copied. The read that ends such a payload takes the next
+//!   frame's header along (and no more), so in a run of large frames (a
+//!   message's chunks) each payload after the first lands in place, one
+//!   read each, with nothing copied. The padding is read into the same
+//!   buffer, checked to be zero and cut off. That buffer starts at [`LARGE_RESERVE`] bytes
 //!   at most and doubles as it fills, so a bare header cannot make the
 //!   link reserve the whole announced length (payloads beyond it pay a
 //!   copy per doubling; messages travel in chunks of 64 KiB by default,

@@ -147,8 +147,9 @@ impl Reader {
         let wire = len + padding(len);
         // A header alone reserves at most `LARGE_RESERVE` bytes: the
         // buffer grows with what arrives, so a peer that names a large
-        // length and sends nothing holds little memory.
-        let mut payload = aligned_buffer(wire.min(LARGE_RESERVE));
+        // length and sends nothing holds little memory. The buffer that
+        // will take the payload's end also has room for the next header.
+        let mut payload = aligned_buffer(large_room(wire, wire.min(LARGE_RESERVE)));
         // The frame is incomplete, so everything after the header is a
         // prefix of its payload and padding: at most one read's worth.
         payload.extend_from_slice(&self.buf[HEADER_LEN..]);
@@ -171,11 +172,16 @@ impl Reader {
                 // Full and the payload is longer: twice the room (at most
                 // the payload), in a fresh aligned buffer.
                 let room = wire.min(large.buf.capacity().saturating_mul(2));
-                let mut bigger = aligned_buffer(room);
+                let mut bigger = aligned_buffer(large_room(wire, room));
                 bigger.extend_from_slice(&large.buf);
                 large.buf = bigger;
             }
-            let missing = (wire - large.buf.len()).min(large.buf.capacity() - large.buf.len());
+            // The rest of the payload, and the next frame's header with it
+            // when there is room: a large frame after this one then starts
+            // in a buffer of its own with nothing of its payload to copy,
+            // and a run of large frames costs one read each.
+            let missing =
+                (wire + HEADER_LEN - large.buf.len()).min(large.buf.capacity() - large.buf.len());
             let read = ready!(poll_read_buf(io, &mut (&mut large.buf).limit(missing), cx))?;
             if read == 0 {
                 return Poll::Ready(Err(truncated(
@@ -184,9 +190,14 @@ impl Reader {
                 )));
             }
         }
-        let Some(Large { buf, .. }) = self.large.take() else {
+        let Some(Large { mut buf, .. }) = self.large.take() else {
             return Poll::Ready(Err(LinkError::Closed));
         };
+        // The next header, or the part of it that came: the start of the
+        // receive buffer, which `start_large` emptied.
+        let next = buf.split_off(wire);
+        self.make_room(HEADER_LEN);
+        self.buf.extend_from_slice(&next);
         debug_assert!(is_aligned(&buf));
         // `peek_header` stored the header when this payload started, so
         // `finish_with_payload` always has one to pair it with.
@@ -214,6 +225,17 @@ impl Reader {
         let mut fresh = aligned_buffer(READ_CHUNK.max(needed));
         fresh.extend_from_slice(&self.buf);
         self.buf = fresh;
+    }
+}
+
+/// Capacity for a large payload's buffer of `room` bytes: room for the next
+/// frame's header too when `room` takes the whole payload (`wire` bytes
+/// with its padding).
+fn large_room(wire: usize, room: usize) -> usize {
+    if room >= wire {
+        wire + HEADER_LEN
+    } else {
+        room
     }
 }
 

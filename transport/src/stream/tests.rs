@@ -384,6 +384,37 @@ fn payloads_longer_than_the_first_reservation_arrive_whole_at_any_read_size() {
 }
 
 #[test]
+fn a_run_of_large_frames_is_read_in_place_one_read_each() {
+    // Sixteen 64 KiB chunks, a small frame among them, then two more.
+    let mut lens = vec![LARGE_PAYLOAD; 16];
+    lens.extend([40, LARGE_PAYLOAD + 100, LARGE_PAYLOAD]);
+    let sent: Vec<Frame> = lens
+        .iter()
+        .enumerate()
+        .map(|(i, &len)| frame(i as u64, len))
+        .collect();
+    let mut io = Chunked {
+        data: wire(&sent),
+        pos: 0,
+        step: usize::MAX,
+        reads: 0,
+    };
+    let mut reader = Reader::new(DEFAULT_MAX_FRAME);
+    let got = read_all(&mut reader, &mut io).unwrap();
+    assert_eq!(got, sent);
+    assert!(
+        got.iter()
+            .all(|frame| frame.payload.segments().all(|s| is_aligned(s)))
+    );
+    // Each large payload's read brings the next header along, so the
+    // next payload is read straight into its own buffer: one read per
+    // frame (and the first and the small frame's, and the end), where
+    // reading a header with a receive buffer's worth of the payload
+    // behind it takes a copy of that prefix and a second read.
+    assert!(io.reads <= lens.len() + 3, "{} reads", io.reads);
+}
+
+#[test]
 fn padding_that_is_not_zero_is_refused_in_small_and_large_frames() {
     for len in [5, 100_001] {
         let mut bytes = wire(&[frame(1, len)]);
