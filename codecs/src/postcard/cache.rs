@@ -2,11 +2,12 @@
 //!
 //! Plans are compiled once per type and leaked: there is one per type the
 //! program encodes, like the `'static` shapes they come from. Each thread
-//! keeps its own index of them, so a lookup on the call path takes no lock;
-//! the shared table is locked only when a thread meets a type for the first
-//! time.
+//! keeps its own index of them, so a lookup on the call path takes no lock,
+//! and remembers the plan it looked up last, so a stream of one type skips
+//! even the index; the shared table is locked only when a thread meets a
+//! type for the first time.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, PoisonError};
@@ -24,6 +25,9 @@ thread_local! {
     /// shape lives at two addresses simply has two entries for one plan.
     static LOCAL: RefCell<HashMap<usize, &'static Plan, BuildHasherDefault<IdHasher>>> =
         RefCell::new(HashMap::default());
+    /// The plan looked up last, before the table: a stream's items, or a
+    /// run of calls to one op, ask for the same one again and again.
+    static LAST: Cell<Option<(usize, &'static Plan)>> = const { Cell::new(None) };
 }
 
 /// Shape addresses are distinct and 8-byte aligned: mix them cheaply.
@@ -51,11 +55,17 @@ impl Hasher for IdHasher {
 #[inline]
 pub(super) fn plan_for(shape: &'static Shape) -> Result<&'static Plan, PlanError> {
     let key = core::ptr::from_ref(shape) as usize;
-    let local = LOCAL.with(|local| local.borrow().get(&key).copied());
-    match local {
-        Some(plan) => Ok(plan),
-        None => first_use(shape, key),
+    if let Some((last, plan)) = LAST.get()
+        && last == key
+    {
+        return Ok(plan);
     }
+    let plan = match LOCAL.with(|local| local.borrow().get(&key).copied()) {
+        Some(plan) => plan,
+        None => first_use(shape, key)?,
+    };
+    LAST.set(Some((key, plan)));
+    Ok(plan)
 }
 
 #[cold]
