@@ -35,8 +35,13 @@ impl Bulk for BulkImpl {
 
 /// A raw connection that asks for `calls` answers of 60 KiB each.
 async fn ask_for_much(addr: std::net::SocketAddr, calls: u32) -> RawConn {
+    ask_for(addr, calls, 60 << 10).await
+}
+
+/// Like [`ask_for_much`], with answers of `len` bytes.
+async fn ask_for(addr: std::net::SocketAddr, calls: u32, len: u32) -> RawConn {
     let (mut conn, _) = RawConn::handshake(addr).await;
-    let request = raw::encode(&bulk::BytesRequest { len: 60 << 10 });
+    let request = raw::encode(&bulk::BytesRequest { len });
     for i in 0..calls {
         let header = raw::call_header(1 + 2 * i, bulk::BYTES.get());
         conn.send(header, &request).await;
@@ -232,6 +237,53 @@ async fn a_peer_that_stops_reading_is_let_go_after_the_frame_timeout() {
     // The server serves the others all along.
     assert_eq!(fx.calc().add(2, 3).await.expect("add"), 5);
     fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+/// A bulk server whose connections drain for 500 ms at shutdown, and
+/// never time their writes: only the linger after the drain ends them.
+async fn draining_fixture() -> Fixture {
+    let counters = Arc::new(Counters::default());
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_frame_timeout(None)
+        .with_drain_timeout(Duration::from_millis(500));
+    let builder = calc_server(&counters)
+        .add_service(BulkServer::new(BulkImpl))
+        .session_config(config);
+    start(Transport::Tcp, builder, counters).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_session_whose_bytes_do_not_move_is_reset_when_its_linger_ends() {
+    let fx = draining_fixture().await;
+    // 24 MiB of answers to calls the server reads in one turn (an unread
+    // request of ours would make its kernel reset the connection anyway).
+    let mut conn = ask_for(fx.tcp_addr(), 200, 120 << 10).await;
+    // Answers fill the sockets and the server's write queue.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fx.server.shutdown();
+    // Nothing moves during the drain or the linger after it (1 s)...
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // ...so the link was reset: what reached this side can be read, then
+    // the reset, not the rest of the answers and a close.
+    assert_eq!(conn.until_end(Duration::from_secs(10)).await, End::Reset);
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_still_reading_when_the_linger_ends_gets_a_close() {
+    let fx = draining_fixture().await;
+    let mut conn = ask_for(fx.tcp_addr(), 200, 120 << 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fx.server.shutdown();
+    // 64 KiB every 16 ms: the drain and the linger (1 s) end while
+    // megabytes still wait, but they keep moving, so the link is closed,
+    // not reset: what reached the server's kernel still arrives.
+    let (end, read) = conn
+        .slowly_until_end(Duration::from_millis(16), Duration::from_secs(20))
+        .await;
+    assert_eq!(end, End::Closed, "after {read} bytes");
     assert_no_panics();
 }
 

@@ -193,6 +193,31 @@ impl RawConn {
         (tokio::time::timeout(within, read).await).expect("the connection ends")
     }
 
+    /// Reads up to 64 KiB at a time, pausing `pause` after each read,
+    /// until the connection ends: how it ended and the bytes read. Fails
+    /// the test if it does not end within `within`.
+    pub async fn slowly_until_end(
+        &mut self,
+        pause: std::time::Duration,
+        within: std::time::Duration,
+    ) -> (End, usize) {
+        let mut read = self.buf.len();
+        let slow = async {
+            let mut chunk = vec![0u8; 64 << 10];
+            loop {
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) => return End::Closed,
+                    Ok(n) => read += n,
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return End::Reset,
+                    Err(e) => panic!("raw read failed: {e}"),
+                }
+                tokio::time::sleep(pause).await;
+            }
+        };
+        let end = (tokio::time::timeout(within, slow).await).expect("the connection ends");
+        (end, read)
+    }
+
     /// The next frame; fails the test if the connection ended instead.
     pub async fn recv(&mut self) -> Option<Frame> {
         self.next().await.ok()

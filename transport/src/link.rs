@@ -404,10 +404,11 @@ pub trait Link: Send + 'static {
 
     /// The link is about to be dropped with bytes the peer did not take
     /// (it stopped reading): end it at once instead of leaving them to be
-    /// delivered. TCP links set a zero linger, so dropping them sends a
-    /// reset and the kernel frees the socket and its unsent bytes now,
-    /// not after its own retries. Default: nothing (the drop closes the
-    /// link as usual).
+    /// delivered. Called at most once, right before the drop; no I/O
+    /// follows. TCP links (plain, TLS, WebSocket) set a zero linger, so
+    /// dropping them sends a reset and the kernel frees the socket and its
+    /// unsent bytes now, not after its own retries. Default: nothing (the
+    /// drop closes the link as usual).
     fn abort(&mut self) {}
 
     /// Part of a frame has arrived and the rest has not: the driver then

@@ -56,8 +56,9 @@ impl UnixLink {
         self.inner.get_ref()
     }
 
-    /// Nothing to do: a Unix socket dropped with unread bytes frees them
-    /// at once.
+    /// Nothing to do: Unix sockets have no reset (a linger does nothing
+    /// there) and nothing to retransmit; what the peer did not read goes
+    /// when it closes.
     fn reset(&self) {}
 }
 

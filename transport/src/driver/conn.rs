@@ -55,6 +55,10 @@ pub(crate) struct Conn<L> {
     /// When they stop getting it: set once the session is closed with
     /// bytes still unwritten.
     linger_until: Option<Instant>,
+    /// Bytes unwritten when the closed session's linger began: if none of
+    /// them left by its end, the peer stopped reading and the link is
+    /// aborted rather than closed.
+    linger_queued: usize,
     /// Whether a write that moves nothing is reported to the session (a
     /// server over a link that [tracks its writes](Link::tracks_writes):
     /// a client always reads, and its keepalive catches a dead server).
@@ -92,6 +96,7 @@ impl<L: Link> Conn<L> {
         Conn {
             linger: config.drain_timeout,
             linger_until: None,
+            linger_queued: 0,
             time_writes: role == Role::Server && link.tracks_writes(),
             last_queued: 0,
             write_error: None,
@@ -344,8 +349,10 @@ impl<L: Link> Conn<L> {
     }
 
     /// Whether everything is over: the session closed and its last frames
-    /// left, cannot leave, or had the drain timeout to leave and did not
-    /// (the peer stopped reading: the rest is dropped with the link).
+    /// left, cannot leave, or had the drain timeout to leave and did not:
+    /// the rest is dropped with the link, which is aborted if none of it
+    /// moved meanwhile (the peer stopped reading), closed as usual if some
+    /// did (a slow peer still gets what its kernel already has).
     #[inline]
     pub(crate) fn finished(&mut self, now: Instant) -> bool {
         if !self.session.is_closed() {
@@ -354,11 +361,19 @@ impl<L: Link> Conn<L> {
         if self.link_done || self.write_error.is_some() || self.link.queued_bytes() == 0 {
             return true;
         }
-        let until = *self
-            .linger_until
-            .get_or_insert_with(|| now.checked_add(self.linger).unwrap_or(now));
+        let until = match self.linger_until {
+            Some(until) => until,
+            None => {
+                self.linger_queued = self.link.queued_bytes();
+                *self
+                    .linger_until
+                    .insert(now.checked_add(self.linger).unwrap_or(now))
+            }
+        };
         if now >= until {
-            self.link.abort();
+            if self.link.queued_bytes() >= self.linger_queued {
+                self.link.abort();
+            }
             self.link_done = true;
             return true;
         }

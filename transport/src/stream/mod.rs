@@ -22,11 +22,11 @@
 //!   frame's header along (and no more), so in a run of large frames (a
 //!   message's chunks) each payload after the first lands in place, one
 //!   read each, with nothing copied. The padding is read into the same
-//!   buffer, checked to be zero and cut off. That buffer starts at [`LARGE_RESERVE`] bytes
-//!   at most and doubles as it fills, so a bare header cannot make the
-//!   link reserve the whole announced length (payloads beyond it pay a
-//!   copy per doubling; messages travel in chunks of 64 KiB by default,
-//!   so they seldom do).
+//!   buffer, checked to be zero and cut off. That buffer starts at
+//!   [`LARGE_RESERVE`] bytes at most and doubles as it fills, so a bare
+//!   header cannot make the link reserve the whole announced length
+//!   (payloads beyond it pay a copy per doubling; messages travel in
+//!   chunks of 64 KiB by default, so they seldom do).
 //!
 //! A received payload shares the receive buffer it was read into, so a
 //! small payload kept alive keeps up to [`READ_CHUNK`] bytes alive. Decoded
@@ -190,8 +190,9 @@ impl<S> fmt::Debug for StreamLink<S> {
 mod tests;
 
 /// Implements [`Link`](crate::Link) for a newtype whose field `inner` is a
-/// [`StreamLink`], by delegation: the TCP and Unix links differ only in how
-/// they are built, and in `reset`, their [`Link::abort`](crate::Link::abort).
+/// [`StreamLink`], by delegation: the TCP, TLS and Unix links differ only
+/// in how they are built and in their [`Link::abort`](crate::Link::abort),
+/// which each type provides as an inherent `fn reset(&self)`.
 #[cfg(feature = "native")]
 macro_rules! delegate_link {
     ($link:ty) => {

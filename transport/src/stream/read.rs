@@ -195,9 +195,11 @@ impl Reader {
         };
         // The next header, or the part of it that came: the start of the
         // receive buffer, which `start_large` emptied.
-        let next = buf.split_off(wire);
-        self.make_room(HEADER_LEN);
-        self.buf.extend_from_slice(&next);
+        if buf.len() > wire {
+            self.make_room(HEADER_LEN);
+            self.buf.extend_from_slice(&buf[wire..]);
+            buf.truncate(wire);
+        }
         debug_assert!(is_aligned(&buf));
         // `peek_header` stored the header when this payload started, so
         // `finish_with_payload` always has one to pair it with.

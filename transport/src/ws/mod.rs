@@ -333,6 +333,11 @@ impl Link for WsLink {
         self.realigned
     }
 
+    fn abort(&mut self) {
+        // Best effort, as over TCP: a socket that refuses closes as usual.
+        let _ = self.get_ref().tcp().set_zero_linger();
+    }
+
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         if self.sending == Sending::Open {
             self.sending = Sending::Ending;
