@@ -210,13 +210,16 @@ async fn connections_over_the_per_address_cap_are_refused_with_a_reason_and_coun
 /// The server's frame timeout is 300 ms, keepalive off: only the stall
 /// can end the connection.
 async fn bulk_fixture() -> Fixture {
+    bulk_fixture_with(SessionConfig::default().with_frame_timeout(Some(Duration::from_millis(300))))
+        .await
+}
+
+/// The calculator and bulk services over TCP with `config`, keepalive off.
+async fn bulk_fixture_with(config: SessionConfig) -> Fixture {
     let counters = Arc::new(Counters::default());
-    let config = SessionConfig::default()
-        .with_keepalive(None)
-        .with_frame_timeout(Some(Duration::from_millis(300)));
     let builder = calc_server(&counters)
         .add_service(BulkServer::new(BulkImpl))
-        .session_config(config);
+        .session_config(config.with_keepalive(None));
     start(Transport::Tcp, builder, counters).await
 }
 
@@ -240,29 +243,28 @@ async fn a_peer_that_stops_reading_is_let_go_after_the_frame_timeout() {
     assert_no_panics();
 }
 
-/// A bulk server whose connections drain for 500 ms at shutdown, and
-/// never time their writes: only the linger after the drain ends them.
-async fn draining_fixture() -> Fixture {
-    let counters = Arc::new(Counters::default());
-    let config = SessionConfig::default()
-        .with_keepalive(None)
-        .with_frame_timeout(None)
-        .with_drain_timeout(Duration::from_millis(500));
-    let builder = calc_server(&counters)
-        .add_service(BulkServer::new(BulkImpl))
-        .session_config(config);
-    start(Transport::Tcp, builder, counters).await
+/// A bulk server whose connections drain for 500 ms at shutdown and never
+/// time their writes, with a raw connection that asked it for 24 MiB of
+/// answers (in calls the server reads in one turn: an unread request of
+/// ours would make its kernel reset the connection anyway), shut down
+/// once the answers fill the sockets and the server's write queue. Only
+/// the linger after the drain ends the connection.
+async fn shut_down_with_answers_waiting() -> (Fixture, RawConn) {
+    let fx = bulk_fixture_with(
+        SessionConfig::default()
+            .with_frame_timeout(None)
+            .with_drain_timeout(Duration::from_millis(500)),
+    )
+    .await;
+    let conn = ask_for(fx.tcp_addr(), 200, 120 << 10).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fx.server.shutdown();
+    (fx, conn)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_session_whose_bytes_do_not_move_is_reset_when_its_linger_ends() {
-    let fx = draining_fixture().await;
-    // 24 MiB of answers to calls the server reads in one turn (an unread
-    // request of ours would make its kernel reset the connection anyway).
-    let mut conn = ask_for(fx.tcp_addr(), 200, 120 << 10).await;
-    // Answers fill the sockets and the server's write queue.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    fx.server.shutdown();
+    let (_fx, mut conn) = shut_down_with_answers_waiting().await;
     // Nothing moves during the drain or the linger after it (1 s)...
     tokio::time::sleep(Duration::from_millis(1500)).await;
     // ...so the link was reset: what reached this side can be read, then
@@ -273,10 +275,7 @@ async fn a_closed_session_whose_bytes_do_not_move_is_reset_when_its_linger_ends(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_reader_still_reading_when_the_linger_ends_gets_a_close() {
-    let fx = draining_fixture().await;
-    let mut conn = ask_for(fx.tcp_addr(), 200, 120 << 10).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    fx.server.shutdown();
+    let (_fx, mut conn) = shut_down_with_answers_waiting().await;
     // 64 KiB every 16 ms: the drain and the linger (1 s) end while
     // megabytes still wait, but they keep moving, so the link is closed,
     // not reset: what reached the server's kernel still arrives.

@@ -179,23 +179,14 @@ impl RawConn {
     /// Reads and discards bytes, frames or not, until the connection
     /// ends; fails the test if it does not within `within`.
     pub async fn until_end(&mut self, within: std::time::Duration) -> End {
-        let read = async {
-            loop {
-                self.buf.clear();
-                match self.stream.read_buf(&mut self.buf).await {
-                    Ok(0) => return End::Closed,
-                    Ok(_) => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return End::Reset,
-                    Err(e) => panic!("raw read failed: {e}"),
-                }
-            }
-        };
-        (tokio::time::timeout(within, read).await).expect("the connection ends")
+        self.slowly_until_end(std::time::Duration::ZERO, within)
+            .await
+            .0
     }
 
-    /// Reads up to 64 KiB at a time, pausing `pause` after each read,
-    /// until the connection ends: how it ended and the bytes read. Fails
-    /// the test if it does not end within `within`.
+    /// Reads and discards up to 64 KiB at a time, pausing `pause` after
+    /// each read, until the connection ends: how it ended and the bytes
+    /// read. Fails the test if it does not end within `within`.
     pub async fn slowly_until_end(
         &mut self,
         pause: std::time::Duration,
@@ -211,10 +202,13 @@ impl RawConn {
                     Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return End::Reset,
                     Err(e) => panic!("raw read failed: {e}"),
                 }
-                tokio::time::sleep(pause).await;
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
             }
         };
         let end = (tokio::time::timeout(within, slow).await).expect("the connection ends");
+        self.buf.clear();
         (end, read)
     }
 

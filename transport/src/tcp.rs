@@ -50,11 +50,18 @@ impl TcpLink {
         self.inner.get_ref()
     }
 
-    /// A zero linger: dropped, the connection is reset at once.
+    /// Its [`Link::abort`](crate::Link::abort).
     fn reset(&self) {
-        // Best effort: a socket that refuses it closes as usual.
-        let _ = self.get_ref().set_zero_linger();
+        reset_on_drop(self.get_ref());
     }
+}
+
+/// Sets a zero linger, so dropping `stream` resets the connection at once
+/// and the kernel frees it and its unsent bytes: the abort of every link
+/// on TCP (plain, TLS, WebSocket). Best effort: a socket that refuses it
+/// closes as usual.
+pub(crate) fn reset_on_drop(stream: &TcpStream) {
+    let _ = stream.set_zero_linger();
 }
 
 crate::stream::delegate_link!(TcpLink);

@@ -69,10 +69,10 @@ impl TlsLink {
         self.inner.max_frame()
     }
 
-    /// A zero linger on the TCP connection: dropped, it is reset at once
-    /// (no close_notify: the peer was not reading).
+    /// Its [`Link::abort`](crate::Link::abort): a reset of the TCP
+    /// connection (no close_notify: the peer was not reading).
     fn reset(&self) {
-        let _ = self.inner.get_ref().get_ref().0.set_zero_linger();
+        crate::tcp::reset_on_drop(self.inner.get_ref().get_ref().0);
     }
 
     /// Wraps a finished handshake: checks the version and ALPN, reads the

@@ -334,8 +334,7 @@ impl Link for WsLink {
     }
 
     fn abort(&mut self) {
-        // Best effort, as over TCP: a socket that refuses closes as usual.
-        let _ = self.get_ref().tcp().set_zero_linger();
+        crate::tcp::reset_on_drop(self.get_ref().tcp());
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
