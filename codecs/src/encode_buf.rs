@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use prism_core::Payload;
 
 /// Where an [`Encode`](crate::Encode) implementation writes a message.
@@ -87,13 +87,15 @@ impl EncodeBuf {
     /// The common case, one contiguous segment, allocates nothing beyond
     /// the bytes themselves.
     pub fn finish(mut self) -> Payload {
-        self.split()
+        self.take()
     }
 
     /// Takes what was written so far as a payload, as [`EncodeBuf::finish`]
     /// does, and keeps the rest of the contiguous allocation for the next
     /// message: a producer of many small messages encodes them into one
-    /// block instead of one allocation each.
+    /// block instead of one allocation each. The next message starts on a
+    /// [`Payload::ALIGN`] boundary where the block has room, so each
+    /// payload cut from it is aligned as it is.
     ///
     /// # Examples
     ///
@@ -105,10 +107,18 @@ impl EncodeBuf {
     /// buf.tail().put_slice(b"one");
     /// let one = buf.split();
     /// buf.tail().put_slice(b"two");
-    /// assert!(buf.spare_capacity() >= 58);
+    /// // The rest of the block, less at most 15 bytes to the next boundary.
+    /// assert!(buf.spare_capacity() >= 64 - 3 - 3 - 15);
     /// assert_eq!((&one.to_vec()[..], &buf.split().to_vec()[..]), (&b"one"[..], &b"two"[..]));
     /// ```
     pub fn split(&mut self) -> Payload {
+        let payload = self.take();
+        self.align_tail();
+        payload
+    }
+
+    /// What was written so far, as one payload.
+    fn take(&mut self) -> Payload {
         if self.segments.is_empty() {
             return Payload::new(self.tail.split().freeze());
         }
@@ -118,6 +128,17 @@ impl EncodeBuf {
         let mut segments = core::mem::take(&mut self.segments).into_iter();
         let first = segments.next().unwrap_or_default();
         Payload::from_segments(first, segments.collect())
+    }
+
+    /// Moves the (empty) tail's start up to the next [`Payload::ALIGN`]
+    /// boundary while its room allows, so the next message starts aligned
+    /// and its payload needs no record of its own for an aligned view.
+    fn align_tail(&mut self) {
+        let pad = self.tail.as_ptr().align_offset(Payload::ALIGN);
+        if pad > 0 && pad <= self.tail.capacity() {
+            self.tail.resize(pad, 0);
+            self.tail.advance(pad);
+        }
     }
 
     /// Bytes the contiguous tail takes before it must grow.
@@ -167,6 +188,25 @@ mod tests {
         let flat = encoded.to_vec();
         assert_eq!(flat[0], b'h');
         assert_eq!(flat[4097], b't');
+    }
+
+    #[test]
+    fn messages_split_from_one_block_each_start_aligned() {
+        let mut buf = EncodeBuf::with_capacity(256);
+        let mut payloads = Vec::new();
+        for len in [3, 17, 1, 16, 30] {
+            buf.tail().put_bytes(7, len);
+            payloads.push(buf.split());
+        }
+        // The first starts where the allocation does; every later one
+        // starts on a boundary, whatever the lengths before it.
+        for payload in &payloads[1..] {
+            let first = payload.segments().next().expect("one segment");
+            assert!(prism_core::aligned::is_aligned(first));
+        }
+        let lens: Vec<usize> = payloads.iter().map(Payload::len).collect();
+        assert_eq!(lens, [3, 17, 1, 16, 30]);
+        assert!(payloads.iter().all(|p| p.to_vec().iter().all(|&b| b == 7)));
     }
 
     #[test]

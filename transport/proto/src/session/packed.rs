@@ -25,7 +25,7 @@
 //! [`Flags::PACKED`]: crate::frame::Flags::PACKED
 //! [`Reassembler`]: super::Reassembler
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use prism_core::Payload;
 use prism_core::aligned::{self, padding};
 
@@ -78,14 +78,20 @@ impl Packer {
         if self.buf.capacity() - self.buf.len() < entry {
             self.grow(entry);
         }
+        // The whole entry zeroed at once, then the length and the message
+        // written into it: one write per piece instead of a buffer call
+        // each for the header, its zeros, the message and the padding.
+        let start = self.buf.len();
+        self.buf.resize(start + entry, 0);
+        let out = &mut self.buf[start..];
         // A message never reaches a packer above the chunk size, which a
         // u32 holds; saturate rather than wrap all the same.
-        self.buf.put_u32_le(u32::try_from(len).unwrap_or(u32::MAX));
-        self.buf.put_bytes(0, ENTRY_HEADER - 4);
+        out[..4].copy_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
+        let mut at = ENTRY_HEADER;
         for segment in message.segments() {
-            self.buf.extend_from_slice(segment);
+            out[at..at + segment.len()].copy_from_slice(segment);
+            at += segment.len();
         }
-        self.buf.put_bytes(0, padding(len));
         self.count += 1;
     }
 
@@ -160,6 +166,8 @@ pub(crate) fn largest(bytes: &[u8]) -> usize {
 pub(crate) struct Unpacking {
     bytes: Bytes,
     offset: usize,
+    /// The entry at `offset` and its message's length, read once.
+    entry: Option<(usize, usize)>,
     /// The frame's credit not yet held by a message handed out.
     unheld: u64,
 }
@@ -168,6 +176,7 @@ impl Unpacking {
     /// The messages of `bytes`, a packed frame costing `cost` credit.
     pub(crate) fn new(bytes: Bytes, cost: u64) -> Unpacking {
         Unpacking {
+            entry: entry_at(&bytes, 0),
             bytes,
             offset: 0,
             unheld: cost,
@@ -180,12 +189,13 @@ impl Unpacking {
     /// are out.
     pub(crate) fn next(&mut self) -> Option<(Bytes, u64)> {
         let first = self.offset == 0;
-        let (entry, len) = entry_at(&self.bytes, self.offset)?;
+        let (entry, len) = self.entry?;
         let start = self.offset + ENTRY_HEADER;
         let message = self.bytes.slice(start..start + len);
         self.offset += entry;
+        self.entry = entry_at(&self.bytes, self.offset);
         let mut held = entry as u64 + if first { super::flow::FRAME_COST } else { 0 };
-        if entry_at(&self.bytes, self.offset).is_none() {
+        if self.entry.is_none() {
             held = self.unheld; // the last: whatever is left
         }
         held = held.min(self.unheld);
