@@ -206,6 +206,46 @@ where
     Ok((at(0.5), at(0.99)))
 }
 
+/// Unary latency idle and beside a bulk stream, in `runs` rounds (each
+/// idle, then with `hog` running): medians over the rounds of each
+/// percentile and of each round's p99 ratio, printed as one row.
+async fn under_bulk<F, Fut, H, T>(
+    system: &str,
+    runs: usize,
+    calls: usize,
+    mut ping: F,
+    hog: H,
+) -> Result<(), Error>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: std::future::Future<Output = Result<(), Error>>,
+    H: Fn() -> tokio::task::JoinHandle<T>,
+{
+    let [mut idle50, mut idle99, mut busy50, mut busy99, mut ratio] = [(); 5].map(|()| Vec::new());
+    for _ in 0..runs {
+        let (p50, p99) = latency(calls, &mut ping).await?;
+        idle50.push(p50);
+        idle99.push(p99);
+        let running = hog();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let busy = latency(calls, &mut ping).await;
+        running.abort();
+        let (b50, b99) = busy?;
+        busy50.push(b50);
+        busy99.push(b99);
+        ratio.push(b99 / p99);
+    }
+    println!(
+        "| unary under a bulk stream, {system} | p50 {:.1} µs, p99 {:.1} µs | idle p50 {:.1} µs, p99 {:.1} µs | | p99 {:.2}× idle |",
+        median(busy50),
+        median(busy99),
+        median(idle50),
+        median(idle99),
+        median(ratio)
+    );
+    Ok(())
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -240,7 +280,7 @@ async fn run(quick: bool, only: Option<String>) -> Result<(), Error> {
         bulk_scenario(&client, &tonic, runs, bulk).await?;
     }
     if wanted("unary") {
-        unary_scenario(&client, &tonic, quick).await?;
+        unary_scenario(&client, &tonic, runs, quick).await?;
     }
     server.shutdown();
     if wanted("quic") {
@@ -306,15 +346,8 @@ async fn quic_scenario(runs: usize, quick: bool) -> Result<(), Error> {
         let client = &client;
         async move { Ok::<_, Error>(client.ping(i).await.map(drop)?) }
     };
-    let (idle50, idle99) = latency(calls, ping).await?;
-    let hog = tokio::spawn(bulk_reader(client.clone()));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let (busy50, busy99) = latency(calls, ping).await?;
-    hog.abort();
-    println!(
-        "| unary under a bulk stream, prism/quic | p50 {busy50:.1} µs, p99 {busy99:.1} µs | idle p50 {idle50:.1} µs, p99 {idle99:.1} µs | | p99 {:.2}× idle |",
-        busy99 / idle99
-    );
+    let hog = || tokio::spawn(bulk_reader(client.clone()));
+    under_bulk("prism/quic", runs, calls, ping, hog).await?;
     server.shutdown();
     Ok(())
 }
@@ -376,40 +409,28 @@ async fn bulk_scenario(
 }
 
 /// Unary latency, idle and beside a bulk stream on the same connection.
-async fn unary_scenario(client: &FlowClient, tonic: &TonicFlow, quick: bool) -> Result<(), Error> {
+async fn unary_scenario(
+    client: &FlowClient,
+    tonic: &TonicFlow,
+    runs: usize,
+    quick: bool,
+) -> Result<(), Error> {
     let calls = if quick { 2_000 } else { 10_000 };
-    let (prism_client, tonic_client) = (client, tonic);
-    let prism_ping = move |i| async move { Ok::<_, Error>(prism_client.ping(i).await.map(drop)?) };
-    let tonic_ping = move |i| tonic_client.ping(i);
-    let prism_idle = latency(calls, prism_ping).await?;
-    let tonic_idle = latency(calls, tonic_ping).await?;
+    let ping = move |i| async move { Ok::<_, Error>(client.ping(i).await.map(drop)?) };
     // A bulk stream read as fast as it comes, on the same connection.
-    let hog = tokio::spawn(bulk_reader(client.clone()));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let prism_busy = latency(calls, prism_ping).await?;
-    hog.abort();
-    let hog = tokio::spawn({
+    let hog = || tokio::spawn(bulk_reader(client.clone()));
+    under_bulk("prism/tcp", runs, calls, ping, hog).await?;
+    let ping = move |i| tonic.ping(i);
+    let hog = || {
         let tonic = tonic.clone();
-        async move {
+        tokio::spawn(async move {
             tonic
                 .items(u64::MAX, 1 << 20)
                 .await
                 .map_err(|e| e.to_string())
-        }
-    });
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let tonic_busy = latency(calls, tonic_ping).await?;
-    hog.abort();
-    for (system, (idle50, idle99), (busy50, busy99)) in [
-        ("prism/tcp", prism_idle, prism_busy),
-        ("tonic", tonic_idle, tonic_busy),
-    ] {
-        println!(
-            "| unary under a bulk stream, {system} | p50 {busy50:.1} µs, p99 {busy99:.1} µs | idle p50 {idle50:.1} µs, p99 {idle99:.1} µs | | p99 {:.2}× idle |",
-            busy99 / idle99
-        );
-    }
-    Ok(())
+        })
+    };
+    under_bulk("tonic", runs, calls, ping, hog).await
 }
 
 fn main() -> Result<(), Error> {
