@@ -84,8 +84,8 @@ impl EncodeBuf {
     }
 
     /// Seals the buffer into the payload to send: its segments, in order.
-    /// The common case, one contiguous segment, allocates nothing beyond
-    /// the bytes themselves.
+    /// The common case, one contiguous segment that starts 16-byte
+    /// aligned, allocates nothing beyond the bytes themselves.
     pub fn finish(mut self) -> Payload {
         self.take()
     }
@@ -199,14 +199,28 @@ mod tests {
             payloads.push(buf.split());
         }
         // The first starts where the allocation does; every later one
-        // starts on a boundary, whatever the lengths before it.
+        // starts on a boundary (so it carries no record for an aligned
+        // view), whatever the lengths before it.
         for payload in &payloads[1..] {
-            let first = payload.segments().next().expect("one segment");
-            assert!(prism_core::aligned::is_aligned(first));
+            assert!(payload.is_contiguous_aligned());
         }
         let lens: Vec<usize> = payloads.iter().map(Payload::len).collect();
         assert_eq!(lens, [3, 17, 1, 16, 30]);
         assert!(payloads.iter().all(|p| p.to_vec().iter().all(|&b| b == 7)));
+    }
+
+    #[test]
+    fn a_tail_without_room_to_align_is_left_as_it_is() {
+        let mut empty = EncodeBuf::new();
+        assert!(empty.split().is_empty());
+        assert_eq!(empty.spare_capacity(), 0);
+        let mut buf = EncodeBuf::with_capacity(5);
+        buf.tail().put_slice(b"abcd");
+        assert_eq!(buf.split().to_vec(), b"abcd");
+        // One byte of room is left, or none past the boundary: either way
+        // the next message still encodes.
+        buf.tail().put_slice(b"efgh");
+        assert_eq!(buf.split().to_vec(), b"efgh");
     }
 
     #[test]

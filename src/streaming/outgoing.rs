@@ -6,6 +6,7 @@ use core::task::Poll;
 
 use futures_util::stream::Stream;
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
+use prism_core::aligned::aligned_buffer;
 use prism_core::{Reply, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Outbound, StreamItem};
@@ -67,7 +68,8 @@ where
             Some(Err(status)) => StreamItem::Close(close(status, codec, op, &limits)),
             Some(Ok(value)) => {
                 if buf.spare_capacity() < BLOCK / 8 {
-                    buf = EncodeBuf::with_capacity(BLOCK);
+                    // Aligned, like every message split from it after.
+                    buf = EncodeBuf::from_bytes_mut(aligned_buffer(BLOCK));
                 }
                 match value.encode_as(codec, &mut buf, &limits) {
                     Ok(()) => return Poll::Ready(Some(StreamItem::Message(buf.split()))),

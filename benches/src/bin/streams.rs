@@ -230,6 +230,10 @@ where
         tokio::time::sleep(Duration::from_millis(50)).await;
         let busy = latency(calls, &mut ping).await;
         running.abort();
+        // The next idle round starts once the stream is gone and what it
+        // had in flight has drained.
+        let _ = running.await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let (b50, b99) = busy?;
         busy50.push(b50);
         busy99.push(b99);

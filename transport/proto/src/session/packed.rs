@@ -243,6 +243,24 @@ mod tests {
     }
 
     #[test]
+    fn a_message_of_several_segments_is_packed_whole() {
+        let mut packer = Packer::default();
+        let split = Payload::from_segments(
+            Bytes::from_static(b"head-"),
+            vec![Bytes::from_static(b"middle-"), Bytes::from_static(b"tail")],
+        );
+        packer.push(&split);
+        packer.push(&Payload::copy_from_slice(b"next"));
+        let (payload, count) = packer.take();
+        let bytes = payload.as_bytes().clone();
+        assert!(check(&bytes, count));
+        let mut unpacking = Unpacking::new(bytes, u64::MAX);
+        let messages: Vec<Vec<u8>> =
+            core::iter::from_fn(|| unpacking.next().map(|(m, _)| m.to_vec())).collect();
+        assert_eq!(messages, [b"head-middle-tail".to_vec(), b"next".to_vec()]);
+    }
+
+    #[test]
     fn a_bad_layout_is_refused() {
         let (bytes, _) = packed(&[b"abc", b"de"]);
         assert!(!check(&bytes, 3), "count disagrees");
