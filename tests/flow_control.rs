@@ -82,6 +82,11 @@ async fn start(transport: Transport, config: SessionConfig) -> (Fixture, PipeCli
     (fx, PipeClient::new(channel.clone()), channel)
 }
 
+/// Held by the tests that measure this process's memory and by the one
+/// that allocates a lot: `cargo test` runs a binary's tests on threads of
+/// one process, so a measurement must not count another test's 64 MiB.
+static MEMORY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// This process's resident memory, in bytes.
 fn rss() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -102,6 +107,7 @@ per_transport!(
 );
 
 async fn a_reader_that_stops_holds_one_window_and_memory_stays_flat(transport: Transport) {
+    let _alone = MEMORY.lock().await;
     let window = 256 * KIB;
     let config = SessionConfig::default().with_windows(window as u32, 4 << 20);
     let (fx, pipe, channel) = start(transport, config).await;
@@ -292,6 +298,7 @@ async fn unary_calls_are_not_held_behind_streams(transport: Transport) {
 /// and what waits unread stays within the window plus a chunk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_64_mib_message_passes_a_256_kib_window() {
+    let _alone = MEMORY.lock().await;
     for transport in [
         Transport::Tcp,
         Transport::Unix,
