@@ -49,11 +49,6 @@ impl TcpLink {
     pub fn get_ref(&self) -> &TcpStream {
         self.inner.get_ref()
     }
-
-    /// Its [`Link::abort`](crate::Link::abort).
-    fn reset(&self) {
-        reset_on_drop(self.get_ref());
-    }
 }
 
 /// Sets a zero linger, so dropping `stream` resets the connection at once
@@ -64,7 +59,7 @@ pub(crate) fn reset_on_drop(stream: &TcpStream) {
     let _ = stream.set_zero_linger();
 }
 
-crate::stream::delegate_link!(TcpLink);
+crate::stream::delegate_link!(TcpLink, abort(link) { reset_on_drop(link.get_ref()) });
 
 /// Accepts TCP connections as links.
 impl Listener for TcpListener {

@@ -55,13 +55,10 @@ impl UnixLink {
     pub fn get_ref(&self) -> &UnixStream {
         self.inner.get_ref()
     }
-
-    /// Nothing to do: Unix sockets have no reset (a linger does nothing
-    /// there) and nothing to retransmit; what the peer did not read goes
-    /// when it closes.
-    fn reset(&self) {}
 }
 
+// No abort: Unix sockets have no reset (a linger does nothing there) and
+// nothing to retransmit; what the peer did not read goes when it closes.
 crate::stream::delegate_link!(UnixLink);
 
 /// Accepts Unix socket connections as links.

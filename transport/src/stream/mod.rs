@@ -192,10 +192,22 @@ mod tests;
 /// Implements [`Link`](crate::Link) for a newtype whose field `inner` is a
 /// [`StreamLink`], by delegation: the TCP, TLS and Unix links differ only
 /// in how they are built and in their [`Link::abort`](crate::Link::abort),
-/// which each type provides as an inherent `fn reset(&self)`.
+/// given as `abort(link) { .. }` (with `link: &Self`) where it is not the
+/// trait's default.
 #[cfg(feature = "native")]
 macro_rules! delegate_link {
     ($link:ty) => {
+        $crate::stream::delegate_link!(@impl $link {});
+    };
+    ($link:ty, abort($this:ident) $abort:block) => {
+        $crate::stream::delegate_link!(@impl $link {
+            fn abort(&mut self) {
+                let $this: &$link = self;
+                $abort
+            }
+        });
+    };
+    (@impl $link:ty { $($abort:tt)* }) => {
         impl $crate::Link for $link {
             fn info(&self) -> &$crate::LinkInfo {
                 self.inner.info()
@@ -238,9 +250,7 @@ macro_rules! delegate_link {
                 self.inner.has_partial_frame()
             }
 
-            fn abort(&mut self) {
-                self.reset();
-            }
+            $($abort)*
         }
     };
 }

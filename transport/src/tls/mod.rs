@@ -61,18 +61,16 @@ pub struct TlsLink {
     inner: StreamLink<TlsStream<TcpStream>>,
 }
 
-crate::stream::delegate_link!(TlsLink);
+// The abort resets the TCP connection (no close_notify: the peer was not
+// reading).
+crate::stream::delegate_link!(TlsLink, abort(link) {
+    crate::tcp::reset_on_drop(link.inner.get_ref().get_ref().0)
+});
 
 impl TlsLink {
     /// The largest payload this link accepts.
     pub fn max_frame(&self) -> u32 {
         self.inner.max_frame()
-    }
-
-    /// Its [`Link::abort`](crate::Link::abort): a reset of the TCP
-    /// connection (no close_notify: the peer was not reading).
-    fn reset(&self) {
-        crate::tcp::reset_on_drop(self.inner.get_ref().get_ref().0);
     }
 
     /// Wraps a finished handshake: checks the version and ALPN, reads the
