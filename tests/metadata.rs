@@ -178,6 +178,75 @@ async fn a_client_layer_adds_metadata_to_every_call() {
     assert_no_panics();
 }
 
+/// A value one layer attaches to a stream open for the layers after it.
+#[derive(Debug, Clone, PartialEq)]
+struct Seen(&'static str);
+
+#[tokio::test]
+async fn client_layers_see_every_stream_open() {
+    let setup = start(Transport::Mem).await;
+    let tagger = prism::client::open_fn(|open| {
+        let method = open.op().method();
+        open.extensions_mut().insert(Seen(method));
+        (open.metadata_mut())
+            .insert("via", "open-layer")
+            .expect("plain entry");
+        Ok(())
+    });
+    let guard = prism::client::open_fn(|open| {
+        // The layer added first ran first: its value is here.
+        let Some(Seen(method)) = open.extensions().get::<Seen>() else {
+            return Err(prism::Status::internal("the first layer did not run"));
+        };
+        match *method {
+            "watch" if open.metadata().get("block").is_some() => {
+                Err(prism::Status::permission_denied("blocked by a layer"))
+            }
+            "upload" => {
+                open.set_timeout(Some(std::time::Duration::from_millis(50)));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    });
+    let channel = (setup.fx)
+        .connect_with(prism::Channel::builder().layer(tagger).layer(guard))
+        .await
+        .expect("connect");
+    let client = EchoClient::new(channel.clone());
+
+    // A server stream and a client stream carry what the layer added,
+    // beside the caller's own metadata.
+    let stream = client.watch(1).metadata(sample()).await.expect("open");
+    let items: Vec<String> = stream.map(|item| item.expect("item")).collect().await;
+    assert_eq!(items, [&SAMPLE_LINES[..], &["via=open-layer"]].concat());
+    let uploaded = client
+        .upload(Streaming::iter(0..3u32))
+        .await
+        .expect("upload");
+    assert_eq!(uploaded, ["items=3", "via=open-layer"]);
+
+    // A refused open fails with the layer's status and is never sent.
+    let sent = channel.stats().calls_sent;
+    let mut block = Metadata::new();
+    block.insert("block", "yes").expect("plain entry");
+    let status = client.watch(1).metadata(block).await.expect_err("refused");
+    assert_eq!(status.code(), Code::PermissionDenied, "{status}");
+    assert_eq!(status.message(), "blocked by a layer");
+    assert_eq!(channel.stats().calls_sent, sent, "nothing left the client");
+
+    // A layer may bound a whole stream: an upload that never ends runs out
+    // of the layer's time.
+    let endless = Streaming::from_stream(futures_util::stream::pending::<u32>());
+    let status = client.upload(endless).await.expect_err("bounded");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+
+    // Unary calls pass an open-only layer untouched.
+    assert!(client.entries().await.expect("unary").is_empty());
+    setup.fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
 #[test]
 fn a_token_cannot_be_put_in_metadata() {
     let token = "eyJhbGciOiJIUzI1NiIsImtpZCI6ImhzIn0.eyJzdWIiOiJ3b3JrZXIifQ.c2lnbmF0dXJl";

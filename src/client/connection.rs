@@ -9,13 +9,15 @@ use prism_proto::int_map::IntMap;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::Client;
 
-use super::layer::Handle;
+use super::layer::{Handle, Layer, Open};
 
 /// A connection that finished its handshake.
 pub(crate) struct Connection {
     pub(crate) client: Client,
     /// The client layers around the connection; `None` without layers.
     pub(crate) stack: Option<Arc<dyn Handle>>,
+    /// The same layers, in the order they were added, for stream opens.
+    layers: Arc<[Arc<dyn Layer>]>,
     /// The server's op table from its handshake, each entry with a verdict
     /// on schema compatibility computed on first use.
     peer_ops: IntMap<u64, PeerOp>,
@@ -32,8 +34,13 @@ struct PeerOp {
 }
 
 impl Connection {
-    /// The connection behind `client`, its calls passing `stack`.
-    pub(crate) fn new(client: Client, stack: Option<Arc<dyn Handle>>) -> Connection {
+    /// The connection behind `client`, its calls passing `stack` and its
+    /// stream opens each of `layers`.
+    pub(crate) fn new(
+        client: Client,
+        stack: Option<Arc<dyn Handle>>,
+        layers: Arc<[Arc<dyn Layer>]>,
+    ) -> Connection {
         let peer_ops = (client.info().peer_accept.ops.iter())
             .map(|entry| {
                 let op = PeerOp {
@@ -47,8 +54,15 @@ impl Connection {
         Connection {
             client,
             stack,
+            layers,
             peer_ops,
         }
+    }
+
+    /// Passes a stream open through every layer, first added first; the
+    /// first refusal ends it.
+    pub(crate) fn open(&self, open: &mut Open) -> Result<(), Status> {
+        self.layers.iter().try_for_each(|layer| layer.open(open))
     }
 
     /// Refuses, before anything is sent, an op the server does not serve or

@@ -1,10 +1,14 @@
 //! The client's middleware seam: every call, encoded and about to be sent,
-//! passes a stack of [`Layer`]s on its [`Channel`](crate::Channel).
+//! passes a stack of [`Layer`]s on its [`Channel`](crate::Channel), and
+//! every stream open passes each layer's [`Layer::open`].
 //!
 //! The shape is tower's: a [`Handle`] sends a [`Call`] and yields its reply;
 //! a [`Layer`] wraps a handle in another. Metrics, rate limits and retries
 //! on the client are layers. A channel without layers sends directly, with
-//! no boxing.
+//! no boxing. A stream has no single reply to wrap, so a layer sees its
+//! open as an interceptor does (tonic's shape): an [`Open`] it may read,
+//! add metadata to, bound with a timeout or refuse, before anything is
+//! sent.
 
 use core::fmt;
 use core::future::Future;
@@ -12,7 +16,7 @@ use core::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use prism_core::{CodecId, Extensions, Metadata, Payload, Reply};
+use prism_core::{CodecId, Extensions, Metadata, Payload, Reply, Status};
 use prism_proto::session::OutgoingCall;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::Client;
@@ -103,6 +107,73 @@ impl fmt::Debug for Call {
     }
 }
 
+/// A stream about to be opened (a server, client or bidirectional stream
+/// call), as [`Layer::open`] sees it: its op, codec, timeout, metadata and
+/// the values earlier layers attached. Its request is not here: it may be a
+/// stream not sent yet.
+pub struct Open {
+    pub(crate) op: &'static OpDescriptor,
+    pub(crate) codec: CodecId,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) metadata: Metadata,
+    pub(crate) extensions: Extensions,
+}
+
+impl Open {
+    /// The op being opened (its [`kind`](OpDescriptor::kind) says which
+    /// kind of stream).
+    pub fn op(&self) -> &'static OpDescriptor {
+        self.op
+    }
+
+    /// The codec the stream's messages are encoded with.
+    pub fn codec(&self) -> CodecId {
+        self.codec
+    }
+
+    /// How long the whole stream may take, if limited.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Limits (or lifts, with `None`) how long the whole stream may take.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+        self.timeout = timeout;
+    }
+
+    /// The metadata sent with the open.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The metadata sent with the open, to add to. It refuses credentials:
+    /// see [`Metadata::insert`].
+    pub fn metadata_mut(&mut self) -> &mut Metadata {
+        &mut self.metadata
+    }
+
+    /// Values earlier layers attached to this open.
+    pub fn extensions(&self) -> &Extensions {
+        &self.extensions
+    }
+
+    /// Attaches values to this open, for the layers after this one.
+    pub fn extensions_mut(&mut self) -> &mut Extensions {
+        &mut self.extensions
+    }
+}
+
+impl fmt::Debug for Open {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Open")
+            .field("op", &self.op.full_name())
+            .field("codec", &self.codec)
+            .field("timeout", &self.timeout)
+            .field("metadata", &self.metadata)
+            .finish()
+    }
+}
+
 /// Sends a [`Call`] and yields its reply: the connection at the bottom of
 /// the stack, a layer's wrapper above it (tower's `Service`).
 pub trait Handle: Send + Sync + 'static {
@@ -110,11 +181,61 @@ pub trait Handle: Send + Sync + 'static {
     fn handle(&self, call: Call) -> ReplyFuture;
 }
 
-/// Wraps a [`Handle`] in another (tower's `Layer`). Layers added first to
-/// [`ChannelBuilder::layer`](crate::ChannelBuilder::layer) see calls first.
+/// Wraps a [`Handle`] in another (tower's `Layer`), and sees each stream
+/// open. Layers added first to
+/// [`ChannelBuilder::layer`](crate::ChannelBuilder::layer) see calls and
+/// opens first.
+///
+/// # Examples
+///
+/// A request id on every call and every stream:
+///
+/// ```
+/// use std::sync::Arc;
+/// use prism::client::{Call, Handle, Layer, Open, ReplyFuture};
+/// use prism::Status;
+///
+/// struct RequestIds;
+///
+/// struct Tagged(Arc<dyn Handle>);
+///
+/// impl Handle for Tagged {
+///     fn handle(&self, mut call: Call) -> ReplyFuture {
+///         if let Err(e) = call.metadata_mut().insert("request-id", "r-1") {
+///             return Box::pin(async move { Err(Status::invalid_argument(e.to_string())) });
+///         }
+///         self.0.handle(call)
+///     }
+/// }
+///
+/// impl Layer for RequestIds {
+///     fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle> {
+///         Arc::new(Tagged(inner))
+///     }
+///
+///     fn open(&self, open: &mut Open) -> Result<(), Status> {
+///         match open.metadata_mut().insert("request-id", "r-1") {
+///             Ok(_) => Ok(()),
+///             Err(e) => Err(Status::invalid_argument(e.to_string())),
+///         }
+///     }
+/// }
+///
+/// let builder = prism::Channel::builder().layer(RequestIds);
+/// # drop(builder);
+/// ```
 pub trait Layer: Send + Sync + 'static {
-    /// Wraps `inner`.
+    /// Wraps `inner`: the handle unary calls pass.
     fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle>;
+
+    /// Sees a stream open before it is sent, after the layers added before
+    /// this one and before those added after it. An error refuses the
+    /// open: the stream call fails with that status and nothing is sent.
+    /// By default the open passes unchanged.
+    fn open(&self, open: &mut Open) -> Result<(), Status> {
+        let _ = open;
+        Ok(())
+    }
 }
 
 /// A [`Layer`] from a function of the call and the next handle.
@@ -142,6 +263,56 @@ where
     F: Fn(Call, &Arc<dyn Handle>) -> ReplyFuture + Send + Sync + 'static,
 {
     LayerFn::new(f)
+}
+
+/// A [`Layer`] that passes unary calls unchanged and calls `f` with each
+/// stream open: the closure form of [`Layer::open`].
+///
+/// # Examples
+///
+/// Streams of one op get at most a minute:
+///
+/// ```
+/// use std::time::Duration;
+/// use prism::client::open_fn;
+///
+/// let layer = open_fn(|open| {
+///     if open.op().method() == "watch" {
+///         let limit = Duration::from_secs(60);
+///         open.set_timeout(Some(open.timeout().map_or(limit, |t| t.min(limit))));
+///     }
+///     Ok(())
+/// });
+/// let builder = prism::Channel::builder().layer(layer);
+/// # drop(builder);
+/// ```
+pub fn open_fn<F>(f: F) -> OpenFn<F>
+where
+    F: Fn(&mut Open) -> Result<(), Status> + Send + Sync + 'static,
+{
+    OpenFn(f)
+}
+
+/// The layer of [`open_fn`].
+pub struct OpenFn<F>(F);
+
+impl<F> fmt::Debug for OpenFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OpenFn")
+    }
+}
+
+impl<F> Layer for OpenFn<F>
+where
+    F: Fn(&mut Open) -> Result<(), Status> + Send + Sync + 'static,
+{
+    fn layer(&self, inner: Arc<dyn Handle>) -> Arc<dyn Handle> {
+        inner
+    }
+
+    fn open(&self, open: &mut Open) -> Result<(), Status> {
+        (self.0)(open)
+    }
 }
 
 /// The bottom of the stack: the connection.

@@ -27,7 +27,7 @@ pub use crate::response::{Fallible, FromReply, Plain, Viewed};
 pub use crate::stream_response::{FallibleStreamed, FromStream, Streamed, ViewedStream};
 pub use call::{CallFuture, UnaryCall};
 pub use datagram::DatagramCall;
-pub use layer::{Call, Handle, Layer, ReplyFuture, layer_fn};
+pub use layer::{Call, Handle, Layer, Open, OpenFn, ReplyFuture, layer_fn, open_fn};
 pub use reconnect::{ChannelState, DEFAULT_FIRST_BACKOFF, DEFAULT_MAX_BACKOFF, Reconnect};
 pub use stream_call::{ClientStreamCall, Single, StreamCall, StreamFuture, StreamRequest};
 
@@ -541,7 +541,11 @@ impl ChannelBuilder {
             }
             stack
         });
-        Ok(Connection::new(client, stack))
+        Ok(Connection::new(
+            client,
+            stack,
+            self.layers.iter().cloned().collect(),
+        ))
     }
 }
 

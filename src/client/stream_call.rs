@@ -8,11 +8,13 @@ use core::pin::Pin;
 use std::time::Duration;
 
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
-use prism_core::{Metadata, Status};
+use prism_core::{Extensions, Metadata, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Request, StreamOpen};
 
 use super::Channel;
+use super::connection::Connection;
+use super::layer::Open;
 use crate::response::FromReply;
 use crate::stream_response::FromStream;
 use crate::streaming::{Streaming, outbound, with_status};
@@ -87,8 +89,8 @@ impl<S: CodecSet, T: EncodeAs<S> + Send + 'static> StreamRequest<S> for Streamin
 /// The timeout covers the whole stream: when it passes, both directions
 /// end with `DEADLINE_EXCEEDED` and the server drops its handler. A
 /// channel's default timeout does not apply to streams. Dropping the
-/// returned [`Streaming`] cancels the call. Client layers see unary calls
-/// only.
+/// returned [`Streaming`] cancels the call. The open passes each client
+/// layer's [`Layer::open`](super::Layer::open) first.
 #[must_use = "a call does nothing until it is awaited"]
 pub struct StreamCall<S, Req, R> {
     channel: Channel,
@@ -166,6 +168,7 @@ where
         Box::pin(async move {
             let (conn, timeout) = channel.ready(timeout).await?;
             let codec = channel.check_op(&conn, op, S::IDS)?;
+            let (timeout, metadata) = through_layers(&conn, op, codec, timeout, metadata)?;
             let limits = *channel.limits();
             let request = request.into_request(codec, op, &limits)?;
             let open = StreamOpen {
@@ -192,7 +195,8 @@ where
 /// Generated clients return one from each client-stream method. The
 /// request stream is pulled as the server grants credit; the call ends
 /// with the server's answer, which may come before the stream ends.
-/// Dropping the future cancels the call.
+/// Dropping the future cancels the call. The open passes each client
+/// layer's [`Layer::open`](super::Layer::open) first.
 #[must_use = "a call does nothing until it is awaited"]
 pub struct ClientStreamCall<S, T, R> {
     channel: Channel,
@@ -267,6 +271,7 @@ where
         Box::pin(async move {
             let (conn, timeout) = channel.ready(timeout).await?;
             let codec = channel.check_op(&conn, op, S::IDS)?;
+            let (timeout, metadata) = through_layers(&conn, op, codec, timeout, metadata)?;
             let limits = *channel.limits();
             let open = StreamOpen {
                 op: op.id().get(),
@@ -280,4 +285,25 @@ where
             R::from_reply(reply?, codec, op, &limits)
         })
     }
+}
+
+/// Passes a stream's open through the connection's layers (which may
+/// refuse it, before anything is encoded or sent): its timeout and
+/// metadata as they left the last layer.
+fn through_layers(
+    conn: &Connection,
+    op: &'static OpDescriptor,
+    codec: CodecId,
+    timeout: Option<Duration>,
+    metadata: Metadata,
+) -> Result<(Option<Duration>, Metadata), Status> {
+    let mut open = Open {
+        op,
+        codec,
+        timeout,
+        metadata,
+        extensions: Extensions::default(),
+    };
+    conn.open(&mut open)?;
+    Ok((open.timeout, open.metadata))
 }
