@@ -2,7 +2,8 @@
 //! free channel, in the order they were made, instead of failing with
 //! `RESOURCE_EXHAUSTED`; one whose deadline passes while it waits fails
 //! with `DEADLINE_EXCEEDED` saying so, and one its caller drops leaves
-//! the queue.
+//! the queue. Under a reconnect policy, what still waits when the server
+//! goes away is sent to the next server.
 
 mod common;
 
@@ -179,5 +180,77 @@ async fn a_deadline_that_passes_in_the_queue_fails_the_call_and_a_dropped_call_l
         "neither the expired nor the dropped call ran"
     );
     fx.shutdown().await.expect("clean shutdown");
+    assert_no_panics();
+}
+
+/// A server of `Hold` on the Unix socket at `path`, taking at most
+/// `max_channels` channels per connection.
+fn serve_at(path: &std::path::Path, max_channels: u32, seen: &Arc<Seen>) -> Server {
+    let server = Server::builder()
+        .allow_unauthenticated()
+        .session_config(SessionConfig::default().with_max_channels(max_channels))
+        .add_service(HoldServer::new(Holder(Arc::clone(seen))))
+        .build()
+        .expect("the server builds");
+    let listener = tokio::net::UnixListener::bind(path).expect("bind");
+    tokio::spawn({
+        let server = server.clone();
+        async move { server.serve(listener).await }
+    });
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_reconnect_policy_opens_and_calls_queued_at_a_goaway_go_to_the_next_server() {
+    let socket = common::SocketPath::new();
+    let (old, new) = (Arc::new(Seen::default()), Arc::new(Seen::default()));
+    let old_server = serve_at(socket.path(), 1, &old);
+    let channel = prism::Channel::builder()
+        .reconnect(
+            prism::client::Reconnect::default()
+                .backoff(Duration::from_millis(10), Duration::from_millis(100)),
+        )
+        .connect(prism::unix::UnixConnector::new(socket.path()))
+        .await
+        .expect("connect");
+    let hold = HoldClient::new(channel.clone());
+    // One stream holds the old server's only channel; a server stream and
+    // a call wait behind it, never sent.
+    let mut first = hold.count(1).await.expect("first stream");
+    assert_eq!(first.next().await.expect("an item").expect("ok"), 0);
+    let waiting_stream = tokio::spawn({
+        let hold = hold.clone();
+        async move {
+            let stream = hold.count(3).await?;
+            stream
+                .take(3)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect()
+        }
+    });
+    let waiting_call = tokio::spawn({
+        let hold = hold.clone();
+        async move { hold.hold(7, 0).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting_stream.is_finished() && !waiting_call.is_finished());
+
+    // The old server goes away and a new one takes the address: what
+    // waited was never processed, so it is sent once more, there.
+    std::fs::remove_file(socket.path()).expect("unlink");
+    let new_server = serve_at(socket.path(), 100, &new);
+    old_server.shutdown();
+    let items: Result<Vec<u32>, prism::Status> = waiting_stream.await.expect("task");
+    assert_eq!(
+        items.expect("the stream opened on the next server"),
+        [0, 1, 2]
+    );
+    assert_eq!(waiting_call.await.expect("task").expect("call"), 7);
+    assert_eq!(*new.order.lock().expect("order"), [7]);
+    assert!(old.order.lock().expect("order").is_empty());
+    drop(first);
+    new_server.shutdown();
     assert_no_panics();
 }

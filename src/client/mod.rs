@@ -178,8 +178,12 @@ impl Channel {
     /// What the current connection moved so far: frames, bytes, calls,
     /// failures, alignment copies (zero while there is none).
     pub fn stats(&self) -> ConnectionStats {
-        self.with_ready(|conn| conn.client.stats())
-            .unwrap_or_default()
+        match &self.inner.conn {
+            Conn::Single(conn) => conn.client.stats(),
+            Conn::Supervised(supervisor) => (supervisor.held())
+                .map(|conn| conn.client.stats())
+                .unwrap_or_default(),
+        }
     }
 
     /// Runs `f` on the connection, if there is one now.
@@ -223,8 +227,9 @@ impl Channel {
     }
 
     /// Whether the channel has a [`Reconnect`] policy: then a unary call
-    /// its connection never processed is sent once more, on the next (the
-    /// request is kept for it, which costs a little on every call).
+    /// or a server-stream open its connection never processed is sent once
+    /// more, on the next (the request is kept for it, which costs a little
+    /// on every call).
     pub(crate) fn resends(&self) -> bool {
         match &self.inner.conn {
             Conn::Single(_) => false,

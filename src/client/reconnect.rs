@@ -65,9 +65,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
 ///   through failed attempts too, for at most their timeout;
 /// - calls in flight when a connection ends fail with `UNAVAILABLE` (they
 ///   may have run on the server: they are not sent again), but a unary
-///   call the server never processed (see
+///   call or a server-stream open the server never processed (see
 ///   [`Status::is_unprocessed`](crate::Status::is_unprocessed)) is
 ///   sent once more on the next connection, within its deadline;
+/// - when the server sends GOAWAY, new calls wait for the next connection
+///   rather than meet the old one's refusal;
 /// - after [`Channel::close`](super::Channel::close), calls fail with
 ///   `UNAVAILABLE` at once.
 ///
@@ -227,13 +229,20 @@ impl Supervisor {
         supervisor
     }
 
-    /// The connection, if there is one now. One that ended counts as
-    /// none, though the task may not have let go of it yet: a call then
-    /// waits for the next instead of failing on it. (Under a policy the
-    /// task lets go of a connection as soon as its server sends GOAWAY; a
-    /// call that meets the GOAWAY first is refused unprocessed and sent
-    /// again.)
+    /// The connection, if there is one that takes calls now. One that
+    /// ended, or whose server sent GOAWAY, counts as none, though the task
+    /// may not have let go of it yet: a call then waits for the next
+    /// instead of failing on it, and a call the GOAWAY refused
+    /// (unprocessed) is sent again on the next, not on the same one.
+    /// (Under a policy the task lets go of a connection as soon as its
+    /// server sends GOAWAY.)
     pub(crate) fn current(&self) -> Option<Arc<Connection>> {
+        self.held().filter(|conn| !conn.client.is_draining())
+    }
+
+    /// The connection the channel holds, draining or not, unless it ended:
+    /// what the channel reports (its link, its statistics).
+    pub(crate) fn held(&self) -> Option<Arc<Connection>> {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
         current
             .as_ref()
@@ -253,7 +262,7 @@ impl Supervisor {
     /// What the channel says of its link: the connection's, or the
     /// connector's kind and target while there is none.
     pub(crate) fn link(&self) -> LinkInfo {
-        self.current().map_or_else(
+        self.held().map_or_else(
             || self.target.clone(),
             |conn| conn.client.info().link.clone(),
         )

@@ -10,7 +10,8 @@ use std::time::Duration;
 use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
 use prism_core::{Extensions, Metadata, Status};
 use prism_reflect::OpDescriptor;
-use prism_transport::driver::{Request, StreamOpen};
+use prism_transport::driver::{Inbound, Request, StreamOpen};
+use prism_transport::rt;
 
 use super::Channel;
 use super::connection::Connection;
@@ -167,23 +168,36 @@ where
         } = self;
         Box::pin(async move {
             let (conn, timeout) = channel.ready(timeout).await?;
+            let deadline = timeout.and_then(|timeout| rt::now().checked_add(timeout));
             let codec = channel.check_op(&conn, op, S::IDS)?;
-            let (timeout, metadata) = through_layers(&conn, op, codec, timeout, metadata)?;
+            let (left, sent) = through_layers(&conn, op, codec, timeout, metadata.clone())?;
             let limits = *channel.limits();
             let request = request.into_request(codec, op, &limits)?;
-            let open = StreamOpen {
-                op: op.id().get(),
-                codec,
-                deadline: timeout,
-                request,
-                priority: crate::op_table::op_priority(op),
-                metadata,
+            // A server stream's one message is kept for a second attempt
+            // on a reconnecting channel, as a unary call's request is.
+            let again = match &request {
+                Request::Whole(payload) if channel.resends() => Some(payload.clone()),
+                Request::Whole(_) | Request::Stream(_) => None,
             };
-            let mut inbound = conn.client.open_stream(open);
-            if let Some(max) = op.max_message() {
-                inbound.set_max_message(max);
+            let mut inbound = open_on(&conn, op, codec, left, request, sent);
+            let mut opened = inbound.opened().await;
+            if let (Err(Err(failed)), Some(payload)) = (&opened, again)
+                && failed.is_unprocessed()
+            {
+                // The connection never processed the open (it never left,
+                // or the server refused it going away): once more on the
+                // next connection, within what is left of the deadline.
+                let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
+                if !left.is_some_and(|left| left.is_zero()) {
+                    let (conn, left) = channel.ready(left).await?;
+                    if channel.check_op(&conn, op, S::IDS)? == codec {
+                        let (left, sent) = through_layers(&conn, op, codec, left, metadata)?;
+                        let request = Request::Whole(payload);
+                        inbound = open_on(&conn, op, codec, left, request, sent);
+                        opened = inbound.opened().await;
+                    }
+                }
             }
-            let opened = inbound.opened().await;
             R::from_open(opened, inbound, codec, op, &limits)
         })
     }
@@ -285,6 +299,30 @@ where
             R::from_reply(reply?, codec, op, &limits)
         })
     }
+}
+
+/// Opens `op`'s stream on `conn`, its messages held to the op's limit.
+fn open_on(
+    conn: &Connection,
+    op: &'static OpDescriptor,
+    codec: CodecId,
+    timeout: Option<Duration>,
+    request: Request,
+    metadata: Metadata,
+) -> Inbound {
+    let open = StreamOpen {
+        op: op.id().get(),
+        codec,
+        deadline: timeout,
+        request,
+        priority: crate::op_table::op_priority(op),
+        metadata,
+    };
+    let mut inbound = conn.client.open_stream(open);
+    if let Some(max) = op.max_message() {
+        inbound.set_max_message(max);
+    }
+    inbound
 }
 
 /// Passes a stream's open through the connection's layers (which may

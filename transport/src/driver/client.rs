@@ -427,6 +427,12 @@ impl Client {
         self.shared.commands.is_closed()
     }
 
+    /// Whether the server sent GOAWAY: the connection takes no new calls
+    /// (it finishes those it has).
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.borrow().is_some()
+    }
+
     /// Why the connection ended, if it has.
     pub fn close_reason(&self) -> Option<ConnectionError> {
         self.shared.exit.borrow().clone()
