@@ -8,6 +8,7 @@ mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use common::raw::{self, RawConn};
 use common::{Counters, Fixture, Transport, assert_no_panics};
@@ -65,6 +66,8 @@ pub trait Echo {
     async fn watch(&self, cx: &Context, n: u32) -> Streaming<String>;
     /// How many items came, then the metadata.
     async fn upload(&self, cx: &Context, items: Streaming<u32>) -> Vec<String>;
+    /// The metadata, one line per item that came.
+    async fn chat(&self, cx: &Context, items: Streaming<u32>) -> Streaming<String>;
     /// Counts handler runs; its request goes through the spy codec.
     #[prism(bare, codec = SpyCodec)]
     async fn spy(&self, blob: Blob) -> Blob;
@@ -96,6 +99,11 @@ impl Echo for Echoes {
         let mut out = vec![format!("items={count}")];
         out.extend(lines(cx));
         out
+    }
+
+    async fn chat(&self, cx: &Context, items: Streaming<u32>) -> Streaming<String> {
+        let lines = lines(cx);
+        Streaming::from_stream(items.flat_map(move |_| futures_util::stream::iter(lines.clone())))
     }
 
     async fn spy(&self, blob: Blob) -> Blob {
@@ -225,6 +233,9 @@ async fn client_layers_see_every_stream_open() {
         .await
         .expect("upload");
     assert_eq!(uploaded, ["items=3", "via=open-layer"]);
+    let chat = client.chat(Streaming::iter(0..2u32)).await.expect("open");
+    let lines: Vec<String> = chat.map(|line| line.expect("line")).collect().await;
+    assert_eq!(lines, ["via=open-layer", "via=open-layer"]);
 
     // A refused open fails with the layer's status and is never sent.
     let sent = channel.stats().calls_sent;
@@ -238,7 +249,10 @@ async fn client_layers_see_every_stream_open() {
     // A layer may bound a whole stream: an upload that never ends runs out
     // of the layer's time.
     let endless = Streaming::from_stream(futures_util::stream::pending::<u32>());
-    let status = client.upload(endless).await.expect_err("bounded");
+    let status = tokio::time::timeout(Duration::from_secs(10), client.upload(endless))
+        .await
+        .expect("the layer's timeout ends it")
+        .expect_err("bounded");
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
 
     // Unary calls pass an open-only layer untouched.

@@ -254,3 +254,38 @@ async fn under_a_reconnect_policy_opens_and_calls_queued_at_a_goaway_go_to_the_n
     new_server.shutdown();
     assert_no_panics();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_policy_a_call_made_while_the_server_drains_fails_at_once() {
+    let socket = common::SocketPath::new();
+    let seen = Arc::new(Seen::default());
+    let server = serve_at(socket.path(), 100, &seen);
+    let channel = prism::Channel::builder()
+        .connect(prism::unix::UnixConnector::new(socket.path()))
+        .await
+        .expect("connect");
+    let hold = HoldClient::new(channel.clone());
+    // A long call keeps the old connection draining for seconds.
+    let slow = tokio::spawn({
+        let hold = hold.clone();
+        async move { hold.hold(1, 3_000).await }
+    });
+    common::eventually("the slow call runs", || {
+        seen.now.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    server.shutdown();
+    // Time for the GOAWAY to reach the channel.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No next connection will come: a new call is refused at once
+    // (unprocessed, so the caller may retry it elsewhere), not held until
+    // the drain ends.
+    let refused = tokio::time::timeout(Duration::from_millis(1_500), hold.hold(2, 0))
+        .await
+        .expect("refused before the drain ends")
+        .expect_err("the server is going away");
+    assert_eq!(refused.code(), Code::Unavailable, "{refused}");
+    assert!(refused.is_unprocessed(), "{refused:?}");
+    assert_eq!(slow.await.expect("task").expect("drained"), 1);
+    assert_no_panics();
+}

@@ -11,7 +11,7 @@ use prism_codecs::{Codec, CodecId, CodecSet, EncodeAs, EncodeBuf, View};
 use prism_core::{Metadata, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::PendingCall;
-use prism_transport::rt::{self, Instant};
+use prism_transport::rt::Instant;
 
 use super::Channel;
 use super::connection::Connection;
@@ -175,7 +175,7 @@ where
         let retry = self.channel.resends().then(|| Retry {
             payload: payload.clone(),
             metadata: self.metadata.clone(),
-            deadline: timeout.and_then(|timeout| rt::now().checked_add(timeout)),
+            deadline: super::deadline_after(timeout),
         });
         let call = Call {
             op: self.op,
@@ -250,16 +250,10 @@ impl Retry {
         failed: Status,
     ) -> Waiting {
         Box::pin(async move {
-            let left = self
-                .deadline
-                .map(|at| at.saturating_duration_since(rt::now()));
-            if left.is_some_and(|left| left.is_zero()) {
+            let again = channel.ready_again(self.deadline, op, S::IDS, codec);
+            let Some((conn, left)) = again.await? else {
                 return Err(failed);
-            }
-            let (conn, left) = channel.ready(left).await?;
-            if channel.check_op(&conn, op, S::IDS)? != codec {
-                return Err(failed);
-            }
+            };
             let call = Call {
                 op,
                 codec,

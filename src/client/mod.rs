@@ -16,7 +16,7 @@ use prism_core::{CodecId, Status};
 use prism_proto::session::{Extension, Hello, SessionConfig};
 use prism_reflect::{OpDescriptor, ServiceDescriptor};
 use prism_transport::driver::{self, ConnectionError, ConnectionStats, Setup};
-use prism_transport::rt;
+use prism_transport::rt::{self, Instant};
 use prism_transport::{Connector, Link, LinkConfig, LinkInfo, LinkKind, PeerAddr, SecurityPolicy};
 use tokio::sync::watch;
 
@@ -209,8 +209,7 @@ impl Channel {
         if let Some(conn) = supervisor.current() {
             return Ok((conn, timeout));
         }
-        // A timeout too long for the clock is none.
-        let deadline = timeout.and_then(|timeout| rt::now().checked_add(timeout));
+        let deadline = deadline_after(timeout);
         let conn = supervisor.ready(deadline).await?;
         let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
         if left.is_some_and(|left| left.is_zero()) {
@@ -220,6 +219,25 @@ impl Channel {
             .unprocessed());
         }
         Ok((conn, left.or(timeout)))
+    }
+
+    /// A connection for the second attempt of a call of `op` with `codec`
+    /// that its first connection never processed, within what is left
+    /// until `deadline`. `None` when nothing is left, or when the server
+    /// there takes the op with another codec: the first failure stands.
+    pub(crate) async fn ready_again(
+        &self,
+        deadline: Option<Instant>,
+        op: &'static OpDescriptor,
+        ours: &[CodecId],
+        codec: CodecId,
+    ) -> Result<Option<(Arc<Connection>, Option<Duration>)>, Status> {
+        let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
+        if left.is_some_and(|left| left.is_zero()) {
+            return Ok(None);
+        }
+        let (conn, left) = self.ready(left).await?;
+        Ok((self.check_op(&conn, op, ours)? == codec).then_some((conn, left)))
     }
 
     pub(crate) fn limits(&self) -> &Limits {
@@ -356,8 +374,8 @@ impl ChannelBuilder {
         self
     }
 
-    /// Adds a layer every call passes before it is sent. The first layer
-    /// added sees calls first.
+    /// Adds a layer every call and every stream open passes before it is
+    /// sent. The first layer added sees them first.
     pub fn layer(mut self, layer: impl Layer) -> Self {
         self.layers.push(Arc::new(layer));
         self
@@ -552,6 +570,12 @@ impl ChannelBuilder {
             self.layers.iter().cloned().collect(),
         ))
     }
+}
+
+/// When a call that may take `timeout` from now must end; a timeout too
+/// long for the clock is none.
+pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|timeout| rt::now().checked_add(timeout))
 }
 
 /// What a channel says of its link before it has a connection.

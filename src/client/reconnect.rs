@@ -230,14 +230,19 @@ impl Supervisor {
     }
 
     /// The connection, if there is one that takes calls now. One that
-    /// ended, or whose server sent GOAWAY, counts as none, though the task
-    /// may not have let go of it yet: a call then waits for the next
-    /// instead of failing on it, and a call the GOAWAY refused
-    /// (unprocessed) is sent again on the next, not on the same one.
-    /// (Under a policy the task lets go of a connection as soon as its
-    /// server sends GOAWAY.)
+    /// ended counts as none, though the task may not have let go of it
+    /// yet: a call then waits for the next instead of failing on it. So
+    /// does one whose server sent GOAWAY when the next will come: under a
+    /// policy (the task lets go of it at once), or after an idle close
+    /// (the next call connects again). A call the GOAWAY refused
+    /// (unprocessed) is then sent again on the next, not on the same one.
+    /// Without a policy a server going away for another reason ends the
+    /// channel: calls meet the refusal at once.
     pub(crate) fn current(&self) -> Option<Arc<Connection>> {
-        self.held().filter(|conn| !conn.client.is_draining())
+        self.held().filter(|conn| {
+            !conn.client.is_draining()
+                || (self.policy.is_none() && conn.client.draining_code() != Some(Code::Ok))
+        })
     }
 
     /// The connection the channel holds, draining or not, unless it ended:

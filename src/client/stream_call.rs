@@ -11,7 +11,6 @@ use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
 use prism_core::{Extensions, Metadata, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Inbound, Request, StreamOpen};
-use prism_transport::rt;
 
 use super::Channel;
 use super::connection::Connection;
@@ -168,35 +167,34 @@ where
         } = self;
         Box::pin(async move {
             let (conn, timeout) = channel.ready(timeout).await?;
-            let deadline = timeout.and_then(|timeout| rt::now().checked_add(timeout));
             let codec = channel.check_op(&conn, op, S::IDS)?;
-            let (left, sent) = through_layers(&conn, op, codec, timeout, metadata.clone())?;
+            // A server stream's one message is kept for a second attempt
+            // on a reconnecting channel, as a unary call's request is, and
+            // the metadata as the caller gave it, for the layers again.
+            let kept = channel.resends().then(|| metadata.clone());
+            let (left, sent) = through_layers(&conn, op, codec, timeout, metadata)?;
+            // The whole stream's time, as the layers left it.
+            let deadline = super::deadline_after(left);
             let limits = *channel.limits();
             let request = request.into_request(codec, op, &limits)?;
-            // A server stream's one message is kept for a second attempt
-            // on a reconnecting channel, as a unary call's request is.
-            let again = match &request {
-                Request::Whole(payload) if channel.resends() => Some(payload.clone()),
-                Request::Whole(_) | Request::Stream(_) => None,
+            let again = match (&request, kept) {
+                (Request::Whole(payload), Some(metadata)) => Some((payload.clone(), metadata)),
+                _ => None,
             };
-            let mut inbound = open_on(&conn, op, codec, left, request, sent);
+            let mut inbound = open_on(&conn, op, stream_open(op, codec, left, request, sent));
             let mut opened = inbound.opened().await;
-            if let (Err(Err(failed)), Some(payload)) = (&opened, again)
+            if let (Err(Err(failed)), Some((payload, metadata))) = (&opened, again)
                 && failed.is_unprocessed()
-            {
                 // The connection never processed the open (it never left,
                 // or the server refused it going away): once more on the
                 // next connection, within what is left of the deadline.
-                let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
-                if !left.is_some_and(|left| left.is_zero()) {
-                    let (conn, left) = channel.ready(left).await?;
-                    if channel.check_op(&conn, op, S::IDS)? == codec {
-                        let (left, sent) = through_layers(&conn, op, codec, left, metadata)?;
-                        let request = Request::Whole(payload);
-                        inbound = open_on(&conn, op, codec, left, request, sent);
-                        opened = inbound.opened().await;
-                    }
-                }
+                && let Some((conn, left)) =
+                    channel.ready_again(deadline, op, S::IDS, codec).await?
+            {
+                let (left, sent) = through_layers(&conn, op, codec, left, metadata)?;
+                let open = stream_open(op, codec, left, Request::Whole(payload), sent);
+                inbound = open_on(&conn, op, open);
+                opened = inbound.opened().await;
             }
             R::from_open(opened, inbound, codec, op, &limits)
         })
@@ -287,37 +285,36 @@ where
             let codec = channel.check_op(&conn, op, S::IDS)?;
             let (timeout, metadata) = through_layers(&conn, op, codec, timeout, metadata)?;
             let limits = *channel.limits();
-            let open = StreamOpen {
-                op: op.id().get(),
-                codec,
-                deadline: timeout,
-                request: Request::Stream(outbound::<S, T>(request, codec, op, limits, with_status)),
-                priority: crate::op_table::op_priority(op),
-                metadata,
-            };
+            let request =
+                Request::Stream(outbound::<S, T>(request, codec, op, limits, with_status));
+            let open = stream_open(op, codec, timeout, request, metadata);
             let reply = conn.client.call_streaming(open).await;
             R::from_reply(reply?, codec, op, &limits)
         })
     }
 }
 
-/// Opens `op`'s stream on `conn`, its messages held to the op's limit.
-fn open_on(
-    conn: &Connection,
+/// The open of a call of `op`: its request, codec, timeout and metadata.
+fn stream_open(
     op: &'static OpDescriptor,
     codec: CodecId,
     timeout: Option<Duration>,
     request: Request,
     metadata: Metadata,
-) -> Inbound {
-    let open = StreamOpen {
+) -> StreamOpen {
+    StreamOpen {
         op: op.id().get(),
         codec,
         deadline: timeout,
         request,
         priority: crate::op_table::op_priority(op),
         metadata,
-    };
+    }
+}
+
+/// Opens a stream of `op` on `conn`, its messages held to the op's limit
+/// from the first.
+fn open_on(conn: &Connection, op: &'static OpDescriptor, open: StreamOpen) -> Inbound {
     let mut inbound = conn.client.open_stream(open);
     if let Some(max) = op.max_message() {
         inbound.set_max_message(max);

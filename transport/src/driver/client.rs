@@ -430,7 +430,18 @@ impl Client {
     /// Whether the server sent GOAWAY: the connection takes no new calls
     /// (it finishes those it has).
     pub fn is_draining(&self) -> bool {
-        self.shared.draining.borrow().is_some()
+        // The value changes once, from none to the GOAWAY's code, and this
+        // receiver never marks a value seen: it has changed exactly when
+        // the server sent GOAWAY. (An atomic load, not the watch's lock:
+        // a reconnecting channel asks on every call.) Once the driver is
+        // gone, the connection takes no calls either.
+        self.shared.draining.has_changed().unwrap_or(true)
+    }
+
+    /// The code of the server's GOAWAY (`OK`: the connection was idle),
+    /// once it sent one.
+    pub fn draining_code(&self) -> Option<Code> {
+        *self.shared.draining.borrow()
     }
 
     /// Why the connection ended, if it has.
