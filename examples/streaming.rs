@@ -56,8 +56,8 @@ pub trait Market {
     /// Bidirectional: answers each line as it arrives.
     async fn chat(&self, inbox: Streaming<Line>) -> Streaming<Line>;
     /// Push subscription: ticks as fast as they come, never waiting for a
-    /// subscriber; one that falls more than 32 ticks behind misses the
-    /// oldest and is told how many.
+    /// subscriber; one that falls behind by more than its stream window
+    /// holds and 32 ticks besides misses the oldest and is told how many.
     #[prism(subscription, buffer = 32)]
     async fn live(&self, n: u64) -> Streaming<Tick>;
 }

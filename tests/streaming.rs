@@ -52,6 +52,8 @@ pub trait Feed {
     async fn echo(&self, inbox: Streaming<Event>) -> Streaming<Event>;
     /// `n` numbers, then `ABORTED`.
     async fn fail_after(&self, n: u64) -> Streaming<u64>;
+    /// `n` numbers from a sender that is then dropped unfinished.
+    async fn abandon(&self, n: u64) -> Streaming<u64>;
     /// Numbers forever, as fast as the caller reads; counts drops.
     async fn forever(&self) -> Streaming<u64>;
     /// `n` events of `size` bytes, produced as fast as possible; a slow
@@ -129,6 +131,17 @@ impl Feed for Feeds {
         let items = futures_util::stream::iter(0..n).map(Ok);
         let failure = futures_util::stream::once(async { Err(Status::aborted("enough")) });
         Streaming::from_try_stream(items.chain(failure))
+    }
+
+    async fn abandon(&self, n: u64) -> Streaming<u64> {
+        let (sender, numbers) = Streaming::channel();
+        tokio::spawn(async move {
+            for i in 0..n {
+                sender.send(i).await.expect("the caller reads on");
+            }
+            drop(sender);
+        });
+        numbers
     }
 
     async fn ticker(&self, n: u64, size: u64) -> Streaming<Event> {
@@ -287,6 +300,16 @@ async fn items_before_an_error_stay_delivered(transport: Transport) {
     assert_eq!(status.code(), Code::Aborted);
     assert_eq!(status.message(), "enough");
     assert_eq!(numbers.message().await.expect("over"), None);
+    // A producer that gives up (its sender dropped unfinished) ends the
+    // stream with CANCELLED, behind the items it sent, even when they are
+    // still unread as the status arrives.
+    let mut numbers = feed.abandon(5).await.expect("open");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for expected in 0..5 {
+        assert_eq!(numbers.message().await.expect("item"), Some(expected));
+    }
+    let status = numbers.message().await.expect_err("the end");
+    assert_eq!(status.code(), Code::Cancelled, "{status}");
     fx.shutdown().await.expect("clean shutdown");
 }
 

@@ -131,7 +131,9 @@ impl OpDescriptor {
 
     /// Sets the largest message (a request, a response or one stream item)
     /// the op takes; the server's or channel's limit applies without it.
-    /// A limit, not part of the wire meaning: not in the fingerprint.
+    /// It can only tighten that limit (the session's `max_message` is
+    /// checked first): an op that takes more needs the session's raised
+    /// too. A limit, not part of the wire meaning: not in the fingerprint.
     pub const fn with_max_message(mut self, max_message: u64) -> Self {
         self.max_message = Some(max_message);
         self

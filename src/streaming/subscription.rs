@@ -5,10 +5,14 @@
 //! handler's stream is pulled only as the reader grants credit. That is
 //! [`Lag::Wait`]. A feed that must not wait for anyone (market ticks,
 //! telemetry, presence) instead takes [`Lag::DropOldest`]: a task pulls the
-//! handler's stream as fast as it produces into a ring of `buffer` items;
-//! when the ring is full the oldest item is dropped and counted, and the
-//! reader is told how many it missed before its next item
-//! ([`Streaming::missed`](super::Streaming::missed) on the client).
+//! handler's stream as fast as it produces into a ring of `buffer` items,
+//! which the connection empties while the reader's window has credit; when
+//! the ring is full the oldest item is dropped and counted, and the reader
+//! is told how many it missed before its next item
+//! ([`Streaming::missed`](super::Streaming::missed) on the client). So a
+//! reader falls behind by what its stream window holds (256 KiB by
+//! default: thousands of small items) plus `buffer` items before it
+//! misses any.
 
 use core::future::Future;
 use core::task::Poll;
@@ -29,9 +33,9 @@ pub enum Lag {
     /// The producer waits for the reader: nothing is lost, and a slow
     /// reader slows its own stream (as any stream does).
     Wait,
-    /// The producer never waits: up to `buffer` items wait for the reader;
-    /// beyond that the oldest are dropped, and the reader learns how many
-    /// before its next item.
+    /// The producer never waits: beyond what the reader's stream window
+    /// holds, up to `buffer` items wait for it; past that the oldest are
+    /// dropped, and the reader learns how many before its next item.
     DropOldest {
         /// Items held for a slow reader (at least 1).
         buffer: usize,

@@ -70,15 +70,14 @@ impl Feed {
         self.tx.send(delivery).is_ok()
     }
 
-    /// Ends the stream with `reply`: behind what is queued when it is the
-    /// peer's answer, ahead of it when the stream failed here (a deadline,
-    /// a cancel, a closed connection): a consumer that stopped reading
-    /// must not read a window of stale items before it learns.
+    /// Ends the stream with `reply`, behind what is queued: the items the
+    /// peer sent before its answer stay delivered (a producer that failed
+    /// or gave up, `CANCELLED`, included). Only a passed deadline goes
+    /// ahead of them: the call's time is up, and a consumer that stopped
+    /// reading must not read a window of stale items before it learns.
+    /// (Failures of the connection use [`close_as`](Self::close_as).)
     pub(crate) fn close(&self, reply: Reply) {
-        let urgent = matches!(
-            &reply,
-            Err(status) if matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled)
-        );
+        let urgent = matches!(&reply, Err(status) if status.code() == Code::DeadlineExceeded);
         self.close_as(reply, urgent);
     }
 
