@@ -287,6 +287,20 @@ async fn bidirectional_stream_echoes(transport: Transport) {
     }
     sender.finish();
     assert_eq!(replies.message().await.expect("end"), None);
+    // The caller's request sender dropped unfinished cancels the call:
+    // its reader learns at once, ahead of replies still unread.
+    let (sender, inbox) = Streaming::channel();
+    let mut replies = feed.echo(inbox).await.expect("open");
+    for seq in 0..10u64 {
+        let event = Event { seq, body: vec![] };
+        sender.send(event).await.expect("send");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    drop(sender);
+    // Time for the connection to see the drop.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let status = replies.message().await.expect_err("cancelled");
+    assert_eq!(status.code(), Code::Cancelled, "{status}");
     fx.shutdown().await.expect("clean shutdown");
 }
 

@@ -427,8 +427,8 @@ impl Client {
         self.shared.commands.is_closed()
     }
 
-    /// Whether the server sent GOAWAY: the connection takes no new calls
-    /// (it finishes those it has).
+    /// Whether the server sent GOAWAY (the connection takes no new calls;
+    /// it finishes those it has), or the connection task is gone.
     pub fn is_draining(&self) -> bool {
         // The value changes once, from none to the GOAWAY's code, and this
         // receiver never marks a value seen: it has changed exactly when
@@ -1006,7 +1006,12 @@ impl<L: Link> ClientDriver<L> {
                     Err(status) => status,
                     Ok(_) => Status::invalid_argument("a request stream cannot answer its call"),
                 };
-                sink.deliver(Err(status));
+                // Cancelled here: a response stream's reader learns at
+                // once, ahead of items still queued.
+                match sink {
+                    Sink::Stream(feed) => feed.close_as(Err(status), true),
+                    sink => sink.deliver(Err(status)),
+                }
             }
         }
     }

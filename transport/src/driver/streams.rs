@@ -72,10 +72,11 @@ impl Feed {
 
     /// Ends the stream with `reply`, behind what is queued: the items the
     /// peer sent before its answer stay delivered (a producer that failed
-    /// or gave up, `CANCELLED`, included). Only a passed deadline goes
-    /// ahead of them: the call's time is up, and a consumer that stopped
-    /// reading must not read a window of stale items before it learns.
-    /// (Failures of the connection use [`close_as`](Self::close_as).)
+    /// or gave up, `CANCELLED`, included), and so do those before a lost
+    /// connection's `UNAVAILABLE`. Only a passed deadline goes ahead of
+    /// them: the call's time is up, and a consumer that stopped reading
+    /// must not read a window of stale items before it learns. (A call
+    /// this side cancels uses [`close_as`](Self::close_as).)
     pub(crate) fn close(&self, reply: Reply) {
         let urgent = matches!(&reply, Err(status) if status.code() == Code::DeadlineExceeded);
         self.close_as(reply, urgent);
