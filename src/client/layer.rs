@@ -237,8 +237,9 @@ pub trait Layer: Send + Sync + 'static {
     /// bounds the stream, not the wait for a connection. A server-stream
     /// open that a reconnecting channel sends again (its first connection
     /// never processed it) passes the layers again, with the caller's
-    /// metadata, within what was left of its first timeout. A layer sees the open, not the stream's end: it can bound
-    /// a stream's time but not count the streams running.
+    /// metadata, within what was left of its first timeout. A layer sees
+    /// the open, not the stream's end: it can bound a stream's time but not
+    /// count the streams running.
     fn open(&self, open: &mut Open) -> Result<(), Status> {
         let _ = open;
         Ok(())
