@@ -4,8 +4,8 @@
 //!
 //! The shape is tower's: a [`Handle`] sends a [`Call`] and yields its reply;
 //! a [`Layer`] wraps a handle in another. Metrics, rate limits and retries
-//! on the client are layers. A channel without layers sends directly, with
-//! no boxing. A stream has no single reply to wrap, so a layer sees its
+//! on the client are layers. A channel whose layers wrap nothing (none, or
+//! only [`open_fn`] ones) sends unary calls directly, with no boxing. A stream has no single reply to wrap, so a layer sees its
 //! open as an interceptor does (tonic's shape): an [`Open`] it may read,
 //! add metadata to, bound with a timeout or refuse, before anything is
 //! sent.
@@ -36,51 +36,59 @@ pub struct Call {
     pub(crate) extensions: Extensions,
 }
 
+/// The accessors a [`Call`] and an [`Open`] share, `$what` naming it in
+/// their docs: op, codec, timeout, metadata and extensions.
+macro_rules! head_accessors {
+    ($what:literal) => {
+        #[doc = concat!("The op of this ", $what, " (its [`kind`](OpDescriptor::kind) says which kind of call).")]
+        pub fn op(&self) -> &'static OpDescriptor {
+            self.op
+        }
+
+        #[doc = concat!("The codec this ", $what, "'s messages are encoded with.")]
+        pub fn codec(&self) -> CodecId {
+            self.codec
+        }
+
+        #[doc = concat!("How long the ", $what, " may take, if limited (a stream's: the whole stream).")]
+        pub fn timeout(&self) -> Option<Duration> {
+            self.timeout
+        }
+
+        #[doc = concat!("Limits (or lifts, with `None`) how long the ", $what, " may take.")]
+        pub fn set_timeout(&mut self, timeout: Option<Duration>) {
+            self.timeout = timeout;
+        }
+
+        #[doc = concat!("The metadata sent with the ", $what, ".")]
+        pub fn metadata(&self) -> &Metadata {
+            &self.metadata
+        }
+
+        #[doc = concat!("The metadata sent with the ", $what, ", to add to (a trace context, a")]
+        /// request id). It refuses credentials: see [`Metadata::insert`].
+        pub fn metadata_mut(&mut self) -> &mut Metadata {
+            &mut self.metadata
+        }
+
+        #[doc = concat!("Values earlier layers attached to this ", $what, ".")]
+        pub fn extensions(&self) -> &Extensions {
+            &self.extensions
+        }
+
+        #[doc = concat!("Attaches values to this ", $what, ", for the layers after this one.")]
+        pub fn extensions_mut(&mut self) -> &mut Extensions {
+            &mut self.extensions
+        }
+    };
+}
+
 impl Call {
-    /// The op being called.
-    pub fn op(&self) -> &'static OpDescriptor {
-        self.op
-    }
-
-    /// The codec the request is encoded with.
-    pub fn codec(&self) -> CodecId {
-        self.codec
-    }
-
-    /// How long the call may take, if limited.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
-
-    /// Limits (or lifts, with `None`) how long the call may take.
-    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
-    }
+    head_accessors!("call");
 
     /// The encoded request.
     pub fn payload(&self) -> &Payload {
         &self.payload
-    }
-
-    /// The metadata sent with the call.
-    pub fn metadata(&self) -> &Metadata {
-        &self.metadata
-    }
-
-    /// The metadata sent with the call, to add to (a trace context, a
-    /// request id). It refuses credentials: see [`Metadata::insert`].
-    pub fn metadata_mut(&mut self) -> &mut Metadata {
-        &mut self.metadata
-    }
-
-    /// Values layers attached to this call, for layers below them.
-    pub fn extensions(&self) -> &Extensions {
-        &self.extensions
-    }
-
-    /// Attaches values to this call, for layers below.
-    pub fn extensions_mut(&mut self) -> &mut Extensions {
-        &mut self.extensions
     }
 
     pub(crate) fn into_outgoing(self) -> OutgoingCall {
@@ -120,47 +128,7 @@ pub struct Open {
 }
 
 impl Open {
-    /// The op being opened (its [`kind`](OpDescriptor::kind) says which
-    /// kind of stream).
-    pub fn op(&self) -> &'static OpDescriptor {
-        self.op
-    }
-
-    /// The codec the stream's messages are encoded with.
-    pub fn codec(&self) -> CodecId {
-        self.codec
-    }
-
-    /// How long the whole stream may take, if limited.
-    pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
-    }
-
-    /// Limits (or lifts, with `None`) how long the whole stream may take.
-    pub fn set_timeout(&mut self, timeout: Option<Duration>) {
-        self.timeout = timeout;
-    }
-
-    /// The metadata sent with the open.
-    pub fn metadata(&self) -> &Metadata {
-        &self.metadata
-    }
-
-    /// The metadata sent with the open, to add to. It refuses credentials:
-    /// see [`Metadata::insert`].
-    pub fn metadata_mut(&mut self) -> &mut Metadata {
-        &mut self.metadata
-    }
-
-    /// Values earlier layers attached to this open.
-    pub fn extensions(&self) -> &Extensions {
-        &self.extensions
-    }
-
-    /// Attaches values to this open, for the layers after this one.
-    pub fn extensions_mut(&mut self) -> &mut Extensions {
-        &mut self.extensions
-    }
+    head_accessors!("open");
 }
 
 impl fmt::Debug for Open {

@@ -557,13 +557,14 @@ impl ChannelBuilder {
         if let Some(source) = &self.credentials {
             reauth::spawn(&client, ours, Arc::clone(source), self.audience.clone());
         }
-        let stack = (!self.layers.is_empty()).then(|| {
-            let mut stack: Arc<dyn Handle> = Arc::new(layer::Connection(client.clone()));
-            for layer in self.layers.iter().rev() {
-                stack = layer.layer(stack);
-            }
-            stack
-        });
+        let bottom: Arc<dyn Handle> = Arc::new(layer::Connection(client.clone()));
+        let mut stack = Arc::clone(&bottom);
+        for layer in self.layers.iter().rev() {
+            stack = layer.layer(stack);
+        }
+        // No layer wrapped it (none, or only ones that watch stream
+        // opens): unary calls go straight to the connection, unboxed.
+        let stack = (!Arc::ptr_eq(&stack, &bottom)).then_some(stack);
         Ok(Connection::new(
             client,
             stack,
