@@ -278,6 +278,23 @@ async fn statistics_count_frames_calls_and_failures_on_both_ends() {
     assert_no_panics();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_answered_is_already_counted_by_the_server() {
+    for transport in [Transport::Mem, Transport::Tcp] {
+        let fixture = Fixture::start(transport).await;
+        let calc = fixture.calc();
+        // The server writes an answer only after it published the figures
+        // that count its call: no waiting needed to read them.
+        for i in 0..500 {
+            assert_eq!(calc.add(i, 1).await.expect("add"), i + 1);
+            let server = fixture.server.stats();
+            assert_eq!(server.calls_received, i as u64 + 1, "{transport:?}");
+        }
+        fixture.shutdown().await.expect("shutdown");
+    }
+    assert_no_panics();
+}
+
 #[tokio::test]
 async fn connections_whose_serve_future_is_dropped_are_no_longer_counted_open() {
     let fixture = Fixture::start(Transport::Mem).await;

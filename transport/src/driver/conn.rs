@@ -207,7 +207,15 @@ impl<L: Link> Conn<L> {
     pub(crate) fn drive_transmit(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         // Whether bytes moved since the last look, before more are queued.
         let moved = self.time_writes && self.link.queued_bytes() < self.last_queued;
+        let mut published = false;
         while let Some(frame) = self.session.poll_transmit() {
+            if !published {
+                // The peer may act on these frames at once (read the answer
+                // to a call, then this side's statistics): what led to them
+                // is published first.
+                self.publish();
+                published = true;
+            }
             if self.link_done || self.write_error.is_some() {
                 continue; // the link is gone: the frame has nowhere to go
             }
