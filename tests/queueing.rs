@@ -256,6 +256,53 @@ async fn under_a_reconnect_policy_opens_and_calls_queued_at_a_goaway_go_to_the_n
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resent_call_keeps_the_deadline_a_layer_gave_its_first_attempt() {
+    let socket = common::SocketPath::new();
+    let (old, new) = (Arc::new(Seen::default()), Arc::new(Seen::default()));
+    let old_server = serve_at(socket.path(), 1, &old);
+    // The caller sets no timeout; a layer gives every call 500 ms.
+    let timeout = prism::client::layer_fn(|mut call, next| {
+        call.set_timeout(Some(Duration::from_millis(500)));
+        next.handle(call)
+    });
+    let channel = prism::Channel::builder()
+        .layer(timeout)
+        .reconnect(
+            prism::client::Reconnect::default()
+                .wait_for_ready()
+                .backoff(Duration::from_millis(10), Duration::from_millis(50)),
+        )
+        .connect(prism::unix::UnixConnector::new(socket.path()))
+        .await
+        .expect("connect");
+    let hold = HoldClient::new(channel.clone());
+    // A stream holds the old server's only channel; a call waits behind it.
+    let mut first = hold.count(1).await.expect("first stream");
+    assert_eq!(first.next().await.expect("an item").expect("ok"), 0);
+    let waiting_call = tokio::spawn({
+        let hold = hold.clone();
+        async move { hold.hold(7, 0).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The old server goes away, refusing the call unprocessed; the next
+    // server comes only after the layer's 500 ms passed.
+    std::fs::remove_file(socket.path()).expect("unlink");
+    old_server.shutdown();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let new_server = serve_at(socket.path(), 100, &new);
+    let failed = waiting_call
+        .await
+        .expect("task")
+        .expect_err("the layer's deadline passed before the next server came");
+    assert_eq!(failed.code(), Code::DeadlineExceeded, "{failed}");
+    assert!(new.order.lock().expect("order").is_empty());
+    assert!(old.order.lock().expect("order").is_empty());
+    drop(first);
+    new_server.shutdown();
+    assert_no_panics();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_policy_a_call_made_while_the_server_drains_fails_at_once() {
     let socket = common::SocketPath::new();
     let seen = Arc::new(Seen::default());

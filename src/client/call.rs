@@ -4,7 +4,7 @@ use core::future::{Future, IntoFuture};
 use core::marker::PhantomData;
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use prism_codecs::{Codec, CodecId, CodecSet, EncodeAs, EncodeBuf, View};
@@ -15,7 +15,7 @@ use prism_transport::rt::Instant;
 
 use super::Channel;
 use super::connection::Connection;
-use super::layer::{Call, ReplyFuture};
+use super::layer::{Attempt, Call, ReplyFuture};
 use crate::response::{FromReply, Plain, Viewed};
 
 /// A unary call, ready to send: `.await` it, or set a timeout first.
@@ -176,7 +176,12 @@ where
             payload: payload.clone(),
             metadata: self.metadata.clone(),
             deadline: super::deadline_after(timeout),
+            sent: Arc::default(),
         });
+        let attempt = match &retry {
+            Some(retry) => Attempt::First(Arc::clone(&retry.sent)),
+            None => Attempt::Only,
+        };
         let call = Call {
             op: self.op,
             codec,
@@ -184,6 +189,7 @@ where
             payload,
             metadata: self.metadata.clone(),
             extensions: Default::default(),
+            attempt,
         };
         Ok(Started {
             codec,
@@ -235,7 +241,11 @@ impl Started {
 struct Retry {
     payload: prism_core::Payload,
     metadata: Metadata,
+    /// The caller's deadline.
     deadline: Option<Instant>,
+    /// The deadline the first attempt went with, as the layers left it
+    /// (they may set their own timeout): it bounds the second.
+    sent: Arc<OnceLock<Option<Instant>>>,
 }
 
 impl Retry {
@@ -249,8 +259,11 @@ impl Retry {
         codec: CodecId,
         failed: Status,
     ) -> Waiting {
+        // A first attempt the layers refused before it was sent has no
+        // deadline of theirs: the caller's holds.
+        let deadline = self.sent.get().copied().unwrap_or(self.deadline);
         Box::pin(async move {
-            let again = channel.ready_again(self.deadline, op, S::IDS, codec);
+            let again = channel.ready_again(deadline, op, S::IDS, codec);
             let Some((conn, left)) = again.await? else {
                 return Err(failed);
             };
@@ -261,6 +274,7 @@ impl Retry {
                 payload: self.payload,
                 metadata: self.metadata,
                 extensions: Default::default(),
+                attempt: Attempt::Again(deadline),
             };
             Ok(Started {
                 codec,

@@ -13,13 +13,14 @@
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use prism_core::{CodecId, Extensions, Metadata, Payload, Reply, Status};
 use prism_proto::session::OutgoingCall;
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::Client;
+use prism_transport::rt::Instant;
 
 use crate::layer_fn::LayerFn;
 
@@ -34,6 +35,21 @@ pub struct Call {
     pub(crate) payload: Payload,
     pub(crate) metadata: Metadata,
     pub(crate) extensions: Extensions,
+    pub(crate) attempt: Attempt,
+}
+
+/// Which attempt of its call a [`Call`] is, for the bottom of the stack: a
+/// reconnecting channel sends a call its connection never processed once
+/// more, and the deadline the layers gave the first attempt bounds both.
+pub(crate) enum Attempt {
+    /// The only one: the channel never sends the call again.
+    Only,
+    /// The first of possibly two: its deadline, as the layers left it, is
+    /// kept here for the second.
+    First(Arc<OnceLock<Option<Instant>>>),
+    /// The second: the first's deadline still bounds it, whatever timeout
+    /// the layers set afresh.
+    Again(Option<Instant>),
 }
 
 /// The accessors a [`Call`] and an [`Open`] share, `$what` naming it in
@@ -92,10 +108,18 @@ impl Call {
     }
 
     pub(crate) fn into_outgoing(self) -> OutgoingCall {
+        let timeout = match self.attempt {
+            Attempt::Only => self.timeout,
+            Attempt::First(deadline) => {
+                deadline.get_or_init(|| super::deadline_after(self.timeout));
+                self.timeout
+            }
+            Attempt::Again(deadline) => super::within(self.timeout, deadline),
+        };
         OutgoingCall {
             op: self.op.id().get(),
             codec: self.codec,
-            deadline: self.timeout,
+            deadline: timeout,
             payload: self.payload,
             priority: crate::op_table::op_priority(self.op),
             metadata: self.metadata,

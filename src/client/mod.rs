@@ -579,6 +579,16 @@ pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|timeout| rt::now().checked_add(timeout))
 }
 
+/// The shorter of `timeout` and the time left until `deadline` (a
+/// deadline already passed leaves none).
+pub(crate) fn within(timeout: Option<Duration>, deadline: Option<Instant>) -> Option<Duration> {
+    let until = deadline.map(|at| at.saturating_duration_since(rt::now()));
+    match (timeout, until) {
+        (Some(timeout), Some(until)) => Some(timeout.min(until)),
+        (timeout, until) => timeout.or(until),
+    }
+}
+
 /// What a channel says of its link before it has a connection.
 fn target_of<C: Connector>(connector: &C) -> LinkInfo {
     LinkInfo::new(connector.kind(), PeerAddr::Other(connector.target()))

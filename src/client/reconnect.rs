@@ -67,7 +67,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
 ///   may have run on the server: they are not sent again), but a unary
 ///   call or a server-stream open the server never processed (see
 ///   [`Status::is_unprocessed`](crate::Status::is_unprocessed)) is
-///   sent once more on the next connection, within its deadline;
+///   sent once more on the next connection, within its deadline (the one
+///   its first attempt went with, a client layer's timeout included);
 /// - when the server sends GOAWAY, new calls wait for the next connection
 ///   rather than meet the old one's refusal;
 /// - after [`Channel::close`](super::Channel::close), calls fail with

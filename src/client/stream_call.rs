@@ -11,7 +11,6 @@ use prism_codecs::{CodecId, CodecSet, EncodeAs, EncodeBuf, Limits};
 use prism_core::{Extensions, Metadata, Status};
 use prism_reflect::OpDescriptor;
 use prism_transport::driver::{Inbound, Request, StreamOpen};
-use prism_transport::rt;
 
 use super::Channel;
 use super::connection::Connection;
@@ -195,11 +194,7 @@ where
                 let (left, sent) = through_layers(&conn, op, codec, left, metadata)?;
                 // A layer may set its timeout afresh: the first one still
                 // bounds the whole call.
-                let until_deadline = deadline.map(|at| at.saturating_duration_since(rt::now()));
-                let left = match (left, until_deadline) {
-                    (Some(left), Some(until)) => Some(left.min(until)),
-                    (left, until) => left.or(until),
-                };
+                let left = super::within(left, deadline);
                 let open = stream_open(op, codec, left, Request::Whole(payload), sent);
                 inbound = open_on(&conn, op, open);
                 opened = inbound.opened().await;
