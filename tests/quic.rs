@@ -15,7 +15,7 @@ use prism::codec::Payload;
 use prism::quic::{QuicConnector, QuicLink, QuicListener};
 use prism::tls::{ClientTls, ServerTls};
 use prism::transport::testing::{self, LinkPair};
-use prism::transport::{Connector, Frame, Link, LinkConfig, Listener, Priority};
+use prism::transport::{Connector, Frame, Link, LinkConfig, LinkError, Listener, Priority};
 use prism_proto::frame::{FrameHeader, FrameKind};
 
 const SERVER_ID: &str = "spiffe://test.internal/server";
@@ -233,6 +233,49 @@ async fn accept_forever(mut listener: QuicListener) {
 
 fn localhost() -> std::net::SocketAddr {
     std::net::SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// A peer that stops reading a stream while its connection lives on
+/// (QUIC keeps the path alive) fails the link once a write moved nothing
+/// for the write timeout, instead of holding what waits for it forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_the_peer_stops_reading_fails_the_link_after_the_write_timeout() {
+    let pki = pki();
+    let mut listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
+    let mut ours = LinkConfig::default();
+    ours.write_timeout = Some(Duration::from_millis(300));
+    // The peer reads ahead little, and its session never takes a frame.
+    let mut theirs = LinkConfig::with_max_frame(1 << 20);
+    theirs.max_chunk = 16 << 10;
+    theirs.max_channels = 1;
+    theirs.stream_window = 64 << 10;
+    theirs.connection_window = 64 << 10;
+    theirs.write_timeout = None;
+    let (a, b) = tokio::join!(connector.connect(&ours), listener.accept(&theirs));
+    let (mut a, _b) = (a.expect("connect"), b.expect("accept"));
+    let block = Bytes::from(vec![7u8; 256 << 10]);
+    for i in 0..16 {
+        let kind = if i == 0 {
+            FrameKind::Call
+        } else {
+            FrameKind::Data
+        };
+        let header = FrameHeader {
+            channel: 1,
+            ..FrameHeader::new(kind)
+        };
+        a.queue(Frame::new(header, Payload::new(block.clone())))
+            .expect("queue");
+    }
+    let flushed = tokio::time::timeout(Duration::from_secs(20), poll_fn(|cx| a.poll_flush(cx)))
+        .await
+        .expect("the write fails long before the test gives up");
+    match flushed {
+        Err(LinkError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}"),
+        other => panic!("expected a write that timed out, got {other:?}"),
+    }
 }
 
 /// A caller's CANCEL stops its stream both ways: the callee's queued

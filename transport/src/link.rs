@@ -7,6 +7,7 @@
 use core::fmt;
 use core::future::Future;
 use core::task::{Context, Poll};
+use core::time::Duration;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -312,6 +313,14 @@ pub struct LinkConfig {
     /// session grants more: a link with its own flow control bounds the
     /// connection's window by it.
     pub connection_window: u32,
+    /// A link that writes in tasks of its own, whose writes the driver
+    /// cannot time ([`Link::tracks_writes`] false: QUIC), fails a write
+    /// that moves nothing for this long with an I/O error of kind
+    /// `TimedOut`, so a peer that stops reading one stream cannot hold
+    /// what waits for it forever. The session's
+    /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout);
+    /// `None` never fails.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for LinkConfig {
@@ -338,6 +347,7 @@ impl LinkConfig {
             max_channels: config.max_channels,
             stream_window: config.stream_window,
             connection_window: config.connection_window,
+            write_timeout: config.frame_timeout.filter(|t| !t.is_zero()),
         }
     }
 }

@@ -72,6 +72,8 @@ struct Shared {
     failure: Mutex<Option<LinkError>>,
     /// Received datagrams dropped for want of room.
     datagrams_dropped: AtomicU64,
+    /// A write that moves nothing for this long fails the link.
+    write_timeout: Option<Duration>,
 }
 
 impl Shared {
@@ -173,7 +175,10 @@ impl QuicLink {
             LinkInfo::new(kind, PeerAddr::Socket(conn.remote_address())),
         )?;
         let control = conn.open_uni().await.map_err(std::io::Error::other)?;
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            write_timeout: config.write_timeout,
+            ..Shared::default()
+        });
         let (tx, inbound) = mpsc::unbounded_channel();
         let (seen_tx, control_seen) = watch::channel(0);
         let budget = usize::try_from(config::receive_budget(config)).unwrap_or(usize::MAX);
@@ -476,7 +481,9 @@ impl Link for QuicLink {
     }
 
     /// Writer tasks count a batch of up to 64 frames at once: a slow
-    /// reader could look stalled for as long as a batch takes.
+    /// reader could look stalled for as long as a batch takes. They time
+    /// their own writes instead, per stream
+    /// ([`LinkConfig::write_timeout`]).
     fn tracks_writes(&self) -> bool {
         false
     }
@@ -907,9 +914,9 @@ async fn deliver(
             }
         }
         if !chunks.is_empty() {
-            if let Err(e) = send.write_all_chunks(&mut chunks).await {
+            if let Err(failure) = write_all(send, &mut chunks, shared.write_timeout).await {
                 broken = true;
-                if let Some(error) = wire::write_failure(e) {
+                if let Some(error) = failure {
                     shared.fail(error);
                 }
             }
@@ -924,10 +931,41 @@ async fn deliver(
         && !broken
     {
         let mut mark = [wire::mark(count)];
-        let _ = send.write_all_chunks(&mut mark).await;
+        let _ = write_all(send, &mut mark, shared.write_timeout).await;
     }
     let _ = send.finish();
     let _ = send.stopped().await;
+}
+
+/// Writes `chunks` whole. With a `timeout`, a write the peer takes
+/// nothing of for that long fails with `TimedOut`: QUIC's flow control
+/// lets a peer that reads its control stream (so keep-alives and pings
+/// pass) but not a channel's stream hold that stream's frames, and what
+/// waits behind them, for as long as it likes otherwise. The error is
+/// `None` where the stream, not the link, is done (the peer stopped it).
+async fn write_all(
+    send: &mut SendStream,
+    chunks: &mut [Bytes],
+    timeout: Option<Duration>,
+) -> Result<(), Option<LinkError>> {
+    let mut left = chunks;
+    while !left.is_empty() {
+        let write = send.write_chunks(left);
+        let written = match timeout {
+            None => write.await,
+            Some(timeout) => tokio::time::timeout(timeout, write).await.map_err(|_| {
+                Some(LinkError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("the peer took nothing written on a stream for {timeout:?}"),
+                )))
+            })?,
+        }
+        .map_err(wire::write_failure)?;
+        // Whole chunks written are done; a partly written one was advanced
+        // in place.
+        left = &mut left[written.chunks..];
+    }
+    Ok(())
 }
 
 /// Counts frames for a stream that never opened as written.
