@@ -201,6 +201,15 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
 
 /// A QUIC connection made by hand, speaking Prism's ALPN.
 async fn raw_connection(pki: &Pki, addr: std::net::SocketAddr) -> quinn::Connection {
+    raw_connection_with(pki, addr, quinn::TransportConfig::default()).await
+}
+
+/// [`raw_connection`] with QUIC settings of its own.
+async fn raw_connection_with(
+    pki: &Pki,
+    addr: std::net::SocketAddr,
+    transport: quinn::TransportConfig,
+) -> quinn::Connection {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -216,7 +225,9 @@ async fn raw_connection(pki: &Pki, addr: std::net::SocketAddr) -> quinn::Connect
     tls.alpn_protocols = vec![prism::quic::ALPN_PROTOCOL.to_vec()];
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC TLS");
     let mut endpoint = quinn::Endpoint::client(localhost()).expect("endpoint");
-    endpoint.set_default_client_config(quinn::ClientConfig::new(Arc::new(crypto)));
+    let mut client = quinn::ClientConfig::new(Arc::new(crypto));
+    client.transport_config(Arc::new(transport));
+    endpoint.set_default_client_config(client);
     endpoint
         .connect(addr, "localhost")
         .expect("connect")
@@ -273,9 +284,99 @@ async fn a_stream_the_peer_stops_reading_fails_the_link_after_the_write_timeout(
         .await
         .expect("the write fails long before the test gives up");
     match flushed {
-        Err(LinkError::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::TimedOut, "{e}"),
+        Err(LinkError::WriteTimeout(after)) => assert_eq!(after, Duration::from_millis(300)),
         other => panic!("expected a write that timed out, got {other:?}"),
     }
+}
+
+/// Writes one frame as QUIC streams carry it: header, then payload.
+async fn write_raw_frame(send: &mut quinn::SendStream, header: FrameHeader, payload: &[u8]) {
+    let len = u32::try_from(payload.len()).expect("a frame's length");
+    send.write_all(&header.encode(len)).await.expect("write");
+    send.write_all(payload).await.expect("write");
+}
+
+/// Reads one frame's header (and skips its payload).
+async fn read_raw_header(recv: &mut quinn::RecvStream) -> FrameHeader {
+    let mut head = [0u8; 32];
+    recv.read_exact(&mut head).await.expect("a header");
+    let (header, len) = FrameHeader::decode(&head, u32::MAX).expect("a valid header");
+    let mut payload = vec![0u8; len as usize];
+    recv.read_exact(&mut payload).await.expect("a payload");
+    header
+}
+
+/// A peer that completes its handshake and keeps its connection alive but
+/// never reads the stream of its call (its QUIC stream window is tiny)
+/// cannot hold the answer, and the server's memory for it, forever: the
+/// server closes the connection once a write moved nothing for its frame
+/// timeout, and serves others on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
+    use prism_proto::session::{Accept, Hello};
+    common::install_panic_hook();
+    let pki = pki();
+    let server = prism::Server::builder()
+        .allow_unauthenticated()
+        .session_config(
+            prism::transport::SessionConfig::default()
+                .with_frame_timeout(Some(Duration::from_millis(300))),
+        )
+        .add_service(common::CalcServer::new(common::TestCalc::new(
+            Arc::default(),
+        )))
+        .build()
+        .expect("the server builds");
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener).await })
+    };
+    let mut transport = quinn::TransportConfig::default();
+    transport.stream_receive_window(quinn::VarInt::from_u32(1024));
+    let conn = raw_connection_with(&pki, addr, transport).await;
+    // The handshake: ours on our control stream, the server's on its own.
+    let mut control = conn.open_uni().await.expect("a control stream");
+    let hello = Hello::new(vec![]).encode();
+    write_raw_frame(&mut control, FrameHeader::new(FrameKind::Hello), &hello).await;
+    let accept = Accept::default().encode();
+    write_raw_frame(&mut control, FrameHeader::new(FrameKind::Accept), &accept).await;
+    let mut theirs = conn
+        .accept_uni()
+        .await
+        .expect("the server's control stream");
+    for kind in [FrameKind::Hello, FrameKind::Accept] {
+        assert_eq!(read_raw_header(&mut theirs).await.kind, kind);
+    }
+    // A call for a 32 KiB answer, on a stream whose answer we never read.
+    let (mut call, _never_read) = conn.open_bi().await.expect("a channel stream");
+    call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
+        .await
+        .expect("the preamble: after our two control frames");
+    let request = common::raw::encode(&common::calc::EchoRequest {
+        data: vec![7; 32 << 10],
+    });
+    let header = common::raw::call_header(1, common::calc::ECHO.get());
+    write_raw_frame(&mut call, header, &request).await;
+    let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
+        .await
+        .expect("the server closes the connection well before the test gives up");
+    assert!(
+        matches!(&closed, quinn::ConnectionError::ApplicationClosed(close) if close.error_code.into_inner() == 1),
+        "{closed:?}"
+    );
+    // Others are served on.
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
+    let channel = prism::Channel::builder()
+        .connect(connector)
+        .await
+        .expect("connect");
+    let calc = common::CalcClient::new(channel);
+    assert_eq!(calc.add(2, 3).await.expect("a call"), 5);
+    server.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(10), serving).await;
+    common::assert_no_panics();
 }
 
 /// A caller's CANCEL stops its stream both ways: the callee's queued

@@ -315,9 +315,9 @@ pub struct LinkConfig {
     pub connection_window: u32,
     /// A link that writes in tasks of its own, whose writes the driver
     /// cannot time ([`Link::tracks_writes`] false: QUIC), fails a write
-    /// that moves nothing for this long with an I/O error of kind
-    /// `TimedOut`, so a peer that stops reading one stream cannot hold
-    /// what waits for it forever. The session's
+    /// that moves nothing for this long with [`LinkError::WriteTimeout`]
+    /// (on either side), so a peer that stops reading one stream cannot
+    /// hold what waits for it forever. The session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout);
     /// `None` never fails.
     pub write_timeout: Option<Duration>,
@@ -372,6 +372,11 @@ pub enum LinkError {
         /// What it did.
         reason: String,
     },
+    /// A write moved nothing for the link's
+    /// [`write_timeout`](LinkConfig::write_timeout): the peer stopped
+    /// reading.
+    #[error("the peer took nothing written for {0:?}")]
+    WriteTimeout(Duration),
     /// The link is closed.
     #[error("link is closed")]
     Closed,

@@ -262,6 +262,13 @@ impl<L: Link> Conn<L> {
     /// are read first, for at most the linger, and the send error is the
     /// cause only if they say nothing.
     fn send_failed(&mut self, now: Instant, error: LinkError) {
+        if let LinkError::WriteTimeout(_) = error {
+            // The peer takes nothing: nothing it may still say is worth
+            // the wait, and what waits for it goes now.
+            self.link.abort();
+            self.link_failed(now, Some(error));
+            return;
+        }
         if self.recv_done || self.session.is_closed() || self.write_error.is_some() {
             self.link_failed(now, Some(error));
             return;

@@ -176,7 +176,7 @@ impl QuicLink {
         )?;
         let control = conn.open_uni().await.map_err(std::io::Error::other)?;
         let shared = Arc::new(Shared {
-            write_timeout: config.write_timeout,
+            write_timeout: config.write_timeout.filter(|t| !t.is_zero()),
             ..Shared::default()
         });
         let (tx, inbound) = mpsc::unbounded_channel();
@@ -537,6 +537,14 @@ impl Link for QuicLink {
         }
     }
 
+    /// Closes the QUIC connection at once: the peer learns it from QUIC
+    /// itself, and every stream's unsent frames are let go.
+    fn abort(&mut self) {
+        self.control = None;
+        self.routes.clear();
+        self.conn.close(ABORTED, b"aborted");
+    }
+
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
         if let Some(control) = self.control.take() {
             for (_, route) in self.routes.drain() {
@@ -840,6 +848,10 @@ async fn read_channel(
     };
 }
 
+/// The connection close code of an aborted link (a peer that took nothing
+/// for the write timeout); 0 is a clean close.
+const ABORTED: quinn::VarInt = quinn::VarInt::from_u32(1);
+
 /// The STOP_SENDING code of a stream whose call the caller cancelled.
 const CANCELLED: quinn::VarInt = quinn::VarInt::from_u32(2);
 
@@ -931,14 +943,16 @@ async fn deliver(
         && !broken
     {
         let mut mark = [wire::mark(count)];
-        let _ = write_all(send, &mut mark, shared.write_timeout).await;
+        if let Err(Some(error)) = write_all(send, &mut mark, shared.write_timeout).await {
+            shared.fail(error);
+        }
     }
     let _ = send.finish();
     let _ = send.stopped().await;
 }
 
-/// Writes `chunks` whole. With a `timeout`, a write the peer takes
-/// nothing of for that long fails with `TimedOut`: QUIC's flow control
+/// Writes `chunks` whole. With a `timeout`, a write that moves nothing
+/// for that long fails with [`LinkError::WriteTimeout`]: QUIC's flow control
 /// lets a peer that reads its control stream (so keep-alives and pings
 /// pass) but not a channel's stream hold that stream's frames, and what
 /// waits behind them, for as long as it likes otherwise. The error is
@@ -953,12 +967,9 @@ async fn write_all(
         let write = send.write_chunks(left);
         let written = match timeout {
             None => write.await,
-            Some(timeout) => tokio::time::timeout(timeout, write).await.map_err(|_| {
-                Some(LinkError::Io(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("the peer took nothing written on a stream for {timeout:?}"),
-                )))
-            })?,
+            Some(timeout) => tokio::time::timeout(timeout, write)
+                .await
+                .map_err(|_| Some(LinkError::WriteTimeout(timeout)))?,
         }
         .map_err(wire::write_failure)?;
         // Whole chunks written are done; a partly written one was advanced

@@ -42,9 +42,12 @@
 //!   credit can have in flight, so its frames never wait for room. Quinn's
 //!   idle timeout (30 s, with QUIC keep-alive every 10 s) lets go of a
 //!   peer whose path died. A peer whose path lives but that stops reading
-//!   one stream is let go of too: a write on any stream that moves nothing
-//!   for the session's `frame_timeout` (30 s by default) fails the link
-//!   ([`LinkConfig::write_timeout`](crate::LinkConfig::write_timeout)).
+//!   one stream is let go of too, by either side: a write on any stream
+//!   that moves nothing for the session's `frame_timeout` (30 s by
+//!   default) fails the link
+//!   ([`LinkConfig::write_timeout`](crate::LinkConfig::write_timeout)),
+//!   and the driver closes the QUIC connection at once (code 1), letting
+//!   go of everything that waited.
 //! - **Datagrams.** A DATAGRAM frame (a datagram op's message) travels in
 //!   one unreliable QUIC datagram, header and payload, where it fits the
 //!   path ([`Link::max_datagram_size`](crate::Link::max_datagram_size)
