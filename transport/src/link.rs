@@ -319,7 +319,7 @@ pub struct LinkConfig {
     /// (on either side), so a peer that stops reading one stream cannot
     /// hold what waits for it forever. The session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout);
-    /// `None` never fails.
+    /// `None` or zero never fails.
     pub write_timeout: Option<Duration>,
 }
 
@@ -422,8 +422,9 @@ pub trait Link: Send + 'static {
     /// delivered. Called at most once, right before the drop; no I/O
     /// follows. TCP links (plain, TLS, WebSocket) set a zero linger, so
     /// dropping them sends a reset and the kernel frees the socket and its
-    /// unsent bytes now, not after its own retries. Default: nothing (the
-    /// drop closes the link as usual).
+    /// unsent bytes now, not after its own retries; a QUIC link closes its
+    /// connection (code 1), letting go of every stream's unsent frames.
+    /// Default: nothing (the drop closes the link as usual).
     fn abort(&mut self) {}
 
     /// Part of a frame has arrived and the rest has not: the driver then
@@ -440,7 +441,9 @@ pub trait Link: Send + 'static {
     /// slowly and close the first after the session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout).
     /// Default `true`. A link that writes in tasks of its own and counts
-    /// whole batches at once (QUIC) says `false`: its writes are not timed.
+    /// whole batches at once (QUIC) says `false` and times its writes
+    /// itself ([`LinkConfig::write_timeout`], failing with
+    /// [`LinkError::WriteTimeout`]).
     fn tracks_writes(&self) -> bool {
         true
     }

@@ -262,11 +262,18 @@ impl<L: Link> Conn<L> {
     /// are read first, for at most the linger, and the send error is the
     /// cause only if they say nothing.
     fn send_failed(&mut self, now: Instant, error: LinkError) {
-        if let LinkError::WriteTimeout(_) = error {
-            // The peer takes nothing: nothing it may still say is worth
-            // the wait, and what waits for it goes now.
-            self.link.abort();
-            self.link_failed(now, Some(error));
+        if let LinkError::WriteTimeout(timeout) = error {
+            // The link timed its writes itself: the session closes as when
+            // its own stall clock runs out, and the link is aborted then
+            // (`on_closed`): nothing the peer may still say is worth the
+            // wait, and what waits for it goes now.
+            if self.session.is_closed() {
+                // Closed already, its last frames stuck: let them go.
+                self.link.abort();
+                self.link_done = true;
+            } else {
+                self.session.handle_send_timeout(timeout);
+            }
             return;
         }
         if self.recv_done || self.session.is_closed() || self.write_error.is_some() {
@@ -386,7 +393,10 @@ impl<L: Link> Conn<L> {
             }
         };
         if now >= until {
-            if self.link.queued_bytes() >= self.linger_queued {
+            // Only a link whose count of queued bytes falls as it writes
+            // can tell a stopped peer from a slow one here (QUIC times its
+            // own writes).
+            if self.link.tracks_writes() && self.link.queued_bytes() >= self.linger_queued {
                 self.link.abort();
             }
             self.link_done = true;

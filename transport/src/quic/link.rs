@@ -542,7 +542,10 @@ impl Link for QuicLink {
     fn abort(&mut self) {
         self.control = None;
         self.routes.clear();
-        self.conn.close(ABORTED, b"aborted");
+        self.conn.close(
+            ABORTED,
+            b"the peer took nothing written for the write timeout",
+        );
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {

@@ -232,6 +232,16 @@ impl Session {
         }
     }
 
+    /// A link that times its own writes (it writes in tasks of its own,
+    /// where [`Session::handle_send_stalled`] cannot see a stall: QUIC)
+    /// had one move nothing for `timeout`: the session closes with
+    /// [`SessionError::SendTimeout`], as when its own stall clock runs out.
+    pub fn handle_send_timeout(&mut self, timeout: Duration) {
+        if !self.is_closed() {
+            self.fail_with(SessionError::SendTimeout { timeout });
+        }
+    }
+
     /// The link wrote something, or holds nothing to write: the peer is
     /// taking what this side sends.
     pub fn handle_send_progress(&mut self) {

@@ -458,6 +458,44 @@ fn a_peer_that_takes_nothing_written_is_let_go_after_the_frame_timeout() {
 }
 
 #[test]
+fn a_link_that_times_its_own_writes_closes_the_session_as_a_send_timeout() {
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_idle_timeout(None);
+    let mut pair = Pair::connected_with(config.clone(), config);
+    let channel = pair.call(b"answer me", None);
+    pair.pump();
+    assert_eq!(pair.server_events().len(), 1);
+    let timeout = Duration::from_millis(300);
+    pair.server.handle_send_timeout(timeout);
+    // The open call's handler is told to stop, then the session closes.
+    assert_eq!(
+        pair.server_events(),
+        [
+            Event::Cancelled {
+                channel,
+                code: Code::Unavailable
+            },
+            Event::Closed {
+                error: Some(SessionError::SendTimeout { timeout })
+            }
+        ]
+    );
+    assert!(pair.server.is_closed());
+    // The call is over, and a second report changes nothing.
+    assert!(!pair.server.respond(channel, ok(2, b"late")).is_sent());
+    pair.server.handle_send_timeout(timeout);
+    assert!(pair.server_events().is_empty());
+    let goaway = drain_frames(&mut pair.server)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::GoAway)
+        .expect("a GOAWAY says why");
+    let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
+    assert_eq!(code, Code::DeadlineExceeded);
+    assert!(reason.contains("took nothing"), "{reason}");
+}
+
+#[test]
 fn without_a_frame_timeout_a_stalled_peer_is_not_timed() {
     let config = SessionConfig::default()
         .with_keepalive(None)
