@@ -200,6 +200,14 @@ fn serve_at(path: &std::path::Path, max_channels: u32, seen: &Arc<Seen>) -> Serv
     server
 }
 
+/// Opens a stream that holds a channel until dropped, once its first item
+/// shows it is open.
+async fn occupy(hold: &HoldClient) -> Streaming<u32> {
+    let mut stream = hold.count(1).await.expect("a stream opens");
+    assert_eq!(stream.next().await.expect("an item").expect("ok"), 0);
+    stream
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_a_reconnect_policy_opens_and_calls_queued_at_a_goaway_go_to_the_next_server() {
     let socket = common::SocketPath::new();
@@ -216,8 +224,7 @@ async fn under_a_reconnect_policy_opens_and_calls_queued_at_a_goaway_go_to_the_n
     let hold = HoldClient::new(channel.clone());
     // One stream holds the old server's only channel; a server stream and
     // a call wait behind it, never sent.
-    let mut first = hold.count(1).await.expect("first stream");
-    assert_eq!(first.next().await.expect("an item").expect("ok"), 0);
+    let first = occupy(&hold).await;
     let waiting_stream = tokio::spawn({
         let hold = hold.clone();
         async move {
@@ -282,8 +289,7 @@ async fn a_resent_call_keeps_the_deadline_a_layer_gave_its_first_attempt() {
         .expect("connect");
     let hold = HoldClient::new(channel.clone());
     // A stream holds the old server's only channel; a call waits behind it.
-    let mut first = hold.count(1).await.expect("first stream");
-    assert_eq!(first.next().await.expect("an item").expect("ok"), 0);
+    let first = occupy(&hold).await;
     let waiting_call = tokio::spawn({
         let hold = hold.clone();
         async move { hold.hold(7, 0).await }

@@ -176,10 +176,11 @@ where
             payload: payload.clone(),
             metadata: self.metadata.clone(),
             deadline: super::deadline_after(timeout),
-            sent: Arc::default(),
+            // Only layers can change the timeout on its way down.
+            layered: conn.stack.is_some().then(Arc::default),
         });
-        let attempt = match &retry {
-            Some(retry) => Attempt::First(Arc::clone(&retry.sent)),
+        let attempt = match retry.as_ref().and_then(|retry| retry.layered.as_ref()) {
+            Some(layered) => Attempt::First(Arc::clone(layered)),
             None => Attempt::Only,
         };
         let call = Call {
@@ -241,11 +242,13 @@ impl Started {
 struct Retry {
     payload: prism_core::Payload,
     metadata: Metadata,
-    /// The caller's deadline.
+    /// The caller's deadline: the first attempt's, unless layers changed
+    /// its timeout.
     deadline: Option<Instant>,
-    /// The deadline the first attempt went with, as the layers left it
-    /// (they may set their own timeout): it bounds the second.
-    sent: Arc<OnceLock<Option<Instant>>>,
+    /// On a connection with layers: the deadline the first attempt went
+    /// with, as they left it (they may set their own timeout); it bounds
+    /// the second.
+    layered: Option<Arc<OnceLock<Option<Instant>>>>,
 }
 
 impl Retry {
@@ -261,7 +264,8 @@ impl Retry {
     ) -> Waiting {
         // A first attempt the layers refused before it was sent has no
         // deadline of theirs: the caller's holds.
-        let deadline = self.sent.get().copied().unwrap_or(self.deadline);
+        let layered = self.layered.as_ref().and_then(|sent| sent.get().copied());
+        let deadline = layered.unwrap_or(self.deadline);
         Box::pin(async move {
             let again = channel.ready_again(deadline, op, S::IDS, codec);
             let Some((conn, left)) = again.await? else {

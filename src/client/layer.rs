@@ -42,7 +42,8 @@ pub struct Call {
 /// reconnecting channel sends a call its connection never processed once
 /// more, and the deadline the layers gave the first attempt bounds both.
 pub(crate) enum Attempt {
-    /// The only one: the channel never sends the call again.
+    /// The only one, or a first one no layer can change (the channel
+    /// knows its deadline already).
     Only,
     /// The first of possibly two: its deadline, as the layers left it, is
     /// kept here for the second.

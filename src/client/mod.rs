@@ -211,7 +211,7 @@ impl Channel {
         }
         let deadline = deadline_after(timeout);
         let conn = supervisor.ready(deadline).await?;
-        let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
+        let left = time_left(deadline);
         if left.is_some_and(|left| left.is_zero()) {
             return Err(Status::deadline_exceeded(
                 "the deadline passed while waiting for a connection",
@@ -232,7 +232,7 @@ impl Channel {
         ours: &[CodecId],
         codec: CodecId,
     ) -> Result<Option<(Arc<Connection>, Option<Duration>)>, Status> {
-        let left = deadline.map(|at| at.saturating_duration_since(rt::now()));
+        let left = time_left(deadline);
         if left.is_some_and(|left| left.is_zero()) {
             return Ok(None);
         }
@@ -579,11 +579,15 @@ pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
     timeout.and_then(|timeout| rt::now().checked_add(timeout))
 }
 
+/// What is left until `deadline` (zero once it passed).
+fn time_left(deadline: Option<Instant>) -> Option<Duration> {
+    deadline.map(|at| at.saturating_duration_since(rt::now()))
+}
+
 /// The shorter of `timeout` and the time left until `deadline` (a
 /// deadline already passed leaves none).
 pub(crate) fn within(timeout: Option<Duration>, deadline: Option<Instant>) -> Option<Duration> {
-    let until = deadline.map(|at| at.saturating_duration_since(rt::now()));
-    match (timeout, until) {
+    match (timeout, time_left(deadline)) {
         (Some(timeout), Some(until)) => Some(timeout.min(until)),
         (timeout, until) => timeout.or(until),
     }

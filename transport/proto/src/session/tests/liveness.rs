@@ -486,11 +486,7 @@ fn a_link_that_times_its_own_writes_closes_the_session_as_a_send_timeout() {
     assert!(!pair.server.respond(channel, ok(2, b"late")).is_sent());
     pair.server.handle_send_timeout(timeout);
     assert!(pair.server_events().is_empty());
-    let goaway = drain_frames(&mut pair.server)
-        .into_iter()
-        .find(|f| f.header.kind == FrameKind::GoAway)
-        .expect("a GOAWAY says why");
-    let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
+    let (code, reason) = goaway_of(&mut pair.server);
     assert_eq!(code, Code::DeadlineExceeded);
     assert!(reason.contains("took nothing"), "{reason}");
 }
