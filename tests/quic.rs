@@ -267,14 +267,14 @@ async fn a_stream_the_peer_stops_reading_fails_the_link_after_the_write_timeout(
     let addr = listener.local_addr().expect("addr");
     let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
     let mut ours = LinkConfig::default();
-    ours.write_timeout = Some(Duration::from_millis(300));
+    ours.frame_timeout = Some(Duration::from_millis(300));
     // The peer reads ahead little, and its session never takes a frame.
     let mut theirs = LinkConfig::with_max_frame(1 << 20);
     theirs.max_chunk = 16 << 10;
     theirs.max_channels = 1;
     theirs.stream_window = 64 << 10;
     theirs.connection_window = 64 << 10;
-    theirs.write_timeout = None;
+    theirs.frame_timeout = None;
     let (a, b) = tokio::join!(connector.connect(&ours), listener.accept(&theirs));
     let (mut a, _b) = (a.expect("connect"), b.expect("accept"));
     let block = Bytes::from(vec![7u8; 256 << 10]);
@@ -307,47 +307,21 @@ async fn write_raw_frame(send: &mut quinn::SendStream, header: FrameHeader, payl
     send.write_all(payload).await.expect("write");
 }
 
-/// Reads one frame's header (and skips its payload).
-async fn read_raw_header(recv: &mut quinn::RecvStream) -> FrameHeader {
+/// Reads one frame as QUIC streams carry it; `None` once the stream ends
+/// or breaks.
+async fn read_raw_frame(recv: &mut quinn::RecvStream) -> Option<(FrameHeader, Vec<u8>)> {
     let mut head = [0u8; 32];
-    recv.read_exact(&mut head).await.expect("a header");
+    recv.read_exact(&mut head).await.ok()?;
     let (header, len) = FrameHeader::decode(&head, u32::MAX).expect("a valid header");
     let mut payload = vec![0u8; len as usize];
-    recv.read_exact(&mut payload).await.expect("a payload");
-    header
+    recv.read_exact(&mut payload).await.ok()?;
+    Some((header, payload))
 }
 
-/// A peer that completes its handshake and keeps its connection alive but
-/// never reads the stream of its call (its QUIC stream window is tiny)
-/// cannot hold the answer, and the server's memory for it, forever: the
-/// server closes the connection once a write moved nothing for its frame
-/// timeout, and serves others on.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
+/// Does the Prism handshake by hand: our HELLO and ACCEPT on our control
+/// stream, the server's read from its own. Returns both control streams.
+async fn raw_handshake(conn: &quinn::Connection) -> (quinn::SendStream, quinn::RecvStream) {
     use prism_proto::session::{Accept, Hello};
-    common::install_panic_hook();
-    let pki = pki();
-    let server = prism::Server::builder()
-        .allow_unauthenticated()
-        .session_config(
-            prism::transport::SessionConfig::default()
-                .with_frame_timeout(Some(Duration::from_millis(300))),
-        )
-        .add_service(common::CalcServer::new(common::TestCalc::new(
-            Arc::default(),
-        )))
-        .build()
-        .expect("the server builds");
-    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener).await })
-    };
-    let mut transport = quinn::TransportConfig::default();
-    transport.stream_receive_window(quinn::VarInt::from_u32(1024));
-    let conn = raw_connection_with(&pki, addr, transport).await;
-    // The handshake: ours on our control stream, the server's on its own.
     let mut control = conn.open_uni().await.expect("a control stream");
     let hello = Hello::new(vec![]).encode();
     write_raw_frame(&mut control, FrameHeader::new(FrameKind::Hello), &hello).await;
@@ -358,8 +332,46 @@ async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
         .await
         .expect("the server's control stream");
     for kind in [FrameKind::Hello, FrameKind::Accept] {
-        assert_eq!(read_raw_header(&mut theirs).await.kind, kind);
+        let (header, _) = read_raw_frame(&mut theirs).await.expect("a frame");
+        assert_eq!(header.kind, kind);
     }
+    (control, theirs)
+}
+
+/// A calculator server, open to all, with the given frame timeout.
+fn server_with_frame_timeout(timeout: Duration) -> prism::Server {
+    prism::Server::builder()
+        .allow_unauthenticated()
+        .session_config(
+            prism::transport::SessionConfig::default().with_frame_timeout(Some(timeout)),
+        )
+        .add_service(common::CalcServer::new(common::TestCalc::new(
+            Arc::default(),
+        )))
+        .build()
+        .expect("the server builds")
+}
+
+/// A peer that completes its handshake and keeps its connection alive but
+/// never reads the stream of its call (its QUIC stream window is tiny)
+/// cannot hold the answer, and the server's memory for it, forever: the
+/// server closes the connection once a write moved nothing for its frame
+/// timeout, and serves others on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
+    common::install_panic_hook();
+    let pki = pki();
+    let server = server_with_frame_timeout(Duration::from_millis(300));
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener).await })
+    };
+    let mut transport = quinn::TransportConfig::default();
+    transport.stream_receive_window(quinn::VarInt::from_u32(1024));
+    let conn = raw_connection_with(&pki, addr, transport).await;
+    let (_control, _theirs) = raw_handshake(&conn).await;
     // A call for a 32 KiB answer, on a stream whose answer we never read.
     let (mut call, _never_read) = conn.open_bi().await.expect("a channel stream");
     call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
@@ -379,6 +391,73 @@ async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
                 && close.reason.starts_with(b"the peer took nothing written")),
         "{closed:?}"
     );
+    serves_others_then_shuts_down(&pki, addr, &server, serving).await;
+}
+
+/// A peer that sends part of a frame on a channel's stream (half a header,
+/// or a header and half its payload) and never the rest, while it keeps
+/// the connection busy with whole frames on its control stream, is let go
+/// of once its frame timeout passes, with a GOAWAY saying why; the server
+/// serves others on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_sends_half_a_frame_is_cut_off_after_the_frame_timeout() {
+    common::install_panic_hook();
+    let pki = pki();
+    let server = server_with_frame_timeout(Duration::from_millis(300));
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener).await })
+    };
+    let request = common::raw::encode(&common::calc::EchoRequest {
+        data: vec![7; 4 << 10],
+    });
+    let header = common::raw::call_header(1, common::calc::ECHO.get());
+    let len = u32::try_from(request.len()).expect("a length");
+    let whole = [header.encode(len).as_slice(), &request].concat();
+    // Half a header; a header and half its payload.
+    for part in [&whole[..20], &whole[..32 + request.len() / 2]] {
+        let conn = raw_connection(&pki, addr).await;
+        let (mut control, mut theirs) = raw_handshake(&conn).await;
+        let (mut call, _answer) = conn.open_bi().await.expect("a channel stream");
+        call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
+            .await
+            .expect("the preamble: after our two control frames");
+        call.write_all(part).await.expect("part of a CALL");
+        // Whole frames on another stream do not excuse the partial one.
+        let busy = tokio::spawn(async move {
+            for id in 1.. {
+                let ping = FrameHeader {
+                    aux: id,
+                    ..FrameHeader::new(FrameKind::Ping)
+                };
+                if control.write_all(&ping.encode(0)).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        let goaway = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some((header, payload)) = read_raw_frame(&mut theirs).await {
+                if header.kind == FrameKind::GoAway {
+                    return Some(payload);
+                }
+            }
+            None
+        })
+        .await
+        .expect("the server lets go well before the test gives up")
+        .expect("a GOAWAY says why");
+        let code = u16::from_le_bytes(*goaway.first_chunk::<2>().expect("a code"));
+        let reason = String::from_utf8_lossy(&goaway[2..]);
+        assert_eq!(code, prism::Code::DeadlineExceeded.as_u16(), "{reason}");
+        assert!(reason.contains("part of a frame"), "{reason}");
+        tokio::time::timeout(Duration::from_secs(10), conn.closed())
+            .await
+            .expect("the connection closes");
+        busy.abort();
+    }
     serves_others_then_shuts_down(&pki, addr, &server, serving).await;
 }
 

@@ -313,14 +313,20 @@ pub struct LinkConfig {
     /// session grants more: a link with its own flow control bounds the
     /// connection's window by it.
     pub connection_window: u32,
-    /// A link that writes in tasks of its own, whose writes the driver
-    /// cannot time ([`Link::tracks_writes`] false: QUIC), fails a write
-    /// that moves nothing for this long with [`LinkError::WriteTimeout`]
-    /// (on either side), so a peer that stops reading one stream cannot
-    /// hold what waits for it forever. The session's
+    /// A link that reads and writes in tasks of its own, one per stream,
+    /// which the driver cannot time (QUIC: [`Link::tracks_writes`] false,
+    /// [`Link::has_partial_frame`] never true), times its streams itself:
+    /// a write that moves nothing for this long fails with
+    /// [`LinkError::WriteTimeout`], so a peer that stops reading one stream
+    /// cannot hold what waits for it forever; a frame whose first bytes
+    /// arrived and whose rest did not within this long fails with
+    /// [`LinkError::ReadTimeout`], so a peer that sends half a frame on one
+    /// stream cannot hold that stream's reader (and the read budget its
+    /// frame reserved) forever while its other streams keep the connection
+    /// busy. The session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout);
     /// `None` or zero never fails.
-    pub write_timeout: Option<Duration>,
+    pub frame_timeout: Option<Duration>,
 }
 
 impl Default for LinkConfig {
@@ -347,7 +353,7 @@ impl LinkConfig {
             max_channels: config.max_channels,
             stream_window: config.stream_window,
             connection_window: config.connection_window,
-            write_timeout: config.frame_timeout.filter(|t| !t.is_zero()),
+            frame_timeout: config.frame_timeout.filter(|t| !t.is_zero()),
         }
     }
 }
@@ -373,10 +379,14 @@ pub enum LinkError {
         reason: String,
     },
     /// A write moved nothing for the link's
-    /// [`write_timeout`](LinkConfig::write_timeout): the peer stopped
+    /// [`frame_timeout`](LinkConfig::frame_timeout): the peer stopped
     /// reading.
     #[error("the peer took nothing written for {0:?}")]
     WriteTimeout(Duration),
+    /// Part of a frame arrived and the rest did not within the link's
+    /// [`frame_timeout`](LinkConfig::frame_timeout).
+    #[error("the peer sent part of a frame and not the rest within {0:?}")]
+    ReadTimeout(Duration),
     /// The link is closed.
     #[error("link is closed")]
     Closed,
@@ -431,7 +441,11 @@ pub trait Link: Send + 'static {
     /// holds the peer to the session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout).
     /// Links that only ever hold whole frames (in-memory) keep the
-    /// default, `false`.
+    /// default, `false`, as do links that read each stream in a task of
+    /// its own (QUIC): one clock cannot time a frame stuck on one stream
+    /// while frames on others arrive whole, so such a link times each
+    /// stream's frames itself ([`LinkConfig::frame_timeout`], failing with
+    /// [`LinkError::ReadTimeout`]).
     fn has_partial_frame(&self) -> bool {
         false
     }
@@ -442,7 +456,7 @@ pub trait Link: Send + 'static {
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout).
     /// Default `true`. A link that writes in tasks of its own and counts
     /// whole batches at once (QUIC) says `false` and times its writes
-    /// itself ([`LinkConfig::write_timeout`], failing with
+    /// itself ([`LinkConfig::frame_timeout`], failing with
     /// [`LinkError::WriteTimeout`]).
     fn tracks_writes(&self) -> bool {
         true

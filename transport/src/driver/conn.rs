@@ -301,6 +301,14 @@ impl<L: Link> Conn<L> {
                 .close(now, Code::Internal, "the peer sent a malformed frame");
             return;
         }
+        if let Some(LinkError::ReadTimeout(timeout)) = error {
+            // The link timed a frame itself (QUIC, per stream) and reads
+            // no more; the sending side still works. The session closes as
+            // when its own frame clock runs out, telling the peer why.
+            self.recv_done = true;
+            self.session.handle_frame_timeout(timeout);
+            return;
+        }
         self.recv_done = true;
         self.link_done = true;
         if self.session.is_closed() {

@@ -55,7 +55,7 @@ pub struct QuicLink {
 struct Readers {
     tx: mpsc::UnboundedSender<Inbound>,
     budget: Arc<Semaphore>,
-    max_frame: u32,
+    limits: wire::FrameLimits,
     /// Control frames delivered so far, which channel streams wait for.
     control_seen: watch::Receiver<u64>,
     /// Stops every reader (and the acceptor) when the link drops.
@@ -175,8 +175,9 @@ impl QuicLink {
             LinkInfo::new(kind, PeerAddr::Socket(conn.remote_address())),
         )?;
         let control = conn.open_uni().await.map_err(std::io::Error::other)?;
+        let frame_timeout = config.frame_timeout.filter(|t| !t.is_zero());
         let shared = Arc::new(Shared {
-            write_timeout: config.write_timeout.filter(|t| !t.is_zero()),
+            write_timeout: frame_timeout,
             ..Shared::default()
         });
         let (tx, inbound) = mpsc::unbounded_channel();
@@ -185,7 +186,10 @@ impl QuicLink {
         let readers = Readers {
             tx,
             budget: Arc::new(Semaphore::new(budget.min(Semaphore::MAX_PERMITS))),
-            max_frame: config.max_frame,
+            limits: wire::FrameLimits {
+                max_frame: config.max_frame,
+                timeout: frame_timeout,
+            },
             control_seen,
             stop: CancellationToken::new(),
         };
@@ -483,7 +487,7 @@ impl Link for QuicLink {
     /// Writer tasks count a batch of up to 64 frames at once: a slow
     /// reader could look stalled for as long as a batch takes. They time
     /// their own writes instead, per stream
-    /// ([`LinkConfig::write_timeout`]).
+    /// ([`LinkConfig::frame_timeout`]).
     fn tracks_writes(&self) -> bool {
         false
     }
@@ -584,7 +588,7 @@ async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u6
                 }
             };
             loop {
-                match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, true).await {
+                match wire::read_frame(&mut recv, &readers.limits, &readers.budget, true).await {
                     Ok(Read::Frame(frame, permit)) => {
                         if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
                             return;
@@ -628,7 +632,7 @@ async fn read_datagrams(conn: Connection, mut readers: Readers, shared: Arc<Shar
             }
             // Ends with the connection, which the other readers report.
             while let Ok(datagram) = conn.read_datagram().await {
-                let frame = match wire::datagram_frame(&datagram, readers.max_frame) {
+                let frame = match wire::datagram_frame(&datagram, readers.limits.max_frame) {
                     Ok(frame) => frame,
                     Err(e) => {
                         let _ = readers.tx.send(Inbound::Failed(e));
@@ -762,7 +766,7 @@ async fn read_accepted(
 ) {
     let stop = readers.stop.clone();
     let opened = async {
-        let Some(after) = wire::read_preamble(&mut recv).await? else {
+        let Some(after) = wire::read_preamble(&mut recv, readers.limits.timeout).await? else {
             return Ok(None);
         };
         // The control frames sent before this channel opened come first.
@@ -774,7 +778,7 @@ async fn read_accepted(
         {
             return Ok(None);
         }
-        match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, false).await? {
+        match wire::read_frame(&mut recv, &readers.limits, &readers.budget, false).await? {
             Read::Frame(frame, permit)
                 if frame.header.kind == FrameKind::Call && frame.header.channel != 0 =>
             {
@@ -815,7 +819,7 @@ async fn read_channel(
     let stop = readers.stop.clone();
     let read = async {
         loop {
-            match wire::read_frame(&mut recv, readers.max_frame, &readers.budget, false).await {
+            match wire::read_frame(&mut recv, &readers.limits, &readers.budget, false).await {
                 Ok(Read::Frame(frame, permit)) => {
                     if frame.header.channel != channel {
                         return Err(Some(wire::protocol("a frame on another channel's stream")));

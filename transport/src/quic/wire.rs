@@ -3,15 +3,18 @@
 //! own), the 16-byte preamble of a channel stream and the 16-byte trailer
 //! of a control stream; and the one frame a datagram carries.
 
+use core::future::Future;
+use core::time::Duration;
 use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use prism_core::Payload;
 use prism_core::aligned::aligned_buffer;
 use prism_proto::frame::{Frame, FrameHeader, FrameKind, HEADER_LEN};
 use quinn::{ConnectionError, ReadError, RecvStream, WriteError};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 
 use crate::link::LinkError;
 use crate::stream::LARGE_RESERVE;
@@ -89,12 +92,63 @@ fn read_failed(error: ReadError) -> Result<Read, LinkError> {
     }
 }
 
+/// Times the rest of a frame once its first bytes arrived: it must be whole
+/// within the link's
+/// [`frame_timeout`](crate::LinkConfig::frame_timeout), not counting the
+/// time this side waited for room in its read budget. Before that, the
+/// peer may take as long as it likes to start a frame.
+struct FrameClock {
+    timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl FrameClock {
+    /// A clock for the next frame; `None` never fails.
+    fn new(timeout: Option<Duration>) -> FrameClock {
+        FrameClock {
+            timeout,
+            deadline: None,
+        }
+    }
+
+    /// Part of the frame is here: the rest is timed from now on.
+    fn start(&mut self) {
+        if self.deadline.is_none() {
+            self.deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
+        }
+    }
+
+    /// This side kept the frame waiting for `waited`: the peer gets it back.
+    fn extend(&mut self, waited: Duration) {
+        if let Some(at) = &mut self.deadline {
+            *at = at.checked_add(waited).unwrap_or(*at);
+        }
+    }
+
+    /// `read`, or [`LinkError::ReadTimeout`] once the frame's time is up.
+    async fn within<T>(&self, read: impl Future<Output = T>) -> Result<T, LinkError> {
+        match (self.deadline, self.timeout) {
+            (Some(at), Some(timeout)) => tokio::time::timeout_at(at.into(), read)
+                .await
+                .map_err(|_| LinkError::ReadTimeout(timeout)),
+            _ => Ok(read.await),
+        }
+    }
+}
+
 /// Reads into `buf` until it is full or the stream ends; returns how much
-/// arrived.
-async fn fill(recv: &mut RecvStream, buf: &mut [u8]) -> Result<Result<usize, Read>, LinkError> {
+/// arrived. Once some did, the rest is timed by `clock`.
+async fn fill(
+    recv: &mut RecvStream,
+    buf: &mut [u8],
+    clock: &mut FrameClock,
+) -> Result<Result<usize, Read>, LinkError> {
     let mut filled = 0;
     while filled < buf.len() {
-        match recv.read(&mut buf[filled..]).await {
+        if filled > 0 {
+            clock.start();
+        }
+        match clock.within(recv.read(&mut buf[filled..])).await? {
             Ok(Some(n)) => filled += n,
             Ok(None) => break,
             Err(e) => return read_failed(e).map(Err),
@@ -104,9 +158,12 @@ async fn fill(recv: &mut RecvStream, buf: &mut [u8]) -> Result<Result<usize, Rea
 }
 
 /// Reads a channel stream's preamble; `None` when the stream ended first.
-pub(super) async fn read_preamble(recv: &mut RecvStream) -> Result<Option<u64>, LinkError> {
+pub(super) async fn read_preamble(
+    recv: &mut RecvStream,
+    timeout: Option<Duration>,
+) -> Result<Option<u64>, LinkError> {
     let mut bytes = [0u8; MARK_LEN];
-    match fill(recv, &mut bytes).await? {
+    match fill(recv, &mut bytes, &mut FrameClock::new(timeout)).await? {
         Ok(MARK_LEN) => read_mark(&bytes).map(Some),
         Ok(0) | Err(_) => Ok(None),
         Ok(_) => Err(protocol("a stream ended inside its preamble")),
@@ -115,15 +172,18 @@ pub(super) async fn read_preamble(recv: &mut RecvStream) -> Result<Option<u64>, 
 
 /// Reads the next frame (or, on a control stream, the trailer) from
 /// `recv`. The payload's buffer is allocated only once `budget` grants its
-/// size, so frames read ahead of the session stay bounded.
+/// size, so frames read ahead of the session stay bounded. Once its first
+/// bytes arrived, the frame must be whole within `timeout` (besides the
+/// wait for the budget), else [`LinkError::ReadTimeout`].
 pub(super) async fn read_frame(
     recv: &mut RecvStream,
-    max_frame: u32,
+    limits: &FrameLimits,
     budget: &Arc<Semaphore>,
     trailer_allowed: bool,
 ) -> Result<Read, LinkError> {
+    let mut clock = FrameClock::new(limits.timeout);
     let mut bytes = [0u8; HEADER_LEN];
-    let header = match fill(recv, &mut bytes).await? {
+    let header = match fill(recv, &mut bytes, &mut clock).await? {
         Err(end) => return Ok(end),
         Ok(0) => return Ok(Read::End(None)),
         Ok(MARK_LEN) if trailer_allowed => {
@@ -132,25 +192,48 @@ pub(super) async fn read_frame(
         Ok(HEADER_LEN) => bytes,
         Ok(_) => return Err(protocol("a stream ended inside a frame")),
     };
-    let (header, len) = FrameHeader::decode(&header, max_frame)?;
+    let (header, len) = FrameHeader::decode(&header, limits.max_frame)?;
     let len = len as usize;
     let cost = u32::try_from(HEADER_LEN + len).unwrap_or(u32::MAX);
-    let permit = Arc::clone(budget)
-        .acquire_many_owned(cost)
-        .await
-        .map_err(|_| LinkError::Closed)?;
+    let permit = match Arc::clone(budget).try_acquire_many_owned(cost) {
+        Ok(permit) => permit,
+        Err(TryAcquireError::Closed) => return Err(LinkError::Closed),
+        Err(TryAcquireError::NoPermits) => {
+            let asked = Instant::now();
+            let permit = Arc::clone(budget)
+                .acquire_many_owned(cost)
+                .await
+                .map_err(|_| LinkError::Closed)?;
+            clock.extend(asked.elapsed());
+            permit
+        }
+    };
     let payload = if len == 0 {
         Payload::empty()
     } else {
-        Payload::new(read_payload(recv, len).await?.freeze())
+        Payload::new(read_payload(recv, len, &mut clock).await?.freeze())
     };
     Ok(Read::Frame(Frame::new(header, payload), permit))
+}
+
+/// What a stream's reader holds its peer's frames to.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FrameLimits {
+    /// The largest payload.
+    pub(super) max_frame: u32,
+    /// How long the rest of a frame may take once its first bytes came.
+    pub(super) timeout: Option<Duration>,
 }
 
 /// Reads a payload of `len` bytes into an aligned buffer that grows with
 /// what arrives (from at most [`LARGE_RESERVE`]), so a header that names a
 /// large length and is followed by nothing holds little memory.
-async fn read_payload(recv: &mut RecvStream, len: usize) -> Result<BytesMut, LinkError> {
+async fn read_payload(
+    recv: &mut RecvStream,
+    len: usize,
+    clock: &mut FrameClock,
+) -> Result<BytesMut, LinkError> {
+    clock.start();
     let mut buf = aligned_buffer(len.min(LARGE_RESERVE));
     while buf.len() < len {
         if buf.len() == buf.capacity() {
@@ -159,7 +242,7 @@ async fn read_payload(recv: &mut RecvStream, len: usize) -> Result<BytesMut, Lin
             buf = bigger;
         }
         let room = (len - buf.len()).min(buf.capacity() - buf.len());
-        match recv.read_chunk(room, true).await {
+        match clock.within(recv.read_chunk(room, true)).await? {
             Ok(Some(chunk)) => buf.extend_from_slice(&chunk.bytes),
             Ok(None) => return Err(protocol("a stream ended inside a frame")),
             Err(e) => {

@@ -187,6 +187,42 @@ fn a_partial_frame_must_be_completed_within_the_frame_timeout() {
 }
 
 #[test]
+fn a_link_that_times_its_own_reads_closes_the_session_as_a_frame_timeout() {
+    let config = SessionConfig::default()
+        .with_keepalive(None)
+        .with_idle_timeout(None);
+    let mut pair = Pair::connected_with(config.clone(), config);
+    let channel = pair.call(b"answer me", None);
+    pair.pump();
+    assert_eq!(pair.server_events().len(), 1);
+    let timeout = Duration::from_millis(300);
+    pair.server.handle_frame_timeout(timeout);
+    assert_eq!(
+        pair.server_events(),
+        [
+            Event::Cancelled {
+                channel,
+                code: Code::Unavailable
+            },
+            Event::Closed {
+                error: Some(SessionError::FrameTimeout { timeout })
+            }
+        ]
+    );
+    assert!(pair.server.is_closed());
+    // A second report changes nothing.
+    pair.server.handle_frame_timeout(timeout);
+    assert!(pair.server_events().is_empty());
+    let goaway = drain_frames(&mut pair.server)
+        .into_iter()
+        .find(|f| f.header.kind == FrameKind::GoAway)
+        .expect("a GOAWAY says why");
+    let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
+    assert_eq!(code, Code::DeadlineExceeded);
+    assert!(reason.contains("part of a frame"), "{reason}");
+}
+
+#[test]
 fn a_whole_frame_clears_the_frame_timer() {
     let config = SessionConfig::default()
         .with_keepalive(None)
