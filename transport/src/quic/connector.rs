@@ -1,10 +1,14 @@
-//! [`QuicConnector`]: opens QUIC links to one address.
+//! [`QuicConnector`]: opens QUIC links to one address (a name's
+//! addresses tried side by side, a little apart).
 
+use core::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use rustls::pki_types::ServerName;
 
 use super::{AUTHENTICATED_KIND, QuicLink, config};
@@ -13,7 +17,12 @@ use crate::tls::{ClientTls, DEFAULT_HANDSHAKE_TIMEOUT, TlsConfigError};
 
 /// Opens QUIC links to one address, verifying the server's certificate for
 /// one server name. The links of one connector (and of its clones) share a
-/// UDP socket, made on the first connect.
+/// UDP socket, made on the first connect. A host name is resolved on each
+/// connect and its addresses tried in the order the resolver gives them:
+/// a UDP peer that is down says nothing, so each next address is tried
+/// beside the attempts under way 250 ms after them (RFC 8305's connection
+/// attempt delay), or at once when they all failed, and the first
+/// handshake to complete wins; all of it within the handshake timeout.
 ///
 /// # Examples
 ///
@@ -94,26 +103,128 @@ impl Connector for QuicConnector {
     }
 
     async fn connect(&self, config: &LinkConfig) -> io::Result<QuicLink> {
-        let peer = tokio::net::lookup_host(self.addr.as_str())
-            .await?
-            .next()
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{} resolves to no address", self.addr),
-                )
-            })?;
+        let peers: Vec<SocketAddr> = tokio::net::lookup_host(self.addr.as_str()).await?.collect();
         let client = config::client(&self.tls, config).map_err(io::Error::other)?;
-        let endpoint = self.endpoint(peer)?;
-        let connecting = endpoint
-            .connect_with(client, peer, &self.server_name)
-            .map_err(io::Error::other)?;
-        let handshake = async {
-            let conn = connecting.await?;
-            QuicLink::new(conn, AUTHENTICATED_KIND, config).await
+        let attempt = |peer: SocketAddr| {
+            let client = client.clone();
+            async move {
+                let connecting = self
+                    .endpoint(peer)?
+                    .connect_with(client, peer, &self.server_name)
+                    .map_err(io::Error::other)?;
+                QuicLink::new(connecting.await?, AUTHENTICATED_KIND, config).await
+            }
         };
-        tokio::time::timeout(self.handshake_timeout, handshake)
+        tokio::time::timeout(self.handshake_timeout, first_of(peers, attempt))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the QUIC handshake timed out"))?
+            .map_err(|e| match e {
+                Some(e) => e,
+                None => io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("{} resolves to no address", self.addr),
+                ),
+            })
+    }
+}
+
+/// How long the attempts under way get before the next address is tried
+/// beside them (RFC 8305's connection attempt delay).
+const NEXT_ATTEMPT: Duration = Duration::from_millis(250);
+
+/// Connects to the first of `peers` that answers. An address that does
+/// not answer over UDP says nothing (no refusal, as TCP would get): its
+/// attempt just waits, so each next address is tried beside the attempts
+/// under way once they had [`NEXT_ATTEMPT`] without success, or at once
+/// when they all failed. The first attempt to succeed wins and the others
+/// are dropped; when all fail, the last error is returned (`None`: there
+/// was no address).
+async fn first_of<T, F, Fut>(peers: Vec<SocketAddr>, attempt: F) -> Result<T, Option<io::Error>>
+where
+    F: Fn(SocketAddr) -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    let mut peers = peers.into_iter();
+    let mut running = FuturesUnordered::new();
+    let mut failed = None;
+    loop {
+        match peers.next() {
+            Some(peer) => running.push(attempt(peer)),
+            None if running.is_empty() => return Err(failed),
+            None => {}
+        }
+        let next = tokio::time::sleep(NEXT_ATTEMPT);
+        let more = peers.len() > 0;
+        tokio::pin!(next);
+        loop {
+            tokio::select! {
+                done = running.next(), if !running.is_empty() => match done {
+                    Some(Ok(link)) => return Ok(link),
+                    Some(Err(e)) => failed = Some(e),
+                    None => {}
+                },
+                () = &mut next, if more => break,
+            }
+            if running.is_empty() {
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use super::*;
+
+    fn peer(port: u16) -> SocketAddr {
+        (Ipv4Addr::LOCALHOST, port).into()
+    }
+
+    /// Port 1 never answers, port 2 refuses at once, any other connects
+    /// after as many milliseconds.
+    async fn attempt(peer: SocketAddr) -> io::Result<u16> {
+        match peer.port() {
+            1 => core::future::pending().await,
+            2 => Err(io::Error::from(io::ErrorKind::ConnectionRefused)),
+            port => {
+                tokio::time::sleep(Duration::from_millis(u64::from(port))).await;
+                Ok(port)
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_address_that_never_answers_gives_way_to_the_next() {
+        let start = tokio::time::Instant::now();
+        let won = first_of(vec![peer(1), peer(10)], attempt).await;
+        assert_eq!(won.ok(), Some(10));
+        assert_eq!(start.elapsed(), NEXT_ATTEMPT + Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_moves_on_at_once() {
+        let start = tokio::time::Instant::now();
+        let won = first_of(vec![peer(2), peer(2), peer(10)], attempt).await;
+        assert_eq!(won.ok(), Some(10));
+        assert_eq!(start.elapsed(), Duration::from_millis(10));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_first_address_still_wins_when_it_answers_first() {
+        // The first answers 300 ms in; the second, started 250 ms in,
+        // would take 400 ms more.
+        let won = first_of(vec![peer(300), peer(400)], attempt).await;
+        assert_eq!(won.ok(), Some(300));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn when_every_address_fails_the_last_error_stands() {
+        let failed = first_of(vec![peer(2), peer(2)], attempt).await;
+        let error = failed.err().flatten().expect("an error");
+        assert_eq!(error.kind(), io::ErrorKind::ConnectionRefused);
+        let none = first_of(Vec::new(), attempt).await;
+        assert!(matches!(none, Err(None)));
     }
 }
