@@ -461,6 +461,50 @@ async fn a_peer_that_sends_half_a_frame_is_cut_off_after_the_frame_timeout() {
     serves_others_then_shuts_down(&pki, addr, &server, serving).await;
 }
 
+/// The frame timeout holds a QUIC stream to keep moving, not to finish a
+/// frame within it (streams share the connection): a call that arrives in
+/// pieces, each well within the timeout but all of them well beyond it,
+/// is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_frame_that_keeps_coming_is_served() {
+    common::install_panic_hook();
+    let pki = pki();
+    let server = server_with_frame_timeout(Duration::from_millis(300));
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = {
+        let server = server.clone();
+        tokio::spawn(async move { server.serve(listener).await })
+    };
+    let conn = raw_connection(&pki, addr).await;
+    let (_control, _theirs) = raw_handshake(&conn).await;
+    let (mut call, mut answer) = conn.open_bi().await.expect("a channel stream");
+    call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
+        .await
+        .expect("the preamble: after our two control frames");
+    let request = common::raw::encode(&common::calc::EchoRequest {
+        data: vec![7; 4 << 10],
+    });
+    let header = common::raw::call_header(1, common::calc::ECHO.get());
+    let len = u32::try_from(request.len()).expect("a length");
+    let whole = [header.encode(len).as_slice(), &request].concat();
+    // Twenty pieces 50 ms apart: a second in all, against a 300 ms timeout.
+    for piece in whole.chunks(whole.len().div_ceil(20)) {
+        call.write_all(piece).await.expect("a piece of the CALL");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (header, _) = tokio::time::timeout(Duration::from_secs(10), read_raw_frame(&mut answer))
+        .await
+        .expect("the answer comes well before the test gives up")
+        .expect("an answer");
+    assert_eq!(
+        (header.kind, header.channel),
+        (FrameKind::Response, 1),
+        "{header:?}"
+    );
+    serves_others_then_shuts_down(&pki, addr, &server, serving).await;
+}
+
 /// A caller's CANCEL stops its stream both ways: the callee's queued
 /// answer is dropped by QUIC (STOP_SENDING) instead of crossing the
 /// network, so its flush completes though the caller reads none of it

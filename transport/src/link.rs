@@ -318,12 +318,14 @@ pub struct LinkConfig {
     /// [`Link::has_partial_frame`] never true), times its streams itself:
     /// a write that moves nothing for this long fails with
     /// [`LinkError::WriteTimeout`], so a peer that stops reading one stream
-    /// cannot hold what waits for it forever; a frame whose first bytes
-    /// arrived and whose rest did not within this long fails with
+    /// cannot hold what waits for it forever; a stream on which part of a
+    /// frame arrived and then nothing more for this long fails with
     /// [`LinkError::ReadTimeout`], so a peer that sends half a frame on one
     /// stream cannot hold that stream's reader (and the read budget its
     /// frame reserved) forever while its other streams keep the connection
-    /// busy. The session's
+    /// busy. (Unlike the session's own clock, which gives a frame this long
+    /// to be whole, each stream is held only to keep moving: streams share
+    /// the connection, so one frame's time says little.) The session's
     /// [`frame_timeout`](prism_proto::session::SessionConfig::frame_timeout);
     /// `None` or zero never fails.
     pub frame_timeout: Option<Duration>,
@@ -383,9 +385,9 @@ pub enum LinkError {
     /// reading.
     #[error("the peer took nothing written for {0:?}")]
     WriteTimeout(Duration),
-    /// Part of a frame arrived and the rest did not within the link's
+    /// Part of a frame arrived and then nothing more of it for the link's
     /// [`frame_timeout`](LinkConfig::frame_timeout).
-    #[error("the peer sent part of a frame and not the rest within {0:?}")]
+    #[error("the peer sent part of a frame and nothing more of it for {0:?}")]
     ReadTimeout(Duration),
     /// The link is closed.
     #[error("link is closed")]

@@ -287,28 +287,33 @@ impl<L: Link> Conn<L> {
     /// The one path for every link failure: the peer closed (`None`), sent
     /// bytes that are not frames, or the link failed.
     pub(crate) fn link_failed(&mut self, now: Instant, error: Option<LinkError>) {
+        // Whether this side can still write: not after a send failed.
+        let writable = self.write_error.is_none();
         // A send that failed before the peer closed: that is the cause.
         let error = match self.write_error.take() {
             Some(written) if error.is_none() => Some(written),
             _ => error,
         };
-        if let Some(LinkError::Frame(error)) = error {
-            // The stream cannot be resynchronized, but the sending side
-            // still works: tell the peer why before closing.
-            self.recv_done = true;
-            self.record(ConnectionError::from(LinkError::Frame(error)));
-            self.session
-                .close(now, Code::Internal, "the peer sent a malformed frame");
-            return;
-        }
-        if let Some(LinkError::ReadTimeout(timeout)) = error {
-            // The link timed a frame itself (QUIC, per stream) and reads
-            // no more; the sending side still works. The session closes as
-            // when its own frame clock runs out, telling the peer why.
-            self.recv_done = true;
-            self.session.handle_frame_timeout(timeout);
-            return;
-        }
+        // Reading is over but writing is not: tell the peer why, then close.
+        let error = match error {
+            Some(LinkError::Frame(error)) if writable => {
+                // The byte stream cannot be resynchronized.
+                self.recv_done = true;
+                self.record(ConnectionError::from(LinkError::Frame(error)));
+                self.session
+                    .close(now, Code::Internal, "the peer sent a malformed frame");
+                return;
+            }
+            Some(LinkError::ReadTimeout(timeout)) if writable => {
+                // The link timed a frame itself (QUIC, per stream) and
+                // reads no more: the session closes as when its own frame
+                // clock runs out.
+                self.recv_done = true;
+                self.session.handle_frame_timeout(timeout);
+                return;
+            }
+            other => other,
+        };
         self.recv_done = true;
         self.link_done = true;
         if self.session.is_closed() {

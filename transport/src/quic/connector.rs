@@ -1,5 +1,5 @@
-//! [`QuicConnector`]: opens QUIC links to one address (a name's
-//! addresses tried side by side, a little apart).
+//! [`QuicConnector`]: opens QUIC links to one address, or to the first of
+//! a host name's addresses to answer.
 
 use core::future::Future;
 use std::io;
@@ -18,11 +18,12 @@ use crate::tls::{ClientTls, DEFAULT_HANDSHAKE_TIMEOUT, TlsConfigError};
 /// Opens QUIC links to one address, verifying the server's certificate for
 /// one server name. The links of one connector (and of its clones) share a
 /// UDP socket, made on the first connect. A host name is resolved on each
-/// connect and its addresses tried in the order the resolver gives them:
-/// a UDP peer that is down says nothing, so each next address is tried
-/// beside the attempts under way 250 ms after them (RFC 8305's connection
-/// attempt delay), or at once when they all failed, and the first
-/// handshake to complete wins; all of it within the handshake timeout.
+/// connect and its addresses tried in the order the resolver gives them,
+/// the two families taken in turn: a UDP peer that is down says nothing,
+/// so each next address is tried beside the attempts under way 250 ms
+/// after them (RFC 8305's connection attempt delay), or at once when they
+/// all failed, and the first handshake to complete wins. The handshake
+/// timeout bounds the attempts, not the name's resolution.
 ///
 /// # Examples
 ///
@@ -103,7 +104,7 @@ impl Connector for QuicConnector {
     }
 
     async fn connect(&self, config: &LinkConfig) -> io::Result<QuicLink> {
-        let peers: Vec<SocketAddr> = tokio::net::lookup_host(self.addr.as_str()).await?.collect();
+        let peers = interleaved(tokio::net::lookup_host(self.addr.as_str()).await?.collect());
         let client = config::client(&self.tls, config).map_err(io::Error::other)?;
         let attempt = |peer: SocketAddr| {
             let client = client.clone();
@@ -164,6 +165,7 @@ where
                     None => {}
                 },
                 () = &mut next, if more => break,
+                else => break,
             }
             if running.is_empty() {
                 break;
@@ -172,10 +174,26 @@ where
     }
 }
 
+/// `peers` with the address families taken in turn, starting with the
+/// first's (RFC 8305, section 4), so a family that is down costs one
+/// attempt delay, not one per address of it.
+fn interleaved(peers: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let first_v6 = peers.first().is_some_and(SocketAddr::is_ipv6);
+    let (first, second): (Vec<_>, Vec<_>) = peers
+        .into_iter()
+        .partition(|peer| peer.is_ipv6() == first_v6);
+    let (mut first, mut second) = (first.into_iter(), second.into_iter());
+    let mut turns = Vec::with_capacity(first.len() + second.len());
+    loop {
+        match (first.next(), second.next()) {
+            (None, None) => return turns,
+            (one, other) => turns.extend(one.into_iter().chain(other)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::net::{Ipv4Addr, SocketAddr};
-
     use super::*;
 
     fn peer(port: u16) -> SocketAddr {
@@ -193,6 +211,15 @@ mod tests {
                 Ok(port)
             }
         }
+    }
+
+    #[test]
+    fn the_families_take_turns() {
+        let v6 = |port| SocketAddr::from((Ipv6Addr::LOCALHOST, port));
+        let peers = vec![v6(1), v6(2), v6(3), peer(4), peer(5)];
+        assert_eq!(interleaved(peers), [v6(1), peer(4), v6(2), peer(5), v6(3)]);
+        assert_eq!(interleaved(vec![peer(1), peer(2)]), [peer(1), peer(2)]);
+        assert!(interleaved(Vec::new()).is_empty());
     }
 
     #[tokio::test(start_paused = true)]

@@ -48,11 +48,11 @@
 //!   ([`LinkConfig::frame_timeout`](crate::LinkConfig::frame_timeout)),
 //!   and the driver closes the QUIC connection at once (code 1), letting
 //!   go of everything that waited. So is one that sends part of a frame on
-//!   a stream and not the rest: each stream's reader gives a frame whose
-//!   first bytes arrived the same timeout to be whole (not counting time
-//!   it waited for room in the receive budget), however busy the other
-//!   streams are, and the session closes with a frame timeout, as over
-//!   TCP.
+//!   a stream and then nothing more of it for the same timeout, however
+//!   busy it keeps its other streams (a stream's reader times each read
+//!   once a frame started, not the wait for room in the receive budget,
+//!   which is this side's): the session closes with a frame timeout and
+//!   a GOAWAY, as over TCP.
 //! - **Datagrams.** A DATAGRAM frame (a datagram op's message) travels in
 //!   one unreliable QUIC datagram, header and payload, where it fits the
 //!   path ([`Link::max_datagram_size`](crate::Link::max_datagram_size)

@@ -1,20 +1,21 @@
 //! What travels on the QUIC streams of a link: frames (a 32-byte header,
 //! then the payload, no padding: each payload is read into a buffer of its
 //! own), the 16-byte preamble of a channel stream and the 16-byte trailer
-//! of a control stream; and the one frame a datagram carries.
+//! of a control stream; and the one frame a datagram carries. A stream
+//! that brings nothing for the link's frame timeout once part of a frame
+//! arrived on it fails the link.
 
 use core::future::Future;
 use core::time::Duration;
 use std::io;
 use std::sync::Arc;
-use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use prism_core::Payload;
 use prism_core::aligned::aligned_buffer;
 use prism_proto::frame::{Frame, FrameHeader, FrameKind, HEADER_LEN};
 use quinn::{ConnectionError, ReadError, RecvStream, WriteError};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::link::LinkError;
 use crate::stream::LARGE_RESERVE;
@@ -92,63 +93,48 @@ fn read_failed(error: ReadError) -> Result<Read, LinkError> {
     }
 }
 
-/// Times the rest of a frame once its first bytes arrived: it must be whole
-/// within the link's
-/// [`frame_timeout`](crate::LinkConfig::frame_timeout), not counting the
-/// time this side waited for room in its read budget. Before that, the
-/// peer may take as long as it likes to start a frame.
-struct FrameClock {
-    timeout: Option<Duration>,
-    deadline: Option<Instant>,
+/// What a stream's reader holds its peer's frames to.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FrameLimits {
+    /// The largest payload.
+    pub(super) max_frame: u32,
+    /// How long a stream may bring nothing once part of a frame arrived
+    /// on it ([`LinkConfig::frame_timeout`](crate::LinkConfig::frame_timeout));
+    /// `None` waits for ever.
+    pub(super) timeout: Option<Duration>,
 }
 
-impl FrameClock {
-    /// A clock for the next frame; `None` never fails.
-    fn new(timeout: Option<Duration>) -> FrameClock {
-        FrameClock {
-            timeout,
-            deadline: None,
-        }
-    }
-
-    /// Part of the frame is here: the rest is timed from now on.
-    fn start(&mut self) {
-        if self.deadline.is_none() {
-            self.deadline = self.timeout.and_then(|t| Instant::now().checked_add(t));
-        }
-    }
-
-    /// This side kept the frame waiting for `waited`: the peer gets it back.
-    fn extend(&mut self, waited: Duration) {
-        if let Some(at) = &mut self.deadline {
-            *at = at.checked_add(waited).unwrap_or(*at);
-        }
-    }
-
-    /// `read`, or [`LinkError::ReadTimeout`] once the frame's time is up.
-    async fn within<T>(&self, read: impl Future<Output = T>) -> Result<T, LinkError> {
-        match (self.deadline, self.timeout) {
-            (Some(at), Some(timeout)) => tokio::time::timeout_at(at.into(), read)
-                .await
-                .map_err(|_| LinkError::ReadTimeout(timeout)),
-            _ => Ok(read.await),
-        }
+/// `read` of the rest of a frame: [`LinkError::ReadTimeout`] when it
+/// brings nothing within `timeout`. Each read is timed on its own, so a
+/// frame that keeps coming, however slowly (many streams share the
+/// connection, and the peer may put others first), is never cut off;
+/// one the peer stopped sending is.
+async fn rest<T>(timeout: Option<Duration>, read: impl Future<Output = T>) -> Result<T, LinkError> {
+    match timeout {
+        Some(timeout) => tokio::time::timeout(timeout, read)
+            .await
+            .map_err(|_| LinkError::ReadTimeout(timeout)),
+        None => Ok(read.await),
     }
 }
 
 /// Reads into `buf` until it is full or the stream ends; returns how much
-/// arrived. Once some did, the rest is timed by `clock`.
+/// arrived. The first bytes may take as long as the peer likes; once some
+/// came, each further read is timed ([`rest`]).
 async fn fill(
     recv: &mut RecvStream,
     buf: &mut [u8],
-    clock: &mut FrameClock,
+    timeout: Option<Duration>,
 ) -> Result<Result<usize, Read>, LinkError> {
     let mut filled = 0;
     while filled < buf.len() {
-        if filled > 0 {
-            clock.start();
-        }
-        match clock.within(recv.read(&mut buf[filled..])).await? {
+        let read = recv.read(&mut buf[filled..]);
+        let read = if filled == 0 {
+            read.await
+        } else {
+            rest(timeout, read).await?
+        };
+        match read {
             Ok(Some(n)) => filled += n,
             Ok(None) => break,
             Err(e) => return read_failed(e).map(Err),
@@ -163,7 +149,7 @@ pub(super) async fn read_preamble(
     timeout: Option<Duration>,
 ) -> Result<Option<u64>, LinkError> {
     let mut bytes = [0u8; MARK_LEN];
-    match fill(recv, &mut bytes, &mut FrameClock::new(timeout)).await? {
+    match fill(recv, &mut bytes, timeout).await? {
         Ok(MARK_LEN) => read_mark(&bytes).map(Some),
         Ok(0) | Err(_) => Ok(None),
         Ok(_) => Err(protocol("a stream ended inside its preamble")),
@@ -172,18 +158,18 @@ pub(super) async fn read_preamble(
 
 /// Reads the next frame (or, on a control stream, the trailer) from
 /// `recv`. The payload's buffer is allocated only once `budget` grants its
-/// size, so frames read ahead of the session stay bounded. Once its first
-/// bytes arrived, the frame must be whole within `timeout` (besides the
-/// wait for the budget), else [`LinkError::ReadTimeout`].
+/// size, so frames read ahead of the session stay bounded. Once part of
+/// the frame arrived, each read must bring more within the timeout of
+/// `limits` (the wait for the budget is this side's and is not timed),
+/// else [`LinkError::ReadTimeout`].
 pub(super) async fn read_frame(
     recv: &mut RecvStream,
     limits: &FrameLimits,
     budget: &Arc<Semaphore>,
     trailer_allowed: bool,
 ) -> Result<Read, LinkError> {
-    let mut clock = FrameClock::new(limits.timeout);
     let mut bytes = [0u8; HEADER_LEN];
-    let header = match fill(recv, &mut bytes, &mut clock).await? {
+    let header = match fill(recv, &mut bytes, limits.timeout).await? {
         Err(end) => return Ok(end),
         Ok(0) => return Ok(Read::End(None)),
         Ok(MARK_LEN) if trailer_allowed => {
@@ -195,45 +181,27 @@ pub(super) async fn read_frame(
     let (header, len) = FrameHeader::decode(&header, limits.max_frame)?;
     let len = len as usize;
     let cost = u32::try_from(HEADER_LEN + len).unwrap_or(u32::MAX);
-    let permit = match Arc::clone(budget).try_acquire_many_owned(cost) {
-        Ok(permit) => permit,
-        Err(TryAcquireError::Closed) => return Err(LinkError::Closed),
-        Err(TryAcquireError::NoPermits) => {
-            let asked = Instant::now();
-            let permit = Arc::clone(budget)
-                .acquire_many_owned(cost)
-                .await
-                .map_err(|_| LinkError::Closed)?;
-            clock.extend(asked.elapsed());
-            permit
-        }
-    };
+    let permit = Arc::clone(budget)
+        .acquire_many_owned(cost)
+        .await
+        .map_err(|_| LinkError::Closed)?;
     let payload = if len == 0 {
         Payload::empty()
     } else {
-        Payload::new(read_payload(recv, len, &mut clock).await?.freeze())
+        Payload::new(read_payload(recv, len, limits.timeout).await?.freeze())
     };
     Ok(Read::Frame(Frame::new(header, payload), permit))
 }
 
-/// What a stream's reader holds its peer's frames to.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct FrameLimits {
-    /// The largest payload.
-    pub(super) max_frame: u32,
-    /// How long the rest of a frame may take once its first bytes came.
-    pub(super) timeout: Option<Duration>,
-}
-
 /// Reads a payload of `len` bytes into an aligned buffer that grows with
 /// what arrives (from at most [`LARGE_RESERVE`]), so a header that names a
-/// large length and is followed by nothing holds little memory.
+/// large length and is followed by nothing holds little memory. Each read
+/// is timed ([`rest`]).
 async fn read_payload(
     recv: &mut RecvStream,
     len: usize,
-    clock: &mut FrameClock,
+    timeout: Option<Duration>,
 ) -> Result<BytesMut, LinkError> {
-    clock.start();
     let mut buf = aligned_buffer(len.min(LARGE_RESERVE));
     while buf.len() < len {
         if buf.len() == buf.capacity() {
@@ -242,7 +210,7 @@ async fn read_payload(
             buf = bigger;
         }
         let room = (len - buf.len()).min(buf.capacity() - buf.len());
-        match clock.within(recv.read_chunk(room, true)).await? {
+        match rest(timeout, recv.read_chunk(room, true)).await? {
             Ok(Some(chunk)) => buf.extend_from_slice(&chunk.bytes),
             Ok(None) => return Err(protocol("a stream ended inside a frame")),
             Err(e) => {

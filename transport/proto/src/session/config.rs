@@ -151,7 +151,9 @@ pub struct SessionConfig {
     /// closes with [`SessionError::SendTimeout`], so a peer that stops
     /// reading holds nothing for long either. The driver reports a partial
     /// frame with [`Session::handle_partial_frame`] and a write that moved
-    /// nothing with [`Session::handle_send_stalled`]. Default
+    /// nothing with [`Session::handle_send_stalled`]; a link that times its
+    /// streams itself (QUIC) reports with [`Session::handle_frame_timeout`]
+    /// and [`Session::handle_send_timeout`]. Default
     /// [`DEFAULT_FRAME_TIMEOUT`] (30 s: a largest frame of 16 MiB then
     /// needs about 560 KB/s); `None` or zero turns it off.
     ///
@@ -159,6 +161,8 @@ pub struct SessionConfig {
     /// [`SessionError::SendTimeout`]: super::SessionError::SendTimeout
     /// [`Session::handle_partial_frame`]: super::Session::handle_partial_frame
     /// [`Session::handle_send_stalled`]: super::Session::handle_send_stalled
+    /// [`Session::handle_frame_timeout`]: super::Session::handle_frame_timeout
+    /// [`Session::handle_send_timeout`]: super::Session::handle_send_timeout
     pub frame_timeout: Option<Duration>,
     /// When `Some(timeout)`: once no call or stream has been open (either
     /// way) for `timeout`, this side closes the connection with a GOAWAY

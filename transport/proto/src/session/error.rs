@@ -153,7 +153,9 @@ pub enum SessionError {
     #[error("keepalive timed out: the peer stopped answering")]
     KeepaliveTimeout,
     /// Part of a frame arrived and the rest did not within the frame
-    /// timeout ([`SessionConfig::frame_timeout`](super::SessionConfig::frame_timeout)).
+    /// timeout ([`SessionConfig::frame_timeout`](super::SessionConfig::frame_timeout));
+    /// over a link that times its streams itself (QUIC), nothing more of
+    /// it came for that long.
     #[error("the peer sent part of a frame and not the rest within {timeout:?}")]
     FrameTimeout {
         /// The frame timeout.

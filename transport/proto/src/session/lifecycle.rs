@@ -220,9 +220,9 @@ impl Session {
     /// A link that times its own reads (it reads each stream in a task of
     /// its own, where [`Session::handle_partial_frame`]'s one clock cannot
     /// tell a frame stuck on one stream from frames arriving whole on
-    /// others: QUIC) had a frame stay partial for `timeout`: the session
-    /// closes with [`SessionError::FrameTimeout`], as when its own frame
-    /// clock runs out.
+    /// others: QUIC) had a stream bring nothing more of a frame for
+    /// `timeout`: the session closes with [`SessionError::FrameTimeout`],
+    /// as when its own frame clock runs out.
     pub fn handle_frame_timeout(&mut self, timeout: Duration) {
         if !self.is_closed() {
             self.fail_with(SessionError::FrameTimeout { timeout });
