@@ -15,7 +15,9 @@
 //! `cargo run --release --bin streams [-- --quick] [--only items|bulk|unary|quic]`;
 //! `PRISM_CHUNK=<bytes>` sets Prism's chunk size on both ends (64 KiB by
 //! default), `PRISM_WINDOW=<bytes>` its stream window (256 KiB by
-//! default). Medians of several runs; nothing is asserted. tonic moves raw bytes (no protobuf),
+//! default). Medians of several rounds, each round measuring every system
+//! in turn; ratios are the median of each round's ratio, so the VM's drift
+//! between rounds cancels. Nothing is asserted. tonic moves raw bytes (no protobuf),
 //! the most favourable setting for it.
 
 use std::time::{Duration, Instant};
@@ -250,6 +252,35 @@ where
     Ok(())
 }
 
+/// Rates of Prism and its two peers, one row per round, each round
+/// measuring all three in turn: this VM's speed drifts between rounds, so
+/// a ratio is taken within each round, then the median of those.
+struct Rounds(Vec<[f64; 3]>);
+
+impl Rounds {
+    async fn measure<F, Fut>(runs: usize, mut round: F) -> Result<Rounds, Error>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<[f64; 3], Error>>,
+    {
+        let mut rows = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            rows.push(round().await?);
+        }
+        Ok(Rounds(rows))
+    }
+
+    /// The median rate of each system.
+    fn medians(&self) -> [f64; 3] {
+        [0, 1, 2].map(|i| median(self.0.iter().map(|row| row[i]).collect()))
+    }
+
+    /// The median over the rounds of Prism's rate over that of peer `i`.
+    fn ratio(&self, i: usize) -> f64 {
+        median(self.0.iter().map(|row| row[0] / row[i]).collect())
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -370,20 +401,22 @@ async fn items_scenario(
     runs: usize,
     items: u64,
 ) -> Result<(), Error> {
-    let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        p.push(prism_items(client, items, 64).await?);
-        t.push(items as f64 / timed(|| tonic.items(items, 64)).await?);
-        r.push(raw_items(items, 64).await?);
-    }
-    let (p, t, r) = (median(p), median(t), median(r));
+    let rounds = Rounds::measure(runs, || async {
+        Ok([
+            prism_items(client, items, 64).await?,
+            items as f64 / timed(|| tonic.items(items, 64)).await?,
+            raw_items(items, 64).await?,
+        ])
+    })
+    .await?;
+    let [p, t, r] = rounds.medians();
     println!(
-        "| 64 B server stream | {:.2} M items/s | tonic {:.2} M items/s | raw tcp {:.2} M items/s | {:.1}× tonic, {:.2}× raw |",
+        "| 64 B server stream | {:.2} M items/s | tonic {:.2} M items/s | raw tcp {:.2} M items/s | {:.2}× tonic, {:.2}× raw |",
         p / 1e6,
         t / 1e6,
         r / 1e6,
-        p / t,
-        p / r
+        rounds.ratio(1),
+        rounds.ratio(2)
     );
     Ok(())
 }
@@ -396,18 +429,20 @@ async fn bulk_scenario(
     bulk: u64,
 ) -> Result<(), Error> {
     let n = bulk >> 20;
-    let (mut p, mut t, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..runs {
-        p.push(bulk as f64 / timed(|| prism_items(client, n, 1 << 20)).await? / 1e9);
-        t.push(bulk as f64 / timed(|| tonic.items(n, 1 << 20)).await? / 1e9);
-        r.push(raw_bulk(bulk).await?);
-    }
-    let (p, t, r) = (median(p), median(t), median(r));
+    let rounds = Rounds::measure(runs, || async {
+        Ok([
+            bulk as f64 / timed(|| prism_items(client, n, 1 << 20)).await? / 1e9,
+            bulk as f64 / timed(|| tonic.items(n, 1 << 20)).await? / 1e9,
+            raw_bulk(bulk).await?,
+        ])
+    })
+    .await?;
+    let [p, t, r] = rounds.medians();
     println!(
         "| {} MiB transfer, 1 MiB items | {p:.2} GB/s | tonic {t:.2} GB/s | raw tcp {r:.2} GB/s | {:.1}× tonic, {:.0}% of raw |",
         bulk >> 20,
-        p / t,
-        100.0 * p / r
+        rounds.ratio(1),
+        100.0 * rounds.ratio(2)
     );
     Ok(())
 }

@@ -971,14 +971,10 @@ async fn write_all(
 ) -> Result<(), Option<LinkError>> {
     let mut left = chunks;
     while !left.is_empty() {
-        let write = send.write_chunks(left);
-        let written = match timeout {
-            None => write.await,
-            Some(timeout) => tokio::time::timeout(timeout, write)
-                .await
-                .map_err(|_| Some(LinkError::WriteTimeout(timeout)))?,
-        }
-        .map_err(wire::write_failure)?;
+        let written = wire::timed(timeout, send.write_chunks(left))
+            .await
+            .map_err(|timeout| Some(LinkError::WriteTimeout(timeout)))?
+            .map_err(wire::write_failure)?;
         // Whole chunks written are done; a partly written one was advanced
         // in place.
         left = &mut left[written.chunks..];

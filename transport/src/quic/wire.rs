@@ -5,7 +5,9 @@
 //! that brings nothing for the link's frame timeout once part of a frame
 //! arrived on it fails the link.
 
-use core::future::Future;
+use core::future::{Future, poll_fn};
+use core::pin::pin;
+use core::task::Poll;
 use core::time::Duration;
 use std::io;
 use std::sync::Arc;
@@ -110,11 +112,23 @@ pub(super) struct FrameLimits {
 /// connection, and the peer may put others first), is never cut off;
 /// one the peer stopped sending is.
 async fn rest<T>(timeout: Option<Duration>, read: impl Future<Output = T>) -> Result<T, LinkError> {
+    timed(timeout, read).await.map_err(LinkError::ReadTimeout)
+}
+
+/// `op`, or `Err(timeout)` once it has been pending that long. One that is
+/// ready at once (most reads and writes: quinn buffers both) costs no
+/// timer, nor a clock read.
+pub(super) async fn timed<T>(
+    timeout: Option<Duration>,
+    op: impl Future<Output = T>,
+) -> Result<T, Duration> {
+    let mut op = pin!(op);
+    if let Poll::Ready(out) = poll_fn(|cx| Poll::Ready(op.as_mut().poll(cx))).await {
+        return Ok(out);
+    }
     match timeout {
-        Some(timeout) => tokio::time::timeout(timeout, read)
-            .await
-            .map_err(|_| LinkError::ReadTimeout(timeout)),
-        None => Ok(read.await),
+        Some(timeout) => tokio::time::timeout(timeout, op).await.map_err(|_| timeout),
+        None => Ok(op.await),
     }
 }
 
