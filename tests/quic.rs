@@ -161,12 +161,7 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
     common::install_panic_hook();
     let pki = pki();
     let server = common::test_server(&Default::default());
-    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener).await })
-    };
+    let (addr, serving) = serve_quic(&pki, &server);
     // A bad preamble; a stream that ends inside its preamble; a frame of
     // an unknown kind; a first frame that is not a CALL.
     let unknown_kind = [[0u8; 16].as_slice(), &[99], &[0; 31]].concat();
@@ -188,6 +183,23 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
         );
     }
     serves_others_then_shuts_down(&pki, addr, &server, serving).await;
+}
+
+/// Serves `server` over QUIC on loopback: its address, and the task.
+fn serve_quic(
+    pki: &Pki,
+    server: &prism::Server,
+) -> (
+    std::net::SocketAddr,
+    tokio::task::JoinHandle<Result<(), prism::ServeError>>,
+) {
+    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = server.clone();
+    (
+        addr,
+        tokio::spawn(async move { server.serve(listener).await }),
+    )
 }
 
 /// A well-behaved client of the server at `addr` is served (whatever an
@@ -362,12 +374,7 @@ async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
     common::install_panic_hook();
     let pki = pki();
     let server = server_with_frame_timeout(Duration::from_millis(300));
-    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener).await })
-    };
+    let (addr, serving) = serve_quic(&pki, &server);
     let mut transport = quinn::TransportConfig::default();
     transport.stream_receive_window(quinn::VarInt::from_u32(1024));
     let conn = raw_connection_with(&pki, addr, transport).await;
@@ -404,12 +411,7 @@ async fn a_peer_that_sends_half_a_frame_is_cut_off_after_the_frame_timeout() {
     common::install_panic_hook();
     let pki = pki();
     let server = server_with_frame_timeout(Duration::from_millis(300));
-    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener).await })
-    };
+    let (addr, serving) = serve_quic(&pki, &server);
     let request = common::raw::encode(&common::calc::EchoRequest {
         data: vec![7; 4 << 10],
     });
@@ -470,12 +472,7 @@ async fn a_slow_frame_that_keeps_coming_is_served() {
     common::install_panic_hook();
     let pki = pki();
     let server = server_with_frame_timeout(Duration::from_millis(300));
-    let listener = QuicListener::bind(localhost(), pki.server_tls()).expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let serving = {
-        let server = server.clone();
-        tokio::spawn(async move { server.serve(listener).await })
-    };
+    let (addr, serving) = serve_quic(&pki, &server);
     let conn = raw_connection(&pki, addr).await;
     let (_control, _theirs) = raw_handshake(&conn).await;
     let (mut call, mut answer) = conn.open_bi().await.expect("a channel stream");
