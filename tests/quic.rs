@@ -350,6 +350,25 @@ async fn raw_handshake(conn: &quinn::Connection) -> (quinn::SendStream, quinn::R
     (control, theirs)
 }
 
+/// Opens a channel's stream after [`raw_handshake`]: its preamble says
+/// our two control frames come first.
+async fn open_channel_stream(conn: &quinn::Connection) -> (quinn::SendStream, quinn::RecvStream) {
+    let (mut send, recv) = conn.open_bi().await.expect("a channel stream");
+    send.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
+        .await
+        .expect("the preamble: after our two control frames");
+    (send, recv)
+}
+
+/// A whole CALL of channel 1 echoing `len` bytes, as a QUIC stream carries
+/// it: header, then payload.
+fn echo_call(len: usize) -> Vec<u8> {
+    let request = common::raw::encode(&common::calc::EchoRequest { data: vec![7; len] });
+    let header = common::raw::call_header(1, common::calc::ECHO.get());
+    let len = u32::try_from(request.len()).expect("a length");
+    [header.encode(len).as_slice(), &request].concat()
+}
+
 /// A calculator server, open to all, with the given frame timeout.
 fn server_with_frame_timeout(timeout: Duration) -> prism::Server {
     prism::Server::builder()
@@ -380,15 +399,10 @@ async fn a_peer_that_never_reads_its_calls_stream_is_cut_off() {
     let conn = raw_connection_with(&pki, addr, transport).await;
     let (_control, _theirs) = raw_handshake(&conn).await;
     // A call for a 32 KiB answer, on a stream whose answer we never read.
-    let (mut call, _never_read) = conn.open_bi().await.expect("a channel stream");
-    call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
+    let (mut call, _never_read) = open_channel_stream(&conn).await;
+    call.write_all(&echo_call(32 << 10))
         .await
-        .expect("the preamble: after our two control frames");
-    let request = common::raw::encode(&common::calc::EchoRequest {
-        data: vec![7; 32 << 10],
-    });
-    let header = common::raw::call_header(1, common::calc::ECHO.get());
-    write_raw_frame(&mut call, header, &request).await;
+        .expect("the CALL");
     let closed = tokio::time::timeout(Duration::from_secs(10), conn.closed())
         .await
         .expect("the server closes the connection well before the test gives up");
@@ -412,20 +426,12 @@ async fn a_peer_that_sends_half_a_frame_is_cut_off_after_the_frame_timeout() {
     let pki = pki();
     let server = server_with_frame_timeout(Duration::from_millis(300));
     let (addr, serving) = serve_quic(&pki, &server);
-    let request = common::raw::encode(&common::calc::EchoRequest {
-        data: vec![7; 4 << 10],
-    });
-    let header = common::raw::call_header(1, common::calc::ECHO.get());
-    let len = u32::try_from(request.len()).expect("a length");
-    let whole = [header.encode(len).as_slice(), &request].concat();
+    let whole = echo_call(4 << 10);
     // Half a header; a header and half its payload.
-    for part in [&whole[..20], &whole[..32 + request.len() / 2]] {
+    for part in [&whole[..20], &whole[..32 + (whole.len() - 32) / 2]] {
         let conn = raw_connection(&pki, addr).await;
         let (mut control, mut theirs) = raw_handshake(&conn).await;
-        let (mut call, _answer) = conn.open_bi().await.expect("a channel stream");
-        call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
-            .await
-            .expect("the preamble: after our two control frames");
+        let (mut call, _answer) = open_channel_stream(&conn).await;
         call.write_all(part).await.expect("part of a CALL");
         // Whole frames on another stream do not excuse the partial one.
         let busy = tokio::spawn(async move {
@@ -475,16 +481,8 @@ async fn a_slow_frame_that_keeps_coming_is_served() {
     let (addr, serving) = serve_quic(&pki, &server);
     let conn = raw_connection(&pki, addr).await;
     let (_control, _theirs) = raw_handshake(&conn).await;
-    let (mut call, mut answer) = conn.open_bi().await.expect("a channel stream");
-    call.write_all(&[[2u8].as_slice(), &[0; 15]].concat())
-        .await
-        .expect("the preamble: after our two control frames");
-    let request = common::raw::encode(&common::calc::EchoRequest {
-        data: vec![7; 4 << 10],
-    });
-    let header = common::raw::call_header(1, common::calc::ECHO.get());
-    let len = u32::try_from(request.len()).expect("a length");
-    let whole = [header.encode(len).as_slice(), &request].concat();
+    let (mut call, mut answer) = open_channel_stream(&conn).await;
+    let whole = echo_call(4 << 10);
     // Twenty pieces 50 ms apart: a second in all, against a 300 ms timeout.
     for piece in whole.chunks(whole.len().div_ceil(20)) {
         call.write_all(piece).await.expect("a piece of the CALL");

@@ -188,38 +188,11 @@ fn a_partial_frame_must_be_completed_within_the_frame_timeout() {
 
 #[test]
 fn a_link_that_times_its_own_reads_closes_the_session_as_a_frame_timeout() {
-    let config = SessionConfig::default()
-        .with_keepalive(None)
-        .with_idle_timeout(None);
-    let mut pair = Pair::connected_with(config.clone(), config);
-    let channel = pair.call(b"answer me", None);
-    pair.pump();
-    assert_eq!(pair.server_events().len(), 1);
-    let timeout = Duration::from_millis(300);
-    pair.server.handle_frame_timeout(timeout);
-    assert_eq!(
-        pair.server_events(),
-        [
-            Event::Cancelled {
-                channel,
-                code: Code::Unavailable
-            },
-            Event::Closed {
-                error: Some(SessionError::FrameTimeout { timeout })
-            }
-        ]
+    closes_as_its_own_clock_would(
+        Session::handle_frame_timeout,
+        |timeout| SessionError::FrameTimeout { timeout },
+        "part of a frame",
     );
-    assert!(pair.server.is_closed());
-    // A second report changes nothing.
-    pair.server.handle_frame_timeout(timeout);
-    assert!(pair.server_events().is_empty());
-    let goaway = drain_frames(&mut pair.server)
-        .into_iter()
-        .find(|f| f.header.kind == FrameKind::GoAway)
-        .expect("a GOAWAY says why");
-    let (code, reason) = wire::parse_goaway(&goaway.payload).expect("goaway");
-    assert_eq!(code, Code::DeadlineExceeded);
-    assert!(reason.contains("part of a frame"), "{reason}");
 }
 
 #[test]
@@ -495,6 +468,21 @@ fn a_peer_that_takes_nothing_written_is_let_go_after_the_frame_timeout() {
 
 #[test]
 fn a_link_that_times_its_own_writes_closes_the_session_as_a_send_timeout() {
+    closes_as_its_own_clock_would(
+        Session::handle_send_timeout,
+        |timeout| SessionError::SendTimeout { timeout },
+        "took nothing",
+    );
+}
+
+/// A link that times itself (QUIC) reports a timeout with `report`: the
+/// server's open call is told to stop, the session closes with `error`,
+/// a second report changes nothing, and the GOAWAY's reason `says` why.
+fn closes_as_its_own_clock_would(
+    report: fn(&mut Session, Duration),
+    error: fn(Duration) -> SessionError,
+    says: &str,
+) {
     let config = SessionConfig::default()
         .with_keepalive(None)
         .with_idle_timeout(None);
@@ -503,7 +491,7 @@ fn a_link_that_times_its_own_writes_closes_the_session_as_a_send_timeout() {
     pair.pump();
     assert_eq!(pair.server_events().len(), 1);
     let timeout = Duration::from_millis(300);
-    pair.server.handle_send_timeout(timeout);
+    report(&mut pair.server, timeout);
     // The open call's handler is told to stop, then the session closes.
     assert_eq!(
         pair.server_events(),
@@ -513,18 +501,18 @@ fn a_link_that_times_its_own_writes_closes_the_session_as_a_send_timeout() {
                 code: Code::Unavailable
             },
             Event::Closed {
-                error: Some(SessionError::SendTimeout { timeout })
+                error: Some(error(timeout))
             }
         ]
     );
     assert!(pair.server.is_closed());
     // The call is over, and a second report changes nothing.
     assert!(!pair.server.respond(channel, ok(2, b"late")).is_sent());
-    pair.server.handle_send_timeout(timeout);
+    report(&mut pair.server, timeout);
     assert!(pair.server_events().is_empty());
     let (code, reason) = goaway_of(&mut pair.server);
     assert_eq!(code, Code::DeadlineExceeded);
-    assert!(reason.contains("took nothing"), "{reason}");
+    assert!(reason.contains(says), "{reason}");
 }
 
 #[test]
