@@ -12,7 +12,7 @@ use core::time::Duration;
 use std::io;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use prism_core::Payload;
 use prism_core::aligned::aligned_buffer;
 use prism_proto::frame::{Frame, FrameHeader, FrameKind, HEADER_LEN};
@@ -202,38 +202,42 @@ pub(super) async fn read_frame(
     let payload = if len == 0 {
         Payload::empty()
     } else {
-        Payload::new(read_payload(recv, len, limits.timeout).await?.freeze())
+        read_payload(recv, len, limits.timeout).await?
     };
     Ok(Read::Frame(Frame::new(header, payload), permit))
 }
 
-/// Reads a payload of `len` bytes into an aligned buffer that grows with
-/// what arrives (from at most [`LARGE_RESERVE`]), so a header that names a
-/// large length and is followed by nothing holds little memory. Each read
-/// is timed ([`rest`]).
+/// Reads a payload of `len` bytes (more than zero) into aligned segments of
+/// at most [`LARGE_RESERVE`] bytes, each made when the one before is full,
+/// so a header that names a large length and is followed by nothing holds
+/// little memory, and nothing that arrived is copied twice. Each read is
+/// timed ([`rest`]).
 async fn read_payload(
     recv: &mut RecvStream,
     len: usize,
     timeout: Option<Duration>,
-) -> Result<BytesMut, LinkError> {
-    let mut buf = aligned_buffer(len.min(LARGE_RESERVE));
-    while buf.len() < len {
-        if buf.len() == buf.capacity() {
-            let mut bigger = aligned_buffer(len.min(buf.capacity().saturating_mul(2)));
-            bigger.extend_from_slice(&buf);
-            buf = bigger;
-        }
-        let room = (len - buf.len()).min(buf.capacity() - buf.len());
-        match rest(timeout, recv.read_chunk(room, true)).await? {
-            Ok(Some(chunk)) => buf.extend_from_slice(&chunk.bytes),
-            Ok(None) => return Err(protocol("a stream ended inside a frame")),
-            Err(e) => {
-                read_failed(e)?;
-                return Err(protocol("a stream ended inside a frame"));
+) -> Result<Payload, LinkError> {
+    let mut segments = Vec::new();
+    let mut got = 0;
+    while got < len {
+        let room = (len - got).min(LARGE_RESERVE);
+        let mut buf = aligned_buffer(room);
+        while buf.len() < room {
+            match rest(timeout, recv.read_chunk(room - buf.len(), true)).await? {
+                Ok(Some(chunk)) => buf.extend_from_slice(&chunk.bytes),
+                Ok(None) => return Err(protocol("a stream ended inside a frame")),
+                Err(e) => {
+                    read_failed(e)?;
+                    return Err(protocol("a stream ended inside a frame"));
+                }
             }
         }
+        got += room;
+        segments.push(buf.freeze());
     }
-    Ok(buf)
+    let mut segments = segments.into_iter();
+    let first = segments.next().unwrap_or_default();
+    Ok(Payload::from_segments(first, segments.collect()))
 }
 
 /// The DATAGRAM frame one received datagram carries: a header naming

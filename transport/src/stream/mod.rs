@@ -22,11 +22,13 @@
 //!   frame's header along (and no more), so in a run of large frames (a
 //!   message's chunks) each payload after the first lands in place, one
 //!   read each, with nothing copied. The padding is read into the same
-//!   buffer, checked to be zero and cut off. That buffer starts at
-//!   [`LARGE_RESERVE`] bytes at most and doubles as it fills, so a bare
-//!   header cannot make the link reserve the whole announced length
-//!   (payloads beyond it pay a copy per doubling; messages travel in
-//!   chunks of 64 KiB by default, so they seldom do).
+//!   buffer, checked to be zero and cut off. A payload longer than
+//!   [`LARGE_RESERVE`] is read into segments of that size, each opened
+//!   when the one before is full and none copied, so a bare header cannot
+//!   make the link reserve the whole announced length; it arrives as a
+//!   [`Payload`](prism_core::Payload) of several segments, which a
+//!   zero-copy codec joins once (messages travel in chunks of 64 KiB by
+//!   default, so their frames are one segment).
 //!
 //! A received payload shares the receive buffer it was read into, so a
 //! small payload kept alive keeps up to [`READ_CHUNK`] bytes alive. Decoded
@@ -74,8 +76,9 @@ pub const READ_CHUNK: usize = 64 * 1024;
 pub const LARGE_PAYLOAD: usize = 64 * 1024;
 
 /// Most bytes a large payload's header reserves before any of the payload
-/// arrives; its buffer then doubles as it fills (each time copying what
-/// came), so memory follows what the peer sent, not what it announced.
+/// arrives, and the size of each further segment it is read into (one is
+/// opened when the one before is full, and nothing is copied), so memory
+/// follows what the peer sent, not what it announced.
 pub const LARGE_RESERVE: usize = 256 * 1024;
 
 /// A receive buffer with less room than this is replaced before reading,

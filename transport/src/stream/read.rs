@@ -4,10 +4,11 @@ use core::pin::pin;
 use core::task::{Context, Poll, ready};
 use std::io;
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::{LARGE_PAYLOAD, LARGE_RESERVE, MIN_READ, READ_CHUNK};
+use prism_core::Payload;
 use prism_core::aligned::{aligned_buffer, is_aligned};
 use prism_proto::frame::{Frame, FrameDecoder, HEADER_LEN, padding, wire_len};
 
@@ -23,11 +24,18 @@ enum State {
     Failed,
 }
 
-/// A large payload being read straight into its own buffer.
+/// A large payload being read straight into buffers of its own.
 #[derive(Debug)]
 struct Large {
-    /// Aligned, with room for the payload and its padding.
+    /// The segments filled already, in order, each aligned.
+    filled: Vec<Bytes>,
+    /// Bytes in `filled`.
+    done: usize,
+    /// The segment being read into, aligned.
     buf: BytesMut,
+    /// The bytes `buf` takes: [`LARGE_RESERVE`] of the payload, or the
+    /// payload's rest (with its padding) and the next header.
+    room: usize,
     /// Payload length without padding.
     len: usize,
 }
@@ -62,7 +70,11 @@ impl Reader {
     /// payload's.
     #[cfg(test)]
     pub(super) fn reserved(&self) -> usize {
-        self.buf.capacity() + self.large.as_ref().map_or(0, |large| large.buf.capacity())
+        let large = self
+            .large
+            .as_ref()
+            .map_or(0, |large| large.done + large.buf.capacity());
+        self.buf.capacity() + large
     }
 
     /// Bytes of a frame are in and the frame is not whole yet. (Asked after
@@ -142,21 +154,30 @@ impl Reader {
     }
 
     /// Moves the start of a large payload out of the receive buffer into a
-    /// buffer of its own; the rest is then read straight into that buffer.
+    /// buffer of its own; the rest is then read straight into that buffer
+    /// and, once it is full, into further ones.
     fn start_large(&mut self, len: usize) {
         let wire = len + padding(len);
-        // A header alone reserves at most `LARGE_RESERVE` bytes: the
-        // buffer grows with what arrives, so a peer that names a large
-        // length and sends nothing holds little memory. The buffer that
-        // will take the payload's end also has room for the next header.
-        let mut payload = aligned_buffer(large_room(wire, wire.min(LARGE_RESERVE)));
+        // A header alone reserves at most `LARGE_RESERVE` bytes, and so
+        // does each further segment, opened only when the one before is
+        // full: memory follows what the peer sent, not what it announced,
+        // and nothing that arrived is copied again. The segment that will
+        // take the payload's end also has room for the next header.
+        let room = large_room(wire);
+        let mut payload = aligned_buffer(room);
         // The frame is incomplete, so everything after the header is a
         // prefix of its payload and padding: at most one read's worth.
         payload.extend_from_slice(&self.buf[HEADER_LEN..]);
         // `clear` keeps the buffer's (aligned) start, so the next frame is
         // read to the very place this one began.
         self.buf.clear();
-        self.large = Some(Large { buf: payload, len });
+        self.large = Some(Large {
+            filled: Vec::new(),
+            done: 0,
+            buf: payload,
+            room,
+            len,
+        });
     }
 
     fn poll_large<S>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Poll<Result<Frame, LinkError>>
@@ -167,43 +188,58 @@ impl Reader {
             return Poll::Ready(Err(LinkError::Closed));
         };
         let wire = large.len + padding(large.len);
-        while large.buf.len() < wire {
-            if large.buf.len() == large.buf.capacity() {
-                // Full and the payload is longer: twice the room (at most
-                // the payload), in a fresh aligned buffer.
-                let room = wire.min(large.buf.capacity().saturating_mul(2));
-                let mut bigger = aligned_buffer(large_room(wire, room));
-                bigger.extend_from_slice(&large.buf);
-                large.buf = bigger;
+        while large.done + large.buf.len() < wire {
+            if large.buf.len() == large.room {
+                // Full and the payload is longer: the next segment, in a
+                // fresh aligned buffer.
+                large.room = large_room(wire - large.done - large.buf.len());
+                let next = aligned_buffer(large.room);
+                let full = core::mem::replace(&mut large.buf, next).freeze();
+                large.done += full.len();
+                large.filled.push(full);
             }
             // The rest of the payload, and the next frame's header with it
             // when there is room: a large frame after this one then starts
             // in a buffer of its own with nothing of its payload to copy,
             // and a run of large frames costs one read each.
-            let missing =
-                (wire + HEADER_LEN - large.buf.len()).min(large.buf.capacity() - large.buf.len());
+            let missing = large.room - large.buf.len();
             let read = ready!(poll_read_buf(io, &mut (&mut large.buf).limit(missing), cx))?;
             if read == 0 {
                 return Poll::Ready(Err(truncated(
-                    HEADER_LEN + large.buf.len(),
+                    HEADER_LEN + large.done + large.buf.len(),
                     HEADER_LEN + wire,
                 )));
             }
         }
-        let Some(Large { mut buf, .. }) = self.large.take() else {
+        let Some(Large {
+            filled,
+            done,
+            mut buf,
+            ..
+        }) = self.large.take()
+        else {
             return Poll::Ready(Err(LinkError::Closed));
         };
         // The next header, or the part of it that came: the start of the
         // receive buffer, which `start_large` emptied.
-        if buf.len() > wire {
+        let end = wire - done;
+        if buf.len() > end {
             self.make_room(HEADER_LEN);
-            self.buf.extend_from_slice(&buf[wire..]);
-            buf.truncate(wire);
+            self.buf.extend_from_slice(&buf[end..]);
+            buf.truncate(end);
         }
-        debug_assert!(is_aligned(&buf));
+        debug_assert!(is_aligned(&buf) && filled.iter().all(|s| is_aligned(s)));
+        let padded = if filled.is_empty() {
+            Payload::new(buf.freeze())
+        } else {
+            let mut rest = filled;
+            rest.push(buf.freeze());
+            let first = rest.remove(0);
+            Payload::from_segments(first, rest)
+        };
         // `peek_header` stored the header when this payload started, so
         // `finish_with_payload` always has one to pair it with.
-        match self.decoder.finish_with_payload(buf)? {
+        match self.decoder.finish_with_payload(padded)? {
             Some(frame) => Poll::Ready(Ok(frame)),
             None => Poll::Ready(Err(LinkError::Closed)),
         }
@@ -230,14 +266,14 @@ impl Reader {
     }
 }
 
-/// Capacity for a large payload's buffer of `room` bytes: room for the next
-/// frame's header too when `room` takes the whole payload (`wire` bytes
-/// with its padding).
-fn large_room(wire: usize, room: usize) -> usize {
-    if room >= wire {
-        wire + HEADER_LEN
+/// The bytes a large payload's next segment takes, with `left` bytes of
+/// the payload and its padding still to come: [`LARGE_RESERVE`], or all
+/// of them and the next frame's header.
+fn large_room(left: usize) -> usize {
+    if left > LARGE_RESERVE {
+        LARGE_RESERVE
     } else {
-        room
+        left + HEADER_LEN
     }
 }
 

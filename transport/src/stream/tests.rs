@@ -346,11 +346,16 @@ fn a_bare_header_reserves_little_and_the_buffer_follows_what_arrives() {
         bare <= READ_CHUNK + LARGE_RESERVE + 64,
         "a header announcing 8 MiB reserved {bare} bytes"
     );
-    // A quarter of the payload: at most twice that is reserved.
-    io.data = bytes[..HEADER_LEN + len / 4].to_vec();
+    // A little over a quarter of the payload: that and at most one more
+    // segment is reserved.
+    let arrived = len / 4 + 4096;
+    io.data = bytes[..HEADER_LEN + arrived].to_vec();
     assert!(reader.poll_recv(&mut io, &mut cx).is_pending());
     let quarter = reader.reserved();
-    assert!(quarter <= READ_CHUNK + len / 2 + 64, "{quarter}");
+    assert!(
+        quarter <= READ_CHUNK + arrived + LARGE_RESERVE + 64,
+        "{arrived} bytes arrived, {quarter} reserved"
+    );
     // The rest: the frame arrives whole and aligned.
     io.data = bytes.clone();
     let Poll::Ready(Ok(Some(got))) = reader.poll_recv(&mut io, &mut cx) else {
@@ -382,6 +387,12 @@ fn payloads_longer_than_the_first_reservation_arrive_whole_at_any_read_size() {
         assert!(
             got.iter()
                 .all(|frame| frame.payload.segments().all(|s| is_aligned(s))),
+            "step {step}"
+        );
+        // Read in segments of `LARGE_RESERVE`, each left where it was read.
+        assert!(
+            got.iter().all(|frame| frame.payload.segment_count()
+                == frame.payload.len().div_ceil(LARGE_RESERVE)),
             "step {step}"
         );
     }
@@ -420,7 +431,7 @@ fn a_run_of_large_frames_is_read_in_place_one_read_each() {
 
 #[test]
 fn padding_that_is_not_zero_is_refused_in_small_and_large_frames() {
-    for len in [5, 100_001] {
+    for len in [5, 100_001, LARGE_RESERVE + 1] {
         let mut bytes = wire(&[frame(1, len)]);
         let last = bytes.len() - 1;
         bytes[last] = 0x80;

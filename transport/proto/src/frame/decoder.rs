@@ -110,18 +110,16 @@ impl FrameDecoder {
     }
 
     /// Completes a frame whose header [`FrameDecoder::peek_header`] returned
-    /// and whose payload the link read into a buffer of its own: `padded`
-    /// is the payload followed by its padding (the header is consumed from
-    /// the stream already). `None` when no header was peeked or `padded`
-    /// is not the payload's length with its padding.
+    /// and whose payload the link read into buffers of its own: `padded`
+    /// is the payload followed by its padding, in one segment or several
+    /// (the header is consumed from the stream already). `None` when no
+    /// header was peeked or `padded` is not the payload's length with its
+    /// padding.
     ///
     /// # Errors
     ///
     /// Fails when the padding is not zero.
-    pub fn finish_with_payload(
-        &mut self,
-        mut padded: BytesMut,
-    ) -> Result<Option<Frame>, FrameError> {
+    pub fn finish_with_payload(&mut self, padded: Payload) -> Result<Option<Frame>, FrameError> {
         let Some((header, len)) = self.pending else {
             return Ok(None);
         };
@@ -129,10 +127,23 @@ impl FrameDecoder {
         if padded.len() != len + padding(len) {
             return Ok(None);
         }
-        check_padding(header, &padded[len..])?;
+        let (mut first, mut rest) = padded.into_parts();
+        // The padding ends the last segment (or the last few): checked,
+        // then cut off.
+        let mut pad = padding(len);
+        while pad > 0 {
+            let last = rest.last_mut().unwrap_or(&mut first);
+            let keep = last.len().saturating_sub(pad);
+            check_padding(header, &last[keep..])?;
+            pad -= last.len() - keep;
+            last.truncate(keep);
+            if keep == 0 && rest.pop().is_none() {
+                break;
+            }
+        }
         self.pending = None;
-        padded.truncate(len);
-        Ok(Some(Frame::new(header, Payload::new(padded.freeze()))))
+        let payload = Payload::from_segments(first, rest);
+        Ok(Some(Frame::new(header, payload)))
     }
 }
 
