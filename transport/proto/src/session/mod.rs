@@ -170,6 +170,7 @@ mod datagram;
 mod error;
 mod event;
 mod flow;
+mod gaps;
 mod handshake;
 mod hello;
 mod hello_codec;
