@@ -206,6 +206,7 @@ per_transport!(
     a_slow_subscriber_misses_the_oldest_and_is_told,
     a_waiting_subscription_loses_nothing,
     an_item_over_the_ops_limit_fails_the_stream,
+    an_item_over_the_peers_message_limit_ends_the_stream_with_a_status,
     items_of_every_size_keep_their_order_both_ways,
     streams_work_where_the_peer_does_not_unpack,
 );
@@ -481,6 +482,56 @@ async fn an_item_over_the_ops_limit_fails_the_stream(transport: Transport) {
         let big = Streaming::iter([vec![1u8; 10], vec![3u8; size]]);
         assert_eq!(feed.small(big).await.expect("call"), Err(FeedError::TooBig));
     }
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn an_item_over_the_peers_message_limit_ends_the_stream_with_a_status(transport: Transport) {
+    // Both ends take messages of at most 64 KiB.
+    let small = || prism::transport::SessionConfig::default().with_max_message(64 << 10);
+    let server = Server::builder()
+        .allow_unauthenticated()
+        .session_config(small())
+        .add_service(FeedServer::new(Feeds::default()))
+        .allow_plaintext()
+        .build()
+        .expect("server");
+    let fx = Fixture::start_with(transport, server, Arc::new(Counters::default())).await;
+    let channel = fx
+        .connect_with(prism::Channel::builder().session_config(small()))
+        .await
+        .expect("connect");
+    let feed = FeedClient::new(channel);
+    // The handler's first item is over the caller's limit: the caller
+    // learns, rather than waiting for an item that never comes.
+    let status = tokio::time::timeout(common::PROMPTLY, async {
+        match feed.watch("news".into(), 3, 100_000).await {
+            Err(status) => status,
+            Ok(Ok(mut events)) => events.message().await.expect_err("no item fits"),
+            Ok(Err(refused)) => panic!("refused: {refused:?}"),
+        }
+    })
+    .await
+    .expect("the stream ends promptly");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    assert!(status.message().contains("message limit"), "{status}");
+    // The caller's second item is over the handler's limit: the call fails
+    // so (the handler's own answer never comes).
+    let big = Streaming::iter([vec![1u8; 10], vec![2u8; 100_000]]);
+    let status = tokio::time::timeout(common::PROMPTLY, feed.small(big))
+        .await
+        .expect("the call ends promptly")
+        .expect_err("the call fails");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    // The connection goes on.
+    assert_eq!(
+        feed.count(3)
+            .await
+            .expect("open")
+            .collect::<Vec<_>>()
+            .await
+            .len(),
+        3
+    );
     fx.shutdown().await.expect("clean shutdown");
 }
 

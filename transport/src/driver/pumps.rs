@@ -24,9 +24,9 @@ use core::task::{Context, Poll};
 
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use prism_core::{CodecId, Payload, Reply};
+use prism_core::{Code, CodecId, Payload, Reply, Status};
 use prism_proto::int_map::IntMap;
-use prism_proto::session::{ChannelId, Packer, Session};
+use prism_proto::session::{ChannelId, Packer, SendError, Session};
 
 use super::streams::{Outbound, StreamItem};
 
@@ -232,7 +232,7 @@ impl Pumps {
             if packing {
                 // The pack goes first; this item waits its turn.
                 pump.held = Some(item);
-                if !self.flush(session, &pump, &mut lone) {
+                if !self.flush(session, &pump, &mut lone, ended) {
                     return;
                 }
                 continue;
@@ -242,7 +242,7 @@ impl Pumps {
                 None => return,
             }
         }
-        if !self.flush(session, &pump, &mut lone) {
+        if !self.flush(session, &pump, &mut lone, ended) {
             return;
         }
         if !session.is_writable(pump.channel) {
@@ -258,16 +258,26 @@ impl Pumps {
 
     /// Sends what is packed for `pump` (a lone message as it is); false
     /// when its stream is over: the channel is gone or stopped.
-    fn flush(&mut self, session: &mut Session, pump: &Pump, lone: &mut Option<Payload>) -> bool {
+    fn flush(
+        &mut self,
+        session: &mut Session,
+        pump: &Pump,
+        lone: &mut Option<Payload>,
+        ended: &mut Vec<Ended>,
+    ) -> bool {
         let sent = match lone.take() {
             Some(payload) => session.send(pump.channel, pump.codec, payload),
             None if self.packer.is_empty() => return true,
             None => session.send_packed(pump.channel, pump.codec, &mut self.packer),
         };
-        if sent.is_err() {
-            let _ = self.packer.take(); // nobody reads on
+        match sent {
+            Ok(_) => true,
+            Err(error) => {
+                let _ = self.packer.take();
+                refused(pump.channel, error, ended);
+                false
+            }
         }
-        sent.is_ok()
     }
 
     /// Gives one item to the session; `None` once the stream is over.
@@ -287,8 +297,10 @@ impl Pumps {
                         self.parked.insert(pump.channel, pump);
                         None
                     }
-                    // Gone, ended or stopped by the peer: nobody reads on.
-                    Err(_) => None,
+                    Err(error) => {
+                        refused(pump.channel, error, ended);
+                        None
+                    }
                 }
             }
             Some(StreamItem::Skipped(count)) => match session.skip(pump.channel, count) {
@@ -309,5 +321,17 @@ impl Pumps {
                 None
             }
         }
+    }
+}
+
+/// The session refused a message of `channel`'s stream, which ends there.
+/// One larger than the peer takes ends it with `RESOURCE_EXHAUSTED`, so
+/// the peer learns (a callee's call is answered so, a caller's is
+/// cancelled) instead of waiting for an item that never comes. Otherwise
+/// the channel is gone, ended or stopped by the peer: nobody reads on.
+fn refused(channel: ChannelId, error: SendError, ended: &mut Vec<Ended>) {
+    if let SendError::TooLarge { .. } = error {
+        let status = Status::new(Code::ResourceExhausted, error.to_string());
+        ended.push(Ended::Closed(channel, Err(status)));
     }
 }
