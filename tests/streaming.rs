@@ -66,6 +66,10 @@ pub trait Feed {
     /// The same, but the producer waits for the reader.
     #[prism(subscription = "wait")]
     async fn paced(&self, n: u64, size: u64) -> Streaming<Event>;
+    /// Events of `size` bytes forever, for a caller that takes items of
+    /// at most 4 KiB; counts drops.
+    #[prism(max_message = 4096)]
+    async fn capped(&self, size: u64) -> Streaming<Event>;
 }
 
 #[derive(Default)]
@@ -168,6 +172,17 @@ impl Feed for Feeds {
         self.ticker(n, size).await
     }
 
+    async fn capped(&self, size: u64) -> Streaming<Event> {
+        let guard = DropCounter(Arc::clone(&self.dropped));
+        Streaming::from_stream(futures_util::stream::iter(0u64..).map(move |seq| {
+            let _alive = &guard;
+            Event {
+                seq,
+                body: vec![1; size as usize],
+            }
+        }))
+    }
+
     async fn forever(&self) -> Streaming<u64> {
         let guard = DropCounter(Arc::clone(&self.dropped));
         Streaming::from_stream(futures_util::stream::iter(0u64..).map(move |n| {
@@ -206,6 +221,7 @@ per_transport!(
     a_slow_subscriber_misses_the_oldest_and_is_told,
     a_waiting_subscription_loses_nothing,
     an_item_over_the_ops_limit_fails_the_stream,
+    a_response_item_over_the_ops_limit_cancels_the_call,
     an_item_over_the_peers_message_limit_ends_the_stream_with_a_status,
     items_of_every_size_keep_their_order_both_ways,
     streams_work_where_the_peer_does_not_unpack,
@@ -482,6 +498,31 @@ async fn an_item_over_the_ops_limit_fails_the_stream(transport: Transport) {
         let big = Streaming::iter([vec![1u8; 10], vec![3u8; size]]);
         assert_eq!(feed.small(big).await.expect("call"), Err(FeedError::TooBig));
     }
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_response_item_over_the_ops_limit_cancels_the_call(transport: Transport) {
+    let (fx, feed, dropped) = start(transport).await;
+    // The first item fails the open, or the first read once open.
+    let (status, held) = match feed.capped(10_000).await {
+        Err(status) => (status, None),
+        Ok(mut events) => (events.message().await.expect_err("too large"), Some(events)),
+    };
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status}");
+    // The server learns at once, though the caller may still hold its
+    // stream: the call is cancelled and the producer dropped.
+    common::eventually("the server drops the producer", || {
+        dropped.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    if let Some(mut events) = held {
+        assert_eq!(
+            events.message().await.ok(),
+            Some(None),
+            "the stream is over"
+        );
+    }
+    assert_eq!(feed.count(3).await.expect("open").count().await, 3);
     fx.shutdown().await.expect("clean shutdown");
 }
 

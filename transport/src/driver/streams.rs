@@ -157,7 +157,8 @@ const RELEASE_BATCH: u64 = 16 << 10;
 /// several chunks is copied into one aligned buffer as its chunks are
 /// taken. Dropping it gives back the credit of whatever is still queued and
 /// tells the peer: a caller's drop cancels the call; a callee's stops the
-/// request direction (the caller's sends then fail).
+/// request direction (the caller's sends then fail). A message over its
+/// limit ends it and tells the peer the same way, at once.
 pub struct Inbound {
     key: Key,
     rx: mpsc::UnboundedReceiver<Delivery>,
@@ -310,6 +311,9 @@ impl Inbound {
                         }
                         Err(too_large) => {
                             self.consumed(channel, cost);
+                            // The peer is told at once, as when this end
+                            // is dropped: it would send on for nothing.
+                            self.tell_dropped();
                             return Poll::Ready(self.end(Received::Closed(Err(Status::new(
                                 Code::ResourceExhausted,
                                 too_large.to_string(),
@@ -410,6 +414,14 @@ impl Inbound {
         }
     }
 
+    /// Tells the driver this end reads no more: a caller's call is
+    /// cancelled, a callee's request direction stopped.
+    fn tell_dropped(&self) {
+        if self.key != Key::None {
+            self.control.send(Control::Dropped { key: self.key });
+        }
+    }
+
     /// The direction ended: nothing more will be read.
     fn end(&mut self, received: Received) -> Received {
         self.done = true;
@@ -447,8 +459,8 @@ impl Drop for Inbound {
             }
         }
         self.flush();
-        if !self.done && self.key != Key::None {
-            self.control.send(Control::Dropped { key: self.key });
+        if !self.done {
+            self.tell_dropped();
         }
     }
 }
