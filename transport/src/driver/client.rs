@@ -1154,9 +1154,21 @@ impl<L: Link> ClientDriver<L> {
                         feed.send(Delivery::Opened);
                     }
                 }
-                Event::Skipped { channel, count } => {
-                    if let Some((_, Sink::Stream(feed))) = self.pending.get(&channel) {
-                        feed.send(Delivery::Skipped(count));
+                Event::Skipped {
+                    channel,
+                    count,
+                    held,
+                } => {
+                    // Its credit comes back as the reader takes it, like a
+                    // message's; at once when nobody reads.
+                    let delivered = match self.pending.get(&channel) {
+                        Some((_, Sink::Stream(feed))) => {
+                            feed.send(Delivery::Skipped(channel, count, held))
+                        }
+                        _ => false,
+                    };
+                    if !delivered {
+                        self.conn.session.release(channel, held);
                     }
                 }
                 Event::Data { channel, chunk } => self.on_data(channel, chunk),

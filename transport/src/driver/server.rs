@@ -535,7 +535,9 @@ impl<L: Link> ServerDriver<L> {
                 }
                 Event::Datagram { op, codec, payload } => self.on_datagram(cx, op, codec, payload),
                 // A server opens no calls.
-                Event::StopSending { .. } | Event::Opened { .. } | Event::Skipped { .. } => {}
+                Event::StopSending { .. } | Event::Opened { .. } => {}
+                // Only a callee skips (the session refuses a caller's).
+                Event::Skipped { channel, held, .. } => self.conn.session.release(channel, held),
                 // A server opens no calls, so none is answered.
                 Event::Reply { .. } => {}
                 Event::Cancelled { channel, code } => {

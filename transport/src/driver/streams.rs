@@ -45,8 +45,9 @@ pub type Outbound = Pin<Box<dyn Stream<Item = StreamItem> + Send + 'static>>;
 pub(crate) enum Delivery {
     /// The callee accepted the call: its response stream is open.
     Opened,
-    /// The callee dropped this many items.
-    Skipped(u64),
+    /// The callee dropped this many items on `channel`; the marker holds
+    /// its bytes of credit until it is taken.
+    Skipped(ChannelId, u64, u64),
     /// A chunk of a message on `channel`.
     Chunk(ChannelId, Chunk),
     /// The peer ended its direction.
@@ -299,7 +300,10 @@ impl Inbound {
             };
             match delivery {
                 Some(Delivery::Opened) => self.opened = true,
-                Some(Delivery::Skipped(count)) => self.missed = self.missed.saturating_add(count),
+                Some(Delivery::Skipped(channel, count, held)) => {
+                    self.missed = self.missed.saturating_add(count);
+                    self.consumed(channel, held);
+                }
                 Some(Delivery::Chunk(channel, chunk)) => {
                     let cost = chunk.cost();
                     match self.messages.push(chunk, self.max_message) {
@@ -369,8 +373,9 @@ impl Inbound {
         while let Ok(delivery) = self.rx.try_recv() {
             match delivery {
                 Delivery::Chunk(channel, chunk) => self.consumed(channel, chunk.cost()),
+                Delivery::Skipped(channel, _, held) => self.consumed(channel, held),
                 Delivery::Closed(reply) => return self.end(Received::Closed(reply)),
-                Delivery::Opened | Delivery::Skipped(_) | Delivery::End => {}
+                Delivery::Opened | Delivery::End => {}
             }
         }
         let status = Status::unavailable("the stream failed");
@@ -454,8 +459,10 @@ impl Drop for Inbound {
         self.clear_messages();
         self.rx.close();
         while let Ok(delivery) = self.rx.try_recv() {
-            if let Delivery::Chunk(channel, chunk) = delivery {
-                self.consumed(channel, chunk.cost());
+            match delivery {
+                Delivery::Chunk(channel, chunk) => self.consumed(channel, chunk.cost()),
+                Delivery::Skipped(channel, _, held) => self.consumed(channel, held),
+                Delivery::Opened | Delivery::End | Delivery::Closed(_) => {}
             }
         }
         self.flush();

@@ -82,6 +82,9 @@ pub(crate) struct StreamState {
     pub(crate) wants_writable: bool,
     /// Queued in the scheduler's round robin.
     pub(crate) ready: bool,
+    /// The callee's OPEN went out (a callee's channel) or arrived (a
+    /// caller's): at most one per channel.
+    pub(crate) opened: bool,
 }
 
 impl StreamState {
@@ -94,6 +97,7 @@ impl StreamState {
             outbox: Outbox::default(),
             wants_writable: false,
             ready: false,
+            opened: false,
         }
     }
 }

@@ -81,9 +81,12 @@ impl Session {
             if stream.assembling.is_some() {
                 return self.protocol_error(FrameKind::Data, "skipped inside a message");
             }
-            self.release_marker(id);
-            let (channel, count) = (ChannelId(id), header.aux);
-            self.events.push_back(Event::Skipped { channel, count });
+            // Its credit is the consumer's to release, as a message's.
+            self.events.push_back(Event::Skipped {
+                channel: ChannelId(id),
+                count: header.aux,
+                held: cost,
+            });
             return;
         }
         if flags.contains(Flags::OPEN) {
@@ -96,7 +99,10 @@ impl Session {
             if stream.assembling.is_some() {
                 return self.protocol_error(FrameKind::Data, "open inside a message");
             }
-            // The marker's byte is never the application's to release.
+            if core::mem::replace(&mut stream.opened, true) {
+                return self.protocol_error(FrameKind::Data, "open twice");
+            }
+            // The marker's credit is never the application's to release.
             self.release_marker(id);
             let channel = ChannelId(id);
             self.events.push_back(Event::Opened { channel });
@@ -193,7 +199,7 @@ impl Session {
     /// The peer's END: a caller half-closed (the channel goes on), or a
     /// callee's stream ended (the channel is over).
     fn on_end(&mut self, id: u32) {
-        // The END's byte is never the application's to release.
+        // The END's credit is never the application's to release.
         self.release_marker(id);
         if let Some(ch) = self.channels.get_mut(id) {
             ch.recv = Recv::Closed;
@@ -206,8 +212,7 @@ impl Session {
         });
     }
 
-    /// Gives back the credit of an empty marker (END, OPEN, SKIPPED) at
-    /// both levels.
+    /// Gives back the credit of an empty marker (END, OPEN) at both levels.
     fn release_marker(&mut self, id: u32) {
         if let Some(grant) = self.conn_window.release(flow::cost(0)) {
             self.transmit.push_back(wire::credit(0, grant));

@@ -183,6 +183,11 @@ pub enum Event {
         channel: ChannelId,
         /// Items dropped, at least 1.
         count: u64,
+        /// Bytes the marker holds in the receive windows, like a
+        /// message's: release them ([`Session::release`](super::Session::release))
+        /// once it is consumed, so a reader that falls behind holds back
+        /// the markers too.
+        held: u64,
     },
     /// A chunk of a message arrived on an open direction of a channel.
     Data {

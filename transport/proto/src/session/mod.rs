@@ -144,9 +144,11 @@
 //!
 //! DATA flags: `MORE` (more chunks of this message follow; on a first
 //! chunk, `aux` is the message's total length), `END` (the direction ends;
-//! no payload, no other flag), `OPEN` (from the callee, alone, no payload:
-//! the response stream is open), `SKIPPED` (from the callee, alone, no
-//! payload: `aux` ≥ 1 items were dropped here, a push subscription's lag),
+//! no payload, no other flag), `OPEN` (from the callee, alone, no payload,
+//! at most once: the response stream is open), `SKIPPED` (from the callee,
+//! alone, no payload: `aux` ≥ 1 items were dropped here, a push
+//! subscription's lag; its credit comes back when it is consumed, like a
+//! message's, while `END`'s and `OPEN`'s come back on arrival),
 //! `APP_ERROR` (from the callee, on a message's first chunk: the message is
 //! the op's application error), `PACKED` (alone, once both sides offered
 //! [`Features::PACKED`]: the payload is `aux` ≥ 1 whole messages, each

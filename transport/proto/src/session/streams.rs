@@ -161,9 +161,9 @@ impl Session {
 
     /// Callee: tells the caller that `count` items of its stream were
     /// dropped here (a push subscription whose reader fell behind), in
-    /// order with the messages around it. A DATA `SKIPPED` costs one byte
-    /// of credit and goes like a message: the same return and errors as
-    /// [`Session::send`]; a zero count sends nothing.
+    /// order with the messages around it. A DATA `SKIPPED` costs the credit
+    /// of an empty frame (32 bytes) and goes like a message: the same
+    /// return and errors as [`Session::send`]; a zero count sends nothing.
     ///
     /// # Errors
     ///
@@ -230,9 +230,10 @@ impl Session {
 
     /// Callee: tells the caller its response stream is open (the handler
     /// accepted the call) before any message is ready: the caller's open
-    /// completes now, not at the first message. Sends a DATA `OPEN` (one
-    /// byte of credit); does nothing (returning false) when the channel is
-    /// not the peer's, not open, or already has output pending.
+    /// completes now, not at the first message. Sends a DATA `OPEN` (the
+    /// credit of an empty frame, 32 bytes); does nothing (returning false)
+    /// when the channel is not the peer's, not open, already opened, already
+    /// has output pending, or lacks that credit at either level.
     pub fn open_response(&mut self, channel: ChannelId) -> bool {
         let id = channel.get();
         if self.is_closed() || !self.channels.is_peer(id) {
@@ -247,9 +248,10 @@ impl Session {
         let Some(stream) = self.channels.stream(id, recv, send).filter(|_| open) else {
             return false;
         };
-        if !stream.outbox.is_empty() || !stream.credit.has_credit() || !conn_ok {
+        if stream.opened || !stream.outbox.is_empty() || !stream.credit.has_credit() || !conn_ok {
             return false;
         }
+        stream.opened = true;
         stream.credit.spend(flow::cost(0));
         self.conn_credit.spend(flow::cost(0));
         self.transmit.push_back(outbox::open_frame(id));

@@ -72,6 +72,7 @@ impl Ledger {
                 }
                 Event::Closed { .. } => self.closed[0] += 1,
                 Event::Data { channel, chunk } => pair.client.release(channel, chunk.cost()),
+                Event::Skipped { channel, held, .. } => pair.client.release(channel, held),
                 Event::ReauthRequested { .. } => {
                     let _ = pair
                         .client
@@ -80,7 +81,6 @@ impl Ledger {
                 Event::Opened { .. }
                 | Event::Reauthenticated { .. }
                 | Event::Reauthenticate { .. }
-                | Event::Skipped { .. }
                 | Event::Established
                 | Event::Call { .. }
                 | Event::Datagram { .. }
@@ -109,12 +109,12 @@ impl Ledger {
                 }
                 Event::Closed { .. } => self.closed[1] += 1,
                 Event::Data { channel, chunk } => pair.server.release(channel, chunk.cost()),
+                Event::Skipped { channel, held, .. } => pair.server.release(channel, held),
                 Event::Reauthenticate { .. } => pair.server.confirm_reauth(now, None),
                 Event::Opened { .. }
                 | Event::Datagram { .. }
                 | Event::Reauthenticated { .. }
                 | Event::ReauthRequested { .. }
-                | Event::Skipped { .. }
                 | Event::Established
                 | Event::Reply { .. }
                 | Event::End { .. }

@@ -107,6 +107,73 @@ fn the_callee_can_open_its_stream_before_any_message() {
 }
 
 #[test]
+fn a_stream_opens_once() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"subscribe", None);
+    pair.pump();
+    pair.server_events();
+    assert!(pair.server.open_response(channel));
+    assert!(!pair.server.open_response(channel), "open already");
+    pair.pump();
+    assert_eq!(pair.client_events(), [Event::Opened { channel }]);
+    // A peer that opens again (each OPEN would be one more event queued
+    // for the reader, its credit back at once) breaks the protocol.
+    let mut again = FrameHeader::new(FrameKind::Data);
+    again.channel = channel.get();
+    again.flags = crate::frame::Flags::OPEN;
+    pair.client
+        .handle_frame(pair.now, Frame::new(again, Payload::empty()));
+    let events = pair.client_events();
+    assert!(
+        matches!(
+            events.last(),
+            Some(Event::Closed {
+                error: Some(SessionError::Protocol { .. })
+            })
+        ),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn skipped_markers_hold_credit_until_the_reader_takes_them() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"subscribe", None);
+    pair.pump();
+    pair.server_events();
+    // A reader that takes nothing: the markers fill its window, as
+    // messages would, and the callee has to wait.
+    let mut sent = 0;
+    while pair.server.skip(channel, 1) == Ok(true) {
+        sent += 1;
+        assert!(sent <= 1 << 20, "skipped markers never run out of credit");
+        if sent % 64 == 0 {
+            pair.pump();
+        }
+    }
+    pair.pump();
+    let held: Vec<(ChannelId, u64)> = pair
+        .client_events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Skipped { channel, held, .. } => Some((*channel, *held)),
+            _ => None,
+        })
+        .collect();
+    assert!(held.len() >= sent, "{} markers of {sent}", held.len());
+    // Taking them gives their credit back: the callee may skip again.
+    for (channel, bytes) in held {
+        pair.client.release(channel, bytes);
+    }
+    pair.pump();
+    assert!(
+        pair.server_events().contains(&Event::Writable { channel }),
+        "the callee hears it may go on"
+    );
+    assert_eq!(pair.server.skip(channel, 1), Ok(true));
+}
+
+#[test]
 fn skipped_items_are_reported_in_order_with_the_messages() {
     let mut pair = Pair::connected();
     let channel = pair.call(b"subscribe", None);
