@@ -19,7 +19,7 @@ pub(crate) struct Outbox {
     then: Option<Terminal>,
 }
 
-/// A message partly sent, or a marker of skipped items.
+/// A message partly sent, or a marker.
 #[derive(Debug)]
 struct Pending {
     codec: u16,
@@ -29,8 +29,17 @@ struct Pending {
     /// The first frame's flags (`APP_ERROR`, `PACKED`) and `aux` (a packed
     /// frame's count; a chunked message states its total instead).
     first: (Flags, u64),
-    /// A SKIPPED marker of this many items instead of a message.
-    skipped: Option<u64>,
+    /// A marker instead of a message.
+    marker: Option<Marker>,
+}
+
+/// An empty DATA frame that takes a message's place in the outbox.
+#[derive(Clone, Copy, Debug)]
+enum Marker {
+    /// `SKIPPED`, of this many items.
+    Skipped(u64),
+    /// `OPEN`: the response stream is open.
+    Open,
 }
 
 /// What ends our direction of a channel once the pending message is out.
@@ -78,20 +87,30 @@ impl Outbox {
             payload,
             sent: 0,
             first,
-            skipped: None,
+            marker: None,
         });
     }
 
     /// Queues a marker of `count` skipped items; the caller checked
     /// [`Outbox::has_message`].
     pub(crate) fn push_skipped(&mut self, count: u64) {
+        self.push_marker(Marker::Skipped(count));
+    }
+
+    /// Queues the response stream's `OPEN`; the caller checked that the
+    /// outbox is empty.
+    pub(crate) fn push_open(&mut self) {
+        self.push_marker(Marker::Open);
+    }
+
+    fn push_marker(&mut self, marker: Marker) {
         debug_assert!(self.message.is_none() && self.then.is_none());
         self.message = Some(Pending {
             codec: 0,
             payload: Payload::empty(),
             sent: 0,
             first: (Flags::NONE, 0),
-            skipped: Some(count),
+            marker: Some(marker),
         });
     }
 
@@ -103,10 +122,14 @@ impl Outbox {
 
     /// Takes the next frame for `channel`, its chunks at most `chunk` bytes.
     pub(crate) fn next(&mut self, channel: u32, chunk: usize) -> Option<Piece> {
-        if let Some(count) = self.message.as_ref().and_then(|p| p.skipped) {
+        if let Some(marker) = self.message.as_ref().and_then(|p| p.marker) {
             self.message = None;
+            let frame = match marker {
+                Marker::Skipped(count) => skipped_frame(channel, count),
+                Marker::Open => open_frame(channel),
+            };
             return Some(Piece {
-                frame: skipped_frame(channel, count),
+                frame,
                 cost: Some(flow::cost(0)),
                 message_done: true,
                 terminal: false,

@@ -231,9 +231,11 @@ impl Session {
     /// Callee: tells the caller its response stream is open (the handler
     /// accepted the call) before any message is ready: the caller's open
     /// completes now, not at the first message. Sends a DATA `OPEN` (the
-    /// credit of an empty frame, 32 bytes); does nothing (returning false)
-    /// when the channel is not the peer's, not open, already opened, already
-    /// has output pending, or lacks that credit at either level.
+    /// credit of an empty frame, 32 bytes), or queues it until credit comes
+    /// back at both levels (the channel is then not writable until it went:
+    /// [`Event::Writable`](super::Event::Writable) follows); does nothing
+    /// (returning false) when the channel is not the peer's, not open,
+    /// already opened, or already has output pending.
     pub fn open_response(&mut self, channel: ChannelId) -> bool {
         let id = channel.get();
         if self.is_closed() || !self.channels.is_peer(id) {
@@ -248,13 +250,22 @@ impl Session {
         let Some(stream) = self.channels.stream(id, recv, send).filter(|_| open) else {
             return false;
         };
-        if stream.opened || !stream.outbox.is_empty() || !stream.credit.has_credit() || !conn_ok {
+        if stream.opened || !stream.outbox.is_empty() {
             return false;
         }
         stream.opened = true;
-        stream.credit.spend(flow::cost(0));
-        self.conn_credit.spend(flow::cost(0));
-        self.transmit.push_back(outbox::open_frame(id));
+        if conn_ok && stream.credit.has_credit() {
+            stream.credit.spend(flow::cost(0));
+            self.conn_credit.spend(flow::cost(0));
+            self.transmit.push_back(outbox::open_frame(id));
+            return true;
+        }
+        // Out of credit (the caller reads its other streams slowly): it
+        // goes first when credit comes back, and the channel takes a
+        // message once it went.
+        stream.outbox.push_open();
+        stream.wants_writable = true;
+        self.schedule(id);
         true
     }
 

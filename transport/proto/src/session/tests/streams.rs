@@ -136,6 +136,53 @@ fn a_stream_opens_once() {
 }
 
 #[test]
+fn an_open_waits_for_connection_credit_then_goes_first() {
+    // The caller's connection window takes a few small messages.
+    let client = SessionConfig::default().with_windows(1 << 10, 1 << 10);
+    let mut pair = Pair::connected_with(client, SessionConfig::default());
+    let busy = pair.call(b"subscribe", None);
+    let quiet = pair.call(b"subscribe", None);
+    pair.pump();
+    pair.server_events();
+    // The caller reads nothing of the busy stream, which uses up the
+    // connection's credit.
+    while pair
+        .server
+        .send(busy, CodecId::new(1), Payload::from(vec![1; 100]))
+        == Ok(true)
+    {}
+    pair.pump();
+    let held = pair.client_events();
+    assert!(
+        pair.server.open_response(quiet),
+        "the open is queued, not lost"
+    );
+    assert!(!pair.server.is_writable(quiet), "nothing before the open");
+    pair.pump();
+    assert!(
+        !pair
+            .client_events()
+            .contains(&Event::Opened { channel: quiet }),
+        "no credit for it yet"
+    );
+    // Reading the busy stream gives credit back: the open goes, and the
+    // quiet stream may send.
+    consume(&mut pair.client, &held, busy);
+    pair.pump();
+    assert!(
+        pair.client_events()
+            .contains(&Event::Opened { channel: quiet }),
+        "the caller learns its call was accepted"
+    );
+    assert!(
+        pair.server_events()
+            .contains(&Event::Writable { channel: quiet }),
+        "the callee hears it may send"
+    );
+    assert!(pair.server.is_writable(quiet));
+}
+
+#[test]
 fn skipped_markers_hold_credit_until_the_reader_takes_them() {
     let mut pair = Pair::connected();
     let channel = pair.call(b"subscribe", None);
