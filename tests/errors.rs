@@ -252,10 +252,20 @@ async fn a_handshake_with_nobody_serving_fails_instead_of_hanging() {
 
 /// A service whose handler panics on request.
 mod boom {
+    use futures_util::StreamExt;
+    use prism::Streaming;
+
     #[prism::service(public, package = "tests")]
     pub trait Boom {
         /// Panics when `x` is 1; returns `x` otherwise.
         async fn boom(&self, x: u32) -> u32;
+        /// 0..n, then a panic in the stream.
+        async fn blow(&self, n: u32) -> Streaming<u32>;
+        /// The sum of what is sent.
+        async fn total(&self, xs: Streaming<u32>) -> u32;
+        /// `blow` as a push subscription (its producer runs in a task).
+        #[prism(subscription)]
+        async fn blast(&self, n: u32) -> Streaming<u32>;
     }
 
     #[derive(Debug)]
@@ -265,6 +275,25 @@ mod boom {
         async fn boom(&self, x: u32) -> u32 {
             assert_ne!(x, 1, "this handler panics on purpose");
             x
+        }
+
+        async fn blow(&self, n: u32) -> Streaming<u32> {
+            Streaming::from_stream(futures_util::stream::iter(0..=n).map(move |x| {
+                assert_ne!(x, n, "this stream panics on purpose");
+                x
+            }))
+        }
+
+        async fn blast(&self, n: u32) -> Streaming<u32> {
+            self.blow(n).await
+        }
+
+        async fn total(&self, mut xs: Streaming<u32>) -> u32 {
+            let mut total = 0;
+            while let Ok(Some(x)) = xs.message().await {
+                total += x;
+            }
+            total
         }
     }
 }
@@ -318,6 +347,66 @@ async fn a_panicking_handler_fails_only_its_own_call() {
             boom.boom(3).await,
             Ok(3),
             "{transport:?}, {execution:?}: the connection goes on"
+        );
+        fx.shutdown().await.expect("clean shutdown");
+    }
+}
+
+/// A bug in a stream's producer fails that stream's call (`INTERNAL`,
+/// after the items it yielded), on either side, not the connection.
+///
+/// On a current-thread runtime, like the test above.
+#[tokio::test]
+async fn a_panicking_stream_fails_only_its_own_call() {
+    use futures_util::StreamExt;
+    for transport in Transport::ALL {
+        let counters = Arc::new(Counters::default());
+        let server = Server::builder()
+            .allow_unauthenticated()
+            .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
+                &counters,
+            ))))
+            .add_service(boom::BoomServer::new(boom::Panicky))
+            .allow_plaintext()
+            .build()
+            .unwrap();
+        let fx = Fixture::start_with(transport, server, counters).await;
+        let calc = fx.calc();
+        let boom = boom::BoomClient::new(fx.channel.clone());
+        let slow = tokio::spawn(calc.sleep(100).into_future());
+        common::eventually("the slow call started", || fx.counters.started() == 1).await;
+
+        // The handler's stream panics after two items, pulled by the
+        // connection or (a subscription) by a task of its own.
+        for subscription in [false, true] {
+            let items = match subscription {
+                false => boom.blow(2).await,
+                true => boom.blast(2).await,
+            };
+            let mut items = items.expect("open");
+            let status = tokio::time::timeout(PROMPTLY, async {
+                assert_eq!(items.message().await, Ok(Some(0)), "{transport:?}");
+                assert_eq!(items.message().await, Ok(Some(1)), "{transport:?}");
+                items.message().await.expect_err("the stream panicked")
+            })
+            .await
+            .expect("the stream ends promptly");
+            assert_eq!(status.code(), Code::Internal, "{transport:?}: {status}");
+        }
+
+        // The caller's request stream panics on its third item.
+        let xs = prism::Streaming::from_stream(futures_util::stream::iter(1..=5u32).map(|x| {
+            assert_ne!(x, 3, "this stream panics on purpose");
+            x
+        }));
+        let status = boom.total(xs).await.expect_err("the stream panicked");
+        assert_eq!(status.code(), Code::Internal, "{transport:?}: {status}");
+
+        assert_eq!(slow.await.expect("task"), Ok(100), "{transport:?}");
+        assert_eq!(
+            boom.boom(3).await,
+            Ok(3),
+            "{transport:?}: the connection goes on"
         );
         fx.shutdown().await.expect("clean shutdown");
     }

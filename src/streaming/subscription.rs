@@ -17,9 +17,12 @@
 use core::future::Future;
 use core::task::Poll;
 use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use futures_util::FutureExt;
 use futures_util::stream::StreamExt;
+use prism_core::Status;
 use prism_transport::driver::{Outbound, StreamItem};
 use tokio::sync::Notify;
 
@@ -89,7 +92,15 @@ fn drop_oldest(mut stream: Outbound, buffer: usize) -> Outbound {
     let producer = Arc::clone(&shared);
     let task = tokio::spawn(async move {
         loop {
-            let item = stream.next().await;
+            // A producer that panics ends its stream with `INTERNAL`, as
+            // one pulled by the connection does; it is not polled again.
+            let item = match AssertUnwindSafe(stream.next()).catch_unwind().await {
+                Ok(item) => item,
+                Err(_) => {
+                    let status = Status::internal("the stream's producer panicked");
+                    Some(StreamItem::Close(Err(status)))
+                }
+            };
             let mut ring = producer.ring.lock().unwrap_or_else(PoisonError::into_inner);
             match item {
                 Some(StreamItem::Message(payload)) => {

@@ -21,6 +21,7 @@
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
+use std::panic::AssertUnwindSafe;
 
 use futures_util::future::{AbortHandle, Abortable};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -74,7 +75,7 @@ impl Future for Pull {
         };
         let item = match pump.held.take() {
             Some(item) => item,
-            None => match pump.stream.as_mut().poll_next(cx) {
+            None => match poll_item(&mut pump.stream, cx) {
                 Poll::Ready(item) => item,
                 Poll::Pending => return Poll::Pending,
             },
@@ -200,7 +201,7 @@ impl Pumps {
             }
             let item = match pump.held.take() {
                 Some(item) => item,
-                None => match pump.stream.as_mut().poll_next(cx) {
+                None => match poll_item(&mut pump.stream, cx) {
                     Poll::Ready(item) => {
                         *budget -= 1;
                         item
@@ -320,6 +321,20 @@ impl Pumps {
                 let _ = session.finish(pump.channel);
                 None
             }
+        }
+    }
+}
+
+/// Polls a producer's stream, turning a panic into an `INTERNAL` close: a
+/// panicking stream fails its own call, not the connection. A close ends
+/// the stream, which is then dropped and never polled again, so no broken
+/// state is observed: that is why the assertion of unwind safety holds.
+fn poll_item(stream: &mut Outbound, cx: &mut Context<'_>) -> Poll<Option<StreamItem>> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| stream.as_mut().poll_next(cx))) {
+        Ok(poll) => poll,
+        Err(_) => {
+            let status = Status::internal("the stream's producer panicked");
+            Poll::Ready(Some(StreamItem::Close(Err(status))))
         }
     }
 }
