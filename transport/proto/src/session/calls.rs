@@ -143,19 +143,18 @@ impl Session {
             self.enqueue_terminal(id, Terminal::Frame(frame));
             return Answered::Status;
         }
-        if len <= self.send_chunk() {
-            self.enqueue_terminal(id, Terminal::Frame(wire::response(id, response)));
+        let terminal = if len <= self.send_chunk() {
+            Terminal::Frame(wire::response(id, response))
         } else {
-            // Too large for one frame: one chunked message, then the end.
-            let codec = response.codec.get();
-            self.enqueue_message(
-                id,
-                codec,
-                response.payload,
-                outbox::whole(response.app_error),
-            );
-            self.enqueue_terminal(id, Terminal::End);
-        }
+            // Too large for one frame: one chunked message, then the end,
+            // behind any message still pending.
+            Terminal::Message {
+                codec: response.codec.get(),
+                payload: response.payload,
+                first: outbox::whole(response.app_error),
+            }
+        };
+        self.enqueue_terminal(id, terminal);
         Answered::Response
     }
 }

@@ -49,6 +49,13 @@ pub(crate) enum Terminal {
     End,
     /// A callee's RESPONSE or ERROR: ends the channel.
     Frame(Frame),
+    /// A callee's response too large for one frame: a last message, in
+    /// chunks, then `END`.
+    Message {
+        codec: u16,
+        payload: Payload,
+        first: (Flags, u64),
+    },
 }
 
 /// The next frame an outbox gives up.
@@ -76,7 +83,8 @@ impl Outbox {
 
     /// Whether what comes next is a DATA frame, which needs credit.
     pub(crate) fn next_needs_credit(&self) -> bool {
-        self.message.is_some() || matches!(self.then, Some(Terminal::End))
+        self.message.is_some()
+            || matches!(self.then, Some(Terminal::End | Terminal::Message { .. }))
     }
 
     /// Queues a message; the caller checked [`Outbox::has_message`].
@@ -122,6 +130,25 @@ impl Outbox {
 
     /// Takes the next frame for `channel`, its chunks at most `chunk` bytes.
     pub(crate) fn next(&mut self, channel: u32, chunk: usize) -> Option<Piece> {
+        if self.message.is_none()
+            && let Some(Terminal::Message {
+                codec,
+                payload,
+                first,
+            }) = self
+                .then
+                .take_if(|then| matches!(then, Terminal::Message { .. }))
+        {
+            // The last message is pending now; its END follows it.
+            self.message = Some(Pending {
+                codec,
+                payload,
+                sent: 0,
+                first,
+                marker: None,
+            });
+            self.then = Some(Terminal::End);
+        }
         if let Some(marker) = self.message.as_ref().and_then(|p| p.marker) {
             self.message = None;
             let frame = match marker {
@@ -168,6 +195,8 @@ impl Outbox {
             });
         }
         let piece = match self.then.take()? {
+            // Turned into the pending message above.
+            Terminal::Message { .. } => return None,
             Terminal::End => Piece {
                 frame: end_frame(channel),
                 cost: Some(flow::cost(0)),

@@ -387,6 +387,8 @@ impl Session {
                     self.transmit.push_back(frame);
                     return self.terminal_sent(id);
                 }
+                // Queued below, then cut into chunks as credit allows.
+                Terminal::Message { .. } => {}
                 Terminal::End => {
                     let conn_ok = self.conn_credit.has_credit();
                     let (recv, send) = self.stream_windows();

@@ -107,6 +107,46 @@ fn the_callee_can_open_its_stream_before_any_message() {
 }
 
 #[test]
+fn a_large_answer_waits_behind_a_message_still_pending() {
+    let client = SessionConfig::default().with_windows(64 << 10, 1 << 20);
+    let mut pair = Pair::connected_with(client, SessionConfig::default());
+    let channel = pair.call(b"subscribe", None);
+    pair.pump();
+    pair.server_events();
+    // More than the caller's window: it waits in part.
+    let item = Payload::from(vec![1u8; 200_000]);
+    assert_eq!(pair.server.send(channel, CodecId::new(1), item), Ok(false));
+    // The handler answers with a response too large for one frame.
+    let answer = Response::new(CodecId::new(1), Payload::from(vec![2u8; 100_000]));
+    assert_eq!(
+        pair.server.respond(channel, Ok(answer)),
+        crate::session::Answered::Response
+    );
+    let mut events = Vec::new();
+    for _ in 0..100 {
+        pair.pump();
+        let more = pair.client_events();
+        if more.is_empty() {
+            break;
+        }
+        consume(&mut pair.client, &more, channel);
+        events.extend(more);
+    }
+    let mut messages = Reassembler::default();
+    let mut got = Vec::new();
+    for event in &events {
+        if let Event::Data { chunk, .. } = event
+            && let Some(message) = messages.push(chunk.clone(), u64::MAX).unwrap().message
+        {
+            got.push(message.payload.to_vec());
+        }
+    }
+    assert_eq!(got, [vec![1u8; 200_000], vec![2u8; 100_000]]);
+    assert_eq!(events.last(), Some(&Event::End { channel }));
+    assert_eq!(pair.server.open_channels(), 0);
+}
+
+#[test]
 fn a_stream_opens_once() {
     let mut pair = Pair::connected();
     let channel = pair.call(b"subscribe", None);
