@@ -195,6 +195,11 @@ impl Session {
         if id > self.channels.last_local() {
             return self.protocol_error(header.kind, "reply on a channel never opened");
         }
+        // The callee's last word: it sends nothing more on the channel, so
+        // none of its credit there joins the discard allowance.
+        if let Some(ch) = self.channels.get_mut(id) {
+            ch.recv = Recv::Closed;
+        }
         if !self.channels.remove(id) {
             return; // cancelled or timed out here already
         }

@@ -348,6 +348,21 @@ fn data_past_the_credit_of_a_finished_channel_is_a_flow_control_error() {
 }
 
 #[test]
+fn data_after_a_reply_is_a_flow_control_error() {
+    let mut pair = Pair::connected();
+    let channel = pair.call(b"question", None);
+    pair.pump();
+    pair.server_events();
+    pair.server.respond(channel, ok(1, b"answer"));
+    pair.pump();
+    assert!(matches!(pair.client_events()[..], [Event::Reply { .. }]));
+    // The callee's answer was its last word on the channel: nothing it
+    // sends there afterwards was ever in flight, so none is discarded.
+    let events = feed(&mut pair.client, [data(channel.get(), Flags::NONE, 0, 8)]);
+    assert_flow_error(&events, channel.get());
+}
+
+#[test]
 fn each_finished_channel_may_overdraw_by_a_frame() {
     let mut server = server_with_stream(small_windows());
     let mut call = raw(FrameKind::Call, 3, 0, b"");
