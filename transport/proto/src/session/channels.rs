@@ -137,30 +137,36 @@ pub(crate) struct Channels {
     /// The most one frame may overdraw a window: a largest chunk's cost.
     overdraw: u64,
     /// The most channels open at once (the limit of whichever side opens
-    /// them), which bounds the allowance to a full table of windows.
+    /// them): a full table of windows is in flight at most...
     max_channels: u64,
+    /// ...and so is our connection window (and a frame): the allowance is
+    /// kept within the larger of the two.
+    connection_window: u64,
 }
 
 impl Channels {
     #[cfg(test)]
     pub(crate) fn new(role: Role) -> Self {
-        Self::with_windows(role, 1, 1, 1)
+        Self::with_windows(role, 1, 1, 1, 1)
     }
 
     /// A table whose channels start with `stream_window` of credit, whose
     /// frames are at most `max_chunk` long, of at most `max_channels` at
-    /// once (for a client, set again from the server's HELLO).
+    /// once (for a client, set again from the server's HELLO), on a
+    /// connection whose window is `connection_window`.
     pub(crate) fn with_windows(
         role: Role,
         stream_window: u32,
         max_chunk: u32,
         max_channels: u32,
+        connection_window: u32,
     ) -> Self {
         Channels {
             discard_allowance: 0,
             stream_window: u64::from(stream_window.max(1)),
             overdraw: super::flow::cost(max_chunk as usize),
             max_channels: u64::from(max_channels.max(1)),
+            connection_window: u64::from(connection_window.max(1)),
             role,
             map: IntMap::with_capacity_and_hasher(INITIAL_CAPACITY, Default::default()),
             deadlines: BinaryHeap::with_capacity(INITIAL_CAPACITY),
@@ -375,10 +381,15 @@ impl Channels {
 
     /// Adds `credit` the peer held on a channel that is gone (and the one
     /// frame that may overdraw it) to the discard allowance, which stays
-    /// within a full table of windows.
+    /// within what may be in flight at once: a full table of windows, or
+    /// the connection's window and a frame, whichever is larger (channels
+    /// that finished and were opened again while their data travelled
+    /// may hold more than one table, never more than the connection's
+    /// credit).
     fn allow_discard(&mut self, credit: u64) {
         if credit > 0 {
-            let most = (self.stream_window + self.overdraw).saturating_mul(self.max_channels);
+            let table = (self.stream_window + self.overdraw).saturating_mul(self.max_channels);
+            let most = table.max(self.connection_window + self.overdraw);
             let allowance = self
                 .discard_allowance
                 .saturating_add(credit + self.overdraw);

@@ -176,6 +176,7 @@ impl Session {
             config.stream_window,
             config.advertised_chunk(),
             config.max_channels,
+            config.connection_window,
         );
         if !config.ordered_opens {
             channels.set_unordered_opens();

@@ -387,6 +387,41 @@ fn each_finished_channel_may_overdraw_by_a_frame() {
 }
 
 #[test]
+fn channels_that_finish_and_open_again_may_have_more_than_a_table_in_flight() {
+    let mut config = small_windows();
+    config.max_channels = 2;
+    let mut server = server_with_stream(config);
+    let open = |server: &mut Session, id: u32| {
+        let mut call = raw(FrameKind::Call, id, 0, b"");
+        call.header.flags = Flags::OPEN;
+        server.handle_frame(Instant::now(), call);
+    };
+    open(&mut server, 3);
+    // Two rounds of two streams, each answered while the client has its
+    // whole window and a largest chunk in flight: twice the table of two
+    // channels, well within the connection's window.
+    for id in [1, 3] {
+        assert!(server.respond(ChannelId(id), ok(2, b"done")).is_sent());
+    }
+    open(&mut server, 5);
+    open(&mut server, 7);
+    for id in [5, 7] {
+        assert!(server.respond(ChannelId(id), ok(2, b"done")).is_sent());
+    }
+    drain_frames(&mut server);
+    drain_events(&mut server);
+    let late = [1, 3, 5, 7].into_iter().flat_map(|id| {
+        [
+            data(id, Flags::NONE, 0, 900),
+            data(id, Flags::NONE, 0, 1024),
+        ]
+    });
+    let events = feed(&mut server, late);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!server.is_closed());
+}
+
+#[test]
 fn data_past_the_window_of_a_stopped_channel_is_a_flow_control_error() {
     let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
     server.stop_receiving(ChannelId(1), Code::Cancelled);
