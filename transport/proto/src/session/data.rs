@@ -171,7 +171,9 @@ impl Session {
             }
             Some((total, got)) => {
                 let got = got + len;
-                if got > total || (!more && got != total) {
+                // Each continuation brings bytes, and the last (no `MORE`)
+                // is the one that completes the total.
+                if len == 0 || got > total || more == (got == total) {
                     return self
                         .protocol_error(FrameKind::Data, "chunks disagree with the stated total");
                 }

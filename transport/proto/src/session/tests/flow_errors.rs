@@ -180,11 +180,15 @@ fn a_second_first_chunk_while_one_is_pending_is_a_protocol_error() {
 
 #[test]
 fn chunks_must_add_up_to_the_stated_total() {
-    let cases: [&[(Flags, u64, usize)]; 5] = [
+    let cases: [&[(Flags, u64, usize)]; 7] = [
         // The last chunk stops short.
         &[(Flags::MORE, 100, 10), (Flags::NONE, 0, 10)],
         // The chunks overshoot.
         &[(Flags::MORE, 100, 10), (Flags::MORE, 0, 95)],
+        // A continuation that fills the total yet says more follow.
+        &[(Flags::MORE, 100, 10), (Flags::MORE, 0, 90)],
+        // An empty continuation (any number would fit the total).
+        &[(Flags::MORE, 100, 10), (Flags::MORE, 0, 0)],
         // A first chunk that already fills its total.
         &[(Flags::MORE, 10, 10)],
         // A whole message stating a total.
