@@ -310,3 +310,87 @@ async fn connections_whose_serve_future_is_dropped_are_no_longer_counted_open() 
     assert!(fixture.server.stats().calls_received >= 1);
     assert_no_panics();
 }
+
+/// A link whose close never finishes (its last bytes wait for a peer that
+/// reads nothing) and whose peer never ends its side.
+struct Unclosable {
+    inner: prism::mem::MemLink,
+    aborted: Arc<AtomicBool>,
+}
+
+impl Link for Unclosable {
+    fn info(&self) -> &LinkInfo {
+        self.inner.info()
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
+        match self.inner.poll_recv(cx) {
+            Poll::Ready(Ok(None) | Err(_)) => Poll::Pending,
+            other => other,
+        }
+    }
+
+    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
+        self.inner.queue(frame)
+    }
+
+    fn queued_bytes(&self) -> usize {
+        self.inner.queued_bytes()
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.inner.poll_flush(cx)
+    }
+
+    fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        Poll::Pending
+    }
+
+    fn abort(&mut self) {
+        self.aborted.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A server that shuts down ends a connection whose link cannot finish
+/// closing, after the drain timeout, by aborting the link: shutdown
+/// always ends.
+#[tokio::test]
+async fn a_close_that_cannot_finish_is_aborted_after_the_linger() {
+    install_panic_hook();
+    let server = prism::Server::builder()
+        .allow_unauthenticated()
+        .session_config(
+            prism::transport::SessionConfig::default()
+                .with_drain_timeout(Duration::from_millis(200)),
+        )
+        .add_service(common::CalcServer::new(common::TestCalc::new(Arc::new(
+            Counters::default(),
+        ))))
+        .allow_plaintext()
+        .build()
+        .expect("server");
+    let (client, link) = prism::mem::pair();
+    let aborted = Arc::new(AtomicBool::new(false));
+    let link = Unclosable {
+        inner: link,
+        aborted: Arc::clone(&aborted),
+    };
+    let serving = tokio::spawn({
+        let server = server.clone();
+        async move { server.serve_link(link).await }
+    });
+    let channel = Channel::builder()
+        .connect_link(client)
+        .await
+        .expect("connect");
+    let calc = common::CalcClient::new(channel.clone());
+    assert_eq!(calc.add(1, 2).await.expect("add"), 3);
+    server.shutdown();
+    tokio::time::timeout(PROMPTLY, serving)
+        .await
+        .expect("the connection ends though its link never closes")
+        .expect("task")
+        .expect("a graceful end");
+    assert!(aborted.load(Ordering::SeqCst), "the link was aborted");
+    assert_no_panics();
+}

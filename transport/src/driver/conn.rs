@@ -418,10 +418,23 @@ impl<L: Link> Conn<L> {
         false
     }
 
-    /// Closes the link's sending side; errors no longer matter here.
+    /// Closes the link's sending side; errors no longer matter here. A
+    /// close that cannot finish (its last bytes wait for a peer that reads
+    /// nothing) gets the linger, then the link is aborted: the connection
+    /// always ends.
     pub(crate) fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.link_done && self.link.poll_close(cx).is_pending() {
-            return Poll::Pending;
+            let now = super::now();
+            let until = *self
+                .linger_until
+                .get_or_insert(now.checked_add(self.linger).unwrap_or(now));
+            if now < until {
+                self.timer.reset(until);
+                if self.timer.poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+            self.link.abort();
         }
         self.link_done = true;
         Poll::Ready(())
