@@ -13,13 +13,12 @@
 //! allocates beyond its map slot.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeSet, BinaryHeap};
 
 use crate::int_map::IntMap;
 use web_time::Instant;
 
 use super::flow::{RecvWindow, SendCredit};
-use super::gaps::Gaps;
 use super::outbox::Outbox;
 use super::{ChannelId, Priority, Role};
 
@@ -120,11 +119,10 @@ pub(crate) struct Channels {
     /// see [`SessionConfig::ordered_opens`](super::SessionConfig::ordered_opens).
     ordered_opens: bool,
     /// With unordered opens: the peer's ids below `last_peer` that have
-    /// not arrived yet (calls still on their way), among the latest
-    /// [`max_gaps`] ids.
+    /// not arrived yet (calls still on their way), at most [`max_gaps`].
     ///
     /// [`max_gaps`]: Channels::max_gaps
-    gaps: Gaps,
+    gaps: BTreeSet<u32>,
     local_open: usize,
     peer_open: usize,
     /// Bytes of DATA the peer may still send on channels that finished
@@ -175,7 +173,7 @@ impl Channels {
             last_local: 0,
             last_peer: 0,
             ordered_opens: true,
-            gaps: Gaps::default(),
+            gaps: BTreeSet::new(),
             local_open: 0,
             peer_open: 0,
         }
@@ -277,8 +275,7 @@ impl Channels {
     /// With unordered opens, an id below the highest so far must be one
     /// that has not arrived yet (never one used before); an id above it
     /// may skip at most [`Channels::max_gaps`] ids, which are then
-    /// expected. Only the expected ids among the latest that many are
-    /// remembered.
+    /// expected. Only the latest that many expected ids are remembered.
     pub(crate) fn note_peer_id(&mut self, id: u32) -> Result<(), &'static str> {
         if !self.is_peer(id) {
             return Err("channel id has the wrong parity for its sender");
@@ -287,7 +284,7 @@ impl Channels {
             if self.ordered_opens {
                 return Err("channel id does not increase");
             }
-            if !self.gaps.arrive(id) {
+            if !self.gaps.remove(&id) {
                 return Err("channel id was used before");
             }
             return Ok(());
@@ -301,7 +298,10 @@ impl Channels {
             if skipped as usize > self.max_gaps() {
                 return Err("channel id skips too far ahead");
             }
-            self.gaps.jump(first, id, self.max_gaps());
+            self.gaps.extend((first..id).step_by(2));
+            while self.gaps.len() > self.max_gaps() {
+                self.gaps.pop_first();
+            }
         }
         self.last_peer = id;
         Ok(())

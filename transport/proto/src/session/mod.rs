@@ -172,7 +172,6 @@ mod datagram;
 mod error;
 mod event;
 mod flow;
-mod gaps;
 mod handshake;
 mod hello;
 mod hello_codec;
