@@ -152,6 +152,29 @@ async fn pings_are_ignored_and_text_is_a_typed_error() {
     assert!(matches!(recv(&mut *link).await, Err(LinkError::Closed)));
 }
 
+/// Bytes tungstenite holds for a peer that reads nothing still count as
+/// queued: the connection sees the stall (and lingers, then aborts, on
+/// close) instead of taking the link for drained.
+#[tokio::test]
+async fn bytes_waiting_inside_the_websocket_count_as_queued() {
+    let (_reads_nothing, mut link) = raw_client(1 << 20).await;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    let mut stuck = false;
+    for _ in 0..100_000 {
+        let frame = prism::transport::Frame::new(
+            FrameHeader::new(FrameKind::Ping),
+            prism::codec::Payload::from(vec![7u8; 4096]),
+        );
+        link.queue(frame).expect("queue");
+        if link.poll_flush(&mut cx).is_pending() {
+            stuck = true;
+            break;
+        }
+    }
+    assert!(stuck, "a peer that reads nothing fills the socket");
+    assert!(link.queued_bytes() > 0, "what waits is counted");
+}
+
 #[tokio::test]
 async fn messages_that_are_not_one_whole_frame_are_typed_errors() {
     let cases: [(&str, Message, &str); 4] = [

@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderValue, Uri, header};
 
-use super::{KIND, SUBPROTOCOL, WsIo, WsLink, ws_config};
+use super::{Counted, KIND, SUBPROTOCOL, WsIo, WsLink, ws_config};
 use crate::handshakes::DEFAULT_HANDSHAKE_TIMEOUT;
 use crate::link::{Connector, LinkConfig, LinkInfo, LinkKind, PeerAddr};
 
@@ -141,10 +141,13 @@ impl WsConnector {
             header::SEC_WEBSOCKET_PROTOCOL,
             HeaderValue::from_static(SUBPROTOCOL),
         );
-        let (ws, response) =
-            tokio_tungstenite::client_async_with_config(request, io, Some(ws_config(config)))
-                .await
-                .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e))?;
+        let (ws, response) = tokio_tungstenite::client_async_with_config(
+            request,
+            Counted::new(io),
+            Some(ws_config(config)),
+        )
+        .await
+        .map_err(|e| io::Error::new(io::ErrorKind::ConnectionRefused, e))?;
         let agreed = response
             .headers()
             .get(header::SEC_WEBSOCKET_PROTOCOL)

@@ -10,7 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode, header};
 
-use super::{KIND, SUBPROTOCOL, WsIo, WsLink, ws_config};
+use super::{Counted, KIND, SUBPROTOCOL, WsIo, WsLink, ws_config};
 use crate::handshakes::Handshakes;
 use crate::link::{LinkConfig, LinkInfo, LinkKind, Listener, PeerAddr};
 
@@ -197,7 +197,7 @@ impl Upgrade {
         #[cfg(not(feature = "tls"))]
         let io = WsIo::Plain(stream);
         let ws = tokio_tungstenite::accept_hdr_async_with_config(
-            io,
+            Counted::new(io),
             choose_subprotocol,
             Some(ws_config(&self.config)),
         )

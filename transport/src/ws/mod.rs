@@ -64,6 +64,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 pub use connector::{WsConnector, WsUrlError};
+use io::Counted;
 pub use io::WsIo;
 pub use listener::WsListener;
 
@@ -94,13 +95,24 @@ const BUFFER: usize = 64 * 1024;
 /// buffer (a chunk is 64 KiB by default).
 const SCRATCH_MESSAGE: usize = 64 * 1024;
 
+/// The longest WebSocket frame header: 2 bytes, an 8-byte length, a
+/// 4-byte mask.
+const WS_HEADER_MAX: usize = 14;
+
 /// The tungstenite configuration for links accepting payloads up to
 /// `config.max_frame` bytes.
+///
+/// tungstenite's write buffer is unbounded by default, and it buffers a
+/// pong for every ping it reads whether or not the peer reads them: a peer
+/// that pings and never reads would grow it without end. It is bounded to
+/// what one largest message needs beside a full buffer; past that
+/// tungstenite keeps one pong waiting, not one per ping.
 fn ws_config(config: &LinkConfig) -> WebSocketConfig {
     let max_message = HEADER_LEN + config.max_frame as usize;
     WebSocketConfig::default()
         .read_buffer_size(BUFFER)
         .write_buffer_size(BUFFER)
+        .max_write_buffer_size(BUFFER + max_message + WS_HEADER_MAX)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message))
 }
@@ -129,11 +141,16 @@ enum Receiving {
 
 /// A [`Link`] over a WebSocket.
 pub struct WsLink {
-    ws: WebSocketStream<WsIo>,
+    ws: WebSocketStream<Counted>,
     info: LinkInfo,
     max_frame: u32,
     /// Messages queued and not yet handed to tungstenite.
     outgoing: VecDeque<Bytes>,
+    /// Bytes handed to tungstenite (framed, at most) since its last
+    /// complete flush, and the stream's count of written bytes then: what
+    /// tungstenite still holds is the difference.
+    handed: u64,
+    written_then: u64,
     /// Where messages are written: each is split off and frozen, and its
     /// room is reclaimed once tungstenite has copied it, so a busy link
     /// does not allocate per frame.
@@ -147,12 +164,14 @@ pub struct WsLink {
 }
 
 impl WsLink {
-    fn new(ws: WebSocketStream<WsIo>, info: LinkInfo, config: &LinkConfig) -> WsLink {
+    fn new(ws: WebSocketStream<Counted>, info: LinkInfo, config: &LinkConfig) -> WsLink {
         WsLink {
             ws,
             info,
             max_frame: config.max_frame,
             outgoing: VecDeque::new(),
+            handed: 0,
+            written_then: 0,
             scratch: BytesMut::new(),
             queued: 0,
             sending: Sending::Open,
@@ -169,7 +188,19 @@ impl WsLink {
 
     /// The byte stream underneath, for its addresses and socket options.
     pub fn get_ref(&self) -> &WsIo {
-        self.ws.get_ref()
+        &self.ws.get_ref().io
+    }
+
+    /// Bytes handed to tungstenite that have not reached the socket: at
+    /// least 1 until a flush completes (a pong written meanwhile counts
+    /// as written too), so a link never reads as drained while its last
+    /// bytes wait for a peer that reads nothing.
+    fn unwritten(&self) -> usize {
+        if self.handed == 0 {
+            return 0;
+        }
+        let written = self.ws.get_ref().written - self.written_then;
+        usize::try_from(self.handed.saturating_sub(written).max(1)).unwrap_or(usize::MAX)
     }
 
     /// A received binary message as a frame.
@@ -219,11 +250,15 @@ impl WsLink {
                 break;
             };
             self.queued -= message.len();
+            self.handed += (message.len() + WS_HEADER_MAX) as u64;
             self.ws
                 .start_send_unpin(Message::Binary(message))
                 .map_err(|e| self.error(e))?;
         }
         ready!(self.ws.poll_flush_unpin(cx)).map_err(|e| self.error(e))?;
+        // Flushed: tungstenite holds nothing more.
+        self.handed = 0;
+        self.written_then = self.ws.get_ref().written;
         Poll::Ready(Ok(()))
     }
 }
@@ -322,7 +357,7 @@ impl Link for WsLink {
     }
 
     fn queued_bytes(&self) -> usize {
-        self.queued
+        self.queued + self.unwritten()
     }
 
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
@@ -352,5 +387,19 @@ impl Link for WsLink {
             closed.map_err(|e| self.error(e))?;
         }
         Poll::Ready(Ok(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_write_buffer_is_bounded_with_room_for_one_largest_message() {
+        let max_frame = 1 << 20;
+        let config = ws_config(&LinkConfig::with_max_frame(max_frame));
+        let largest = HEADER_LEN + max_frame as usize + WS_HEADER_MAX;
+        assert!(config.max_write_buffer_size < usize::MAX, "bounded");
+        assert!(config.max_write_buffer_size >= config.write_buffer_size + largest);
     }
 }
