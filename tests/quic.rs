@@ -312,6 +312,69 @@ async fn a_stream_the_peer_stops_reading_fails_the_link_after_the_write_timeout(
     }
 }
 
+/// A peer that never lets this side open another stream (it frees no
+/// stream credit) fails the link once a call waited the write timeout for
+/// one, instead of holding that call and every later one forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_frees_no_stream_fails_the_link_after_the_write_timeout() {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let pki = pki();
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pki.server.cert_pem.as_bytes())
+            .map(|cert| cert.expect("a certificate"))
+            .collect();
+    let key = PrivateKeyDer::from_pem_slice(pki.server.key_pem.as_bytes()).expect("a key");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("server certificate");
+    tls.alpn_protocols = vec![prism::quic::ALPN_PROTOCOL.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls).expect("QUIC TLS");
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    // The control stream, and no channel stream at all.
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(0u32.into())
+        .max_concurrent_uni_streams(1u32.into());
+    server.transport_config(Arc::new(transport));
+    let endpoint = quinn::Endpoint::server(server, localhost()).expect("endpoint");
+    let addr = endpoint.local_addr().expect("addr");
+    let holding = tokio::spawn(async move {
+        let conn = endpoint
+            .accept()
+            .await
+            .expect("an attempt")
+            .await
+            .expect("handshake");
+        // Holds the connection (keep-alives pass), reads nothing.
+        conn.closed().await;
+    });
+    let connector = QuicConnector::new(addr, "localhost", pki.client_tls()).expect("connector");
+    let mut ours = LinkConfig::default();
+    ours.frame_timeout = Some(Duration::from_millis(300));
+    let mut link = connector.connect(&ours).await.expect("connect");
+    let header = FrameHeader {
+        channel: 1,
+        ..FrameHeader::new(FrameKind::Call)
+    };
+    link.queue(Frame::new(header, Payload::from(vec![1u8; 64])))
+        .expect("queue");
+    let flushed = tokio::time::timeout(Duration::from_secs(10), poll_fn(|cx| link.poll_flush(cx)))
+        .await
+        .expect("the wait fails long before the test gives up");
+    match flushed {
+        Err(LinkError::WriteTimeout(after)) => assert_eq!(after, Duration::from_millis(300)),
+        other => panic!("expected a wait that timed out, got {other:?}"),
+    }
+    link.abort();
+    drop(link);
+    holding.abort();
+}
+
 /// Writes one frame as QUIC streams carry it: header, then payload.
 async fn write_raw_frame(send: &mut quinn::SendStream, header: FrameHeader, payload: &[u8]) {
     let len = u32::try_from(payload.len()).expect("a frame's length");

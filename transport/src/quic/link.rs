@@ -675,7 +675,12 @@ fn queued_in(mut rx: mpsc::UnboundedReceiver<Out>) -> usize {
 
 /// Opens our channels' streams in the order the link asked, waiting for
 /// stream credit when the peer's limit is reached (until the link's
-/// linger ends), then starts each stream's reader and writer.
+/// linger ends), then starts each stream's reader and writer. A wait for
+/// credit is a write that moves nothing: past the write timeout the link
+/// fails ([`LinkError::WriteTimeout`]), as when a stream's write stalls
+/// (within the session's limits, streams free up a round trip after
+/// their channels end; a peer that never frees them holds every later
+/// call).
 async fn open_streams(
     conn: Connection,
     mut openings: mpsc::UnboundedReceiver<Opening>,
@@ -688,7 +693,14 @@ async fn open_streams(
     while let Some(opening) = openings.recv().await {
         let opened = tokio::select! {
             () = &mut linger => return,
-            opened = conn.open_bi() => opened,
+            opened = wire::timed(shared.write_timeout, conn.open_bi()) => opened,
+        };
+        let opened = match opened {
+            Ok(opened) => opened,
+            Err(timeout) => {
+                shared.fail(LinkError::WriteTimeout(timeout));
+                return;
+            }
         };
         let Opening {
             channel,

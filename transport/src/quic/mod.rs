@@ -44,7 +44,8 @@
 //!   peer whose path died. A peer whose path lives but that stops reading
 //!   one stream is let go of too, by either side: a write on any stream
 //!   that moves nothing for the session's `frame_timeout` (30 s by
-//!   default) fails the link
+//!   default), or a wait that long for the peer to let a channel's stream
+//!   open (a peer that never frees stream credit), fails the link
 //!   ([`LinkConfig::frame_timeout`](crate::LinkConfig::frame_timeout)),
 //!   and the driver closes the QUIC connection at once (code 1), letting
 //!   go of everything that waited. So is one that sends part of a frame on
