@@ -185,6 +185,26 @@ async fn garbage_on_a_stream_closes_that_connection_only() {
     serves_others_then_shuts_down(&pki, addr, &server, serving).await;
 }
 
+/// A CALL on the control stream (which would slip past QUIC's stream
+/// limit: every call opens a stream of its own) closes the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_on_the_control_stream_closes_the_connection() {
+    common::install_panic_hook();
+    let pki = pki();
+    let server = common::test_server(&Default::default());
+    let (addr, serving) = serve_quic(&pki, &server);
+    let conn = raw_connection(&pki, addr).await;
+    let (mut control, _theirs) = raw_handshake(&conn).await;
+    let header = FrameHeader {
+        channel: 1,
+        ..FrameHeader::new(FrameKind::Call)
+    };
+    write_raw_frame(&mut control, header, &[]).await;
+    let closed = tokio::time::timeout(Duration::from_secs(3), conn.closed()).await;
+    assert!(closed.is_ok(), "the server closes the connection");
+    serves_others_then_shuts_down(&pki, addr, &server, serving).await;
+}
+
 /// Serves `server` over QUIC on loopback: its address, and the task.
 fn serve_quic(
     pki: &Pki,

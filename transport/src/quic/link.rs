@@ -589,6 +589,13 @@ async fn read_control(conn: Connection, readers: Readers, seen: watch::Sender<u6
             };
             loop {
                 match wire::read_frame(&mut recv, &readers.limits, &readers.budget, true).await {
+                    // A call opens a stream of its own: one on the control
+                    // stream would slip past QUIC's stream limit.
+                    Ok(Read::Frame(frame, _)) if frame.header.kind == FrameKind::Call => {
+                        let error = wire::protocol("a CALL on the control stream");
+                        let _ = readers.tx.send(Inbound::Failed(error));
+                        return;
+                    }
                     Ok(Read::Frame(frame, permit)) => {
                         if readers.tx.send(Inbound::Frame(frame, permit)).is_err() {
                             return;

@@ -16,7 +16,8 @@
 //!   after its answer (RESPONSE, ERROR or DATA `END`); the caller finishes
 //!   its half once that answer arrives, or after its CANCEL. A frame for a
 //!   channel whose stream is done (a race the session ignores anyway)
-//!   takes the control stream.
+//!   takes the control stream; a CALL never does, and one there fails the
+//!   link (it would slip past QUIC's stream limit).
 //! - **Order.** A channel stream starts with a 16-byte preamble: how many
 //!   control frames its sender had sent when it opened the channel. The
 //!   receiver delivers the channel's frames only after that many control
