@@ -32,16 +32,24 @@ fn frame_room(len: u32) -> u64 {
     u64::from(len) + HEADER_LEN as u64
 }
 
+/// What a stream the peer opens holds of the receive budget until its end
+/// is taken: its messages to the link, so opening and finishing streams
+/// faster than the session reads stays bounded too.
+pub(super) const STREAM_COST: u32 = 256;
+
 /// Received bytes a link holds at most for the session, which is also
 /// QUIC's connection receive window: everything a well-behaved peer can
 /// have in flight at once (its credit, one whole CALL or RESPONSE and a
-/// small frame per channel, and one largest frame), so its frames never
-/// wait for room. A peer that sends more waits, and memory stays bounded.
+/// small frame per channel, one largest frame, and what each stream it
+/// may open holds), so its frames never wait for room. A peer that sends
+/// more waits, and memory stays bounded.
 pub(super) fn receive_budget(config: &LinkConfig) -> u64 {
     let per_channel = frame_room(config.max_chunk) + HEADER_LEN as u64;
+    let streams = u64::from(channel_streams(config)) * u64::from(STREAM_COST);
     u64::from(config.connection_window)
         .saturating_add(u64::from(config.max_channels.max(1)).saturating_mul(per_channel))
         .saturating_add(frame_room(config.max_frame))
+        .saturating_add(streams)
 }
 
 /// Channel streams the client may have open at once: one per channel,
@@ -101,4 +109,21 @@ pub(super) fn client(
     let mut client = quinn::ClientConfig::new(Arc::new(crypto));
     client.transport_config(transport(config, false));
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_has_room_for_everything_a_peer_keeping_to_its_credit_sends() {
+        let config = LinkConfig::default();
+        let channels = u64::from(config.max_channels);
+        let in_flight = u64::from(config.connection_window)
+            + channels * (frame_room(config.max_chunk) + HEADER_LEN as u64)
+            + frame_room(config.max_frame)
+            // Every stream it may open holds its cost while it lives.
+            + u64::from(channel_streams(&config)) * u64::from(STREAM_COST);
+        assert!(receive_budget(&config) >= in_flight);
+    }
 }

@@ -20,8 +20,9 @@ use quinn::{Connection, RecvStream, SendStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::LINGER;
+use super::config::{self, STREAM_COST};
 use super::wire::{self, Out, Read};
-use super::{LINGER, config};
 use crate::link::{Link, LinkConfig, LinkError, LinkInfo, LinkKind, PeerAddr};
 
 /// A [`Link`] over a QUIC connection.
@@ -746,11 +747,6 @@ async fn open_streams(
         }
     }
 }
-
-/// What a stream the peer opens holds of the receive budget until its end
-/// is taken: its messages to the link, so opening and finishing streams
-/// faster than the session reads stays bounded too.
-const STREAM_COST: u32 = 256;
 
 /// Accepts the channel streams the peer opens.
 async fn accept_streams(conn: Connection, readers: Readers) {
