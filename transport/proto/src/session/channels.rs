@@ -13,12 +13,13 @@
 //! allocates beyond its map slot.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap};
+use std::collections::BinaryHeap;
 
 use crate::int_map::IntMap;
 use web_time::Instant;
 
 use super::flow::{RecvWindow, SendCredit};
+use super::gaps::Gaps;
 use super::outbox::Outbox;
 use super::{ChannelId, Priority, Role};
 
@@ -122,7 +123,7 @@ pub(crate) struct Channels {
     /// not arrived yet (calls still on their way), at most [`max_gaps`].
     ///
     /// [`max_gaps`]: Channels::max_gaps
-    gaps: BTreeSet<u32>,
+    gaps: Gaps,
     local_open: usize,
     peer_open: usize,
     /// Bytes of DATA the peer may still send on channels that finished
@@ -173,7 +174,7 @@ impl Channels {
             last_local: 0,
             last_peer: 0,
             ordered_opens: true,
-            gaps: BTreeSet::new(),
+            gaps: Gaps::default(),
             local_open: 0,
             peer_open: 0,
         }
@@ -284,7 +285,7 @@ impl Channels {
             if self.ordered_opens {
                 return Err("channel id does not increase");
             }
-            if !self.gaps.remove(&id) {
+            if !self.gaps.arrive(id) {
                 return Err("channel id was used before");
             }
             return Ok(());
@@ -298,10 +299,7 @@ impl Channels {
             if skipped as usize > self.max_gaps() {
                 return Err("channel id skips too far ahead");
             }
-            self.gaps.extend((first..id).step_by(2));
-            while self.gaps.len() > self.max_gaps() {
-                self.gaps.pop_first();
-            }
+            self.gaps.skip(first, id, self.max_gaps());
         }
         self.last_peer = id;
         Ok(())

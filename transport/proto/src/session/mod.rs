@@ -172,6 +172,7 @@ mod datagram;
 mod error;
 mod event;
 mod flow;
+mod gaps;
 mod handshake;
 mod hello;
 mod hello_codec;
