@@ -223,6 +223,7 @@ per_transport!(
     an_item_over_the_ops_limit_fails_the_stream,
     a_response_item_over_the_ops_limit_cancels_the_call,
     an_item_over_the_peers_message_limit_ends_the_stream_with_a_status,
+    an_open_stream_finishes_after_the_server_says_goodbye,
     items_of_every_size_keep_their_order_both_ways,
     streams_work_where_the_peer_does_not_unpack,
 );
@@ -576,6 +577,22 @@ async fn an_item_over_the_peers_message_limit_ends_the_stream_with_a_status(tran
     fx.shutdown().await.expect("clean shutdown");
 }
 
+async fn an_open_stream_finishes_after_the_server_says_goodbye(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let mut numbers = feed.count(5_000).await.expect("open");
+    for expected in 0..10 {
+        assert_eq!(numbers.message().await, Ok(Some(expected)));
+    }
+    // GOAWAY: no new calls, but the open stream runs to its end (well
+    // within the drain timeout).
+    fx.server.shutdown();
+    for expected in 10..5_000 {
+        assert_eq!(numbers.message().await, Ok(Some(expected)), "{transport:?}");
+    }
+    assert_eq!(numbers.message().await, Ok(None), "a normal end");
+    fx.shutdown().await.expect("clean shutdown");
+}
+
 /// Sizes that pack together, go alone, or travel in chunks, in a row.
 fn mixed_sizes() -> impl Iterator<Item = Event> {
     let sizes = [0, 10, 3_000, 10, 10, 100_000, 1, 2_048, 2_049, 64];
@@ -672,4 +689,52 @@ fn the_manifest_names_each_stream_kind_and_subscriptions() {
     assert_eq!(kind("paced"), "subscription");
     assert_eq!(kind("sum"), "client_stream");
     assert_eq!(kind("echo"), "bidi");
+}
+
+/// An item that does not decode fails its stream, not the connection: the
+/// handler's read fails and it answers; the same connection goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_item_fails_its_stream_not_the_connection() {
+    use common::raw::{self, RawConn};
+    use prism_proto::frame::{Flags, FrameHeader, FrameKind};
+    let (fx, _, _) = start(Transport::Tcp).await;
+    let (mut conn, _) = RawConn::handshake(fx.tcp_addr()).await;
+    let open = |channel| {
+        let mut header = raw::call_header(channel, feed::SUM.get());
+        header.flags = Flags::OPEN;
+        header
+    };
+    let data = |channel, flags| {
+        let mut header = FrameHeader::new(FrameKind::Data);
+        header.channel = channel;
+        header.codec = raw::postcard_id();
+        header.flags = flags;
+        header
+    };
+    // The answer on `channel`, past credit, cancels and pings.
+    async fn answer(conn: &mut RawConn, channel: u32) -> FrameKind {
+        loop {
+            let frame = conn.next().await.expect("the connection goes on");
+            match frame.header.kind {
+                FrameKind::Response | FrameKind::Error if frame.header.channel == channel => {
+                    return frame.header.kind;
+                }
+                FrameKind::Credit | FrameKind::Cancel | FrameKind::Ping => {}
+                other => panic!("unexpected {other}: {frame:?}"),
+            }
+        }
+    }
+    conn.send(open(1), &[]).await;
+    // A varint that never ends: not a u64.
+    conn.send(data(1, Flags::NONE), &[0xFF; 11]).await;
+    assert_eq!(
+        answer(&mut conn, 1).await,
+        FrameKind::Response,
+        "the handler answered (with its typed error)"
+    );
+    conn.send(open(3), &[]).await;
+    conn.send(data(3, Flags::NONE), &raw::encode(&5u64)).await;
+    conn.send(data(3, Flags::END), &[]).await;
+    assert_eq!(answer(&mut conn, 3).await, FrameKind::Response);
+    fx.shutdown().await.expect("clean shutdown");
 }
