@@ -1,14 +1,15 @@
 //! A 1 MiB rkyv request reaches its handler as a view with zero alignment
 //! copies and zero payload copies beyond the socket read, over the
 //! in-memory, TCP and Unix transports, as both ends' connection statistics
-//! show.
+//! show; and a stream of rkyv items (small, packed and chunked) reaches
+//! its handler as views, each read where its message arrived.
 
 mod common;
 
 use std::sync::Arc;
 
 use common::{Counters, Fixture, Transport, assert_no_panics};
-use prism::{Archived, Server};
+use prism::{Archived, Server, Streaming};
 
 /// One megabyte of tensor data.
 #[prism::message(rkyv)]
@@ -24,9 +25,22 @@ pub trait Sink {
     /// Reads the chunk through its view and reports where its bytes lie.
     #[prism(codec = rkyv)]
     async fn take(&self, chunk: Archived<Chunk>) -> (u64, bool);
+    /// Reads each chunk of a stream through its view: how many bytes, and
+    /// whether every view pointed into its item's payload.
+    #[prism(codec = rkyv)]
+    async fn take_all(&self, chunks: Streaming<Archived<Chunk>>) -> (u64, bool);
 }
 
 struct MySink;
+
+/// Whether `chunk`'s data lies inside the payload it was read from.
+fn read_in_place(chunk: &Archived<Chunk>) -> bool {
+    let payload = chunk.payload().as_bytes();
+    let base = payload.as_ptr() as usize;
+    let data = chunk.data.as_slice();
+    (data.as_ptr() as usize) >= base
+        && (data.as_ptr() as usize) + data.len() <= base + payload.len()
+}
 
 impl Sink for MySink {
     async fn take(&self, chunk: Archived<Chunk>) -> (u64, bool) {
@@ -39,6 +53,15 @@ impl Sink for MySink {
         let inside = (data.as_ptr() as usize) >= base
             && (data.as_ptr() as usize) + data.len() <= base + payload.len();
         (data.len() as u64, inside)
+    }
+
+    async fn take_all(&self, mut chunks: Streaming<Archived<Chunk>>) -> (u64, bool) {
+        let (mut total, mut inside) = (0, true);
+        while let Ok(Some(chunk)) = chunks.message().await {
+            total += chunk.data.len() as u64;
+            inside &= read_in_place(&chunk);
+        }
+        (total, inside)
     }
 }
 
@@ -81,6 +104,18 @@ async fn a_one_mebibyte_view_is_never_copied() {
         }
         assert!(client.bytes_sent > 1 << 20, "{transport:?}: {client:?}");
         assert_eq!(server.calls_received, 1, "{transport:?}: {server:?}");
+        // A stream of them: small items, packed ones, and one that travels
+        // in chunks, each read in place where it was reassembled.
+        let chunks = [10usize, 3_000, 10, 300_000, 1].map(|len| Chunk { data: vec![7; len] });
+        let (total, inside) = sink
+            .take_all(Streaming::iter(chunks))
+            .await
+            .expect("take_all");
+        assert_eq!(total, 303_021, "{transport:?}");
+        assert!(
+            inside,
+            "{transport:?}: a view does not point into its payload"
+        );
         fixture.shutdown().await.expect("shutdown");
     }
     assert_no_panics();
