@@ -70,6 +70,8 @@ pub trait Feed {
     /// at most 4 KiB; counts drops.
     #[prism(max_message = 4096)]
     async fn capped(&self, size: u64) -> Streaming<Event>;
+    /// Takes a stream and never reads it, nor answers.
+    async fn deaf(&self, items: Streaming<Vec<u8>>) -> u64;
 }
 
 #[derive(Default)]
@@ -172,6 +174,11 @@ impl Feed for Feeds {
         self.ticker(n, size).await
     }
 
+    async fn deaf(&self, items: Streaming<Vec<u8>>) -> u64 {
+        let _unread = items;
+        std::future::pending().await
+    }
+
     async fn capped(&self, size: u64) -> Streaming<Event> {
         let guard = DropCounter(Arc::clone(&self.dropped));
         Streaming::from_stream(futures_util::stream::iter(0u64..).map(move |seq| {
@@ -224,6 +231,7 @@ per_transport!(
     a_response_item_over_the_ops_limit_cancels_the_call,
     an_item_over_the_peers_message_limit_ends_the_stream_with_a_status,
     an_open_stream_finishes_after_the_server_says_goodbye,
+    a_sender_blocked_on_credit_is_released_when_its_call_times_out,
     items_of_every_size_keep_their_order_both_ways,
     streams_work_where_the_peer_does_not_unpack,
 );
@@ -573,6 +581,39 @@ async fn an_item_over_the_peers_message_limit_ends_the_stream_with_a_status(tran
             .await
             .len(),
         3
+    );
+    fx.shutdown().await.expect("clean shutdown");
+}
+
+async fn a_sender_blocked_on_credit_is_released_when_its_call_times_out(transport: Transport) {
+    let (fx, feed, _) = start(transport).await;
+    let (sender, items) = Streaming::channel();
+    let call = tokio::spawn(
+        feed.deaf(items)
+            .timeout(Duration::from_millis(300))
+            .into_future(),
+    );
+    // Nothing is read: the window fills, then `send` waits for credit.
+    let sending = tokio::spawn(async move {
+        let mut sent = 0u64;
+        while sender.send(vec![0u8; 1024]).await.is_ok() {
+            sent += 1;
+        }
+        sent
+    });
+    let status = tokio::time::timeout(common::PROMPTLY, call)
+        .await
+        .expect("the call ends at its deadline")
+        .expect("task")
+        .expect_err("no answer");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status}");
+    let sent = tokio::time::timeout(common::PROMPTLY, sending)
+        .await
+        .expect("the blocked sender is released")
+        .expect("task");
+    assert!(
+        sent >= 100,
+        "{transport:?}: the window filled first ({sent} sent)"
     );
     fx.shutdown().await.expect("clean shutdown");
 }
