@@ -305,9 +305,13 @@ impl Session {
         let Some(ch) = self.channels.get_mut(id) else {
             return;
         };
-        let open = ch.recv == Recv::Open;
+        // A direction no longer open grants nothing more: its window keeps
+        // only what the peer was actually granted.
+        if ch.recv != Recv::Open {
+            return;
+        }
         let grant = ch.stream.as_mut().and_then(|s| s.window.release(bytes));
-        if let Some(grant) = grant.filter(|_| open) {
+        if let Some(grant) = grant {
             self.transmit.push_back(wire::credit(id, grant));
         }
     }

@@ -426,6 +426,24 @@ fn channels_that_finish_and_open_again_may_have_more_than_a_table_in_flight() {
 }
 
 #[test]
+fn credit_released_after_a_stop_is_not_granted_again() {
+    let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
+    // 500 bytes (532 of credit) arrive before the stop...
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 500)]);
+    assert!(matches!(events[..], [Event::Data { .. }]), "{events:?}");
+    server.stop_receiving(ChannelId(1), Code::Cancelled);
+    // ...and are consumed after it: no CREDIT goes out, so the client
+    // still holds only the 468 it had.
+    server.release(ChannelId(1), 532);
+    drain_frames(&mut server);
+    drain_events(&mut server);
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 436)]);
+    assert!(events.is_empty(), "{events:?}");
+    let events = feed(&mut server, [data(1, Flags::NONE, 0, 8)]);
+    assert_flow_error(&events, 1);
+}
+
+#[test]
 fn data_past_the_window_of_a_stopped_channel_is_a_flow_control_error() {
     let mut server = server_with_stream(SessionConfig::default().with_windows(1000, 1 << 20));
     server.stop_receiving(ChannelId(1), Code::Cancelled);
