@@ -1,5 +1,6 @@
 //! Per-op codecs end to end: rkyv views in and out, negotiation between an
-//! op's codecs and a restricted client, and a codec the op does not accept.
+//! op's codecs and a restricted client (for stream items too, FlatBuffers
+//! and rkyv), and a codec the op does not accept.
 
 mod common;
 
@@ -8,7 +9,7 @@ use std::sync::Arc;
 use common::raw::{RawConn, call_header};
 use common::{Counters, Fixture, Transport, assert_no_panics};
 use prism::codec::CodecId;
-use prism::{Archived, Channel, Code, Context, Server};
+use prism::{Archived, Channel, Code, Context, Server, Streaming};
 
 /// A named blob, carried by rkyv (and described by facet for schemas).
 #[prism::message(rkyv)]
@@ -32,6 +33,12 @@ pub trait Store {
     /// Sums the values; reports the codec the call came with.
     #[prism(codecs = [rkyv, flatbuffers])]
     async fn sum(&self, values: Vec<u64>) -> (u64, u16);
+    /// Blobs of 0.. bytes, each named for the codec its stream came with.
+    #[prism(codecs = [flatbuffers, rkyv])]
+    async fn blobs(&self, sizes: Vec<u32>) -> Streaming<Blob>;
+    /// The total length of the blobs sent.
+    #[prism(codecs = [flatbuffers, rkyv])]
+    async fn weigh(&self, blobs: Streaming<Blob>) -> u64;
 }
 
 struct MyStore;
@@ -52,6 +59,22 @@ impl Store for MyStore {
     async fn sum(&self, values: Vec<u64>) -> (u64, u16) {
         let codec = Context::current().map_or(0, |ctx| ctx.codec().get());
         (values.iter().sum(), codec)
+    }
+
+    async fn blobs(&self, sizes: Vec<u32>) -> Streaming<Blob> {
+        let codec = Context::current().map_or(0, |ctx| ctx.codec().get());
+        Streaming::iter(sizes.into_iter().map(move |n| Blob {
+            name: format!("{codec}"),
+            data: vec![n as u8; n as usize],
+        }))
+    }
+
+    async fn weigh(&self, mut blobs: Streaming<Blob>) -> u64 {
+        let mut total = 0;
+        while let Ok(Some(blob)) = blobs.message().await {
+            total += blob.data.len() as u64;
+        }
+        total
     }
 }
 
@@ -126,6 +149,51 @@ async fn the_client_uses_the_first_codec_both_sides_accept() {
         "{status}"
     );
     fixture.shutdown().await.expect("shutdown");
+    assert_no_panics();
+}
+
+/// Stream items travel with the codec negotiated for their op, both ways:
+/// FlatBuffers (the op's first choice) and rkyv (for a client that speaks
+/// only that), small items and one that travels in chunks.
+#[tokio::test]
+async fn stream_items_use_the_ops_negotiated_codec() {
+    use futures_util::StreamExt;
+    for transport in Transport::ALL {
+        let fixture = Fixture::start_with(transport, server(), Arc::new(Counters::default())).await;
+        let rkyv_only = fixture
+            .connect_with(
+                Channel::builder()
+                    .allow_plaintext()
+                    .codecs(&[CodecId::RKYV]),
+            )
+            .await
+            .expect("connect");
+        let sizes = vec![0, 5, 300_000, 17];
+        for (channel, codec) in [
+            (fixture.channel.clone(), CodecId::FLATBUFFERS),
+            (rkyv_only, CodecId::RKYV),
+        ] {
+            let store = StoreClient::new(channel);
+            let blobs: Vec<Blob> = store
+                .blobs(sizes.clone())
+                .await
+                .expect("open")
+                .map(|blob| blob.expect("a blob"))
+                .collect()
+                .await;
+            let expected: Vec<Blob> = sizes
+                .iter()
+                .map(|&n| Blob {
+                    name: codec.get().to_string(),
+                    data: vec![n as u8; n as usize],
+                })
+                .collect();
+            assert!(blobs == expected, "{transport:?}, {codec}");
+            let total = store.weigh(Streaming::iter(expected)).await.expect("weigh");
+            assert_eq!(total, 300_022, "{transport:?}, {codec}");
+        }
+        fixture.shutdown().await.expect("shutdown");
+    }
     assert_no_panics();
 }
 
