@@ -140,24 +140,39 @@ async fn a_channel_says_why_it_closed() {
     assert_no_panics();
 }
 
-/// A link that panics on its next receive once told to: a bug in a link
-/// adapter, as the driver meets it.
-struct Faulty {
+/// A mem link with a fault planted in it: a broken or hostile link, as
+/// the driver meets it.
+struct Rigged {
     inner: prism::mem::MemLink,
-    armed: Arc<AtomicBool>,
+    fault: Fault,
 }
 
-impl Link for Faulty {
+enum Fault {
+    /// Panics on its next receive once the flag is set: a bug in a link
+    /// adapter.
+    PanicOnRecv(Arc<AtomicBool>),
+    /// Its peer never ends its side, and its close never finishes (its
+    /// last bytes wait for a peer that reads nothing); sets the flag when
+    /// aborted.
+    NeverCloses(Arc<AtomicBool>),
+}
+
+impl Link for Rigged {
     fn info(&self) -> &LinkInfo {
         self.inner.info()
     }
 
     fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
         let frame = self.inner.poll_recv(cx);
-        if frame.is_ready() && self.armed.load(Ordering::SeqCst) {
-            panic!("a faulty link adapter");
+        match &self.fault {
+            Fault::PanicOnRecv(armed) if frame.is_ready() && armed.load(Ordering::SeqCst) => {
+                panic!("a faulty link adapter");
+            }
+            Fault::NeverCloses(_) if matches!(frame, Poll::Ready(Ok(None) | Err(_))) => {
+                Poll::Pending
+            }
+            Fault::PanicOnRecv(_) | Fault::NeverCloses(_) => frame,
         }
-        frame
     }
 
     fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
@@ -173,7 +188,17 @@ impl Link for Faulty {
     }
 
     fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.inner.poll_close(cx)
+        match &self.fault {
+            Fault::PanicOnRecv(_) => self.inner.poll_close(cx),
+            Fault::NeverCloses(_) => Poll::Pending,
+        }
+    }
+
+    fn abort(&mut self) {
+        match &self.fault {
+            Fault::PanicOnRecv(_) => self.inner.abort(),
+            Fault::NeverCloses(aborted) => aborted.store(true, Ordering::SeqCst),
+        }
     }
 }
 
@@ -189,9 +214,9 @@ async fn a_panic_in_the_connection_task_is_reported_as_a_panic() {
         async move { server.serve_link(link).await }
     });
     let armed = Arc::new(AtomicBool::new(false));
-    let faulty = Faulty {
+    let faulty = Rigged {
         inner: client,
-        armed: Arc::clone(&armed),
+        fault: Fault::PanicOnRecv(Arc::clone(&armed)),
     };
     let channel = Channel::builder()
         .connect_link(faulty)
@@ -311,46 +336,6 @@ async fn connections_whose_serve_future_is_dropped_are_no_longer_counted_open() 
     assert_no_panics();
 }
 
-/// A link whose close never finishes (its last bytes wait for a peer that
-/// reads nothing) and whose peer never ends its side.
-struct Unclosable {
-    inner: prism::mem::MemLink,
-    aborted: Arc<AtomicBool>,
-}
-
-impl Link for Unclosable {
-    fn info(&self) -> &LinkInfo {
-        self.inner.info()
-    }
-
-    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Frame>, LinkError>> {
-        match self.inner.poll_recv(cx) {
-            Poll::Ready(Ok(None) | Err(_)) => Poll::Pending,
-            other => other,
-        }
-    }
-
-    fn queue(&mut self, frame: Frame) -> Result<(), LinkError> {
-        self.inner.queue(frame)
-    }
-
-    fn queued_bytes(&self) -> usize {
-        self.inner.queued_bytes()
-    }
-
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.inner.poll_flush(cx)
-    }
-
-    fn poll_close(&mut self, _: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        Poll::Pending
-    }
-
-    fn abort(&mut self) {
-        self.aborted.store(true, Ordering::SeqCst);
-    }
-}
-
 /// A server that shuts down ends a connection whose link cannot finish
 /// closing, after the drain timeout, by aborting the link: shutdown
 /// always ends.
@@ -371,9 +356,9 @@ async fn a_close_that_cannot_finish_is_aborted_after_the_linger() {
         .expect("server");
     let (client, link) = prism::mem::pair();
     let aborted = Arc::new(AtomicBool::new(false));
-    let link = Unclosable {
+    let link = Rigged {
         inner: link,
-        aborted: Arc::clone(&aborted),
+        fault: Fault::NeverCloses(Arc::clone(&aborted)),
     };
     let serving = tokio::spawn({
         let server = server.clone();

@@ -298,6 +298,28 @@ mod boom {
     }
 }
 
+/// `Calc` and the panicking `Boom` over `transport`, handlers run as
+/// `execution` says, and a client of each.
+async fn boom_fixture(
+    transport: Transport,
+    execution: Execution,
+) -> (Fixture, common::CalcClient, boom::BoomClient) {
+    let counters = Arc::new(Counters::default());
+    let server = Server::builder()
+        .allow_unauthenticated()
+        .execution(execution)
+        .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
+            &counters,
+        ))))
+        .add_service(boom::BoomServer::new(boom::Panicky))
+        .allow_plaintext()
+        .build()
+        .unwrap();
+    let fx = Fixture::start_with(transport, server, counters).await;
+    let (calc, boom) = (fx.calc(), boom::BoomClient::new(fx.channel.clone()));
+    (fx, calc, boom)
+}
+
 /// A bug in one handler is that call's failure (`INTERNAL`), not the end of
 /// every call multiplexed on the same connection.
 ///
@@ -310,20 +332,7 @@ async fn a_panicking_handler_fails_only_its_own_call() {
         .into_iter()
         .flat_map(|t| [(t, Execution::Inline), (t, Execution::Spawn)])
     {
-        let counters = Arc::new(Counters::default());
-        let server = Server::builder()
-            .allow_unauthenticated()
-            .execution(execution)
-            .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
-                &counters,
-            ))))
-            .add_service(boom::BoomServer::new(boom::Panicky))
-            .allow_plaintext()
-            .build()
-            .unwrap();
-        let fx = Fixture::start_with(transport, server, counters).await;
-        let calc = fx.calc();
-        let boom = boom::BoomClient::new(fx.channel.clone());
+        let (fx, calc, boom) = boom_fixture(transport, execution).await;
         assert_eq!(boom.boom(2).await.unwrap(), 2);
 
         // Another call in flight on the same connection.
@@ -360,19 +369,7 @@ async fn a_panicking_handler_fails_only_its_own_call() {
 async fn a_panicking_stream_fails_only_its_own_call() {
     use futures_util::StreamExt;
     for transport in Transport::ALL {
-        let counters = Arc::new(Counters::default());
-        let server = Server::builder()
-            .allow_unauthenticated()
-            .add_service(common::CalcServer::new(common::TestCalc::new(Arc::clone(
-                &counters,
-            ))))
-            .add_service(boom::BoomServer::new(boom::Panicky))
-            .allow_plaintext()
-            .build()
-            .unwrap();
-        let fx = Fixture::start_with(transport, server, counters).await;
-        let calc = fx.calc();
-        let boom = boom::BoomClient::new(fx.channel.clone());
+        let (fx, calc, boom) = boom_fixture(transport, Execution::Inline).await;
         let slow = tokio::spawn(calc.sleep(100).into_future());
         common::eventually("the slow call started", || fx.counters.started() == 1).await;
 

@@ -27,10 +27,9 @@ enum State {
 /// A large payload being read straight into buffers of its own.
 #[derive(Debug)]
 struct Large {
-    /// The segments filled already, in order, each aligned.
+    /// The segments filled already, in order, each aligned and
+    /// [`LARGE_RESERVE`] bytes long.
     filled: Vec<Bytes>,
-    /// Bytes in `filled`.
-    done: usize,
     /// The segment being read into, aligned.
     buf: BytesMut,
     /// The bytes `buf` takes: [`LARGE_RESERVE`] of the payload, or the
@@ -38,6 +37,19 @@ struct Large {
     room: usize,
     /// Payload length without padding.
     len: usize,
+}
+
+impl Large {
+    /// Bytes in the segments filled already.
+    fn done(&self) -> usize {
+        self.filled.len() * LARGE_RESERVE
+    }
+
+    /// Bytes of the payload (and its padding, and perhaps the next
+    /// header) read so far.
+    fn received(&self) -> usize {
+        self.done() + self.buf.len()
+    }
 }
 
 /// Receive state of a stream link. Everything lives here, so a dropped
@@ -73,7 +85,7 @@ impl Reader {
         let large = self
             .large
             .as_ref()
-            .map_or(0, |large| large.done + large.buf.capacity());
+            .map_or(0, |large| large.done() + large.buf.capacity());
         self.buf.capacity() + large
     }
 
@@ -173,7 +185,6 @@ impl Reader {
         self.buf.clear();
         self.large = Some(Large {
             filled: Vec::new(),
-            done: 0,
             buf: payload,
             room,
             len,
@@ -188,15 +199,15 @@ impl Reader {
             return Poll::Ready(Err(LinkError::Closed));
         };
         let wire = large.len + padding(large.len);
-        while large.done + large.buf.len() < wire {
+        while large.received() < wire {
             if large.buf.len() == large.room {
                 // Full and the payload is longer: the next segment, in a
                 // fresh aligned buffer.
-                large.room = large_room(wire - large.done - large.buf.len());
+                large.room = large_room(wire - large.received());
                 let next = aligned_buffer(large.room);
-                let full = core::mem::replace(&mut large.buf, next).freeze();
-                large.done += full.len();
-                large.filled.push(full);
+                large
+                    .filled
+                    .push(core::mem::replace(&mut large.buf, next).freeze());
             }
             // The rest of the payload, and the next frame's header with it
             // when there is room: a large frame after this one then starts
@@ -206,23 +217,20 @@ impl Reader {
             let read = ready!(poll_read_buf(io, &mut (&mut large.buf).limit(missing), cx))?;
             if read == 0 {
                 return Poll::Ready(Err(truncated(
-                    HEADER_LEN + large.done + large.buf.len(),
+                    HEADER_LEN + large.received(),
                     HEADER_LEN + wire,
                 )));
             }
         }
+        let end = wire - large.done();
         let Some(Large {
-            filled,
-            done,
-            mut buf,
-            ..
+            filled, mut buf, ..
         }) = self.large.take()
         else {
             return Poll::Ready(Err(LinkError::Closed));
         };
         // The next header, or the part of it that came: the start of the
         // receive buffer, which `start_large` emptied.
-        let end = wire - done;
         if buf.len() > end {
             self.make_room(HEADER_LEN);
             self.buf.extend_from_slice(&buf[end..]);

@@ -33,6 +33,19 @@ struct Pending {
     marker: Option<Marker>,
 }
 
+impl Pending {
+    /// A message, none of it sent yet.
+    fn message(codec: u16, payload: Payload, first: (Flags, u64)) -> Pending {
+        Pending {
+            codec,
+            payload,
+            sent: 0,
+            first,
+            marker: None,
+        }
+    }
+}
+
 /// An empty DATA frame that takes a message's place in the outbox.
 #[derive(Clone, Copy, Debug)]
 enum Marker {
@@ -90,13 +103,7 @@ impl Outbox {
     /// Queues a message; the caller checked [`Outbox::has_message`].
     pub(crate) fn push_message(&mut self, codec: u16, payload: Payload, first: (Flags, u64)) {
         debug_assert!(self.message.is_none() && self.then.is_none());
-        self.message = Some(Pending {
-            codec,
-            payload,
-            sent: 0,
-            first,
-            marker: None,
-        });
+        self.message = Some(Pending::message(codec, payload, first));
     }
 
     /// Queues a marker of `count` skipped items; the caller checked
@@ -130,25 +137,6 @@ impl Outbox {
 
     /// Takes the next frame for `channel`, its chunks at most `chunk` bytes.
     pub(crate) fn next(&mut self, channel: u32, chunk: usize) -> Option<Piece> {
-        if self.message.is_none()
-            && let Some(Terminal::Message {
-                codec,
-                payload,
-                first,
-            }) = self
-                .then
-                .take_if(|then| matches!(then, Terminal::Message { .. }))
-        {
-            // The last message is pending now; its END follows it.
-            self.message = Some(Pending {
-                codec,
-                payload,
-                sent: 0,
-                first,
-                marker: None,
-            });
-            self.then = Some(Terminal::End);
-        }
         if let Some(marker) = self.message.as_ref().and_then(|p| p.marker) {
             self.message = None;
             let frame = match marker {
@@ -195,8 +183,16 @@ impl Outbox {
             });
         }
         let piece = match self.then.take()? {
-            // Turned into the pending message above.
-            Terminal::Message { .. } => return None,
+            Terminal::Message {
+                codec,
+                payload,
+                first,
+            } => {
+                // The last message is pending now; its END follows it.
+                self.message = Some(Pending::message(codec, payload, first));
+                self.then = Some(Terminal::End);
+                return self.next(channel, chunk);
+            }
             Terminal::End => Piece {
                 frame: end_frame(channel),
                 cost: Some(flow::cost(0)),

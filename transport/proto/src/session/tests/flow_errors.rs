@@ -23,9 +23,7 @@ fn server_with_stream(config: SessionConfig) -> Session {
     drain_events(&mut server);
     assert!(server.accept(now, server_accept()));
     server.handle_frame(now, accept_frame(&Accept::default()));
-    let mut call = raw(FrameKind::Call, 1, 0, b"");
-    call.header.flags = Flags::OPEN;
-    server.handle_frame(now, call);
+    client_opens(&mut server, 1);
     drain_frames(&mut server);
     let events = drain_events(&mut server);
     assert!(
@@ -36,6 +34,28 @@ fn server_with_stream(config: SessionConfig) -> Session {
         "{events:?}"
     );
     server
+}
+
+/// The client opens stream `id` (a CALL with `OPEN`).
+fn client_opens(server: &mut Session, id: u32) {
+    let mut call = raw(FrameKind::Call, id, 0, b"");
+    call.header.flags = Flags::OPEN;
+    server.handle_frame(Instant::now(), call);
+}
+
+/// What each of `ids` may still have had in flight when it finished here
+/// (a window's worth and a largest chunk) arrives, and is discarded: no
+/// event, and the session goes on.
+fn late_data_is_discarded(server: &mut Session, ids: &[u32]) {
+    let late = ids.iter().flat_map(|&id| {
+        [
+            data(id, Flags::NONE, 0, 900),
+            data(id, Flags::NONE, 0, 1024),
+        ]
+    });
+    let events = feed(server, late);
+    assert!(events.is_empty(), "{events:?}");
+    assert!(!server.is_closed());
 }
 
 fn feed(server: &mut Session, frames: impl IntoIterator<Item = Frame>) -> Vec<Event> {
@@ -369,9 +389,7 @@ fn data_after_a_reply_is_a_flow_control_error() {
 #[test]
 fn each_finished_channel_may_overdraw_by_a_frame() {
     let mut server = server_with_stream(small_windows());
-    let mut call = raw(FrameKind::Call, 3, 0, b"");
-    call.header.flags = Flags::OPEN;
-    server.handle_frame(Instant::now(), call);
+    client_opens(&mut server, 3);
     drain_events(&mut server);
     // Both streams are answered (or cancelled) while the client has a
     // window's worth and a largest chunk in flight on each.
@@ -379,15 +397,7 @@ fn each_finished_channel_may_overdraw_by_a_frame() {
         assert!(server.respond(ChannelId(id), ok(2, b"done")).is_sent());
     }
     drain_frames(&mut server);
-    let late = [1, 3].into_iter().flat_map(|id| {
-        [
-            data(id, Flags::NONE, 0, 900),
-            data(id, Flags::NONE, 0, 1024),
-        ]
-    });
-    let events = feed(&mut server, late);
-    assert!(events.is_empty(), "{events:?}");
-    assert!(!server.is_closed());
+    late_data_is_discarded(&mut server, &[1, 3]);
 }
 
 #[test]
@@ -395,34 +405,21 @@ fn channels_that_finish_and_open_again_may_have_more_than_a_table_in_flight() {
     let mut config = small_windows();
     config.max_channels = 2;
     let mut server = server_with_stream(config);
-    let open = |server: &mut Session, id: u32| {
-        let mut call = raw(FrameKind::Call, id, 0, b"");
-        call.header.flags = Flags::OPEN;
-        server.handle_frame(Instant::now(), call);
-    };
-    open(&mut server, 3);
+    client_opens(&mut server, 3);
     // Two rounds of two streams, each answered while the client has its
     // whole window and a largest chunk in flight: twice the table of two
     // channels, well within the connection's window.
     for id in [1, 3] {
         assert!(server.respond(ChannelId(id), ok(2, b"done")).is_sent());
     }
-    open(&mut server, 5);
-    open(&mut server, 7);
+    client_opens(&mut server, 5);
+    client_opens(&mut server, 7);
     for id in [5, 7] {
         assert!(server.respond(ChannelId(id), ok(2, b"done")).is_sent());
     }
     drain_frames(&mut server);
     drain_events(&mut server);
-    let late = [1, 3, 5, 7].into_iter().flat_map(|id| {
-        [
-            data(id, Flags::NONE, 0, 900),
-            data(id, Flags::NONE, 0, 1024),
-        ]
-    });
-    let events = feed(&mut server, late);
-    assert!(events.is_empty(), "{events:?}");
-    assert!(!server.is_closed());
+    late_data_is_discarded(&mut server, &[1, 3, 5, 7]);
 }
 
 #[test]

@@ -163,16 +163,7 @@ fn a_stream_opens_once() {
     again.flags = crate::frame::Flags::OPEN;
     pair.client
         .handle_frame(pair.now, Frame::new(again, Payload::empty()));
-    let events = pair.client_events();
-    assert!(
-        matches!(
-            events.last(),
-            Some(Event::Closed {
-                error: Some(SessionError::Protocol { .. })
-            })
-        ),
-        "{events:?}"
-    );
+    assert_protocol_error(&pair.client_events());
 }
 
 #[test]
